@@ -1,0 +1,138 @@
+"""Assembles the daemon: storage, services, HTTP routes, Socket.IO, and serving."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import socketio
+from aiohttp import web
+
+from meeting.clock import Clock, utc_now
+from signaling.namespace import Limits, MeetingNamespace
+
+from . import __version__
+from .accounts import Accounts
+from .config import Config
+from .directory import Directory
+from .http import add_routes, error_middleware
+from .meetings import Meetings
+from .ratelimit import TokenBucket
+from .services import Services, SignalingBackend, services_key
+from .storage.db import create_engine, sessionmaker, upgrade_schema
+from .tls import ssl_context
+
+logger = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+}
+
+
+def server_secret(path: Path) -> bytes:
+    """The server secret (signs invitation links): created once, mode 0600."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise ValueError(f"{path}: server secret is shorter than 32 bytes")
+    return hashlib.sha256(data).digest()
+
+
+async def open_services(cfg: Config, clock: Clock = utc_now) -> Services:
+    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(cfg.database_url, echo=cfg.database.echo)
+    await upgrade_schema(engine)
+    db = sessionmaker(engine)
+    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file \
+        else cfg.data_path / "secret.key"
+    return Services(
+        config=cfg, engine=engine, db=db, clock=clock,
+        accounts=Accounts(db, cfg.auth, server_secret(secret_path), clock),
+        directory=Directory(db, clock), meetings=Meetings(db, clock), version=__version__,
+    )
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    if request.secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=cfg.limits.max_payload_bytes)
+    app.on_response_prepare.append(_security_headers)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        # Origin is checked in our connect handler, with a precise error.
+        cors_allowed_origins="*",
+        max_http_buffer_size=cfg.limits.max_payload_bytes * 2,
+        ping_interval=10, ping_timeout=10,
+        logger=False, engineio_logger=False,
+    )
+    sio.attach(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        svc = await open_services(cfg, clock)
+        app[services_key] = svc
+        svc.public_url = cfg.server.public_url.rstrip("/")
+        lim = cfg.limits
+        svc.namespace = MeetingNamespace(
+            sio, SignalingBackend(svc),
+            Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
+                   lim.chat_history, cfg.server.reconnect_grace_seconds),
+            clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
+        yield
+        await svc.namespace.shutdown()
+        await svc.engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    add_routes(app)
+    return app
+
+
+
+async def serve(cfg: Config, *, banner: list[str] | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+    ctx, fp = ssl_context(cfg)
+    app = build_app(cfg)
+    scheme = "https" if ctx else "http"
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=cfg.server.shutdown_timeout_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.server.host, cfg.server.port, ssl_context=ctx)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = cfg.server.public_url.rstrip("/") or f"{scheme}://{cfg.server.host}:{port}"
+    app[services_key].public_url = url
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"meetingd {__version__} listening on {url}", flush=True)
+    if fp:
+        print(f"TLS certificate SHA-256 fingerprint: {fp}", flush=True)
+    for line in banner or []:
+        print(line, flush=True)
+    logger.info("listening url=%s", url)
+    await stop.wait()
+    logger.info("shutting down")
+    await runner.cleanup()
+    logger.info("stopped")

@@ -1,0 +1,169 @@
+"""The ``meetingd`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from meeting.errors import MeetingError
+
+from . import __version__, logs
+from .config import Config, ConfigError, describe, load_config
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("MEETINGD_CONFIG") or None
+    overrides: dict[str, dict[str, Any]] = {"server": {}}
+    for opt in ("host", "port", "data_dir", "tls"):
+        value = getattr(args, opt, None)
+        if value is not None:
+            overrides["server"][opt] = value
+    return load_config(path, overrides=overrides)
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_services(cfg: Config, fn: Callable[[Any], Awaitable[int]]) -> int:
+    from .app import open_services
+
+    svc = await open_services(cfg)
+    try:
+        return await fn(svc)
+    finally:
+        await svc.engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    logs.setup(cfg.logging.level, cfg.logging.format)
+
+    async def main() -> None:
+        from .app import serve
+
+        banner: list[str] = []
+        if args.demo:
+            from .demo import seed_demo
+
+            async def seed(svc: Any) -> int:
+                nonlocal banner
+                _created, banner = await seed_demo(svc)
+                return 0
+
+            await _with_services(cfg, seed)
+        await serve(cfg, banner=banner)
+
+    _run(main())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    print(f"{cfg.source}: OK")
+    if args.verbose:
+        for section, key, _default, _help in describe():
+            print(f"  [{section}] {key} = {getattr(getattr(cfg, section), key)!r}")
+    return 0
+
+
+def cmd_members_import(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    text = Path(args.file).read_text(encoding="utf-8")
+
+    async def run(svc: Any) -> int:
+        report = await svc.directory.import_csv(text)
+        print(f"imported {args.file}: {report.created} created, {report.updated} updated, "
+              f"{report.cells_created} new cells")
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_members_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        members, cells = await svc.directory.list()
+        names = {c.id: c.name for c in cells}
+        print(f"{'MEMBER ID':<12} {'STATUS':<10} {'ADMIN':<6} {'ACCESS':<8} {'CELL':<28} NAME")
+        for m in members:
+            print(f"{m.member_id:<12} {m.status:<10} {'yes' if m.is_admin else '':<6} "
+                  f"{'set' if m.password_hash else 'none':<8} {names.get(m.cell_id, '?'):<28} "
+                  f"{m.full_name}")
+        print(f"{len(members)} members")
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_members_invite(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        member = await svc.directory.get(args.member_id)
+        issued = await svc.accounts.invite(member.id)
+        base = cfg.server.public_url.rstrip("/") or \
+            f"{'http' if cfg.server.tls == 'off' else 'https'}://{cfg.server.host}:{cfg.server.port}"
+        print(f"{base}/#/invite/{issued.token}")
+        print(f"single use, expires {issued.expires_at.isoformat()}")
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="meetingd", description="Hybrid meetings server")
+    p.add_argument("--version", action="version", version=f"meetingd {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config file (default: $MEETINGD_CONFIG)")
+    common.add_argument("--data-dir", dest="data_dir", help="override [server] data_dir")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", parents=[common], help="run the server")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--tls", choices=["off", "self-signed", "files"])
+    s.add_argument("--demo", action="store_true", help="seed the demo organisation and meeting")
+    s.set_defaults(fn=cmd_serve)
+
+    c = sub.add_parser("check-config", parents=[common], help="validate the configuration")
+    c.add_argument("-v", "--verbose", action="store_true", help="print every effective value")
+    c.set_defaults(fn=cmd_check_config)
+
+    m = sub.add_parser("members", help="manage members").add_subparsers(dest="sub", required=True)
+    mi = m.add_parser("import", parents=[common], help="import members from CSV "
+                      "(columns: member_id, full_name, cell, contact, status); all or nothing")
+    mi.add_argument("file")
+    mi.set_defaults(fn=cmd_members_import)
+    ml = m.add_parser("list", parents=[common], help="list members")
+    ml.set_defaults(fn=cmd_members_list)
+    mv = m.add_parser("invite", parents=[common],
+                      help="reset a member's access and print a single-use invitation link")
+    mv.add_argument("member_id")
+    mv.set_defaults(fn=cmd_members_invite)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ConfigError as exc:
+        print(f"meetingd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except MeetingError as exc:
+        print(f"meetingd: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

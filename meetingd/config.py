@@ -1,0 +1,295 @@
+"""Configuration: one TOML file, sections mapped to frozen dataclasses.
+
+Every setting is declared once, in the dataclasses below, with its default and a
+help text (``field(metadata={"help": ...})``). ``config/meetingd.example.toml`` documents
+each key; ``tests/unit/test_config.py`` fails when a key is missing there.
+
+Precedence: defaults < TOML file < environment (``MEETINGD_<SECTION>_<KEY>``).
+An unknown section or key, or a value of the wrong type, is a :class:`ConfigError`
+naming the source (file or variable), the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A configuration problem, with enough context to fix it."""
+
+
+def _h(text: str, default: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = _h("Address to listen on. Plain HTTP is only allowed on loopback.", "127.0.0.1")
+    port: int = _h("TCP port (0 picks a free one and prints it).", 8443)
+    data_dir: str = _h("Directory for the database, keys, certificates and recordings.", "data")
+    public_url: str = _h(
+        "Origin users type in the browser, e.g. https://meet.example.org:8443. "
+        "Empty: derived from host and port.",
+        "",
+    )
+    allowed_origins: list[str] = _h(
+        "Extra browser origins allowed to call the API and open Socket.IO connections.", []
+    )
+    tls: str = _h(
+        "'off' (plain HTTP, loopback only), 'self-signed' (generate a certificate for LAN "
+        "use in data_dir) or 'files' (use tls_cert and tls_key).",
+        "off",
+    )
+    tls_cert: str = _h("PEM certificate chain, when tls = 'files'.", "")
+    tls_key: str = _h("PEM private key, when tls = 'files'.", "")
+    tls_hostnames: list[str] = _h(
+        "Extra DNS names / IP addresses to put in a generated self-signed certificate.", []
+    )
+    reconnect_grace_seconds: float = _h(
+        "How long a dropped participant is shown as 'reconnecting' before 'left'.", 20.0
+    )
+    shutdown_timeout_seconds: float = _h(
+        "On SIGTERM, how long to wait for in-flight requests before closing.", 10.0
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = _h(
+        "SQLAlchemy async URL. Empty: SQLite file meetingd.db in data_dir. "
+        "PostgreSQL: postgresql+asyncpg://user@host/db",
+        "",
+    )
+    echo: bool = _h("Log every SQL statement (debugging only).", False)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    session_hours: float = _h("Lifetime of a browser session.", 12.0)
+    socket_token_seconds: int = _h("Lifetime of the single-use Socket.IO connect token.", 60)
+    invitation_hours: float = _h("Lifetime of an invitation (first access) link.", 72.0)
+    login_attempts_per_account: int = _h("Failed sign-ins allowed per account per 15 min.", 5)
+    login_attempts_per_address: int = _h("Sign-in attempts allowed per client address per 15 min.", 30)
+    secret_key_file: str = _h(
+        "File holding the server secret that signs invitations. Empty: "
+        "data_dir/secret.key, created on first start with mode 0600.",
+        "",
+    )
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_payload_bytes: int = _h("Largest HTTP body or Socket.IO event accepted.", 65536)
+    events_per_second: float = _h("Sustained Socket.IO events allowed per connection.", 20.0)
+    event_burst: int = _h("Burst of Socket.IO events allowed per connection.", 40)
+    chat_history: int = _h("How many chat messages a joining client receives.", 200)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = _h("Log level: debug, info, warning, error.", "info")
+    format: str = _h("'json' (one object per line) or 'text'.", "json")
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    announce_addresses: list[str] = _h(
+        "Addresses the SFU announces as ICE host candidates (public address behind NAT; "
+        "127.0.0.1 for loopback tests). Empty: the interfaces' addresses.",
+        [],
+    )
+    ice_servers: list[str] = _h(
+        "STUN/TURN URLs handed to clients and used by the server, e.g. "
+        "'turn:turn.example.org:3478'. Empty: none (never aiortc's default).",
+        [],
+    )
+    turn_secret_file: str = _h(
+        "coturn 'static-auth-secret' file for time-limited TURN credentials.", ""
+    )
+    udp_port_min: int = _h("Lowest UDP port for media (0 = any).", 0)
+    udp_port_max: int = _h("Highest UDP port for media (0 = any).", 0)
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    source: str = field(default="<defaults>", compare=False)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_path / 'meetingd.db').resolve()}"
+
+
+SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name != "source"
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("server", "tls"): ("off", "self-signed", "files"),
+    ("logging", "level"): ("debug", "info", "warning", "error"),
+    ("logging", "format"): ("json", "text"),
+}
+
+
+def _expected(tp: Any) -> str:
+    if typing.get_origin(tp) in (list, types.GenericAlias) or typing.get_origin(tp) is list:
+        return "a list of strings"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[tp]
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if isinstance(value, str):  # from the environment: comma separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected {_expected(tp)}, got {value!r}")
+        return list(value)
+    if tp is bool:
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _section(name: str, cls: type, values: Mapping[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{source}: [{name}] {key}"
+        if key not in known:
+            raise ConfigError(
+                f"{source}: unknown key '{key}' in section [{name}]; "
+                f"known keys: {', '.join(sorted(known))}"
+            )
+        coerced = _coerce(value, hints[key], where)
+        choices = _CHOICES.get((name, key))
+        if choices and coerced not in choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {coerced!r}")
+        kwargs[key] = coerced
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    s = cfg.server
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"{cfg.source}: [server] port: expected 0..65535, got {s.port}")
+    if s.tls == "off" and s.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigError(
+            f"{cfg.source}: [server] tls: plain HTTP is only allowed on loopback; "
+            f"host is {s.host!r}: set tls = 'self-signed' or 'files'"
+        )
+    if s.tls == "files" and not (s.tls_cert and s.tls_key):
+        raise ConfigError(f"{cfg.source}: [server] tls = 'files' needs tls_cert and tls_key")
+    if cfg.limits.max_payload_bytes < 1024:
+        raise ConfigError(f"{cfg.source}: [limits] max_payload_bytes: expected >= 1024")
+    if cfg.auth.socket_token_seconds <= 0:
+        raise ConfigError(f"{cfg.source}: [auth] socket_token_seconds: expected > 0")
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Load defaults, then ``path`` (if given), then the environment, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        for name, values in data.items():
+            if name not in SECTIONS:
+                raise ConfigError(
+                    f"{source}: unknown section [{name}]; known sections: {', '.join(SECTIONS)}"
+                )
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table")
+            raw[name].update(values)
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        sections[name] = _section(name, cls, raw[name], source)
+        prefix = f"MEETINGD_{name.upper()}_"
+        env_values = {
+            k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)
+        }
+        for key, value in env_values.items():
+            var = f"{prefix}{key.upper()}"
+            sections[name] = dataclasses.replace(
+                sections[name], **{key: _section_value(name, cls, key, value, f"environment {var}")}
+            )
+        for key, value in (overrides or {}).get(name, {}).items():
+            sections[name] = dataclasses.replace(
+                sections[name], **{key: _section_value(name, cls, key, value, "override")}
+            )
+    cfg = Config(**sections, source=source)
+    _validate(cfg)
+    return cfg
+
+
+def _section_value(name: str, cls: type, key: str, value: Any, source: str) -> Any:
+    return getattr(_section(name, cls, {key: value}, source), key)
+
+
+def describe() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, help) for every setting: the registry's documentation."""
+    rows: list[tuple[str, str, Any, str]] = []
+    for name, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            rows.append((name, f.name, default, f.metadata["help"]))
+    return rows

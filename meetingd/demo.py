@@ -1,0 +1,79 @@
+"""The demo organisation: one cell, its officers and members, an island post, a meeting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from .services import Services
+from .storage.models import Cell, Member, Site
+
+DEMO_PASSWORD = "demo-meeting-2026"  # printed at start; for the demo data only
+DEMO_CELL = "Cell 1 - Harbour Ward"
+
+PEOPLE: list[tuple[str, str, str]] = [
+    ("C1-CHAIR", "Nguyễn Văn An", "chair"),
+    ("C1-SEC", "Trần Thị Bình", "secretary"),
+    ("C1-001", "Lê Minh Châu", "member"),
+    ("C1-002", "Phạm Quốc Dũng", "member"),
+    ("C1-003", "Hoàng Thu Hà", "member"),
+    ("C1-004", "Vũ Đức Hải", "member"),
+    ("C1-005", "Đặng Thị Lan", "member"),
+    ("C1-006", "Bùi Văn Long", "member"),
+    ("C1-007", "Đỗ Thị Mai", "member"),
+    ("C1-008", "Ngô Thanh Nam", "member"),
+    ("C1-ISL-OP", "Lý Văn Phúc", "operator"),
+]
+OBSERVER = ("G-OBS1", "Dương Thị Quyên")
+AGENDA = [
+    "Opening and approval of the agenda",
+    "Report on the quarter's activities",
+    "Budget for the island post's new equipment",
+    "Election of the delegate to the district conference",
+    "Any other business",
+]
+
+
+async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
+    """Create the demo data unless it exists. Returns (created, banner lines)."""
+    created = False
+    async with svc.db() as s:
+        cell = await s.scalar(select(Cell).where(Cell.name == DEMO_CELL))
+    if cell is None:
+        created = True
+        now = svc.clock()
+        async with svc.db() as s, s.begin():
+            cell = Cell(name=DEMO_CELL)
+            guests = Cell(name="Guests")
+            s.add_all([cell, guests])
+            await s.flush()
+            rows = {}
+            for mid, name, role in PEOPLE:
+                rows[mid] = Member(member_id=mid, full_name=name, cell_id=cell.id,
+                                   contact=f"{mid.lower()}@example.org", status="active",
+                                   is_admin=role == "chair", language="en", created_at=now)
+            rows[OBSERVER[0]] = Member(member_id=OBSERVER[0], full_name=OBSERVER[1],
+                                       cell_id=guests.id, contact="", status="active",
+                                       is_admin=False, language="en", created_at=now)
+            s.add_all(rows.values())
+            await s.flush()
+            island = Site(cell_id=cell.id, name="Island post", operator_id=rows["C1-ISL-OP"].id)
+            s.add(island)
+            await s.flush()
+            island_id = island.id
+        for m in rows.values():
+            await svc.accounts.set_password(m.id, DEMO_PASSWORD)
+        start = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+        await svc.meetings.create({
+            "title": "Monthly cell meeting", "cell_id": cell.id, "place": "Ward hall, room 2",
+            "starts_at": start, "agenda": AGENDA, "chair": "C1-CHAIR", "secretary": "C1-SEC",
+            "guests": [OBSERVER[0]], "sites": [island_id],
+        })
+    banner = [
+        "Demo meeting ready. Sign in with any of these member ids, password "
+        f"'{DEMO_PASSWORD}':",
+        "  C1-CHAIR (chair, administrator), C1-SEC (secretary), C1-001 .. C1-008 (members),",
+        "  C1-ISL-OP (Island post operator), G-OBS1 (observer)",
+    ]
+    return created, banner

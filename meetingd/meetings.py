@@ -1,0 +1,214 @@
+"""Meetings: scheduling, participants, state changes, attendance intervals, chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meeting.clock import Clock, iso
+from meeting.errors import InvalidInput, NotAuthorised, NotFound
+from meeting.lifecycle import transition
+from meeting.roles import MeetingState, Role
+from meeting.roster import Entitlement, Site
+
+from .storage.models import (
+    AgendaItem,
+    AttendanceInterval,
+    Cell,
+    ChatMessage,
+    Meeting,
+    MeetingSite,
+    Member,
+    Participant,
+)
+from .storage.models import Site as SiteRow
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What signaling needs to seat a member in a meeting."""
+
+    meeting: dict[str, Any]
+    entitlement: Entitlement
+    sites: list[Site]
+    member_pk: int
+
+
+class Meetings:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._db, self._clock = db, clock
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def _summary(self, s: AsyncSession, m: Meeting, my_role: str | None) -> dict[str, Any]:
+        cell = await s.get(Cell, m.cell_id)
+        return {
+            "id": m.id, "title": m.title,
+            "cell": {"id": m.cell_id, "name": cell.name if cell else ""},
+            "place": m.place, "starts_at": iso(m.starts_at), "state": m.state,
+            "my_role": my_role,
+        }
+
+    async def list_for(self, member: Member) -> list[dict[str, Any]]:
+        async with self._db() as s:
+            roles = dict((await s.execute(
+                select(Participant.meeting_id, Participant.role)
+                .where(Participant.member_pk == member.id))).tuples().all())
+            q = select(Meeting).order_by(Meeting.starts_at.desc())
+            if not member.is_admin:
+                q = q.where(Meeting.id.in_(list(roles)))
+            return [await self._summary(s, m, roles.get(m.id)) for m in (await s.scalars(q)).all()]
+
+    async def _role(self, s: AsyncSession, meeting_id: int, member_pk: int) -> Participant | None:
+        return await s.scalar(select(Participant).where(
+            Participant.meeting_id == meeting_id, Participant.member_pk == member_pk))
+
+    async def detail(self, meeting_id: int, member: Member) -> dict[str, Any]:
+        async with self._db() as s:
+            m = await s.get(Meeting, meeting_id)
+            if m is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            mine = await self._role(s, meeting_id, member.id)
+            if mine is None and not member.is_admin:
+                raise NotAuthorised("you are not a participant of this meeting")
+            return await self._detail(s, m, mine.role if mine else None)
+
+    async def _detail(self, s: AsyncSession, m: Meeting, my_role: str | None) -> dict[str, Any]:
+        out = await self._summary(s, m, my_role)
+        agenda = (await s.scalars(select(AgendaItem).where(AgendaItem.meeting_id == m.id)
+                                  .order_by(AgendaItem.position))).all()
+        sites = (await s.scalars(select(SiteRow).join(MeetingSite, MeetingSite.site_id == SiteRow.id)
+                                 .where(MeetingSite.meeting_id == m.id)
+                                 .order_by(SiteRow.name))).all()
+        people = (await s.execute(select(Participant, Member)
+                                  .join(Member, Member.id == Participant.member_pk)
+                                  .where(Participant.meeting_id == m.id)
+                                  .order_by(Member.full_name))).tuples().all()
+        out.update({
+            "agenda": [{"position": a.position, "title": a.title} for a in agenda],
+            "sites": [{"id": x.id, "name": x.name} for x in sites],
+            "participants": [{"member_id": mem.member_id, "full_name": mem.full_name,
+                              "role": p.role, "site_id": p.site_id} for p, mem in people],
+            "opened_at": iso(m.opened_at), "closed_at": iso(m.closed_at),
+        })
+        return out
+
+    # -- scheduling -------------------------------------------------------------------
+
+    async def create(self, req: dict[str, Any]) -> int:
+        """``req`` is validated by the HTTP adapter; references are checked here."""
+        async with self._db() as s, s.begin():
+            if await s.get(Cell, req["cell_id"]) is None:
+                raise InvalidInput(f"no cell {req['cell_id']}", field="cell_id")
+
+            async def member(mid: str, field: str) -> Member:
+                row = await s.scalar(select(Member).where(Member.member_id == mid))
+                if row is None:
+                    raise InvalidInput(f"no member {mid}", field=field)
+                return row
+
+            chair = await member(req["chair"], "chair")
+            secretary = await member(req["secretary"], "secretary")
+            if chair.id == secretary.id:
+                raise InvalidInput("chair and secretary must be different members", field="secretary")
+            m = Meeting(title=req["title"], cell_id=req["cell_id"], place=req["place"],
+                        starts_at=req["starts_at"], state=MeetingState.SCHEDULED.value)
+            s.add(m)
+            await s.flush()
+            for i, title in enumerate(req["agenda"], start=1):
+                s.add(AgendaItem(meeting_id=m.id, position=i, title=title))
+            roles: dict[int, tuple[str, int | None]] = {}
+            for mem in (await s.scalars(select(Member).where(
+                    Member.cell_id == req["cell_id"], Member.status == "active"))).all():
+                roles[mem.id] = (Role.MEMBER.value, None)
+            for mid in req["guests"]:
+                roles.setdefault((await member(mid, "guests")).id, (Role.OBSERVER.value, None))
+            for site_id in req["sites"]:
+                site = await s.get(SiteRow, site_id)
+                if site is None:
+                    raise InvalidInput(f"no site {site_id}", field="sites")
+                s.add(MeetingSite(meeting_id=m.id, site_id=site.id))
+                if site.operator_id is not None:
+                    roles[site.operator_id] = (Role.OPERATOR.value, site.id)
+            roles[chair.id] = (Role.CHAIR.value, None)
+            roles[secretary.id] = (Role.SECRETARY.value, None)
+            for pk, (role, site_id) in roles.items():
+                s.add(Participant(meeting_id=m.id, member_pk=pk, role=role, site_id=site_id))
+            return m.id
+
+    async def change_state(self, meeting_id: int, action: str, member: Member) -> dict[str, Any]:
+        async with self._db() as s, s.begin():
+            m = await s.get(Meeting, meeting_id)
+            if m is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            mine = await self._role(s, meeting_id, member.id)
+            if mine is None or mine.role != Role.CHAIR.value:
+                raise NotAuthorised(f"only the chair may {action} the meeting")
+            m.state = transition(MeetingState(m.state), action).value
+            now = self._clock()
+            if action == "open":
+                m.opened_at = now
+            else:
+                m.closed_at = now
+                await s.execute(update(AttendanceInterval)
+                                .where(AttendanceInterval.meeting_id == meeting_id,
+                                       AttendanceInterval.left_at.is_(None))
+                                .values(left_at=now))
+            return await self._detail(s, m, mine.role)
+
+    # -- live meeting support (called by signaling) ------------------------------------
+
+    async def admit(self, meeting_id: int, member: Member) -> Admission:
+        async with self._db() as s:
+            m = await s.get(Meeting, meeting_id)
+            if m is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            mine = await self._role(s, meeting_id, member.id)
+            if mine is None:
+                raise NotAuthorised("you are not a participant of this meeting")
+            detail = await self._detail(s, m, mine.role)
+            sites = [Site(x["id"], x["name"]) for x in detail["sites"]]
+            own = next((x for x in sites if x.id == mine.site_id), None)
+            return Admission(detail, Entitlement(member.member_id, member.full_name,
+                                                 Role(mine.role), own), sites, member.id)
+
+    async def start_interval(self, meeting_id: int, member_pk: int, attendance: str,
+                             site_id: int | None, at: datetime) -> None:
+        async with self._db() as s, s.begin():
+            await s.execute(update(AttendanceInterval)
+                            .where(AttendanceInterval.meeting_id == meeting_id,
+                                   AttendanceInterval.member_pk == member_pk,
+                                   AttendanceInterval.left_at.is_(None))
+                            .values(left_at=at))
+            s.add(AttendanceInterval(meeting_id=meeting_id, member_pk=member_pk,
+                                     attendance=attendance, site_id=site_id, joined_at=at))
+
+    async def end_interval(self, meeting_id: int, member_pk: int, at: datetime) -> None:
+        async with self._db() as s, s.begin():
+            await s.execute(update(AttendanceInterval)
+                            .where(AttendanceInterval.meeting_id == meeting_id,
+                                   AttendanceInterval.member_pk == member_pk,
+                                   AttendanceInterval.left_at.is_(None))
+                            .values(left_at=at))
+
+    async def post_chat(self, meeting_id: int, member: Member, text: str) -> dict[str, Any]:
+        now = self._clock()
+        async with self._db() as s, s.begin():
+            msg = ChatMessage(meeting_id=meeting_id, member_pk=member.id, text=text, at=now)
+            s.add(msg)
+            await s.flush()
+            return {"id": msg.id, "member_id": member.member_id, "full_name": member.full_name,
+                    "text": text, "at": iso(now)}
+
+    async def chat_history(self, meeting_id: int, limit: int) -> list[dict[str, Any]]:
+        async with self._db() as s:
+            rows = (await s.execute(select(ChatMessage, Member)
+                                    .join(Member, Member.id == ChatMessage.member_pk)
+                                    .where(ChatMessage.meeting_id == meeting_id)
+                                    .order_by(ChatMessage.id.desc()).limit(limit))).tuples().all()
+        return [{"id": c.id, "member_id": m.member_id, "full_name": m.full_name, "text": c.text,
+                 "at": iso(c.at)} for c, m in reversed(rows)]

@@ -1,0 +1,252 @@
+"""The `/meeting` Socket.IO namespace: connect auth, join, roster, chat.
+
+Every handler's return value is the client's ack, always ``{"ok": true, ...}`` or the
+error shape from :func:`meeting.errors.error_body`. A handler that raises anything
+else answers ``internal`` and the server keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from meeting.clock import Clock
+from meeting.errors import (
+    INTERNAL_ERROR,
+    InvalidState,
+    MeetingError,
+    NotAuthenticated,
+    NotAuthorised,
+    PayloadTooLarge,
+    RateLimited,
+    error_body,
+)
+from meeting.roles import MeetingState
+from meeting.roster import Roster, RosterEvent
+
+from .backend import Backend, Caller
+from .messages import Empty, Join, SendChat
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/meeting"
+# A socket refused this many events in a row is flooding; it is disconnected.
+FLOOD_STRIKES = 50
+
+
+def room_of(meeting_id: int) -> str:
+    return f"meeting:{meeting_id}"
+
+
+@dataclass
+class Limits:
+    max_payload_bytes: int
+    events_per_second: float
+    event_burst: int
+    chat_history: int
+    reconnect_grace_seconds: float
+
+
+@dataclass
+class Connection:
+    member: Caller
+    bucket: Any  # meetingd.ratelimit.TokenBucket-compatible: take(), strikes
+    meeting_id: int | None = None
+    member_pk: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]
+
+
+class MeetingNamespace:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        backend: Backend,
+        limits: Limits,
+        clock: Clock,
+        allowed_origins: Callable[[str | None], bool],
+        bucket_factory: Callable[[], Any],
+    ) -> None:
+        self.sio, self.backend, self.limits, self.clock = sio, backend, limits, clock
+        self._origin_ok = allowed_origins
+        self._bucket = bucket_factory
+        self._conns: dict[str, Connection] = {}
+        self._rosters: dict[int, Roster] = {}
+        self._meeting_state: dict[int, str] = {}
+        self._expiry: dict[tuple[int, str], asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        sio.on("connect", self._on_connect, namespace=NAMESPACE)
+        sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
+        self._register("join", self._join, needs_join=False)
+        self._register("leave", self._leave)
+        self._register("send_chat", self._send_chat)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _register(self, event: str, handler: Handler, *, needs_join: bool = True) -> None:
+        async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                conn = self._conns.get(sid)
+                if conn is None:
+                    raise NotAuthenticated("connection is not authenticated")
+                try:
+                    conn.bucket.take()
+                except RateLimited:
+                    if conn.bucket.strikes >= FLOOD_STRIKES:
+                        logger.warning("flood sid=%s member=%s: disconnecting", sid,
+                                       conn.member.member_id)
+                        self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+                    raise
+                if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
+                    raise PayloadTooLarge(
+                        f"payload is larger than {self.limits.max_payload_bytes} bytes",
+                        limit=self.limits.max_payload_bytes)
+                if needs_join and conn.meeting_id is None:
+                    raise InvalidState(f"'{event}' before 'join'", hint="join first")
+                return {"ok": True, **await handler(sid, conn, data)}
+            except MeetingError as exc:
+                return error_body(exc)
+            except Exception:
+                logger.exception("event=%s sid=%s failed", event, sid)
+                return dict(INTERNAL_ERROR)
+
+        self.sio.on(event, wrapped, namespace=NAMESPACE)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                logger.exception("background task failed")
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _emit(self, meeting_id: int, event: str, data: dict[str, Any],
+                    skip_sid: str | None = None) -> None:
+        await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE,
+                            skip_sid=skip_sid)
+
+    async def _apply(self, meeting_id: int, member_pk: int, ev: RosterEvent | None) -> None:
+        """Persist what a roster event means for attendance, then broadcast it."""
+        if ev is None:
+            return
+        at = self.clock()
+        if ev.interval_started:
+            site = ev.seat["site"]["id"] if ev.seat["site"] else None
+            await self.backend.start_interval(meeting_id, member_pk, ev.seat["attendance"], site, at)
+        elif ev.interval_ended:
+            await self.backend.end_interval(meeting_id, member_pk, at)
+        await self._emit(meeting_id, ev.kind, {"participant": ev.seat})
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        origin = environ.get("HTTP_ORIGIN")
+        if not self._origin_ok(origin):
+            logger.info("socket refused sid=%s origin=%s", sid, origin)
+            raise socketio.exceptions.ConnectionRefusedError(
+                error_body(NotAuthorised(f"origin {origin!r} is not allowed")))
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            member = await self.backend.redeem_socket_token(token)
+        except MeetingError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(error_body(exc)) from None
+        self._conns[sid] = Connection(member=member, bucket=self._bucket())
+        logger.info("socket connected sid=%s member=%s", sid, member.member_id)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self._conns.pop(sid, None)
+        if conn is None or conn.meeting_id is None or conn.member_pk is None:
+            return
+        meeting_id, member_pk = conn.meeting_id, conn.member_pk
+        roster = self._rosters[meeting_id]
+        ev = roster.disconnect(sid)
+        logger.info("socket disconnected sid=%s member=%s meeting=%s", sid,
+                    conn.member.member_id, meeting_id)
+        if ev is None:
+            return
+        await self._apply(meeting_id, member_pk, ev)
+        key = (meeting_id, conn.member.member_id)
+        loop = asyncio.get_running_loop()
+        self._expiry[key] = loop.call_later(
+            self.limits.reconnect_grace_seconds,
+            lambda: self._spawn(self._expire(meeting_id, member_pk, key[1])))
+
+    async def _expire(self, meeting_id: int, member_pk: int, member_id: str) -> None:
+        self._expiry.pop((meeting_id, member_id), None)
+        await self._apply(meeting_id, member_pk, self._rosters[meeting_id].expire(member_id))
+
+    # -- events -------------------------------------------------------------------------
+
+    async def _join(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        req = Join.parse(data)
+        if conn.meeting_id is not None and conn.meeting_id != req.meeting_id:
+            raise InvalidState("this connection is already in another meeting; leave it first")
+        adm = await self.backend.admit(req.meeting_id, conn.member)
+        if adm.meeting["state"] == MeetingState.CLOSED.value:
+            raise InvalidState("this meeting is closed", code="meeting_closed")
+        roster = self._rosters.get(req.meeting_id)
+        if roster is None:
+            roster = self._rosters[req.meeting_id] = Roster(adm.sites)
+        ev = roster.join(adm.entitlement, req.attendance, req.site_id, sid, self.clock())
+        timer = self._expiry.pop((req.meeting_id, conn.member.member_id), None)
+        if timer is not None:
+            timer.cancel()
+        conn.meeting_id, conn.member_pk = req.meeting_id, adm.member_pk
+        await self.sio.enter_room(sid, room_of(req.meeting_id), namespace=NAMESPACE)
+        await self._apply(req.meeting_id, adm.member_pk, ev)
+        me = roster.seat(conn.member.member_id)
+        assert me is not None
+        return {
+            "meeting": adm.meeting,
+            "roster": roster.snapshot(),
+            "counts": roster.counts(),
+            "chat": await self.backend.chat_history(req.meeting_id, self.limits.chat_history),
+            "me": me.to_dict(),
+        }
+
+    async def _leave(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        Empty.parse(data)
+        assert conn.meeting_id is not None and conn.member_pk is not None
+        meeting_id = conn.meeting_id
+        ev = self._rosters[meeting_id].leave(sid)
+        await self._apply(meeting_id, conn.member_pk, ev)
+        await self.sio.leave_room(sid, room_of(meeting_id), namespace=NAMESPACE)
+        conn.meeting_id = conn.member_pk = None
+        return {}
+
+    async def _send_chat(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        req = SendChat.parse(data)
+        assert conn.meeting_id is not None
+        message = await self.backend.post_chat(conn.meeting_id, conn.member, req.text)
+        await self._emit(conn.meeting_id, "chat_posted", {"message": message}, skip_sid=sid)
+        return {"message": message}
+
+    # -- called by the HTTP adapter / daemon ---------------------------------------------
+
+    async def meeting_state_changed(self, meeting: dict[str, Any]) -> None:
+        summary = {k: meeting[k] for k in ("id", "title", "cell", "place", "starts_at", "state")}
+        await self._emit(meeting["id"], "meeting_state_changed", {"meeting": summary})
+
+    async def shutdown(self) -> None:
+        """Tell every client we are going away, then stop timers and tasks."""
+        for timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()
+        await self.sio.emit("server_shutting_down",
+                            {"message": "the server is restarting; reconnecting shortly"},
+                            namespace=NAMESPACE)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,81 @@
+"""The pure voting core: majority rules, quorum, polls, ballots, tallies, receipts.
+
+Imports no framework and does no I/O; time is passed in as ``now`` (aware UTC).
+Operations return events (frozen dataclasses with ``to_dict()``) or raise the
+domain errors of :mod:`meeting.errors`.
+"""
+
+from voting.ballot_box import (
+    BallotBox,
+    BallotCast,
+    CastResult,
+    HandCount,
+    PollResult,
+    SecretBallotStored,
+    StoredBallot,
+    VoterMarked,
+)
+from voting.poll import (
+    BallotKind,
+    CloseReason,
+    OptionsPreset,
+    Poll,
+    PollClosed,
+    PollConfig,
+    PollOpened,
+    PollQuorumChanged,
+    PollState,
+)
+from voting.quorum import QuorumRule, QuorumStatus, is_quorate
+from voting.rules import (
+    Base,
+    CandidateStatus,
+    Counts,
+    Decision,
+    ElectionOutcome,
+    MajorityRule,
+    Outcome,
+    RuleKind,
+    decide,
+    elect,
+)
+from voting.tally import PollType, Tally, TallyPart
+from voting.threshold import Comparison, Threshold
+
+__all__ = [
+    "BallotBox",
+    "BallotCast",
+    "BallotKind",
+    "Base",
+    "CandidateStatus",
+    "CastResult",
+    "CloseReason",
+    "Comparison",
+    "Counts",
+    "Decision",
+    "ElectionOutcome",
+    "HandCount",
+    "MajorityRule",
+    "OptionsPreset",
+    "Outcome",
+    "Poll",
+    "PollClosed",
+    "PollConfig",
+    "PollOpened",
+    "PollQuorumChanged",
+    "PollResult",
+    "PollState",
+    "PollType",
+    "QuorumRule",
+    "QuorumStatus",
+    "RuleKind",
+    "SecretBallotStored",
+    "StoredBallot",
+    "Tally",
+    "TallyPart",
+    "Threshold",
+    "VoterMarked",
+    "decide",
+    "elect",
+    "is_quorate",
+]
