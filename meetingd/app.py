@@ -100,8 +100,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
                    lim.chat_history, cfg.server.reconnect_grace_seconds),
             clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
         yield
-        await svc.namespace.shutdown()
         await svc.engine.dispose()
+
+    async def on_shutdown(app: web.Application) -> None:
+        namespace = app[services_key].namespace
+        if namespace is not None:
+            await namespace.shutdown()
+
+    app.on_shutdown.append(on_shutdown)
 
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)

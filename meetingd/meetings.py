@@ -57,7 +57,7 @@ class Meetings:
         async with self._db() as s:
             roles = dict((await s.execute(
                 select(Participant.meeting_id, Participant.role)
-                .where(Participant.member_pk == member.id))).tuples().all())
+                .where(Participant.member_pk == member.id))).all())
             q = select(Meeting).order_by(Meeting.starts_at.desc())
             if not member.is_admin:
                 q = q.where(Meeting.id.in_(list(roles)))
@@ -87,7 +87,7 @@ class Meetings:
         people = (await s.execute(select(Participant, Member)
                                   .join(Member, Member.id == Participant.member_pk)
                                   .where(Participant.meeting_id == m.id)
-                                  .order_by(Member.full_name))).tuples().all()
+                                  .order_by(Member.full_name))).all()
         out.update({
             "agenda": [{"position": a.position, "title": a.title} for a in agenda],
             "sites": [{"id": x.id, "name": x.name} for x in sites],
@@ -209,6 +209,6 @@ class Meetings:
             rows = (await s.execute(select(ChatMessage, Member)
                                     .join(Member, Member.id == ChatMessage.member_pk)
                                     .where(ChatMessage.meeting_id == meeting_id)
-                                    .order_by(ChatMessage.id.desc()).limit(limit))).tuples().all()
+                                    .order_by(ChatMessage.id.desc()).limit(limit))).all()
         return [{"id": c.id, "member_id": m.member_id, "full_name": m.full_name, "text": c.text,
                  "at": iso(c.at)} for c, m in reversed(rows)]

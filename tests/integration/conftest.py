@@ -1,0 +1,139 @@
+"""A real meetingd server on 127.0.0.1, port 0, SQLite under a temp dir, demo data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+
+from meetingd.app import build_app
+from meetingd.config import load_config
+from meetingd.demo import DEMO_PASSWORD, seed_demo
+from meetingd.services import Services, services_key
+
+
+@dataclass
+class Server:
+    url: str
+    app: web.Application
+    data_dir: Path
+
+    @property
+    def svc(self) -> Services:
+        return self.app[services_key]
+
+
+def make_config(tmp_path: Path, **server: Any) -> Any:
+    return load_config(environ={}, overrides={
+        "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
+                   "reconnect_grace_seconds": 1.0, **server},
+        "logging": {"format": "text"},
+    })
+
+
+async def start_server(tmp_path: Path, **server: Any) -> tuple[Server, web.AppRunner]:
+    cfg = make_config(tmp_path, **server)
+    app = build_app(cfg)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    app[services_key].public_url = url
+    await seed_demo(app[services_key])
+    return Server(url, app, tmp_path / "data"), runner
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv, runner = await start_server(tmp_path)
+    yield srv
+    await runner.cleanup()
+
+
+class Member:
+    """One signed-in member: an HTTP session with its cookie, and socket helpers."""
+
+    def __init__(self, server: Server, http: aiohttp.ClientSession, member_id: str) -> None:
+        self.server, self.http, self.member_id = server, http, member_id
+        self.events: list[tuple[str, Any]] = []
+        self.sio: socketio.AsyncClient | None = None
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        async with self.http.request(method, self.server.url + path, json=body,
+                                     headers={"Origin": self.server.url}) as r:
+            return r.status, await r.json()
+
+    async def token(self) -> str:
+        status, body = await self.call("POST", "/api/socket-token")
+        assert status == 200, body
+        return str(body["token"])
+
+    async def connect(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+
+        @sio.on("*", namespace="/meeting")
+        async def record(event: str, data: Any) -> None:
+            self.events.append((event, data))
+
+        await sio.connect(self.server.url, namespaces=["/meeting"], transports=["websocket"],
+                          auth={"token": await self.token()},
+                          headers={"Origin": self.server.url})
+        self.sio = sio
+        return sio
+
+    async def emit(self, event: str, data: Any = None) -> dict[str, Any]:
+        assert self.sio is not None
+        result = await self.sio.call(event, data, namespace="/meeting", timeout=10)
+        assert isinstance(result, dict)
+        return result
+
+    async def join(self, meeting_id: int = 1, attendance: str = "remote",
+                   **extra: Any) -> dict[str, Any]:
+        if self.sio is None:
+            await self.connect()
+        return await self.emit("join", {"meeting_id": meeting_id, "attendance": attendance, **extra})
+
+    def seen(self, event: str) -> list[Any]:
+        return [d for e, d in self.events if e == event]
+
+    async def close(self) -> None:
+        if self.sio is not None and self.sio.connected:
+            await self.sio.disconnect()
+        await self.http.close()
+
+
+@pytest.fixture
+async def sign_in(server: Server) -> AsyncIterator[Callable[[str], Awaitable[Member]]]:
+    opened: list[Member] = []
+
+    async def login(member_id: str, password: str = DEMO_PASSWORD) -> Member:
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        m = Member(server, http, member_id)
+        opened.append(m)
+        status, body = await m.call("POST", "/api/login",
+                                    {"member_id": member_id, "password": password})
+        assert status == 200, body
+        return m
+
+    yield login
+    for m in opened:
+        await m.close()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Bounded polling: never a bare sleep in an assertion."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
