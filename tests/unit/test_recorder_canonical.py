@@ -1,0 +1,78 @@
+"""RFC 8785 canonical JSON for minutes entries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recorder.canonical import canonicalize, is_canonical, parse_canonical
+from recorder.errors import CanonicalJSONError
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(
+        lambda x: not (x.is_integer() and 2**53 <= abs(x) < 1e21)
+    )
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def test_keys_are_sorted_and_whitespace_removed() -> None:
+    assert canonicalize({"b": 1, "a": [True, None, "x"]}) == b'{"a":[true,null,"x"],"b":1}'
+
+
+@pytest.mark.parametrize("n", [2**53, -(2**53), 2**64])
+def test_integers_beyond_2_53_are_rejected(n: int) -> None:
+    with pytest.raises(CanonicalJSONError, match=r"safe range"):
+        canonicalize({"seq": n})
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_floats_are_rejected_naming_the_member(x: float) -> None:
+    with pytest.raises(CanonicalJSONError, match=r"\$\.tally\[1\]: non-finite"):
+        canonicalize({"tally": [1, x]})
+
+
+def test_integral_floats_that_rfc8785_spells_as_big_integers_are_rejected() -> None:
+    with pytest.raises(CanonicalJSONError, match="safe range"):
+        canonicalize({"x": 2.0**53})
+    assert canonicalize({"x": 1e21}) == b'{"x":1e+21}'
+
+
+def test_non_string_keys_and_odd_types_are_rejected() -> None:
+    with pytest.raises(CanonicalJSONError, match="not a string"):
+        canonicalize({1: "x"})
+    with pytest.raises(CanonicalJSONError, match="set is not a JSON value"):
+        canonicalize({"x": {1}})
+
+
+@given(json_values)
+def test_canonical_text_round_trips_and_is_recognised(value: object) -> None:
+    text = canonicalize(value).decode("utf-8")
+    assert text == rfc8785.dumps(value).decode("utf-8")
+    assert is_canonical(text)
+    assert canonicalize(parse_canonical(text)) == text.encode("utf-8")
+
+
+@given(st.dictionaries(st.text(min_size=1), st.integers(0, 9), min_size=2))
+def test_non_canonical_spellings_are_refused(value: dict[str, int]) -> None:
+    assert not is_canonical(json.dumps(value, indent=1))
+    reordered = "{" + ",".join(
+        f"{json.dumps(k)}:{v}" for k, v in sorted(value.items(), reverse=True)
+    ) + "}"
+    assert is_canonical(reordered) == (reordered == canonicalize(value).decode())
+
+
+def test_duplicate_keys_and_nan_literals_are_not_canonical() -> None:
+    assert not is_canonical('{"a":1,"a":1}')
+    assert not is_canonical('{"a":NaN}')
+    assert not is_canonical('{"a":1.0}')  # RFC 8785 spells it 1
+    assert is_canonical('{"a":1.5,"\u00e9":"\u20ac"}')
