@@ -1,0 +1,437 @@
+// @ts-check
+/**
+ * The meeting room shell: title and state, the connection banner, the "how do you
+ * attend" choice, the live roster and the chat (tabs on a phone, side by side on a
+ * laptop).
+ * @module room
+ */
+import { api, ApiError, MeetingLink } from "./protocol.js";
+import { tx, t, formatTime, onLanguageChange } from "./i18n.js";
+import { h, replaceChildren } from "./dom.js";
+import { errorMessage } from "./errors.js";
+import { stateBadge, roleBadge } from "./badges.js";
+import { renderRoster, isPresent } from "./roster.js";
+import { createChat } from "./chat.js";
+
+/** @typedef {import("./protocol.js").Meeting} Meeting */
+/** @typedef {import("./protocol.js").Participant} Participant */
+/** @typedef {import("./protocol.js").Attendance} Attendance */
+/** @typedef {import("./protocol.js").LinkStatus} LinkStatus */
+
+/** @param {number} id */
+const attendanceKey = (id) => `meetingd.attendance.${id}`;
+
+/**
+ * @param {number} meetingId
+ * @returns {Attendance | null}
+ */
+function savedAttendance(meetingId) {
+  try {
+    const raw = sessionStorage.getItem(attendanceKey(meetingId));
+    const value = raw ? JSON.parse(raw) : null;
+    if (value && ["main_room", "sub_site", "remote"].includes(value.attendance)) return value;
+  } catch {
+    // ignore a corrupt or unavailable entry
+  }
+  return null;
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("./app.js").AppContext} ctx
+ * @param {number} meetingId
+ */
+export function mountRoom(root, ctx, meetingId) {
+  ctx.setTitle("room.title_loading");
+  const myId = ctx.me?.member_id ?? "";
+  /** @type {Meeting | null} */
+  let meeting = null;
+  /** @type {Map<string, Participant>} */
+  const roster = new Map();
+  /** @type {MeetingLink | null} */
+  let link = null;
+  /** @type {Participant | null} */
+  let myself = null;
+  let alive = true;
+  let unread = 0;
+  /** @type {"roster" | "chat"} */
+  let activeTab = "roster";
+
+  const head = h("header", { class: "room-head" });
+  const banner = h("div", { class: "link-banner", role: "status", "aria-live": "polite", "data-link-state": "idle", hidden: true });
+  const chooser = h("section", { class: "attend panel", hidden: true, "aria-labelledby": "attend-title" });
+  const rosterBox = h("div", { class: "roster", id: "roster" });
+  const tabRoster = h("button", { type: "button", role: "tab", id: "tab-roster", "aria-controls": "panel-roster", class: "tab" });
+  const tabChat = h("button", { type: "button", role: "tab", id: "tab-chat", "aria-controls": "panel-chat", class: "tab" });
+  const chat = createChat({
+    myId,
+    send: (text) => (link ? link.sendChat(text) : Promise.reject(new ApiError("network", "not connected"))),
+    onIncoming: () => {
+      // count unread only while the chat is out of sight (a phone on the roster tab)
+      const chatPanel = document.getElementById("panel-chat");
+      if (activeTab !== "chat" && chatPanel && chatPanel.offsetParent === null) {
+        unread += 1;
+        renderTabs();
+      }
+    },
+  });
+  const body = h("div", { class: "room-body", hidden: true, "data-active-tab": activeTab },
+    h("div", { class: "tabs", role: "tablist", "aria-label": t("room.sections"), "data-i18n-aria-label": "room.sections" }, tabRoster, tabChat),
+    h("section", { class: "room-panel", id: "panel-roster", role: "tabpanel", "aria-labelledby": "tab-roster", "data-panel": "roster" },
+      h("h2", { class: "panel-title" }, tx("room.roster")), rosterBox),
+    h("section", { class: "room-panel", id: "panel-chat", role: "tabpanel", "aria-labelledby": "tab-chat", "data-panel": "chat" },
+      h("h2", { class: "panel-title" }, tx("room.chat")), chat.element),
+  );
+  const notice = h("div", { class: "room-notice", hidden: true });
+  root.append(h("section", { class: "room" }, head, banner, notice, chooser, body));
+
+  for (const [tab, name] of /** @type {const} */ ([[tabRoster, "roster"], [tabChat, "chat"]])) {
+    tab.addEventListener("click", () => selectTab(name));
+    tab.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+        selectTab(name === "roster" ? "chat" : "roster");
+        (name === "roster" ? tabChat : tabRoster).focus();
+      }
+    });
+  }
+
+  /** @param {"roster" | "chat"} name */
+  function selectTab(name) {
+    activeTab = name;
+    if (name === "chat") unread = 0;
+    body.dataset.activeTab = name;
+    renderTabs();
+  }
+
+  function renderTabs() {
+    const present = [...roster.values()].filter(isPresent).length;
+    replaceChildren(tabRoster, tx("room.roster"), " ", h("span", { class: "tab-count" }, String(present)));
+    replaceChildren(tabChat, tx("room.chat"), unread ? h("span", { class: "tab-unread", "aria-label": t("chat.unread", { count: unread }) }, String(unread)) : null);
+    tabRoster.setAttribute("aria-selected", String(activeTab === "roster"));
+    tabChat.setAttribute("aria-selected", String(activeTab === "chat"));
+    tabRoster.tabIndex = activeTab === "roster" ? 0 : -1;
+    tabChat.tabIndex = activeTab === "chat" ? 0 : -1;
+  }
+
+  // ---- header -------------------------------------------------------------
+
+  /** @param {"open" | "close"} action @param {HTMLButtonElement} button */
+  async function chairAction(action, button) {
+    if (!meeting) return;
+    if (action === "close" && !confirm(t("meeting.confirm_close", { title: meeting.title }))) return;
+    button.disabled = true;
+    try {
+      const updated = action === "open" ? await api.openMeeting(meeting.id) : await api.closeMeeting(meeting.id);
+      applyMeetingState(updated);
+    } catch (err) {
+      button.disabled = false;
+      if (err instanceof ApiError && err.code === "not_authenticated") return ctx.sessionExpired();
+      showNotice(errorMessage(err), "error");
+    }
+  }
+
+  function renderHead() {
+    if (!meeting) {
+      replaceChildren(head, h("h1", {}, tx("room.title_loading")));
+      return;
+    }
+    const isChair = meeting.my_role === "chair";
+    /** @type {HTMLElement[]} */
+    const actions = [];
+    if (isChair && meeting.state === "scheduled") {
+      const b = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-small", "data-action": "open" }, tx("meeting.open")));
+      b.addEventListener("click", () => chairAction("open", b));
+      actions.push(b);
+    }
+    if (isChair && meeting.state === "open") {
+      const b = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "close" }, tx("meeting.close")));
+      b.addEventListener("click", () => chairAction("close", b));
+      actions.push(b);
+    }
+    if (link && myself) {
+      actions.push(h("button", { type: "button", class: "btn btn-small", "data-action": "leave", onclick: leaveMeeting }, tx("room.leave")));
+    }
+    const attending = myself ? describeAttendance(myself) : null;
+    replaceChildren(head,
+      h("div", { class: "room-title" },
+        h("h1", {}, meeting.title),
+        stateBadge(meeting.state),
+      ),
+      h("p", { class: "room-facts" },
+        h("time", { datetime: meeting.starts_at }, formatTime(meeting.starts_at)),
+        meeting.place ? [" · ", meeting.place] : null,
+        meeting.my_role ? [" · ", roleBadge(meeting.my_role)] : null,
+      ),
+      attending
+        ? h("p", { class: "room-me" },
+            tx("room.you_attend", { where: attending }),
+            meeting.my_role !== "operator" && link
+              ? h("button", { type: "button", class: "link-button", "data-action": "change-attendance", onclick: () => showChooser(true) }, tx("room.change_attendance"))
+              : null)
+        : null,
+      actions.length ? h("div", { class: "actions" }, actions) : null,
+    );
+  }
+
+  /** @param {Participant} p */
+  function describeAttendance(p) {
+    if (p.attendance === "sub_site") return t("room.where.sub_site", { name: p.site?.name ?? "?" });
+    return t(`room.where.${p.attendance}`);
+  }
+
+  /**
+   * @param {string} text
+   * @param {"error" | "info"} kind
+   * @param {HTMLElement | null} [extra]
+   */
+  function showNotice(text, kind, extra = null) {
+    notice.hidden = !text;
+    notice.className = `room-notice form-message ${kind}`;
+    notice.setAttribute("role", kind === "error" ? "alert" : "status");
+    replaceChildren(notice, h("span", {}, text), extra);
+  }
+
+  /** @param {import("./protocol.js").MeetingSummary} summary */
+  function applyMeetingState(summary) {
+    if (!meeting) return;
+    meeting = { ...meeting, state: summary.state };
+    renderHead();
+    if (summary.state === "closed") {
+      showNotice(t("room.closed_now"), "info", h("a", { href: "#/meetings", class: "btn" }, tx("nav.back_to_meetings")));
+      link?.close();
+      chat.setConnected(false);
+      renderBanner({ state: "disconnected", attempt: 0, error: null }, "room.link.meeting_closed");
+    }
+  }
+
+  // ---- connection banner ----------------------------------------------------
+
+  /**
+   * @param {LinkStatus} status
+   * @param {string} [overrideKey]
+   */
+  function renderBanner(status, overrideKey) {
+    banner.hidden = false;
+    const offline = !navigator.onLine && status.state !== "connected";
+    banner.dataset.linkState = status.state;
+    /** @type {(HTMLElement | string | null)[]} */
+    const parts = [h("span", { class: "link-dot", "aria-hidden": "true" })];
+    if (overrideKey) {
+      parts.push(tx(overrideKey));
+    } else if (status.state === "connected") {
+      parts.push(tx("room.link.connected"));
+    } else if (status.state === "connecting") {
+      parts.push(tx(offline ? "room.link.offline" : "room.link.connecting"));
+    } else if (status.state === "reconnecting") {
+      parts.push(tx(offline ? "room.link.offline" : "room.link.reconnecting"));
+      if (status.attempt > 1) parts.push(" ", h("span", { class: "attempt" }, tx("room.link.attempt", { count: status.attempt })));
+      parts.push(h("span", { class: "banner-detail" }, tx("room.link.reconnecting_detail")));
+    } else {
+      parts.push(tx("room.link.disconnected"));
+      if (status.error) parts.push(" ", h("span", { class: "banner-detail" }, errorMessage(status.error, "room")));
+      if (!status.error || !["not_found", "not_authorised", "invalid_state"].includes(status.error.code)) {
+        parts.push(h("button", { type: "button", class: "btn btn-small", "data-action": "reconnect", onclick: () => myself && connect(link?.attendance ?? attendanceOf(myself)) }, tx("room.link.reconnect")));
+      }
+    }
+    replaceChildren(banner, parts);
+  }
+
+  const onNetworkChange = () => link && renderBanner(link.status);
+  window.addEventListener("online", onNetworkChange);
+  window.addEventListener("offline", onNetworkChange);
+
+  // ---- attendance -----------------------------------------------------------
+
+  /** @param {Participant} p @returns {Attendance} */
+  function attendanceOf(p) {
+    return p.attendance === "sub_site" && p.site ? { attendance: "sub_site", site_id: p.site.id } : { attendance: p.attendance };
+  }
+
+  /** @param {boolean} changing the participant has joined and changes mode */
+  function showChooser(changing) {
+    if (!meeting) return;
+    const sites = meeting.sites || [];
+    const current = link?.attendance ?? savedAttendance(meetingId);
+    const siteSelect = /** @type {HTMLSelectElement} */ (h("select", { id: "attend-site", name: "site_id", disabled: !sites.length },
+      sites.map((s) => h("option", { value: String(s.id) }, s.name))));
+    if (current?.site_id) siteSelect.value = String(current.site_id);
+    const message = h("p", { class: "form-message", role: "alert" });
+    /** @param {string} value @param {string} labelKey @param {string} hintKey @param {HTMLElement | null} [extra] */
+    const option = (value, labelKey, hintKey, extra = null) => {
+      const id = `attend-${value}`;
+      return h("div", { class: "choice" },
+        h("input", { type: "radio", name: "attendance", id, value, checked: (current?.attendance ?? "main_room") === value, disabled: value === "sub_site" && !sites.length }),
+        h("label", { for: id }, h("strong", {}, tx(labelKey)), h("span", { class: "hint" }, tx(hintKey))),
+        extra,
+      );
+    };
+    const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary" }, tx(changing ? "room.attend.save" : "room.attend.join")));
+    /** @param {SubmitEvent} event */
+    const onSubmit = async (event) => {
+      event.preventDefault();
+      const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+      const mode = /** @type {HTMLInputElement | null} */ (form.querySelector('input[name="attendance"]:checked'))?.value;
+      /** @type {Attendance} */
+      let attendance;
+      if (mode === "sub_site") attendance = { attendance: "sub_site", site_id: Number(siteSelect.value) };
+      else if (mode === "remote") attendance = { attendance: "remote" };
+      else attendance = { attendance: "main_room" };
+      if (!changing || !link) {
+        chooser.hidden = true;
+        connect(attendance);
+        return;
+      }
+      submit.disabled = true;
+      try {
+        await link.changeAttendance(attendance);
+        chooser.hidden = true;
+      } catch (err) {
+        submit.disabled = false;
+        message.className = "form-message error";
+        message.textContent = errorMessage(err, "room");
+      }
+    };
+    replaceChildren(chooser,
+      h("form", { onsubmit: onSubmit },
+        h("fieldset", {},
+          h("legend", { id: "attend-title" }, h("h2", {}, tx("room.attend.title"))),
+          option("main_room", "attendance.main_room", "room.attend.main_room_hint"),
+          option("sub_site", "room.attend.sub_site", sites.length ? "room.attend.sub_site_hint" : "room.attend.no_sites",
+            sites.length ? h("div", { class: "field site-field" }, h("label", { for: "attend-site" }, tx("room.attend.which_site")), siteSelect) : null),
+          option("remote", "attendance.remote", "room.attend.remote_hint"),
+        ),
+        message,
+        h("div", { class: "actions" },
+          submit,
+          changing
+            ? h("button", { type: "button", class: "btn btn-quiet", onclick: () => { chooser.hidden = true; } }, tx("app.cancel"))
+            : h("a", { class: "btn btn-quiet", href: "#/meetings" }, tx("nav.back_to_meetings")),
+        ),
+      ),
+    );
+    chooser.hidden = false;
+    siteSelect.addEventListener("change", () => {
+      const radio = /** @type {HTMLInputElement | null} */ (chooser.querySelector("#attend-sub_site"));
+      if (radio) radio.checked = true;
+    });
+    /** @type {HTMLElement | null} */ (chooser.querySelector('input[name="attendance"]:checked'))?.focus();
+  }
+
+  // ---- live link --------------------------------------------------------------
+
+  /** @param {Attendance} attendance */
+  function connect(attendance) {
+    link?.close();
+    const l = new MeetingLink(meetingId, attendance);
+    link = l;
+    renderBanner(l.status);
+    l.addEventListener("status", (e) => {
+      if (link !== l) return;
+      const status = /** @type {CustomEvent<LinkStatus>} */ (e).detail;
+      chat.setConnected(status.state === "connected");
+      if (status.state === "disconnected" && status.error?.code === "not_authenticated") {
+        ctx.sessionExpired();
+        return;
+      }
+      if (status.state === "disconnected" && status.error?.code === "invalid_state" && meeting) {
+        applyMeetingState({ ...meeting, state: "closed" });
+        return;
+      }
+      renderBanner(status);
+    });
+    l.addEventListener("joined", (e) => {
+      if (link !== l) return;
+      const ack = /** @type {CustomEvent<import("./protocol.js").JoinResult>} */ (e).detail;
+      meeting = { ...meeting, ...ack.meeting };
+      roster.clear();
+      for (const p of ack.roster) roster.set(p.member_id, p);
+      roster.set(ack.me.member_id, ack.me);
+      myself = ack.me;
+      try {
+        sessionStorage.setItem(attendanceKey(meetingId), JSON.stringify(l.attendance));
+      } catch {
+        // private mode: the choice is asked again after a reload
+      }
+      chat.reset(ack.chat);
+      body.hidden = false;
+      chooser.hidden = true;
+      ctx.setTitle("room.title", { title: ack.meeting.title });
+      renderHead();
+      renderAll();
+    });
+    l.addEventListener("participant", (e) => {
+      const { participant } = /** @type {CustomEvent<{participant: Participant}>} */ (e).detail;
+      roster.set(participant.member_id, participant);
+      if (participant.member_id === myId) {
+        myself = participant;
+        renderHead();
+      }
+      renderAll();
+    });
+    l.addEventListener("chat", (e) => chat.posted(/** @type {CustomEvent} */ (e).detail));
+    l.addEventListener("meeting_state", (e) => applyMeetingState(/** @type {CustomEvent} */ (e).detail));
+    l.addEventListener("shutting_down", () => showNotice(t("room.server_restarting"), "info"));
+  }
+
+  function renderAll() {
+    if (!meeting) return;
+    renderRoster(rosterBox, meeting, roster, myId);
+    renderTabs();
+  }
+
+  async function leaveMeeting() {
+    await link?.leave();
+    ctx.go("#/meetings");
+  }
+
+  // ---- start ----------------------------------------------------------------
+
+  renderHead();
+  renderTabs();
+  api.meeting(meetingId).then(
+    (m) => {
+      if (!alive) return;
+      meeting = m;
+      ctx.setTitle("room.title", { title: m.title });
+      renderHead();
+      if (m.state === "closed") {
+        showNotice(t("room.closed"), "info", h("a", { href: "#/meetings", class: "btn" }, tx("nav.back_to_meetings")));
+        return;
+      }
+      const mine = (m.participants || []).find((p) => p.member_id === myId);
+      if (!mine) {
+        showNotice(t("room.not_participant"), "error", h("a", { href: "#/meetings", class: "btn" }, tx("nav.back_to_meetings")));
+        return;
+      }
+      if (mine.role === "operator" && mine.site_id !== null && mine.site_id !== undefined) {
+        connect({ attendance: "sub_site", site_id: mine.site_id });
+        return;
+      }
+      const saved = savedAttendance(meetingId);
+      if (saved) connect(saved);
+      else showChooser(false);
+    },
+    (err) => {
+      if (!alive) return;
+      if (err instanceof ApiError && err.code === "not_authenticated") return ctx.sessionExpired();
+      showNotice(errorMessage(err, "room"), "error", h("a", { href: "#/meetings", class: "btn" }, tx("nav.back_to_meetings")));
+    },
+  );
+
+  const offLang = onLanguageChange(() => {
+    renderHead();
+    renderAll();
+    if (link) renderBanner(link.status);
+  });
+
+  return () => {
+    alive = false;
+    offLang();
+    chat.destroy();
+    window.removeEventListener("online", onNetworkChange);
+    window.removeEventListener("offline", onNetworkChange);
+    // navigating away inside the app leaves the meeting; closing the tab does not
+    // (the server shows us "reconnecting", then "left")
+    link?.leave();
+  };
+}
