@@ -21,6 +21,8 @@ from .accounts import Accounts
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
+from .journal import Journal
+from .keystore import load_or_create_server_key
 from .meetings import Meetings
 from .ratelimit import TokenBucket
 from .services import Services, SignalingBackend, services_key
@@ -61,10 +63,14 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> Services:
     db = sessionmaker(engine)
     secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file \
         else cfg.data_path / "secret.key"
+    secret = server_secret(secret_path)
+    journal = Journal(db, load_or_create_server_key(cfg, secret), cfg.minutes.origin_prefix,
+                      clock, cfg.minutes.checkpoint_seconds)
     return Services(
         config=cfg, engine=engine, db=db, clock=clock,
-        accounts=Accounts(db, cfg.auth, server_secret(secret_path), clock),
-        directory=Directory(db, clock), meetings=Meetings(db, clock), version=__version__,
+        accounts=Accounts(db, cfg.auth, secret, clock),
+        directory=Directory(db, clock), meetings=Meetings(db, clock, journal),
+        journal=journal, version=__version__,
     )
 
 
@@ -99,7 +105,9 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
             Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
                    lim.chat_history, cfg.server.reconnect_grace_seconds),
             clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
+        svc.journal.start()
         yield
+        await svc.journal.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:

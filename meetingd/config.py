@@ -121,6 +121,24 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class MinutesSettings:
+    origin_prefix: str = _h(
+        "Prefix of each meeting log's C2SP origin (origin = prefix/meeting id). Pick a "
+        "name unique to this deployment, e.g. 'minutes.example.org/meetingd'. Never change "
+        "it once meetings are recorded.",
+        "meetingd.local/minutes",
+    )
+    checkpoint_seconds: float = _h(
+        "How often a signed checkpoint is made while entries arrive (and always at close).", 5.0
+    )
+    key_passphrase_file: str = _h(
+        "File holding the passphrase that encrypts the server's minutes signing key at rest. "
+        "Empty: derived from the server secret (auth.secret_key_file).",
+        "",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -128,6 +146,7 @@ class Config:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    minutes: MinutesSettings = field(default_factory=MinutesSettings)
     source: str = field(default="<defaults>", compare=False)
 
     @property

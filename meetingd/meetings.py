@@ -15,6 +15,7 @@ from meeting.lifecycle import transition
 from meeting.roles import MeetingState, Role
 from meeting.roster import Entitlement, Site
 
+from .journal import Journal
 from .storage.models import (
     AgendaItem,
     AttendanceInterval,
@@ -39,8 +40,9 @@ class Admission:
 
 
 class Meetings:
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        self._db, self._clock = db, clock
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock,
+                 journal: Journal) -> None:
+        self._db, self._clock, self._journal = db, clock, journal
 
     # -- reading ----------------------------------------------------------------------
 
@@ -141,7 +143,8 @@ class Meetings:
             return m.id
 
     async def change_state(self, meeting_id: int, action: str, member: Member) -> dict[str, Any]:
-        async with self._db() as s, s.begin():
+        async with self._journal.transaction(meeting_id) as tx:
+            s = tx.session
             m = await s.get(Meeting, meeting_id)
             if m is None:
                 raise NotFound(f"no meeting {meeting_id}")
@@ -150,15 +153,31 @@ class Meetings:
                 raise NotAuthorised(f"only the chair may {action} the meeting")
             m.state = transition(MeetingState(m.state), action).value
             now = self._clock()
+            detail = await self._detail(s, m, mine.role)
             if action == "open":
                 m.opened_at = now
+                tx.record("meeting_opened", by=member.member_id, title=m.title,
+                          cell=detail["cell"]["name"], place=m.place,
+                          scheduled_for=iso(m.starts_at), agenda=detail["agenda"],
+                          sites=detail["sites"],
+                          participants=[{k: p[k] for k in ("member_id", "full_name", "role")}
+                                        for p in detail["participants"]])
             else:
                 m.closed_at = now
-                await s.execute(update(AttendanceInterval)
-                                .where(AttendanceInterval.meeting_id == meeting_id,
-                                       AttendanceInterval.left_at.is_(None))
-                                .values(left_at=now))
-            return await self._detail(s, m, mine.role)
+                open_ = (await s.scalars(select(AttendanceInterval).where(
+                    AttendanceInterval.meeting_id == meeting_id,
+                    AttendanceInterval.left_at.is_(None)))).all()
+                for interval in open_:
+                    interval.left_at = now
+                    who = await s.get(Member, interval.member_pk)
+                    tx.record("member_left", member_id=who.member_id if who else "?",
+                              reason="meeting_closed")
+                tx.record("meeting_closed", by=member.member_id)
+            detail.update({"state": m.state, "opened_at": iso(m.opened_at),
+                           "closed_at": iso(m.closed_at)})
+        if action == "close":
+            await self._journal.checkpoint_now(meeting_id)
+        return detail
 
     # -- live meeting support (called by signaling) ------------------------------------
 
@@ -178,7 +197,8 @@ class Meetings:
 
     async def start_interval(self, meeting_id: int, member_pk: int, attendance: str,
                              site_id: int | None, at: datetime) -> None:
-        async with self._db() as s, s.begin():
+        async with self._journal.transaction(meeting_id) as tx:
+            s = tx.session
             await s.execute(update(AttendanceInterval)
                             .where(AttendanceInterval.meeting_id == meeting_id,
                                    AttendanceInterval.member_pk == member_pk,
@@ -186,14 +206,22 @@ class Meetings:
                             .values(left_at=at))
             s.add(AttendanceInterval(meeting_id=meeting_id, member_pk=member_pk,
                                      attendance=attendance, site_id=site_id, joined_at=at))
+            who = await s.get(Member, member_pk)
+            site = await s.get(SiteRow, site_id) if site_id is not None else None
+            tx.record("member_joined", member_id=who.member_id if who else "?",
+                      attendance=attendance, site=site.name if site else None)
 
     async def end_interval(self, meeting_id: int, member_pk: int, at: datetime) -> None:
-        async with self._db() as s, s.begin():
-            await s.execute(update(AttendanceInterval)
-                            .where(AttendanceInterval.meeting_id == meeting_id,
-                                   AttendanceInterval.member_pk == member_pk,
-                                   AttendanceInterval.left_at.is_(None))
-                            .values(left_at=at))
+        async with self._journal.transaction(meeting_id) as tx:
+            result = await tx.session.execute(
+                update(AttendanceInterval)
+                .where(AttendanceInterval.meeting_id == meeting_id,
+                       AttendanceInterval.member_pk == member_pk,
+                       AttendanceInterval.left_at.is_(None))
+                .values(left_at=at))
+            if result.rowcount:  # type: ignore[attr-defined]
+                who = await tx.session.get(Member, member_pk)
+                tx.record("member_left", member_id=who.member_id if who else "?", reason="left")
 
     async def post_chat(self, meeting_id: int, member: Member, text: str) -> dict[str, Any]:
         now = self._clock()

@@ -15,6 +15,7 @@ from signaling.namespace import MeetingNamespace
 from .accounts import Accounts
 from .config import Config
 from .directory import Directory
+from .journal import Journal
 from .meetings import Admission, Meetings
 from .storage.models import Member
 
@@ -33,6 +34,7 @@ class Services:
     accounts: Accounts
     directory: Directory
     meetings: Meetings
+    journal: Journal
     version: str
     public_url: str = ""
     namespace: MeetingNamespace | None = None  # type: ignore[assignment]

@@ -85,13 +85,16 @@ class MeetingNamespace:
         self._tasks: set[asyncio.Task[None]] = set()
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-        self._register("join", self._join, needs_join=False)
-        self._register("leave", self._leave)
-        self._register("send_chat", self._send_chat)
+        self.register("join", self._join, needs_join=False)
+        self.register("leave", self._leave)
+        self.register("send_chat", self._send_chat)
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _register(self, event: str, handler: Handler, *, needs_join: bool = True) -> None:
+    def register(self, event: str, handler: Handler, *, needs_join: bool = True) -> None:
+        """Register a client->server event: auth, rate limit, size limit, join check,
+        and the ack shape are handled here; ``handler(sid, conn, data)`` returns the
+        ack's fields or raises a MeetingError."""
         async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
             try:
                 conn = self._conns.get(sid)
@@ -131,7 +134,7 @@ class MeetingNamespace:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _emit(self, meeting_id: int, event: str, data: dict[str, Any],
+    async def emit_to_meeting(self, meeting_id: int, event: str, data: dict[str, Any],
                     skip_sid: str | None = None) -> None:
         await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE,
                             skip_sid=skip_sid)
@@ -146,7 +149,7 @@ class MeetingNamespace:
             await self.backend.start_interval(meeting_id, member_pk, ev.seat["attendance"], site, at)
         elif ev.interval_ended:
             await self.backend.end_interval(meeting_id, member_pk, at)
-        await self._emit(meeting_id, ev.kind, {"participant": ev.seat})
+        await self.emit_to_meeting(meeting_id, ev.kind, {"participant": ev.seat})
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -229,14 +232,20 @@ class MeetingNamespace:
         req = SendChat.parse(data)
         assert conn.meeting_id is not None
         message = await self.backend.post_chat(conn.meeting_id, conn.member, req.text)
-        await self._emit(conn.meeting_id, "chat_posted", {"message": message}, skip_sid=sid)
+        await self.emit_to_meeting(conn.meeting_id, "chat_posted", {"message": message}, skip_sid=sid)
         return {"message": message}
 
-    # -- called by the HTTP adapter / daemon ---------------------------------------------
+    # -- called by the HTTP adapter / daemon / other handler modules --------------------
+
+    def roster(self, meeting_id: int) -> Roster | None:
+        return self._rosters.get(meeting_id)
+
+    def connection(self, sid: str) -> Connection | None:
+        return self._conns.get(sid)
 
     async def meeting_state_changed(self, meeting: dict[str, Any]) -> None:
         summary = {k: meeting[k] for k in ("id", "title", "cell", "place", "starts_at", "state")}
-        await self._emit(meeting["id"], "meeting_state_changed", {"meeting": summary})
+        await self.emit_to_meeting(meeting["id"], "meeting_state_changed", {"meeting": summary})
 
     async def shutdown(self) -> None:
         """Tell every client we are going away, close their connections, stop timers.

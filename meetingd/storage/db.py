@@ -13,7 +13,7 @@ from .models import Base, ChatMessage, SchemaMeta
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,8 +43,16 @@ def _migrate_1_to_2(conn: Connection) -> None:
     ChatMessage.__table__.create(conn)  # type: ignore[attr-defined]
 
 
+def _create_new_tables(conn: Connection) -> None:
+    """A version that only adds tables: create the ones missing (portable DDL)."""
+    Base.metadata.create_all(conn, checkfirst=True)
+
+
 # MIGRATIONS[v] turns a database at version v into version v + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_1_to_2,
+    2: _create_new_tables,  # v3: minutes_entries, minutes_checkpoints
+}
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

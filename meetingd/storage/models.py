@@ -161,3 +161,23 @@ class ChatMessage(Base):  # schema v2
     member_pk: Mapped[int] = mapped_column(ForeignKey("members.id"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MinutesEntry(Base):  # schema v3
+    """One canonical-JSON minutes entry; (meeting_id, seq) is its place in the log."""
+
+    __tablename__ = "minutes_entries"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[str] = mapped_column(Text)
+
+
+class MinutesCheckpoint(Base):  # schema v3
+    """A signed checkpoint (C2SP signed-note text), cosignatures appended when given."""
+
+    __tablename__ = "minutes_checkpoints"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,182 @@
+"""The minutes journal: every meeting fact is appended in the same transaction as the fact.
+
+Usage (the one way facts reach the minutes)::
+
+    async with journal.transaction(meeting_id) as tx:
+        tx.session.add(SomeRow(...))            # the fact itself
+        tx.record("member_checked_in", member_id="C1-001", attendance="main_room")
+    # committed: rows and minutes entries are on disk together, or neither is
+
+A per-meeting lock orders transactions, so ``seq`` follows commit order and the
+in-memory Merkle tree (``recorder.MinutesLog``) matches the database. A background
+task signs a checkpoint every ``checkpoint_seconds`` while entries arrive, and
+:meth:`Journal.checkpoint_now` signs one at once (meeting close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meeting.clock import Clock, iso
+from recorder.canonical import canonicalize
+from recorder.minutes_log import MinutesLog
+from recorder.note import Ed25519Signer
+
+from .storage.models import MinutesCheckpoint, MinutesEntry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _LogState:
+    log: MinutesLog
+    signer: Ed25519Signer
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    checkpointed_size: int = 0
+
+
+class JournalTx:
+    """One storage transaction that may append minutes entries."""
+
+    def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int,
+                 clock: Clock) -> None:
+        self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
+        self.pending: list[dict[str, Any]] = []
+
+    def record(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Append one entry (canonical JSON; integers below 2^53) to this transaction."""
+        entry = {"type": type, "seq": self._state.log.size + len(self.pending),
+                 "at": iso(self._clock()), "meeting_id": self._meeting_id, **fields}
+        canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
+        self.session.add(MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"],
+                                      type=type, canonical=canonical))
+        self.pending.append(entry)
+        return entry
+
+
+class Journal:
+    def __init__(self, db: async_sessionmaker[AsyncSession], key: Ed25519PrivateKey,
+                 origin_prefix: str, clock: Clock, checkpoint_seconds: float = 5.0) -> None:
+        self._db, self._key, self._clock = db, key, clock
+        self._prefix = origin_prefix.rstrip("/")
+        self._interval = checkpoint_seconds
+        self._states: dict[int, _LogState] = {}
+        self._load_lock = asyncio.Lock()
+        self._dirty: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def origin(self, meeting_id: int) -> str:
+        return f"{self._prefix}/{meeting_id}"
+
+    def signer(self, meeting_id: int) -> Ed25519Signer:
+        return Ed25519Signer(self.origin(meeting_id), self._key)
+
+    async def _state(self, meeting_id: int) -> _LogState:
+        state = self._states.get(meeting_id)
+        if state is not None:
+            return state
+        async with self._load_lock:
+            state = self._states.get(meeting_id)
+            if state is None:
+                signer = self.signer(meeting_id)
+                async with self._db() as s:
+                    entries = (await s.scalars(select(MinutesEntry.canonical)
+                                               .where(MinutesEntry.meeting_id == meeting_id)
+                                               .order_by(MinutesEntry.seq))).all()
+                    notes = (await s.scalars(select(MinutesCheckpoint.note)
+                                             .where(MinutesCheckpoint.meeting_id == meeting_id)
+                                             .order_by(MinutesCheckpoint.size))).all()
+                log = MinutesLog.restore(self.origin(meeting_id), list(entries), list(notes),
+                                         log_key=signer.verifier_key)
+                state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
+                self._states[meeting_id] = state
+                if state.checkpointed_size < log.size:
+                    self._mark_dirty(meeting_id)
+        return state
+
+    async def _last_size(self, meeting_id: int) -> int:
+        async with self._db() as s:
+            size = await s.scalar(select(MinutesCheckpoint.size)
+                                  .where(MinutesCheckpoint.meeting_id == meeting_id)
+                                  .order_by(MinutesCheckpoint.size.desc()).limit(1))
+        return int(size or 0)
+
+    @asynccontextmanager
+    async def transaction(self, meeting_id: int) -> AsyncIterator[JournalTx]:
+        state = await self._state(meeting_id)
+        async with state.lock:
+            async with self._db() as s, s.begin():
+                tx = JournalTx(s, state, meeting_id, self._clock)
+                yield tx
+            # committed: now the in-memory tree may grow
+            for entry in tx.pending:
+                state.log.append(entry)
+        if tx.pending:
+            self._mark_dirty(meeting_id)
+
+    async def log(self, meeting_id: int) -> MinutesLog:
+        return (await self._state(meeting_id)).log
+
+    def _mark_dirty(self, meeting_id: int) -> None:
+        self._dirty.add(meeting_id)
+        self._wake.set()
+
+    async def checkpoint_now(self, meeting_id: int) -> str | None:
+        """Sign and store a checkpoint covering every committed entry (if any are new)."""
+        state = await self._state(meeting_id)
+        async with state.lock:
+            size = state.log.size
+            if size == 0 or size == state.checkpointed_size:
+                return state.log.latest_checkpoint
+            note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
+            async with self._db() as s, s.begin():
+                s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note,
+                                        at=self._clock()))
+            state.checkpointed_size = size
+        logger.debug("meeting=%s checkpoint size=%s", meeting_id, size)
+        return note
+
+    async def replace_latest_checkpoint(self, meeting_id: int, note: str) -> None:
+        """Store the latest checkpoint again with cosignature lines added."""
+        state = await self._state(meeting_id)
+        async with self._db() as s, s.begin():
+            row = await s.get(MinutesCheckpoint, (meeting_id, state.checkpointed_size))
+            if row is None:
+                raise RuntimeError("no checkpoint to cosign")
+            row.note = note
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._interval)  # batch the entries of a few seconds
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for meeting_id in dirty:
+                try:
+                    await self.checkpoint_now(meeting_id)
+                except Exception:
+                    logger.exception("meeting=%s checkpoint failed", meeting_id)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        """Stop the background signer and sign what is pending (graceful shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for meeting_id in list(self._dirty):
+            await self.checkpoint_now(meeting_id)
+        self._dirty.clear()
