@@ -13,7 +13,7 @@ from .models import Base, ChatMessage, SchemaMeta
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,7 +52,12 @@ def _create_new_tables(conn: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _create_new_tables,  # v3: minutes_entries, minutes_checkpoints
+    3: _create_new_tables,  # v4: meeting procedure, polls and ballots, officer keys
 }
+
+# Table modules beyond models.py register on the same Base when imported here.
+from . import procedure_models as _procedure_models  # noqa: E402,F401
+from . import minutes_models as _minutes_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:
