@@ -171,6 +171,9 @@ class Accounts:
         member = await s.get(Member, inv.member_pk)
         if member is None:
             raise NotFound("this invitation link is not valid")
+        if member.status != "active":
+            raise InvalidState(f"this account is {member.status}; ask an administrator",
+                               code="account_inactive")
         return inv, member
 
     async def check_invitation(self, token: str) -> tuple[Invitation, Member]:
