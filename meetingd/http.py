@@ -291,7 +291,8 @@ async def create_meeting(request: web.Request) -> web.Response:
 
 async def _change_state(request: web.Request, action: str) -> web.Response:
     member = await signed_in(request)
-    await read_json(request, set(), set()) if request.can_read_body else None
+    if request.can_read_body:
+        await read_json(request, set(), set())  # no fields: refuse anything unexpected
     svc = request.app[services_key]
     meeting = await svc.meetings.change_state(_path_int(request, "meeting_id"), action, member)
     logger.info("meeting %s id=%s by=%s", action, meeting["id"], member.member_id)

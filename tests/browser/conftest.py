@@ -31,7 +31,7 @@ LAPTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a real ``meetingd`` process with the demo organisation."""
     from tests.support.server import start_meetingd, stop_meetingd
@@ -50,7 +50,7 @@ def demo_password() -> str:
     return DEMO_PASSWORD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
