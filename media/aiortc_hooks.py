@@ -1,0 +1,376 @@
+"""The one module that reaches into aiortc and aioice internals.
+
+Everything here is per object (per receiver, per sender, per ICE connection);
+nothing patches a module-level function, so receivers that are not hooked keep
+decoding as usual. aiortc is pinned (pyproject.toml) and
+``tests/unit/test_media_hooks.py`` fails loudly when an upgrade moves any of
+the names used below.
+
+Hooks:
+
+* :func:`install_frame_sink` replaces a receiver's jitter buffer with a
+  :class:`FrameAssembler` that hands re-assembled, still-encoded frames to a
+  callback and never to the decoder thread. A video frame is released as soon
+  as its marker packet completes it (the stock buffer waits for the next
+  frame's first packet, ~33 ms at 30 fps).
+* :func:`request_keyframe` sends a PLI from a receiver to its remote sender.
+* :func:`on_keyframe_request` routes the PLI/FIR a sender receives to a
+  callback (the stock sender would force its encoder, which we do not use).
+* :func:`announce_host_candidates` makes one peer connection's ICE gatherers
+  bind and announce configured addresses (aioice skips loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aioice import Candidate
+from aioice.candidate import candidate_foundation, candidate_priority
+from aioice.ice import Connection, StunProtocol
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add, uint16_gt
+
+logger = logging.getLogger(__name__)
+
+AIORTC_VERSION = "1.16.0"
+
+# Name-mangled attributes of RTCRtpReceiver we rely on (checked by the hook test).
+_RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+_RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+
+# A video frame whose packets are still incomplete after this long is given up.
+MAX_FRAME_WAIT = 1.0
+# Packets held while waiting for a missing one, before giving up on it.
+MAX_HELD_PACKETS = 1024
+
+
+@dataclass(slots=True)
+class EncodedFrame:
+    """A complete encoded frame as it came off the wire (RTP timestamp, not mapped)."""
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+    codec: RTCRtpCodecParameters
+    arrival: float
+    audio_level: int | None = None
+    discontinuity: bool = False
+
+
+FrameSink = Callable[[EncodedFrame], None]
+
+
+def is_keyframe(codec_name: str, data: bytes) -> bool:
+    """Whether an encoded frame can be decoded on its own."""
+    if not data:
+        return False
+    if codec_name == "VP8":
+        # RFC 6386 9.1: bit 0 of the frame tag is 0 for a key frame.
+        return data[0] & 0x01 == 0
+    if codec_name == "H264":
+        # aiortc's depayloader emits Annex B: look for an IDR slice or an SPS.
+        pos = data.find(b"\x00\x00\x01")
+        while pos != -1 and pos + 3 < len(data):
+            if data[pos + 3] & 0x1F in (5, 7):
+                return True
+            pos = data.find(b"\x00\x00\x01", pos + 3)
+        return False
+    return True  # audio: every frame stands alone
+
+
+class FrameAssembler:
+    """Stands in for aiortc's ``JitterBuffer`` on one receiver.
+
+    ``add(packet)`` has the jitter buffer's signature and returns
+    ``(pli_flag, None)``: the receiver never gets a frame to decode. Complete
+    frames go to ``sink`` instead, synchronously, on the event loop.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        codecs: dict[int, RTCRtpCodecParameters],
+        sink: FrameSink,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kind = kind
+        self.ssrc: int | None = None
+        self._codecs = codecs
+        self._sink = sink
+        self._clock = clock
+        self._packets: dict[int, tuple[RtpPacket, float]] = {}
+        self._next_seq: int | None = None  # first packet of the next frame
+        self._blocked_since: float | None = None
+        self._discontinuity = False
+        self.frames = 0
+        self.gaps = 0
+
+    @property
+    def capacity(self) -> int:  # what aiortc reads from a JitterBuffer
+        return MAX_HELD_PACKETS
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.ssrc = packet.ssrc
+        now = self._clock()
+        if self.kind == "audio":
+            self._add_audio(packet, now)
+            return False, None
+        return self._add_video(packet, now), None
+
+    def _emit(self, packets: Sequence[RtpPacket], arrival: float) -> None:
+        first = packets[0]
+        codec = self._codecs.get(first.payload_type)
+        if codec is None:
+            return
+        data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]
+        level = first.extensions.audio_level
+        frame = EncodedFrame(
+            data=data,
+            timestamp=first.timestamp,
+            keyframe=is_keyframe(codec.name, data),
+            codec=codec,
+            arrival=arrival,
+            audio_level=None if level is None else int(level[1]),
+            discontinuity=self._discontinuity,
+        )
+        self._discontinuity = False
+        self.frames += 1
+        self._sink(frame)
+
+    def _add_audio(self, packet: RtpPacket, now: float) -> None:
+        # Each Opus packet is a frame: forward at once, drop late duplicates.
+        seq = packet.sequence_number
+        if self._next_seq is not None and not uint16_gt(seq, uint16_add(self._next_seq, -1)):
+            return
+        self._next_seq = uint16_add(seq, 1)
+        self._emit([packet], now)
+
+    def _add_video(self, packet: RtpPacket, now: float) -> bool:
+        seq = packet.sequence_number
+        if self._next_seq is None:
+            # Not synchronised: wait for a frame's first packet.
+            if self._starts_frame(packet):
+                self._next_seq = seq
+            else:
+                if packet.marker:  # the packet after a marker starts a frame
+                    self._next_seq = uint16_add(seq, 1)
+                return False
+        if not uint16_gt(seq, uint16_add(self._next_seq, -1)):
+            return False  # late or duplicate: its frame has left already
+        self._packets[seq] = (packet, now)
+        self._release()
+        if not self._packets:
+            self._blocked_since = None
+            return False
+        if self._blocked_since is None:
+            self._blocked_since = now
+        if now - self._blocked_since > MAX_FRAME_WAIT or len(self._packets) > MAX_HELD_PACKETS:
+            self._skip_gap()
+            self._blocked_since = None if not self._packets else now
+            return True  # ask the publisher for a keyframe
+        return False
+
+    def _starts_frame(self, packet: RtpPacket) -> bool:
+        codec = self._codecs.get(packet.payload_type)
+        if codec is None or codec.name != "VP8" or not packet.payload:
+            return False
+        # VP8 payload descriptor (RFC 7741): S bit set and partition index 0.
+        first = packet.payload[0]
+        return bool(first & 0x10) and first & 0x0F == 0
+
+    def _release(self) -> None:
+        """Release every frame complete from ``_next_seq`` on."""
+        assert self._next_seq is not None
+        while True:
+            seq = self._next_seq
+            first = self._packets.get(seq)
+            if first is None:
+                return
+            packets: list[RtpPacket] = []
+            entry: tuple[RtpPacket, float] | None = first
+            arrival = first[1]
+            while entry is not None:
+                pkt = entry[0]
+                if pkt.timestamp != first[0].timestamp:
+                    break  # previous frame had no marker: it ends here
+                packets.append(pkt)
+                arrival = max(arrival, entry[1])
+                if pkt.marker:
+                    seq = uint16_add(seq, 1)
+                    break
+                seq = uint16_add(seq, 1)
+                entry = self._packets.get(seq)
+            else:
+                return  # a packet is missing: wait for a retransmission
+            for i in range(len(packets)):
+                del self._packets[uint16_add(self._next_seq, i)]
+            self._next_seq = seq
+            self._emit(packets, arrival)
+
+    def _skip_gap(self) -> None:
+        """Give up on a missing packet: resume at the next frame start held."""
+        assert self._next_seq is not None
+        self.gaps += 1
+        self._discontinuity = True
+        held = sorted(self._packets, key=lambda s: uint16_add(s, -self._next_seq))  # type: ignore[operator]
+        restart: int | None = None
+        for s in held:
+            if self._packets[s][0].marker:
+                restart = uint16_add(s, 1)
+                break
+        if restart is None:
+            self._packets.clear()
+            self._next_seq = None  # resynchronise on the next marker
+            return
+        for s in held:
+            if uint16_gt(restart, s):
+                del self._packets[s]
+        self._next_seq = restart
+        self._release()
+
+
+def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> FrameAssembler:
+    """Make ``receiver`` hand encoded frames to ``sink`` instead of decoding them.
+
+    Call before the receiver gets its first packet (e.g. right after
+    ``setRemoteDescription``). The receiver's decoder thread still starts but
+    stays idle; its remote track never yields a frame.
+    """
+    if not hasattr(receiver, _RECEIVER_JITTER_BUFFER):
+        raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer to hook")
+    codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, _RECEIVER_CODECS)
+    assembler = FrameAssembler(kind, codecs, sink)
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, assembler)
+    return assembler
+
+
+def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | None:
+    buffer = getattr(receiver, _RECEIVER_JITTER_BUFFER, None)
+    return buffer if isinstance(buffer, FrameAssembler) else None
+
+
+async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
+    """Send a PLI for the stream ``receiver`` gets. False if nothing received yet."""
+    assembler = hooked_assembler(receiver)
+    if assembler is None or assembler.ssrc is None:
+        return False
+    await receiver._send_rtcp_pli(assembler.ssrc)
+    return True
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Route the PLI/FIR that ``sender`` receives to ``callback`` (per instance)."""
+    sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """The msid stream id the remote side sees for ``sender``'s track."""
+    sender._stream_id = stream_id
+
+
+# --- ICE: announce configured addresses --------------------------------------------
+
+
+def _is_local_address(address: str) -> bool:
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return False
+            raise
+    return True
+
+
+async def _bind_udp(
+    connection: Connection, address: str, ports: tuple[int, int] | None
+) -> tuple[asyncio.DatagramTransport, StunProtocol]:
+    loop = asyncio.get_running_loop()
+    candidates = [0]
+    if ports is not None:
+        candidates = list(range(ports[0], ports[1] + 1))
+        random.shuffle(candidates)
+    last: OSError | None = None
+    for port in candidates:
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: StunProtocol(connection), local_addr=(address, port)
+            )
+        except OSError as exc:
+            last = exc
+            continue
+        return transport, protocol
+    raise OSError(f"no free UDP port on {address} in {ports}") from last
+
+
+def announce_host_candidates(
+    pc: RTCPeerConnection,
+    announce: Sequence[str],
+    *,
+    bind_address: str = "0.0.0.0",  # noqa: S104 - only used for NAT-announced addresses
+    ports: tuple[int, int] | None = None,
+) -> None:
+    """Make ``pc``'s ICE gatherers offer exactly ``announce`` as host candidates.
+
+    An announced address assigned to this host (``127.0.0.1``, a LAN address)
+    is bound directly; any other (a public address behind 1:1 NAT) is announced
+    while binding ``bind_address``. TURN relay candidates still come from the
+    configured ICE servers. Call before every ``setLocalDescription``: new
+    transceivers bring new gatherers; hooked ones are left alone.
+    """
+    if not announce:
+        return
+    local = {a: _is_local_address(a) for a in announce}
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.sender.transport.transport.iceGatherer._connection
+        if getattr(connection, "_meetingd_announce", False):
+            continue
+        original = connection.get_component_candidates
+
+        async def gather(
+            component: int,
+            addresses: list[str],
+            timeout: int = 5,
+            *,
+            _connection: Connection = connection,
+            _original: Any = original,
+        ) -> list[Candidate]:
+            found: list[Candidate] = []
+            for address in announce:
+                bind = address if local[address] else bind_address
+                try:
+                    transport, protocol = await _bind_udp(_connection, bind, ports)
+                except OSError as exc:
+                    logger.warning("ice could not bind %s: %s", bind, exc)
+                    continue
+                port = transport.get_extra_info("sockname")[1]
+                protocol.local_candidate = Candidate(
+                    foundation=candidate_foundation("host", "udp", address),
+                    component=component,
+                    transport="udp",
+                    priority=candidate_priority(component, "host"),
+                    host=address,
+                    port=port,
+                    type="host",
+                )
+                _connection._protocols.append(protocol)
+                found.append(protocol.local_candidate)
+            # STUN is only queried for the host addresses passed in: none here.
+            # TURN relay candidates are still gathered.
+            found += await _original(component, [], timeout)
+            return found
+
+        connection.get_component_candidates = gather  # type: ignore[method-assign]
+        connection._meetingd_announce = True  # type: ignore[attr-defined]

@@ -1,0 +1,114 @@
+"""Receive profiles (which videos a subscriber gets) and active-speaker ranking.
+
+Audio is never dropped by a profile; only video forwarding is switched. A
+switch takes effect at once, with no renegotiation: the subscriber's video
+transceivers stay, their forwarding stops or resumes at a keyframe.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from meeting.errors import InvalidInput
+
+Mode = Literal["full", "last_n", "main_room_only", "audio_only"]
+MODES: tuple[Mode, ...] = ("full", "last_n", "main_room_only", "audio_only")
+MAX_LAST_N = 64
+
+# ssrc-audio-level is -dBov (0 = loudest, 127 = silence); at or below this = speaking.
+SPEAKING_LEVEL = 50
+_LAST_N = re.compile(r"last_n[(:]\s*(\d{1,3})\s*\)?")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveProfile:
+    mode: Mode = "full"
+    n: int = 0
+
+    @classmethod
+    def parse(cls, value: Any) -> ReceiveProfile:
+        """From ``"full"``, ``"audio_only"``, ``"main_room_only"``, ``"last_n(3)"``,
+        ``"last_n:3"`` or ``{"mode": "last_n", "n": 3}``."""
+        if isinstance(value, ReceiveProfile):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - {"mode", "n"}
+            if unknown:
+                raise InvalidInput(f"profile: unknown field {sorted(unknown)[0]!r}")
+            mode, n = value.get("mode"), value.get("n", 0)
+        elif isinstance(value, str):
+            match = _LAST_N.fullmatch(value.strip())
+            mode, n = ("last_n", int(match.group(1))) if match else (value.strip(), 0)
+        else:
+            raise InvalidInput("profile: expected a string or an object")
+        if mode not in MODES:
+            raise InvalidInput(f"profile: unknown mode {mode!r}, expected one of {MODES}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise InvalidInput("profile: n must be an integer")
+        if mode == "last_n":
+            if not 1 <= n <= MAX_LAST_N:
+                raise InvalidInput(f"profile: last_n needs 1 <= n <= {MAX_LAST_N}")
+        elif n:
+            raise InvalidInput(f"profile: n is only valid with last_n, not {mode}")
+        return cls(mode=mode, n=n)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "n": self.n} if self.mode == "last_n" else {"mode": self.mode}
+
+    def wants_video(
+        self, publisher_id: str, *, main_room: set[str], recent_speakers: list[str]
+    ) -> bool:
+        if self.mode == "full":
+            return True
+        if self.mode == "audio_only":
+            return False
+        if self.mode == "main_room_only":
+            return publisher_id in main_room
+        return publisher_id in recent_speakers[: self.n]
+
+
+class SpeakerRanking:
+    """Publishers ordered by most recent speech (from RTP audio levels).
+
+    Publishers that never spoke follow, in the order they started publishing.
+    ``on_change`` fires when the order changes (a new most recent speaker).
+    """
+
+    def __init__(
+        self,
+        on_change: Callable[[], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._order: list[str] = []
+        self._on_change = on_change
+        self._clock = clock
+        self.last_spoke: dict[str, float] = {}
+
+    @property
+    def order(self) -> list[str]:
+        return list(self._order)
+
+    def add(self, publisher_id: str) -> None:
+        if publisher_id not in self._order:
+            self._order.append(publisher_id)
+
+    def remove(self, publisher_id: str) -> None:
+        if publisher_id in self._order:
+            self._order.remove(publisher_id)
+            self.last_spoke.pop(publisher_id, None)
+            self._on_change()
+
+    def on_audio_level(self, publisher_id: str, level: int) -> None:
+        if level > SPEAKING_LEVEL:
+            return
+        self.last_spoke[publisher_id] = self._clock()
+        if self._order and self._order[0] == publisher_id:
+            return
+        if publisher_id in self._order:
+            self._order.remove(publisher_id)
+        self._order.insert(0, publisher_id)
+        self._on_change()

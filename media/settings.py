@@ -1,0 +1,70 @@
+"""Media settings: what the SFU binds, announces and hands to clients."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer
+
+from meeting.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """Network settings of the SFU (the ``[media]`` config section maps onto this).
+
+    ``announce_addresses``: host candidates the server offers; an address that
+    is not on this host (a public address behind 1:1 NAT) is announced while
+    binding ``bind_address``. Empty: aioice's own interface gathering (which
+    skips loopback). ``ice_servers``: WebRTC ``RTCIceServer`` dicts (``urls``,
+    ``username``, ``credential``) used by the server's peer connections and
+    handed to clients; empty means none (aiortc's default Google STUN server
+    is never used).
+    """
+
+    announce_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    udp_port_min: int | None = None
+    udp_port_max: int | None = None
+    bind_address: str = "0.0.0.0"  # noqa: S104
+    keyframe_interval_min: float = 0.5
+    subscriber_queue_frames: int = 60
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))
+        object.__setattr__(self, "ice_servers", tuple(self.ice_servers))
+        for address in (*self.announce_addresses, self.bind_address):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise InvalidInput(f"media: not an IP address: {address!r}") from None
+        if (self.udp_port_min is None) != (self.udp_port_max is None):
+            raise InvalidInput("media: set both udp_port_min and udp_port_max, or neither")
+        if self.udp_port_min is not None and self.udp_port_max is not None:
+            if not 1024 <= self.udp_port_min <= self.udp_port_max <= 65535:
+                raise InvalidInput("media: UDP port range must lie within 1024-65535")
+        for server in self.ice_servers:
+            if not isinstance(server, dict) or "urls" not in server:
+                raise InvalidInput("media: each ICE server needs 'urls'")
+        if self.keyframe_interval_min <= 0 or self.subscriber_queue_frames < 2:
+            raise InvalidInput("media: keyframe interval and queue size must be positive")
+
+    @property
+    def port_range(self) -> tuple[int, int] | None:
+        if self.udp_port_min is None or self.udp_port_max is None:
+            return None
+        return (self.udp_port_min, self.udp_port_max)
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        """An explicit configuration: never aiortc's default STUN server."""
+        servers = [
+            RTCIceServer(
+                urls=s["urls"],
+                username=s.get("username"),
+                credential=s.get("credential"),
+            )
+            for s in self.ice_servers
+        ]
+        return RTCConfiguration(iceServers=servers)

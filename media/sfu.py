@@ -1,0 +1,613 @@
+"""The SFU: what the signaling layer calls, and the events it must relay.
+
+Per participant: a *publish* connection (client offers, :meth:`Sfu.accept_offer`
+answers) and a *subscribe* connection (the server offers through a
+:class:`~media.events.SubscribeOffer` event, the client answers through
+:meth:`Sfu.accept_answer`). Frames are forwarded still encoded; see
+``media/forwarding.py`` and ``docs/media.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from media import aiortc_hooks
+from media.events import (
+    ConnectionStateChanged,
+    MediaEvent,
+    MuteChanged,
+    PublicationChanged,
+    SubscribeOffer,
+)
+from media.forwarding import ForwardingTrack, PublishedTrack
+from media.profiles import ReceiveProfile, SpeakerRanking
+from media.session import ParticipantSession, Subscription
+from media.settings import MediaSettings
+from meeting.errors import InvalidInput, InvalidState, NotFound, RateLimited
+
+logger = logging.getLogger(__name__)
+
+FORWARDABLE: dict[str, tuple[str, ...]] = {
+    "audio": ("audio/opus",),
+    "video": ("video/vp8", "video/h264"),
+}
+MAX_SDP_CHARS = 100_000
+MAX_OFFERS_PER_10S = 10
+MAX_ID_CHARS = 128
+TARGETS = ("publish", "subscribe")
+
+_SDP_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    AttributeError,
+    StopIteration,
+)
+
+
+def _parse_sdp(sdp: Any, expected_type: str) -> SessionDescription:
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise InvalidInput("sdp must be a non-empty string", code="invalid_sdp")
+    if len(sdp) > MAX_SDP_CHARS:
+        raise InvalidInput(f"sdp longer than {MAX_SDP_CHARS} characters", code="invalid_sdp")
+    if not sdp.lstrip().startswith("v=0"):
+        raise InvalidInput("sdp does not start with v=0", code="invalid_sdp")
+    try:
+        description = SessionDescription.parse(sdp)
+    except _SDP_ERRORS as exc:
+        raise InvalidInput(f"unparsable sdp: {exc}", code="invalid_sdp") from None
+    if not description.media:
+        raise InvalidInput("sdp has no media section", code="invalid_sdp")
+    for media in description.media:
+        if media.kind in ("audio", "video") and (
+            not media.ice.usernameFragment or not media.ice.password or media.dtls is None
+        ):
+            raise InvalidInput(
+                f"sdp {media.kind} section lacks ICE credentials or DTLS fingerprint",
+                code="invalid_sdp",
+            )
+    description.type = expected_type
+    return description
+
+
+def _is_sending(media: Any) -> bool:
+    return bool(media.port) and media.direction in ("sendonly", "sendrecv")
+
+
+def _check_publish_codecs(description: SessionDescription) -> None:
+    for media in description.media:
+        if media.kind not in FORWARDABLE or not media.port:
+            continue
+        offered = {c.mimeType.lower() for c in media.rtp.codecs}
+        if not offered & set(FORWARDABLE[media.kind]):
+            wanted = " or ".join(FORWARDABLE[media.kind])
+            raise InvalidInput(
+                f"no common {media.kind} codec: the server forwards {wanted}",
+                code="no_common_codec",
+            )
+
+
+def _first_codecs(sdp: str) -> dict[str, str]:
+    """mid -> mimeType of the first (sending) codec of each audio/video section."""
+    found: dict[str, str] = {}
+    for media in SessionDescription.parse(sdp).media:
+        if media.kind in FORWARDABLE and media.rtp.codecs and media.rtp.muxId:
+            found[media.rtp.muxId] = media.rtp.codecs[0].mimeType
+    return found
+
+
+def _check_id(participant_id: Any) -> str:
+    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= MAX_ID_CHARS:
+        raise InvalidInput("participant_id must be a non-empty string")
+    return participant_id
+
+
+class Sfu:
+    """Selective forwarding unit for one meetingd node.
+
+    ``on_event`` receives :data:`~media.events.MediaEvent` facts, synchronously
+    on the event loop: it must not block (schedule the emit).
+    """
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        on_event: Callable[[MediaEvent], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._on_event = on_event
+        self._sessions: dict[str, ParticipantSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._renegotiating: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._muted: set[str] = set()
+        self.ranking = SpeakerRanking(self._apply_profiles)
+
+    # --- public API -------------------------------------------------------------
+
+    def client_ice_servers(self) -> list[dict[str, Any]]:
+        """The ICE servers to hand to clients (``RTCConfiguration.iceServers``)."""
+        return [dict(s) for s in self.settings.ice_servers]
+
+    @property
+    def participant_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    async def open_participant(
+        self, participant_id: str, *, main_room: bool = False, profile: Any = "full"
+    ) -> None:
+        """Start a media session; offers the current publishers on the subscribe side."""
+        _check_id(participant_id)
+        parsed = ReceiveProfile.parse(profile)
+        if participant_id in self._sessions:
+            raise InvalidState(f"participant {participant_id} already has a media session")
+        session = ParticipantSession(participant_id, main_room=main_room, profile=parsed)
+        self._sessions[participant_id] = session
+        self._locks[participant_id] = asyncio.Lock()
+        logger.info("participant=%s media session opened", participant_id)
+        self._schedule_renegotiation(session)
+
+    async def accept_offer(
+        self, participant_id: str, sdp: str, type: str = "offer"  # noqa: A002
+    ) -> dict[str, str]:
+        """Apply the client's offer on its publish connection; return the answer."""
+        session = self._session(participant_id)
+        if type != "offer":
+            raise InvalidInput(f"expected an offer, got {type!r}", code="invalid_sdp")
+        description = _parse_sdp(sdp, "offer")
+        _check_publish_codecs(description)
+        if session.note_offer() > MAX_OFFERS_PER_10S:
+            raise RateLimited("too many offers: at most 10 in 10 s", retry_after=10.0)
+        async with self._locks[participant_id]:
+            if session.closed:
+                raise NotFound(f"no media session for participant {participant_id}")
+            answer, changed = await self._apply_publish_offer(session, description, sdp)
+        if changed:
+            self._publication_changed(session)
+        return answer
+
+    async def accept_answer(
+        self, participant_id: str, sdp: str, type: str = "answer"  # noqa: A002
+    ) -> None:
+        """Apply the client's answer to the last :class:`SubscribeOffer`."""
+        session = self._session(participant_id)
+        if type != "answer":
+            raise InvalidInput(f"expected an answer, got {type!r}", code="invalid_sdp")
+        _parse_sdp(sdp, "answer")
+        async with self._locks[participant_id]:
+            pc = session.subscribe_pc
+            if session.closed or pc is None or not session.offer_pending:
+                raise InvalidState("no subscribe offer is waiting for an answer")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except (InvalidStateError, InvalidAccessError) as exc:
+                raise InvalidState(f"answer rejected: {exc}") from None
+            except (OperationError, InternalError, *_SDP_ERRORS) as exc:
+                raise InvalidInput(f"answer rejected: {exc}", code="invalid_sdp") from None
+            session.offer_pending = False
+            again = session.renegotiate_after_answer
+            session.renegotiate_after_answer = False
+        if again:
+            self._schedule_renegotiation(session)
+
+    async def add_ice_candidate(
+        self, participant_id: str, candidate: dict[str, Any] | None, *, target: str = "publish"
+    ) -> None:
+        """A trickled client candidate (``RTCIceCandidateInit``); None ends gathering."""
+        session = self._session(participant_id)
+        if target not in TARGETS:
+            raise InvalidInput(f"target must be one of {TARGETS}")
+        parsed = None
+        if candidate is not None:
+            if not isinstance(candidate, dict):
+                raise InvalidInput("candidate must be an object or null")
+            line = candidate.get("candidate")
+            mid, index = candidate.get("sdpMid"), candidate.get("sdpMLineIndex")
+            if not isinstance(line, str) or len(line) > 1024:
+                raise InvalidInput("candidate.candidate must be a string")
+            if mid is not None and not isinstance(mid, str):
+                raise InvalidInput("candidate.sdpMid must be a string")
+            if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+                raise InvalidInput("candidate.sdpMLineIndex must be an integer")
+            if line:
+                if mid is None and index is None:
+                    raise InvalidInput("candidate needs sdpMid or sdpMLineIndex")
+                try:
+                    parsed = candidate_from_sdp(line.removeprefix("candidate:"))
+                except _SDP_ERRORS:
+                    raise InvalidInput("unparsable ICE candidate") from None
+                parsed.sdpMid, parsed.sdpMLineIndex = mid, index
+        pc = session.publish_pc if target == "publish" else session.subscribe_pc
+        if pc is None or pc.remoteDescription is None:
+            raise InvalidState(f"no {target} connection to add a candidate to")
+        if parsed is None:
+            await pc.addIceCandidate(None)  # end of candidates
+            return
+        try:
+            await pc.addIceCandidate(parsed)
+        except ValueError as exc:
+            raise InvalidInput(f"candidate rejected: {exc}") from None
+
+    async def close_participant(self, participant_id: str) -> None:
+        """Free the participant's connections, tracks and tasks; others renegotiate."""
+        session = self._session(participant_id)
+        async with self._locks[participant_id]:
+            session.closed = True
+            self._sessions.pop(participant_id, None)
+            was_publishing = bool(session.published)
+            for track in session.published.values():
+                self.ranking.remove(participant_id)
+                track.close()
+            session.published.clear()
+            for sub in session.subscriptions:
+                sub.track.stop()
+            session.subscriptions.clear()
+            for pc in (session.publish_pc, session.subscribe_pc):
+                if pc is not None:
+                    pc.remove_all_listeners()
+                    await pc.close()
+            session.publish_pc = session.subscribe_pc = None
+        self._locks.pop(participant_id, None)
+        self._muted.discard(participant_id)
+        logger.info("participant=%s media session closed", participant_id)
+        if was_publishing:
+            self._emit(PublicationChanged(participant_id, audio=False, video=False))
+            for other in self._sessions.values():
+                self._schedule_renegotiation(other)
+
+    async def set_receive_profile(self, participant_id: str, profile: Any) -> dict[str, Any]:
+        """Switch which videos the participant receives; audio always flows."""
+        session = self._session(participant_id)
+        session.profile = ReceiveProfile.parse(profile)
+        self._apply_profile(session)
+        return session.profile.as_dict()
+
+    async def set_main_room(self, participant_id: str, main_room: bool) -> None:
+        """Mark the participant as the main room (for the main_room_only profile)."""
+        self._session(participant_id).main_room = bool(main_room)
+        self._apply_profiles()
+
+    async def mute(self, participant_id: str, muted: bool) -> None:
+        """Stop (or resume) forwarding the participant's audio to everyone."""
+        session = self._session(participant_id)
+        if not isinstance(muted, bool):
+            raise InvalidInput("muted must be a boolean")
+        (self._muted.add if muted else self._muted.discard)(participant_id)
+        for track in session.published.values():
+            if track.kind == "audio":
+                track.muted = muted
+        self._emit(MuteChanged(participant_id, muted))
+
+    async def stats(self, participant_id: str) -> dict[str, Any]:
+        """Counters and RTCP-derived quality figures for operators and the UI."""
+        session = self._session(participant_id)
+        publish: list[dict[str, Any]] = []
+        if session.publish_pc is not None:
+            receivers = {t.mid: t.receiver for t in session.publish_pc.getTransceivers()}
+            for mid, track in session.published.items():
+                entry: dict[str, Any] = {
+                    "mid": mid,
+                    "kind": track.kind,
+                    "codec": track.codec_mime,
+                    "frames": track.frames,
+                    "keyframes": track.keyframes_seen,
+                    "subscribers": len(track.subscribers),
+                    "keyframe_requests": track.keyframes.requested,
+                    "keyframe_requests_sent": track.keyframes.sent,
+                    "muted": track.muted,
+                }
+                receiver = receivers.get(mid)
+                if receiver is not None:
+                    for s in (await receiver.getStats()).values():
+                        if s.type == "inbound-rtp":
+                            entry.update(
+                                packets_received=s.packetsReceived,
+                                packets_lost=s.packetsLost,
+                                jitter=s.jitter,
+                            )
+                publish.append(entry)
+        subscribe: list[dict[str, Any]] = []
+        for sub in session.subscriptions:
+            entry = {
+                "mid": sub.transceiver.mid,
+                "publisher_id": sub.publisher_id,
+                "kind": sub.track.kind,
+                "enabled": sub.track.enabled,
+                "forwarded": sub.track.forwarded,
+                "dropped": sub.track.dropped,
+                "keyframe_requests": sub.track.keyframe_requests,
+            }
+            if session.subscribe_pc is not None and session.subscribe_pc.connectionState != "new":
+                for s in (await sub.sender.getStats()).values():
+                    if s.type == "outbound-rtp":
+                        entry.update(packets_sent=s.packetsSent, bytes_sent=s.bytesSent)
+                    elif s.type == "remote-inbound-rtp":
+                        entry.update(
+                            round_trip_time=s.roundTripTime,
+                            fraction_lost=s.fractionLost,
+                            packets_lost=s.packetsLost,
+                        )
+            subscribe.append(entry)
+        return {
+            "participant_id": participant_id,
+            "main_room": session.main_room,
+            "profile": session.profile.as_dict(),
+            "muted": participant_id in self._muted,
+            "publish": {"state": _state(session.publish_pc), "tracks": publish},
+            "subscribe": {"state": _state(session.subscribe_pc), "tracks": subscribe},
+        }
+
+    async def close(self) -> None:
+        for participant_id in list(self._sessions):
+            await self.close_participant(participant_id)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- publish side ---------------------------------------------------------------
+
+    async def _apply_publish_offer(
+        self, session: ParticipantSession, description: SessionDescription, sdp: str
+    ) -> tuple[dict[str, str], bool]:
+        pc = session.publish_pc
+        if pc is not None and pc.connectionState in ("failed", "closed"):
+            # The client replaces a broken connection with a new one.
+            self._unpublish(session, set(session.published))
+            await pc.close()
+            pc = session.publish_pc = None
+        created = pc is None
+        if pc is None:
+            pc = session.publish_pc = self._new_pc(session, "publish")
+        if pc.signalingState != "stable":
+            raise InvalidState(f"publish connection is in state {pc.signalingState}")
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            sending = {m.rtp.muxId for m in description.media if _is_sending(m)}
+            changed = False
+            gone = {mid for mid in session.published if mid not in sending}
+            if gone:
+                self._unpublish(session, gone)
+                changed = True
+            new: list[tuple[str, Any]] = []
+            for transceiver in pc.getTransceivers():
+                mid = transceiver.mid
+                if mid in sending and mid not in session.published:
+                    new.append((mid, transceiver))
+            aiortc_hooks.announce_host_candidates(
+                pc,
+                self.settings.announce_addresses,
+                bind_address=self.settings.bind_address,
+                ports=self.settings.port_range,
+            )
+            for mid, transceiver in new:
+                self._publish(session, mid, transceiver)
+                changed = True
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (InvalidStateError, InvalidAccessError) as exc:
+            raise InvalidState(f"offer rejected: {exc}") from None
+        except (OperationError, InternalError, *_SDP_ERRORS) as exc:
+            if created:
+                self._unpublish(session, set(session.published))
+                session.publish_pc = None
+                await pc.close()
+            raise InvalidInput(f"offer rejected: {exc}", code="invalid_sdp") from None
+        codecs = _first_codecs(pc.localDescription.sdp)
+        for mid, track in session.published.items():
+            track.codec_mime = codecs.get(mid, track.codec_mime)
+        return {"sdp": pc.localDescription.sdp, "type": "answer"}, changed
+
+    def _publish(self, session: ParticipantSession, mid: str, transceiver: Any) -> None:
+        receiver = transceiver.receiver
+        kind = transceiver.kind
+        pid = session.participant_id
+
+        async def request_keyframe() -> bool:
+            return await aiortc_hooks.request_keyframe(receiver)
+
+        track = PublishedTrack(
+            pid,
+            kind,
+            request_keyframe,
+            keyframe_interval=self.settings.keyframe_interval_min,
+            on_audio_level=self.ranking.on_audio_level if kind == "audio" else None,
+        )
+        track.muted = kind == "audio" and pid in self._muted
+        aiortc_hooks.install_frame_sink(receiver, kind, track.on_frame)
+        session.published[mid] = track
+        self.ranking.add(pid)
+        logger.info("participant=%s publishes %s mid=%s", pid, kind, mid)
+
+    def _unpublish(self, session: ParticipantSession, mids: set[str]) -> None:
+        for mid in mids:
+            track = session.published.pop(mid, None)
+            if track is not None:
+                track.close()
+        if not session.published:
+            self.ranking.remove(session.participant_id)
+
+    def _publication_changed(self, session: ParticipantSession) -> None:
+        kinds = {t.kind for t in session.published.values()}
+        self._emit(
+            PublicationChanged(
+                session.participant_id, audio="audio" in kinds, video="video" in kinds
+            )
+        )
+        for other in self._sessions.values():
+            if other is not session:
+                self._schedule_renegotiation(other)
+
+    # --- subscribe side -------------------------------------------------------------
+
+    def _schedule_renegotiation(self, session: ParticipantSession) -> None:
+        pid = session.participant_id
+        if pid in self._renegotiating:
+            return  # one is queued and will see the latest publishers
+        self._renegotiating.add(pid)
+        task = asyncio.get_running_loop().create_task(self._renegotiate(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _renegotiate(self, session: ParticipantSession) -> None:
+        pid = session.participant_id
+        lock = self._locks.get(pid)
+        if lock is None:
+            self._renegotiating.discard(pid)
+            return
+        try:
+            async with lock:
+                self._renegotiating.discard(pid)
+                if session.closed:
+                    return
+                if session.offer_pending:
+                    session.renegotiate_after_answer = True
+                    return
+                await self._send_subscribe_offer(session)
+        except Exception:
+            logger.exception("participant=%s subscribe renegotiation failed", pid)
+        finally:
+            self._renegotiating.discard(pid)
+
+    async def _send_subscribe_offer(self, session: ParticipantSession) -> None:
+        new_connection = False
+        pc = session.subscribe_pc
+        if pc is not None and pc.connectionState in ("failed", "closed"):
+            for sub in session.subscriptions:
+                sub.track.stop()
+            session.subscriptions.clear()
+            pc.remove_all_listeners()
+            await pc.close()
+            pc = session.subscribe_pc = None
+        changed = self._sync_subscriptions(session)
+        if not changed:
+            return
+        pc = session.subscribe_pc
+        assert pc is not None
+        if pc.localDescription is None:
+            new_connection = True
+        aiortc_hooks.announce_host_candidates(
+            pc,
+            self.settings.announce_addresses,
+            bind_address=self.settings.bind_address,
+            ports=self.settings.port_range,
+        )
+        await pc.setLocalDescription(await pc.createOffer())
+        session.offer_pending = True
+        logger.debug("participant=%s subscribe offer sent", session.participant_id)
+        self._emit(
+            SubscribeOffer(
+                session.participant_id,
+                {"sdp": pc.localDescription.sdp, "type": "offer"},
+                session.streams(),
+                new_connection=new_connection,
+            )
+        )
+
+    def _sync_subscriptions(self, session: ParticipantSession) -> bool:
+        """Point the subscribe m-lines at the current publishers; True if SDP changes."""
+        wanted = [
+            track
+            for other in self._sessions.values()
+            if other is not session and not other.closed
+            for track in other.published.values()
+            if track.codec_mime is not None
+        ]
+        changed = False
+        for sub in session.subscriptions:
+            if sub.track.source is not None and sub.track.source not in wanted:
+                sub.track.set_source(None)
+                sub.transceiver.direction = "inactive"
+                changed = True
+        for track in wanted:
+            if session.subscription_for(track) is not None:
+                continue
+            assert track.codec_mime is not None
+            sub = session.idle_subscription(track.kind, track.codec_mime)
+            if sub is None:
+                sub = self._add_subscription(session, track.kind, track.codec_mime)
+            sub.transceiver.direction = "sendonly"
+            aiortc_hooks.set_stream_id(sub.sender, track.publisher_id)
+            sub.track.set_source(track)
+            changed = True
+        self._apply_profile(session)
+        return changed
+
+    def _add_subscription(
+        self, session: ParticipantSession, kind: str, codec_mime: str
+    ) -> Subscription:
+        if session.subscribe_pc is None:
+            session.subscribe_pc = self._new_pc(session, "subscribe")
+        pc = session.subscribe_pc
+        track = ForwardingTrack(kind, self.settings.subscriber_queue_frames)
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        capabilities = RTCRtpSender.getCapabilities(kind).codecs
+        preferred = [c for c in capabilities if c.mimeType.lower() == codec_mime.lower()]
+        preferred += [c for c in capabilities if c.mimeType.lower() == f"{kind}/rtx"]
+        transceiver.setCodecPreferences(preferred)
+        aiortc_hooks.on_keyframe_request(transceiver.sender, track.request_keyframe)
+        sub = Subscription(transceiver, track, codec_mime)
+        session.subscriptions.append(sub)
+        return sub
+
+    def _apply_profile(self, session: ParticipantSession) -> None:
+        main_room = {s.participant_id for s in self._sessions.values() if s.main_room}
+        speakers = self.ranking.order
+        for sub in session.subscriptions:
+            publisher = sub.publisher_id
+            if sub.track.kind != "video" or publisher is None:
+                continue
+            sub.track.set_enabled(
+                session.profile.wants_video(
+                    publisher, main_room=main_room, recent_speakers=speakers
+                )
+            )
+
+    def _apply_profiles(self) -> None:
+        for session in self._sessions.values():
+            if session.profile.mode != "full":
+                self._apply_profile(session)
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _session(self, participant_id: Any) -> ParticipantSession:
+        _check_id(participant_id)
+        session = self._sessions.get(participant_id)
+        if session is None:
+            raise NotFound(f"no media session for participant {participant_id}")
+        return session
+
+    def _new_pc(self, session: ParticipantSession, target: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(configuration=self.settings.rtc_configuration())
+        pid = session.participant_id
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            logger.info("participant=%s %s connection %s", pid, target, state)
+            self._emit(ConnectionStateChanged(pid, target, state))
+            if target == "subscribe" and state == "failed" and not session.closed:
+                session.offer_pending = False
+                self._schedule_renegotiation(session)
+
+        return pc
+
+    def _emit(self, event: MediaEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            logger.exception("media event handler failed on %s", type(event).__name__)
+
+
+def _state(pc: RTCPeerConnection | None) -> str:
+    return "none" if pc is None else pc.connectionState

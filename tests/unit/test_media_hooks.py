@@ -1,0 +1,156 @@
+"""Fails loudly when an aiortc/aioice upgrade moves what media/aiortc_hooks.py relies on."""
+
+from __future__ import annotations
+
+import inspect
+
+import aioice.ice
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import get_encoder
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+from media import aiortc_hooks
+from media.aiortc_hooks import EncodedFrame, FrameAssembler, is_keyframe
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+
+
+def test_aiortc_is_the_pinned_version() -> None:
+    assert aiortc.__version__ == aiortc_hooks.AIORTC_VERSION == "1.16.0"
+
+
+def test_receiver_feeds_every_packet_to_its_jitter_buffer_attribute() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__jitter_buffer.add(packet)" in source
+    assert "pli_flag, encoded_frame = " in source
+    assert "await self._send_rtcp_pli(packet.ssrc)" in source
+    assert "packet._data = depayload(codec, packet.payload)" in source
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__jitter_buffer = JitterBuffer(" in init
+    assert "self.__codecs: dict[int, RTCRtpCodecParameters] = {}" in init
+    assert callable(RTCRtpReceiver._send_rtcp_pli)
+
+
+def test_sender_packs_pre_encoded_packets_and_routes_pli_to_send_keyframe() -> None:
+    frame_source = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    assert "data = await self.__track.recv()" in frame_source
+    assert "self.__encoder.pack(data)" in frame_source
+    assert "if isinstance(data, Frame):" in frame_source
+    rtcp_source = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "self._send_keyframe()" in rtcp_source
+    assert "await self._retransmit(seq)" in rtcp_source
+    assert "_stream_id" in inspect.getsource(RTCRtpSender.__init__)
+    for mime in ("video/VP8", "audio/opus", "video/H264"):
+        codec = RTCRtpCodecParameters(mimeType=mime, clockRate=90000, payloadType=96)
+        assert callable(get_encoder(codec).pack)
+
+
+def test_aioice_gathers_host_candidates_through_an_overridable_method() -> None:
+    source = inspect.getsource(aioice.ice.Connection.gather_candidates)
+    assert "self.get_component_candidates(component=component, addresses=addresses)" in source
+    params = inspect.signature(aioice.ice.Connection.get_component_candidates).parameters
+    assert list(params)[:3] == ["self", "component", "addresses"]
+    component_source = inspect.getsource(aioice.ice.Connection.get_component_candidates)
+    assert "self._protocols += host_protocols" in component_source
+    assert "protocol.local_candidate = Candidate(" in component_source
+
+
+async def test_hooks_install_on_a_real_peer_connection() -> None:
+    pc = RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        frames: list[EncodedFrame] = []
+        assembler = aiortc_hooks.install_frame_sink(transceiver.receiver, "video", frames.append)
+        assert aiortc_hooks.hooked_assembler(transceiver.receiver) is assembler
+        connection = transceiver.sender.transport.transport.iceGatherer._connection
+        assert isinstance(connection, aioice.ice.Connection)
+        assert isinstance(connection._protocols, list)
+        aiortc_hooks.announce_host_candidates(pc, ["127.0.0.1"])
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)
+        sdp = pc.localDescription.sdp
+        assert " 127.0.0.1 " in sdp and "typ host" in sdp
+        requests: list[int] = []
+        aiortc_hooks.on_keyframe_request(transceiver.sender, lambda: requests.append(1))
+        transceiver.sender._send_keyframe()
+        assert requests == [1]
+    finally:
+        await pc.close()
+
+
+def _packet(
+    seq: int, ts: int, payload: bytes, marker: bool = False, start: bool = False
+) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=1234)
+    packet.marker = int(marker)
+    packet.payload = (b"\x10" if start else b"\x00") + payload  # VP8 descriptor
+    packet._data = payload  # type: ignore[attr-defined]
+    return packet
+
+
+def _assembler() -> tuple[FrameAssembler, list[EncodedFrame]]:
+    frames: list[EncodedFrame] = []
+    return FrameAssembler("video", {96: VP8}, frames.append, clock=lambda: 0.0), frames
+
+
+def test_video_frame_is_released_on_its_marker_packet_not_on_the_next_frame() -> None:
+    assembler, frames = _assembler()
+    assembler.add(_packet(99, 0, b"x", marker=True))  # synchronises
+    assembler.add(_packet(100, 3000, b"\x00ab"))
+    assert frames == []
+    assembler.add(_packet(101, 3000, b"cd", marker=True))
+    assert [f.data for f in frames] == [b"\x00abcd"]
+    assert frames[0].keyframe
+
+
+def test_the_first_frame_is_kept_when_its_first_vp8_packet_is_seen() -> None:
+    assembler, frames = _assembler()
+    assembler.add(_packet(7, 0, b"\x00k", start=True))
+    assembler.add(_packet(8, 0, b"ey", marker=True))
+    assert [f.data for f in frames] == [b"\x00key"]
+    assert frames[0].keyframe
+
+
+def test_reordered_packets_release_frames_in_order_once_complete() -> None:
+    assembler, frames = _assembler()
+    assembler.add(_packet(65535, 0, b"x", marker=True))  # wraps sequence numbers
+    assembler.add(_packet(1, 3000, b"b", marker=True))
+    assembler.add(_packet(2, 6000, b"\x01c", marker=True))
+    assert frames == []
+    assembler.add(_packet(0, 3000, b"\x01a"))
+    assert [f.data for f in frames] == [b"\x01ab", b"\x01c"]
+    assert not frames[0].keyframe
+    assembler.add(_packet(0, 3000, b"\x01a"))  # late duplicate
+    assert len(frames) == 2
+
+
+def test_a_lost_packet_is_given_up_and_the_next_frame_flags_a_discontinuity() -> None:
+    now = [0.0]
+    frames: list[EncodedFrame] = []
+    assembler = FrameAssembler("video", {96: VP8}, frames.append, clock=lambda: now[0])
+    assembler.add(_packet(9, 0, b"x", marker=True))
+    assembler.add(_packet(11, 3000, b"b", marker=True))  # 10 lost
+    assembler.add(_packet(12, 6000, b"\x01c", marker=True))
+    assert frames == []
+    now[0] = 5.0
+    pli, _ = assembler.add(_packet(13, 9000, b"\x00d", marker=True))
+    assert pli
+    assert [f.data for f in frames] == [b"\x01c", b"\x00d"]
+    assert frames[0].discontinuity and not frames[1].discontinuity
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("VP8", b"\x10\x02\x00", True),
+        ("VP8", b"\x11\x02\x00", False),
+        ("H264", b"\x00\x00\x00\x01\x67abc\x00\x00\x00\x01\x65", True),
+        ("H264", b"\x00\x00\x00\x01\x41abc", False),
+        ("opus", b"\xfc", True),
+    ],
+)
+def test_keyframes_are_detected_from_the_bitstream(name: str, data: bytes, expected: bool) -> None:
+    assert is_keyframe(name, data) is expected
