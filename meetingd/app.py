@@ -15,15 +15,19 @@ from aiohttp import web
 
 from meeting.clock import Clock, utc_now
 from signaling.namespace import Limits, MeetingNamespace
+from signaling.procedure import register_procedure
 
 from . import __version__
 from .accounts import Accounts
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
+from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
+from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .procedure import Procedure
 from .ratelimit import TokenBucket
 from .services import Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
@@ -105,12 +109,23 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
             Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
                    lim.chat_history, cfg.server.reconnect_grace_seconds),
             clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
+        svc.procedure = Procedure(svc.db, svc.journal, clock)
+        svc.procedure.emit = svc.namespace.emit_to_meeting
+        svc.procedure.roster_of = svc.namespace.roster
+        svc.namespace.on_roster_change(svc.procedure.on_roster)
+        register_procedure(svc.namespace, svc.procedure)
+        app[media_key] = install_media(cfg, svc.namespace, clock)
         svc.journal.start()
+        await svc.procedure.start()
         yield
+        await svc.procedure.stop()
         await svc.journal.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
+        media = app.get(media_key)
+        if media is not None:
+            await media.close()
         namespace = app[services_key].namespace
         if namespace is not None:
             await namespace.shutdown()
@@ -119,6 +134,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
+    add_minutes_routes(app)
     return app
 
 

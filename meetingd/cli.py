@@ -14,6 +14,7 @@ from meeting.errors import MeetingError
 
 from . import __version__, logs
 from .config import Config, ConfigError, describe, load_config
+from .minutes_cli import add_minutes_commands
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -152,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
                       help="reset a member's access and print a single-use invitation link")
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
+    add_minutes_commands(sub, common)
     return p
 
 

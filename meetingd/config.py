@@ -118,6 +118,9 @@ class MediaSettings:
     )
     udp_port_min: int = _h("Lowest UDP port for media (0 = any).", 0)
     udp_port_max: int = _h("Highest UDP port for media (0 = any).", 0)
+    turn_credential_seconds: int = _h(
+        "Lifetime of the TURN credentials handed to a client at media_open (seconds).", 86400
+    )
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,17 @@ async def close_meeting(request: web.Request) -> web.Response:
     return await _change_state(request, "close")
 
 
+@routes.get("/api/meetings/{meeting_id}/participation")
+async def meeting_participation(request: web.Request) -> web.Response:
+    from .participation import participation
+
+    member = await signed_in(request)
+    svc = request.app[services_key]
+    async with svc.db() as s:
+        figures = await participation(s, _path_int(request, "meeting_id"), member, svc.clock())
+    return _ok(participation=figures)
+
+
 # -- admin: members ---------------------------------------------------------------------
 
 def _member_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ from .config import Config
 from .directory import Directory
 from .journal import Journal
 from .meetings import Admission, Meetings
+from .procedure import Procedure
+from .minutes import MinutesService
 from .storage.models import Member
 
 
@@ -38,6 +41,12 @@ class Services:
     version: str
     public_url: str = ""
     namespace: MeetingNamespace | None = None  # type: ignore[assignment]
+    procedure: Procedure | None = None
+
+    @cached_property
+    def minutes(self) -> MinutesService:
+        """Officer keys, sealing, cosigning, export (meetingd/minutes.py)."""
+        return MinutesService(self.db, self.journal, self.clock, self.config)
 
     def origin_ok(self, origin: str | None) -> bool:
         """Same-origin only (plus configured extras). No Origin: a non-browser client."""

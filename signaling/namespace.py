@@ -63,6 +63,10 @@ class Connection:
 
 
 Handler = Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]
+RosterListener = Callable[[int, RosterEvent], Awaitable[None]]
+JoinExtra = Callable[[int, Connection], Awaitable[dict[str, Any]]]
+# (sid, connection, meeting_id, "leave" | "disconnect"): a joined connection went away.
+ConnectionListener = Callable[[str, Connection, int, str], Awaitable[None]]
 
 
 class MeetingNamespace:
@@ -83,6 +87,9 @@ class MeetingNamespace:
         self._meeting_state: dict[int, str] = {}
         self._expiry: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._roster_listeners: list[RosterListener] = []
+        self._join_extras: list[JoinExtra] = []
+        self._connection_listeners: list[ConnectionListener] = []
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self.register("join", self._join, needs_join=False)
@@ -150,6 +157,29 @@ class MeetingNamespace:
         elif ev.interval_ended:
             await self.backend.end_interval(meeting_id, member_pk, at)
         await self.emit_to_meeting(meeting_id, ev.kind, {"participant": ev.seat})
+        for listener in self._roster_listeners:
+            await listener(meeting_id, ev)
+
+    def on_roster_change(self, listener: RosterListener) -> None:
+        """Call ``listener(meeting_id, event)`` after each roster event is applied."""
+        self._roster_listeners.append(listener)
+
+    def add_join_extra(self, extra: JoinExtra) -> None:
+        """Merge ``await extra(meeting_id, conn)`` into every ``join`` ack."""
+        self._join_extras.append(extra)
+
+    def on_connection_closed(self, listener: ConnectionListener) -> None:
+        """Call ``listener(sid, conn, meeting_id, reason)`` when a joined connection
+        leaves (``"leave"``) or drops (``"disconnect"``)."""
+        self._connection_listeners.append(listener)
+
+    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int,
+                                 reason: str) -> None:
+        for listener in self._connection_listeners:
+            try:
+                await listener(sid, conn, meeting_id, reason)
+            except Exception:
+                logger.exception("connection listener failed sid=%s", sid)
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -172,6 +202,7 @@ class MeetingNamespace:
         if conn is None or conn.meeting_id is None or conn.member_pk is None:
             return
         meeting_id, member_pk = conn.meeting_id, conn.member_pk
+        await self._connection_closed(sid, conn, meeting_id, "disconnect")
         roster = self._rosters[meeting_id]
         ev = roster.disconnect(sid)
         logger.info("socket disconnected sid=%s member=%s meeting=%s", sid,
@@ -210,18 +241,22 @@ class MeetingNamespace:
         await self._apply(req.meeting_id, adm.member_pk, ev)
         me = roster.seat(conn.member.member_id)
         assert me is not None
-        return {
+        answer = {
             "meeting": adm.meeting,
             "roster": roster.snapshot(),
             "counts": roster.counts(),
             "chat": await self.backend.chat_history(req.meeting_id, self.limits.chat_history),
             "me": me.to_dict(),
         }
+        for extra in self._join_extras:
+            answer.update(await extra(req.meeting_id, conn))
+        return answer
 
     async def _leave(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         Empty.parse(data)
         assert conn.meeting_id is not None and conn.member_pk is not None
         meeting_id = conn.meeting_id
+        await self._connection_closed(sid, conn, meeting_id, "leave")
         ev = self._rosters[meeting_id].leave(sid)
         await self._apply(meeting_id, conn.member_pk, ev)
         await self.sio.leave_room(sid, room_of(meeting_id), namespace=NAMESPACE)

@@ -1,0 +1,512 @@
+"""The meeting procedure service: attendance, quorum, agenda, speakers — and the entry
+point for polls (``meetingd.ballots``).
+
+Each command runs the pure core (``meeting.*``, ``voting.*``) inside ONE journal
+transaction, so the rows and their minutes entries commit together; then the facts are
+broadcast. Frequent facts (attendance counts, quorum figures, live tallies) are
+coalesced and sent by a ticker a few times a second, one ``emit`` per room.
+
+If a transaction fails after the core state changed, the meeting's live state is
+dropped and rebuilt from the database on next use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meeting.agenda import Motion
+from meeting.attendance import Person, RegisterChange
+from meeting.clock import Clock, iso
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
+from meeting.roles import MeetingState, Role
+from meeting.roster import Roster, RosterEvent
+from meeting.speakers import Speaker, SpeechEnded
+from voting import QuorumRule
+
+from .ballots import Ballots
+from .journal import Journal, JournalTx
+from .procedure_state import Live, load_live, online_from_seat
+from .storage.models import Meeting
+from .storage.procedure_models import (
+    CheckInRow,
+    ExcuseRow,
+    MotionRow,
+    ProcedureSettings,
+    SpeechRow,
+)
+
+logger = logging.getLogger(__name__)
+
+Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
+TICK_S = 0.25
+
+
+class Procedure:
+    def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock,
+                 *, group_commit: bool = True, group_window_s: float = 0.004,
+                 tick_s: float = TICK_S) -> None:
+        self.db, self.journal, self.clock = db, journal, clock
+        self.tick_s = tick_s
+        self.emit: Emit = _no_emit
+        self.roster_of: Callable[[int], Roster | None] = lambda _m: None
+        self._lives: dict[int, Live] = {}
+        self._load_lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.ballots = Ballots(self, group_commit=group_commit, window_s=group_window_s)
+
+    # -- wiring -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore every meeting with an open poll (re-arming time limits), start ticking."""
+        from .storage.procedure_models import PollRow
+
+        async with self.db() as s:
+            ids = set((await s.scalars(select(PollRow.meeting_id)
+                                       .where(PollRow.state == "open"))).all())
+        for meeting_id in sorted(ids):
+            await self.live(meeting_id)
+        self._ticker = asyncio.ensure_future(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        for live in self._lives.values():
+            self.ballots.disarm(live)
+            if live.flusher is not None:
+                await asyncio.gather(live.flusher, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                logger.exception("procedure background task failed")
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def live(self, meeting_id: int) -> Live:
+        live = self._lives.get(meeting_id)
+        if live is not None:
+            return live
+        async with self._load_lock:
+            live = self._lives.get(meeting_id)
+            if live is None:
+                async with self.db() as s:
+                    live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                self._lives[meeting_id] = live
+                self.ballots.arm_all(live)
+        return live
+
+    def drop(self, meeting_id: int) -> None:
+        """Forget the in-memory state (after a failed transaction): reload on next use."""
+        live = self._lives.pop(meeting_id, None)
+        if live is not None:
+            self.ballots.disarm(live)
+            logger.warning("meeting=%s procedure state dropped; reloading", meeting_id)
+
+    async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[Any]]) -> Any:
+        try:
+            async with self.journal.transaction(live.meeting_id) as tx:
+                return await work(tx)
+        except MeetingError:
+            raise
+        except Exception:
+            self.drop(live.meeting_id)
+            raise
+
+    async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
+        """A roster event: a member's live seat appeared, changed or ended."""
+        live = self._lives.get(meeting_id)
+        if live is None:
+            return  # loaded later from the roster itself
+        member_id = ev.seat["member_id"]
+        if live.register.set_online(member_id, online_from_seat(ev.seat, live.sites)):
+            live.dirty_members.add(member_id)
+            await self.presence_changed(live, None)
+
+    async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]:
+        live = await self.live(meeting_id)
+        me = live.register.get(member_id)
+        attendance = live.register.snapshot() if me is not None and me.role.is_officer else {
+            **live.register.counts(),
+            "members": [live.register.entry(member_id)] if me is not None else []}
+        return {
+            "attendance": attendance,
+            "quorum": live.quorum.to_dict(),
+            "agenda": live.agenda.to_dict(),
+            "speakers": live.speakers.to_dict(),
+            "polls": [self.ballots.poll_dict(live, lp) for lp in live.polls.values()],
+            "my_votes": {str(pid): self.ballots.my_vote(lp, member_id)
+                         for pid, lp in live.polls.items()},
+        }
+
+    async def call(self, meeting_id: int, member_id: str, action: str,
+                   args: dict[str, Any]) -> dict[str, Any]:
+        live = await self.live(meeting_id)
+        caller = live.register.person(member_id)
+        if action == "get_procedure":
+            return {"procedure": await self.snapshot(meeting_id, member_id)}
+        if action in ("get_poll_state", "create_poll", "open_poll", "close_poll", "cast_ballot",
+                      "record_hand_count"):
+            return await self.ballots.call(live, caller, action, args)
+        handler = getattr(self, f"_do_{action}")
+        result: dict[str, Any] = await handler(live, caller, **args)
+        return result
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    async def require_open(tx: JournalTx, meeting_id: int) -> None:
+        m = await tx.session.get(Meeting, meeting_id)
+        if m is None or m.state != MeetingState.OPEN.value:
+            raise InvalidState("the meeting is not open", code="meeting_not_open")
+
+    @staticmethod
+    def require(caller: Person, *roles: Role, what: str) -> None:
+        if caller.role not in roles:
+            names = " or ".join(r.value for r in roles)
+            raise NotAuthorised(f"only the {names} may {what}")
+
+    async def presence_changed(self, live: Live, tx: JournalTx | None) -> None:
+        """Recompute quorum; record a flip (and each open poll's) in the minutes."""
+        live.quorum_dirty = True
+        reg = live.register
+        flip = live.quorum.evaluate(reg.present_voting(), reg.entitled_voting())
+        if flip is None:
+            return
+        now = self.clock()
+        poll_events = [(lp, ev) for lp in live.polls.values()
+                       if (ev := lp.poll.note_quorum(now, flip.status.quorate)) is not None]
+
+        async def write(t: JournalTx) -> None:
+            st = flip.status
+            t.record(flip.kind, present=st.present, entitled=st.entitled, required=st.required,
+                     rule=st.description)
+            for lp, ev in poll_events:
+                t.record("poll_quorum_changed", poll_id=lp.id, quorate=ev.quorate)
+
+        if tx is not None:
+            await write(tx)
+        else:
+            await self.transaction(live, write)
+        logger.info("meeting=%s %s present=%s entitled=%s", live.meeting_id, flip.kind,
+                    flip.status.present, flip.status.entitled)
+        for lp, ev in poll_events:
+            await self.emit(live.meeting_id, "poll_quorum_changed",
+                            {"poll_id": lp.id, "quorate": ev.quorate})
+
+    # -- the ticker: coalesced broadcasts ---------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            for live in list(self._lives.values()):
+                try:
+                    await self.flush_broadcasts(live)
+                except Exception:
+                    logger.exception("meeting=%s broadcast tick failed", live.meeting_id)
+
+    async def flush_broadcasts(self, live: Live) -> None:
+        mid = live.meeting_id
+        if live.dirty_members:
+            changed, live.dirty_members = sorted(live.dirty_members), set()
+            await self.emit(mid, "attendance_changed", {
+                "attendance": live.register.counts(),
+                "changed": [live.register.entry(m) for m in changed]})
+        if live.quorum_dirty:
+            live.quorum_dirty = False
+            await self.emit(mid, "quorum_changed", {"quorum": live.quorum.to_dict()})
+        if live.dirty_polls:
+            polls, live.dirty_polls = sorted(live.dirty_polls), set()
+            for pid in polls:
+                lp = live.polls.get(pid)
+                if lp is not None:
+                    await self.emit(mid, "tally_updated", self.ballots.live_view(live, lp))
+
+    # -- attendance -----------------------------------------------------------------------
+
+    async def _register_change(self, live: Live, change: RegisterChange | None,
+                               tx: JournalTx) -> None:
+        if change is None:
+            return
+        tx.record(change.kind, **change.minutes)
+        live.dirty_members.add(change.member_id)
+        await self.presence_changed(live, tx)
+
+    async def _do_check_in(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            previous = live.register.checked_in(member_id)
+            change = live.register.check_in(caller, member_id, self.clock())
+            if change is None:
+                return
+            now = self.clock()
+            if previous is not None:
+                await self._close_checkin_row(tx, live, member_id, now)
+            check = live.register.checked_in(member_id)
+            assert check is not None
+            tx.session.add(CheckInRow(
+                meeting_id=live.meeting_id, member_pk=live.pk_of[member_id],
+                attendance=check.attendance.value, site_id=check.site.id if check.site else None,
+                by_pk=live.pk_of[caller.member_id], checked_in_at=now))
+            await self._register_change(live, change, tx)
+
+        await self.transaction(live, work)
+        return {"entry": live.register.entry(member_id)}
+
+    async def _close_checkin_row(self, tx: JournalTx, live: Live, member_id: str,
+                                 now: Any) -> None:
+        await tx.session.execute(update(CheckInRow).where(
+            CheckInRow.meeting_id == live.meeting_id,
+            CheckInRow.member_pk == live.pk_of[member_id],
+            CheckInRow.checked_out_at.is_(None)).values(checked_out_at=now))
+
+    async def _do_check_out(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            change = live.register.check_out(caller, member_id, self.clock())
+            await self._close_checkin_row(tx, live, member_id, self.clock())
+            await self._register_change(live, change, tx)
+
+        await self.transaction(live, work)
+        return {"entry": live.register.entry(member_id)}
+
+    async def _do_get_room_code(self, live: Live, caller: Person) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, Role.SECRETARY, what="show the room code")
+        code, expires = live.room_codes.current(self.clock())
+        return {"code": code, "expires_at": iso(expires)}
+
+    async def _do_check_in_with_code(self, live: Live, caller: Person,
+                                     code: str) -> dict[str, Any]:
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            if not live.room_codes.accepts(code, self.clock()):
+                raise InvalidInput("this room code is wrong or expired", code="invalid_room_code",
+                                   field="code")
+            previous = live.register.checked_in(caller.member_id)
+            change = live.register.self_check_in(caller, self.clock())
+            if change is None:
+                return
+            now = self.clock()
+            if previous is not None:
+                await self._close_checkin_row(tx, live, caller.member_id, now)
+            tx.session.add(CheckInRow(
+                meeting_id=live.meeting_id, member_pk=live.pk_of[caller.member_id],
+                attendance="main_room", site_id=None, by_pk=live.pk_of[caller.member_id],
+                checked_in_at=now))
+            await self._register_change(live, change, tx)
+
+        await self.transaction(live, work)
+        return {"entry": live.register.entry(caller.member_id)}
+
+    async def _do_excuse(self, live: Live, caller: Person, member_id: str,
+                         reason: str) -> dict[str, Any]:
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            change = live.register.excuse(caller, member_id, reason, self.clock())
+            row = await tx.session.get(ExcuseRow, (live.meeting_id, live.pk_of[member_id]))
+            if row is None:
+                row = ExcuseRow(meeting_id=live.meeting_id, member_pk=live.pk_of[member_id])
+                tx.session.add(row)
+            row.reason, row.by_pk, row.at = reason.strip(), live.pk_of[caller.member_id], \
+                self.clock()
+            await self._register_change(live, change, tx)
+
+        await self.transaction(live, work)
+        return {"entry": live.register.entry(member_id)}
+
+    # -- quorum ---------------------------------------------------------------------------
+
+    async def _do_set_quorum_rule(self, live: Live, caller: Person, rule: Any) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, what="set the quorum rule")
+        parsed = QuorumRule.from_payload(rule)
+
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            live.quorum.set_rule(parsed)
+            settings = await self._settings(tx.session, live.meeting_id)
+            settings.quorum_rule = json.dumps(rule)
+            tx.record("quorum_rule_set", rule=parsed.to_dict(), by=caller.member_id)
+            await self.presence_changed(live, tx)
+
+        await self.transaction(live, work)
+        return {"quorum": live.quorum.to_dict()}
+
+    @staticmethod
+    async def _settings(s: AsyncSession, meeting_id: int) -> ProcedureSettings:
+        row = await s.get(ProcedureSettings, meeting_id)
+        if row is None:
+            row = ProcedureSettings(meeting_id=meeting_id)
+            s.add(row)
+        return row
+
+    # -- agenda and motions -----------------------------------------------------------------
+
+    async def _do_set_agenda_item(self, live: Live, caller: Person,
+                                  position: int) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, what="move through the agenda")
+
+        async def work(tx: JournalTx) -> dict[str, Any]:
+            await self.require_open(tx, live.meeting_id)
+            item = live.agenda.start_item(position)
+            (await self._settings(tx.session, live.meeting_id)).current_item = position
+            tx.record("agenda_item_started", position=item.position, title=item.title,
+                      by=caller.member_id)
+            return item.to_dict()
+
+        item = await self.transaction(live, work)
+        await self.emit(live.meeting_id, "agenda_item_started",
+                        {"item": item, "by": caller.member_id})
+        return {"item": item}
+
+    async def _do_add_motion(self, live: Live, caller: Person, text: str,
+                             proposer: str | None) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, Role.SECRETARY, what="add a motion")
+        proposer = proposer or caller.member_id
+        live.register.person(proposer)
+
+        async def work(tx: JournalTx) -> Motion:
+            await self.require_open(tx, live.meeting_id)
+            position, clean = live.agenda.check_motion(text)
+            now = self.clock()
+            row = MotionRow(meeting_id=live.meeting_id, position=position, text=clean,
+                            proposer_pk=live.pk_of[proposer],
+                            added_by_pk=live.pk_of[caller.member_id], at=now)
+            tx.session.add(row)
+            await tx.session.flush()
+            motion = Motion(row.id, position, clean, proposer, caller.member_id, now)
+            tx.record("motion_added", motion_id=row.id, position=position, text=clean,
+                      proposer=proposer, by=caller.member_id)
+            live.agenda.add_motion(motion)
+            return motion
+
+        motion = await self.transaction(live, work)
+        await self.emit(live.meeting_id, "motion_added", {"motion": motion.to_dict()})
+        return {"motion": motion.to_dict()}
+
+    # -- list of speakers -------------------------------------------------------------------
+
+    def _own_entry(self, caller: Person) -> Speaker:
+        now = self.clock()
+        if caller.role == Role.OPERATOR:
+            if caller.site is None:
+                raise InvalidState("this operator has no site")
+            return Speaker.for_site(caller.site, caller.member_id, now)
+        if not caller.voting:
+            raise NotAuthorised("observers cannot ask for the floor")
+        return Speaker.member(caller.member_id, caller.full_name, caller.member_id, now)
+
+    async def _speakers_changed(self, live: Live) -> dict[str, Any]:
+        speakers = live.speakers.to_dict()
+        await self.emit(live.meeting_id, "speakers_changed", {"speakers": speakers})
+        return {"speakers": speakers}
+
+    async def _meeting_open(self, live: Live) -> None:
+        async with self.db() as s:
+            m = await s.get(Meeting, live.meeting_id)
+        if m is None or m.state != MeetingState.OPEN.value:
+            raise InvalidState("the meeting is not open", code="meeting_not_open")
+
+    async def _do_raise_hand(self, live: Live, caller: Person) -> dict[str, Any]:
+        entry = self._own_entry(caller)
+        await self._meeting_open(live)
+        live.speakers.raise_hand(entry)
+        return await self._speakers_changed(live)
+
+    async def _do_lower_hand(self, live: Live, caller: Person, member_id: str | None,
+                             site_id: int | None) -> dict[str, Any]:
+        if member_id is None and site_id is None:
+            entry_id = self._own_entry(caller).entry_id
+        else:
+            entry_id = f"member:{member_id}" if member_id else f"site:{site_id}"
+            if entry_id != self._own_entry_id(caller):
+                self.require(caller, Role.CHAIR, what="lower someone else's hand")
+        live.speakers.lower_hand(entry_id)
+        return await self._speakers_changed(live)
+
+    @staticmethod
+    def _own_entry_id(caller: Person) -> str:
+        if caller.role == Role.OPERATOR and caller.site is not None:
+            return f"site:{caller.site.id}"
+        return f"member:{caller.member_id}"
+
+    async def _do_give_floor(self, live: Live, caller: Person, member_id: str | None,
+                             site_id: int | None) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, what="give the floor")
+        now = self.clock()
+        if member_id is not None:
+            who = live.register.person(member_id)
+            if not who.voting:
+                raise NotAuthorised("only voting members take the floor", code="not_eligible")
+            speaker = Speaker.member(who.member_id, who.full_name, caller.member_id, now)
+        else:
+            site = live.sites.get(site_id or 0)
+            if site is None:
+                raise InvalidInput(f"site {site_id} is not a site of this meeting",
+                                   field="site_id")
+            speaker = Speaker.for_site(site, caller.member_id, now)
+
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            ended = live.speakers.give_floor(speaker, now)
+            if ended is not None:
+                await self._speech_ended(tx, live, ended, caller.member_id)
+            current = live.speakers.current
+            assert current is not None
+            row = SpeechRow(meeting_id=live.meeting_id,
+                            member_pk=live.pk_of[current.member_id] if current.member_id else None,
+                            site_id=current.site.id if current.site else None, started_at=now)
+            tx.session.add(row)
+            await tx.session.flush()
+            live.speech_row = row.id
+            tx.record("floor_given", entry_id=current.entry_id, member_id=current.member_id,
+                      site=current.site.name if current.site else None, by=caller.member_id)
+
+        await self.transaction(live, work)
+        return await self._speakers_changed(live)
+
+    async def _speech_ended(self, tx: JournalTx, live: Live, ended: SpeechEnded,
+                            by: str) -> None:
+        if live.speech_row is not None:
+            await tx.session.execute(update(SpeechRow).where(SpeechRow.id == live.speech_row)
+                                     .values(ended_at=ended.ended_at,
+                                             duration_ms=ended.duration_ms))
+            live.speech_row = None
+        tx.record("speech_ended", **ended.minutes(), by=by)
+
+    async def _do_end_speech(self, live: Live, caller: Person) -> dict[str, Any]:
+        current = live.speakers.current
+        own = current is not None and current.entry_id == self._own_entry_id(caller)
+        if not own:
+            self.require(caller, Role.CHAIR, what="end someone else's speech")
+
+        async def work(tx: JournalTx) -> None:
+            ended = live.speakers.end_speech(self.clock())
+            await self._speech_ended(tx, live, ended, caller.member_id)
+
+        await self.transaction(live, work)
+        return await self._speakers_changed(live)
+
+    async def _do_reorder_queue(self, live: Live, caller: Person,
+                                order: list[str]) -> dict[str, Any]:
+        self.require(caller, Role.CHAIR, what="reorder the list of speakers")
+        live.speakers.reorder(order)
+        return await self._speakers_changed(live)
+
+
+async def _no_emit(meeting_id: int, event: str, data: dict[str, Any]) -> None:
+    return None
