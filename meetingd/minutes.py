@@ -1,0 +1,463 @@
+"""The minutes service: officer keys, review, sealing, cosigning, export, participation.
+
+The log itself is written by :class:`meetingd.journal.Journal`; this service reads it
+back from storage (the source of truth, cosignature lines included), so it also works
+for meetings signed by a retired server key.
+
+* **Seal**: after close, the minutes are rendered (:mod:`recorder.render`) and a
+  ``minutes_rendered`` entry records the document's SHA-256; the final checkpoint is
+  signed. The verifier then authenticates the document in a bundle's ``minutes_html``.
+* **Cosign**: the chair or secretary opens their key with their passphrase and
+  cosigns the final checkpoint (C2SP tlog-cosignature/v1); the line is stored on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meeting.clock import Clock, iso
+from meeting.errors import Conflict, InvalidInput, InvalidState, NotAuthorised, NotFound
+from recorder.bundle import Bundle
+from recorder.checkpoint import Checkpoint, add_cosignatures
+from recorder.cosignature import Cosigner, verify_cosignature
+from recorder.errors import KeyFileError, NoteError
+from recorder.facts import read_facts
+from recorder.i18n import LANGUAGES
+from recorder.keys import (
+    decrypt_private_key,
+    encrypt_private_key,
+    generate_private_key,
+    read_public_key,
+)
+from recorder.minutes_log import MinutesLog
+from recorder.note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey, parse_signed_note
+from recorder.render import RENDERER, OfficerSignature, SignatureInfo, render_minutes
+
+from .config import Config
+from .journal import Journal
+from .keystore import server_key_path
+from .ratelimit import SlidingWindow
+from .storage.minutes_models import MinutesDocument, OfficerKey
+from .storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
+
+logger = logging.getLogger(__name__)
+
+OFFICER_ROLES = ("chair", "secretary")
+PASSPHRASE_MIN, PASSPHRASE_MAX = 10, 1000
+WRONG_PASSPHRASE_LIMIT, WRONG_PASSPHRASE_WINDOW = 5, 15 * 60
+
+
+def retired_server_keys_dir(cfg: Config) -> Path:
+    return server_key_path(cfg).parent / "retired"
+
+
+def server_public_keys(cfg: Config) -> list[tuple[bytes, str]]:
+    """Raw public keys of the server's minutes key files: ``[(key, "current"|file name)]``."""
+    out: list[tuple[bytes, str]] = []
+    current = server_key_path(cfg)
+    if current.exists():
+        out.append((read_public_key(current.read_text()), "current"))
+    retired = retired_server_keys_dir(cfg)
+    if retired.is_dir():
+        for f in sorted(retired.glob("*.json")):
+            out.append((read_public_key(f.read_text()), f.name))
+    return out
+
+
+def check_passphrase(value: Any, field: str = "passphrase") -> str:
+    if not isinstance(value, str) or not PASSPHRASE_MIN <= len(value) <= PASSPHRASE_MAX:
+        raise InvalidInput(f"{field} must be {PASSPHRASE_MIN}-{PASSPHRASE_MAX} characters",
+                           field=field)
+    return value
+
+
+def check_lang(value: Any) -> str:
+    if value not in LANGUAGES:
+        raise InvalidInput(f"lang must be one of {', '.join(LANGUAGES)}", field="lang")
+    return str(value)
+
+
+@dataclass
+class StoredLog:
+    """One meeting's minutes as stored: entries, parsed entries, checkpoint notes."""
+
+    meeting: Meeting
+    texts: list[str]
+    entries: list[dict[str, Any]]
+    notes: list[str]
+
+    @property
+    def sealed(self) -> dict[str, Any] | None:
+        """The last entry, when it is the ``minutes_rendered`` seal of everything before it."""
+        last = self.entries[-1] if self.entries else None
+        return last if last and last.get("type") == "minutes_rendered" else None
+
+
+class MinutesService:
+    def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock,
+                 cfg: Config) -> None:
+        self._db, self._journal, self._clock, self._cfg = db, journal, clock, cfg
+        self._prefix = cfg.minutes.origin_prefix.rstrip("/")
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._wrong = SlidingWindow(WRONG_PASSPHRASE_LIMIT, WRONG_PASSPHRASE_WINDOW)
+
+    def _lock(self, meeting_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(meeting_id, asyncio.Lock())
+
+    # -- officer keys ---------------------------------------------------------------------
+
+    def key_name(self, member_id: str) -> str:
+        return f"{self._prefix}/member/{member_id}"
+
+    def _key_dict(self, member_id: str, row: OfficerKey) -> dict[str, Any]:
+        vkey = VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1,
+                           base64.b64decode(row.public_key))
+        out = {"name": vkey.name, "verifier_key": vkey.encode(), "fingerprint": vkey.fingerprint,
+               "created_at": iso(row.created_at)}
+        if row.retired_at is not None:
+            out["retired_at"] = iso(row.retired_at)
+        return out
+
+    async def _keys_of(self, s: AsyncSession, member_pk: int) -> list[OfficerKey]:
+        return list((await s.scalars(select(OfficerKey).where(OfficerKey.member_pk == member_pk)
+                                     .order_by(OfficerKey.id))).all())
+
+    async def my_keys(self, member: Member) -> dict[str, Any]:
+        async with self._db() as s:
+            rows = await self._keys_of(s, member.id)
+        active = next((r for r in rows if r.retired_at is None), None)
+        return {"key": self._key_dict(member.member_id, active) if active else None,
+                "retired": [self._key_dict(member.member_id, r) for r in rows
+                            if r.retired_at is not None]}
+
+    async def _open_key(self, member: Member, row: OfficerKey, passphrase: str,
+                        field: str) -> Ed25519PrivateKey:
+        self._wrong.check(member.member_id, "wrong passphrases")
+        try:
+            return await asyncio.to_thread(decrypt_private_key, row.key_file, passphrase)
+        except KeyFileError:
+            self._wrong.hit(member.member_id)
+            logger.info("member=%s wrong key passphrase", member.member_id)
+            raise InvalidInput("wrong passphrase for your cosigning key", field=field,
+                               reason="wrong_passphrase") from None
+
+    async def create_key(self, member: Member, passphrase: str, *, replace: bool = False,
+                         current_passphrase: str | None = None) -> dict[str, Any]:
+        check_passphrase(passphrase)
+        async with self._db() as s:
+            rows = await self._keys_of(s, member.id)
+        active = next((r for r in rows if r.retired_at is None), None)
+        if active is not None:
+            if not replace:
+                raise Conflict("you already have a cosigning key (replace it with replace: true "
+                               "and current_passphrase)")
+            if not isinstance(current_passphrase, str):
+                raise InvalidInput("current_passphrase is required to replace your key",
+                                   field="current_passphrase")
+            await self._open_key(member, active, current_passphrase, "current_passphrase")
+        key = generate_private_key()
+        document = await asyncio.to_thread(encrypt_private_key, key, passphrase)
+        now = self._clock()
+        async with self._db() as s, s.begin():
+            if active is not None:
+                old = await s.get(OfficerKey, active.id)
+                if old is None or old.retired_at is not None:
+                    raise Conflict("your key changed meanwhile; try again")
+                old.retired_at = now
+            row = OfficerKey(member_pk=member.id, key_file=document, created_at=now,
+                             public_key=base64.b64encode(read_public_key(document)).decode())
+            s.add(row)
+        logger.info("member=%s cosigning key %s", member.member_id,
+                    "replaced" if active else "created")
+        return self._key_dict(member.member_id, row)
+
+    # -- reading the stored log -----------------------------------------------------------
+
+    async def _stored(self, meeting_id: int) -> StoredLog:
+        async with self._db() as s:
+            meeting = await s.get(Meeting, meeting_id)
+            if meeting is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            texts = list((await s.scalars(select(MinutesEntry.canonical)
+                                          .where(MinutesEntry.meeting_id == meeting_id)
+                                          .order_by(MinutesEntry.seq))).all())
+            notes = list((await s.scalars(select(MinutesCheckpoint.note)
+                                          .where(MinutesCheckpoint.meeting_id == meeting_id)
+                                          .order_by(MinutesCheckpoint.size))).all())
+        return StoredLog(meeting, texts, [json.loads(t) for t in texts], notes)
+
+    async def _participant(self, meeting_id: int, member: Member | None) -> str | None:
+        """The caller's role; admins and the CLI (``member=None``) may read without one."""
+        async with self._db() as s:
+            if await s.get(Meeting, meeting_id) is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            if member is None:
+                return None
+            role = await s.scalar(select(Participant.role).where(
+                Participant.meeting_id == meeting_id, Participant.member_pk == member.id))
+        if role is None and not member.is_admin:
+            raise NotAuthorised("you are not a participant of this meeting")
+        return role
+
+    async def _officers(self, meeting_id: int) -> list[tuple[str, Member, list[OfficerKey]]]:
+        async with self._db() as s:
+            rows = (await s.execute(select(Participant.role, Member)
+                                    .join(Member, Member.id == Participant.member_pk)
+                                    .where(Participant.meeting_id == meeting_id,
+                                           Participant.role.in_(OFFICER_ROLES)))).all()
+            out = [(role, m, await self._keys_of(s, m.id)) for role, m in rows]
+        return sorted(out, key=lambda x: OFFICER_ROLES.index(x[0]))
+
+    def _log_key(self, meeting_id: int, notes: Sequence[str]) -> VerifierKey:
+        """The server key that signed this meeting's checkpoints (current or retired)."""
+        origin = self._journal.origin(meeting_id)
+        current = self._journal.signer(meeting_id).verifier_key
+        if not notes:
+            return current
+        sigs = parse_signed_note(notes[-1]).signatures
+        candidates = [current] + [VerifierKey(origin, SIG_ED25519, raw)
+                                  for raw, _ in server_public_keys(self._cfg)]
+        for key in candidates:
+            if any(key.matches(sig) for sig in sigs):
+                return key
+        raise InvalidState(f"meeting {meeting_id}: no known server key signed its checkpoints")
+
+    def _cosigner_keys(self, member_id: str, rows: Sequence[OfficerKey]) -> list[VerifierKey]:
+        return [VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1,
+                            base64.b64decode(r.public_key)) for r in rows]
+
+    # -- review -----------------------------------------------------------------------------
+
+    async def view(self, meeting_id: int, member: Member | None) -> dict[str, Any]:
+        await self._participant(meeting_id, member)
+        log = await self._stored(meeting_id)
+        key = self._log_key(meeting_id, log.notes)
+        checkpoint = None
+        sigs: tuple[Any, ...] = ()
+        if log.notes:
+            note = parse_signed_note(log.notes[-1])
+            cp = Checkpoint.parse(note.text)
+            sigs = note.signatures
+            checkpoint = {"size": cp.size, "root_hash": cp.root_hash.hex(), "note": log.notes[-1]}
+        officers = []
+        for role, m, rows in await self._officers(meeting_id):
+            active = next((r for r in rows if r.retired_at is None), None)
+            cosigned_at = None
+            for vkey in self._cosigner_keys(m.member_id, rows):
+                for sig in sigs:
+                    if vkey.matches(sig) and len(sig.signature) == 72:
+                        cosigned_at = int.from_bytes(sig.signature[:8], "big")
+            officers.append({
+                "role": role, "member_id": m.member_id, "full_name": m.full_name,
+                "key": self._key_dict(m.member_id, active) if active else None,
+                "cosigned": cosigned_at is not None,
+                "cosigned_at": iso(_from_unix(cosigned_at)) if cosigned_at is not None else None,
+            })
+        seal = log.sealed
+        return {
+            "meeting_id": meeting_id, "state": log.meeting.state,
+            "origin": self._journal.origin(meeting_id), "log_key": key.encode(),
+            "log_key_fingerprint": key.fingerprint, "entries": log.entries,
+            "checkpoint": checkpoint,
+            "sealed": {k: seal[k] for k in ("lang", "sha256", "covers", "seq")} if seal else None,
+            "officers": officers, "html_url": f"/api/meetings/{meeting_id}/minutes.html",
+        }
+
+    async def _signature_info(self, meeting_id: int, log: StoredLog,
+                              size: int) -> SignatureInfo:
+        key = self._log_key(meeting_id, log.notes)
+        tree = MinutesLog.restore(self._journal.origin(meeting_id), log.texts[:size])
+        officers = []
+        for role, m, rows in await self._officers(meeting_id):
+            active = next((r for r in rows if r.retired_at is None), None)
+            fp = self._cosigner_keys(m.member_id, [active])[0].fingerprint if active else None
+            officers.append(OfficerSignature(role, m.member_id, m.full_name, fp))
+        return SignatureInfo(origin=self._journal.origin(meeting_id),
+                             log_key_fingerprint=key.fingerprint, size=size,
+                             root_hash=tree.root().hex() if size else "",
+                             officers=tuple(officers))
+
+    async def html(self, meeting_id: int, member: Member | None, lang: str) -> str:
+        """The sealed document in its language; otherwise a translation or a draft."""
+        check_lang(lang)
+        await self._participant(meeting_id, member)
+        log = await self._stored(meeting_id)
+        seal = log.sealed
+        if seal is None:
+            info = await self._signature_info(meeting_id, log, len(log.entries))
+            return render_minutes(log.entries, lang, signatures=info, draft=True)
+        if seal.get("lang") == lang:
+            async with self._db() as s:
+                doc = await s.get(MinutesDocument, (meeting_id, seal["seq"]))
+            if doc is not None:
+                return doc.html
+        covers = int(seal.get("covers", len(log.entries) - 1))
+        info = await self._signature_info(meeting_id, log, covers)
+        return render_minutes(log.entries[:covers], lang, signatures=info,
+                              translation_of=str(seal.get("lang")))
+
+    # -- seal and cosign ----------------------------------------------------------------------
+
+    async def officer_role(self, meeting_id: int, member: Member) -> str:
+        role = await self._participant(meeting_id, member)
+        if role not in OFFICER_ROLES:
+            raise NotAuthorised("only the meeting's chair or secretary may do this")
+        return str(role)
+
+    async def seal(self, meeting_id: int, lang: str) -> dict[str, Any]:
+        """Record the rendered minutes in the log and sign the final checkpoint (idempotent)."""
+        check_lang(lang)
+        async with self._lock(meeting_id):
+            log = await self._stored(meeting_id)
+            if log.meeting.state != "closed":
+                raise InvalidState("the minutes can be sealed only after the meeting is closed",
+                                   state=log.meeting.state)
+            seal = log.sealed
+            if seal is None:
+                size = len(log.entries)
+                info = await self._signature_info(meeting_id, log, size)
+                document = render_minutes(log.entries, lang, signatures=info)
+                digest = hashlib.sha256(document.encode("utf-8")).hexdigest()
+                async with self._journal.transaction(meeting_id) as tx:
+                    seal = tx.record("minutes_rendered", lang=lang, sha256=digest, covers=size,
+                                     renderer=RENDERER)
+                    tx.session.add(MinutesDocument(meeting_id=meeting_id, seq=seal["seq"],
+                                                   lang=lang, sha256=digest, html=document))
+                logger.info("meeting=%s minutes sealed lang=%s entries=%s sha256=%s",
+                            meeting_id, lang, size, digest)
+                await self._journal.checkpoint_now(meeting_id)
+            elif not log.notes or Checkpoint.parse(
+                    parse_signed_note(log.notes[-1]).text).size != len(log.entries):
+                await self._journal.checkpoint_now(meeting_id)
+        return seal
+
+    async def cosign(self, meeting_id: int, member: Member, passphrase: Any,
+                     lang: str | None = None) -> dict[str, Any]:
+        role = await self.officer_role(meeting_id, member)
+        check_passphrase(passphrase)
+        async with self._db() as s:
+            meeting = await s.get(Meeting, meeting_id)
+            active = next((r for r in await self._keys_of(s, member.id)
+                           if r.retired_at is None), None)
+        if meeting is None:
+            raise NotFound(f"no meeting {meeting_id}")
+        if meeting.state != "closed":
+            raise InvalidState("the minutes can be cosigned only after the meeting is closed",
+                               state=meeting.state)
+        if active is None:
+            raise InvalidState("you have no cosigning key yet",
+                               hint="create a key: POST /api/me/keys")
+        private = await self._open_key(member, active, passphrase, "passphrase")
+        self._wrong.reset(member.member_id)
+        await self.seal(meeting_id, lang or member.language or "en")
+        cosigner = Cosigner(self.key_name(member.member_id), private)
+        async with self._lock(meeting_id), self._db() as s, s.begin():
+            row = await s.scalar(select(MinutesCheckpoint)
+                                 .where(MinutesCheckpoint.meeting_id == meeting_id)
+                                 .order_by(MinutesCheckpoint.size.desc()).limit(1))
+            count = await s.scalar(select(MinutesEntry.seq).where(
+                MinutesEntry.meeting_id == meeting_id).order_by(MinutesEntry.seq.desc()).limit(1))
+            if row is None or row.size != (count or 0) + 1:
+                raise InvalidState("the final checkpoint is not signed yet; try again")
+            note = parse_signed_note(row.note)
+            mine = [sig for sig in note.signatures if cosigner.verifier_key.matches(sig)]
+            already = bool(mine)
+            if mine:
+                sig = mine[0]
+            else:
+                sig = cosigner.cosign(note.text, int(self._clock().timestamp()))
+                row.note = add_cosignatures(row.note, [sig])
+        try:
+            done = verify_cosignature(note.text, sig, cosigner.verifier_key)
+        except NoteError as exc:  # a stored line that does not verify: storage was altered
+            raise InvalidState(f"the stored cosignature does not verify: {exc}") from exc
+        logger.info("meeting=%s cosigned role=%s member=%s already=%s", meeting_id, role,
+                    member.member_id, already)
+        return {"already": already,
+                "cosignature": {"role": role, "name": done.name, "fingerprint": done.fingerprint,
+                                "timestamp": done.timestamp}}
+
+    # -- export ----------------------------------------------------------------------------------
+
+    async def export(self, meeting_id: int, lang: str = "en") -> tuple[Bundle, list[str]]:
+        """The verifiable bundle (sealing first if needed) and warnings for the operator."""
+        await self.seal(meeting_id, lang)
+        log = await self._stored(meeting_id)
+        key = self._log_key(meeting_id, log.notes)
+        restored = MinutesLog.restore(self._journal.origin(meeting_id), log.texts, log.notes,
+                                      log_key=key)
+        final = parse_signed_note(log.notes[-1]).signatures
+        cosigners: dict[str, VerifierKey] = {}
+        warnings: list[str] = []
+        for role, m, rows in await self._officers(meeting_id):
+            signed = [k for k in self._cosigner_keys(m.member_id, rows)
+                      if any(k.matches(sig) for sig in final)]
+            if signed:
+                cosigners[role] = signed[-1]
+            else:
+                warnings.append(f"the {role} ({m.member_id}) has not cosigned the minutes yet")
+        seal = log.sealed
+        assert seal is not None  # sealed above
+        async with self._db() as s:
+            doc = await s.get(MinutesDocument, (meeting_id, seal["seq"]))
+        if seal.get("lang") != lang:
+            warnings.append(f"the minutes were sealed in {seal.get('lang')!r}; the bundle "
+                            f"carries that document")
+        return restored.export(key, cosigners, minutes_html=doc.html if doc else None), warnings
+
+    # -- participation -------------------------------------------------------------------------
+
+    async def participation_csv(self, meeting_id: int, member: Member | None) -> str:
+        await self._participant(meeting_id, member)
+        log = await self._stored(meeting_id)
+        return participation_csv(log.entries)
+
+
+def _from_unix(ts: int) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC)
+
+
+PARTICIPATION_HEADER = ["member_id", "full_name", "role", "attendance", "site", "present",
+                        "joined_at", "minutes_present", "speeches", "speaking_seconds",
+                        "polls_eligible", "polls_voted", "turnout_percent"]
+
+
+def participation_csv(entries: Sequence[dict[str, Any]]) -> str:
+    """Per-member attendance, opinions and votes, then per-poll turnout (see docs/protocol.md)."""
+    facts = read_facts(entries)
+    polls = list(facts.polls.values())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(PARTICIPATION_HEADER)
+    for p in sorted(facts.people.values(), key=lambda p: p.member_id):
+        voted = sum(1 for poll in polls if p.member_id in poll.voters) if p.votes else 0
+        eligible = len(polls) if p.votes else 0
+        w.writerow([p.member_id, p.full_name, p.role, p.attendance or "", p.site or "",
+                    "yes" if p.present else ("excused" if p.excused else "no"),
+                    p.joined_at or "", round(p.seconds_present / 60, 1), p.speeches,
+                    round(p.speaking_seconds), eligible, voted,
+                    f"{100 * voted / eligible:.1f}" if eligible else ""])
+    if polls:
+        w.writerow([])
+        entitled = len(facts.entitled)
+        for poll in polls:
+            voted = len(poll.voters) or int((poll.tally or {}).get("voters", 0) or 0)
+            w.writerow(["#poll", poll.poll_id, str(poll.config.get("question", "")), entitled,
+                        voted, f"{100 * voted / entitled:.1f}" if entitled else ""])
+    return buf.getvalue()
