@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from meeting.errors import InvalidInput
 
@@ -67,4 +67,6 @@ class MediaSettings:
             )
             for s in self.ice_servers
         ]
-        return RTCConfiguration(iceServers=servers)
+        # max-bundle: aiortc's default (balanced) leaves a second m-line of a kind on a
+        # transport that BUNDLE then discards when both arrive in one initial offer.
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

@@ -291,6 +291,7 @@ class Sfu:
         """Counters and RTCP-derived quality figures for operators and the UI."""
         session = self._session(participant_id)
         publish: list[dict[str, Any]] = []
+        bytes_received = 0
         if session.publish_pc is not None:
             receivers = {t.mid: t.receiver for t in session.publish_pc.getTransceivers()}
             for mid, track in session.published.items():
@@ -314,6 +315,8 @@ class Sfu:
                                 packets_lost=s.packetsLost,
                                 jitter=s.jitter,
                             )
+                        elif s.type == "transport":  # one bundled transport: same for all
+                            bytes_received = s.bytesReceived
                 publish.append(entry)
         subscribe: list[dict[str, Any]] = []
         for sub in session.subscriptions:
@@ -342,7 +345,11 @@ class Sfu:
             "main_room": session.main_room,
             "profile": session.profile.as_dict(),
             "muted": participant_id in self._muted,
-            "publish": {"state": _state(session.publish_pc), "tracks": publish},
+            "publish": {
+                "state": _state(session.publish_pc),
+                "tracks": publish,
+                "bytes_received": bytes_received,
+            },
             "subscribe": {"state": _state(session.subscribe_pc), "tracks": subscribe},
         }
 
@@ -525,6 +532,9 @@ class Sfu:
         for sub in session.subscriptions:
             if sub.track.source is not None and sub.track.source not in wanted:
                 sub.track.set_source(None)
+            # A departed publisher's track detaches its subscribers when it closes, so
+            # an m-line still sending with no source is one to turn idle.
+            if sub.track.source is None and sub.transceiver.direction != "inactive":
                 sub.transceiver.direction = "inactive"
                 changed = True
         for track in wanted:

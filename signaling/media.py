@@ -1,0 +1,535 @@
+"""Socket.IO events of live media (docs/protocol.md, "Media").
+
+One :class:`~media.sfu.Sfu` per meeting (a meeting's media lives on one node; one
+SFU per meeting keeps meetings apart). A participant's media session is keyed by
+member id and owned by the connection that sent ``media_open``; a display page gets
+a receive-only session of its own. This module parses payloads, checks roles, and
+turns the SFU's facts (:mod:`media.events`) into messages; the SFU does the media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from media.events import (
+    ConnectionStateChanged,
+    MediaEvent,
+    MuteChanged,
+    PublicationChanged,
+    SubscribeOffer,
+)
+from media.sfu import Sfu
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
+from meeting.roles import Attendance, Role
+from meeting.roster import ConnState
+
+from .messages import _object
+from .namespace import NAMESPACE, Connection, MeetingNamespace
+
+logger = logging.getLogger(__name__)
+
+SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
+IceServersFor = Callable[[str], list[dict[str, Any]]]
+
+DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
+STATS_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OPERATOR)
+MEMBER_ID_MAX = 32
+# Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
+FAIR_LOSS, POOR_LOSS = 0.03, 0.10
+FAIR_RTT, POOR_RTT = 0.4, 0.8
+
+
+# --- payloads ------------------------------------------------------------------------
+
+
+def _bool(p: dict[str, Any], name: str, default: bool = False) -> bool:
+    value = p.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be true or false", field=name)
+    return value
+
+
+def _member_id(value: Any, name: str = "member_id") -> str:
+    if not isinstance(value, str) or not value or len(value) > MEMBER_ID_MAX:
+        raise InvalidInput(f"'{name}' must be a member id", field=name)
+    return value
+
+
+def _description(payload: object, expected: str) -> str:
+    p = _object(payload, {"sdp", "type"}, {"sdp", "type"})
+    if p["type"] != expected:
+        raise InvalidInput(f"'type' must be '{expected}'", field="type", code="invalid_sdp")
+    if not isinstance(p["sdp"], str):
+        raise InvalidInput("'sdp' must be a string", field="sdp", code="invalid_sdp")
+    return str(p["sdp"])
+
+
+# --- quality -----------------------------------------------------------------------
+
+
+@dataclass
+class _Sample:
+    at: float
+    bytes_received: int
+    packets_received: int
+    packets_lost: int
+
+
+def classify(loss: float | None, rtt: float | None) -> str:
+    """good / fair / poor from loss (fraction) and round-trip time (s); unknown without data."""
+    if loss is None and rtt is None:
+        return "unknown"
+    if (loss or 0.0) >= POOR_LOSS or (rtt or 0.0) >= POOR_RTT:
+        return "poor"
+    if (loss or 0.0) >= FAIR_LOSS or (rtt or 0.0) >= FAIR_RTT:
+        return "fair"
+    return "good"
+
+
+def summarise(
+    stats: dict[str, Any], previous: _Sample | None, now: float
+) -> tuple[dict[str, Any], _Sample]:
+    """One participant's quality figures from :meth:`Sfu.stats` and the previous sample."""
+    tracks = stats["publish"]["tracks"]
+    sample = _Sample(
+        now,
+        int(stats["publish"].get("bytes_received", 0)),
+        sum(int(t.get("packets_received", 0)) for t in tracks),
+        sum(max(0, int(t.get("packets_lost", 0))) for t in tracks),
+    )
+    bitrate = up_loss = None
+    if previous is not None and now > previous.at:
+        bitrate = max(0, sample.bytes_received - previous.bytes_received) * 8 / (now - previous.at)
+        got = sample.packets_received - previous.packets_received
+        lost = sample.packets_lost - previous.packets_lost
+        if got + lost > 0:
+            up_loss = max(0.0, lost / (got + lost))
+    rtts = [t["round_trip_time"] for t in stats["subscribe"]["tracks"]
+            if t.get("round_trip_time") is not None]
+    down = [t["fraction_lost"] / 256 for t in stats["subscribe"]["tracks"]
+            if t.get("fraction_lost") is not None]
+    rtt = sorted(rtts)[len(rtts) // 2] if rtts else None
+    losses = [x for x in (up_loss, max(down) if down else None) if x is not None]
+    loss = max(losses) if losses else None
+    return {
+        "member_id": stats["participant_id"],
+        "quality": classify(loss, rtt),
+        "bitrate_kbps": None if bitrate is None else round(bitrate / 1000),
+        "loss": None if loss is None else round(loss, 3),
+        "rtt_ms": None if rtt is None else round(rtt * 1000),
+        "publish_state": stats["publish"]["state"],
+        "subscribe_state": stats["subscribe"]["state"],
+    }, sample
+
+
+# --- the events ----------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    meeting_id: int
+    pid: str
+    member_id: str
+    sid: str
+    display: bool
+
+
+class MediaSignaling:
+    """Registers the media events on the namespace and relays the SFUs' facts."""
+
+    def __init__(
+        self,
+        namespace: MeetingNamespace,
+        sfu_factory: SfuFactory,
+        ice_servers_for: IceServersFor,
+        *,
+        tick_seconds: float = 1.0,
+        quality_every: int = 2,
+    ) -> None:
+        self.ns = namespace
+        self._factory = sfu_factory
+        self._ice_servers_for = ice_servers_for
+        self._tick, self._quality_every = tick_seconds, quality_every
+        self.sfus: dict[int, Sfu] = {}
+        self._sessions: dict[tuple[int, str], _Session] = {}
+        self._closing: dict[tuple[int, str], asyncio.TimerHandle] = {}
+        self._publications: dict[int, dict[str, dict[str, bool]]] = {}
+        self._main_room: dict[int, set[str]] = {}
+        self._muted: dict[int, set[str]] = {}
+        self._spotlight: dict[int, str | None] = {}
+        self._speaker: dict[int, str | None] = {}
+        self._samples: dict[tuple[int, str], _Sample] = {}
+        self.quality: dict[int, list[dict[str, Any]]] = {}
+        self._display_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        handlers: dict[str, Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]] = {
+            "media_open": self._open,
+            "media_close": self._close,
+            "publish_offer": self._publish_offer,
+            "subscribe_answer": self._subscribe_answer,
+            "ice_candidate": self._ice_candidate,
+            "set_receive_profile": self._set_receive_profile,
+            "set_main_room_camera": self._set_main_room_camera,
+            "mute_participant": self._mute_participant,
+            "spotlight": self._spotlight_event,
+            "get_media_stats": self._get_stats,
+        }
+        for event, handler in handlers.items():
+            namespace.register(event, handler)
+        namespace.on_connection_closed(self._connection_closed)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        for timer in self._closing.values():
+            timer.cancel()
+        self._closing.clear()
+        for sfu in list(self.sfus.values()):
+            await sfu.close()
+        self.sfus.clear()
+        self._sessions.clear()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                logger.exception("media background task failed")
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _seat_role(self, conn: Connection) -> tuple[Role, Attendance]:
+        assert conn.meeting_id is not None
+        roster = self.ns.roster(conn.meeting_id)
+        seat = roster.seat(conn.member.member_id) if roster else None
+        if seat is None:
+            raise InvalidState("'join' first")
+        return seat.role, seat.attendance
+
+    def _require_chair(self, conn: Connection, what: str) -> None:
+        if self._seat_role(conn)[0] != Role.CHAIR:
+            raise NotAuthorised(f"only the chair may {what}")
+
+    def _own_session(self, conn: Connection, event: str) -> tuple[Sfu, _Session]:
+        assert conn.meeting_id is not None
+        pid = conn.extra.get("media_pid")
+        session = self._sessions.get((conn.meeting_id, pid)) if isinstance(pid, str) else None
+        sfu = self.sfus.get(conn.meeting_id)
+        if session is None or sfu is None:
+            raise InvalidState(f"'{event}' before 'media_open'", code="media_not_open",
+                               hint="send media_open first")
+        return sfu, session
+
+    def _member_session(self, meeting_id: int, member_id: str) -> tuple[Sfu, _Session]:
+        session = self._sessions.get((meeting_id, member_id))
+        sfu = self.sfus.get(meeting_id)
+        if session is None or sfu is None:
+            raise NotFound(f"{member_id} has no media session", code="no_media_session")
+        return sfu, session
+
+    def _publication(self, meeting_id: int, pid: str) -> dict[str, Any]:
+        pub = self._publications.get(meeting_id, {}).get(pid, {"audio": False, "video": False})
+        return {"member_id": pid, "audio": pub["audio"], "video": pub["video"],
+                "main_room": pid in self._main_room.get(meeting_id, set()),
+                "muted": pid in self._muted.get(meeting_id, set())}
+
+    def _emit(self, meeting_id: int, event: str, data: dict[str, Any]) -> None:
+        self._spawn(self.ns.emit_to_meeting(meeting_id, event, data))
+
+    def _emit_to(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        self._spawn(self.ns.sio.emit(event, data, to=sid, namespace=NAMESPACE))
+
+    # -- SFU facts -> messages ----------------------------------------------------
+
+    def _on_sfu_event(self, meeting_id: int, event: MediaEvent) -> None:
+        session = self._sessions.get((meeting_id, event.participant_id))
+        if isinstance(event, SubscribeOffer):
+            if session is not None:
+                self._emit_to(session.sid, "subscribe_offer", {
+                    **event.description, "streams": event.streams,
+                    "new_connection": event.new_connection})
+        elif isinstance(event, PublicationChanged):
+            pubs = self._publications.setdefault(meeting_id, {})
+            if event.audio or event.video:
+                pubs[event.participant_id] = {"audio": event.audio, "video": event.video}
+            else:
+                pubs.pop(event.participant_id, None)
+            self._emit(meeting_id, "publication_changed",
+                       self._publication(meeting_id, event.participant_id))
+        elif isinstance(event, MuteChanged):
+            muted = self._muted.setdefault(meeting_id, set())
+            (muted.add if event.muted else muted.discard)(event.participant_id)
+            self._emit(meeting_id, "participant_muted",
+                       {"member_id": event.participant_id, "muted": event.muted})
+        elif isinstance(event, ConnectionStateChanged):
+            if session is not None and not session.display:
+                self._emit(meeting_id, "media_connection_changed", {
+                    "member_id": event.participant_id, "target": event.target,
+                    "state": event.state})
+
+    # -- events -------------------------------------------------------------------
+
+    async def _open(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"main_room", "profile", "display"}, set())
+        main_room, display = _bool(p, "main_room"), _bool(p, "display")
+        profile = p.get("profile", "full")
+        role, attendance = self._seat_role(conn)
+        assert conn.meeting_id is not None
+        meeting_id, member_id = conn.meeting_id, conn.member.member_id
+        if main_room and attendance != Attendance.MAIN_ROOM and role != Role.CHAIR:
+            raise NotAuthorised("only a computer attending in the main room is the "
+                                "main-room camera")
+        if display and role not in DISPLAY_ROLES:
+            raise NotAuthorised("a main-room display signs in as the chair, the secretary "
+                                "or an observer account")
+        if display and main_room:
+            raise InvalidInput("a display does not publish: 'main_room' is not allowed",
+                               field="main_room")
+        previous = conn.extra.get("media_pid")
+        if isinstance(previous, str):  # the same connection starts over
+            await self._end_session(meeting_id, previous, "reopened")
+        pid = f"display:{member_id}:{next(self._display_ids)}" if display else member_id
+        if not display and (meeting_id, pid) in self._sessions:
+            await self._end_session(meeting_id, pid, "replaced")  # another tab, a reconnect
+        sfu = self.sfus.get(meeting_id)
+        if sfu is None:
+            def relay(event: MediaEvent, m: int = meeting_id) -> None:
+                self._on_sfu_event(m, event)
+
+            sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
+        self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display)
+        conn.extra["media_pid"] = pid
+        try:
+            await sfu.open_participant(pid, main_room=main_room, profile=profile)
+        except MeetingError:
+            self._sessions.pop((meeting_id, pid), None)
+            conn.extra.pop("media_pid", None)
+            raise
+        if main_room:
+            await self._set_main_room(meeting_id, pid, True)
+        logger.info("meeting=%s member=%s media opened display=%s", meeting_id, member_id, display)
+        return {
+            "participant_id": pid,
+            "ice_servers": self._ice_servers_for(member_id),
+            "profile": (await sfu.set_receive_profile(pid, profile)),
+            "main_room": main_room,
+            "display": display,
+            "publications": [self._publication(meeting_id, m)
+                             for m in self._publications.get(meeting_id, {})],
+            "spotlight": self._spotlight.get(meeting_id),
+            "active_speaker": self._speaker.get(meeting_id),
+        }
+
+    async def _close(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        _object(data, set(), set())
+        _, session = self._own_session(conn, "media_close")
+        await self._end_session(session.meeting_id, session.pid, "closed")
+        return {}
+
+    async def _publish_offer(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        sdp = _description(data, "offer")
+        sfu, session = self._own_session(conn, "publish_offer")
+        if session.display:
+            raise NotAuthorised("a display session receives only")
+        return {"answer": await sfu.accept_offer(session.pid, sdp, "offer")}
+
+    async def _subscribe_answer(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        sdp = _description(data, "answer")
+        sfu, session = self._own_session(conn, "subscribe_answer")
+        await sfu.accept_answer(session.pid, sdp, "answer")
+        return {}
+
+    async def _ice_candidate(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"target", "candidate"}, {"target", "candidate"})
+        if p["target"] not in ("publish", "subscribe"):
+            raise InvalidInput("'target' must be 'publish' or 'subscribe'", field="target")
+        candidate = p["candidate"]
+        if candidate is not None and not isinstance(candidate, dict):
+            raise InvalidInput("'candidate' must be an object or null", field="candidate")
+        if isinstance(candidate, dict):
+            extra = set(candidate) - {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
+            if extra:
+                raise InvalidInput(f"unknown field 'candidate.{sorted(extra)[0]}'",
+                                   field="candidate")
+            candidate = {k: v for k, v in candidate.items() if k != "usernameFragment"}
+        sfu, session = self._own_session(conn, "ice_candidate")
+        await sfu.add_ice_candidate(session.pid, candidate, target=p["target"])
+        return {}
+
+    async def _set_receive_profile(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"profile"}, {"profile"})
+        sfu, session = self._own_session(conn, "set_receive_profile")
+        return {"profile": await sfu.set_receive_profile(session.pid, p["profile"])}
+
+    async def _set_main_room_camera(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"member_id", "main_room"}, {"member_id", "main_room"})
+        member_id, flag = _member_id(p["member_id"]), _bool(p, "main_room")
+        self._require_chair(conn, "choose the main-room camera")
+        assert conn.meeting_id is not None
+        self._member_session(conn.meeting_id, member_id)
+        await self._set_main_room(conn.meeting_id, member_id, flag)
+        return {}
+
+    async def _set_main_room(self, meeting_id: int, pid: str, flag: bool) -> None:
+        await self.sfus[meeting_id].set_main_room(pid, flag)
+        rooms = self._main_room.setdefault(meeting_id, set())
+        (rooms.add if flag else rooms.discard)(pid)
+        self._emit(meeting_id, "publication_changed", self._publication(meeting_id, pid))
+
+    async def _mute_participant(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"member_id", "muted"}, {"member_id", "muted"})
+        member_id, muted = _member_id(p["member_id"]), _bool(p, "muted")
+        self._require_chair(conn, "mute a participant")
+        assert conn.meeting_id is not None
+        sfu, _ = self._member_session(conn.meeting_id, member_id)
+        await sfu.mute(member_id, muted)
+        logger.info("meeting=%s member=%s muted=%s by chair", conn.meeting_id, member_id, muted)
+        return {"member_id": member_id, "muted": muted}
+
+    async def _spotlight_event(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        p = _object(data, {"member_id"}, {"member_id"})
+        member_id = None if p["member_id"] is None else _member_id(p["member_id"])
+        self._require_chair(conn, "spotlight a speaker")
+        assert conn.meeting_id is not None
+        if member_id is not None:
+            roster = self.ns.roster(conn.meeting_id)
+            seat = roster.seat(member_id) if roster else None
+            if seat is None or seat.state == ConnState.LEFT:
+                raise NotFound(f"{member_id} is not in the meeting", field="member_id")
+        self._spotlight[conn.meeting_id] = member_id
+        self._emit(conn.meeting_id, "spotlight_changed", {"member_id": member_id})
+        return {"member_id": member_id}
+
+    async def _get_stats(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        _object(data, set(), set())
+        if self._seat_role(conn)[0] not in STATS_ROLES:
+            raise NotAuthorised("media statistics are for the officers and site operators")
+        assert conn.meeting_id is not None
+        sfu = self.sfus.get(conn.meeting_id)
+        participants = []
+        if sfu is not None:
+            for pid in sfu.participant_ids:
+                try:
+                    participants.append(await sfu.stats(pid))
+                except NotFound:
+                    continue  # closed meanwhile
+        return {"participants": participants, "quality": self.quality.get(conn.meeting_id, [])}
+
+    # -- leaving ------------------------------------------------------------------
+
+    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int,
+                                 reason: str) -> None:
+        pid = conn.extra.pop("media_pid", None)
+        session = self._sessions.get((meeting_id, pid)) if isinstance(pid, str) else None
+        if session is None or session.sid != sid:
+            return
+        if reason == "leave" or session.display:
+            await self._end_session(meeting_id, session.pid, reason)
+            return
+        # A dropped connection keeps its media for the reconnect grace: the client's
+        # peer connections may well still be up. A new media_open replaces it.
+        key = (meeting_id, session.pid)
+        grace = self.ns.limits.reconnect_grace_seconds
+
+        def expire() -> None:
+            self._closing.pop(key, None)
+            current = self._sessions.get(key)
+            if current is session:
+                self._spawn(self._end_session(meeting_id, session.pid, "disconnected"))
+
+        self._closing[key] = asyncio.get_running_loop().call_later(grace, expire)
+
+    async def _end_session(self, meeting_id: int, pid: str, reason: str) -> None:
+        key = (meeting_id, pid)
+        session = self._sessions.pop(key, None)
+        timer = self._closing.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._samples.pop(key, None)
+        sfu = self.sfus.get(meeting_id)
+        if session is None or sfu is None:
+            return
+        conn = self.ns.connection(session.sid)
+        if conn is not None and conn.extra.get("media_pid") == pid:
+            conn.extra.pop("media_pid", None)
+            if reason == "replaced":
+                self._emit_to(session.sid, "media_closed", {"reason": "replaced"})
+        try:
+            await sfu.close_participant(pid)
+        except NotFound:
+            pass
+        self._main_room.get(meeting_id, set()).discard(pid)
+        self._muted.get(meeting_id, set()).discard(pid)
+        if self._publications.get(meeting_id, {}).pop(pid, None) is not None:
+            self._emit(meeting_id, "publication_changed", self._publication(meeting_id, pid))
+        if reason in ("leave", "disconnected", "closed") and self._spotlight.get(meeting_id) == pid:
+            self._spotlight[meeting_id] = None
+            self._emit(meeting_id, "spotlight_changed", {"member_id": None})
+        logger.info("meeting=%s participant=%s media closed reason=%s", meeting_id, pid, reason)
+        if not sfu.participant_ids:
+            self.sfus.pop(meeting_id, None)
+            await sfu.close()
+            for table in (self._publications, self._main_room, self._muted, self._speaker,
+                          self.quality):
+                table.pop(meeting_id, None)
+
+    # -- periodic: active speaker and quality ----------------------------------------
+
+    async def _tick_loop(self) -> None:
+        for n in itertools.count():
+            await asyncio.sleep(self._tick)
+            for meeting_id, sfu in list(self.sfus.items()):
+                try:
+                    self._check_speaker(meeting_id, sfu)
+                    if n % self._quality_every == 0:
+                        await self._broadcast_quality(meeting_id, sfu)
+                except Exception:
+                    logger.exception("meeting=%s media tick failed", meeting_id)
+
+    def _check_speaker(self, meeting_id: int, sfu: Sfu) -> None:
+        spoke = sfu.ranking.last_spoke
+        order = [p for p in sfu.ranking.order if p in spoke]
+        speaker = order[0] if order else None
+        if speaker != self._speaker.get(meeting_id):
+            self._speaker[meeting_id] = speaker
+            self._emit(meeting_id, "active_speaker_changed", {"member_id": speaker})
+
+    async def _broadcast_quality(self, meeting_id: int, sfu: Sfu) -> None:
+        now = asyncio.get_running_loop().time()
+        rows = []
+        for pid in sfu.participant_ids:
+            session = self._sessions.get((meeting_id, pid))
+            if session is None or session.display:
+                continue
+            try:
+                stats = await sfu.stats(pid)
+            except NotFound:
+                continue
+            row, sample = summarise(stats, self._samples.get((meeting_id, pid)), now)
+            self._samples[(meeting_id, pid)] = sample
+            rows.append(row)
+        self.quality[meeting_id] = rows
+        if rows:
+            await self.ns.emit_to_meeting(meeting_id, "media_quality", {"participants": rows})

@@ -1,0 +1,443 @@
+"""Live media through the real Socket.IO signaling: a real server (in process, 127.0.0.1),
+real Socket.IO clients and real aiortc peer connections.
+
+Run inside a private network namespace (DESIGN.md, "How we test")::
+
+    unshare -n sh -c 'ip link set lo up && python -m pytest tests/integration -q -m media'
+
+``MEDIA_CYCLES`` (default 100) sets how many join/publish/leave cycles the cleanup test runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import hashlib
+import hmac
+import os
+import resource
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
+
+from media import aiortc_hooks
+from meetingd.app import build_app
+from meetingd.config import load_config
+from meetingd.demo import seed_demo
+from meetingd.media_wiring import client_ice_servers, media_key, turn_credentials
+from meetingd.services import services_key
+from signaling.media import classify
+from tests.integration.conftest import Member, Server, wait_for
+from tests.integration.test_media_sfu import MovingVideoTrack
+
+pytestmark = pytest.mark.media
+
+LOOPBACK = ["127.0.0.1"]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The in-process server, announcing 127.0.0.1 for media."""
+    cfg = load_config(environ={}, overrides={
+        "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
+                   "reconnect_grace_seconds": 1.0},
+        "logging": {"format": "text"},
+        "limits": {"events_per_second": 200.0, "event_burst": 400},
+        "media": {"announce_addresses": LOOPBACK},
+    })
+    app = build_app(cfg)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    app[services_key].public_url = url
+    await seed_demo(app[services_key])
+    yield Server(url, app, tmp_path / "data")
+    await runner.cleanup()
+
+
+class Peer:
+    """A participant's browser: its signaling (a :class:`Member`) and two aiortc peers."""
+
+    def __init__(self, member: Member) -> None:
+        self.m = member
+        self.publish_pc: RTCPeerConnection | None = None
+        self.subscribe_pc: RTCPeerConnection | None = None
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.frames: Counter[tuple[str | None, str]] = Counter()
+        self.answer_errors: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def join(self, attendance: str = "remote", **media: Any) -> dict[str, Any]:
+        ack = await self.m.join(1, attendance)
+        assert ack["ok"], ack
+        assert self.m.sio is not None
+
+        @self.m.sio.on("subscribe_offer", namespace="/meeting")
+        async def on_offer(data: dict[str, Any]) -> None:
+            task = asyncio.get_running_loop().create_task(self._answer(data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        opened = await self.m.emit("media_open", media)
+        assert opened["ok"], opened
+        return opened
+
+    async def publish(self, audio: bool = True, video: bool = True) -> dict[str, Any]:
+        pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        if audio:
+            pc.addTrack(AudioStreamTrack())
+        if video:
+            pc.addTrack(MovingVideoTrack())
+        aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+        await pc.setLocalDescription(await pc.createOffer())
+        ack = await self.m.emit("publish_offer", {"sdp": pc.localDescription.sdp, "type": "offer"})
+        assert ack["ok"], ack
+        await pc.setRemoteDescription(RTCSessionDescription(**ack["answer"]))
+        return ack
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        async with self._lock:
+            if offer["new_connection"] or self.subscribe_pc is None:
+                if self.subscribe_pc is not None:
+                    await self.subscribe_pc.close()
+                # max-bundle, like browsers: aiortc's balanced policy loses the second
+                # video m-line of an initial offer (see media/settings.py)
+                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
+                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+                @pc.on("track")
+                def on_track(track: Any) -> None:
+                    for t in pc.getTransceivers():
+                        if t.receiver.track is track:
+                            self._count(t.mid, t.receiver, track.kind)
+
+            pc = self.subscribe_pc
+            self.streams = {s["mid"]: s for s in offer["streams"]}
+            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+            aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+            await pc.setLocalDescription(await pc.createAnswer())
+            ack = await self.m.emit("subscribe_answer",
+                                    {"sdp": pc.localDescription.sdp, "type": "answer"})
+            if not ack["ok"]:
+                self.answer_errors.append(ack)
+
+    def _count(self, mid: str, receiver: Any, kind: str) -> None:
+        def sink(frame: aiortc_hooks.EncodedFrame) -> None:
+            publisher = self.streams.get(mid, {}).get("participant_id")
+            self.frames[(publisher, kind)] += 1
+
+        aiortc_hooks.install_frame_sink(receiver, kind, sink)
+
+    async def close(self) -> None:
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+        self.publish_pc = self.subscribe_pc = None
+        for task in list(self._tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def peer(sign_in: Callable[[str], Awaitable[Member]]) -> AsyncIterator[
+        Callable[[str], Awaitable[Peer]]]:
+    peers: list[Peer] = []
+
+    async def make(member_id: str) -> Peer:
+        p = Peer(await sign_in(member_id))
+        peers.append(p)
+        return p
+
+    yield make
+    for p in peers:
+        await p.close()
+
+
+def _media(server: Server) -> Any:
+    return server.app[media_key]
+
+
+async def test_a_publishers_frames_reach_two_subscribers(server: Server, peer: Any) -> None:
+    chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
+    opened = await chair.join("main_room", main_room=True)
+    assert opened["ice_servers"] == [] and opened["profile"] == {"mode": "full"}
+    assert opened["participant_id"] == "C1-CHAIR" and opened["main_room"] is True
+    await alice.join()
+    await bob.join()
+    await chair.publish()
+    for sub in (alice, bob):
+        await wait_for(lambda s=sub: s.frames[("C1-CHAIR", "video")] >= 30, 15)
+        await wait_for(lambda s=sub: s.frames[("C1-CHAIR", "audio")] >= 50, 15)
+        assert not sub.answer_errors
+        pubs = [d for d in sub.m.seen("publication_changed") if d["member_id"] == "C1-CHAIR"]
+        assert pubs[-1] == {"member_id": "C1-CHAIR", "audio": True, "video": True,
+                            "main_room": True, "muted": False}
+    # a late joiner learns who publishes from the media_open ack, and its first
+    # subscribe offer carries two videos at once
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 10, 15)
+    late = await peer("C1-003")
+    ack = await late.join()
+    assert sorted(p["member_id"] for p in ack["publications"]) == ["C1-001", "C1-CHAIR"]
+    for publisher in ("C1-CHAIR", "C1-001"):
+        await wait_for(lambda p=publisher: late.frames[(p, "video")] >= 10, 15)
+    # alice leaves: the others' m-lines of hers go idle in a new offer
+    assert (await alice.m.emit("media_close", {}))["ok"]
+    for sub in (bob, late):
+        await wait_for(lambda s=sub: not any(x["participant_id"] == "C1-001"
+                                             for x in s.streams.values()), 10)
+    video = late.frames[("C1-CHAIR", "video")]
+    await wait_for(lambda: late.frames[("C1-CHAIR", "video")] >= video + 10, 10)
+
+
+async def test_audio_only_profile_stops_video_and_keeps_audio(server: Server, peer: Any) -> None:
+    alice, bob = await peer("C1-001"), await peer("C1-002")
+    await alice.join()
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 10, 15)
+    ack = await bob.m.emit("set_receive_profile", {"profile": "audio_only"})
+    assert ack == {"ok": True, "profile": {"mode": "audio_only"}}
+    await asyncio.sleep(0.3)  # frames already in flight
+    video, audio = bob.frames[("C1-001", "video")], bob.frames[("C1-001", "audio")]
+    await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 50, 10)
+    assert bob.frames[("C1-001", "video")] <= video + 1
+    bad = await bob.m.emit("set_receive_profile", {"profile": "everything"})
+    assert bad["error"] == "invalid_input"
+    await bob.m.emit("set_receive_profile", {"profile": {"mode": "last_n", "n": 2}})
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 10, 10)
+
+
+async def test_chair_mutes_and_spotlights_others_may_not(server: Server, peer: Any) -> None:
+    chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
+    await chair.join("main_room")
+    await alice.join()
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "audio")] >= 20, 15)
+
+    refused = await bob.m.emit("mute_participant", {"member_id": "C1-001", "muted": True})
+    assert refused["error"] == "not_authorised"
+    refused = await bob.m.emit("spotlight", {"member_id": "C1-001"})
+    assert refused["error"] == "not_authorised"
+    missing = await chair.m.emit("mute_participant", {"member_id": "C1-008", "muted": True})
+    assert missing["error"] == "no_media_session"
+
+    ack = await chair.m.emit("mute_participant", {"member_id": "C1-001", "muted": True})
+    assert ack == {"ok": True, "member_id": "C1-001", "muted": True}
+    await wait_for(lambda: {"member_id": "C1-001", "muted": True}
+                   in alice.m.seen("participant_muted"))
+    await asyncio.sleep(0.3)
+    audio, video = bob.frames[("C1-001", "audio")], bob.frames[("C1-001", "video")]
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 15, 10)
+    assert bob.frames[("C1-001", "audio")] <= audio + 1
+    await chair.m.emit("mute_participant", {"member_id": "C1-001", "muted": False})
+    await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 20, 10)
+
+    ack = await chair.m.emit("spotlight", {"member_id": "C1-001"})
+    assert ack == {"ok": True, "member_id": "C1-001"}
+    for p in (chair, alice, bob):
+        await wait_for(lambda p=p: {"member_id": "C1-001"} in p.m.seen("spotlight_changed"))
+    assert (await chair.m.emit("spotlight", {"member_id": "NOBODY"}))["error"] == "not_found"
+    await chair.m.emit("spotlight", {"member_id": None})
+    await wait_for(lambda: {"member_id": None} in bob.m.seen("spotlight_changed"))
+
+    refused = await alice.m.emit("set_main_room_camera", {"member_id": "C1-002",
+                                                         "main_room": True})
+    assert refused["error"] == "not_authorised"
+    ack = await chair.m.emit("set_main_room_camera", {"member_id": "C1-001", "main_room": True})
+    assert ack["ok"]
+    await wait_for(lambda: any(d["member_id"] == "C1-001" and d["main_room"]
+                               for d in bob.m.seen("publication_changed")))
+    # a remote member may not call itself the main-room camera
+    carol = await peer("C1-003")
+    await carol.m.join(1, "remote")
+    refused = await carol.m.emit("media_open", {"main_room": True})
+    assert refused["error"] == "not_authorised"
+
+
+async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(
+    server: Server, peer: Any, sign_in: Any
+) -> None:
+    alice, bob = await peer("C1-001"), await peer("C1-002")
+    await alice.join()
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 10, 15)
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTrack(MovingVideoTrack())
+    aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+
+    # before join, before media_open
+    mallory = await sign_in("C1-004")
+    await mallory.connect()
+    before_join = await mallory.emit("publish_offer", offer)
+    assert before_join["error"] == "invalid_state"
+    await mallory.join(1, "remote")
+    before_open = await mallory.emit("publish_offer", offer)
+    assert before_open["error"] == "media_not_open"
+    no_session = await mallory.emit("ice_candidate", {"target": "publish", "candidate": {
+        "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}})
+    assert no_session["error"] == "media_not_open"
+
+    garbage = await bob.m.emit("publish_offer", {"sdp": "this is not sdp", "type": "offer"})
+    assert garbage["error"] == "invalid_sdp"
+    wrong_type = await bob.m.emit("publish_offer", {"sdp": offer["sdp"], "type": "answer"})
+    assert wrong_type["error"] == "invalid_sdp"
+    extra = await bob.m.emit("publish_offer", {**offer, "x": 1})
+    assert extra["error"] == "invalid_input" and "'x'" in extra["message"]
+    no_common = offer["sdp"].replace("VP8/90000", "AV1X/90000").replace("H264/90000", "H265X/90000")
+    codec = await bob.m.emit("publish_offer", {"sdp": no_common, "type": "offer"})
+    assert codec["error"] == "no_common_codec"
+    # bob has a subscribe connection but the candidate line is garbage
+    bad_candidate = await bob.m.emit("ice_candidate", {"target": "subscribe", "candidate": {
+        "candidate": "garbage", "sdpMid": "0"}})
+    assert bad_candidate["error"] == "invalid_input"
+    bad_target = await bob.m.emit("ice_candidate", {"target": "both", "candidate": None})
+    assert bad_target["error"] == "invalid_input"
+    # no publish connection yet for mallory's media session
+    await mallory.emit("media_open", {})
+    unknown = await mallory.emit("ice_candidate", {"target": "publish", "candidate": {
+        "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}})
+    assert unknown["error"] == "invalid_state"
+    stray_answer = await mallory.emit("subscribe_answer", {
+        "sdp": offer["sdp"].replace("a=setup:actpass", "a=setup:active"), "type": "answer"})
+    assert stray_answer["error"] in ("invalid_state", "invalid_sdp")
+
+    # a renegotiation flood: refused with rate_limited, alice's media unaffected
+    codes = []
+    for _ in range(14):
+        flood = await bob.m.emit("publish_offer", {"sdp": "v=0 garbage", "type": "offer"})
+        codes.append(flood["error"])
+    assert "rate_limited" in codes or set(codes) == {"invalid_sdp"}
+    real = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    real.addTrack(AudioStreamTrack())
+    aiortc_hooks.announce_host_candidates(real, LOOPBACK)
+    await real.setLocalDescription(await real.createOffer())
+    results = []
+    for _ in range(12):
+        r = await bob.m.emit("publish_offer", {"sdp": real.localDescription.sdp, "type": "offer"})
+        results.append(r.get("error", "ok"))
+    assert "rate_limited" in results
+    video = bob.frames[("C1-001", "video")]
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 20, 10)
+    await pc.close()
+    await real.close()
+
+
+async def test_operators_get_stats_and_everyone_gets_quality(server: Server, peer: Any) -> None:
+    chair, alice = await peer("C1-CHAIR"), await peer("C1-001")
+    await chair.join("main_room")
+    await alice.join()
+    await alice.publish()
+    await wait_for(lambda: chair.frames[("C1-001", "video")] >= 10, 15)
+    refused = await alice.m.emit("get_media_stats", {})
+    assert refused["error"] == "not_authorised"
+    stats = await chair.m.emit("get_media_stats", {})
+    by_id = {p["participant_id"]: p for p in stats["participants"]}
+    assert by_id["C1-001"]["publish"]["state"] == "connected"
+    assert {t["kind"] for t in by_id["C1-001"]["publish"]["tracks"]} == {"audio", "video"}
+    await wait_for(lambda: any(
+        r["member_id"] == "C1-001" and r["bitrate_kbps"] and r["quality"] != "unknown"
+        for q in chair.m.seen("media_quality") for r in q["participants"]), 10)
+    row = next(r for q in chair.m.seen("media_quality") for r in q["participants"]
+               if r["member_id"] == "C1-001" and r["bitrate_kbps"])
+    assert row["quality"] == "good" and row["publish_state"] == "connected"
+
+
+async def test_disconnect_closes_media_after_the_grace(server: Server, peer: Any) -> None:
+    alice, bob = await peer("C1-001"), await peer("C1-002")
+    await alice.join()
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 5, 15)
+    assert alice.m.sio is not None
+    await alice.m.sio.disconnect()
+    assert _media(server).session_count == 2  # kept through the grace (1 s here)
+    await wait_for(lambda: _media(server).session_count == 1, 5)
+    await wait_for(lambda: {"member_id": "C1-001", "audio": False, "video": False,
+                            "main_room": False, "muted": False}
+                   in bob.m.seen("publication_changed"))
+
+
+@pytest.mark.slow
+async def test_repeated_join_and_leave_frees_connections_and_tasks(
+    server: Server, peer: Any, sign_in: Any
+) -> None:
+    cycles = int(os.environ.get("MEDIA_CYCLES", "100"))
+    alice, bob = await peer("C1-001"), await peer("C1-002")
+    await alice.join()
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 5, 15)
+    media = _media(server)
+    guest = Peer(await sign_in("C1-003"))
+    baseline_tasks = baseline_rss = 0
+    for n in range(cycles):
+        await guest.join()
+        await guest.publish(audio=True, video=n % 2 == 0)
+        await wait_for(lambda: guest.frames[("C1-001", "video")] >= 1, 15)
+        assert (await guest.m.emit("leave", {}))["ok"]
+        await guest.close()
+        guest.frames.clear()
+        if n == 1:
+            await wait_for(lambda: media.session_count == 2, 5)
+            await asyncio.sleep(0.5)
+            gc.collect()
+            baseline_tasks = len(asyncio.all_tasks())
+            baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    await wait_for(lambda: media.session_count == 2, 5)
+    gc.collect()
+    await wait_for(lambda: len(asyncio.all_tasks()) <= baseline_tasks + 3, 10)
+    sfu = media.sfus[1]
+    assert sorted(sfu.participant_ids) == ["C1-001", "C1-002"]
+    published = await sfu.stats("C1-001")
+    assert all(t["subscribers"] == 1 for t in published["publish"]["tracks"])
+    # ru_maxrss is a high-water mark (KiB): it must not keep climbing with the cycles
+    growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline_rss) / 1024
+    assert growth_mb < 60, f"RSS high-water mark grew {growth_mb:.0f} MB over {cycles} cycles"
+    video = bob.frames[("C1-001", "video")]
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 10, 10)
+    await guest.close()
+
+
+def test_turn_credentials_follow_coturn_use_auth_secret(tmp_path: Path) -> None:
+    secret_file = tmp_path / "turn.secret"
+    secret_file.write_text("north-sea-wind\n")
+    cfg = load_config(environ={}, overrides={"media": {
+        "ice_servers": ["stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp",
+                        "turns:turn.example.org:5349"],
+        "turn_secret_file": str(secret_file), "turn_credential_seconds": 600}})
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    servers = client_ice_servers(cfg, lambda: now)("C1-001")
+    expiry = int(now.timestamp()) + 600
+    expected = base64.b64encode(hmac.new(b"north-sea-wind", f"{expiry}:C1-001".encode(),
+                                         hashlib.sha1).digest()).decode()
+    assert servers == [
+        {"urls": "stun:stun.example.org:3478"},
+        {"urls": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
+         "username": f"{expiry}:C1-001", "credential": expected},
+    ]
+    assert turn_credentials(b"north-sea-wind", "C1-001", expiry) == (f"{expiry}:C1-001", expected)
+
+
+def test_quality_classes() -> None:
+    assert classify(None, None) == "unknown"
+    assert classify(0.0, 0.05) == "good"
+    assert classify(0.04, 0.05) == "fair"
+    assert classify(0.0, 0.5) == "fair"
+    assert classify(0.12, 0.05) == "poor"
+    assert classify(None, 0.9) == "poor"
