@@ -11,7 +11,9 @@ import { mountLogin } from "./login.js";
 import { mountInvite } from "./invite.js";
 import { mountMeetings } from "./meetings.js";
 import { mountRoom } from "./room.js";
+import { mountDisplay } from "./display.js";
 import { mountAdmin } from "./admin.js";
+import { mountMinutes } from "./minutes.js";
 
 /** @typedef {import("./protocol.js").Me} Me */
 
@@ -137,6 +139,14 @@ function resolve(/** @type {string} */ hash) {
   if ((m = path.match(/^\/meeting\/(\d+)$/))) {
     const id = Number(m[1]);
     return { name: "room", view: (root, c) => mountRoom(root, c, id), needsSession: true };
+  }
+  if ((m = path.match(/^\/display\/(\d+)$/))) {
+    const id = Number(m[1]);
+    return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: true };
+  }
+  if ((m = path.match(/^\/minutes\/(\d+)$/))) {
+    const id = Number(m[1]);
+    return { name: "minutes", view: (root, c) => mountMinutes(root, c, id), needsSession: true };
   }
   if (path === "/admin/members") {
     return { name: "admin", view: me?.is_admin ? mountAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };

@@ -75,6 +75,9 @@ export function mountMeetings(root, ctx) {
     if (m.state !== "closed") {
       actions.push(h("a", { class: "btn btn-primary", href: `#/meeting/${m.id}`, "data-action": "enter" }, tx("meetings.enter")));
     }
+    if (m.state === "closed" && m.my_role) {
+      actions.push(h("a", { class: "btn btn-primary", href: `#/minutes/${m.id}`, "data-action": "minutes" }, tx("minutes.link")));
+    }
     if (isChair && m.state === "scheduled") {
       const b = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn", "data-action": "open" }, tx("meeting.open")));
       b.addEventListener("click", () => change(m, "open", b));

@@ -123,7 +123,7 @@ function toApiError(body, status) {
  * @param {object} [body] state-changing requests always send a JSON object
  * @returns {Promise<any>} the success body
  */
-async function request(method, path, body) {
+export async function request(method, path, body) {
   /** @type {RequestInit} */
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (method !== "GET") {

@@ -12,6 +12,8 @@ import { errorMessage } from "./errors.js";
 import { stateBadge, roleBadge } from "./badges.js";
 import { renderRoster, isPresent } from "./roster.js";
 import { createChat } from "./chat.js";
+import { createMediaArea } from "./video.js";
+import { createProcedureArea } from "./procedure-panel.js";
 
 /** @typedef {import("./protocol.js").Meeting} Meeting */
 /** @typedef {import("./protocol.js").Participant} Participant */
@@ -83,7 +85,13 @@ export function mountRoom(root, ctx, meetingId) {
       h("h2", { class: "panel-title" }, tx("room.chat")), chat.element),
   );
   const notice = h("div", { class: "room-notice", hidden: true });
-  root.append(h("section", { class: "room" }, head, banner, notice, chooser, body));
+  /** @type {ReturnType<typeof createMediaArea> | null} */
+  let mediaArea = null;
+  const mediaSlot = h("div", { class: "media-slot" });
+  /** @type {ReturnType<typeof createProcedureArea> | null} */
+  let procArea = null;
+  const procSlot = h("div", { class: "proc-slot" });
+  root.append(h("section", { class: "room" }, head, banner, notice, chooser, procSlot, mediaSlot, body));
 
   for (const [tab, name] of /** @type {const} */ ([[tabRoster, "roster"], [tabChat, "chat"]])) {
     tab.addEventListener("click", () => selectTab(name));
@@ -324,6 +332,18 @@ export function mountRoom(root, ctx, meetingId) {
     link?.close();
     const l = new MeetingLink(meetingId, attendance);
     link = l;
+    mediaArea?.destroy();
+    mediaArea = createMediaArea({
+      link: l,
+      myId,
+      isChair: () => meeting?.my_role === "chair",
+      inMainRoom: () => myself?.attendance === "main_room",
+      nameOf: (id) => roster.get(id)?.full_name ?? id,
+    });
+    replaceChildren(mediaSlot, mediaArea.element);
+    procArea?.destroy();
+    procArea = createProcedureArea({ link: l, myId, role: () => meeting?.my_role ?? null, me: () => myself });
+    replaceChildren(procSlot, procArea.element);
     renderBanner(l.status);
     l.addEventListener("status", (e) => {
       if (link !== l) return;
@@ -358,12 +378,15 @@ export function mountRoom(root, ctx, meetingId) {
       ctx.setTitle("room.title", { title: ack.meeting.title });
       renderHead();
       renderAll();
+      if (link === l) mediaArea?.joined();
+      procArea?.refresh();
     });
     l.addEventListener("participant", (e) => {
       const { participant } = /** @type {CustomEvent<{participant: Participant}>} */ (e).detail;
       roster.set(participant.member_id, participant);
       if (participant.member_id === myId) {
         myself = participant;
+        procArea?.refresh();
         renderHead();
       }
       renderAll();
@@ -377,9 +400,12 @@ export function mountRoom(root, ctx, meetingId) {
     if (!meeting) return;
     renderRoster(rosterBox, meeting, roster, myId);
     renderTabs();
+    mediaArea?.refresh();
   }
 
   async function leaveMeeting() {
+    mediaArea?.destroy();
+    mediaArea = null;
     await link?.leave();
     ctx.go("#/meetings");
   }
@@ -430,6 +456,8 @@ export function mountRoom(root, ctx, meetingId) {
     chat.destroy();
     window.removeEventListener("online", onNetworkChange);
     window.removeEventListener("offline", onNetworkChange);
+    mediaArea?.destroy();
+    procArea?.destroy();
     // navigating away inside the app leaves the meeting; closing the tab does not
     // (the server shows us "reconnecting", then "left")
     link?.leave();

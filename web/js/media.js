@@ -1,0 +1,535 @@
+// @ts-check
+/**
+ * Live media over WebRTC (docs/media.md, docs/protocol.md "Media"). No DOM here.
+ *
+ * Two peer connections, each offered by one side only: the *publish* connection
+ * (this client offers its camera/microphone, the server answers) and the *subscribe*
+ * connection (the server offers one m-line per forwarded track in `subscribe_offer`,
+ * this client answers). Incoming tracks are mapped to participants by
+ * `transceiver.mid` through the offer's `streams`, never by msid.
+ *
+ * Recovery: a connection that fails (or stays disconnected for a few seconds) is
+ * replaced by starting over with `media_open` (the server replaces the session and
+ * its connections); the state is `reconnecting` until both connections are up again.
+ *
+ * Events (CustomEvent `detail`): `state` {@link MediaStatus}, `local` {stream, error},
+ * `remote` Map<member_id, RemoteMedia>, `publication`, `muted` {member_id, muted},
+ * `spotlight` {member_id}, `speaker` {member_id}, `quality` rows, `closed` {reason}.
+ * @module media
+ */
+import { ApiError } from "./protocol.js";
+
+/** @typedef {"camera" | "mic" | "none"} SendMode */
+/** @typedef {"none" | "low" | "very_low"} UplinkCap */
+/** @typedef {"full" | "last_n" | "main_room_only" | "audio_only"} ProfileMode */
+/** @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed"} MediaState */
+/** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
+/** @typedef {{member_id: string, audio: boolean, video: boolean, main_room: boolean, muted: boolean}} Publication */
+/**
+ * @typedef {object} QualityRow
+ * @property {string} member_id
+ * @property {"good" | "fair" | "poor" | "unknown"} quality
+ * @property {number | null} bitrate_kbps
+ * @property {number | null} loss
+ * @property {number | null} rtt_ms
+ */
+/** @typedef {{memberId: string, audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} RemoteMedia */
+/** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video"}} StreamEntry */
+
+/** Sender caps for a weak uplink: bits per second and resolution divider. */
+export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, scaleResolutionDownBy?: number}>} */ ({
+  none: {},
+  low: { maxBitrate: 300_000, scaleResolutionDownBy: 2 },
+  very_low: { maxBitrate: 120_000, scaleResolutionDownBy: 4 },
+});
+
+const SERVER_EVENTS = [
+  "subscribe_offer", "publication_changed", "participant_muted", "spotlight_changed",
+  "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
+];
+const GATHER_WAIT_MS = 1500;
+const DISCONNECTED_GRACE_MS = 5000;
+
+/**
+ * Wait until ICE gathering completes, or `ms` passes (candidates found later trickle).
+ * @param {RTCPeerConnection} pc
+ * @param {number} ms
+ */
+function gathered(pc, ms) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve(undefined);
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(() => {
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve(undefined);
+    }, ms);
+  });
+}
+
+export class MediaSession extends EventTarget {
+  /**
+   * @param {import("./protocol.js").MeetingLink} link a joined meeting link
+   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode}} [options]
+   */
+  constructor(link, options = {}) {
+    super();
+    this.link = link;
+    this.display = Boolean(options.display);
+    this.mainRoom = Boolean(options.mainRoom);
+    /** @type {SendMode} */
+    this.send = this.display ? "none" : (options.send ?? "camera");
+    /** @type {UplinkCap} */
+    this.cap = options.cap ?? "none";
+    /** @type {ProfileMode} */
+    this.profile = options.profile ?? "full";
+    /** @type {MediaStatus} */
+    this.status = { state: "idle", cameraBlocked: false, error: null };
+    /** @type {RTCIceServer[]} */
+    this.iceServers = [];
+    /** @type {RTCPeerConnection | null} */
+    this.publishPc = null;
+    /** @type {RTCPeerConnection | null} */
+    this.subscribePc = null;
+    /** @type {MediaStream | null} */
+    this.localStream = null;
+    /** @type {Map<string, StreamEntry>} mid -> what it carries */
+    this.streams = new Map();
+    /** @type {Map<string, Publication>} */
+    this.publications = new Map();
+    /** @type {Map<string, QualityRow>} */
+    this.quality = new Map();
+    /** @type {string | null} */
+    this.spotlight = null;
+    /** @type {string | null} */
+    this.activeSpeaker = null;
+    this.everConnected = false;
+    this.closed = false;
+    this.generation = 0;
+    /** @type {Promise<void>} offers are applied one at a time */
+    this.offerChain = Promise.resolve();
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.recoveryTimer = undefined;
+    /** @type {Record<string, (data: any) => void>} */
+    this.handlers = {};
+    const socket = link.socket;
+    for (const event of SERVER_EVENTS) {
+      const fn = (/** @type {any} */ data) => this.onServerEvent(event, data);
+      this.handlers[event] = fn;
+      socket.on(event, fn);
+    }
+  }
+
+  // ---- public API ---------------------------------------------------------------
+
+  /** Open (or re-open) the media session: publish per `send`, receive per `profile`. */
+  async start() {
+    if (this.closed) return;
+    const generation = ++this.generation;
+    clearTimeout(this.recoveryTimer);
+    this.closePeers();
+    this.setState(this.everConnected ? "reconnecting" : "connecting");
+    let ack;
+    try {
+      ack = await this.link.emit("media_open", {
+        ...(this.display ? { display: true } : {}),
+        ...(this.mainRoom ? { main_room: true } : {}),
+        profile: this.profileValue(),
+      });
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.status.error = err instanceof ApiError ? err : new ApiError("internal", String(err));
+      this.scheduleRecovery(4000);
+      this.fireState();
+      return;
+    }
+    if (generation !== this.generation || this.closed) return;
+    this.status.error = null;
+    this.iceServers = ack.ice_servers || [];
+    this.publications = new Map((ack.publications || []).map((/** @type {Publication} */ p) => [p.member_id, p]));
+    this.spotlight = ack.spotlight ?? null;
+    this.activeSpeaker = ack.active_speaker ?? null;
+    this.fire("publication", null);
+    this.fire("spotlight", { member_id: this.spotlight });
+    if (this.send !== "none") await this.publish(generation);
+    this.updateState();
+  }
+
+  /** @param {SendMode} mode camera + microphone, microphone only, or nothing */
+  async setSend(mode) {
+    if (this.display || mode === this.send) return;
+    this.send = mode;
+    this.status.cameraBlocked = false;
+    await this.start();
+  }
+
+  /** @param {UplinkCap} cap */
+  async setCap(cap) {
+    this.cap = cap;
+    const sender = this.publishPc?.getSenders().find((s) => s.track?.kind === "video");
+    if (sender) await this.applyCap(sender);
+  }
+
+  /** @param {ProfileMode} mode */
+  async setProfile(mode) {
+    this.profile = mode;
+    if (this.status.state === "idle" || this.closed) return;
+    await this.link.emit("set_receive_profile", { profile: this.profileValue() });
+  }
+
+  /** @param {boolean} mainRoom this computer is the main room's camera */
+  async setMainRoom(mainRoom) {
+    if (this.mainRoom === mainRoom) return;
+    this.mainRoom = mainRoom;
+    await this.start();
+  }
+
+  /** Chair: mute or unmute someone (the server stops forwarding their audio). */
+  async mute(/** @type {string} */ memberId, /** @type {boolean} */ muted) {
+    await this.link.emit("mute_participant", { member_id: memberId, muted });
+  }
+
+  /** Chair: show someone large on the main-room display (null: nobody). */
+  async setSpotlight(/** @type {string | null} */ memberId) {
+    await this.link.emit("spotlight", { member_id: memberId });
+  }
+
+  /** @returns {Map<string, RemoteMedia>} what each publisher sends us now */
+  remote() {
+    /** @type {Map<string, RemoteMedia>} */
+    const out = new Map();
+    const pc = this.subscribePc;
+    if (!pc) return out;
+    for (const t of pc.getTransceivers()) {
+      const entry = t.mid ? this.streams.get(t.mid) : undefined;
+      if (!entry || !entry.participant_id) continue;
+      const item = out.get(entry.participant_id) ?? { memberId: entry.participant_id, audio: null, video: null };
+      item[entry.kind] = t.receiver.track;
+      out.set(entry.participant_id, item);
+    }
+    return out;
+  }
+
+  /** Inbound figures of one publisher's video and audio, from the subscribe connection. */
+  async inboundStats(/** @type {string} */ memberId) {
+    /** @type {{video: any, audio: any}} */
+    const found = { video: null, audio: null };
+    const pc = this.subscribePc;
+    if (!pc) return found;
+    for (const t of pc.getTransceivers()) {
+      const entry = t.mid ? this.streams.get(t.mid) : undefined;
+      if (!entry || entry.participant_id !== memberId) continue;
+      for (const s of (await t.receiver.getStats()).values()) {
+        if (s.type === "inbound-rtp") found[entry.kind] = s;
+      }
+    }
+    return found;
+  }
+
+  /** Leave media: tell the server, close both connections, release the camera. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.generation += 1;
+    clearTimeout(this.recoveryTimer);
+    for (const [event, fn] of Object.entries(this.handlers)) this.link.socket.off(event, fn);
+    if (this.link.socket.connected && this.status.state !== "idle") {
+      this.link.emit("media_close", {}).catch(() => undefined);
+    }
+    this.closePeers();
+    this.stopLocal();
+    this.setState("closed");
+  }
+
+  // ---- publish side ---------------------------------------------------------------
+
+  /** @param {number} generation */
+  async publish(generation) {
+    const wantVideo = this.send === "camera";
+    if (!this.localStream || this.localStream.getVideoTracks().length !== (wantVideo ? 1 : 0)) {
+      this.stopLocal();
+      this.localStream = await this.getMedia(wantVideo);
+      this.fire("local", { stream: this.localStream, blocked: this.status.cameraBlocked });
+    }
+    if (generation !== this.generation || !this.localStream) return;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.publishPc = pc;
+    for (const track of this.localStream.getTracks()) {
+      const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [this.localStream] });
+      const transceiver = pc.addTransceiver(track, init);
+      if (track.kind === "video") this.preferVp8(transceiver);
+    }
+    this.watch(pc, "publish", generation);
+    /** @type {RTCIceCandidate[]} */
+    const late = [];
+    let answered = false;
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate) return;
+      if (answered) this.trickle("publish", e.candidate);
+      else late.push(e.candidate);
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc, GATHER_WAIT_MS);
+    const sent = pc.localDescription?.sdp ?? "";
+    try {
+      const ack = await this.link.emit("publish_offer", { sdp: sent, type: "offer" });
+      if (generation !== this.generation) return;
+      await pc.setRemoteDescription(ack.answer);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.status.error = err instanceof ApiError ? err : new ApiError("internal", String(err));
+      this.scheduleRecovery(3000);
+      return;
+    }
+    answered = true;
+    for (const c of late) if (!sent.includes(c.candidate)) this.trickle("publish", c);
+    const video = pc.getSenders().find((s) => s.track?.kind === "video");
+    if (video) await this.applyCap(video);
+  }
+
+  /**
+   * Camera and microphone (or microphone only); when the camera is refused, fall back
+   * to the microphone and say so; when that fails too, publish nothing.
+   * @param {boolean} wantVideo
+   * @returns {Promise<MediaStream | null>}
+   */
+  async getMedia(wantVideo) {
+    const video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: wantVideo ? video : false });
+      this.status.cameraBlocked = false;
+      return stream;
+    } catch {
+      this.status.cameraBlocked = true;
+    }
+    if (!wantVideo) return null;
+    try {
+      return await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    } catch {
+      return null;
+    }
+  }
+
+  /** @param {RTCRtpTransceiver} transceiver */
+  preferVp8(transceiver) {
+    const caps = RTCRtpSender.getCapabilities?.("video");
+    if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
+    const order = ["video/vp8", "video/h264", "video/rtx"];
+    const codecs = caps.codecs
+      .filter((c) => order.includes(c.mimeType.toLowerCase()))
+      .sort((a, b) => order.indexOf(a.mimeType.toLowerCase()) - order.indexOf(b.mimeType.toLowerCase()));
+    if (codecs.length) transceiver.setCodecPreferences(codecs);
+  }
+
+  /** @param {RTCRtpSender} sender */
+  async applyCap(sender) {
+    const params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+    const cap = UPLINK_CAPS[this.cap];
+    for (const enc of params.encodings) {
+      if (cap.maxBitrate) enc.maxBitrate = cap.maxBitrate;
+      else delete enc.maxBitrate;
+      enc.scaleResolutionDownBy = cap.scaleResolutionDownBy ?? 1;
+    }
+    try {
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn("media: cannot cap the sender", err);
+    }
+  }
+
+  stopLocal() {
+    for (const track of this.localStream?.getTracks() ?? []) track.stop();
+    this.localStream = null;
+  }
+
+  // ---- subscribe side -------------------------------------------------------------
+
+  /** @param {{sdp: string, type: "offer", streams: StreamEntry[], new_connection: boolean}} offer */
+  onOffer(offer) {
+    const generation = this.generation;
+    this.offerChain = this.offerChain.then(() => this.applyOffer(offer, generation)).catch((err) => {
+      console.warn("media: subscribe offer failed", err);
+      this.scheduleRecovery(2000);
+    });
+  }
+
+  /**
+   * @param {{sdp: string, type: "offer", streams: StreamEntry[], new_connection: boolean}} offer
+   * @param {number} generation
+   */
+  async applyOffer(offer, generation) {
+    if (generation !== this.generation || this.closed) return;
+    let pc = this.subscribePc;
+    if (offer.new_connection || !pc) {
+      pc?.close();
+      pc = new RTCPeerConnection({ iceServers: this.iceServers });
+      this.subscribePc = pc;
+      this.watch(pc, "subscribe", generation);
+      const fresh = pc;
+      fresh.addEventListener("track", () => this.fire("remote", this.remote()));
+      fresh.addEventListener("icecandidate", (e) => {
+        if (e.candidate && fresh.remoteDescription && fresh.signalingState === "stable") this.trickle("subscribe", e.candidate);
+      });
+    }
+    this.streams = new Map(offer.streams.map((s) => [s.mid, s]));
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc, GATHER_WAIT_MS);
+    if (generation !== this.generation) return;
+    await this.link.emit("subscribe_answer", { sdp: pc.localDescription?.sdp ?? "", type: "answer" });
+    this.fire("remote", this.remote());
+    this.updateState();
+  }
+
+  // ---- connection state and recovery ------------------------------------------------
+
+  /**
+   * @param {RTCPeerConnection} pc
+   * @param {"publish" | "subscribe"} target
+   * @param {number} generation
+   */
+  watch(pc, target, generation) {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let grace;
+    pc.addEventListener("connectionstatechange", () => {
+      if (generation !== this.generation || this.closed) return;
+      const state = pc.connectionState;
+      clearTimeout(grace);
+      if (state === "failed") {
+        this.setState("reconnecting");
+        this.scheduleRecovery(500);
+      } else if (state === "disconnected") {
+        this.setState("reconnecting");
+        grace = setTimeout(() => {
+          if (pc.connectionState !== "connected") this.scheduleRecovery(0);
+        }, DISCONNECTED_GRACE_MS);
+      } else {
+        this.updateState();
+      }
+    });
+  }
+
+  /** @param {number} delayMs start over (media_open, new connections) after a pause */
+  scheduleRecovery(delayMs) {
+    if (this.closed) return;
+    clearTimeout(this.recoveryTimer);
+    if (this.everConnected) this.setState("reconnecting");
+    this.recoveryTimer = setTimeout(() => {
+      if (this.closed) return;
+      if (this.link.status.state !== "connected") return; // the link re-joins, then restarts us
+      this.start();
+    }, delayMs);
+  }
+
+  /** connected when each connection we need is connected */
+  updateState() {
+    if (this.closed || this.status.state === "idle" && this.generation === 0) return;
+    const needed = [this.publishPc, this.subscribePc].filter((pc) => pc !== null);
+    const states = needed.map((pc) => /** @type {RTCPeerConnection} */ (pc).connectionState);
+    if (states.every((s) => s === "connected")) {
+      this.everConnected = true;
+      this.setState("connected");
+    } else if (states.some((s) => s === "failed" || s === "disconnected")) {
+      this.setState("reconnecting");
+    } else if (this.status.state !== "reconnecting") {
+      this.setState(this.everConnected ? "reconnecting" : "connecting");
+    }
+  }
+
+  closePeers() {
+    this.publishPc?.close();
+    this.subscribePc?.close();
+    this.publishPc = this.subscribePc = null;
+    this.streams = new Map();
+    this.offerChain = Promise.resolve();
+    this.fire("remote", new Map());
+  }
+
+  /**
+   * @param {"publish" | "subscribe"} target
+   * @param {RTCIceCandidate} candidate
+   */
+  trickle(target, candidate) {
+    const c = candidate.toJSON();
+    this.link.emit("ice_candidate", {
+      target, candidate: { candidate: c.candidate ?? "", sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null },
+    }).catch(() => undefined); // a late candidate for a replaced connection
+  }
+
+  profileValue() {
+    return this.profile === "last_n" ? { mode: "last_n", n: 3 } : this.profile;
+  }
+
+  // ---- server facts -------------------------------------------------------------------
+
+  /**
+   * @param {string} event
+   * @param {any} data
+   */
+  onServerEvent(event, data) {
+    if (this.closed) return;
+    switch (event) {
+      case "subscribe_offer":
+        this.onOffer(data);
+        break;
+      case "publication_changed":
+        if (data.audio || data.video) this.publications.set(data.member_id, data);
+        else this.publications.delete(data.member_id);
+        this.fire("publication", data);
+        break;
+      case "participant_muted": {
+        const pub = this.publications.get(data.member_id);
+        if (pub) pub.muted = data.muted;
+        this.fire("muted", data);
+        break;
+      }
+      case "spotlight_changed":
+        this.spotlight = data.member_id;
+        this.fire("spotlight", data);
+        break;
+      case "active_speaker_changed":
+        this.activeSpeaker = data.member_id;
+        this.fire("speaker", data);
+        break;
+      case "media_quality":
+        this.quality = new Map((data.participants || []).map((/** @type {QualityRow} */ r) => [r.member_id, r]));
+        this.fire("quality", data.participants);
+        break;
+      case "media_closed":
+        // another tab of ours took over the media session
+        this.closed = true;
+        this.generation += 1;
+        this.closePeers();
+        this.stopLocal();
+        this.setState("closed");
+        this.fire("closed", data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** @param {MediaState} state */
+  setState(state) {
+    if (this.status.state === state) return;
+    this.status = { ...this.status, state };
+    this.fireState();
+  }
+
+  fireState() {
+    this.fire("state", this.status);
+  }
+
+  /**
+   * @param {string} type
+   * @param {unknown} detail
+   */
+  fire(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

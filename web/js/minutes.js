@@ -1,0 +1,232 @@
+// @ts-check
+/**
+ * The minutes page (route `#/minutes/<meeting_id>`): the rendered minutes in the
+ * member's language, the seal and each officer's cosignature; for the chair and the
+ * secretary, creating their cosigning key and cosigning after review.
+ * @module minutes
+ */
+import { api, ApiError } from "./protocol.js";
+import { minutesApi } from "./procedure.js";
+import { t, tx, formatTime, language, onLanguageChange } from "./i18n.js";
+import { h, replaceChildren } from "./dom.js";
+import { errorMessage } from "./errors.js";
+import { roleBadge, stateBadge } from "./badges.js";
+
+/** @typedef {import("./procedure.js").MinutesView} MinutesView */
+/** @typedef {import("./procedure.js").OfficerKey} OfficerKey */
+
+const MIN_PASSPHRASE = 10;
+
+/**
+ * A fingerprint in groups of four, easier to compare aloud.
+ * @param {string} fp
+ */
+export function formatFingerprint(fp) {
+  return (fp.match(/.{1,4}/g) ?? [fp]).join(" ");
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("./app.js").AppContext} ctx
+ * @param {number} meetingId
+ */
+export function mountMinutes(root, ctx, meetingId) {
+  ctx.setTitle("minutes.title");
+  const myId = ctx.me?.member_id ?? "";
+  const head = h("div", { class: "page-head" }, h("h1", {}, tx("minutes.title")),
+    h("a", { class: "btn btn-quiet", href: "#/meetings" }, tx("nav.back_to_meetings")));
+  const message = h("div", { class: "form-message", role: "alert" });
+  const status = h("section", { class: "panel minutes-status", "aria-labelledby": "minutes-status-title" });
+  const mine = h("section", { class: "panel minutes-mine", hidden: true, "aria-labelledby": "minutes-mine-title" });
+  const frame = /** @type {HTMLIFrameElement} */ (h("iframe", { class: "minutes-frame", title: t("minutes.document"), sandbox: "", referrerpolicy: "no-referrer" }));
+  const docLinks = h("p", { class: "minutes-links" });
+  const doc = h("section", { class: "panel minutes-doc", "aria-labelledby": "minutes-doc-title" },
+    h("div", { class: "panel-head" }, h("h2", { id: "minutes-doc-title" }, tx("minutes.document")), docLinks), frame);
+  root.append(h("section", { class: "page minutes-page" }, head, message, h("div", { class: "minutes-layout" }, h("div", { class: "minutes-side" }, status, mine), doc)));
+
+  /** @type {MinutesView | null} */
+  let view = null;
+  /** @type {import("./protocol.js").Meeting | null} */
+  let meeting = null;
+  /** @type {OfficerKey | null} */
+  let myKey = null;
+  let alive = true;
+  let shownLang = "";
+
+  /** @param {unknown} err */
+  function fail(err) {
+    if (err instanceof ApiError && err.code === "not_authenticated") return ctx.sessionExpired();
+    message.className = "form-message error";
+    message.textContent = errorMessage(err, "minutes");
+  }
+
+  function docLang() {
+    return language();
+  }
+
+  function renderDoc() {
+    if (!view) return;
+    const lang = docLang();
+    const url = minutesApi.htmlUrl(meetingId, lang);
+    // reload the document when the language changes, or when a seal changed it
+    const key = `${lang}|${view.sealed?.sha256 ?? "draft"}|${view.entries.length}`;
+    if (key !== shownLang) {
+      shownLang = key;
+      frame.src = url;
+    }
+    replaceChildren(docLinks,
+      h("a", { class: "btn btn-small", href: url, target: "_blank", rel: "noopener", "data-action": "open-html" }, tx("minutes.open_print")),
+      h("a", { class: "btn btn-small", href: url, download: `meeting-${meetingId}-minutes-${lang}.html` }, tx("minutes.download_html")),
+      h("a", { class: "btn btn-small", href: minutesApi.csvUrl(meetingId), download: "", "data-action": "csv" }, tx("minutes.download_csv")),
+      h("button", { type: "button", class: "btn btn-small", "data-action": "entries", onclick: downloadEntries }, tx("minutes.download_entries")));
+  }
+
+  function downloadEntries() {
+    if (!view) return;
+    const blob = new Blob([JSON.stringify({ meeting_id: view.meeting_id, origin: view.origin, log_key: view.log_key, checkpoint: view.checkpoint, entries: view.entries }, null, 2)], { type: "application/json" });
+    const a = /** @type {HTMLAnchorElement} */ (h("a", { href: URL.createObjectURL(blob), download: `meeting-${meetingId}-entries.json` }));
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  function renderStatus() {
+    if (!view) return;
+    const v = view;
+    replaceChildren(status,
+      h("h2", { id: "minutes-status-title" }, meeting?.title ?? "", " ", stateBadge(v.state)),
+      meeting ? h("p", { class: "hint" }, formatTime(meeting.starts_at), meeting.place ? ` · ${meeting.place}` : "") : null,
+      h("dl", { class: "facts minutes-facts" },
+        h("div", {}, h("dt", {}, tx("minutes.seal")), h("dd", { class: "seal-state", "data-sealed": String(Boolean(v.sealed)) },
+          v.sealed
+            ? [tx("minutes.sealed", { lang: v.sealed.lang.toUpperCase(), count: v.sealed.covers }), h("br"), h("code", { class: "hash", title: v.sealed.sha256 }, `SHA-256 ${v.sealed.sha256.slice(0, 16)}…`)]
+            : tx(v.state === "closed" ? "minutes.not_sealed" : "minutes.draft"))),
+        h("div", {}, h("dt", {}, tx("minutes.entries")), h("dd", {}, String(v.entries.length))),
+        v.checkpoint ? h("div", {}, h("dt", {}, tx("minutes.checkpoint")), h("dd", {}, tx("minutes.checkpoint_size", { size: v.checkpoint.size }), h("br"), h("code", { class: "hash", title: v.checkpoint.root_hash }, v.checkpoint.root_hash.slice(0, 16) + "…"))) : null,
+        h("div", {}, h("dt", {}, tx("minutes.server_key")), h("dd", {}, h("code", { class: "fingerprint" }, formatFingerprint(v.log_key_fingerprint)))),
+      ),
+      h("h3", {}, tx("minutes.cosignatures")),
+      h("ul", { class: "officers" }, v.officers.map((o) => h("li", { class: "officer", "data-role": o.role, "data-member-id": o.member_id, "data-cosigned": String(o.cosigned) },
+        h("div", { class: "officer-head" }, roleBadge(o.role), h("strong", {}, o.full_name),
+          o.cosigned
+            ? h("span", { class: "chip chip-in cosigned" }, "✓ ", tx("minutes.cosigned_at", { time: formatTime(o.cosigned_at) }))
+            : h("span", { class: "chip chip-absent" }, tx("minutes.not_cosigned"))),
+        o.key
+          ? h("p", { class: "hint" }, tx("minutes.key_fingerprint"), " ", h("code", { class: "fingerprint" }, formatFingerprint(o.key.fingerprint)))
+          : h("p", { class: "hint" }, tx("minutes.no_key_yet")),
+      ))),
+      v.officers.every((o) => o.cosigned) && v.officers.length
+        ? h("p", { class: "form-message success all-cosigned" }, tx("minutes.all_cosigned"))
+        : null,
+    );
+  }
+
+  function renderMine() {
+    if (!view) return;
+    const officer = view.officers.find((o) => o.member_id === myId);
+    mine.hidden = !officer;
+    if (!officer) return;
+    const msg = h("p", { class: "form-message", role: "alert" });
+    /** @type {(HTMLElement | null)[]} */
+    const parts = [h("h2", { id: "minutes-mine-title" }, tx("minutes.my_part", { role: t(`role.${officer.role}`) }))];
+    if (!myKey) {
+      const p1 = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "key-pass", autocomplete: "new-password" }));
+      const p2 = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "key-pass2", autocomplete: "new-password" }));
+      const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary", "data-action": "create-key" }, tx("minutes.create_key")));
+      parts.push(h("p", {}, tx("minutes.key_explain")),
+        h("form", { class: "key-form", onsubmit: async (/** @type {Event} */ e) => {
+          e.preventDefault();
+          msg.className = "form-message error";
+          if (p1.value.length < MIN_PASSPHRASE) { msg.textContent = t("minutes.pass_too_short", { count: MIN_PASSPHRASE }); p1.focus(); return; }
+          if (p1.value !== p2.value) { msg.textContent = t("minutes.pass_mismatch"); p2.focus(); return; }
+          submit.disabled = true;
+          try {
+            myKey = await minutesApi.createKey(p1.value);
+            await reload();
+            const done = mine.querySelector(".key-created");
+            if (done) done.textContent = t("minutes.key_created");
+          } catch (err) {
+            submit.disabled = false;
+            msg.textContent = errorMessage(err, "minutes");
+          }
+        } },
+        h("div", { class: "field" }, h("label", { for: "key-pass" }, tx("minutes.passphrase")), p1, h("p", { class: "hint" }, tx("minutes.passphrase_hint", { count: MIN_PASSPHRASE }))),
+        h("div", { class: "field" }, h("label", { for: "key-pass2" }, tx("minutes.passphrase_again")), p2),
+        msg, submit));
+      replaceChildren(mine, parts);
+      return;
+    }
+    parts.push(h("p", { class: "form-message success key-created", role: "status" }),
+      h("p", {}, tx("minutes.your_key"), " ", h("code", { class: "fingerprint my-fingerprint" }, formatFingerprint(myKey.fingerprint))));
+    if (officer.cosigned) {
+      parts.push(h("p", { class: "form-message success", "data-cosigned": "true" }, tx("minutes.you_cosigned", { time: formatTime(officer.cosigned_at) })));
+    } else if (view.state !== "closed") {
+      parts.push(h("p", { class: "form-message info" }, tx("minutes.cosign_after_close")));
+    } else {
+      const reviewed = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "reviewed" }));
+      const pass = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "cosign-pass", autocomplete: "current-password" }));
+      const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary", "data-action": "cosign" }, tx("minutes.cosign")));
+      const lang = view.sealed?.lang ?? docLang();
+      parts.push(
+        h("p", {}, tx(view.sealed ? "minutes.cosign_explain_sealed" : "minutes.cosign_explain", { lang: lang.toUpperCase() })),
+        h("form", { class: "cosign-form", onsubmit: async (/** @type {Event} */ e) => {
+          e.preventDefault();
+          msg.className = "form-message error";
+          if (!reviewed.checked) { msg.textContent = t("minutes.review_first"); reviewed.focus(); return; }
+          if (!pass.value) { msg.textContent = t("minutes.pass_missing"); pass.focus(); return; }
+          submit.disabled = true;
+          try {
+            const res = await minutesApi.cosign(meetingId, pass.value, lang);
+            view = res.minutes;
+            render();
+          } catch (err) {
+            submit.disabled = false;
+            pass.value = "";
+            msg.textContent = err instanceof ApiError && err.code === "invalid_input" && err.details.field === "passphrase"
+              ? t("minutes.wrong_passphrase")
+              : errorMessage(err, "minutes");
+            pass.focus();
+          }
+        } },
+        h("label", { class: "check", for: "reviewed" }, reviewed, tx("minutes.reviewed")),
+        h("div", { class: "field" }, h("label", { for: "cosign-pass" }, tx("minutes.passphrase")), pass),
+        msg, submit));
+    }
+    replaceChildren(mine, parts);
+  }
+
+  function render() {
+    renderStatus();
+    renderMine();
+    renderDoc();
+  }
+
+  async function reload() {
+    const v = await minutesApi.view(meetingId);
+    if (!alive) return;
+    view = v;
+    render();
+  }
+
+  Promise.all([
+    minutesApi.view(meetingId),
+    api.meeting(meetingId).catch(() => null),
+    minutesApi.myKeys().catch(() => ({ key: null, retired: [] })),
+  ]).then(
+    ([v, m, keys]) => {
+      if (!alive) return;
+      view = v;
+      meeting = m;
+      myKey = keys.key;
+      if (m) ctx.setTitle("minutes.title_of", { title: m.title });
+      render();
+    },
+    fail,
+  );
+  const offLang = onLanguageChange(() => render());
+  return () => {
+    alive = false;
+    offLang();
+  };
+}

@@ -1,0 +1,286 @@
+// @ts-check
+/**
+ * The member's voting panel, phone first: a "Vote open" banner, one large button per
+ * option, a confirm step, then the receipt. After a reload or a reconnect it shows
+ * "you have voted"; a ballot not yet acknowledged is retried with the same ballot id.
+ * After close: the result and, for the member's own receipt, "counted as cast".
+ * @module vote
+ */
+import { t, tx } from "./i18n.js";
+import { h, replaceChildren } from "./dom.js";
+import { errorMessage } from "./errors.js";
+import { renderResults, optionLabel } from "./results.js";
+import { formatDuration } from "./speakers.js";
+
+/** @typedef {import("./procedure.js").Procedure} Procedure */
+/** @typedef {import("./procedure.js").Poll} Poll */
+
+/**
+ * @typedef {object} UiState what the member is doing in one poll
+ * @property {number[]} selected
+ * @property {"choose" | "confirm" | "sending" | "done"} step
+ * @property {string} error
+ * @property {boolean} retrying
+ * @property {boolean} changing re-voting in a poll that allows changes
+ */
+
+/** @param {Poll} poll */
+export function remaining(poll) {
+  if (!poll.expires_at || poll.state !== "open") return null;
+  return new Date(poll.expires_at).getTime() - Date.now();
+}
+
+/**
+ * @param {Procedure} proc
+ * @param {{canVote: () => boolean, whyNot: () => string}} options
+ */
+export function createVotePanel(proc, { canVote, whyNot }) {
+  const element = h("section", { class: "vote-zone", "aria-live": "polite" });
+  /** @type {Map<number, UiState>} */
+  const ui = new Map();
+  /** @type {Map<number, {card: HTMLElement, head: HTMLElement, controls: HTMLElement, live: HTMLElement, sig: string}>} */
+  const cards = new Map();
+  /** closed polls the member saw open, or voted in: their result is shown */
+  const followed = new Set();
+
+  /** @param {number} pollId */
+  function stateOf(pollId) {
+    let s = ui.get(pollId);
+    if (!s) {
+      s = { selected: [], step: "choose", error: "", retrying: false, changing: false };
+      ui.set(pollId, s);
+    }
+    return s;
+  }
+
+  proc.addEventListener("retrying", (e) => {
+    const { poll_id } = /** @type {CustomEvent} */ (e).detail;
+    stateOf(poll_id).retrying = true;
+    render();
+  });
+  proc.addEventListener("cast_failed", (e) => {
+    const { poll_id, error } = /** @type {CustomEvent} */ (e).detail;
+    const s = stateOf(poll_id);
+    s.step = "choose";
+    s.error = errorMessage(error, "vote");
+    render();
+  });
+
+  /**
+   * @param {Poll} poll
+   * @param {number} i
+   */
+  function toggle(poll, i) {
+    const s = stateOf(poll.poll_id);
+    s.error = "";
+    if (poll.config.max_choices <= 1) {
+      s.selected = [i];
+      s.step = "confirm";
+    } else if (s.selected.includes(i)) {
+      s.selected = s.selected.filter((x) => x !== i);
+    } else if (s.selected.length < poll.config.max_choices) {
+      s.selected = [...s.selected, i];
+    } else {
+      s.error = t("vote.max_reached", { count: poll.config.max_choices });
+    }
+    render();
+    if (s.step === "confirm") /** @type {HTMLElement | null | undefined} */ (cards.get(poll.poll_id)?.controls.querySelector("[data-action='confirm-vote']"))?.focus();
+  }
+
+  /** @param {Poll} poll */
+  async function send(poll) {
+    const s = stateOf(poll.poll_id);
+    s.step = "sending";
+    s.error = "";
+    s.retrying = false;
+    render();
+    try {
+      await proc.cast(poll.poll_id, s.selected);
+      s.step = "done";
+      s.changing = false;
+      followed.add(poll.poll_id);
+    } catch (err) {
+      s.step = "choose";
+      s.error = errorMessage(err, "vote");
+    }
+    s.retrying = false;
+    render();
+  }
+
+  /** @param {Poll} poll */
+  function choices(poll) {
+    const s = stateOf(poll.poll_id);
+    const multi = poll.config.max_choices > 1;
+    return h("div", { class: "vote-choose" },
+      h("p", { class: "vote-instruction" }, multi
+        ? tx("vote.choose_up_to", { count: poll.config.max_choices })
+        : tx("vote.choose_one")),
+      h("div", { class: `vote-options${poll.config.type === "motion" ? " vote-options-motion" : ""}` },
+        poll.config.options.map((name, i) => {
+          const on = s.selected.includes(i);
+          return h("button", {
+            type: "button",
+            class: `vote-option vote-${poll.config.type === "motion" ? name : "candidate"}${on ? " selected" : ""}`,
+            "data-option": name,
+            "aria-pressed": String(on),
+            onclick: () => toggle(poll, i),
+          }, optionLabel(poll.config, i));
+        })),
+      multi
+        ? h("div", { class: "actions" },
+            h("button", { type: "button", class: "btn btn-primary btn-block", "data-action": "review-vote", onclick: () => { s.step = "confirm"; render(); } },
+              s.selected.length ? tx("vote.review") : tx("vote.review_blank")))
+        : null,
+    );
+  }
+
+  /** @param {Poll} poll */
+  function confirmStep(poll) {
+    const s = stateOf(poll.poll_id);
+    const picked = s.selected.length ? s.selected.map((i) => optionLabel(poll.config, i)).join(", ") : t("vote.blank");
+    return h("div", { class: "vote-confirm" },
+      h("p", { class: "vote-confirm-text" }, tx("vote.you_chose"), " ", h("strong", { class: "vote-picked" }, picked)),
+      poll.config.kind === "secret" ? h("p", { class: "hint" }, tx("vote.secret_note")) : h("p", { class: "hint" }, tx("vote.open_note")),
+      poll.config.allow_change ? null : h("p", { class: "hint" }, tx("vote.final_note")),
+      h("div", { class: "vote-confirm-actions" },
+        h("button", { type: "button", class: "btn btn-primary btn-big", "data-action": "confirm-vote", onclick: () => send(poll) }, tx("vote.confirm")),
+        h("button", { type: "button", class: "btn btn-big", "data-action": "back", onclick: () => { s.step = "choose"; render(); } }, tx("vote.back"))),
+    );
+  }
+
+  /**
+   * @param {Poll} poll
+   * @param {ReturnType<Procedure["myVote"]>} mine
+   */
+  function receipt(poll, mine) {
+    const s = stateOf(poll.poll_id);
+    const picked = mine.choices ? (mine.choices.length ? mine.choices.map((i) => optionLabel(poll.config, i)).join(", ") : t("vote.blank")) : null;
+    return h("div", { class: "vote-done", "data-voted": "true" },
+      h("p", { class: "vote-done-title" }, h("span", { class: "check", "aria-hidden": "true" }, "✓"), tx("vote.you_voted")),
+      picked ? h("p", {}, tx("vote.your_choice"), " ", h("strong", { class: "vote-picked" }, picked)) : null,
+      mine.receipt
+        ? h("p", { class: "receipt" }, tx("vote.receipt"), " ", h("code", { class: "receipt-code" }, mine.receipt))
+        : poll.config.kind === "secret" ? h("p", { class: "hint" }, tx("vote.receipt_other_device")) : null,
+      mine.receipt && poll.config.kind === "secret" && poll.state === "open" ? h("p", { class: "hint" }, tx("vote.receipt_hint")) : null,
+      poll.config.allow_change && poll.state === "open" && (poll.config.kind === "open" || proc.storedBallot(poll.poll_id))
+        ? h("button", { type: "button", class: "btn", "data-action": "change-vote", onclick: () => { s.changing = true; s.step = "choose"; s.selected = []; render(); } }, tx("vote.change"))
+        : null,
+    );
+  }
+
+  /** @param {Poll} poll */
+  function receiptCheck(poll) {
+    const check = proc.receiptCheck(poll);
+    if (!check) return null;
+    const cls = check === "counted" ? "success" : "error";
+    return h("p", { class: `form-message ${cls} receipt-check`, "data-check": check }, tx(`vote.check.${check}`));
+  }
+
+  /** @param {Poll} poll */
+  function controlsFor(poll) {
+    const s = stateOf(poll.poll_id);
+    const mine = proc.myVote(poll.poll_id);
+    const sending = s.step === "sending" || mine.pending;
+    if (poll.state === "closed") {
+      return h("div", { class: "vote-closed" },
+        mine.has_voted ? receipt(poll, mine) : null,
+        receiptCheck(poll));
+    }
+    if (!canVote()) return h("p", { class: "vote-cannot" }, whyNot());
+    if (sending) {
+      return h("div", { class: "vote-sending", role: "status" },
+        h("span", { class: "spinner", "aria-hidden": "true" }),
+        tx(s.retrying ? "vote.retrying" : "vote.sending"));
+    }
+    if (mine.has_voted && !s.changing) return receipt(poll, mine);
+    return h("div", {},
+      s.step === "confirm" ? confirmStep(poll) : choices(poll),
+      s.error ? h("p", { class: "form-message error", role: "alert" }, s.error) : null,
+      s.changing ? h("button", { type: "button", class: "btn btn-quiet", onclick: () => { s.changing = false; s.step = "choose"; render(); } }, tx("app.cancel")) : null);
+  }
+
+  /** @param {Poll} poll */
+  function signature(poll) {
+    const s = stateOf(poll.poll_id);
+    const mine = proc.myVote(poll.poll_id);
+    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result)]);
+  }
+
+  /** @param {Poll} poll */
+  function headFor(poll) {
+    const motion = proc.motion(poll.poll_id);
+    const left = remaining(poll);
+    return h("div", { class: "vote-head-inner" },
+      h("p", { class: "vote-flag" }, tx(poll.state === "open" ? "vote.open_banner" : "vote.closed_banner")),
+      h("h2", { class: "vote-question" }, poll.config.question),
+      motion && motion.text !== poll.config.question ? h("p", { class: "vote-motion" }, motion.text) : null,
+      h("p", { class: "vote-meta" },
+        tx(`vote.kind.${poll.config.kind}`),
+        left !== null ? [" · ", h("span", { class: "countdown" }, tx("vote.time_left", { time: formatDuration(left) }))] : null),
+    );
+  }
+
+  function render() {
+    const s = proc.state;
+    if (!s) {
+      replaceChildren(element);
+      return;
+    }
+    for (const p of s.polls) if (p.state === "open" || proc.myVote(p.poll_id).has_voted) followed.add(p.poll_id);
+    const shown = s.polls
+      .filter((p) => p.state === "open" || (p.state === "closed" && followed.has(p.poll_id)))
+      .sort((a, b) => (a.state === b.state ? b.poll_id - a.poll_id : a.state === "open" ? -1 : 1))
+      .slice(0, 3);
+    const keep = new Set(shown.map((p) => p.poll_id));
+    for (const [id, c] of cards) if (!keep.has(id)) { c.card.remove(); cards.delete(id); }
+    for (const poll of shown) {
+      let c = cards.get(poll.poll_id);
+      if (!c) {
+        const head = h("header", { class: "vote-head" });
+        const controls = h("div", { class: "vote-controls" });
+        const live = h("div", { class: "vote-live" });
+        c = { card: h("article", { class: "vote-card", "data-poll-id": poll.poll_id }, head, controls, live), head, controls, live, sig: "" };
+        cards.set(poll.poll_id, c);
+      }
+      c.card.dataset.state = poll.state;
+      const sig = signature(poll);
+      if (sig !== c.sig) {
+        c.sig = sig;
+        replaceChildren(c.controls, controlsFor(poll));
+      }
+      replaceChildren(c.head, headFor(poll));
+      replaceChildren(c.live, renderResults(poll, { showQuestion: false }));
+    }
+    // re-attach the cards only when their order changes (moving a node drops its focus)
+    const wanted = shown.map((p) => /** @type {any} */ (cards.get(p.poll_id)).card);
+    if (wanted.length !== element.children.length || wanted.some((card, i) => element.children[i] !== card)) {
+      replaceChildren(element, wanted);
+    }
+    element.hidden = !shown.length;
+  }
+
+  /** Update the countdowns only. */
+  function tick() {
+    for (const [id, c] of cards) {
+      const poll = proc.poll(id);
+      const el = c.card.querySelector(".countdown");
+      if (poll && el) {
+        const left = remaining(poll);
+        el.textContent = left === null ? "" : t("vote.time_left", { time: formatDuration(left) });
+      }
+    }
+  }
+
+  proc.addEventListener("poll_opened", (e) => {
+    const poll = /** @type {CustomEvent<Poll>} */ (e).detail;
+    if (poll) {
+      ui.delete(poll.poll_id);
+      followed.add(poll.poll_id);
+    }
+    render();
+    // bring the vote into view: it is the most important thing on the screen now
+    element.scrollIntoView({ block: "start", behavior: "smooth" });
+  });
+  render();
+  return { element, render, tick };
+}
