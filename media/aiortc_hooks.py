@@ -342,7 +342,7 @@ def announce_host_candidates(
         async def gather(
             component: int,
             addresses: list[str],
-            timeout: int = 5,
+            timeout: int = 5,  # noqa: ASYNC109 - mirrors aioice gather_candidates signature
             *,
             _connection: Connection = connection,
             _original: Any = original,

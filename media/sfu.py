@@ -157,7 +157,7 @@ class Sfu:
         self._schedule_renegotiation(session)
 
     async def accept_offer(
-        self, participant_id: str, sdp: str, type: str = "offer"  # noqa: A002
+        self, participant_id: str, sdp: str, type: str = "offer"
     ) -> dict[str, str]:
         """Apply the client's offer on its publish connection; return the answer."""
         session = self._session(participant_id)
@@ -176,7 +176,7 @@ class Sfu:
         return answer
 
     async def accept_answer(
-        self, participant_id: str, sdp: str, type: str = "answer"  # noqa: A002
+        self, participant_id: str, sdp: str, type: str = "answer"
     ) -> None:
         """Apply the client's answer to the last :class:`SubscribeOffer`."""
         session = self._session(participant_id)

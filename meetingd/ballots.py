@@ -27,8 +27,8 @@ from meeting.clock import iso
 from meeting.errors import InvalidInput, MeetingError, NotAuthorised
 from meeting.roles import Role
 from voting import (
-    BallotCast,
     BallotBox,
+    BallotCast,
     Counts,
     Poll,
     PollConfig,
@@ -53,10 +53,6 @@ if TYPE_CHECKING:
     from .procedure import Procedure
 
 logger = logging.getLogger(__name__)
-# aiosqlite logs every statement with its parameters at DEBUG: a ballot batch's
-# transaction holds voter rows and secret ballot contents side by side. Never let
-# those lines out, whatever the configured level.
-logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 TIMER_SLACK_S = 0.02
 

@@ -10,7 +10,7 @@ from .passwords import hash_password
 from .services import Services
 from .storage.models import Cell, Member, Site
 
-DEMO_PASSWORD = "demo-meeting-2026"  # printed at start; for the demo data only
+DEMO_PASSWORD = "demo-meeting-2026"  # noqa: S105 - public by design: printed for the demo data
 DEMO_CELL = "Cell 1 - Harbour Ward"
 
 PEOPLE: list[tuple[str, str, str]] = [

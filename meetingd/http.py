@@ -294,7 +294,11 @@ async def _change_state(request: web.Request, action: str) -> web.Response:
     if request.can_read_body:
         await read_json(request, set(), set())  # no fields: refuse anything unexpected
     svc = request.app[services_key]
-    meeting = await svc.meetings.change_state(_path_int(request, "meeting_id"), action, member)
+    meeting_id = _path_int(request, "meeting_id")
+    if action == "close":
+        await svc.meetings.require_chair(meeting_id, member, action)
+        await svc.procedure.close_open_polls(meeting_id, by=member.member_id)
+    meeting = await svc.meetings.change_state(meeting_id, action, member)
     logger.info("meeting %s id=%s by=%s", action, meeting["id"], member.member_id)
     await svc.namespace.meeting_state_changed(meeting)
     return _ok(meeting=meeting)

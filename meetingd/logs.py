@@ -29,5 +29,9 @@ def setup(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter stays at warning unless we debug.
-    for noisy in ("aiohttp.access", "engineio", "socketio", "aioice", "aiortc", "sqlalchemy"):
+    for noisy in ("aiohttp.access", "engineio", "socketio", "aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    # Never below WARNING, even when debugging: SQL parameters of a ballot batch would
+    # put voters and secret choices side by side in the log.
+    for sql in ("sqlalchemy", "aiosqlite"):
+        logging.getLogger(sql).setLevel(logging.WARNING)

@@ -142,6 +142,14 @@ class Meetings:
                 s.add(Participant(meeting_id=m.id, member_pk=pk, role=role, site_id=site_id))
             return m.id
 
+    async def require_chair(self, meeting_id: int, member: Member, action: str) -> None:
+        async with self._db() as s:
+            if await s.get(Meeting, meeting_id) is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            mine = await self._role(s, meeting_id, member.id)
+        if mine is None or mine.role != Role.CHAIR.value:
+            raise NotAuthorised(f"only the chair may {action} the meeting")
+
     async def change_state(self, meeting_id: int, action: str, member: Member) -> dict[str, Any]:
         async with self._journal.transaction(meeting_id) as tx:
             s = tx.session

@@ -29,6 +29,7 @@ from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
 from voting import QuorumRule
+from voting.poll import PollState
 
 from .ballots import Ballots
 from .journal import Journal, JournalTx
@@ -127,6 +128,13 @@ class Procedure:
         except Exception:
             self.drop(live.meeting_id)
             raise
+
+    async def close_open_polls(self, meeting_id: int, by: str) -> None:
+        """Closing a meeting closes its open polls first (tally and result published)."""
+        live = await self.live(meeting_id)
+        for lp in list(live.polls.values()):
+            if lp.poll.state is PollState.OPEN:
+                await self.ballots.close(live, lp.id, by=by)
 
     async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
         """A roster event: a member's live seat appeared, changed or ended."""

@@ -18,8 +18,8 @@ from .config import Config
 from .directory import Directory
 from .journal import Journal
 from .meetings import Admission, Meetings
-from .procedure import Procedure
 from .minutes import MinutesService
+from .procedure import Procedure
 from .storage.models import Member
 
 

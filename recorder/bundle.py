@@ -24,6 +24,7 @@ This module imports only the stdlib and other verifier-safe recorder modules.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ class Bundle:
             )
         consistency = tuple(
             ConsistencyProof(a, b, tuple(b64encode(h) for h in tree.consistency_proof(a, b)))
-            for a, b in zip(sizes, sizes[1:], strict=False)
+            for a, b in itertools.pairwise(sizes)
         )
         inclusion = tuple(
             tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final)

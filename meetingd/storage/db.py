@@ -7,7 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, event, inspect, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from .models import Base, ChatMessage, SchemaMeta
 
@@ -16,7 +21,15 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 4
 
 
+# aiosqlite logs every statement with its parameters at DEBUG: a ballot batch's
+# transaction holds voter rows and secret ballot contents side by side. Never let
+# those lines out, whatever the configured level (meetingd.logs keeps it so too).
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     # Acknowledged facts (ballots, minutes entries, chat) must survive power loss.
@@ -26,10 +39,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE: take the write lock up front.
+
+    With a deferred BEGIN, a transaction that reads and then writes must upgrade its
+    lock; if another writer committed meanwhile SQLite fails at once with "database is
+    locked" instead of waiting (busy_timeout does not apply). Taking the lock at BEGIN
+    makes concurrent transactions queue on busy_timeout instead.
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, echo=echo)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -56,8 +81,8 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
-from . import procedure_models as _procedure_models  # noqa: E402,F401
 from . import minutes_models as _minutes_models  # noqa: E402,F401
+from . import procedure_models as _procedure_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:
