@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from meetingd.storage.models import MinutesEntry
 
-from .procedure_helpers import MOTION, open_meeting, open_poll, quorate_meeting, seen
+from .procedure_helpers import MOTION, open_meeting, open_poll, seen
 
 
 async def minutes(server, kind: str) -> list[dict]:

@@ -24,9 +24,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_serves_health_and_web_client(tmp_path: Path) -> None:
     url, proc = start_meetingd(tmp_path)
     try:
-        with urllib.request.urlopen(url + "/healthz", timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
             assert json.loads(r.read())["status"] == "ok"
-        with urllib.request.urlopen(url + "/", timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(url + "/", timeout=10) as r:
             assert b"<html" in r.read().lower()
     finally:
         assert stop_meetingd(proc) == 0
@@ -91,7 +91,7 @@ def test_self_signed_https_prints_fingerprint(tmp_path: Path) -> None:
         cert = tmp_path / "data" / "tls" / "cert.pem"
         ctx = ssl.create_default_context(cafile=str(cert))
         ctx.check_hostname = False  # the cert names 127.0.0.1 as an IP SAN; urllib uses the IP
-        with urllib.request.urlopen(url + "/healthz", context=ctx, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(url + "/healthz", context=ctx, timeout=10) as r:
             assert json.loads(r.read())["ok"] is True
             assert "max-age" in r.headers["Strict-Transport-Security"]
     finally:

@@ -66,7 +66,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
 
 def test_plain_http_is_refused_off_loopback() -> None:
     with pytest.raises(ConfigError, match="plain HTTP is only allowed on loopback"):
-        load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0"})  # noqa: S104
-    cfg = load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0",  # noqa: S104
+        load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0"})
+    cfg = load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0",
                                "MEETINGD_SERVER_TLS": "self-signed"})
     assert cfg.server.tls == "self-signed"
