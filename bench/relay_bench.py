@@ -1,18 +1,28 @@
-"""Relay benchmark: 1 publisher (640x480 30 fps VP8 + Opus) -> N subscribers.
+"""Relay benchmark: 1 publisher (640x480 30 fps VP8 + Opus) -> N subscribers, and 6 x 6.
 
-Targets, in the same run: meetingd's Sfu (forwards encoded frames) and aiortc's
-MediaRelay (decode once, re-encode per subscriber). The relay runs in its own
-process (bench/relay_server.py) so its CPU time and RSS are its own; publisher
-and subscribers are aiortc peers in this process, counting frames without
-decoding. Re-runs itself inside a private network namespace (``unshare -n``,
-as root) so nothing leaves the machine.
+Three targets, interleaved per N in the same run: meetingd's Sfu (forwards
+encoded frames), aiortc's MediaRelay (decode once, re-encode per subscriber),
+both in their own process (bench/relay_server.py), and Janus VideoRoom
+(bench/relay_janus.py, Debian's ``janus``; skipped with a message when it is not
+installed). Publishers and subscribers are aiortc peers in this process,
+counting frames per m-line without decoding. Relay CPU is the relay process's
+utime+stime over the window; RSS at the end of it.
 
-    python bench/relay_bench.py [--ns 1,2,4,8,16,32] [--window 5] [--targets meetingd,mediarelay]
+Runs inside a private network namespace: re-runs itself under ``unshare -n``
+unless already in one (``./dev bench``). Janus never offers a loopback
+candidate, so there a veth pair with 10.200.0.1 (an address that exists only in
+the namespace) is created for it; everything else uses 127.0.0.1.
 
-Latency: the publisher sends a pre-encoded loop of frames and notes when each
-one leaves its track; a subscriber looks the received frame's bytes up in that
-loop. Only possible when the relay forwards bytes unchanged (meetingd), so it
-reads "n/a" for MediaRelay, which re-encodes.
+    python bench/relay_bench.py [--ns 1,2,4,8,16,32] [--window 4] [--multi 6x6]
+                                [--targets meetingd,mediarelay,janus]
+
+Latency: each publisher sends a pre-encoded loop of frames and notes when each
+one leaves its track; a subscriber looks the received frame's bytes up in the
+loop of the publisher of that m-line. Possible when the relay forwards the bytes
+unchanged (meetingd, Janus); "n/a" for MediaRelay, which re-encodes.
+
+Marginal CPU per subscriber: least-squares slope of relay CPU over N over the
+unsaturated cases only (median delivered fps >= 28).
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -37,12 +47,16 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+import relay_janus  # noqa: E402
+
 from media import aiortc_hooks  # noqa: E402
 
 LOOPBACK = ["127.0.0.1"]
 WIDTH, HEIGHT, FPS = 640, 480, 30
 LOOP_FRAMES = 150
-CACHE = Path("/tmp/meetingd-bench-vp8-640x480.json")  # noqa: S108
+CACHE = Path("/tmp/meetingd-bench-vp8-640x480.json")
 
 
 def encode_loop() -> list[bytes]:
@@ -60,9 +74,7 @@ def encode_loop() -> list[bytes]:
     for i in range(LOOP_FRAMES):
         frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
         shift = (i * 4) % WIDTH
-        luma = b"".join(
-            row[shift + (y // 16) % 32 : shift + (y // 16) % 32 + WIDTH] for y in range(HEIGHT)
-        )
+        luma = b"".join(row[shift + (y // 16) % 32 : shift + (y // 16) % 32 + WIDTH] for y in range(HEIGHT))
         frame.planes[0].update(luma)
         chroma = bytes([(i * 3) % 256]) * (WIDTH * HEIGHT // 4)
         frame.planes[1].update(chroma)
@@ -134,87 +146,197 @@ class RelayConnection:
 
 
 class Subscriber:
-    def __init__(self, pid: str, video: PreEncodedVideoTrack) -> None:
+    """Counts frames per video m-line without decoding; latency by matching frame bytes."""
+
+    def __init__(self, pid: str, addresses: list[str]) -> None:
         self.pid = pid
-        self.video = video
+        self.addresses = addresses
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.video_frames = 0
+        self.sources: dict[str, PreEncodedVideoTrack] = {}  # video mid -> publisher's track
+        self.video_frames: dict[str, int] = {}
         self.audio_frames = 0
         self.latencies: list[float] = []
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: Any) -> None:
-        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
-        aiortc_hooks.install_frame_sink(receiver, track.kind, self._sink_for(track.kind))
+        transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
+        mid = str(transceiver.mid)
+        if track.kind == "video":
+            self.video_frames.setdefault(mid, 0)
+        aiortc_hooks.install_frame_sink(transceiver.receiver, track.kind, self._sink_for(track.kind, mid))
 
-    def _sink_for(self, kind: str) -> Any:
+    def _sink_for(self, kind: str, mid: str) -> Any:
         def sink(frame: aiortc_hooks.EncodedFrame) -> None:
             if kind == "audio":
                 self.audio_frames += 1
                 return
-            self.video_frames += 1
-            index = self.video.index_of.get(frame.data)
-            if index is not None:
-                self.latencies.append(time.monotonic() - self.video.sent_at[index])
+            self.video_frames[mid] += 1
+            source = self.sources.get(mid)
+            if source is not None:
+                index = source.index_of.get(frame.data)
+                if index is not None:
+                    self.latencies.append(time.monotonic() - source.sent_at[index])
 
         return sink
 
-    async def join(self, relay: RelayConnection) -> None:
-        queue = relay.offer_queue(self.pid)
-        await relay.call(op="open", id=self.pid)
-        offer = await asyncio.wait_for(queue.get(), 30)
-        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
-        aiortc_hooks.announce_host_candidates(self.pc, LOOPBACK)
+    async def answer(self, offer_sdp: str, sources: dict[str, PreEncodedVideoTrack]) -> str:
+        self.sources = sources
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        aiortc_hooks.announce_host_candidates(self.pc, self.addresses)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await relay.call(op="answer", id=self.pid, sdp=self.pc.localDescription.sdp)
+        return str(self.pc.localDescription.sdp)
+
+    def receiving(self, streams: int) -> bool:
+        return len(self.video_frames) >= streams and all(self.video_frames.values())
 
 
-async def run_case(target: str, n: int, window: float, frames: list[bytes]) -> dict[str, Any]:
-    port = 20000 + n + (0 if target == "meetingd" else 100)
-    proc = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, str(ROOT / "bench" / "relay_server.py"), "--target", target, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+class Publisher:
+    def __init__(self, pid: str, frames: list[bytes], addresses: list[str]) -> None:
+        self.pid = pid
+        self.video = PreEncodedVideoTrack(frames)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(AudioStreamTrack())
+        sender = self.pc.addTrack(self.video)
+        sender._send_keyframe = self.video.restart_at_keyframe  # type: ignore[method-assign]
+        self.addresses = addresses
+
+    async def offer(self) -> str:
+        aiortc_hooks.announce_host_candidates(self.pc, self.addresses)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return str(self.pc.localDescription.sdp)
+
+
+class ServerTarget:
+    """meetingd's Sfu or aiortc's MediaRelay in bench/relay_server.py (its own process)."""
+
+    addresses: ClassVar[list[str]] = ["127.0.0.1"]
+
+    def __init__(self, name: str, port: int) -> None:
+        self.name, self.port = name, port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.relay: RelayConnection | None = None
+        self.publishers: dict[str, Publisher] = {}
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: ASYNC220
+            [
+                sys.executable,
+                str(ROOT / "bench" / "relay_server.py"),
+                *("--target", self.name, "--port", str(self.port)),
+            ],
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert self.proc.stdout is not None
+        await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        self.relay = RelayConnection(*await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def publish(self, pub: Publisher) -> None:
+        assert self.relay is not None
+        self.publishers[pub.pid] = pub
+        await self.relay.call(op="open", id=pub.pid)
+        answer = await self.relay.call(op="offer", id=pub.pid, sdp=await pub.offer())
+        await pub.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    async def subscribe(self, sub: Subscriber) -> None:
+        assert self.relay is not None
+        queue = self.relay.offer_queue(sub.pid)
+        await self.relay.call(op="open", id=sub.pid)
+        offer = await asyncio.wait_for(queue.get(), 30)
+        sources = {
+            str(s["mid"]): self.publishers[s["participant_id"]].video
+            for s in offer.get("streams", [])
+            if s.get("kind") == "video" and s.get("participant_id") in self.publishers
+        }
+        await self.relay.call(op="answer", id=sub.pid, sdp=await sub.answer(offer["sdp"], sources))
+
+    async def stats(self) -> dict[str, float]:
+        assert self.relay is not None
+        return await self.relay.call(op="stats")
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.writer.close()
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class JanusTarget:
+    """Janus VideoRoom (bench/relay_janus.py), reached at the namespace-only veth address."""
+
+    addresses: ClassVar[list[str]] = [relay_janus.VETH_ADDRESS]
+
+    def __init__(self, name: str, port: int) -> None:
+        self.name = name
+        self.janus = relay_janus.JanusRelay(port)
+        self.feeds: dict[int, Publisher] = {}
+
+    async def start(self) -> None:
+        await self.janus.start()
+
+    async def publish(self, pub: Publisher) -> None:
+        feed, answer = await self.janus.publish(pub.pid, await pub.offer())
+        self.feeds[feed] = pub
+        await pub.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def subscribe(self, sub: Subscriber) -> None:
+        handle, offer, mids = await self.janus.subscribe(list(self.feeds))
+        sources = {mid: self.feeds[feed].video for mid, feed in mids.items() if feed in self.feeds}
+        await self.janus.start_subscriber(handle, await sub.answer(offer, sources))
+
+    async def stats(self) -> dict[str, float]:
+        return self.janus.stats()
+
+    async def stop(self) -> None:
+        await self.janus.stop()
+
+
+def make_target(name: str, port: int) -> ServerTarget | JanusTarget:
+    return JanusTarget(name, port) if name == "janus" else ServerTarget(name, port)
+
+
+async def run_case(
+    target_name: str, n_pub: int, n_sub: int, window: float, frames: list[bytes], port: int
+) -> dict[str, Any]:
+    target = make_target(target_name, port)
     pcs: list[RTCPeerConnection] = []
     try:
-        assert proc.stdout is not None
-        await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
-        relay = RelayConnection(*await asyncio.open_connection("127.0.0.1", port))
-        video = PreEncodedVideoTrack(frames)
-        pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pcs.append(pub)
-        pub.addTrack(AudioStreamTrack())
-        sender = pub.addTrack(video)
-        sender._send_keyframe = video.restart_at_keyframe  # type: ignore[method-assign]
-        await relay.call(op="open", id="pub")
-        aiortc_hooks.announce_host_candidates(pub, LOOPBACK)
-        await pub.setLocalDescription(await pub.createOffer())
-        answer = await relay.call(op="offer", id="pub", sdp=pub.localDescription.sdp)
-        await pub.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await target.start()
+        pubs = [Publisher(f"pub{i}", frames, target.addresses) for i in range(n_pub)]
+        pcs += [p.pc for p in pubs]
+        for pub in pubs:
+            await target.publish(pub)
         await asyncio.sleep(1.0)
-        subs = [Subscriber(f"sub{i}", video) for i in range(n)]
+        subs = [Subscriber(f"sub{i}", target.addresses) for i in range(n_sub)]
         pcs += [s.pc for s in subs]
         for s in subs:
-            await s.join(relay)
+            await target.subscribe(s)
         deadline = time.monotonic() + 30
-        while any(s.video_frames == 0 for s in subs) and time.monotonic() < deadline:
+        while not all(s.receiving(n_pub) for s in subs) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         await asyncio.sleep(2.0)  # warm up
-        before = await relay.call(op="stats")
+        before = await target.stats()
         t0 = time.monotonic()
-        counts0 = [s.video_frames for s in subs]
+        counts0 = [dict(s.video_frames) for s in subs]
         lat0 = [len(s.latencies) for s in subs]
         await asyncio.sleep(window)
-        after = await relay.call(op="stats")
+        after = await target.stats()
         wall = time.monotonic() - t0
-        fps = sorted((s.video_frames - c) / wall for s, c in zip(subs, counts0, strict=True))
+        fps = sorted(
+            (count - c0.get(mid, 0)) / wall
+            for s, c0 in zip(subs, counts0, strict=True)
+            for mid, count in s.video_frames.items()
+        )
+        fps += [0.0] * max(0, n_pub * n_sub - len(fps))  # streams that never arrived
+        fps.sort()
         lat = sorted(x for s, k in zip(subs, lat0, strict=True) for x in s.latencies[k:])
-        relay.writer.close()
         return {
-            "target": target,
-            "n": n,
+            "target": target_name,
+            "case": f"{n_pub}x{n_sub}",
+            "n": n_sub,
+            "streams": n_pub * n_sub,
             "cpu": (after["cpu"] - before["cpu"]) / wall,
             "rss_mb": after["rss"] / 2**20,
             "fps_min": fps[0],
@@ -225,61 +347,152 @@ async def run_case(target: str, n: int, window: float, frames: list[bytes]) -> d
     finally:
         for pc in pcs:
             await pc.close()
-        proc.terminate()
-        proc.wait(10)
+        await target.stop()
 
 
-def marginal(rows: list[dict[str, Any]]) -> float | None:
-    """Least-squares slope of relay CPU (cores) over N, where the relay keeps up (>= 28 fps)."""
-    rows = [r for r in rows if r["fps_median"] >= 28]
+UNSATURATED_FPS = 28.0
+
+
+def marginal(rows: list[dict[str, Any]]) -> tuple[float | None, list[int]]:
+    """Least-squares slope of relay CPU (cores) over N, unsaturated cases only (median >= 28 fps)."""
+    rows = [r for r in rows if r["fps_median"] >= UNSATURATED_FPS]
+    ns = [r["n"] for r in rows]
     if len(rows) < 2:
-        return None
-    xs, ys = [r["n"] for r in rows], [r["cpu"] for r in rows]
+        return None, ns
+    xs, ys = ns, [r["cpu"] for r in rows]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     den = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else None
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else None), ns
+
+
+def packets_per_second(frames: list[bytes]) -> float:
+    """RTP packets one subscriber receives per second: the VP8 loop as aiortc packs it + 50/s Opus."""
+    from aiortc.codecs.vpx import PACKET_MAX
+
+    per_frame = statistics.fmean(-(-len(f) // (PACKET_MAX - 4)) for f in frames)
+    return per_frame * FPS + 50
 
 
 def fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def row_line(row: dict[str, Any]) -> str:
+    return (
+        f"| {row['target']:10} | {row['case']:>5} | {row['cpu']:.3f} | {row['rss_mb']:.0f} | "
+        f"{row['fps_min']:.1f} / {row['fps_median']:.1f} | "
+        f"{fmt(row['lat_p50'], '.1f')} / {fmt(row['lat_p95'], '.1f')} |"
+    )
+
+
+HEADER = (
+    "| target     |  case | relay CPU (cores) | RSS (MB) | fps min / median | latency p50 / p95 (ms) |\n"
+    "|------------|------:|------------------:|---------:|-----------------:|-----------------------:|"
+)
+
+
+def janus_available() -> str | None:
+    """Why Janus cannot be measured here, or None."""
+    if relay_janus.janus_binary() is None:
+        return "janus is not installed (apt-get install janus); skipping the Janus target"
+    problem = relay_janus.ensure_veth()
+    if problem is not None:
+        return f"cannot create the namespace-only veth for Janus ({problem}); skipping the Janus target"
+    return None
+
+
 async def main(args: argparse.Namespace) -> None:
     frames = encode_loop()
-    print(f"publisher loop: {len(frames)} frames, {sum(map(len, frames)) * FPS * 8 / len(frames) / 1e6:.2f} Mbit/s")
-    results: dict[str, list[dict[str, Any]]] = {}
-    for target in args.targets.split(","):
-        results[target] = []
-        for n in [int(x) for x in args.ns.split(",")]:
-            row = await run_case(target, n, args.window, frames)
+    pps = packets_per_second(frames)
+    mbps = sum(map(len, frames)) * FPS * 8 / len(frames) / 1e6
+    print(
+        f"publisher loop: {len(frames)} frames, {mbps:.2f} Mbit/s, "
+        f"~{pps:.0f} RTP packets/s per subscriber (video + audio)"
+    )
+    targets = args.targets.split(",")
+    if "janus" in targets:
+        why = janus_available()
+        if why is not None:
+            print(why)
+            targets.remove("janus")
+    ports = itertools.count(20000)
+    results: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+    saturated: set[str] = set()
+    print(HEADER, flush=True)
+    # Interleave the targets per N so that background load hits them alike.
+    for n in [int(x) for x in args.ns.split(",")]:
+        for target in targets:
+            if target in saturated:
+                continue
+            row = await run_case(target, 1, n, args.window, frames, next(ports))
             results[target].append(row)
-            print(
-                f"{target:10} N={n:3}  cpu={row['cpu']:.3f} cores  rss={row['rss_mb']:.0f} MB  "
-                f"fps min/med={row['fps_min']:.1f}/{row['fps_median']:.1f}  "
-                f"latency p50/p95={fmt(row['lat_p50'], '.1f')}/{fmt(row['lat_p95'], '.1f')} ms",
-                flush=True,
-            )
-            if row["fps_median"] < 10:
-                print(f"{target}: saturated at N={n}, stopping")
-                break
+            print(row_line(row), flush=True)
+            if row["fps_median"] < args.stop_below:
+                print(f"{target}: saturated at N={n} (median {row['fps_median']:.1f} fps), stopping it")
+                saturated.add(target)
+    multi: list[dict[str, Any]] = []
+    if args.multi:
+        n_pub, n_sub = (int(x) for x in args.multi.split("x"))
+        for target in targets:
+            if target == "mediarelay":
+                continue  # one publisher only in relay_server.py's MediaRelay target
+            row = await run_case(target, n_pub, n_sub, args.window, frames, next(ports))
+            multi.append(row)
+            print(row_line(row), flush=True)
     print()
-    slopes = {t: marginal(rows) for t, rows in results.items()}
-    for target, slope in slopes.items():
-        print(f"marginal CPU per subscriber, {target}: {fmt(None if slope is None else slope * 1000, '.1f')} millicores")
-    if slopes.get("meetingd") and slopes.get("mediarelay"):
-        print(f"ratio mediarelay / meetingd: {slopes['mediarelay'] / slopes['meetingd']:.1f}x")
-    print("janus: not measured in this run (see docs/media.md)")
+    slopes: dict[str, float | None] = {}
+    for target, rows in results.items():
+        slope, used = marginal(rows)
+        slopes[target] = slope
+        per_packet = "" if slope is None else f" (~{slope / pps * 1e6:.0f} µs per packet)"
+        print(
+            f"marginal CPU per subscriber, {target}: {fmt(None if slope is None else slope * 1000, '.1f')} "
+            f"millicores{per_packet}; fit over N={','.join(map(str, used)) or '-'}"
+        )
+    mine = slopes.get("meetingd")
+    for other, goal in (("mediarelay", "target <= 1/15"), ("janus", "target <= 1.5")):
+        theirs = slopes.get(other)
+        if mine and theirs:
+            print(f"ratio meetingd / {other}: {mine / theirs:.3f} ({goal})")
+        else:
+            print(f"ratio meetingd / {other}: n/a")
+    if "janus" in results:
+        by_n = {r["n"]: r for r in results["janus"]}
+        worst = [
+            (r["n"], r["lat_p50"] - by_n[r["n"]]["lat_p50"])
+            for r in results.get("meetingd", [])
+            if r["n"] in by_n and r["lat_p50"] is not None and by_n[r["n"]]["lat_p50"] is not None
+        ]
+        if worst:
+            n, delta = max(worst, key=lambda x: x[1])
+            print(f"latency p50 meetingd - janus: worst {delta:+.1f} ms at N={n} (target <= +5 ms)")
+
+
+NAMESPACE_LINKS = {"lo", relay_janus.VETH, relay_janus.VETH_PEER}
 
 
 def in_private_namespace() -> bool:
-    return os.environ.get("MEETINGD_BENCH_NETNS") == "1"
+    """Already in a private namespace: ours (env), or ``./dev bench``'s (only lo, maybe our veth)."""
+    if os.environ.get("MEETINGD_BENCH_NETNS") == "1":
+        return True
+    try:
+        links = set(os.listdir("/sys/class/net"))
+    except OSError:
+        return False
+    return links <= NAMESPACE_LINKS
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ns", default="1,2,4,8,16,32")
-    parser.add_argument("--window", type=float, default=5.0)
-    parser.add_argument("--targets", default="meetingd,mediarelay")
+    parser.add_argument("--window", type=float, default=4.0)
+    parser.add_argument("--targets", default="meetingd,mediarelay,janus")
+    parser.add_argument("--multi", default="6x6", help="publishers x subscribers case ('' to skip)")
+    parser.add_argument(
+        "--stop-below", type=float, default=20.0, help="stop a target once its median fps drops below"
+    )
     args = parser.parse_args()
     if not in_private_namespace():
         quoted = " ".join(f"'{a}'" for a in sys.argv[1:])

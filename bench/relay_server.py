@@ -40,7 +40,10 @@ class MeetingdTarget:
 
     def _on_event(self, event: MediaEvent) -> None:
         if isinstance(event, SubscribeOffer):
-            self.push({"op": "sub_offer", "id": event.participant_id, **event.description})
+            streams = event.streams
+            self.push(
+                {"op": "sub_offer", "id": event.participant_id, "streams": streams, **event.description}
+            )
 
     async def open(self, pid: str) -> None:
         await self.sfu.open_participant(pid)

@@ -31,5 +31,6 @@ async def test_every_route_is_documented(server) -> None:
 async def test_every_socket_event_is_documented(server) -> None:
     sio = server.svc.namespace.sio
     events = set(sio.handlers["/meeting"]) - {"connect", "disconnect", "*"}
-    missing = [e for e in sorted(events) if f"`{e}`" not in DOC]
+    # documented as `event` or `event {payload}`
+    missing = [e for e in sorted(events) if not re.search(rf"`{re.escape(e)}[` ]", DOC)]
     assert not missing, f"undocumented events: {missing}"
