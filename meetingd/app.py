@@ -115,6 +115,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         svc.namespace.on_roster_change(svc.procedure.on_roster)
         register_procedure(svc.namespace, svc.procedure)
         app[media_key] = install_media(cfg, svc.namespace, clock)
+        svc.procedure.on_floor_given = app[media_key].unmute_speaker
         svc.journal.start()
         await svc.procedure.start()
         yield

@@ -43,6 +43,7 @@ class Meetings:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock,
                  journal: Journal) -> None:
         self._db, self._clock, self._journal = db, clock, journal
+        self._admit_cache: dict[int, dict[str, Any]] = {}
 
     # -- reading ----------------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Meetings:
                 tx.record("meeting_closed", by=member.member_id)
             detail.update({"state": m.state, "opened_at": iso(m.opened_at),
                            "closed_at": iso(m.closed_at)})
+        self._admit_cache.pop(meeting_id, None)
         if action == "close":
             await self._journal.checkpoint_now(meeting_id)
         return detail
@@ -197,7 +199,12 @@ class Meetings:
             mine = await self._role(s, meeting_id, member.id)
             if mine is None:
                 raise NotAuthorised("you are not a participant of this meeting")
-            detail = await self._detail(s, m, mine.role)
+            cached = self._admit_cache.get(meeting_id)
+            if cached is None or cached["state"] != m.state:
+                # The participant list is read once per meeting, not once per join
+                # (a join storm of N members read N x N rows).
+                cached = self._admit_cache[meeting_id] = await self._detail(s, m, None)
+            detail = {**cached, "my_role": mine.role}
             sites = [Site(x["id"], x["name"]) for x in detail["sites"]]
             own = next((x for x in sites if x.id == mine.site_id), None)
             return Admission(detail, Entitlement(member.member_id, member.full_name,

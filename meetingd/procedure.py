@@ -57,6 +57,8 @@ class Procedure:
         self.tick_s = tick_s
         self.emit: Emit = _no_emit
         self.roster_of: Callable[[int], Roster | None] = lambda _m: None
+        # Where media exists, giving the floor unmutes the speaker (set by the daemon).
+        self.on_floor_given: Callable[[int, str], Awaitable[None]] | None = None
         self._lives: dict[int, Live] = {}
         self._load_lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
@@ -485,6 +487,12 @@ class Procedure:
                       site=current.site.name if current.site else None, by=caller.member_id)
 
         await self.transaction(live, work)
+        current = live.speakers.current
+        if self.on_floor_given is not None and current is not None and current.member_id:
+            try:
+                await self.on_floor_given(live.meeting_id, current.member_id)
+            except MeetingError as exc:  # no media session: nothing to unmute
+                logger.debug("meeting=%s floor unmute skipped: %s", live.meeting_id, exc.message)
         return await self._speakers_changed(live)
 
     async def _speech_ended(self, tx: JournalTx, live: Live, ended: SpeechEnded,

@@ -398,6 +398,13 @@ class MediaSignaling:
         (rooms.add if flag else rooms.discard)(pid)
         self._emit(meeting_id, "publication_changed", self._publication(meeting_id, pid))
 
+    async def unmute_speaker(self, meeting_id: int, member_id: str) -> None:
+        """The chair gave this member the floor: forward their microphone again."""
+        if member_id in self._muted.get(meeting_id, set()):
+            sfu, _ = self._member_session(meeting_id, member_id)
+            await sfu.mute(member_id, False)
+            logger.info("meeting=%s member=%s unmuted: floor given", meeting_id, member_id)
+
     async def _mute_participant(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         p = _object(data, {"member_id", "muted"}, {"member_id", "muted"})
         member_id, muted = _member_id(p["member_id"]), _bool(p, "muted")

@@ -441,3 +441,23 @@ def test_quality_classes() -> None:
     assert classify(0.0, 0.5) == "fair"
     assert classify(0.12, 0.05) == "poor"
     assert classify(None, 0.9) == "poor"
+
+
+async def test_giving_the_floor_unmutes_the_speaker(server: Server, peer: Any) -> None:
+    chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
+    await chair.join("main_room")
+    await alice.join()
+    await bob.join()
+    assert (await chair.m.call("POST", "/api/meetings/1/open"))[0] == 200
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "audio")] >= 20, 15)
+    await chair.m.emit("mute_participant", {"member_id": "C1-001", "muted": True})
+    await wait_for(lambda: {"member_id": "C1-001", "muted": True}
+                   in alice.m.seen("participant_muted"))
+    assert (await alice.m.emit("raise_hand", {}))["ok"]
+    ack = await chair.m.emit("give_floor", {"member_id": "C1-001"})
+    assert ack["ok"], ack
+    await wait_for(lambda: {"member_id": "C1-001", "muted": False}
+                   in alice.m.seen("participant_muted"))
+    audio = bob.frames[("C1-001", "audio")]
+    await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 20, 10)
