@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 TICK_S = 0.25
+TALLY_SENDS_PER_S = 2000
 
 
 class Procedure:
@@ -230,6 +231,14 @@ class Procedure:
                 except Exception:
                     logger.exception("meeting=%s broadcast tick failed", live.meeting_id)
 
+    def _tally_interval(self, meeting_id: int) -> float:
+        """Tallies go out every tick (4/s) in a normal meeting; in a very large room the
+        interval stretches so the server sends at most ~TALLY_SENDS_PER_S messages a
+        second (each recipient's client must also parse every update)."""
+        roster = self.roster_of(meeting_id)
+        recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
+        return min(1.0, max(self.tick_s, recipients / TALLY_SENDS_PER_S))
+
     async def flush_broadcasts(self, live: Live) -> None:
         mid = live.meeting_id
         if live.dirty_members:
@@ -240,7 +249,9 @@ class Procedure:
         if live.quorum_dirty:
             live.quorum_dirty = False
             await self.emit(mid, "quorum_changed", {"quorum": live.quorum.to_dict()})
-        if live.dirty_polls:
+        now = asyncio.get_running_loop().time()
+        if live.dirty_polls and now - live.last_tally_at >= self._tally_interval(mid):
+            live.last_tally_at = now
             polls, live.dirty_polls = sorted(live.dirty_polls), set()
             for pid in polls:
                 lp = live.polls.get(pid)

@@ -84,6 +84,7 @@ class Live:
     dirty_members: set[str] = field(default_factory=set)
     quorum_dirty: bool = False
     dirty_polls: set[int] = field(default_factory=set)
+    last_tally_at: float = 0.0  # loop time of the last tally broadcast
 
     def poll(self, poll_id: int) -> LivePoll:
         lp = self.polls.get(poll_id)
