@@ -105,6 +105,15 @@ def _first_codecs(sdp: str) -> dict[str, str]:
     return found
 
 
+def _new_ice_session(pc: RTCPeerConnection, description: SessionDescription) -> bool:
+    """True if ``description`` carries none of the ICE credentials ``pc`` is using."""
+    if pc.remoteDescription is None:
+        return False
+    old = {m.ice.usernameFragment for m in SessionDescription.parse(pc.remoteDescription.sdp).media}
+    new = {m.ice.usernameFragment for m in description.media}
+    return bool(old - {None}) and old.isdisjoint(new)
+
+
 def _check_id(participant_id: Any) -> str:
     if not isinstance(participant_id, str) or not 0 < len(participant_id) <= MAX_ID_CHARS:
         raise InvalidInput("participant_id must be a non-empty string")
@@ -131,6 +140,9 @@ class Sfu:
         self._tasks: set[asyncio.Task[None]] = set()
         self._muted: set[str] = set()
         self.ranking = SpeakerRanking(self._apply_profiles)
+        # Told of each published track as it comes and goes (e.g. a recorder):
+        # ``track_published(track)`` / ``track_unpublished(track)``, on the event loop.
+        self.observers: list[Any] = []
 
     # --- public API -------------------------------------------------------------
 
@@ -141,6 +153,10 @@ class Sfu:
     @property
     def participant_ids(self) -> list[str]:
         return list(self._sessions)
+
+    def published_tracks(self) -> list[PublishedTrack]:
+        """Every track being published now, of every participant."""
+        return [t for s in self._sessions.values() if not s.closed for t in s.published.values()]
 
     async def open_participant(
         self, participant_id: str, *, main_room: bool = False, profile: Any = "full"
@@ -246,6 +262,7 @@ class Sfu:
             was_publishing = bool(session.published)
             for track in session.published.values():
                 self.ranking.remove(participant_id)
+                self._notify("track_unpublished", track)
                 track.close()
             session.published.clear()
             for sub in session.subscriptions:
@@ -367,9 +384,13 @@ class Sfu:
         self, session: ParticipantSession, description: SessionDescription, sdp: str
     ) -> tuple[dict[str, str], bool]:
         pc = session.publish_pc
-        if pc is not None and pc.connectionState in ("failed", "closed"):
-            # The client replaces a broken connection with a new one.
+        if pc is not None and (
+            pc.connectionState in ("failed", "closed") or _new_ice_session(pc, description)
+        ):
+            # The client replaces a broken connection with a new one, possibly before we
+            # noticed it broke (new ICE credentials: aiortc cannot restart ICE in place).
             self._unpublish(session, set(session.published))
+            pc.remove_all_listeners()  # replaced: its close is no news
             await pc.close()
             pc = session.publish_pc = None
         created = pc is None
@@ -400,13 +421,15 @@ class Sfu:
                 self._publish(session, mid, transceiver)
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
-        except (InvalidStateError, InvalidAccessError) as exc:
-            raise InvalidState(f"offer rejected: {exc}") from None
-        except (OperationError, InternalError, *_SDP_ERRORS) as exc:
-            if created:
+        except (InvalidStateError, InvalidAccessError, OperationError, InternalError,
+                *_SDP_ERRORS) as exc:
+            if created:  # a connection made for this offer must not outlive it
                 self._unpublish(session, set(session.published))
                 session.publish_pc = None
+                pc.remove_all_listeners()
                 await pc.close()
+            if isinstance(exc, InvalidStateError | InvalidAccessError):
+                raise InvalidState(f"offer rejected: {exc}") from None
             raise InvalidInput(f"offer rejected: {exc}", code="invalid_sdp") from None
         codecs = _first_codecs(pc.localDescription.sdp)
         for mid, track in session.published.items():
@@ -432,12 +455,14 @@ class Sfu:
         aiortc_hooks.install_frame_sink(receiver, kind, track.on_frame)
         session.published[mid] = track
         self.ranking.add(pid)
+        self._notify("track_published", track)
         logger.info("participant=%s publishes %s mid=%s", pid, kind, mid)
 
     def _unpublish(self, session: ParticipantSession, mids: set[str]) -> None:
         for mid in mids:
             track = session.published.pop(mid, None)
             if track is not None:
+                self._notify("track_unpublished", track)
                 track.close()
         if not session.published:
             self.ranking.remove(session.participant_id)
@@ -602,6 +627,12 @@ class Sfu:
         @pc.on("connectionstatechange")
         def on_state() -> None:
             state = pc.connectionState
+            current = session.publish_pc if target == "publish" else session.subscribe_pc
+            if state == "closed" and pc is current and not session.closed:
+                # aiortc never reports "failed" when ICE consent expires (the link went
+                # away): DTLS ends and the connection closes itself. We detach listeners
+                # before closing on purpose, so this close is a failure.
+                state = "failed"
             logger.info("participant=%s %s connection %s", pid, target, state)
             self._emit(ConnectionStateChanged(pid, target, state))
             if target == "subscribe" and state == "failed" and not session.closed:
@@ -609,6 +640,13 @@ class Sfu:
                 self._schedule_renegotiation(session)
 
         return pc
+
+    def _notify(self, what: str, track: PublishedTrack) -> None:
+        for observer in list(self.observers):
+            try:
+                getattr(observer, what)(track)
+            except Exception:
+                logger.exception("media observer failed on %s", what)
 
     def _emit(self, event: MediaEvent) -> None:
         if self._on_event is None:

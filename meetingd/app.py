@@ -29,6 +29,7 @@ from .media_wiring import install_media, media_key
 from .meetings import Meetings
 from .procedure import Procedure
 from .ratelimit import TokenBucket
+from .recording import RecordingService
 from .services import Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
@@ -46,6 +47,9 @@ SECURITY_HEADERS = {
     ),
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
 }
+
+
+recording_key = web.AppKey("recording", RecordingService)
 
 
 def server_secret(path: Path) -> bytes:
@@ -116,6 +120,13 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         register_procedure(svc.namespace, svc.procedure)
         app[media_key] = install_media(cfg, svc.namespace, clock)
         svc.procedure.on_floor_given = app[media_key].unmute_speaker
+        recording = app[recording_key] = RecordingService(
+            cfg.recordings_path, svc.journal, clock,
+            retention_days=cfg.recording.retention_days,
+            queue_frames=cfg.recording.queue_frames)
+        app[media_key].use_recording(recording)
+        svc.recording = recording
+        await recording.prune()
         svc.journal.start()
         await svc.procedure.start()
         yield
@@ -124,6 +135,9 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
+        recording = app.get(recording_key)
+        if recording is not None:  # finalize files and log their hashes while all is up
+            await recording.close()
         media = app.get(media_key)
         if media is not None:
             await media.close()

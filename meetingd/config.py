@@ -142,6 +142,24 @@ class MinutesSettings:
 
 
 @dataclass(frozen=True)
+class RecordingSettings:
+    dir: str = _h(
+        "Directory for meeting recordings (one folder per meeting). Empty: data_dir/recordings.",
+        "",
+    )
+    retention_days: int = _h(
+        "Delete recording files older than this many days (0 = keep them forever). The "
+        "minutes keep each file's SHA-256 either way.",
+        0,
+    )
+    queue_frames: int = _h(
+        "Frames the recorder may hold for its writer thread before dropping (video then "
+        "resumes at the next keyframe).",
+        1000,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -150,11 +168,18 @@ class Config:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     minutes: MinutesSettings = field(default_factory=MinutesSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     source: str = field(default="<defaults>", compare=False)
 
     @property
     def data_path(self) -> Path:
         return Path(self.server.data_dir).expanduser()
+
+    @property
+    def recordings_path(self) -> Path:
+        if self.recording.dir:
+            return Path(self.recording.dir).expanduser()
+        return self.data_path / "recordings"
 
     @property
     def database_url(self) -> str:
@@ -251,6 +276,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: [server] tls = 'files' needs tls_cert and tls_key")
     if cfg.limits.max_payload_bytes < 1024:
         raise ConfigError(f"{cfg.source}: [limits] max_payload_bytes: expected >= 1024")
+    if cfg.recording.retention_days < 0:
+        raise ConfigError(f"{cfg.source}: [recording] retention_days: expected >= 0")
+    if cfg.recording.queue_frames < 10:
+        raise ConfigError(f"{cfg.source}: [recording] queue_frames: expected >= 10")
     if cfg.auth.socket_token_seconds <= 0:
         raise ConfigError(f"{cfg.source}: [auth] socket_token_seconds: expected > 0")
 

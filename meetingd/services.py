@@ -20,6 +20,7 @@ from .journal import Journal
 from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
+from .recording import RecordingService
 from .storage.models import Member
 
 
@@ -41,6 +42,7 @@ class Services:
     version: str
     public_url: str = ""
     namespace: MeetingNamespace | None = None  # type: ignore[assignment]
+    recording: RecordingService | None = None
     procedure: Procedure | None = None
 
     @cached_property

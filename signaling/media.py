@@ -168,6 +168,7 @@ class MediaSignaling:
         self._display_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.recording: Any | None = None  # meetingd.recording.RecordingService
         handlers: dict[str, Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]] = {
             "media_open": self._open,
             "media_close": self._close,
@@ -179,6 +180,8 @@ class MediaSignaling:
             "mute_participant": self._mute_participant,
             "spotlight": self._spotlight_event,
             "get_media_stats": self._get_stats,
+            "start_recording": self._start_recording,
+            "stop_recording": self._stop_recording,
         }
         for event, handler in handlers.items():
             namespace.register(event, handler)
@@ -202,6 +205,20 @@ class MediaSignaling:
         self._sessions.clear()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def use_recording(self, recording: Any) -> None:
+        """Recording (chair's start/stop; everyone is told through ``recording_changed``)."""
+        self.recording = recording
+
+        def changed(meeting_id: int, state: dict[str, Any]) -> None:
+            self._emit(meeting_id, "recording_changed", state)
+
+        recording.on_change = changed
+
+    def _recording_state(self, meeting_id: int) -> dict[str, Any]:
+        if self.recording is None:
+            return {"recording": False, "started_at": None}
+        return dict(self.recording.state(meeting_id))
 
     @property
     def session_count(self) -> int:
@@ -319,6 +336,8 @@ class MediaSignaling:
                 self._on_sfu_event(m, event)
 
             sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
+            if self.recording is not None:
+                self.recording.attach(meeting_id, sfu)
         self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display)
         conn.extra["media_pid"] = pid
         try:
@@ -330,6 +349,8 @@ class MediaSignaling:
         if main_room:
             await self._set_main_room(meeting_id, pid, True)
         logger.info("meeting=%s member=%s media opened display=%s", meeting_id, member_id, display)
+        if self._recording_state(meeting_id)["recording"]:  # the indicator, for a late joiner
+            self._emit_to(sid, "recording_changed", self._recording_state(meeting_id))
         return {
             "participant_id": pid,
             "ice_servers": self._ice_servers_for(member_id),
@@ -340,6 +361,7 @@ class MediaSignaling:
                              for m in self._publications.get(meeting_id, {})],
             "spotlight": self._spotlight.get(meeting_id),
             "active_speaker": self._speaker.get(meeting_id),
+            "recording": self._recording_state(meeting_id),
         }
 
     async def _close(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
@@ -428,6 +450,27 @@ class MediaSignaling:
         self._spotlight[conn.meeting_id] = member_id
         self._emit(conn.meeting_id, "spotlight_changed", {"member_id": member_id})
         return {"member_id": member_id}
+
+    async def _start_recording(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        _object(data, set(), set())
+        self._require_chair(conn, "record the meeting")
+        if self.recording is None:
+            raise InvalidState("recording is not available on this server",
+                               code="recording_unavailable")
+        assert conn.meeting_id is not None
+        return dict(await self.recording.start(conn.meeting_id, conn.member.member_id,
+                                               self.sfus.get(conn.meeting_id)))
+
+    async def _stop_recording(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        _object(data, set(), set())
+        self._require_chair(conn, "stop the recording")
+        if self.recording is None:
+            raise InvalidState("the meeting is not being recorded", code="not_recording")
+        assert conn.meeting_id is not None
+        entry = await self.recording.stop(conn.meeting_id, conn.member.member_id, "chair")
+        return {**self._recording_state(conn.meeting_id),
+                "files": [{k: f[k] for k in ("member_id", "kind", "name", "sha256", "bytes")}
+                          for f in entry["files"]]}
 
     async def _get_stats(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         _object(data, set(), set())

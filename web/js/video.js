@@ -148,12 +148,31 @@ export function createMediaArea(opts) {
     for (const tile of tiles.values()) tile.audio.play().catch(() => undefined);
     sound.hidden = true;
   });
+  // Recording: everyone sees the indicator; the chair starts and stops it.
+  const recIndicator = h("span", { class: "rec-indicator", role: "status", "data-recording": "false", hidden: true }, tx("media.recording"));
+  const recButton = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-small", "data-action": "recording", hidden: true }, tx("media.recording.start")));
+  let recording = false;
+  function renderRecording() {
+    recIndicator.hidden = !recording;
+    recIndicator.dataset.recording = String(recording);
+    recButton.hidden = !opts.isChair();
+    replaceChildren(recButton, tx(recording ? "media.recording.stop" : "media.recording.start"));
+    recButton.dataset.action = recording ? "stop-recording" : "start-recording";
+  }
+  recButton.addEventListener("click", () => {
+    recButton.disabled = true;
+    opts.link.emit(recording ? "stop_recording" : "start_recording", {})
+      .then((/** @type {any} */ ack) => { recording = Boolean(ack.recording); renderRecording(); })
+      .catch(() => undefined)
+      .finally(() => { recButton.disabled = false; });
+  });
+  opts.link.socket.on("recording_changed", (/** @type {{recording: boolean}} */ d) => { recording = Boolean(d.recording); renderRecording(); });
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const settings = h("details", { class: "media-settings" },
     h("summary", {}, tx("media.settings")),
     h("div", { class: "media-controls" }, sendField, capField, profileField, roomCameraField));
   const element = h("section", { class: "media-area panel", "aria-labelledby": "media-title" },
-    h("div", { class: "media-head" }, h("h2", { id: "media-title", class: "panel-title" }, tx("media.title")), status, sound),
+    h("div", { class: "media-head" }, h("h2", { id: "media-title", class: "panel-title" }, tx("media.title")), recIndicator, status, sound, recButton),
     settings, grid);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
@@ -265,11 +284,13 @@ export function createMediaArea(opts) {
       }
       media.start();
       renderStatus();
+      renderRecording();
     },
     /** Names or roles changed (roster update, language). */
     refresh() {
       mine.setName(opts.nameOf(opts.myId));
       renderTiles();
+      renderRecording();
     },
     destroy() {
       media.close();

@@ -1,0 +1,341 @@
+"""Media over a poor link: a user-space UDP relay (tests/support/udp_relay.py) between one
+aiortc participant and the real server, inserted by rewriting the ICE candidates each side
+sees (the server announces 127.0.0.1; the client is told the relay's port instead, and the
+server is told the relay's other port instead of the client's).
+
+Run inside a private network namespace (DESIGN.md, "How we test")::
+
+    unshare -n sh -c 'ip link set lo up && python -m pytest tests/integration -q -m media'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import aioice.ice
+import pytest
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
+
+from media import aiortc_hooks
+from tests.integration import test_media_signaling as signaling_tests
+from tests.integration.conftest import wait_for
+from tests.integration.test_media_sfu import MovingVideoTrack
+from tests.integration.test_media_signaling import LOOPBACK, Peer, _media
+from tests.support.udp_relay import LinkProfile, UdpRelay, candidate_addresses, rewrite_candidates
+
+pytestmark = pytest.mark.media
+
+# the in-process server announcing 127.0.0.1, and plain peers on a good link
+server = signaling_tests.server
+peer = signaling_tests.peer
+
+SATELLITE = LinkProfile(rtt_ms=300, loss=0.03, reorder=0.01, rate_kbps=1000)
+
+
+class LinkedPeer(Peer):
+    """A :class:`Peer` whose publish and/or subscribe connections cross ``relay``.
+
+    It recovers the way docs/media.md says: a failed publish connection is replaced by a
+    new one that offers again; the subscribe side applies the server's new offer (on a
+    new connection when ``new_connection``).
+    """
+
+    def __init__(self, member: Any, relay: UdpRelay | None = None, *,
+                 publish_via_relay: bool = True, subscribe_via_relay: bool = True) -> None:
+        super().__init__(member)
+        self.relay = relay
+        self.publish_via_relay = publish_via_relay
+        self.subscribe_via_relay = subscribe_via_relay
+        self.arrivals: dict[tuple[str | None, str], list[float]] = {}
+        self.keyframes_sent = 0  # keyframe requests (PLI/FIR) that reached our video sender
+        self.subscribe_connections = 0
+        self.publish_connections = 0
+        self._publish_media = (True, True)
+        self._republishing = False
+        self._closing = False
+
+    # -- publish ---------------------------------------------------------------------
+
+    async def publish(self, audio: bool = True, video: bool = True) -> dict[str, Any]:
+        self._publish_media = (audio, video)
+        # max-bundle, like browsers: one transport, so one candidate to relay
+        pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(
+            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.publish_connections += 1
+        if audio:
+            pc.addTrack(AudioStreamTrack())
+        if video:
+            sender = pc.addTrack(MovingVideoTrack())
+            original = sender._send_keyframe
+
+            def counted() -> None:
+                self.keyframes_sent += 1
+                original()
+
+            sender._send_keyframe = counted  # type: ignore[method-assign]
+        aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        pair = None
+        if self.relay is not None and self.publish_via_relay:
+            pair = await self.relay.open_pair()
+            (mine,) = candidate_addresses(sdp)
+            pair.set_client(mine)
+            sdp = rewrite_candidates(sdp, {mine: ("127.0.0.1", pair.server_port)})
+        ack = await self.m.emit("publish_offer", {"sdp": sdp, "type": "offer"})
+        assert ack["ok"], ack
+        answer = ack["answer"]
+        if pair is not None:
+            (theirs,) = candidate_addresses(answer["sdp"])
+            pair.set_server(theirs)
+            answer = {**answer, "sdp": rewrite_candidates(
+                answer["sdp"], {theirs: ("127.0.0.1", pair.client_port)})}
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            # aiortc closes (rather than fails) a connection whose ICE consent expired
+            if pc.connectionState in ("failed", "closed") and pc is self.publish_pc \
+                    and not self._closing:
+                self._spawn(self._republish())
+
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        return ack
+
+    async def _republish(self) -> None:
+        if self._republishing:
+            return
+        self._republishing = True
+        try:
+            old, self.publish_pc = self.publish_pc, None
+            if old is not None:
+                await old.close()
+            for _ in range(20):  # the server may still hold the old one for a moment
+                try:
+                    await self.publish(*self._publish_media)
+                    return
+                except AssertionError:
+                    await asyncio.sleep(0.5)
+        finally:
+            self._republishing = False
+
+    async def close(self) -> None:
+        self._closing = True
+        await super().close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- subscribe -------------------------------------------------------------------
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        async with self._lock:
+            if offer["new_connection"] or self.subscribe_pc is None:
+                if self.subscribe_pc is not None:
+                    await self.subscribe_pc.close()
+                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
+                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+                self.subscribe_connections += 1
+                self._subscribe_pair = None
+
+                @pc.on("track")
+                def on_track(track: Any) -> None:
+                    for t in pc.getTransceivers():
+                        if t.receiver.track is track:
+                            self._count(t.mid, t.receiver, track.kind)
+
+            pc = self.subscribe_pc
+            self.streams = {s["mid"]: s for s in offer["streams"]}
+            sdp = offer["sdp"]
+            pair = None
+            if self.relay is not None and self.subscribe_via_relay:
+                (theirs,) = candidate_addresses(sdp)
+                pair = self._subscribe_pair
+                if pair is None or pair.server != theirs:
+                    pair = self._subscribe_pair = await self.relay.open_pair(server=theirs)
+                sdp = rewrite_candidates(sdp, {theirs: ("127.0.0.1", pair.client_port)})
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, offer["type"]))
+            aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+            await pc.setLocalDescription(await pc.createAnswer())
+            answer = pc.localDescription.sdp
+            if pair is not None:
+                (mine,) = candidate_addresses(answer)
+                pair.set_client(mine)
+                answer = rewrite_candidates(answer, {mine: ("127.0.0.1", pair.server_port)})
+            ack = await self.m.emit("subscribe_answer", {"sdp": answer, "type": "answer"})
+            if not ack["ok"]:
+                self.answer_errors.append(ack)
+
+    def _count(self, mid: str | None, receiver: Any, kind: str) -> None:
+        loop = asyncio.get_running_loop()
+
+        def sink(frame: aiortc_hooks.EncodedFrame) -> None:
+            publisher = self.streams.get(str(mid), {}).get("participant_id")
+            self.frames[(publisher, kind)] += 1
+            self.arrivals.setdefault((publisher, kind), []).append(loop.time())
+
+        aiortc_hooks.install_frame_sink(receiver, kind, sink)
+
+    def gaps(self, key: tuple[str, str], since: float, longer_than: float) -> list[float]:
+        times = [t for t in self.arrivals.get(key, []) if t >= since]
+        return [b - a for a, b in itertools.pairwise(times) if b - a > longer_than]
+
+
+async def _relay(**kw: Any) -> UdpRelay:
+    return UdpRelay(kw.pop("profile", SATELLITE), seed=kw.pop("seed", 3), lifetime=120, **kw)
+
+
+async def test_relay_delays_drops_limits_and_cuts() -> None:
+    """The relay itself: RTT, loss, rate limit and cut, on two plain UDP sockets."""
+    loop = asyncio.get_running_loop()
+    got: list[tuple[bytes, float]] = []
+
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.append((data, loop.time()))
+
+    server_t, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    client_t, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                     local_addr=("127.0.0.1", 0))
+    relay = UdpRelay(LinkProfile(rtt_ms=200, loss=0.1, rate_kbps=400, queue_ms=2000), seed=1)
+    with pytest.raises(ValueError):
+        await relay.open_pair(server=("10.0.0.1", 9))
+    pair = await relay.open_pair(server=server_t.get_extra_info("sockname"))
+    to = ("127.0.0.1", pair.client_port)
+    start = loop.time()
+    for i in range(200):  # 200 x 250 B = 400 kbit: one second at 400 kbit/s
+        client_t.sendto(i.to_bytes(2, "big") + bytes(248), to)
+        if i % 20 == 19:
+            await asyncio.sleep(0.002)  # let the relay read: a burst overflows its socket
+    st = relay.stats.to_server
+    await wait_for(lambda: relay.pending == 0 and st.received == 200 and len(got) == st.sent, 5)
+    first = got[0][1] - start
+    spread = got[-1][1] - got[0][1]
+    assert 0.09 <= first <= 0.2, first  # one-way delay: RTT / 2
+    assert 0.6 <= spread <= 1.1, spread  # serialised at 400 kbit/s (minus the lost tenth)
+    assert 8 <= st.lost <= 35 and st.sent == 200 - st.lost
+    relay.cut(0.5)
+    client_t.sendto(b"cut", to)
+    await asyncio.sleep(0.7)
+    client_t.sendto(b"after", to)
+    await wait_for(lambda: got[-1][0] == b"after", 2)
+    assert b"cut" not in [d for d, _ in got] and relay.stats.to_server.cut_dropped == 1
+    await relay.close()
+    server_t.close()
+    client_t.close()
+
+
+async def test_satellite_link_audio_only_keeps_audio_and_full_recovers_video(
+    server: Any, peer: Any, sign_in: Any
+) -> None:
+    """300 ms RTT, 3 % loss, 1 Mbit/s to the subscriber: audio flows continuously with
+    ``audio_only`` (and no video is sent); ``full`` brings video back through NACK/PLI; the
+    keyframe request made under loss reaches the publisher."""
+    relay = await _relay()
+    alice = LinkedPeer(await sign_in("C1-001"))  # the publisher, on a good link
+    bob = LinkedPeer(await sign_in("C1-002"), relay)
+    try:
+        await alice.join()
+        await bob.join(profile="audio_only")
+        await alice.publish()
+        loop = asyncio.get_running_loop()
+        await wait_for(lambda: bob.frames[("C1-001", "audio")] >= 50, 20)
+        since = loop.time()
+        audio = bob.frames[("C1-001", "audio")]
+        await asyncio.sleep(6)
+        got = bob.frames[("C1-001", "audio")] - audio
+        assert got >= 6 * 50 * 0.85, got  # 50 Opus frames/s, 3 % lost (a few re-appear late)
+        assert not bob.gaps(("C1-001", "audio"), since, 0.3), "audio stalled"
+        assert bob.frames[("C1-001", "video")] == 0  # audio only: video never sent
+        assert relay.stats.to_client.lost > 0  # the link did lose packets
+
+        keyframes = alice.keyframes_sent
+        ack = await bob.m.emit("set_receive_profile", {"profile": "full"})
+        assert ack["ok"], ack
+        await wait_for(lambda: alice.keyframes_sent > keyframes, 5)  # through the server
+        await wait_for(lambda: bob.frames[("C1-001", "video")] >= 1, 10)
+        video, audio = bob.frames[("C1-001", "video")], bob.frames[("C1-001", "audio")]
+        since = loop.time()
+        await asyncio.sleep(10)
+        video_fps = (bob.frames[("C1-001", "video")] - video) / 10
+        audio_fps = (bob.frames[("C1-001", "audio")] - audio) / 10
+        stats = await _media(server).sfus[1].stats("C1-002")
+        (sub_video,) = [t for t in stats["subscribe"]["tracks"] if t["kind"] == "video"]
+        print(f"satellite link: video {video_fps:.1f} fps, audio {audio_fps:.1f} fps, "
+              f"relay {relay.stats}, bob video {sub_video}, alice keyframes sent "
+              f"{alice.keyframes_sent}, bob gaps>0.3s video "
+              f"{len(bob.gaps(('C1-001', 'video'), since, 0.3))}")
+        assert video_fps >= 10, video_fps  # keeps advancing despite loss
+        assert audio_fps >= 40, audio_fps  # audio never dropped
+        assert sub_video["enabled"] and sub_video["forwarded"] > 0
+        assert max(bob.gaps(("C1-001", "video"), since, 0.0), default=0) < 3.0
+    finally:
+        await alice.close()
+        await bob.close()
+        await relay.close()
+
+
+async def test_cut_link_reconnects_and_media_resumes(
+    server: Any, peer: Any, sign_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5 s cut of a remote member's link (both connections): the server reports the
+    subscribe connection failed and offers a new one, the client publishes on a new
+    connection (which replaces the server's old one even if the server has not noticed
+    yet), and media flows again both ways."""
+    # aioice declares consent lost after 6 failed checks 5 s apart (~30 s, each check
+    # timing out after 0.5 s); make it 3 checks 0.4 s apart (~3 s), so that both ends
+    # notice a 5 s outage (a browser says "disconnected" after a few seconds too).
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.4)
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 3)
+    relay = await _relay(profile=LinkProfile(rtt_ms=100, loss=0.01, rate_kbps=2000))
+    alice = await peer("C1-001")  # good link, publishes
+    bob = LinkedPeer(await sign_in("C1-002"), relay)  # poor link, publishes and subscribes
+    chair = await peer("C1-CHAIR")
+    try:
+        await chair.join("main_room")
+        await alice.join()
+        await bob.join()
+        await alice.publish()
+        await bob.publish()
+        await wait_for(lambda: bob.frames[("C1-001", "video")] >= 20, 20)
+        await wait_for(lambda: chair.frames[("C1-002", "video")] >= 20, 20)
+        assert bob.publish_connections == 1 and bob.subscribe_connections == 1
+
+        relay.cut(5.0)
+
+        def bob_states() -> list[tuple[str, str]]:
+            return [(d["target"], d["state"]) for d in chair.m.seen("media_connection_changed")
+                    if d["member_id"] == "C1-002"]
+
+        # The server reports the subscribe connection failed (and offers a new one). The
+        # publish side is replaced by bob's new offer: after the server reported it failed,
+        # or before, if bob noticed first (new ICE credentials replace it at once).
+        try:
+            await wait_for(lambda: ("subscribe", "failed") in bob_states()
+                           and bob.publish_connections >= 2, 10)
+        except AssertionError:
+            raise AssertionError(f"bob's connection states: {bob_states()}") from None
+        seen = bob.frames[("C1-001", "video")], chair.frames[("C1-002", "video")]
+        # after the cut: a new subscribe connection offered by the server, a new publish
+        # connection offered by bob, frames again both ways
+        await wait_for(lambda: bob.subscribe_connections >= 2 and bob.publish_connections >= 2,
+                       15)
+        await wait_for(lambda: bob.frames[("C1-001", "video")] >= seen[0] + 30, 25)
+        await wait_for(lambda: chair.frames[("C1-002", "video")] >= seen[1] + 30, 25)
+        audio = bob.frames[("C1-001", "audio")], chair.frames[("C1-002", "audio")]
+        await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio[0] + 50
+                       and chair.frames[("C1-002", "audio")] >= audio[1] + 50, 10)
+        states = bob_states()
+        assert states[-2:] in ([("subscribe", "connected"), ("publish", "connected")],
+                               [("publish", "connected"), ("subscribe", "connected")]), states
+        assert not bob.answer_errors
+        # the others never noticed
+        assert not [d for d in chair.m.seen("media_connection_changed")
+                    if d["member_id"] == "C1-001" and d["state"] == "failed"]
+    finally:
+        await bob.close()
+        await relay.close()

@@ -1,0 +1,355 @@
+"""Recording on a real server: the chair records, a member publishes with real aiortc
+peers, the files are WebM that PyAV demuxes, their SHA-256 is in the signed minutes, and
+``meetingd verify --recordings`` checks them. Plus the recorder's drop-to-keyframe path
+and retention, without a network.
+
+    unshare -n sh -c 'ip link set lo up && python -m pytest tests/integration/test_recording.py -q -m media'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import av
+import pytest
+from aiohttp import web
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+from media import aiortc_hooks
+from media.forwarding import PublishedTrack
+from media.recording import MeetingRecorder, vp8_size
+from meetingd.app import build_app, recording_key
+from meetingd.config import load_config
+from meetingd.demo import seed_demo
+from meetingd.recording import prune_recordings
+from meetingd.services import services_key
+from tests.integration.conftest import Member, Server, wait_for
+
+pytestmark = pytest.mark.media
+
+LOOPBACK = ["127.0.0.1"]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The in-process server, announcing 127.0.0.1 for media."""
+    cfg = load_config(environ={}, overrides={
+        "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
+                   "reconnect_grace_seconds": 1.0},
+        "logging": {"format": "text"},
+        "limits": {"events_per_second": 200.0, "event_burst": 400},
+        "media": {"announce_addresses": LOOPBACK},
+    })
+    app = build_app(cfg)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    app[services_key].public_url = url
+    await seed_demo(app[services_key])
+    yield Server(url, app, tmp_path / "data")
+    await runner.cleanup()
+
+
+class MovingVideo(VideoStreamTrack):
+    """A small changing picture, so the encoder makes real P-frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        self.n += 1
+        frame = av.VideoFrame(160, 120, "yuv420p")
+        frame.planes[0].update(bytes((x + self.n * 3) % 256 for x in range(160)) * 120)
+        for plane in frame.planes[1:]:
+            plane.update(bytes([(self.n * 5) % 256]) * (80 * 60))
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class Peer:
+    """A participant's browser: its signaling and two aiortc peer connections."""
+
+    def __init__(self, member: Member) -> None:
+        self.m = member
+        self.publish_pc: RTCPeerConnection | None = None
+        self.subscribe_pc: RTCPeerConnection | None = None
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.frames: Counter[tuple[str | None, str]] = Counter()
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._hooked = False
+
+    async def join(self) -> None:
+        ack = await self.m.join(1, "remote")
+        assert ack["ok"], ack
+
+    async def media_open(self) -> dict[str, Any]:
+        assert self.m.sio is not None
+        if not self._hooked:
+            self._hooked = True
+
+            @self.m.sio.on("subscribe_offer", namespace="/meeting")
+            async def on_offer(data: dict[str, Any]) -> None:
+                task = asyncio.get_running_loop().create_task(self._answer(data))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        opened = await self.m.emit("media_open", {})
+        assert opened["ok"], opened
+        return opened
+
+    async def publish(self) -> None:
+        if self.publish_pc is not None:
+            await self.publish_pc.close()
+        pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(MovingVideo())
+        aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+        await pc.setLocalDescription(await pc.createOffer())
+        ack = await self.m.emit("publish_offer", {"sdp": pc.localDescription.sdp, "type": "offer"})
+        assert ack["ok"], ack
+        await pc.setRemoteDescription(RTCSessionDescription(**ack["answer"]))
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        async with self._lock:
+            if offer["new_connection"] or self.subscribe_pc is None:
+                if self.subscribe_pc is not None:
+                    await self.subscribe_pc.close()
+                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
+                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+                @pc.on("track")
+                def on_track(track: Any) -> None:
+                    for t in pc.getTransceivers():
+                        if t.receiver.track is track:
+                            self._count(t.mid, t.receiver, track.kind)
+
+            pc = self.subscribe_pc
+            self.streams = {s["mid"]: s for s in offer["streams"]}
+            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+            aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.m.emit("subscribe_answer", {"sdp": pc.localDescription.sdp,
+                                                   "type": "answer"})
+
+    def _count(self, mid: str, receiver: Any, kind: str) -> None:
+        def sink(frame: aiortc_hooks.EncodedFrame) -> None:
+            publisher = self.streams.get(mid, {}).get("participant_id")
+            self.frames[(publisher, kind)] += 1
+
+        aiortc_hooks.install_frame_sink(receiver, kind, sink)
+
+    async def close(self) -> None:
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+        self.publish_pc = self.subscribe_pc = None
+        for task in list(self._tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def peer(sign_in: Callable[[str], Awaitable[Member]]) -> AsyncIterator[
+        Callable[[str], Awaitable[Peer]]]:
+    peers: list[Peer] = []
+
+    async def make(member_id: str) -> Peer:
+        p = Peer(await sign_in(member_id))
+        peers.append(p)
+        return p
+
+    yield make
+    for p in peers:
+        await p.close()
+
+
+def meetingd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
+    return subprocess.run([sys.executable, "-m", "meetingd", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+async def _entries(server: Server) -> list[dict[str, Any]]:
+    log = await server.svc.journal.log(1)
+    return [json.loads(e) for e in log.entries]
+
+
+def _probe(path: Path) -> Counter[str]:
+    """Demux every packet (no decoding needed), then decode a few as a sanity check."""
+    counts: Counter[str] = Counter()
+    with av.open(str(path)) as container:
+        assert container.format.name.startswith("matroska")
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "vp8" and (video.width, video.height) == (160, 120)
+        assert audio.codec_context.name == "opus" and audio.codec_context.sample_rate == 48000
+        for packet in container.demux():
+            if packet.size:
+                counts[packet.stream.type] += 1
+    with av.open(str(path)) as container:
+        frames = [f for _, f in zip(range(5), container.decode(video=0), strict=False)]
+        assert len(frames) == 5 and frames[0].width == 160
+    return counts
+
+
+async def test_chair_records_a_member_and_the_files_verify(server: Server, peer: Any,
+                                                           tmp_path: Path) -> None:
+    chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
+    assert (await chair.m.call("POST", "/api/meetings/1/open"))[0] == 200
+    for p in (chair, alice, bob):
+        await p.join()
+    opened = await chair.media_open()
+    assert opened["recording"] == {"recording": False, "started_at": None}
+
+    # only the chair may record
+    refused = await alice.m.emit("start_recording", {})
+    assert not refused["ok"] and refused["error"] == "not_authorised", refused
+    assert (await bob.m.emit("stop_recording", {}))["error"] == "not_authorised"
+    assert (await chair.m.emit("stop_recording", {}))["error"] == "not_recording"
+    assert (await chair.m.emit("start_recording", {"x": 1}))["error"] == "invalid_input"
+
+    started = await chair.m.emit("start_recording", {})
+    assert started["ok"] and started["recording"] is True and started["started_at"], started
+    assert (await chair.m.emit("start_recording", {}))["error"] == "already_recording"
+    for p in (chair, alice, bob):  # everyone sees the indicator
+        await wait_for(lambda p=p: any(d["recording"] for d in p.m.seen("recording_changed")), 5)
+    assert (await alice.media_open())["recording"]["recording"] is True
+
+    # alice publishes for ~2 s, reconnects (a new segment), publishes ~1 s more
+    await alice.publish()
+    await wait_for(lambda: chair.frames[("C1-001", "video")] >= 60, 20)
+    await wait_for(lambda: chair.frames[("C1-001", "audio")] >= 100, 20)
+    await alice.m.emit("media_close", {})
+    await alice.close()
+    await alice.media_open()
+    await alice.publish()
+    before = chair.frames[("C1-001", "video")]
+    await wait_for(lambda: chair.frames[("C1-001", "video")] >= before + 30, 20)
+
+    stopped = await chair.m.emit("stop_recording", {})
+    assert stopped["ok"] and stopped["recording"] is False, stopped
+    for p in (chair, alice, bob):
+        await wait_for(lambda p=p: p.m.seen("recording_changed")[-1]["recording"] is False, 5)
+    entries = await _entries(server)
+    assert next(e for e in entries if e["type"] == "recording_started")["by"] == "C1-CHAIR"
+    entry = next(e for e in entries if e["type"] == "recording_stopped")
+    assert entry["by"] == "C1-CHAIR" and entry["reason"] == "chair"
+    files = entry["files"]
+    assert [(f["member_id"], f["segment"], f["kind"]) for f in files] == [
+        ("C1-001", 1, "audio+video"), ("C1-001", 2, "audio+video")], files
+    folder = server.data_dir / "recordings" / "1"
+    for f in files:
+        path = folder / f["name"]
+        data = path.read_bytes()
+        assert f["name"].endswith(".webm") and f["bytes"] == len(data)
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+        assert f["started_at"] < f["ended_at"]
+        counts = _probe(path)
+        assert counts["video"] > 0 and counts["audio"] > 0, counts
+    first = _probe(folder / files[0]["name"])
+    assert first["video"] >= 45 and first["audio"] >= 75, first  # ~2 s of each
+
+    # record again and close the meeting: stopped (and logged) before meeting_closed
+    assert (await chair.m.emit("start_recording", {}))["ok"]
+    before = chair.frames[("C1-001", "video")]
+    await wait_for(lambda: chair.frames[("C1-001", "video")] >= before + 20, 20)
+    assert (await chair.m.call("POST", "/api/meetings/1/close"))[0] == 200
+    types = [e["type"] for e in await _entries(server)]
+    assert types.index("meeting_closed") > len(types) - 1 - types[::-1].index("recording_stopped")
+    last = [e for e in await _entries(server) if e["type"] == "recording_stopped"][-1]
+    assert last["reason"] == "meeting_closed" and len(last["files"]) == 1
+    assert not server.app[recording_key].is_recording(1)
+
+    # the exported bundle verifies with the files, and not once a byte is flipped
+    bundle = tmp_path / "bundle.json"
+    done = meetingd("minutes", "export", "1", "--data-dir", str(server.data_dir),
+                    "-o", str(bundle))
+    assert done.returncode == 0, done.stderr
+    ok = meetingd("verify", str(bundle), "--recordings", str(folder))
+    assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
+    assert "recording" not in ok.stdout  # no finding about any file
+    victim = folder / files[0]["name"]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    bad = meetingd("verify", str(bundle), "--recordings", str(folder))
+    assert bad.returncode == 1, bad.stdout
+    assert f"recording {files[0]['name']!r} does not match its SHA-256" in bad.stdout
+
+
+# -- the recorder alone: a slow writer drops to the next keyframe --------------------------
+
+
+def _vp8(key: bool) -> bytes:
+    # a keyframe tag, start code and 160x120; a P-frame tag. Not decodable, only muxable.
+    return (b"\x10\x02\x00\x9d\x01\x2a\xa0\x00\x78\x00" if key else b"\x31\x02\x00") + b"\0" * 40
+
+
+async def test_a_full_writer_queue_drops_video_until_the_next_keyframe(tmp_path: Path) -> None:
+    assert vp8_size(_vp8(True)) == (160, 120) and vp8_size(_vp8(False)) is None
+    requests: list[int] = []
+
+    async def request() -> bool:
+        requests.append(1)
+        return True
+
+    track = PublishedTrack("P1", "video", request, keyframe_interval=0.01)
+    sfu = SimpleNamespace(observers=[], published_tracks=lambda: [track])
+    recorder = MeetingRecorder(lambda pid, n: tmp_path / f"{pid}-s{n}", queue_frames=10)
+    recorder.attach(sfu)
+    await asyncio.sleep(0)  # the segment starts on the next loop step
+    assert len(track.taps) == 1
+    codec = SimpleNamespace(mimeType="video/VP8", clockRate=90000)
+    ts = 0
+
+    def frame(key: bool) -> None:
+        nonlocal ts
+        ts += 3000
+        track.on_frame(aiortc_hooks.EncodedFrame(_vp8(key), ts, key, codec, time.monotonic()))
+
+    frame(False)  # before the first keyframe: dropped at the tap
+    tap = track.taps[0]
+    assert tap.slot.dropped == 1
+    recorder._writer._frames = recorder._writer._max  # the queue is full
+    frame(True)
+    assert tap.slot.waiting and tap.slot.dropped == 2
+    recorder._writer._frames = 0  # drained
+    frame(False)  # still waiting for a keyframe
+    assert tap.slot.dropped == 3
+    frame(True)
+    frame(False)
+    assert not tap.slot.waiting and tap.slot.dropped == 3
+    await asyncio.sleep(0.05)
+    assert requests  # a keyframe was asked for (at start and after the drop)
+    files = await recorder.stop()
+    assert not track.taps and sfu.observers == []
+    assert len(files) == 1 and files[0].frames == 2 and files[0].dropped == 3
+    with av.open(str(files[0].path)) as c:
+        assert sum(1 for p in c.demux() if p.size) == 2
+    track.close()
+
+
+def test_retention_deletes_old_recordings_only(tmp_path: Path) -> None:
+    folder = tmp_path / "7"
+    folder.mkdir()
+    old, new, other = folder / "a.webm", folder / "b.webm", folder / "notes.txt"
+    for p in (old, new, other):
+        p.write_bytes(b"x")
+    os.utime(old, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+    assert prune_recordings(tmp_path, 2) == [old]
+    assert new.exists() and other.exists() and not old.exists()
