@@ -30,16 +30,18 @@ class Server:
         return self.app[services_key]
 
 
-def make_config(tmp_path: Path, **server: Any) -> Any:
+def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
+    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides."""
     return load_config(environ={}, overrides={
+        **sections,
         "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
-                   "reconnect_grace_seconds": 1.0, **server},
+                   "reconnect_grace_seconds": 1.0, **sections.get("server", {})},
         "logging": {"format": "text"},
     })
 
 
-async def start_server(tmp_path: Path, **server: Any) -> tuple[Server, web.AppRunner]:
-    cfg = make_config(tmp_path, **server)
+async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Server, web.AppRunner]:
+    cfg = make_config(tmp_path, **sections)
     app = build_app(cfg)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()

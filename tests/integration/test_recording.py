@@ -16,167 +16,23 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import av
 import pytest
-from aiohttp import web
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from media import aiortc_hooks
 from media.forwarding import PublishedTrack
 from media.recording import MeetingRecorder, vp8_size
-from meetingd.app import build_app, recording_key
-from meetingd.config import load_config
-from meetingd.demo import seed_demo
+from meetingd.app import recording_key
 from meetingd.recording import prune_recordings
-from meetingd.services import services_key
-from tests.integration.conftest import Member, Server, wait_for
+from tests.integration.conftest import Server, wait_for
+from tests.integration.media_peers import Peer, peer, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.media
 
-LOOPBACK = ["127.0.0.1"]
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    """The in-process server, announcing 127.0.0.1 for media."""
-    cfg = load_config(environ={}, overrides={
-        "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
-                   "reconnect_grace_seconds": 1.0},
-        "logging": {"format": "text"},
-        "limits": {"events_per_second": 200.0, "event_burst": 400},
-        "media": {"announce_addresses": LOOPBACK},
-    })
-    app = build_app(cfg)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    app[services_key].public_url = url
-    await seed_demo(app[services_key])
-    yield Server(url, app, tmp_path / "data")
-    await runner.cleanup()
-
-
-class MovingVideo(VideoStreamTrack):
-    """A small changing picture, so the encoder makes real P-frames."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.n = 0
-
-    async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        self.n += 1
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        frame.planes[0].update(bytes((x + self.n * 3) % 256 for x in range(160)) * 120)
-        for plane in frame.planes[1:]:
-            plane.update(bytes([(self.n * 5) % 256]) * (80 * 60))
-        frame.pts, frame.time_base = pts, time_base
-        return frame
-
-
-class Peer:
-    """A participant's browser: its signaling and two aiortc peer connections."""
-
-    def __init__(self, member: Member) -> None:
-        self.m = member
-        self.publish_pc: RTCPeerConnection | None = None
-        self.subscribe_pc: RTCPeerConnection | None = None
-        self.streams: dict[str, dict[str, Any]] = {}
-        self.frames: Counter[tuple[str | None, str]] = Counter()
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._hooked = False
-
-    async def join(self) -> None:
-        ack = await self.m.join(1, "remote")
-        assert ack["ok"], ack
-
-    async def media_open(self) -> dict[str, Any]:
-        assert self.m.sio is not None
-        if not self._hooked:
-            self._hooked = True
-
-            @self.m.sio.on("subscribe_offer", namespace="/meeting")
-            async def on_offer(data: dict[str, Any]) -> None:
-                task = asyncio.get_running_loop().create_task(self._answer(data))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-        opened = await self.m.emit("media_open", {})
-        assert opened["ok"], opened
-        return opened
-
-    async def publish(self) -> None:
-        if self.publish_pc is not None:
-            await self.publish_pc.close()
-        pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTrack(AudioStreamTrack())
-        pc.addTrack(MovingVideo())
-        aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
-        await pc.setLocalDescription(await pc.createOffer())
-        ack = await self.m.emit("publish_offer", {"sdp": pc.localDescription.sdp, "type": "offer"})
-        assert ack["ok"], ack
-        await pc.setRemoteDescription(RTCSessionDescription(**ack["answer"]))
-
-    async def _answer(self, offer: dict[str, Any]) -> None:
-        async with self._lock:
-            if offer["new_connection"] or self.subscribe_pc is None:
-                if self.subscribe_pc is not None:
-                    await self.subscribe_pc.close()
-                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
-                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-
-                @pc.on("track")
-                def on_track(track: Any) -> None:
-                    for t in pc.getTransceivers():
-                        if t.receiver.track is track:
-                            self._count(t.mid, t.receiver, track.kind)
-
-            pc = self.subscribe_pc
-            self.streams = {s["mid"]: s for s in offer["streams"]}
-            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
-            aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
-            await pc.setLocalDescription(await pc.createAnswer())
-            await self.m.emit("subscribe_answer", {"sdp": pc.localDescription.sdp,
-                                                   "type": "answer"})
-
-    def _count(self, mid: str, receiver: Any, kind: str) -> None:
-        def sink(frame: aiortc_hooks.EncodedFrame) -> None:
-            publisher = self.streams.get(mid, {}).get("participant_id")
-            self.frames[(publisher, kind)] += 1
-
-        aiortc_hooks.install_frame_sink(receiver, kind, sink)
-
-    async def close(self) -> None:
-        for pc in (self.publish_pc, self.subscribe_pc):
-            if pc is not None:
-                await pc.close()
-        self.publish_pc = self.subscribe_pc = None
-        for task in list(self._tasks):
-            task.cancel()
-
-
-@pytest.fixture
-async def peer(sign_in: Callable[[str], Awaitable[Member]]) -> AsyncIterator[
-        Callable[[str], Awaitable[Peer]]]:
-    peers: list[Peer] = []
-
-    async def make(member_id: str) -> Peer:
-        p = Peer(await sign_in(member_id))
-        peers.append(p)
-        return p
-
-    yield make
-    for p in peers:
-        await p.close()
 
 
 def meetingd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -212,7 +68,7 @@ async def test_chair_records_a_member_and_the_files_verify(server: Server, peer:
     chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
     assert (await chair.m.call("POST", "/api/meetings/1/open"))[0] == 200
     for p in (chair, alice, bob):
-        await p.join()
+        await p.join(open_media=False)
     opened = await chair.media_open()
     assert opened["recording"] == {"recording": False, "started_at": None}
 
