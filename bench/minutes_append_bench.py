@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -26,6 +27,25 @@ from meetingd.journal import Journal
 from meetingd.storage.db import create_engine, sessionmaker, upgrade_schema
 from meetingd.storage.models import Cell, Meeting, MinutesCheckpoint
 from recorder.keys import generate_private_key
+
+
+def raw_commit_baseline(path: Path, n: int) -> list[float]:
+    """The floor under us: one durable INSERT + COMMIT with the stdlib sqlite3 driver
+    (WAL, synchronous=FULL) on the same file system, measured in the same run."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT)")
+    body = '{"type":"secretary_note","text":"' + "x" * 120 + '"}'
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO t VALUES (?, ?)", (i, body))
+        con.execute("COMMIT")
+        out.append((time.perf_counter() - t0) * 1000)
+    con.close()
+    return out
 
 
 async def run(appends: int, checkpoint_seconds: float, concurrency: int) -> None:
@@ -66,6 +86,11 @@ async def run(appends: int, checkpoint_seconds: float, concurrency: int) -> None
           f"SQLite WAL synchronous=FULL")
     print(f"append latency p50      {q[49]:.2f} ms")
     print(f"append latency p99      {q[98]:.2f} ms   (target <= 5 ms)")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = raw_commit_baseline(Path(tmp) / "raw.db", min(appends, 2000))
+    rq = statistics.quantiles(raw, n=100)
+    print(f"baseline raw sqlite3 durable commit p50/p99 {rq[49]:.2f} / {rq[98]:.2f} ms; "
+          f"journal/raw ratio p50 {q[49] / rq[49]:.1f}x, p99 {q[98] / rq[98]:.1f}x")
     print(f"append latency max      {max(latencies):.2f} ms")
     print(f"throughput              {len(latencies) / wall:.0f} appends/s")
     print(f"checkpoints signed      {checkpoints} (every {checkpoint_seconds} s while appending)")
