@@ -419,6 +419,22 @@ class Procedure:
         await self.emit(live.meeting_id, "motion_added", {"motion": motion.to_dict()})
         return {"motion": motion.to_dict()}
 
+    async def _do_add_note(self, live: Live, caller: Person, text: str) -> dict[str, Any]:
+        """A minute note by the secretary (or chair), filed under the current agenda item."""
+        self.require(caller, Role.CHAIR, Role.SECRETARY, what="write a minute note")
+        position = live.agenda.current
+        note: dict[str, Any] = {}
+
+        async def work(tx: JournalTx) -> None:
+            await self.require_open(tx, live.meeting_id)
+            entry = tx.record("secretary_note", text=text, position=position,
+                              by=caller.member_id)
+            note.update(text=text, position=position, by=caller.member_id, at=entry["at"])
+
+        await self.transaction(live, work)
+        await self.emit(live.meeting_id, "note_added", {"note": note})
+        return {"note": note}
+
     # -- list of speakers -------------------------------------------------------------------
 
     def _own_entry(self, caller: Person) -> Speaker:

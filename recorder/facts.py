@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-VOTING_ROLES = ("chair", "secretary", "member", "operator")
+# The roles that vote (meeting.roles.Role.can_vote); a sub-site operator runs the
+# site and does not vote, as the live quorum counts it.
+VOTING_ROLES = ("chair", "secretary", "member")
 ATTENDANCE_MODES = ("main_room", "sub_site", "remote")
 
 _JOIN = {"member_joined", "member_checked_in"}

@@ -98,6 +98,10 @@ def _add_motion(payload: object) -> dict[str, Any]:
             "proposer": _member_id(p, "proposer") if "proposer" in p else None}
 
 
+def _add_note(payload: object) -> dict[str, Any]:
+    return {"text": _str(_object(payload, {"text"}, {"text"}), "text", 5000)}
+
+
 def _lower_hand(payload: object) -> dict[str, Any]:
     p = _object(payload, {"member_id", "site_id"}, set())
     return _target(p) if p else {"member_id": None, "site_id": None}
@@ -155,6 +159,7 @@ EVENTS: dict[str, Parser] = {
     "set_quorum_rule": _set_quorum_rule,
     "set_agenda_item": _set_agenda_item,
     "add_motion": _add_motion,
+    "add_note": _add_note,
     "raise_hand": _empty,
     "lower_hand": _lower_hand,
     "give_floor": _give_floor,

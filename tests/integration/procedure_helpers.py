@@ -31,7 +31,7 @@ async def open_meeting(sign_in: Any, *members: str, attendance: str = "remote"
 
 
 async def quorate_meeting(sign_in: Any) -> tuple[Member, list[Member]]:
-    """Chair + 6 members online: 7 of 11 voting members (quorate by default)."""
+    """Chair + 6 members online: 7 of 10 voting members (quorate by default)."""
     return await open_meeting(sign_in, *[f"C1-00{i}" for i in range(1, 7)])
 
 
