@@ -7,7 +7,7 @@
  */
 import { t, tx, formatTime } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
-import { errorMessage } from "./errors.js";
+import { errorMessage, runAction } from "./errors.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
 /** @typedef {import("./procedure.js").RegisterEntry} RegisterEntry */
@@ -132,17 +132,9 @@ export function createAttendancePanel(proc, { role, mySiteName }) {
    * @param {HTMLButtonElement} button
    */
   async function run(action, button) {
-    button.disabled = true;
-    message.className = "form-message";
-    message.textContent = "";
-    try {
-      await action();
+    if (await runAction(action, button, message, "checkin")) {
       excusing = null;
       render();
-    } catch (err) {
-      button.disabled = false;
-      message.className = "form-message error";
-      message.textContent = errorMessage(err, "checkin");
     }
   }
 

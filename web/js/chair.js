@@ -8,7 +8,7 @@
  */
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
-import { errorMessage } from "./errors.js";
+import { errorMessage, runAction } from "./errors.js";
 import { renderResults, optionLabel } from "./results.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
@@ -223,18 +223,7 @@ export function createChairConsole(proc, { role }) {
    * @param {HTMLButtonElement} button
    */
   async function run(action, button) {
-    button.disabled = true;
-    message.className = "form-message";
-    message.textContent = "";
-    try {
-      await action();
-    } catch (err) {
-      message.className = "form-message error";
-      message.textContent = errorMessage(err, "poll");
-      button.disabled = false;
-      return;
-    }
-    render(true);
+    if (await runAction(action, button, message, "poll")) render(true);
   }
 
   function renderAgenda() {

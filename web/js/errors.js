@@ -33,3 +33,27 @@ export function errorMessage(err, scope) {
   }
   return err.message || t("error.internal");
 }
+
+/**
+ * Run an action a button started: the button is disabled while it runs, the message
+ * element is cleared, and a failure is shown there in words (the button comes back).
+ * @param {() => Promise<unknown>} action
+ * @param {HTMLButtonElement} button
+ * @param {HTMLElement} message
+ * @param {string} scope  the error-message scope, as for errorMessage
+ * @returns {Promise<boolean>} whether the action succeeded
+ */
+export async function runAction(action, button, message, scope) {
+  button.disabled = true;
+  message.className = "form-message";
+  message.textContent = "";
+  try {
+    await action();
+    return true;
+  } catch (err) {
+    button.disabled = false;
+    message.className = "form-message error";
+    message.textContent = errorMessage(err, scope);
+    return false;
+  }
+}

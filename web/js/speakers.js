@@ -7,7 +7,7 @@
  */
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
-import { errorMessage } from "./errors.js";
+import { runAction } from "./errors.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
 /** @typedef {import("./procedure.js").SpeakerEntry} SpeakerEntry */
@@ -50,17 +50,8 @@ export function createSpeakersPanel(proc, { myId, role }) {
    * @param {HTMLButtonElement} button
    */
   async function run(action, button) {
-    button.disabled = true;
-    message.className = "form-message";
-    message.textContent = "";
-    try {
-      await action();
-    } catch (err) {
-      message.className = "form-message error";
-      message.textContent = errorMessage(err, "speakers");
-    } finally {
-      button.disabled = false;
-    }
+    await runAction(action, button, message, "speakers");
+    button.disabled = false;
   }
 
   /**
