@@ -209,6 +209,8 @@ class PublishedTrack:
         self.last_frame_at: float | None = None
         # Optional tap for recording or measurement: called with every frame.
         self.taps: list[Callable[[EncodedFrame, av.Packet], None]] = []
+        # Set on a rendition's output (media/rendition.py): the publisher track it renders.
+        self.origin: PublishedTrack | None = None
 
     @property
     def subscribers(self) -> tuple[ForwardingTrack, ...]:

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from meeting.errors import InvalidInput
 
-Mode = Literal["full", "last_n", "main_room_only", "audio_only"]
-MODES: tuple[Mode, ...] = ("full", "last_n", "main_room_only", "audio_only")
+Mode = Literal["full", "last_n", "main_room_only", "audio_only", "low_video"]
+MODES: tuple[Mode, ...] = ("full", "last_n", "main_room_only", "audio_only", "low_video")
 MAX_LAST_N = 64
 
 # ssrc-audio-level is -dBov (0 = loudest, 127 = silence); at or below this = speaking.
@@ -31,7 +31,7 @@ class ReceiveProfile:
 
     @classmethod
     def parse(cls, value: Any) -> ReceiveProfile:
-        """From ``"full"``, ``"audio_only"``, ``"main_room_only"``, ``"last_n(3)"``,
+        """From ``"full"``, ``"low_video"``, ``"audio_only"``, ``"main_room_only"``, ``"last_n(3)"``,
         ``"last_n:3"`` or ``{"mode": "last_n", "n": 3}``."""
         if isinstance(value, ReceiveProfile):
             return value
@@ -62,7 +62,7 @@ class ReceiveProfile:
     def wants_video(
         self, publisher_id: str, *, main_room: set[str], recent_speakers: list[str]
     ) -> bool:
-        if self.mode == "full":
+        if self.mode in ("full", "low_video"):  # low_video: every video, as a low rendition
             return True
         if self.mode == "audio_only":
             return False

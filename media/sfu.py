@@ -28,6 +28,7 @@ from media.events import (
 )
 from media.forwarding import ForwardingTrack, PublishedTrack
 from media.profiles import ReceiveProfile, SpeakerRanking
+from media.rendition import LowRendition
 from media.session import ParticipantSession, Subscription
 from media.settings import MediaSettings
 from meeting.errors import InvalidInput, InvalidState, NotFound, RateLimited
@@ -143,6 +144,10 @@ class Sfu:
         # Told of each published track as it comes and goes (e.g. a recorder):
         # ``track_published(track)`` / ``track_unpublished(track)``, on the event loop.
         self.observers: list[Any] = []
+        # Shared low renditions (profile low_video): at most one per publisher video track,
+        # alive while a subscriber reads it. ``renditions_started`` counts encoders made.
+        self.renditions: dict[PublishedTrack, LowRendition] = {}
+        self.renditions_started = 0
 
     # --- public API -------------------------------------------------------------
 
@@ -268,6 +273,7 @@ class Sfu:
             for sub in session.subscriptions:
                 sub.track.stop()
             session.subscriptions.clear()
+            self._reap_renditions()
             for pc in (session.publish_pc, session.subscribe_pc):
                 if pc is not None:
                     pc.remove_all_listeners()
@@ -464,6 +470,7 @@ class Sfu:
             if track is not None:
                 self._notify("track_unpublished", track)
                 track.close()
+        self._reap_renditions()
         if not session.published:
             self.ranking.remove(session.participant_id)
 
@@ -555,7 +562,7 @@ class Sfu:
         ]
         changed = False
         for sub in session.subscriptions:
-            if sub.track.source is not None and sub.track.source not in wanted:
+            if sub.track.source is not None and _origin(sub.track.source) not in wanted:
                 sub.track.set_source(None)
             # A departed publisher's track detaches its subscribers when it closes, so
             # an m-line still sending with no source is one to turn idle.
@@ -563,7 +570,7 @@ class Sfu:
                 sub.transceiver.direction = "inactive"
                 changed = True
         for track in wanted:
-            if session.subscription_for(track) is not None:
+            if any(_origin(s.track.source) is track for s in session.subscriptions):
                 continue
             assert track.codec_mime is not None
             sub = session.idle_subscription(track.kind, track.codec_mime)
@@ -600,11 +607,34 @@ class Sfu:
             publisher = sub.publisher_id
             if sub.track.kind != "video" or publisher is None:
                 continue
-            sub.track.set_enabled(
-                session.profile.wants_video(
-                    publisher, main_room=main_room, recent_speakers=speakers
-                )
+            wants = session.profile.wants_video(
+                publisher, main_room=main_room, recent_speakers=speakers
             )
+            origin = _origin(sub.track.source)
+            assert origin is not None
+            if wants and session.profile.mode == "low_video" and _can_render_low(origin):
+                sub.track.set_source(self._low_rendition(origin).output)
+            else:
+                sub.track.set_source(origin)
+            sub.track.set_enabled(wants)
+        self._reap_renditions()
+
+    def _low_rendition(self, track: PublishedTrack) -> LowRendition:
+        rendition = self.renditions.get(track)
+        if rendition is None:
+            rendition = self.renditions[track] = LowRendition(track)
+            self.renditions_started += 1
+            logger.info("participant=%s low rendition started", track.publisher_id)
+        return rendition
+
+    def _reap_renditions(self) -> None:
+        """Stop every low rendition nobody reads any more, or whose publisher track left."""
+        published = set(self.published_tracks())
+        for track, rendition in list(self.renditions.items()):
+            if track not in published or not rendition.output.subscribers:
+                del self.renditions[track]
+                rendition.stop()
+                logger.info("participant=%s low rendition stopped", track.publisher_id)
 
     def _apply_profiles(self) -> None:
         for session in self._sessions.values():
@@ -655,6 +685,15 @@ class Sfu:
             self._on_event(event)
         except Exception:
             logger.exception("media event handler failed on %s", type(event).__name__)
+
+
+def _origin(source: PublishedTrack | None) -> PublishedTrack | None:
+    """The publisher's own track behind ``source`` (itself, or what a rendition renders)."""
+    return source if source is None or source.origin is None else source.origin
+
+
+def _can_render_low(track: PublishedTrack) -> bool:
+    return (track.codec_mime or "").lower() == "video/vp8"
 
 
 def _state(pc: RTCPeerConnection | None) -> str:

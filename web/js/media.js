@@ -21,7 +21,7 @@ import { ApiError } from "./protocol.js";
 
 /** @typedef {"camera" | "mic" | "none"} SendMode */
 /** @typedef {"none" | "low" | "very_low"} UplinkCap */
-/** @typedef {"full" | "last_n" | "main_room_only" | "audio_only"} ProfileMode */
+/** @typedef {"full" | "low_video" | "last_n" | "main_room_only" | "audio_only"} ProfileMode */
 /** @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed"} MediaState */
 /** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
 /** @typedef {{member_id: string, audio: boolean, video: boolean, main_room: boolean, muted: boolean}} Publication */

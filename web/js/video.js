@@ -25,7 +25,7 @@ function loadPrefs() {
     const saved = JSON.parse(localStorage.getItem(PREFS_KEY) || "{}");
     if (["camera", "mic", "none"].includes(saved.send)) prefs.send = saved.send;
     if (["none", "low", "very_low"].includes(saved.cap)) prefs.cap = saved.cap;
-    if (["full", "last_n", "main_room_only", "audio_only"].includes(saved.profile)) prefs.profile = saved.profile;
+    if (["full", "low_video", "last_n", "main_room_only", "audio_only"].includes(saved.profile)) prefs.profile = saved.profile;
   } catch {
     // defaults
   }
@@ -137,7 +137,7 @@ export function createMediaArea(opts) {
     (v) => { prefs.send = /** @type {SendMode} */ (v); savePrefs(prefs); media.setSend(prefs.send); });
   const capField = select("media-cap", "media.cap", [["none", "media.cap.none"], ["low", "media.cap.low"], ["very_low", "media.cap.very_low"]], prefs.cap,
     (v) => { prefs.cap = /** @type {UplinkCap} */ (v); savePrefs(prefs); media.setCap(prefs.cap); });
-  const profileField = select("media-profile", "media.profile", [["full", "media.profile.full"], ["last_n", "media.profile.last_n"], ["main_room_only", "media.profile.main_room_only"], ["audio_only", "media.profile.audio_only"]], prefs.profile,
+  const profileField = select("media-profile", "media.profile", [["full", "media.profile.full"], ["low_video", "media.profile.low_video"], ["last_n", "media.profile.last_n"], ["main_room_only", "media.profile.main_room_only"], ["audio_only", "media.profile.audio_only"]], prefs.profile,
     (v) => { prefs.profile = /** @type {ProfileMode} */ (v); savePrefs(prefs); media.setProfile(prefs.profile).catch(() => undefined); renderTiles(); });
   const roomCamera = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "media-room-camera" }));
   roomCamera.addEventListener("change", () => media.setMainRoom(roomCamera.checked));
