@@ -19,9 +19,9 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
 from media import aiortc_hooks, rendition
-from media.events import MediaEvent, SubscribeOffer
-from media.settings import MediaSettings
+from media.events import SubscribeOffer
 from media.sfu import Sfu
+from tests.integration.test_media_sfu import running_sfu
 
 pytestmark = pytest.mark.media
 
@@ -124,31 +124,8 @@ class Client:
 
 @pytest.fixture
 async def sfu() -> AsyncIterator[tuple[Sfu, Callable[..., Awaitable[Client]]]]:
-    clients: dict[str, Client] = {}
-    tasks: set[asyncio.Task[None]] = set()
-
-    def on_event(event: MediaEvent) -> None:
-        if isinstance(event, SubscribeOffer) and event.participant_id in clients:
-            task = asyncio.get_running_loop().create_task(
-                clients[event.participant_id].on_offer(event)
-            )
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-    server = Sfu(MediaSettings(announce_addresses=("127.0.0.1",)), on_event)
-
-    async def join(participant_id: str, **kwargs: Any) -> Client:
-        client = Client(server, participant_id)
-        clients[participant_id] = client
-        await server.open_participant(participant_id, **kwargs)
-        return client
-
-    yield server, join
-    await server.close()
-    for client in clients.values():
-        await client.close()
-    for task in list(tasks):
-        task.cancel()
+    async with running_sfu(Client) as running:
+        yield running
 
 
 async def test_low_video_is_encoded_once_and_shared(sfu: Any) -> None:

@@ -8,6 +8,7 @@ Run inside a private network namespace (DESIGN.md, "How we test")::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections import Counter
@@ -148,9 +149,13 @@ class Client:
                 await pc.close()
 
 
-@pytest.fixture
-async def sfu() -> AsyncIterator[tuple[Sfu, Callable[[str], Awaitable[Client]]]]:
-    clients: dict[str, Client] = {}
+@contextlib.asynccontextmanager
+async def running_sfu(client_cls: Callable[[Sfu, str], Any] | None = None
+                      ) -> AsyncIterator[tuple[Sfu, Callable[..., Awaitable[Any]]]]:
+    """An Sfu announcing 127.0.0.1 and a ``join(pid, **open_kwargs)`` that makes a client
+    (``Client`` unless another class is given) whose subscribe offers are answered."""
+    make = client_cls or Client
+    clients: dict[str, Any] = {}
     tasks: set[asyncio.Task[None]] = set()
 
     def on_event(event: MediaEvent) -> None:
@@ -163,18 +168,26 @@ async def sfu() -> AsyncIterator[tuple[Sfu, Callable[[str], Awaitable[Client]]]]
 
     server = Sfu(MediaSettings(announce_addresses=("127.0.0.1",)), on_event)
 
-    async def join(participant_id: str, **kwargs: Any) -> Client:
-        client = Client(server, participant_id)
+    async def join(participant_id: str, **kwargs: Any) -> Any:
+        client = make(server, participant_id)
         clients[participant_id] = client
         await server.open_participant(participant_id, **kwargs)
         return client
 
-    yield server, join
-    await server.close()
-    for client in clients.values():
-        await client.close()
-    for task in list(tasks):
-        task.cancel()
+    try:
+        yield server, join
+    finally:
+        await server.close()
+        for client in clients.values():
+            await client.close()
+        for task in list(tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def sfu() -> AsyncIterator[tuple[Sfu, Callable[..., Awaitable[Client]]]]:
+    async with running_sfu() as running:
+        yield running
 
 
 async def test_publisher_frames_reach_two_subscribers_without_decoding(sfu: Any) -> None:
