@@ -15,12 +15,12 @@ from typing import Any
 import av
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
-from av import VideoFrame
+from aiortc.mediastreams import AudioStreamTrack
 
 from media import aiortc_hooks, rendition
 from media.events import SubscribeOffer
 from media.sfu import Sfu
+from tests.integration.test_media_sfu import MovingVideoTrack as SmallMovingVideoTrack
 from tests.integration.test_media_sfu import running_sfu
 
 pytestmark = pytest.mark.media
@@ -39,22 +39,10 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
-class MovingVideoTrack(VideoStreamTrack):
-    def __init__(self) -> None:
-        super().__init__()
-        self.counter = 0
+class MovingVideoTrack(SmallMovingVideoTrack):
+    """The SFU tests' moving picture at the size this test publishes."""
 
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        self.counter += 1
-        frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
-        shift = (self.counter * 3) % 64
-        frame.planes[0].update(bytes((x + shift) % 256 for x in range(WIDTH)) * HEIGHT)
-        chroma = bytes([(self.counter * 5) % 256]) * (WIDTH * HEIGHT // 4)
-        frame.planes[1].update(chroma)
-        frame.planes[2].update(chroma)
-        frame.pts, frame.time_base = pts, time_base
-        return frame
+    WIDTH, HEIGHT = WIDTH, HEIGHT
 
 
 class Client:
