@@ -18,7 +18,7 @@ from .models import Base, ChatMessage, SchemaMeta
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 # aiosqlite logs every statement with its parameters at DEBUG: a ballot batch's
@@ -73,11 +73,24 @@ def _create_new_tables(conn: Connection) -> None:
     Base.metadata.create_all(conn, checkfirst=True)
 
 
+# v5 changes existing tables as well as adding new ones: each change is one step here
+# (a function of the connection, run after the new tables exist), named after what it does.
+V5_STEPS: list[Callable[[Connection], None]] = []
+
+
+def _migrate_4_to_5(conn: Connection) -> None:
+    """v5: the tables this version adds, then each change to an existing table."""
+    _create_new_tables(conn)
+    for step in V5_STEPS:
+        step(conn)
+
+
 # MIGRATIONS[v] turns a database at version v into version v + 1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _create_new_tables,  # v3: minutes_entries, minutes_checkpoints
     3: _create_new_tables,  # v4: meeting procedure, polls and ballots, officer keys
+    4: _migrate_4_to_5,
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
