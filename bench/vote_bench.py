@@ -56,7 +56,6 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     svc = app[services_key]
     svc.public_url = url
     await seed_demo(svc)
-    assert svc.procedure is not None
     svc.procedure.ballots.group_commit = group_commit
     now = svc.clock()
     async with svc.db() as s, s.begin():

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks
 from media.events import (
@@ -70,7 +70,10 @@ def _parse_sdp(sdp: Any, expected_type: str) -> SessionDescription:
         raise InvalidInput("sdp has no media section", code="invalid_sdp")
     for media in description.media:
         if media.kind in ("audio", "video") and (
-            not media.ice.usernameFragment or not media.ice.password or media.dtls is None
+            media.ice is None
+            or not media.ice.usernameFragment
+            or not media.ice.password
+            or media.dtls is None
         ):
             raise InvalidInput(
                 f"sdp {media.kind} section lacks ICE credentials or DTLS fingerprint",
@@ -106,12 +109,16 @@ def _first_codecs(sdp: str) -> dict[str, str]:
     return found
 
 
+def _ufrag(media: MediaDescription) -> str | None:
+    return media.ice.usernameFragment if media.ice is not None else None
+
+
 def _new_ice_session(pc: RTCPeerConnection, description: SessionDescription) -> bool:
     """True if ``description`` carries none of the ICE credentials ``pc`` is using."""
     if pc.remoteDescription is None:
         return False
-    old = {m.ice.usernameFragment for m in SessionDescription.parse(pc.remoteDescription.sdp).media}
-    new = {m.ice.usernameFragment for m in description.media}
+    old = {_ufrag(m) for m in SessionDescription.parse(pc.remoteDescription.sdp).media}
+    new = {_ufrag(m) for m in description.media}
     return bool(old - {None}) and old.isdisjoint(new)
 
 
@@ -573,9 +580,8 @@ class Sfu:
             if any(_origin(s.track.source) is track for s in session.subscriptions):
                 continue
             assert track.codec_mime is not None
-            sub = session.idle_subscription(track.kind, track.codec_mime)
-            if sub is None:
-                sub = self._add_subscription(session, track.kind, track.codec_mime)
+            idle = session.idle_subscription(track.kind, track.codec_mime)
+            sub = idle if idle is not None else self._add_subscription(session, track.kind, track.codec_mime)
             sub.transceiver.direction = "sendonly"
             aiortc_hooks.set_stream_id(sub.sender, track.publisher_id)
             sub.track.set_source(track)

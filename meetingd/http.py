@@ -300,9 +300,7 @@ async def _change_state(request: web.Request, action: str) -> web.Response:
         # Closing a meeting closes its polls and stops its recording first, so the
         # results and the files' hashes are in the minutes before meeting_closed.
         await svc.procedure.close_open_polls(meeting_id, by=member.member_id)
-        if svc.recording is not None:
-            await svc.recording.stop(meeting_id, member.member_id, "meeting_closed",
-                                     missing_ok=True)
+        await svc.recording.stop(meeting_id, member.member_id, "meeting_closed", missing_ok=True)
     meeting = await svc.meetings.change_state(meeting_id, action, member)
     logger.info("meeting %s id=%s by=%s", action, meeting["id"], member.member_id)
     await svc.namespace.meeting_state_changed(meeting)

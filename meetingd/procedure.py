@@ -52,14 +52,17 @@ TALLY_SENDS_PER_S = 2000
 
 class Procedure:
     def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock,
-                 *, group_commit: bool = True, group_window_s: float = 0.004,
+                 *, emit: Emit, roster_of: Callable[[int], Roster | None],
+                 on_floor_given: Callable[[int, str], Awaitable[None]],
+                 group_commit: bool = True, group_window_s: float = 0.004,
                  tick_s: float = TICK_S) -> None:
+        """``emit`` broadcasts to a meeting's room; ``roster_of`` is the live roster
+        (signaling's); ``on_floor_given`` unmutes the new speaker's media."""
         self.db, self.journal, self.clock = db, journal, clock
         self.tick_s = tick_s
-        self.emit: Emit = _no_emit
-        self.roster_of: Callable[[int], Roster | None] = lambda _m: None
-        # Where media exists, giving the floor unmutes the speaker (set by the daemon).
-        self.on_floor_given: Callable[[int, str], Awaitable[None]] | None = None
+        self.emit = emit
+        self.roster_of = roster_of
+        self.on_floor_given = on_floor_given
         self._lives: dict[int, Live] = {}
         self._load_lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
@@ -515,7 +518,7 @@ class Procedure:
 
         await self.transaction(live, work)
         current = live.speakers.current
-        if self.on_floor_given is not None and current is not None and current.member_id:
+        if current is not None and current.member_id:
             try:
                 await self.on_floor_given(live.meeting_id, current.member_id)
             except MeetingError as exc:  # no media session: nothing to unmute
@@ -550,6 +553,3 @@ class Procedure:
         live.speakers.reorder(order)
         return await self._speakers_changed(live)
 
-
-async def _no_emit(meeting_id: int, event: str, data: dict[str, Any]) -> None:
-    return None

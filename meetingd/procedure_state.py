@@ -152,10 +152,10 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
             who = Speaker.for_site(sites[speech.site_id or 0], "?", speech.started_at)
         speakers.current, speakers.since, live.speech_row = who, speech.started_at, speech.id
 
-    for row in (await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id)
-                                .order_by(PollRow.id))).all():
-        live.polls[row.id] = await _load_poll(s, row, by_pk)
-        if row.opened_at is not None:
+    for poll_row in (await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id)
+                                     .order_by(PollRow.id))).all():
+        live.polls[poll_row.id] = await _load_poll(s, poll_row, by_pk)
+        if poll_row.opened_at is not None:
             live.quorum.locked = True
     live.quorum.evaluate(register.present_voting(), register.entitled_voting())
     return live

@@ -34,7 +34,7 @@ REQUIRED_FIELDS = ("type", "seq", "at")
 
 
 class AppendedEntry(NamedTuple):
-    index: int
+    leaf_index: int  # not `index`: that would shadow tuple.index
     leaf_hash: bytes
     canonical: bytes
 
