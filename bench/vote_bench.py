@@ -18,7 +18,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -97,13 +96,13 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
     import socketio
 
     data = tempfile.mkdtemp(prefix="vote-bench-")
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", data, "--members", str(members),
-         "--group-commit", "1" if group_commit else "0"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", data, "--members", str(members),
+        "--group-commit", "1" if group_commit else "0",
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
     try:
         assert proc.stdout is not None
-        info = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        info = json.loads(await proc.stdout.readline())
         url, pid, tokens = info["url"], info["pid"], info["tokens"]
         clients: dict[str, socketio.AsyncClient] = {}
         results: dict[str, Any] = {}
@@ -206,7 +205,7 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
         return out
     finally:
         proc.terminate()
-        proc.wait(10)
+        await asyncio.wait_for(proc.wait(), 10)
 
 
 def main() -> None:

@@ -17,6 +17,9 @@ from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
 from meetingd.services import Services, services_key
+from tests.support.polling import wait_for
+
+__all__ = ["wait_for"]  # re-exported for the test modules
 
 
 @dataclass
@@ -128,18 +131,6 @@ async def sign_in(server: Server) -> AsyncIterator[Callable[[str], Awaitable[Mem
     yield login
     for m in opened:
         await m.close()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Bounded polling: never a bare sleep in an assertion."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,6 @@ async def open_poll(chair: Member, config: dict[str, Any] | None = None,
     return poll_id
 
 
-async def seen(member: Member, event: str, pred: Any = lambda d: True,
-               timeout: float = 5.0) -> Any:
-    await wait_for(lambda: any(pred(d) for d in member.seen(event)), timeout=timeout)
+async def seen(member: Member, event: str, pred: Any = lambda d: True, seconds: float = 5.0) -> Any:
+    await wait_for(lambda: any(pred(d) for d in member.seen(event)), seconds)
     return [d for d in member.seen(event) if pred(d)][-1]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,20 +29,15 @@ from media.events import MediaEvent, SubscribeOffer
 from media.settings import MediaSettings
 from media.sfu import MAX_OFFERS_PER_10S, Sfu
 from meeting.errors import InvalidInput, InvalidState, NotFound, RateLimited
+from tests.support import polling
 
 pytestmark = pytest.mark.media
 
 LOOPBACK = ["127.0.0.1"]
 
 
-async def wait_for(
-    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
+# Media under load on a shared machine: allow 15 s.
+wait_for = functools.partial(polling.wait_for, seconds=15.0)
 
 
 class MovingVideoTrack(VideoStreamTrack):
@@ -246,7 +241,7 @@ async def test_main_room_only_and_last_n_profiles_select_publishers(sfu: Any) ->
 
 
 async def test_keyframe_request_from_a_subscriber_reaches_the_publisher(sfu: Any) -> None:
-    server, join = sfu
+    _server, join = sfu
     alice = await join("alice")
     bob = await join("bob")
     await alice.publish()

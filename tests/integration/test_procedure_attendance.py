@@ -80,7 +80,7 @@ async def test_operator_checks_in_only_at_their_site(sign_in, server) -> None:
 
 
 async def test_excused_absence_is_recorded(sign_in, server) -> None:
-    chair, _ = await open_meeting(sign_in)
+    _chair, _ = await open_meeting(sign_in)
     sec = await sign_in("C1-SEC")
     await sec.join()
     ack = await sec.emit("excuse", {"member_id": "C1-004", "reason": "at sea"})
@@ -101,7 +101,7 @@ async def test_procedure_needs_an_open_meeting(sign_in) -> None:
 
 
 async def test_quorum_refusal_and_override(sign_in, server) -> None:
-    chair, members = await open_meeting(sign_in, "C1-001", "C1-002")
+    chair, _members = await open_meeting(sign_in, "C1-001", "C1-002")
     snapshot = (await chair.emit("get_procedure", {}))["procedure"]["quorum"]
     assert snapshot["quorate"] is False and snapshot["required"] == 6
     ack = await chair.emit("create_poll", {"config": MOTION})

@@ -66,7 +66,7 @@ async def test_dropped_member_leaves_after_grace(sign_in, server) -> None:
     assert b.sio is not None
     await b.sio.disconnect()
     await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002"
-                               for d in a.seen("participant_left")), timeout=5)
+                               for d in a.seen("participant_left")), seconds=5)
 
 
 async def test_chat_is_stored_and_replayed_on_join(sign_in) -> None:

@@ -25,7 +25,7 @@ async def test_open_poll_cast_close_publishes_result(sign_in) -> None:
 
 
 async def test_vote_after_close_is_refused(sign_in) -> None:
-    chair, (a, b, *_) = await quorate_meeting(sign_in)
+    chair, (a, _b, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
     await chair.emit("close_poll", {"poll_id": poll_id})
     ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),

@@ -51,8 +51,8 @@ async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
 
     db = sqlite3.connect(server.data_dir / "meetingd.db")
     members_ids = {mid for mid in cast} | {"C1-CHAIR"}
-    pks = {pk for (pk,) in db.execute("SELECT id FROM members WHERE member_id IN (%s)" %
-                                      ",".join("?" * len(members_ids)), sorted(members_ids))}
+    pks = {pk for (pk,) in db.execute(f"SELECT id FROM members WHERE member_id IN ({','.join('?' * len(members_ids))})",
+                                      sorted(members_ids))}
     receipts = {r for r, _, _ in cast.values()}
     tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     holding_choices = []
@@ -179,7 +179,7 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
 async def test_time_limit_closes_the_poll(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair, {**MOTION, "time_limit_s": 1})
-    closed = await seen(a, "poll_closed", timeout=5)
+    closed = await seen(a, "poll_closed", seconds=5)
     assert closed["poll"]["poll_id"] == poll_id and closed["poll"]["close_reason"] == "time_limit"
     late = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
                                         "choices": [0]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -121,7 +122,7 @@ def test_quorum_follows_its_rule_over_random_presence(steps, rule) -> None:
         if flip:
             flips.append(flip.kind)
     # flips alternate: reached, lost, reached, ...
-    assert all(a != b for a, b in zip(flips, flips[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(flips))
     if flips:
         assert flips[0] == "quorum_reached"
 

@@ -104,7 +104,7 @@ def test_open_checkpoint_checks_log_signature_origin_and_cosignatures() -> None:
     chair = Cosigner("meetingd.example/chair", Ed25519PrivateKey.from_private_bytes(b"\x02" * 32))
     cp = Checkpoint(ORIGIN, 3, bytes(32))
     note = sign_checkpoint(cp, signer)
-    with pytest.raises(CosignatureError, match="not cosigned by meetingd.example/chair"):
+    with pytest.raises(CosignatureError, match=r"not cosigned by meetingd\.example/chair"):
         open_checkpoint(note, signer.verifier_key, cosigner_keys=[chair.verifier_key], require_cosigners=True)
     cosigned = add_cosignatures(note, [chair.cosign(cp.body(), 1700000000)])
     opened = open_checkpoint(
