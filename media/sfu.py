@@ -184,9 +184,7 @@ class Sfu:
         logger.info("participant=%s media session opened", participant_id)
         self._schedule_renegotiation(session)
 
-    async def accept_offer(
-        self, participant_id: str, sdp: str, type: str = "offer"
-    ) -> dict[str, str]:
+    async def accept_offer(self, participant_id: str, sdp: str, type: str = "offer") -> dict[str, str]:
         """Apply the client's offer on its publish connection; return the answer."""
         session = self._session(participant_id)
         if type != "offer":
@@ -203,9 +201,7 @@ class Sfu:
             self._publication_changed(session)
         return answer
 
-    async def accept_answer(
-        self, participant_id: str, sdp: str, type: str = "answer"
-    ) -> None:
+    async def accept_answer(self, participant_id: str, sdp: str, type: str = "answer") -> None:
         """Apply the client's answer to the last :class:`SubscribeOffer`."""
         session = self._session(participant_id)
         if type != "answer":
@@ -434,8 +430,7 @@ class Sfu:
                 self._publish(session, mid, transceiver)
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
-        except (InvalidStateError, InvalidAccessError, OperationError, InternalError,
-                *_SDP_ERRORS) as exc:
+        except (InvalidStateError, InvalidAccessError, OperationError, InternalError, *_SDP_ERRORS) as exc:
             if created:  # a connection made for this offer must not outlive it
                 self._unpublish(session, set(session.published))
                 session.publish_pc = None
@@ -483,11 +478,7 @@ class Sfu:
 
     def _publication_changed(self, session: ParticipantSession) -> None:
         kinds = {t.kind for t in session.published.values()}
-        self._emit(
-            PublicationChanged(
-                session.participant_id, audio="audio" in kinds, video="video" in kinds
-            )
-        )
+        self._emit(PublicationChanged(session.participant_id, audio="audio" in kinds, video="video" in kinds))
         for other in self._sessions.values():
             if other is not session:
                 self._schedule_renegotiation(other)
@@ -589,9 +580,7 @@ class Sfu:
         self._apply_profile(session)
         return changed
 
-    def _add_subscription(
-        self, session: ParticipantSession, kind: str, codec_mime: str
-    ) -> Subscription:
+    def _add_subscription(self, session: ParticipantSession, kind: str, codec_mime: str) -> Subscription:
         if session.subscribe_pc is None:
             session.subscribe_pc = self._new_pc(session, "subscribe")
         pc = session.subscribe_pc
@@ -613,9 +602,7 @@ class Sfu:
             publisher = sub.publisher_id
             if sub.track.kind != "video" or publisher is None:
                 continue
-            wants = session.profile.wants_video(
-                publisher, main_room=main_room, recent_speakers=speakers
-            )
+            wants = session.profile.wants_video(publisher, main_room=main_room, recent_speakers=speakers)
             origin = _origin(sub.track.source)
             assert origin is not None
             if wants and session.profile.mode == "low_video" and _can_render_low(origin):

@@ -72,16 +72,26 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
-    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file \
-        else cfg.data_path / "secret.key"
+    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file else cfg.data_path / "secret.key"
     secret = server_secret(secret_path)
-    journal = Journal(db, load_or_create_server_key(cfg, secret), cfg.minutes.origin_prefix,
-                      clock, cfg.minutes.checkpoint_seconds)
+    journal = Journal(
+        db,
+        load_or_create_server_key(cfg, secret),
+        cfg.minutes.origin_prefix,
+        clock,
+        cfg.minutes.checkpoint_seconds,
+    )
     return CoreServices(
-        config=cfg, engine=engine, db=db, clock=clock,
+        config=cfg,
+        engine=engine,
+        db=db,
+        clock=clock,
         accounts=Accounts(db, cfg.auth, secret, clock),
-        directory=Directory(db, clock), meetings=Meetings(db, clock, journal),
-        journal=journal, minutes=MinutesService(db, journal, clock, cfg), version=__version__,
+        directory=Directory(db, clock),
+        meetings=Meetings(db, clock, journal),
+        journal=journal,
+        minutes=MinutesService(db, journal, clock, cfg),
+        version=__version__,
         origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
     )
 
@@ -90,23 +100,40 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
     namespace = MeetingNamespace(
-        sio, SignalingBackend(core),
-        Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
-               lim.chat_history, cfg.server.reconnect_grace_seconds),
-        clock, core.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
+        sio,
+        SignalingBackend(core),
+        Limits(
+            lim.max_payload_bytes,
+            lim.events_per_second,
+            lim.event_burst,
+            lim.chat_history,
+            cfg.server.reconnect_grace_seconds,
+        ),
+        clock,
+        core.origin_ok,
+        lambda: TokenBucket(lim.events_per_second, lim.event_burst),
+    )
     media = install_media(cfg, namespace, clock)
     recording = RecordingService(
-        cfg.recordings_path, core.journal, clock,
+        cfg.recordings_path,
+        core.journal,
+        clock,
         retention_days=cfg.recording.retention_days,
-        queue_frames=cfg.recording.queue_frames)
+        queue_frames=cfg.recording.queue_frames,
+    )
     media.use_recording(recording)
-    procedure = Procedure(core.db, core.journal, clock, emit=namespace.emit_to_meeting,
-                          roster_of=namespace.roster, on_floor_given=media.unmute_speaker)
+    procedure = Procedure(
+        core.db,
+        core.journal,
+        clock,
+        emit=namespace.emit_to_meeting,
+        roster_of=namespace.roster,
+        on_floor_given=media.unmute_speaker,
+    )
     namespace.on_roster_change(procedure.on_roster)
     register_procedure(namespace, procedure)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
-    return Services(**fields, namespace=namespace, procedure=procedure, media=media,
-                    recording=recording)
+    return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -117,16 +144,17 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
-    app = web.Application(middlewares=[error_middleware],
-                          client_max_size=cfg.limits.max_payload_bytes)
+    app = web.Application(middlewares=[error_middleware], client_max_size=cfg.limits.max_payload_bytes)
     app.on_response_prepare.append(_security_headers)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         # Origin is checked in our connect handler, with a precise error.
         cors_allowed_origins="*",
         max_http_buffer_size=cfg.limits.max_payload_bytes * 2,
-        ping_interval=10, ping_timeout=10,
-        logger=False, engineio_logger=False,
+        ping_interval=10,
+        ping_timeout=10,
+        logger=False,
+        engineio_logger=False,
     )
     sio.attach(app)
 
@@ -157,14 +185,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     return app
 
 
-
 async def serve(cfg: Config, *, banner: list[str] | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
     ctx, fp = ssl_context(cfg)
     app = build_app(cfg)
     scheme = "https" if ctx else "http"
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                           shutdown_timeout=cfg.server.shutdown_timeout_seconds)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=cfg.server.shutdown_timeout_seconds
+    )
     await runner.setup()
     site = web.TCPSite(runner, cfg.server.host, cfg.server.port, ssl_context=ctx)
     await site.start()

@@ -47,25 +47,36 @@ class _LogState:
 class JournalTx:
     """One storage transaction that may append minutes entries."""
 
-    def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int,
-                 clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int, clock: Clock) -> None:
         self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
         self.pending: list[dict[str, Any]] = []
 
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
         """Append one entry (canonical JSON; integers below 2^53) to this transaction."""
-        entry = {"type": type, "seq": self._state.log.size + len(self.pending),
-                 "at": iso(self._clock()), "meeting_id": self._meeting_id, **fields}
+        entry = {
+            "type": type,
+            "seq": self._state.log.size + len(self.pending),
+            "at": iso(self._clock()),
+            "meeting_id": self._meeting_id,
+            **fields,
+        }
         canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
-        self.session.add(MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"],
-                                      type=type, canonical=canonical))
+        self.session.add(
+            MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"], type=type, canonical=canonical)
+        )
         self.pending.append(entry)
         return entry
 
 
 class Journal:
-    def __init__(self, db: async_sessionmaker[AsyncSession], key: Ed25519PrivateKey,
-                 origin_prefix: str, clock: Clock, checkpoint_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        key: Ed25519PrivateKey,
+        origin_prefix: str,
+        clock: Clock,
+        checkpoint_seconds: float = 5.0,
+    ) -> None:
         self._db, self._key, self._clock = db, key, clock
         self._prefix = origin_prefix.rstrip("/")
         self._interval = checkpoint_seconds
@@ -90,14 +101,23 @@ class Journal:
             if state is None:
                 signer = self.signer(meeting_id)
                 async with self._db() as s:
-                    entries = (await s.scalars(select(MinutesEntry.canonical)
-                                               .where(MinutesEntry.meeting_id == meeting_id)
-                                               .order_by(MinutesEntry.seq))).all()
-                    notes = (await s.scalars(select(MinutesCheckpoint.note)
-                                             .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                             .order_by(MinutesCheckpoint.size))).all()
-                log = MinutesLog.restore(self.origin(meeting_id), list(entries), list(notes),
-                                         log_key=signer.verifier_key)
+                    entries = (
+                        await s.scalars(
+                            select(MinutesEntry.canonical)
+                            .where(MinutesEntry.meeting_id == meeting_id)
+                            .order_by(MinutesEntry.seq)
+                        )
+                    ).all()
+                    notes = (
+                        await s.scalars(
+                            select(MinutesCheckpoint.note)
+                            .where(MinutesCheckpoint.meeting_id == meeting_id)
+                            .order_by(MinutesCheckpoint.size)
+                        )
+                    ).all()
+                log = MinutesLog.restore(
+                    self.origin(meeting_id), list(entries), list(notes), log_key=signer.verifier_key
+                )
                 state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
                 self._states[meeting_id] = state
                 if state.checkpointed_size < log.size:
@@ -106,9 +126,12 @@ class Journal:
 
     async def _last_size(self, meeting_id: int) -> int:
         async with self._db() as s:
-            size = await s.scalar(select(MinutesCheckpoint.size)
-                                  .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                  .order_by(MinutesCheckpoint.size.desc()).limit(1))
+            size = await s.scalar(
+                select(MinutesCheckpoint.size)
+                .where(MinutesCheckpoint.meeting_id == meeting_id)
+                .order_by(MinutesCheckpoint.size.desc())
+                .limit(1)
+            )
         return int(size or 0)
 
     @asynccontextmanager
@@ -140,8 +163,7 @@ class Journal:
                 return state.log.latest_checkpoint
             note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
             async with self._db() as s, s.begin():
-                s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note,
-                                        at=self._clock()))
+                s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note, at=self._clock()))
             state.checkpointed_size = size
         logger.debug("meeting=%s checkpoint size=%s", meeting_id, size)
         return note

@@ -87,16 +87,12 @@ class Bundle:
         sizes = [Checkpoint.parse(parse_signed_note(n).text).size for n in checkpoints]
         final = sizes[-1]
         if final != len(entries) or final != tree.size:
-            raise BundleFormatError(
-                f"the last checkpoint covers {final} entries, the log has {len(entries)}"
-            )
+            raise BundleFormatError(f"the last checkpoint covers {final} entries, the log has {len(entries)}")
         consistency = tuple(
             ConsistencyProof(a, b, tuple(b64encode(h) for h in tree.consistency_proof(a, b)))
             for a, b in itertools.pairwise(sizes)
         )
-        inclusion = tuple(
-            tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final)
-        )
+        inclusion = tuple(tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final))
         return cls(
             origin=origin,
             log_key=log_key.encode(),

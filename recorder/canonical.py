@@ -41,18 +41,14 @@ def check_value(value: Any, path: str = "$") -> None:
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(
-                f"{path}: integer {value} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: integer {value} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalJSONError(f"{path}: non-finite number {value!r} is not JSON")
         if value.is_integer() and MAX_SAFE_INTEGER < abs(value) < 1e21:
             # RFC 8785 spells these as integers, which would read back out of range.
-            raise CanonicalJSONError(
-                f"{path}: number {value!r} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: number {value!r} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, dict):
         for key, item in value.items():

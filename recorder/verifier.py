@@ -285,11 +285,7 @@ def verify_bundle(
     out = _Collector(report)
     if not isinstance(bundle, Bundle):
         try:
-            bundle = (
-                Bundle.from_dict(bundle)
-                if isinstance(bundle, Mapping)
-                else Bundle.from_json(bundle)
-            )
+            bundle = Bundle.from_dict(bundle) if isinstance(bundle, Mapping) else Bundle.from_json(bundle)
         except BundleFormatError as exc:
             out.add("bundle", str(exc))
             out.close()
@@ -405,9 +401,7 @@ def _check_equivocation(checkpoints: Sequence[Checkpoint | None], out: _Collecto
         previous = max(previous, cp.size)
 
 
-def _check_consistency(
-    bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector
-) -> None:
+def _check_consistency(bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector) -> None:
     pairs = max(len(checkpoints) - 1, 0)
     if len(bundle.consistency_proofs) != pairs:
         out.add(
@@ -465,9 +459,7 @@ def _check_inclusion(
 
 
 def _check_html(html: str, entries: Sequence[Mapping[str, Any]], out: _Collector) -> None:
-    digests = [
-        e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e
-    ]
+    digests = [e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e]
     if not digests:
         out.add("minutes_html", "not covered by the signed log (informational copy)", "warning")
         return

@@ -91,13 +91,13 @@ def test_room_codes_rotate_and_previous_stays_valid() -> None:
     assert not codes.accepts(None, T0)
 
 
-actions = st.lists(st.tuples(st.sampled_from(["online", "offline", "check_in", "check_out"]),
-                             st.integers(0, 7)), max_size=60)
+actions = st.lists(
+    st.tuples(st.sampled_from(["online", "offline", "check_in", "check_out"]), st.integers(0, 7)), max_size=60
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(actions, st.sampled_from([QuorumRule.default(), QuorumRule.fraction(2, 3),
-                                 QuorumRule.members(4)]))
+@given(actions, st.sampled_from([QuorumRule.default(), QuorumRule.fraction(2, 3), QuorumRule.members(4)]))
 def test_quorum_follows_its_rule_over_random_presence(steps, rule) -> None:
     reg = register()
     watch = QuorumWatch(rule)
@@ -153,8 +153,9 @@ def speaker(i: int, at: datetime = T0) -> Speaker:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["raise", "lower", "floor", "end"]),
-                          st.integers(0, 5)), max_size=50))
+@given(
+    st.lists(st.tuples(st.sampled_from(["raise", "lower", "floor", "end"]), st.integers(0, 5)), max_size=50)
+)
 def test_speakers_queue_invariants(steps) -> None:
     speakers = SpeakerList()
     now = T0

@@ -65,9 +65,7 @@ def test_canonical_text_round_trips_and_is_recognised(value: object) -> None:
 @given(st.dictionaries(st.text(min_size=1), st.integers(0, 9), min_size=2))
 def test_non_canonical_spellings_are_refused(value: dict[str, int]) -> None:
     assert not is_canonical(json.dumps(value, indent=1))
-    reordered = "{" + ",".join(
-        f"{json.dumps(k)}:{v}" for k, v in sorted(value.items(), reverse=True)
-    ) + "}"
+    reordered = "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(value.items(), reverse=True)) + "}"
     assert is_canonical(reordered) == (reordered == canonicalize(value).decode())
 
 
