@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from voting.quorum import QuorumRule, QuorumStatus
+from meeting.quorum import QuorumRule, QuorumStatus
 
 from .errors import InvalidState
 

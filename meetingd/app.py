@@ -27,8 +27,8 @@ from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
-from .minutes import MinutesService
 from .meetings import Meetings
+from .minutes import MinutesService
 from .procedure import Procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService

@@ -25,10 +25,10 @@ from meeting.agenda import Motion
 from meeting.attendance import Person, RegisterChange
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
+from meeting.quorum import QuorumRule
 from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
-from voting import QuorumRule
 from voting.poll import PollState
 
 from .ballots import Ballots

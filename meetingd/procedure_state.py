@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meeting.agenda import Agenda, AgendaItem, Motion
 from meeting.attendance import AttendanceRegister, CheckIn, Excuse, Online, Person, RoomCodes
 from meeting.errors import NotFound
+from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
 from meeting.roles import Attendance, Role
 from meeting.roster import ConnState, Roster, Site
 from meeting.speakers import Speaker, SpeakerList
-from voting import BallotBox, HandCount, Poll, PollConfig, QuorumRule, StoredBallot
+from voting import BallotBox, HandCount, Poll, PollConfig, StoredBallot
 
 from .storage.models import AgendaItem as AgendaRow
 from .storage.models import Meeting, MeetingSite, Member, Participant

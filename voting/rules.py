@@ -1,6 +1,6 @@
 """Majority rules as data, and the decision they give on a tally.
 
-A rule is a :class:`~voting.threshold.Threshold` over a named base:
+A rule is a :class:`~meeting.threshold.Threshold` over a named base:
 
 ============================  ===========================  ==========================
 rule                          passes when yes votes are    base
@@ -26,8 +26,8 @@ from fractions import Fraction
 from typing import Any
 
 from meeting.errors import InvalidInput
+from meeting.threshold import Comparison, Threshold
 from voting.tally import PollType, Tally
-from voting.threshold import Comparison, Threshold
 
 
 class Base(StrEnum):

@@ -27,7 +27,8 @@ def post(page: Page, path: str) -> int:
     """A same-origin POST from the page (the browser sets Origin and the cookie)."""
     return int(
         page.evaluate(
-            "p => fetch(p, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)",
+            "p => fetch(p, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'})"
+            ".then(r => r.status)",
             path,
         )
     )

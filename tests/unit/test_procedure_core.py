@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from meeting.agenda import Agenda, AgendaItem
 from meeting.attendance import AttendanceRegister, Online, Person, RoomCodes
 from meeting.errors import InvalidInput, InvalidState, NotAuthorised, NotFound
+from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
 from meeting.roles import Attendance, Role
 from meeting.roster import Site
 from meeting.speakers import Speaker, SpeakerList
-from voting import QuorumRule
 
 T0 = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 ISLAND = Site(1, "Island post")

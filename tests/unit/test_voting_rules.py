@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meeting.errors import InvalidInput
+from meeting.threshold import Comparison, Threshold
 from voting.rules import (
     Base,
     CandidateStatus,
@@ -20,7 +21,6 @@ from voting.rules import (
     elect,
 )
 from voting.tally import PollType, Tally, TallyPart
-from voting.threshold import Comparison, Threshold
 
 NOBODY = Counts(entitled=0, present=0)
 

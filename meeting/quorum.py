@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from meeting.errors import InvalidInput
-from voting.threshold import Comparison, Threshold
+from meeting.threshold import Comparison, Threshold
 
 _FRACTION_FIELDS = frozenset({"numerator", "denominator", "comparison"})
 _MORE_THAN_HALF = Threshold(Fraction(1, 2), Comparison.MORE_THAN)

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meeting.errors import InvalidInput
-from voting.quorum import QuorumRule, is_quorate
-from voting.threshold import Comparison
+from meeting.quorum import QuorumRule, is_quorate
+from meeting.threshold import Comparison
 
 
 def test_default_quorum_is_more_than_half() -> None:
