@@ -16,7 +16,6 @@ from aiohttp import web
 
 from meeting.clock import Clock, utc_now
 from signaling.namespace import Limits, MeetingNamespace
-from signaling.procedure import register_procedure
 
 from . import __version__
 from .accounts import Accounts
@@ -30,6 +29,7 @@ from .media_wiring import install_media, media_key
 from .meetings import Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
+from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
@@ -131,7 +131,8 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
     )
     namespace.on_roster_change(procedure.on_roster)
-    register_procedure(namespace, procedure)
+    bind_procedure(namespace, procedure)
+    namespace.check_complete()  # every declared command has its handler
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
 
