@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
+from meeting.errors import InvalidState
 from recorder.canonical import canonicalize
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
@@ -35,6 +36,18 @@ from .storage.models import MinutesCheckpoint, MinutesEntry
 
 logger = logging.getLogger(__name__)
 
+CLOSED_TYPE = "meeting_closed"
+SEAL_TYPE = "minutes_rendered"
+PRESENCE_TYPES = frozenset({"member_joined", "member_left", "quorum_reached", "quorum_lost",
+                            "quorum_changed", "poll_quorum_changed"})
+"""Facts about who is connected: minutes facts only while the meeting is open."""
+
+
+class MinutesSealed(InvalidState):
+    """The meeting's minutes are sealed: its log takes no further entry, ever."""
+
+    code = "minutes_sealed"
+
 
 @dataclass
 class _LogState:
@@ -42,6 +55,14 @@ class _LogState:
     signer: Ed25519Signer
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     checkpointed_size: int = 0
+    closed: bool = False  # a meeting_closed entry is in the log
+    sealed_seq: int | None = None  # seq of the minutes_rendered entry, once sealed
+
+    def note(self, type: str, seq: int) -> None:
+        if type == CLOSED_TYPE:
+            self.closed = True
+        elif type == SEAL_TYPE and self.sealed_seq is None:
+            self.sealed_seq = seq
 
 
 class JournalTx:
@@ -52,8 +73,33 @@ class JournalTx:
         self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
         self.pending: list[dict[str, Any]] = []
 
+    @property
+    def closed(self) -> bool:
+        """The meeting's log holds ``meeting_closed`` (committed or in this transaction)."""
+        return self._state.closed or any(e["type"] == CLOSED_TYPE for e in self.pending)
+
+    @property
+    def sealed(self) -> bool:
+        return self._state.sealed_seq is not None or any(
+            e["type"] == SEAL_TYPE for e in self.pending)
+
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
-        """Append one entry (canonical JSON; integers below 2^53) to this transaction."""
+        """Append one entry (canonical JSON; integers below 2^53) to this transaction.
+
+        Raises :class:`MinutesSealed` once the minutes are sealed, and
+        :class:`InvalidState` (``meeting_closed``) for a presence fact after close.
+        """
+        if self.sealed:
+            logger.error("meeting=%s refused minutes entry type=%s: the minutes are sealed "
+                         "(seq=%s); nothing is appended after the seal", self._meeting_id, type,
+                         self._state.sealed_seq)
+            raise MinutesSealed(f"the minutes of meeting {self._meeting_id} are sealed; "
+                                f"no {type!r} entry can be appended", type=type)
+        if type in PRESENCE_TYPES and self.closed:
+            logger.warning("meeting=%s refused minutes entry type=%s: the meeting is closed",
+                           self._meeting_id, type)
+            raise InvalidState(f"meeting {self._meeting_id} is closed; {type!r} is not a "
+                               f"minutes fact any more", code="meeting_closed", type=type)
         entry = {"type": type, "seq": self._state.log.size + len(self.pending),
                  "at": iso(self._clock()), "meeting_id": self._meeting_id, **fields}
         canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
@@ -90,15 +136,18 @@ class Journal:
             if state is None:
                 signer = self.signer(meeting_id)
                 async with self._db() as s:
-                    entries = (await s.scalars(select(MinutesEntry.canonical)
-                                               .where(MinutesEntry.meeting_id == meeting_id)
-                                               .order_by(MinutesEntry.seq))).all()
+                    rows = (await s.execute(select(MinutesEntry.canonical, MinutesEntry.type,
+                                                   MinutesEntry.seq)
+                                            .where(MinutesEntry.meeting_id == meeting_id)
+                                            .order_by(MinutesEntry.seq))).all()
                     notes = (await s.scalars(select(MinutesCheckpoint.note)
                                              .where(MinutesCheckpoint.meeting_id == meeting_id)
                                              .order_by(MinutesCheckpoint.size))).all()
-                log = MinutesLog.restore(self.origin(meeting_id), list(entries), list(notes),
-                                         log_key=signer.verifier_key)
+                log = MinutesLog.restore(self.origin(meeting_id), [r[0] for r in rows],
+                                         list(notes), log_key=signer.verifier_key)
                 state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
+                for _canonical, type_, seq in rows:
+                    state.note(type_, seq)
                 self._states[meeting_id] = state
                 if state.checkpointed_size < log.size:
                     self._mark_dirty(meeting_id)
@@ -121,8 +170,15 @@ class Journal:
             # committed: now the in-memory tree may grow
             for entry in tx.pending:
                 state.log.append(entry)
+                state.note(entry["type"], entry["seq"])
         if tx.pending:
             self._mark_dirty(meeting_id)
+
+    async def is_closed(self, meeting_id: int) -> bool:
+        return (await self._state(meeting_id)).closed
+
+    async def is_sealed(self, meeting_id: int) -> bool:
+        return (await self._state(meeting_id)).sealed_seq is not None
 
     async def log(self, meeting_id: int) -> MinutesLog:
         return (await self._state(meeting_id)).log

@@ -221,6 +221,8 @@ class Meetings:
                             .values(left_at=at))
             s.add(AttendanceInterval(meeting_id=meeting_id, member_pk=member_pk,
                                      attendance=attendance, site_id=site_id, joined_at=at))
+            if tx.closed:  # presence after close is not a minutes fact
+                return
             who = await s.get(Member, member_pk)
             site = await s.get(SiteRow, site_id) if site_id is not None else None
             tx.record("member_joined", member_id=who.member_id if who else "?",
@@ -234,7 +236,7 @@ class Meetings:
                        AttendanceInterval.member_pk == member_pk,
                        AttendanceInterval.left_at.is_(None))
                 .values(left_at=at))
-            if result.rowcount:  # type: ignore[attr-defined]
+            if result.rowcount and not tx.closed:  # type: ignore[attr-defined]
                 who = await tx.session.get(Member, member_pk)
                 tx.record("member_left", member_id=who.member_id if who else "?", reason="left")
 

@@ -204,6 +204,8 @@ class Procedure:
                        if (ev := lp.poll.note_quorum(now, flip.status.quorate)) is not None]
 
         async def write(t: JournalTx) -> None:
+            if t.closed:  # after close, who is connected is not a minutes fact
+                return
             st = flip.status
             t.record(flip.kind, present=st.present, entitled=st.entitled, required=st.required,
                      rule=st.description)
