@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from recorder.bundle import Bundle, parse_tlog_proof
-from recorder.canonical import parse_canonical
+from recorder.canonical import CanonicalParser
 from recorder.checkpoint import Checkpoint
 from recorder.cosignature import verify_cosignature
 from recorder.errors import (
@@ -343,12 +343,24 @@ def _check_checkpoint_note(
 
 
 def _check_times(parsed: Sequence[tuple[int, Mapping[str, Any]]], out: _Collector) -> None:
+    """``at`` is a UTC ISO-8601 time, and never before the previous entry's."""
     previous: datetime | None = None
+    last_text = None
     for i, value in parsed:
+        text = value.get("at")
+        if text == last_text:
+            continue
+        last_text = text
         try:
-            when = datetime.fromisoformat(str(value.get("at")))
+            when = datetime.fromisoformat(str(text))
         except ValueError:
-            continue  # reported by _check_entry
+            if isinstance(text, str) and text.endswith("Z"):
+                out.add(f"entries[{i}].at", f"{text!r} is not a UTC ISO-8601 time")
+            continue  # otherwise reported by _check_entry
+        if when.utcoffset() != timedelta(0):
+            if isinstance(text, str) and text.endswith("Z"):
+                out.add(f"entries[{i}].at", f"{text!r} is not a UTC ISO-8601 time")
+            continue
         if previous is not None and when < previous:
             out.add(f"entries[{i}].at", f"time {value.get('at')} is before the previous entry's "
                                         f"({previous.isoformat()}): times never run backwards")
@@ -448,17 +460,20 @@ def verify_bundle(
     parsed: list[tuple[int, Mapping[str, Any]]] = []
     leaves: list[bytes] = []
     seqs: dict[int, int] = {}
-    for i, text in enumerate(bundle.entries):
-        data = text.encode("utf-8", "surrogatepass")
-        leaves.append(leaf_hash(data))
-        try:
-            value = parse_canonical(text)
-        except CanonicalJSONError as exc:
-            out.add(f"entries[{i}]", str(exc))
+    values = CanonicalParser().parse_many(bundle.entries)
+    for i, (text, value) in enumerate(zip(bundle.entries, values, strict=True)):
+        leaves.append(leaf_hash(text.encode("utf-8", "surrogatepass")))
+        if isinstance(value, CanonicalJSONError):
+            out.add(f"entries[{i}]", str(value))
             continue
-        seq = _check_entry(i, value, out)
-        if seq is not None:
-            seqs[i] = seq
+        if (type(value) is dict and type(value.get("seq")) is int and value["seq"] >= 0
+                and type(value.get("type")) is str and value["type"]
+                and type(value.get("at")) is str and value["at"].endswith("Z")):
+            seqs[i] = value["seq"]  # the common case; "at" is parsed by _check_times
+        else:
+            seq = _check_entry(i, value, out)
+            if seq is not None:
+                seqs[i] = seq
         if isinstance(value, dict):
             parsed.append((i, value))
     _check_seq(seqs, out)
