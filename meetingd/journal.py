@@ -16,10 +16,12 @@ task signs a checkpoint every ``checkpoint_seconds`` while entries arrive, and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,8 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
-from meeting.errors import InvalidState
+from meeting.errors import InvalidInput, InvalidState
 from recorder.canonical import canonicalize
+from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
 
@@ -57,6 +60,7 @@ class _LogState:
     checkpointed_size: int = 0
     closed: bool = False  # a meeting_closed entry is in the log
     sealed_seq: int | None = None  # seq of the minutes_rendered entry, once sealed
+    last_at: datetime | None = None  # time of the latest entry: ``at`` never runs backwards
 
     def note(self, type: str, seq: int) -> None:
         if type == CLOSED_TYPE:
@@ -72,6 +76,7 @@ class JournalTx:
                  clock: Clock) -> None:
         self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
         self.pending: list[dict[str, Any]] = []
+        self._last_at = state.last_at
 
     @property
     def closed(self) -> bool:
@@ -89,6 +94,12 @@ class JournalTx:
         Raises :class:`MinutesSealed` once the minutes are sealed, and
         :class:`InvalidState` (``meeting_closed``) for a presence fact after close.
         """
+        if type not in ENTRY_TYPES:
+            logger.error("meeting=%s refused minutes entry of undeclared type %r",
+                         self._meeting_id, type)
+            raise InvalidInput(f"{type!r} is not a declared minutes entry type "
+                               "(recorder/entry_types.py, docs/minutes-format.md)",
+                               code="unknown_entry_type", type=type)
         if self.sealed:
             logger.error("meeting=%s refused minutes entry type=%s: the minutes are sealed "
                          "(seq=%s); nothing is appended after the seal", self._meeting_id, type,
@@ -100,8 +111,16 @@ class JournalTx:
                            self._meeting_id, type)
             raise InvalidState(f"meeting {self._meeting_id} is closed; {type!r} is not a "
                                f"minutes fact any more", code="meeting_closed", type=type)
+        fields.pop("at", None)  # the journal's clock stamps every entry, in log order
+        now = self._clock()
+        last = self._last_at
+        if last is not None and now < last:  # the clock stepped back: keep the order true
+            logger.warning("meeting=%s clock is %s behind the previous entry; using its time",
+                           self._meeting_id, last - now)
+            now = last
+        self._last_at = now
         entry = {"type": type, "seq": self._state.log.size + len(self.pending),
-                 "at": iso(self._clock()), "meeting_id": self._meeting_id, **fields}
+                 "at": iso(now), "meeting_id": self._meeting_id, **fields}
         canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
         self.session.add(MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"],
                                       type=type, canonical=canonical))
@@ -148,6 +167,8 @@ class Journal:
                 state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
                 for _canonical, type_, seq in rows:
                     state.note(type_, seq)
+                if rows:
+                    state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
                 self._states[meeting_id] = state
                 if state.checkpointed_size < log.size:
                     self._mark_dirty(meeting_id)
@@ -171,6 +192,8 @@ class Journal:
             for entry in tx.pending:
                 state.log.append(entry)
                 state.note(entry["type"], entry["seq"])
+            if tx.pending:
+                state.last_at = datetime.fromisoformat(tx.pending[-1]["at"])
         if tx.pending:
             self._mark_dirty(meeting_id)
 

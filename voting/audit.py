@@ -119,11 +119,14 @@ def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
             yield AuditFinding(where, f"malformed {kind} entry: {exc!r}")
 
 
+_PROSE = frozenset({"explanation", "description"})
+
+
 def _numbers(value: Any) -> Any:
-    """The outcome without its human ``explanation`` text: the check compares the numbers,
-    the decision and the rule, never an English sentence."""
+    """The outcome without its human texts (``explanation``, the rule's ``description``):
+    the check compares the numbers, the decision and the rule, never an English sentence."""
     if isinstance(value, Mapping):
-        return {k: _numbers(v) for k, v in value.items() if k != "explanation"}
+        return {k: _numbers(v) for k, v in value.items() if k not in _PROSE}
     if isinstance(value, list):
         return [_numbers(v) for v in value]
     return value

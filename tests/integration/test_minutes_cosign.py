@@ -40,7 +40,13 @@ async def _run_meeting(server: Server, sign_in: Any) -> tuple[Any, Any, Any]:
         async with server.svc.journal.transaction(1) as tx:
             tx.record("speech_ended", member_id="C1-001", duration_ms=95_000)
             tx.record("secretary_note", text="The report was approved <unanimously>.")
-            tx.record("chair_summoned_the_moon", detail="an entry type nobody renders")
+        try:  # an entry type the format document does not specify is refused
+            async with server.svc.journal.transaction(1) as tx:
+                tx.record("chair_summoned_the_moon", detail="an entry type nobody specified")
+        except Exception as exc:
+            assert getattr(exc, "code", None) == "unknown_entry_type"
+        else:
+            raise AssertionError("an undeclared entry type was appended")
     return chair, sec, member
 
 
@@ -124,7 +130,7 @@ async def test_review_html_and_participation(server, sign_in) -> None:
         html = await r.text()
     assert hashlib.sha256(html.encode()).hexdigest() == sealed["sha256"]
     assert "DRAFT" not in html and "&lt;unanimously&gt;" in html
-    assert "chair_summoned_the_moon" in html  # unknown types: listed in the appendix
+    assert "chair_summoned_the_moon" not in html  # refused, never written
     async with member.http.get(server.url + "/api/meetings/1/minutes.html?lang=vi") as r:
         assert "Bản dịch" in await r.text()
     async with member.http.get(server.url + "/api/meetings/1/minutes.html?lang=fr") as r:
