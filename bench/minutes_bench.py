@@ -55,8 +55,14 @@ def main() -> None:
         if seq == n - 2:
             entry = {"type": "meeting_closed", "seq": seq, "at": at}
         elif seq == n - 1:
-            entry = {"type": "minutes_rendered", "seq": seq, "at": at, "covers": seq,
-                     "lang": "en", "sha256": "0" * 64}
+            entry = {
+                "type": "minutes_rendered",
+                "seq": seq,
+                "at": at,
+                "covers": seq,
+                "lang": "en",
+                "sha256": "0" * 64,
+            }
         t0 = time.perf_counter_ns()
         log.append(entry)
         latencies.append(time.perf_counter_ns() - t0)
@@ -64,8 +70,7 @@ def main() -> None:
             log.checkpoint(signer)
     body = parse_signed_note(log.checkpoint(signer)).text
     now = int(time.time())
-    log.add_cosignatures([chair.cosign(body, now), secretary.cosign(body, now),
-                          witness.cosign(body, now)])
+    log.add_cosignatures([chair.cosign(body, now), secretary.cosign(body, now), witness.cosign(body, now)])
     build_s = time.perf_counter() - t_build
     officers = {"chair": chair.verifier_key, "secretary": secretary.verifier_key}
     policy = TrustPolicy(signer.verifier_key, tuple(officers.items()), (witness.verifier_key,), 1)
@@ -91,13 +96,14 @@ def main() -> None:
     print(f"append latency mean     {statistics.fmean(latencies) / 1000:.1f} us")
     print(f"build (append+sign)     {build_s:.2f} s")
     for name, (size, export_s, verify_s, verify_cpu, report) in figures.items():
-        print(f"{name:<24}export {export_s:.2f} s   bundle {size / 1e6:.1f} MB   "
-              f"verify {verify_s:.2f} s (cpu {verify_cpu:.2f} s)   {report.status.upper()}")
+        print(
+            f"{name:<24}export {export_s:.2f} s   bundle {size / 1e6:.1f} MB   "
+            f"verify {verify_s:.2f} s (cpu {verify_cpu:.2f} s)   {report.status.upper()}"
+        )
         if not report.ok:
             print(report.summary())
     (old_size, _, old_verify, _, _), (new_size, _, new_verify, _, _) = figures.values()
-    print(f"v2 / v1                 size {new_size / old_size:.2f}x   "
-          f"verify {new_verify / old_verify:.2f}x")
+    print(f"v2 / v1                 size {new_size / old_size:.2f}x   verify {new_verify / old_verify:.2f}x")
 
 
 if __name__ == "__main__":

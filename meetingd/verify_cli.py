@@ -37,10 +37,22 @@ def entry_checks() -> list[Any]:
     except ImportError:
         pass
     else:
-        checks.append(EntryCheck("tally", frozenset({"poll_opened", "ballot_cast",
-                                                      "voter_marked", "hand_count_recorded",
-                                                      "poll_closed", "poll_result"}),
-                                 tally_checker))
+        checks.append(
+            EntryCheck(
+                "tally",
+                frozenset(
+                    {
+                        "poll_opened",
+                        "ballot_cast",
+                        "voter_marked",
+                        "hand_count_recorded",
+                        "poll_closed",
+                        "poll_result",
+                    }
+                ),
+                tally_checker,
+            )
+        )
     return checks
 
 
@@ -50,18 +62,21 @@ def recording_findings(entries: Sequence[Mapping[str, Any]], folder: Path) -> It
 
     for e in entries:
         listed = e.get("files")
-        files: list[Any] = listed if isinstance(listed, list) else \
-            [e] if e.get("type") == "recording_file" else []
+        files: list[Any] = (
+            listed if isinstance(listed, list) else [e] if e.get("type") == "recording_file" else []
+        )
         for j, f in enumerate(files):
             if not isinstance(f, Mapping) or not isinstance(f.get("sha256"), str):
                 continue
             name = str(f.get("name") or f.get("path") or "")
-            where = f"entries[{e.get('seq')}].files[{j}]" if e.get("type") != "recording_file" \
+            where = (
+                f"entries[{e.get('seq')}].files[{j}]"
+                if e.get("type") != "recording_file"
                 else f"entries[{e.get('seq')}]"
+            )
             path = folder / Path(name).name  # never leave the given folder
             if not name or not path.is_file():
-                yield Finding(where, f"recording {name!r} is listed in the minutes but missing "
-                                     f"from {folder}")
+                yield Finding(where, f"recording {name!r} is listed in the minutes but missing from {folder}")
                 continue
             h = hashlib.sha256()
             with path.open("rb") as fh:
@@ -104,8 +119,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     entries: list[dict[str, Any]] = []
     if args.recordings or receipts:
         try:
-            entries = [e for e in (json.loads(x) for x in json.loads(text).get("entries", []))
-                       if isinstance(e, dict)]
+            entries = [
+                e for e in (json.loads(x) for x in json.loads(text).get("entries", [])) if isinstance(e, dict)
+            ]
         except (ValueError, AttributeError) as exc:
             report.findings.append(Finding("entries", f"cannot read entries: {exc}"))
     if args.recordings:
@@ -121,13 +137,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if status == "valid":
         print("VALID: sealed, cosigned and pinned by the trust policy")
     elif status == "valid-unpinned":
-        print("VALID BUT UNPINNED: no --trust policy, so the bundle was checked against its own "
-              "keys; compare the fingerprints below with trusted copies, or pass --trust POLICY")
+        print(
+            "VALID BUT UNPINNED: no --trust policy, so the bundle was checked against its own "
+            "keys; compare the fingerprints below with trusted copies, or pass --trust POLICY"
+        )
     else:
         print(f"INVALID: {len(report.errors)} problem(s)")
     print(f"origin {report.origin}; {report.size} entries; root {report.root_hash}")
-    print(f"log key fingerprint {report.log_key_fingerprint}"
-          + ("" if report.pinned else " (not pinned)"))
+    print(f"log key fingerprint {report.log_key_fingerprint}" + ("" if report.pinned else " (not pinned)"))
     for c in report.cosignatures + report.witnesses:
         when = datetime.fromtimestamp(c.timestamp, UTC).isoformat().replace("+00:00", "Z")
         print(f"cosigned by {c.role}: {c.name}, key fingerprint {c.fingerprint}, at {when}")
@@ -142,17 +159,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def add_verify_command(sub: Any) -> None:
     v = sub.add_parser(
-        "verify", help="verify a minutes bundle offline (no server, no database)",
+        "verify",
+        help="verify a minutes bundle offline (no server, no database)",
         description="Exit status: 0 valid and pinned by --trust; 1 invalid; 2 usage or policy "
-                    "error; 3 valid but unpinned (no --trust policy).")
+        "error; 3 valid but unpinned (no --trust policy).",
+    )
     v.add_argument("bundle")
-    v.add_argument("--trust", metavar="POLICY",
-                   help="trust policy file: log key, officer keys by role, witness keys, quorum "
-                        "(docs/minutes-format.md)")
-    v.add_argument("--known-checkpoint", action="append", metavar="FILE",
-                   help="a signed checkpoint you already hold; must be consistent (repeatable)")
-    v.add_argument("--recordings", metavar="DIR",
-                   help="folder holding the recording files; each listed file must be there")
-    v.add_argument("--receipt", action="append", metavar="FILE",
-                   help="a signed ballot receipt; must be in the log (repeatable)")
+    v.add_argument(
+        "--trust",
+        metavar="POLICY",
+        help="trust policy file: log key, officer keys by role, witness keys, quorum "
+        "(docs/minutes-format.md)",
+    )
+    v.add_argument(
+        "--known-checkpoint",
+        action="append",
+        metavar="FILE",
+        help="a signed checkpoint you already hold; must be consistent (repeatable)",
+    )
+    v.add_argument(
+        "--recordings",
+        metavar="DIR",
+        help="folder holding the recording files; each listed file must be there",
+    )
+    v.add_argument(
+        "--receipt",
+        action="append",
+        metavar="FILE",
+        help="a signed ballot receipt; must be in the log (repeatable)",
+    )
     v.set_defaults(fn=cmd_verify)

@@ -97,9 +97,7 @@ class Bundle:
             raise BundleFormatError("a bundle needs at least one checkpoint")
         final = Checkpoint.parse(parse_signed_note(checkpoints[-1]).text).size
         if final != len(entries):
-            raise BundleFormatError(
-                f"the last checkpoint covers {final} entries, the log has {len(entries)}"
-            )
+            raise BundleFormatError(f"the last checkpoint covers {final} entries, the log has {len(entries)}")
         return cls(
             origin=origin,
             log_key=log_key.encode(),
@@ -120,11 +118,14 @@ class Bundle:
             ConsistencyProof(a, b, tuple(b64encode(h) for h in tree.consistency_proof(a, b)))
             for a, b in itertools.pairwise(sizes)
         )
-        inclusion = tuple(
-            tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final)
+        inclusion = tuple(tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final))
+        return dataclasses.replace(
+            lean,
+            format=BUNDLE_FORMAT_V1,
+            witnesses=(),
+            consistency_proofs=consistency,
+            inclusion_proofs=inclusion,
         )
-        return dataclasses.replace(lean, format=BUNDLE_FORMAT_V1, witnesses=(),
-                                   consistency_proofs=consistency, inclusion_proofs=inclusion)
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -170,9 +171,9 @@ class Bundle:
                 f"format is {fmt!r}, expected {BUNDLE_FORMAT} (or the older {BUNDLE_FORMAT_V1})"
             )
         v1 = fmt == BUNDLE_FORMAT_V1
-        known = {"format", "origin", "log_key", "cosigners", "entries", "checkpoints",
-                 "minutes_html"} | (
-            {"consistency_proofs", "inclusion_proofs"} if v1 else {"witnesses"})
+        known = {"format", "origin", "log_key", "cosigners", "entries", "checkpoints", "minutes_html"} | (
+            {"consistency_proofs", "inclusion_proofs"} if v1 else {"witnesses"}
+        )
         unknown = sorted(set(doc) - known)
         if unknown:
             raise BundleFormatError(f"unknown bundle field(s): {', '.join(unknown)}")

@@ -43,18 +43,14 @@ def check_value(value: Any, path: str = "$") -> None:
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(
-                f"{path}: integer {value} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: integer {value} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalJSONError(f"{path}: non-finite number {value!r} is not JSON")
         if value.is_integer() and MAX_SAFE_INTEGER < abs(value) < 1e21:
             # RFC 8785 spells these as integers, which would read back out of range.
-            raise CanonicalJSONError(
-                f"{path}: number {value!r} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: number {value!r} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, dict):
         for key, item in value.items():
@@ -124,12 +120,13 @@ class CanonicalParser:
 
     def __init__(self) -> None:
         self._floats = 0
-        self._plain = json.JSONDecoder(parse_constant=_reject_constant,
-                                       parse_float=self._flag_float)
-        self._checked = json.JSONDecoder(parse_constant=_reject_constant,
-                                         parse_float=self._flag_float, parse_int=_parse_int)
-        self._encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"),
-                                        ensure_ascii=False, allow_nan=False).encode
+        self._plain = json.JSONDecoder(parse_constant=_reject_constant, parse_float=self._flag_float)
+        self._checked = json.JSONDecoder(
+            parse_constant=_reject_constant, parse_float=self._flag_float, parse_int=_parse_int
+        )
+        self._encode = json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode
 
     def _flag_float(self, text: str) -> float:
         self._floats += 1
@@ -154,7 +151,6 @@ class CanonicalParser:
             raise CanonicalJSONError("text is not in RFC 8785 canonical form")
         return value
 
-
     def parse_many(self, texts: Sequence[str]) -> list[Any]:
         """Parse many entry texts; each item is the value, or the :class:`CanonicalJSONError`
         for that text.
@@ -166,8 +162,7 @@ class CanonicalParser:
         own re-encoding. Anything unusual falls back to :meth:`parse` per text.
         """
         joined = "[" + ",".join(texts) + "]"
-        if not texts or not _is_bmp_without_surrogates(joined) \
-                or _DIGITS_16.search(joined) is not None:
+        if not texts or not _is_bmp_without_surrogates(joined) or _DIGITS_16.search(joined) is not None:
             return [self._one(t) for t in texts]
         self._floats = 0
         scan = self._plain.scan_once

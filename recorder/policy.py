@@ -51,8 +51,9 @@ def _key(text: str, want: int, where: str) -> VerifierKey:
     except NoteError as exc:
         raise PolicyError(f"{where}: {exc}") from exc
     if key.sig_type != want:
-        kind = "an Ed25519 note key (type 0x01)" if want == SIG_ED25519 \
-            else "a cosignature/v1 key (type 0x04)"
+        kind = (
+            "an Ed25519 note key (type 0x01)" if want == SIG_ED25519 else "a cosignature/v1 key (type 0x04)"
+        )
         raise PolicyError(f"{where}: the key must be {kind}, not type 0x{key.sig_type:02x}")
     return key
 
@@ -70,8 +71,9 @@ def parse_policy(text: str, source: str = "policy") -> TrustPolicy:
         where = f"{source}:{number}"
         word, *args = line.split()
         if word not in POLICY_KEYWORDS:
-            raise PolicyError(f"{where}: unknown keyword {word!r} (expected one of "
-                              f"{', '.join(POLICY_KEYWORDS)})")
+            raise PolicyError(
+                f"{where}: unknown keyword {word!r} (expected one of {', '.join(POLICY_KEYWORDS)})"
+            )
         want = {"log": 1, "officer": 2, "witness": 1, "quorum": 1}[word]
         if len(args) != want:
             raise PolicyError(f"{where}: {word!r} takes {want} value(s), got {len(args)}")
@@ -101,8 +103,7 @@ def parse_policy(text: str, source: str = "policy") -> TrustPolicy:
         raise PolicyError(f"{source}: no 'log' line (the policy must name the log key)")
     k = len(witnesses) if quorum is None else quorum
     if k > len(witnesses):
-        raise PolicyError(f"{source}: quorum {k} is more than the {len(witnesses)} witness(es) "
-                          f"listed")
+        raise PolicyError(f"{source}: quorum {k} is more than the {len(witnesses)} witness(es) listed")
     cosigning = [k.public_key for k in officers.values()] + [w.public_key for w in witnesses]
     if len(set(cosigning)) != len(cosigning):
         raise PolicyError(f"{source}: one key is listed for two officers or witnesses")

@@ -79,8 +79,9 @@ logger = logging.getLogger(__name__)
 MAX_FINDINGS_PER_SECTION = 50
 CLOSED_TYPE = "meeting_closed"
 SEAL_TYPE = "minutes_rendered"
-PRESENCE_TYPES = frozenset({"member_joined", "member_left", "quorum_reached", "quorum_lost",
-                            "quorum_changed", "poll_quorum_changed"})
+PRESENCE_TYPES = frozenset(
+    {"member_joined", "member_left", "quorum_reached", "quorum_lost", "quorum_changed", "poll_quorum_changed"}
+)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class Report:
 
     def summary(self) -> str:
         head = {"valid": "VALID", "valid-unpinned": "VALID BUT UNPINNED"}.get(
-            self.status, f"INVALID ({len(self.errors)} error(s))")
+            self.status, f"INVALID ({len(self.errors)} error(s))"
+        )
         lines = [
             f"{head}: origin {self.origin!r}, {self.size} entries, root {self.root_hash}",
             f"log key fingerprint {self.log_key_fingerprint}",
@@ -249,8 +251,7 @@ def _parse_key(text: str, want: int, where: str, out: _Collector) -> VerifierKey
         out.add(where, str(exc))
         return None
     if key.sig_type != want:
-        out.add(where, f"key {key.name} has signature type 0x{key.sig_type:02x}, "
-                       f"expected 0x{want:02x}")
+        out.add(where, f"key {key.name} has signature type 0x{key.sig_type:02x}, expected 0x{want:02x}")
         return None
     return key
 
@@ -268,26 +269,35 @@ def _keys(bundle: Bundle, policy: TrustPolicy | None, out: _Collector) -> _Keys:
     own_log = _parse_key(bundle.log_key, SIG_ED25519, "log_key", out)
     if policy is not None:
         if own_log != policy.log:
-            out.add("log_key", "the bundle's log key is not the policy's log key "
-                               f"(bundle {own_log.fingerprint if own_log else '?'}, "
-                               f"policy {policy.log.fingerprint})")
+            out.add(
+                "log_key",
+                "the bundle's log key is not the policy's log key "
+                f"(bundle {own_log.fingerprint if own_log else '?'}, "
+                f"policy {policy.log.fingerprint})",
+            )
         if bundle.origin != policy.log.name:
-            out.add("origin", f"origin {bundle.origin!r} is not the policy log key's name "
-                              f"{policy.log.name!r}")
+            out.add(
+                "origin", f"origin {bundle.origin!r} is not the policy log key's name {policy.log.name!r}"
+            )
         have = {c.role: c.key for c in bundle.cosigners}
         for role, key in policy.officers:
             if role in have and have[role] != key.encode():
-                out.add(f"cosigners[{role}]", f"the bundle lists another key for the {role} "
-                                              "than the policy (the policy's key is used)",
-                        "warning")
+                out.add(
+                    f"cosigners[{role}]",
+                    f"the bundle lists another key for the {role} than the policy (the policy's key is used)",
+                    "warning",
+                )
         return _Keys(policy.log, list(policy.officers), list(policy.witnesses), policy.quorum)
     officers = []
     for i, c in enumerate(bundle.cosigners):
         officer = _parse_key(c.key, SIG_COSIGNATURE_V1, f"cosigners[{i}]", out)
         if officer is not None:
             officers.append((c.role, officer))
-    witnesses = [k for i, w in enumerate(bundle.witnesses)
-                 if (k := _parse_key(w, SIG_COSIGNATURE_V1, f"witnesses[{i}]", out)) is not None]
+    witnesses = [
+        k
+        for i, w in enumerate(bundle.witnesses)
+        if (k := _parse_key(w, SIG_COSIGNATURE_V1, f"witnesses[{i}]", out)) is not None
+    ]
     return _Keys(own_log, officers, witnesses, 0)
 
 
@@ -319,8 +329,11 @@ def _check_checkpoint_note(
             return False
         previous = last_times.get(key.public_key)
         if previous is not None and cos.timestamp < previous:
-            out.add(loc, f"{key.name} cosigned this checkpoint at {cos.timestamp}, before its "
-                         f"cosignature of an earlier checkpoint ({previous}): time runs backwards")
+            out.add(
+                loc,
+                f"{key.name} cosigned this checkpoint at {cos.timestamp}, before its "
+                f"cosignature of an earlier checkpoint ({previous}): time runs backwards",
+            )
         last_times[key.public_key] = max(cos.timestamp, previous or 0)
         if is_final:
             done = VerifiedCosignature(role, key.name, cos.timestamp, cos.fingerprint)
@@ -338,8 +351,10 @@ def _check_checkpoint_note(
         for sig in (s for s in note.signatures if key.matches(s)):
             good += check("witness", key, sig, f"{where}.witness[{key.name}]")
     if is_final and good < keys.quorum:
-        out.add(f"{where}.witnesses", f"cosigned by {good} of the policy's witnesses, the "
-                                      f"policy requires {keys.quorum}")
+        out.add(
+            f"{where}.witnesses",
+            f"cosigned by {good} of the policy's witnesses, the policy requires {keys.quorum}",
+        )
 
 
 def _check_times(parsed: Sequence[tuple[int, Mapping[str, Any]]], out: _Collector) -> None:
@@ -362,13 +377,17 @@ def _check_times(parsed: Sequence[tuple[int, Mapping[str, Any]]], out: _Collecto
                 out.add(f"entries[{i}].at", f"{text!r} is not a UTC ISO-8601 time")
             continue
         if previous is not None and when < previous:
-            out.add(f"entries[{i}].at", f"time {value.get('at')} is before the previous entry's "
-                                        f"({previous.isoformat()}): times never run backwards")
+            out.add(
+                f"entries[{i}].at",
+                f"time {value.get('at')} is before the previous entry's "
+                f"({previous.isoformat()}): times never run backwards",
+            )
         previous = max(previous, when) if previous is not None else when
 
 
-def _check_seal(parsed: Sequence[tuple[int, Mapping[str, Any]]], size: int, out: _Collector,
-                report: Report) -> None:
+def _check_seal(
+    parsed: Sequence[tuple[int, Mapping[str, Any]]], size: int, out: _Collector, report: Report
+) -> None:
     """Closed: a ``meeting_closed`` entry; sealed: the last entry is the only ``minutes_rendered``,
     covering every entry before it."""
     closed = [i for i, e in parsed if e.get("type") == CLOSED_TYPE]
@@ -381,28 +400,33 @@ def _check_seal(parsed: Sequence[tuple[int, Mapping[str, Any]]], size: int, out:
         out.add("seal", "the log is not sealed (no minutes_rendered entry): an incomplete record")
     else:
         for i in seals[:-1]:
-            out.add(f"entries[{i}]", "a minutes_rendered entry before the last one: the log was "
-                                     "appended to after a seal")
+            out.add(
+                f"entries[{i}]",
+                "a minutes_rendered entry before the last one: the log was appended to after a seal",
+            )
         last = seals[-1]
         if last != size - 1:
-            out.add(f"entries[{last}]", f"the seal is entry {last} but the log has {size} "
-                                        "entries: something was appended after the seal")
+            out.add(
+                f"entries[{last}]",
+                f"the seal is entry {last} but the log has {size} "
+                "entries: something was appended after the seal",
+            )
         covers = dict(parsed).get(last, {}).get("covers")
         if covers != last:
-            out.add(f"entries[{last}].covers", f"the seal covers {covers!r} entries, expected "
-                                               f"{last} (every entry before it)")
+            out.add(
+                f"entries[{last}].covers",
+                f"the seal covers {covers!r} entries, expected {last} (every entry before it)",
+            )
         if closed and closed[0] > last:
             out.add("seal", "the meeting was closed after the seal")
     for i, e in parsed:
         if closed and i > closed[0] and e.get("type") in PRESENCE_TYPES:
-            out.add(f"entries[{i}]", f"a presence fact ({e.get('type')}) after the meeting "
-                                     "closed", "warning")
+            out.add(f"entries[{i}]", f"a presence fact ({e.get('type')}) after the meeting closed", "warning")
     report.closed = bool(closed)
     report.sealed = bool(seals) and seals[-1] == size - 1
 
 
-def _check_known(known: Sequence[str], keys: _Keys, origin: str, tree: MerkleTree,
-                 out: _Collector) -> None:
+def _check_known(known: Sequence[str], keys: _Keys, origin: str, tree: MerkleTree, out: _Collector) -> None:
     """Checkpoints the auditor holds must be signed by the log key and consistent."""
     for k, text in enumerate(known):
         where = f"known_checkpoints[{k}]"
@@ -416,11 +440,17 @@ def _check_known(known: Sequence[str], keys: _Keys, origin: str, tree: MerkleTre
         if cp.origin != origin:
             out.add(where, f"is for origin {cp.origin!r}, not {origin!r}")
         elif cp.size > tree.size:
-            out.add(where, f"the log key signed a checkpoint of size {cp.size}, but this bundle "
-                           f"has only {tree.size} entries: it is a truncated or forked copy")
+            out.add(
+                where,
+                f"the log key signed a checkpoint of size {cp.size}, but this bundle "
+                f"has only {tree.size} entries: it is a truncated or forked copy",
+            )
         elif tree.root(cp.size) != cp.root_hash:
-            out.add(where, f"fork: the log key signed a different root for size {cp.size} than "
-                           "this bundle's entries give")
+            out.add(
+                where,
+                f"fork: the log key signed a different root for size {cp.size} than "
+                "this bundle's entries give",
+            )
 
 
 def verify_bundle(
@@ -441,11 +471,7 @@ def verify_bundle(
     out = _Collector(report)
     if not isinstance(bundle, Bundle):
         try:
-            bundle = (
-                Bundle.from_dict(bundle)
-                if isinstance(bundle, Mapping)
-                else Bundle.from_json(bundle)
-            )
+            bundle = Bundle.from_dict(bundle) if isinstance(bundle, Mapping) else Bundle.from_json(bundle)
         except BundleFormatError as exc:
             out.add("bundle", str(exc))
             out.close()
@@ -466,9 +492,15 @@ def verify_bundle(
         if isinstance(value, CanonicalJSONError):
             out.add(f"entries[{i}]", str(value))
             continue
-        if (type(value) is dict and type(value.get("seq")) is int and value["seq"] >= 0
-                and type(value.get("type")) is str and value["type"]
-                and type(value.get("at")) is str and value["at"].endswith("Z")):
+        if (
+            type(value) is dict
+            and type(value.get("seq")) is int
+            and value["seq"] >= 0
+            and type(value.get("type")) is str
+            and value["type"]
+            and type(value.get("at")) is str
+            and value["at"].endswith("Z")
+        ):
             seqs[i] = value["seq"]  # the common case; "at" is parsed by _check_times
         else:
             seq = _check_entry(i, value, out)
@@ -480,8 +512,10 @@ def verify_bundle(
     _check_times(parsed, out)
     tree = MerkleTree(leaves)
     report.size = tree.size
-    report.checked.append(f"{tree.size} entries: canonical JSON, seq = position from 0, "
-                          "times never backwards; Merkle tree recomputed")
+    report.checked.append(
+        f"{tree.size} entries: canonical JSON, seq = position from 0, "
+        "times never backwards; Merkle tree recomputed"
+    )
 
     # Checkpoints: signatures, cosignatures, origin, roots against the recomputed tree.
     checkpoints: list[Checkpoint | None] = []
@@ -505,13 +539,18 @@ def verify_bundle(
         if cp.size > tree.size:
             out.add(where, f"signed at size {cp.size} but the bundle has {tree.size} entries")
         elif tree.root(cp.size) != cp.root_hash:
-            out.add(where, f"root does not match entries[0:{cp.size}] (not consistent with the "
-                           "entries, so not with the other checkpoints)")
+            out.add(
+                where,
+                f"root does not match entries[0:{cp.size}] (not consistent with the "
+                "entries, so not with the other checkpoints)",
+            )
     _locate_altered(checkpoints, tree, out)
     _check_equivocation(checkpoints, out)
-    report.checked.append(f"{len(checkpoints)} checkpoint(s): log signature, roots against the "
-                          "recomputed tree (each consistent with the previous), sizes never "
-                          "shrink, cosignatures")
+    report.checked.append(
+        f"{len(checkpoints)} checkpoint(s): log signature, roots against the "
+        "recomputed tree (each consistent with the previous), sizes never "
+        "shrink, cosignatures"
+    )
     if bundle.is_v1:
         _check_consistency(bundle, checkpoints, out)
 
@@ -529,14 +568,16 @@ def verify_bundle(
     report.checked.append(
         f"last checkpoint cosigned by every officer ({roles}) and by "
         f"{keys.quorum} of {len(keys.witnesses)} witness(es)"
-        + (" named in the policy" if policy else " (the bundle's own keys: unpinned)"))
+        + (" named in the policy" if policy else " (the bundle's own keys: unpinned)")
+    )
     _check_seal(parsed, tree.size, out, report)
-    report.checked.append("closed (meeting_closed) and sealed (minutes_rendered is the last "
-                          "entry and covers every entry before it)")
+    report.checked.append(
+        "closed (meeting_closed) and sealed (minutes_rendered is the last "
+        "entry and covers every entry before it)"
+    )
     if known_checkpoints:
         _check_known(known_checkpoints, keys, bundle.origin, tree, out)
-        report.checked.append(f"{len(known_checkpoints)} known checkpoint(s) consistent with "
-                              "the bundle")
+        report.checked.append(f"{len(known_checkpoints)} known checkpoint(s) consistent with the bundle")
 
     entries = [e for _, e in parsed]
     if bundle.minutes_html is not None:
@@ -557,21 +598,28 @@ def verify_bundle(
     return report
 
 
-def _locate_altered(checkpoints: Sequence[Checkpoint | None], tree: MerkleTree,
-                    out: _Collector) -> None:
+def _locate_altered(checkpoints: Sequence[Checkpoint | None], tree: MerkleTree, out: _Collector) -> None:
     """Name the smallest range of entries a bad root points at: between the largest
     checkpoint that matches and the smallest one above it that does not."""
-    good = [cp.size for cp in checkpoints
-            if cp is not None and cp.size <= tree.size and tree.root(cp.size) == cp.root_hash]
-    bad = [cp.size for cp in checkpoints
-           if cp is not None and (cp.size > tree.size or tree.root(cp.size) != cp.root_hash)]
+    good = [
+        cp.size
+        for cp in checkpoints
+        if cp is not None and cp.size <= tree.size and tree.root(cp.size) == cp.root_hash
+    ]
+    bad = [
+        cp.size
+        for cp in checkpoints
+        if cp is not None and (cp.size > tree.size or tree.root(cp.size) != cp.root_hash)
+    ]
     if not bad:
         return
     hi = min(bad)
     lo = max((g for g in good if g < hi), default=0)
-    out.add(f"entries[{lo}:{min(hi, tree.size)}]",
-            f"an entry in this range was altered, removed, inserted or moved: the signed "
-            f"checkpoint of size {hi} does not match (size {lo} does)")
+    out.add(
+        f"entries[{lo}:{min(hi, tree.size)}]",
+        f"an entry in this range was altered, removed, inserted or moved: the signed "
+        f"checkpoint of size {hi} does not match (size {lo} does)",
+    )
 
 
 def _check_seq(seqs: Mapping[int, int], out: _Collector) -> None:
@@ -614,9 +662,7 @@ def _check_equivocation(checkpoints: Sequence[Checkpoint | None], out: _Collecto
         previous = max(previous, cp.size)
 
 
-def _check_consistency(
-    bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector
-) -> None:
+def _check_consistency(bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector) -> None:
     pairs = max(len(checkpoints) - 1, 0)
     if len(bundle.consistency_proofs) != pairs:
         out.add(
@@ -674,9 +720,7 @@ def _check_inclusion(
 
 
 def _check_html(html: str, entries: Sequence[Mapping[str, Any]], out: _Collector) -> None:
-    digests = [
-        e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e
-    ]
+    digests = [e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e]
     if not digests:
         out.add("minutes_html", "not covered by the signed log (informational copy)", "warning")
         return

@@ -22,8 +22,9 @@ SEC_PASS = "secretary passphrase 2026"
 
 def meetingd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
-    return subprocess.run([sys.executable, "-m", "meetingd", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "meetingd", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 async def _run_meeting(server: Server, sign_in: Any) -> tuple[Any, Any, Any]:
@@ -34,8 +35,7 @@ async def _run_meeting(server: Server, sign_in: Any) -> tuple[Any, Any, Any]:
     assert (await other.join(attendance="remote"))["ok"]
     if True:  # the facts the procedure module records (driven here without sockets)
         async with server.svc.journal.transaction(1) as tx:
-            tx.record("agenda_item_started", position=2,
-                      title="Report on the quarter's activities")
+            tx.record("agenda_item_started", position=2, title="Report on the quarter's activities")
             tx.record("floor_given", member_id="C1-001")
         async with server.svc.journal.transaction(1) as tx:
             tx.record("speech_ended", member_id="C1-001", duration_ms=95_000)
@@ -52,8 +52,7 @@ async def _run_meeting(server: Server, sign_in: Any) -> tuple[Any, Any, Any]:
 
 async def _closed_and_cosigned(server: Server, sign_in: Any) -> dict[str, Any]:
     chair, sec, member = await _run_meeting(server, sign_in)
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign",
-                                    {"passphrase": CHAIR_PASS})
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
     assert (status, body["error"]) == (409, "invalid_state"), body  # still open
     assert (await chair.call("POST", "/api/meetings/1/close"))[0] == 200
     keys = {}
@@ -67,8 +66,7 @@ async def _closed_and_cosigned(server: Server, sign_in: Any) -> dict[str, Any]:
 async def test_cosigning_is_refused_while_the_meeting_is_open(server, sign_in) -> None:
     chair, _sec, _member = await _run_meeting(server, sign_in)
     assert (await chair.call("POST", "/api/me/keys", {"passphrase": CHAIR_PASS}))[0] == 201
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign",
-                                    {"passphrase": CHAIR_PASS})
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
     assert status == 409 and body["error"] == "invalid_state", body
     status, body = await chair.call("POST", "/api/meetings/1/minutes/seal", {"lang": "en"})
     assert status == 409 and body["error"] == "invalid_state", body
@@ -89,21 +87,22 @@ async def test_officer_keys_roles_and_passphrases(server, sign_in) -> None:
     # a member (even with a key) cannot cosign
     created = await member.call("POST", "/api/me/keys", {"passphrase": "member passphrase"})
     assert created[0] == 201
-    status, body = await member.call("POST", "/api/meetings/1/minutes/cosign",
-                                     {"passphrase": "member passphrase"})
+    status, body = await member.call(
+        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": "member passphrase"}
+    )
     assert (status, body["error"]) == (403, "not_authorised"), body
     # wrong passphrase: invalid_input on the passphrase field (not not_authenticated)
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign",
-                                    {"passphrase": "wrong passphrase!"})
-    assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input",
-                                                                 "passphrase"), body
+    status, body = await chair.call(
+        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": "wrong passphrase!"}
+    )
+    assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input", "passphrase"), body
     # cosign, then again: idempotent
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign",
-                                    {"passphrase": CHAIR_PASS, "lang": "vi"})
+    status, body = await chair.call(
+        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS, "lang": "vi"}
+    )
     assert status == 200 and body["already"] is False, body
     assert body["cosignature"]["fingerprint"] == ctx["keys"]["C1-CHAIR"]["fingerprint"]
-    status, again = await chair.call("POST", "/api/meetings/1/minutes/cosign",
-                                     {"passphrase": CHAIR_PASS})
+    status, again = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
     assert status == 200 and again["already"] is True
     assert again["cosignature"]["timestamp"] == body["cosignature"]["timestamp"]
     minutes = again["minutes"]
@@ -122,8 +121,11 @@ async def test_review_html_and_participation(server, sign_in) -> None:
         assert r.status == 200 and r.content_type == "text/html"
         draft = await r.text()
     assert "BẢN NHÁP" in draft and "Lê Minh Châu" in draft
-    assert (await ctx["sec"].call("POST", "/api/meetings/1/minutes/cosign",
-                                  {"passphrase": SEC_PASS, "lang": "en"}))[0] == 200
+    assert (
+        await ctx["sec"].call(
+            "POST", "/api/meetings/1/minutes/cosign", {"passphrase": SEC_PASS, "lang": "en"}
+        )
+    )[0] == 200
     status, body = await member.call("GET", "/api/meetings/1/minutes")
     sealed = body["minutes"]["sealed"]
     async with member.http.get(server.url + "/api/meetings/1/minutes.html?lang=en") as r:
@@ -158,20 +160,19 @@ def _swap_sig(note: str, name: str) -> str:
 async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_path) -> None:
     ctx = await _closed_and_cosigned(server, sign_in)
     for who, pw in ((ctx["chair"], CHAIR_PASS), (ctx["sec"], SEC_PASS)):
-        status, body = await who.call("POST", "/api/meetings/1/minutes/cosign",
-                                      {"passphrase": pw})
+        status, body = await who.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": pw})
         assert status == 200, body
     out = tmp_path / "bundle.json"
-    done = meetingd("minutes", "export", "1", "--data-dir", str(server.data_dir), "-o", str(out),
-                    "--lang", "vi", "--pdf")
+    done = meetingd(
+        "minutes", "export", "1", "--data-dir", str(server.data_dir), "-o", str(out), "--lang", "vi", "--pdf"
+    )
     assert done.returncode == 0, done.stderr
     if Path("/usr/bin/chromium").exists():
         assert out.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     bundle = json.loads(out.read_text())
     assert [c["role"] for c in bundle["cosigners"]] == ["chair", "secretary"]
     policy = tmp_path / "policy.txt"
-    written = meetingd("minutes", "policy", "1", "--data-dir", str(server.data_dir),
-                       "-o", str(policy))
+    written = meetingd("minutes", "policy", "1", "--data-dir", str(server.data_dir), "-o", str(policy))
     assert written.returncode == 0, written.stderr
     text = policy.read_text()
     for role, mid in (("chair", "C1-CHAIR"), ("secretary", "C1-SEC")):
@@ -199,8 +200,7 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
 
     def truncate_before_the_seal(b: dict[str, Any]) -> None:
         del b["entries"][-1]  # a genuine prefix: its checkpoint is signed too
-        b["checkpoints"] = [c for c in b["checkpoints"]
-                            if int(c.split("\n")[1]) <= len(b["entries"])]
+        b["checkpoints"] = [c for c in b["checkpoints"] if int(c.split("\n")[1]) <= len(b["entries"])]
 
     def alter_signature(b: dict[str, Any]) -> None:
         b["checkpoints"][k] = _swap_sig(b["checkpoints"][k], bundle["origin"])
@@ -223,6 +223,7 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
     ]
     polls = [i for i, e in enumerate(entries) if '"poll_result"' in e]
     if polls and importlib.util.find_spec("voting.audit") is not None:
+
         def alter_tally(b: dict[str, Any]) -> None:
             doc = json.loads(b["entries"][polls[0]])
             doc["tally"]["counts"][0] += 1
@@ -245,8 +246,9 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
 async def test_verify_runs_without_the_server_stack(server, sign_in, tmp_path) -> None:
     """``meetingd verify`` imports no web framework, database or media library."""
     ctx = await _closed_and_cosigned(server, sign_in)
-    assert (await ctx["chair"].call("POST", "/api/meetings/1/minutes/cosign",
-                                    {"passphrase": CHAIR_PASS}))[0] == 200
+    assert (await ctx["chair"].call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS}))[
+        0
+    ] == 200
     bundle, _warnings = await server.svc.minutes.export(1)
     path = tmp_path / "b.json"
     path.write_text(bundle.to_json())
@@ -261,8 +263,7 @@ async def test_verify_runs_without_the_server_stack(server, sign_in, tmp_path) -
         "from meetingd.cli import main\n"
         f"sys.exit(main(['verify', {str(path)!r}]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stdout + done.stderr  # no policy: valid but unpinned
     assert done.stdout.startswith("VALID BUT UNPINNED")
 
@@ -302,8 +303,7 @@ async def test_key_rotation_keeps_old_bundles_verifiable(tmp_path) -> None:
         ok = meetingd("verify", str(out))
         assert ok.returncode == 3, ok.stdout  # closed, sealed, never cosigned: no policy given
         assert f"log key fingerprint {old_fp}" in ok.stdout
-        exported = json.loads(meetingd("keys", "export", "--data-dir", data,
-                                       "--meeting", "1").stdout)
+        exported = json.loads(meetingd("keys", "export", "--data-dir", data, "--meeting", "1").stdout)
         assert {k["status"] for k in exported["keys"]} == {"current", "retired"}
         assert exported["meeting"]["log_key_fingerprint"] == old_fp
     finally:

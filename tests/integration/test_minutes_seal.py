@@ -17,8 +17,13 @@ from .procedure_helpers import quorate_meeting
 
 async def _types(server: Server) -> list[str]:
     async with server.svc.db() as s:
-        return list((await s.scalars(select(MinutesEntry.type).where(
-            MinutesEntry.meeting_id == 1).order_by(MinutesEntry.seq))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(MinutesEntry.type).where(MinutesEntry.meeting_id == 1).order_by(MinutesEntry.seq)
+                )
+            ).all()
+        )
 
 
 async def test_members_leaving_after_the_seal_do_not_unseal_the_minutes(server, sign_in) -> None:
@@ -39,8 +44,7 @@ async def test_members_leaving_after_the_seal_do_not_unseal_the_minutes(server, 
         pass
     assert await _types(server) == sealed
     status, body = await chair.call("GET", "/api/meetings/1/minutes")
-    assert body["minutes"]["sealed"] is not None and body["minutes"]["sealed"]["seq"] == \
-        len(sealed) - 1
+    assert body["minutes"]["sealed"] is not None and body["minutes"]["sealed"]["seq"] == len(sealed) - 1
 
 
 async def test_the_journal_refuses_any_append_after_the_seal(server, sign_in, caplog) -> None:

@@ -35,8 +35,13 @@ def _written_literals() -> dict[str, str]:
                 if name not in ("record", "RegisterChange", "QuorumFlip"):
                     continue
                 arg = node.args[0]
-                values = [arg] if isinstance(arg, ast.Constant) else \
-                    [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else []
+                values = (
+                    [arg]
+                    if isinstance(arg, ast.Constant)
+                    else [arg.body, arg.orelse]
+                    if isinstance(arg, ast.IfExp)
+                    else []
+                )
                 for v in values:
                     if isinstance(v, ast.Constant) and isinstance(v.value, str):
                         found[v.value] = f"{path.relative_to(ROOT)}:{node.lineno}"

@@ -42,8 +42,16 @@ def sealed_log(n: int, every: int = 3, text: str = "item", *, seal: bool = True)
             log.checkpoint(SIGNER)
     if seal:
         log.append({"type": "meeting_closed", "seq": n, "at": AT})
-        log.append({"type": "minutes_rendered", "seq": n + 1, "at": AT, "covers": n + 1,
-                    "lang": "en", "sha256": "0" * 64})
+        log.append(
+            {
+                "type": "minutes_rendered",
+                "seq": n + 1,
+                "at": AT,
+                "covers": n + 1,
+                "lang": "en",
+                "sha256": "0" * 64,
+            }
+        )
     return log
 
 
@@ -69,7 +77,7 @@ def names(location: str, i: int) -> bool:
     if location.startswith(f"entries[{i}]"):
         return True
     if location.startswith("entries[") and ":" in location:
-        lo, hi = location[len("entries["):].rstrip("]").split(":")
+        lo, hi = location[len("entries[") :].rstrip("]").split(":")
         return int(lo) <= i < int(hi)
     return False
 
@@ -110,8 +118,10 @@ def test_an_uncosigned_or_unwitnessed_bundle_fails_against_the_policy() -> None:
     bundle = log.export(SIGNER.verifier_key, {"chair": CHAIR.verifier_key})
     report = verify_bundle(bundle, policy=POLICY)
     last = len(bundle.checkpoints) - 1
-    assert set(report.locations()) == {f"checkpoints[{last}].cosignature[secretary]",
-                                       f"checkpoints[{last}].witnesses"}, report.summary()
+    assert set(report.locations()) == {
+        f"checkpoints[{last}].cosignature[secretary]",
+        f"checkpoints[{last}].witnesses",
+    }, report.summary()
     # the bundle's own (shorter) cosigner list does not matter: the policy decides
     assert verify_bundle(bundle).status == "valid-unpinned"
 
@@ -165,9 +175,14 @@ def test_a_known_checkpoint_from_a_fork_or_a_longer_log_fails_the_bundle() -> No
     assert report.locations() == ["known_checkpoints[0]"]
     assert "truncated" in report.errors[0].message
     stranger = Ed25519Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x09" * 32))
-    report = verify_bundle(bundle, policy=POLICY, known_checkpoints=[early.replace(
-        early.split("\n\n")[1], "") + stranger.sign_note(
-        parse_signed_note(early).text).split("\n\n")[1]])
+    report = verify_bundle(
+        bundle,
+        policy=POLICY,
+        known_checkpoints=[
+            early.replace(early.split("\n\n")[1], "")
+            + stranger.sign_note(parse_signed_note(early).text).split("\n\n")[1]
+        ],
+    )
     assert report.locations() == ["known_checkpoints[0]"]
 
 
@@ -248,8 +263,9 @@ def test_flipping_a_bit_of_any_signature_names_the_signer(n: int, which: int, bi
     sigs[which] = type(sig)(sig.name, sig.key_id, bytes(body))
     doc["checkpoints"][-1] = type(note)(note.text, tuple(sigs)).encode()
     last = len(doc["checkpoints"]) - 1
-    where = ["signature", "cosignature[chair]", "cosignature[secretary]",
-             "witness[witness.example/w1]"][which]
+    where = ["signature", "cosignature[chair]", "cosignature[secretary]", "witness[witness.example/w1]"][
+        which
+    ]
     expected = [f"checkpoints[{last}].{where}"]
     if which == 3:  # the only witness: the quorum is missed too
         expected.append(f"checkpoints[{last}].witnesses")
@@ -298,8 +314,10 @@ def test_a_cosignature_time_running_backwards_between_checkpoints_is_named() -> 
     log.append({"type": "note", "seq": 6, "at": AT})  # not a real log: only the times matter
     body = parse_signed_note(log.checkpoint(SIGNER)).text
     log.add_cosignatures([WITNESS.cosign(body, 1764163200)])
-    report = verify_bundle(log.export(SIGNER.verifier_key, {}),
-                           policy=TrustPolicy(SIGNER.verifier_key, (), (WITNESS.verifier_key,), 1))
+    report = verify_bundle(
+        log.export(SIGNER.verifier_key, {}),
+        policy=TrustPolicy(SIGNER.verifier_key, (), (WITNESS.verifier_key,), 1),
+    )
     assert "checkpoints[1].witness[witness.example/w1]" in report.locations(), report.summary()
 
 
@@ -321,8 +339,12 @@ def test_entry_check_plugins_receive_entries_and_their_findings_are_reported() -
     def broken(entries: Sequence[Mapping[str, Any]]) -> Iterable[Finding]:
         raise RuntimeError("bug")
 
-    report = verify_bundle(make_bundle(4), policy=POLICY, tally_checker=checker,
-                           checks=[EntryCheck("e2e", frozenset({"e2e_ballot"}), broken)])
+    report = verify_bundle(
+        make_bundle(4),
+        policy=POLICY,
+        tally_checker=checker,
+        checks=[EntryCheck("e2e", frozenset({"e2e_ballot"}), broken)],
+    )
     assert seen == [6] and report.locations() == ["e2e", "tally[poll-1]"]
     assert "e2e (e2e_ballot)" in report.checked
 
