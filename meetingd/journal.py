@@ -34,6 +34,7 @@ from recorder.canonical import canonicalize
 from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
+from recorder.receipt import Receipt
 
 from .storage.models import MinutesCheckpoint, MinutesEntry
 
@@ -86,6 +87,20 @@ class JournalTx:
     @property
     def sealed(self) -> bool:
         return self._state.sealed_seq is not None or any(e["type"] == SEAL_TYPE for e in self.pending)
+
+    def sign_receipt(self, poll_id: int, receipt: str, index: int | None) -> str:
+        """The server's signed statement that a ballot is (at ``index``) in this log.
+
+        Given to the voter in the ack, which is sent only after this transaction commits.
+        """
+        statement = Receipt(
+            self._state.log.origin,
+            str(poll_id),
+            receipt,
+            index,
+            int(self._last_at.timestamp() if self._last_at else self._clock().timestamp()),
+        )
+        return statement.sign(self._state.signer)
 
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
         """Append one entry (canonical JSON; integers below 2^53) to this transaction.

@@ -149,6 +149,19 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   }
 
   /**
+   * A download link for the server's signed receipt kept on this device, if any.
+   * @param {Poll} poll
+   */
+  function signedReceiptLink(poll) {
+    const signed = proc.storedBallot(poll.poll_id)?.signed_receipt;
+    if (!signed) return null;
+    const url = URL.createObjectURL(new Blob([signed], { type: "text/plain" }));
+    return h("p", { class: "hint" },
+      h("a", { href: url, download: `receipt-poll-${poll.poll_id}.txt`, "data-action": "download-receipt" }, tx("vote.signed_receipt")),
+      " ", tx("vote.signed_receipt_hint"));
+  }
+
+  /**
    * @param {Poll} poll
    * @param {ReturnType<Procedure["myVote"]>} mine
    */
@@ -162,6 +175,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
         ? h("p", { class: "receipt" }, tx("vote.receipt"), " ", h("code", { class: "receipt-code" }, mine.receipt))
         : poll.config.kind === "secret" ? h("p", { class: "hint" }, tx("vote.receipt_other_device")) : null,
       mine.receipt && poll.config.kind === "secret" && poll.state === "open" ? h("p", { class: "hint" }, tx("vote.receipt_hint")) : null,
+      signedReceiptLink(poll),
       poll.config.allow_change && poll.state === "open" && (poll.config.kind === "open" || proc.storedBallot(poll.poll_id))
         ? h("button", { type: "button", class: "btn", "data-action": "change-vote", onclick: () => { s.changing = true; s.step = "choose"; s.selected = []; render(); } }, tx("vote.change"))
         : null,
