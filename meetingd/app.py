@@ -16,6 +16,7 @@ from aiohttp import web
 from meeting.clock import Clock, utc_now
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
+from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
@@ -30,6 +31,10 @@ from .meetings import Meetings
 from .procedure import Procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
+from .security.alerts import AlertRules
+from .security.events import SecurityLog
+from .security.http import add_security_routes
+from .security.service import Security, SocketHooks
 from .services import Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
@@ -74,11 +79,14 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> Services:
     secret = server_secret(secret_path)
     journal = Journal(db, load_or_create_server_key(cfg, secret), cfg.minutes.origin_prefix,
                       clock, cfg.minutes.checkpoint_seconds)
+    security_log = SecurityLog(db, clock, AlertRules(cfg.security))
+    accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
     return Services(
         config=cfg, engine=engine, db=db, clock=clock,
-        accounts=Accounts(db, cfg.auth, secret, clock),
+        accounts=accounts,
         directory=Directory(db, clock), meetings=Meetings(db, clock, journal),
         journal=journal, version=__version__,
+        security=Security(db, cfg, secret, clock, accounts, security_log),
     )
 
 
@@ -117,7 +125,11 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         svc.procedure.emit = svc.namespace.emit_to_meeting
         svc.procedure.roster_of = svc.namespace.roster
         svc.namespace.on_roster_change(svc.procedure.on_roster)
-        register_procedure(svc.namespace, svc.procedure)
+        security_channel = SecurityChannel(svc.namespace, SocketHooks(svc.security))
+        svc.security.log.on_alert(
+            lambda alert: security_channel.push_alert(alert, svc.security.chair_of))
+        svc.security.sessions.on_ended(security_channel.end_sessions)
+        register_procedure(svc.namespace, svc.procedure, SocketHooks(svc.security))
         app[media_key] = install_media(cfg, svc.namespace, clock)
         svc.procedure.on_floor_given = app[media_key].unmute_speaker
         recording = app[recording_key] = RecordingService(
@@ -150,6 +162,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_security_routes(app)
     return app
 
 

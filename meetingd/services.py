@@ -21,6 +21,7 @@ from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
 from .recording import RecordingService
+from .security.service import Security
 from .storage.models import Member
 
 
@@ -40,6 +41,7 @@ class Services:
     meetings: Meetings
     journal: Journal
     version: str
+    security: Security
     public_url: str = ""
     namespace: MeetingNamespace | None = None  # type: ignore[assignment]
     recording: RecordingService | None = None
@@ -67,8 +69,8 @@ class SignalingBackend:
     def __init__(self, svc: Services) -> None:
         self._svc = svc
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        return await self._svc.accounts.redeem_socket_token(token)
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        return await self._svc.accounts.redeem_socket_token(token, address)
 
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)

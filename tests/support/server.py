@@ -26,7 +26,10 @@ def start_meetingd(tmp_path: Path, *extra: str, env: dict[str, str] | None = Non
             [sys.executable, "-m", "meetingd", "serve", "--demo", "--host", "127.0.0.1",
              "--port", "0", "--data-dir", str(data), *extra],
             stdout=subprocess.PIPE, stderr=log, text=True,
-            env={**os.environ, "MEETINGD_LOGGING_FORMAT": "json", **(env or {})},
+            # The demo officers have no second factor: tests that need the production
+            # default (admins and officers must have one) pass it in ``env``.
+            env={**os.environ, "MEETINGD_LOGGING_FORMAT": "json",
+                 "MEETINGD_SECURITY_SECOND_FACTOR_REQUIRED_FOR": "", **(env or {})},
         )
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
