@@ -70,7 +70,11 @@ def server_secret(path: Path) -> bytes:
 
 
 async def open_services(cfg: Config, clock: Clock = utc_now) -> Services:
-    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    if not cfg.data_path.exists():  # keys, secrets and the database: owner only
+        cfg.data_path.mkdir(parents=True, mode=0o700)
+    db_file = cfg.data_path / "meetingd.db"
+    if not cfg.database.url and not db_file.exists():
+        db_file.touch(mode=0o600)  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
