@@ -46,6 +46,13 @@ def step_of(at: datetime) -> int:
     return int(at.timestamp()) // STEP_SECONDS
 
 
+def step_of_now() -> int:
+    """The current step by the real clock (for tools and end-to-end tests)."""
+    from datetime import UTC
+
+    return step_of(datetime.now(UTC))
+
+
 def code_at(secret: str, step: int) -> str:
     return str(pyotp.TOTP(secret, digits=DIGITS).generate_otp(step))
 
