@@ -39,15 +39,27 @@ def _digest(token: str) -> str:
 class EventSink(Protocol):
     """Where sign-in failures and token misuse are recorded (meetingd.security.events)."""
 
-    async def record(self, kind: str, *, member_id: str | None = None,
-                     address: str | None = None, meeting_id: int | None = None,
-                     **details: Any) -> None: ...
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None: ...
 
 
 class _NoEvents:
-    async def record(self, kind: str, *, member_id: str | None = None,
-                     address: str | None = None, meeting_id: int | None = None,
-                     **details: Any) -> None:
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None:
         return None
 
 
@@ -86,8 +98,7 @@ class Accounts:
             self._per_address.check(address, "sign-in attempts from this address")
             self._per_account.check(account_key, "failed sign-ins for this account")
         except RateLimited:
-            await self._events.record("rate_limited", member_id=account_key, address=address,
-                                      limit="sign_in")
+            await self._events.record("rate_limited", member_id=account_key, address=address, limit="sign_in")
             raise
         self._per_address.hit(address)
         async with self._db() as s:
@@ -97,8 +108,9 @@ class Accounts:
             self._per_account.hit(account_key)
             logger.info("login refused member=%s address=%s", account_key, address)
             if ok and member is not None:
-                await self._events.record("suspended_account_sign_in", member_id=account_key,
-                                          address=address, status=member.status)
+                await self._events.record(
+                    "suspended_account_sign_in", member_id=account_key, address=address, status=member.status
+                )
             else:
                 await self._events.record("sign_in_failed", member_id=account_key, address=address)
             raise NotAuthenticated("wrong member id or password")
@@ -109,8 +121,14 @@ class Accounts:
         token = secrets.token_urlsafe(32)
         now = self._clock()
         async with self._db() as s, s.begin():
-            s.add(WebSession(token_hash=_digest(token), member_pk=member.id, created_at=now,
-                             expires_at=now + timedelta(hours=self._settings.session_hours)))
+            s.add(
+                WebSession(
+                    token_hash=_digest(token),
+                    member_pk=member.id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self._settings.session_hours),
+                )
+            )
         logger.info("login member=%s", member.member_id)
         return token
 
@@ -139,8 +157,13 @@ class Accounts:
         now = self._clock()
         async with self._db() as s:
             await s.execute(delete(SocketToken).where(SocketToken.expires_at < now))
-            s.add(SocketToken(token_hash=_digest(token), member_pk=member.id,
-                              expires_at=now + timedelta(seconds=self._settings.socket_token_seconds)))
+            s.add(
+                SocketToken(
+                    token_hash=_digest(token),
+                    member_pk=member.id,
+                    expires_at=now + timedelta(seconds=self._settings.socket_token_seconds),
+                )
+            )
             await s.commit()
         return token
 
@@ -151,8 +174,11 @@ class Accounts:
         async with self._db() as s:
             result = await s.execute(
                 update(SocketToken)
-                .where(SocketToken.token_hash == _digest(token), SocketToken.used.is_(False),
-                       SocketToken.expires_at > self._clock())
+                .where(
+                    SocketToken.token_hash == _digest(token),
+                    SocketToken.used.is_(False),
+                    SocketToken.expires_at > self._clock(),
+                )
                 .values(used=True)
                 .returning(SocketToken.member_pk)
             )
@@ -160,8 +186,7 @@ class Accounts:
             await s.commit()
             if member_pk is None:
                 row = await s.get(SocketToken, _digest(token))
-                replayed = await s.get(Member, row.member_pk) if row is not None and row.used \
-                    else None
+                replayed = await s.get(Member, row.member_pk) if row is not None and row.used else None
                 member = None
             else:
                 member = await s.get(Member, member_pk)
@@ -169,13 +194,18 @@ class Accounts:
         # write lock at BEGIN (storage/db.py), so a nested one would wait for it.
         if member_pk is None:
             if replayed is not None:
-                await self._events.record("socket_token_reused", member_id=replayed.member_id,
-                                          address=address)
+                await self._events.record(
+                    "socket_token_reused", member_id=replayed.member_id, address=address
+                )
             raise NotAuthenticated("connect token is invalid, used or expired; get a new one")
         if member is None or member.status != "active":
             if member is not None:
-                await self._events.record("suspended_account_connect", member_id=member.member_id,
-                                          address=address, status=member.status)
+                await self._events.record(
+                    "suspended_account_connect",
+                    member_id=member.member_id,
+                    address=address,
+                    status=member.status,
+                )
             raise NotAuthenticated("this account is not active")
         return member
 
@@ -190,9 +220,11 @@ class Accounts:
         nonce = secrets.token_urlsafe(16)
         expires = now + timedelta(hours=self._settings.invitation_hours)
         async with self._db() as s, s.begin():
-            await s.execute(update(Invitation).where(Invitation.member_pk == member_pk,
-                                                     Invitation.used_at.is_(None))
-                            .values(revoked=True))
+            await s.execute(
+                update(Invitation)
+                .where(Invitation.member_pk == member_pk, Invitation.used_at.is_(None))
+                .values(revoked=True)
+            )
             await s.execute(update(Member).where(Member.id == member_pk).values(password_hash=None))
             await s.execute(delete(WebSession).where(WebSession.member_pk == member_pk))
             inv = Invitation(member_pk=member_pk, nonce=nonce, created_at=now, expires_at=expires)
@@ -214,17 +246,18 @@ class Accounts:
         if inv.used_at is not None:
             raise InvalidState("this invitation link has already been used", code="invitation_used")
         if inv.revoked:
-            raise InvalidState("this invitation link was replaced by a newer one",
-                               code="invitation_revoked")
+            raise InvalidState("this invitation link was replaced by a newer one", code="invitation_revoked")
         if inv.expires_at <= self._clock():
-            raise InvalidState("this invitation link has expired; ask for a new one",
-                               code="invitation_expired")
+            raise InvalidState(
+                "this invitation link has expired; ask for a new one", code="invitation_expired"
+            )
         member = await s.get(Member, inv.member_pk)
         if member is None:
             raise NotFound("this invitation link is not valid")
         if member.status != "active":
-            raise InvalidState(f"this account is {member.status}; ask an administrator",
-                               code="account_inactive")
+            raise InvalidState(
+                f"this account is {member.status}; ask an administrator", code="account_inactive"
+            )
         return inv, member
 
     async def check_invitation(self, token: str) -> tuple[Invitation, Member]:
@@ -238,16 +271,23 @@ class Accounts:
         async with self._db() as s, s.begin():
             inv, member = await self._load_invitation(s, token)
             # Single use even under a race: only one UPDATE can flip used_at.
-            result = await s.execute(update(Invitation)
-                                     .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
-                                     .values(used_at=now))
+            result = await s.execute(
+                update(Invitation)
+                .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
+                .values(used_at=now)
+            )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise InvalidState("this invitation link has already been used",
-                                   code="invitation_used")
+                raise InvalidState("this invitation link has already been used", code="invitation_used")
             member.password_hash = hashed
             session_token = secrets.token_urlsafe(32)
-            s.add(WebSession(token_hash=_digest(session_token), member_pk=member.id, created_at=now,
-                             expires_at=now + timedelta(hours=self._settings.session_hours)))
+            s.add(
+                WebSession(
+                    token_hash=_digest(session_token),
+                    member_pk=member.id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self._settings.session_hours),
+                )
+            )
         logger.info("invitation accepted member=%s", member.member_id)
         return member, session_token
 
@@ -255,5 +295,6 @@ class Accounts:
         """Administrative (CLI/demo) password set."""
         check_strength(password)
         async with self._db() as s, s.begin():
-            await s.execute(update(Member).where(Member.id == member_pk)
-                            .values(password_hash=hash_password(password)))
+            await s.execute(
+                update(Member).where(Member.id == member_pk).values(password_hash=hash_password(password))
+            )

@@ -113,9 +113,7 @@ class MediaSettings:
         "'turn:turn.example.org:3478'. Empty: none (never aiortc's default).",
         [],
     )
-    turn_secret_file: str = _h(
-        "coturn 'static-auth-secret' file for time-limited TURN credentials.", ""
-    )
+    turn_secret_file: str = _h("coturn 'static-auth-secret' file for time-limited TURN credentials.", "")
     udp_port_min: int = _h("Lowest UDP port for media (0 = any).", 0)
     udp_port_max: int = _h("Highest UDP port for media (0 = any).", 0)
     turn_credential_seconds: int = _h(
@@ -172,9 +170,7 @@ class SecuritySettings:
         10.0,
     )
     totp_issuer: str = _h("Name shown in authenticator apps next to the member id.", "meetingd")
-    second_factor_attempts: int = _h(
-        "Wrong second-factor codes allowed per account per 15 minutes.", 5
-    )
+    second_factor_attempts: int = _h("Wrong second-factor codes allowed per account per 15 minutes.", 5)
     sign_in_challenge_seconds: int = _h(
         "How long the second step of a sign-in (the code) may follow the password.", 300
     )
@@ -188,9 +184,7 @@ class SecuritySettings:
         "[server] public_url. Passkeys need a host name over HTTPS, or localhost.",
         "",
     )
-    alert_window_minutes: float = _h(
-        "Window over which the alert rules below count events.", 15.0
-    )
+    alert_window_minutes: float = _h("Window over which the alert rules below count events.", 15.0)
     alert_sign_in_failures: int = _h(
         "Failed sign-ins for one account within the window that raise an alert.", 5
     )
@@ -241,9 +235,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {
-    f.name: typing.get_type_hints(Config)[f.name]
-    for f in dataclasses.fields(Config)
-    if f.name != "source"
+    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "source"
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -304,8 +296,7 @@ def _section(name: str, cls: type, values: Mapping[str, Any], source: str) -> An
         where = f"{source}: [{name}] {key}"
         if key not in known:
             raise ConfigError(
-                f"{source}: unknown key '{key}' in section [{name}]; "
-                f"known keys: {', '.join(sorted(known))}"
+                f"{source}: unknown key '{key}' in section [{name}]; known keys: {', '.join(sorted(known))}"
             )
         coerced = _coerce(value, hints[key], where)
         choices = _CHOICES.get((name, key))
@@ -334,8 +325,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: [recording] queue_frames: expected >= 10")
     unknown_roles = set(cfg.security.second_factor_required_for) - {"admin", "officer", "member"}
     if unknown_roles:
-        raise ConfigError(f"{cfg.source}: [security] second_factor_required_for: unknown "
-                          f"{sorted(unknown_roles)[0]!r}; expected admin, officer, member")
+        raise ConfigError(
+            f"{cfg.source}: [security] second_factor_required_for: unknown "
+            f"{sorted(unknown_roles)[0]!r}; expected admin, officer, member"
+        )
     if cfg.security.step_up_minutes <= 0:
         raise ConfigError(f"{cfg.source}: [security] step_up_minutes: expected > 0")
     if cfg.auth.socket_token_seconds <= 0:
@@ -373,9 +366,7 @@ def load_config(
     for name, cls in SECTIONS.items():
         sections[name] = _section(name, cls, raw[name], source)
         prefix = f"MEETINGD_{name.upper()}_"
-        env_values = {
-            k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)
-        }
+        env_values = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
         for key, value in env_values.items():
             var = f"{prefix}{key.upper()}"
             sections[name] = dataclasses.replace(

@@ -48,11 +48,13 @@ def step_up_action(event: str, data: Any) -> str | None:
 
 def guard(event: str, handler: Handler, hooks: SecurityHooks) -> Handler:
     """``handler`` behind a step-up check (for the events of STEP_UP_EVENTS)."""
+
     async def guarded(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         action = step_up_action(event, data)
         if action is not None:
             await hooks.require_step_up(conn, action)
         return await handler(sid, conn, data)
+
     return guarded
 
 
@@ -85,8 +87,9 @@ class SecurityChannel:
             await self.hooks.joined(sid, conn.member.member_id, meeting_id)
         return {}
 
-    async def push_alert(self, alert: dict[str, Any],
-                         chair_of: Callable[[int], Awaitable[str | None]]) -> None:
+    async def push_alert(
+        self, alert: dict[str, Any], chair_of: Callable[[int], Awaitable[str | None]]
+    ) -> None:
         """``security_alert``: to administrators; and to the chair when it names a meeting."""
         event = {"alert": alert}
         await self.ns.sio.emit("security_alert", event, room=ADMINS_ROOM, namespace=NAMESPACE)
@@ -95,8 +98,11 @@ class SecurityChannel:
             return
         chair = await chair_of(int(meeting_id))
         for sid, conn in self.ns.connections():
-            if conn.meeting_id == meeting_id and conn.member.member_id == chair and \
-                    not getattr(conn.member, "is_admin", False):
+            if (
+                conn.meeting_id == meeting_id
+                and conn.member.member_id == chair
+                and not getattr(conn.member, "is_admin", False)
+            ):
                 await self.ns.sio.emit("security_alert", event, to=sid, namespace=NAMESPACE)
 
     async def end_sessions(self, session_hashes: list[str]) -> None:
@@ -104,8 +110,8 @@ class SecurityChannel:
         ended = set(session_hashes)
         for sid, conn in self.ns.connections():
             if conn.extra.get(SESSION_KEY) in ended:
-                logger.info("socket closed: its session ended sid=%s member=%s", sid,
-                            conn.member.member_id)
-                await self.ns.sio.emit("session_ended", {"message": "this session was ended"},
-                                       to=sid, namespace=NAMESPACE)
+                logger.info("socket closed: its session ended sid=%s member=%s", sid, conn.member.member_id)
+                await self.ns.sio.emit(
+                    "session_ended", {"message": "this session was ended"}, to=sid, namespace=NAMESPACE
+                )
                 await self.ns.sio.disconnect(sid, namespace=NAMESPACE)

@@ -66,25 +66,51 @@ class AlertDraft:
 
 # kind of event -> (rule, severity, summary template): raised by a single event.
 IMMEDIATE: dict[str, tuple[str, str, str]] = {
-    "socket_token_reused": ("token_reuse", "high",
-                            "a Socket.IO connect token of {member} was presented again from {address}"),
-    "member_two_addresses": ("member_in_two_places", "medium",
-                             "{member} is live from two addresses at once ({addresses})"),
-    "member_two_meetings": ("member_in_two_meetings", "medium",
-                            "{member} is live in two meetings at once ({meetings})"),
-    "suspended_account_sign_in": ("suspended_account", "medium",
-                                  "the {status} account {member} signed in with the right "
-                                  "password from {address}"),
-    "suspended_account_connect": ("suspended_account", "medium",
-                                  "the {status} account {member} tried to connect from {address}"),
-    "officer_key_new_device": ("new_device", "medium",
-                               "{member}'s officer key was used from a new device ({address})"),
-    "trustee_share_new_device": ("new_device", "medium",
-                                 "{member}'s trustee share was used from a new device ({address})"),
-    "witness_refused_checkpoint": ("witness_refused", "high",
-                                   "a witness refused a checkpoint of meeting {meeting}"),
-    "recovery_code_used": ("recovery_code_used", "low",
-                           "{member} used a one-time recovery code from {address}"),
+    "socket_token_reused": (
+        "token_reuse",
+        "high",
+        "a Socket.IO connect token of {member} was presented again from {address}",
+    ),
+    "member_two_addresses": (
+        "member_in_two_places",
+        "medium",
+        "{member} is live from two addresses at once ({addresses})",
+    ),
+    "member_two_meetings": (
+        "member_in_two_meetings",
+        "medium",
+        "{member} is live in two meetings at once ({meetings})",
+    ),
+    "suspended_account_sign_in": (
+        "suspended_account",
+        "medium",
+        "the {status} account {member} signed in with the right password from {address}",
+    ),
+    "suspended_account_connect": (
+        "suspended_account",
+        "medium",
+        "the {status} account {member} tried to connect from {address}",
+    ),
+    "officer_key_new_device": (
+        "new_device",
+        "medium",
+        "{member}'s officer key was used from a new device ({address})",
+    ),
+    "trustee_share_new_device": (
+        "new_device",
+        "medium",
+        "{member}'s trustee share was used from a new device ({address})",
+    ),
+    "witness_refused_checkpoint": (
+        "witness_refused",
+        "high",
+        "a witness refused a checkpoint of meeting {meeting}",
+    ),
+    "recovery_code_used": (
+        "recovery_code_used",
+        "low",
+        "{member} used a one-time recovery code from {address}",
+    ),
 }
 
 
@@ -123,30 +149,53 @@ class AlertRules:
     def feed(self, ev: Event) -> list[AlertDraft]:
         out: list[AlertDraft] = []
         member, address = ev.member_id or "?", ev.address or "?"
-        fmt = {"member": member, "address": address, "meeting": ev.meeting_id,
-               **{k: (", ".join(map(str, v)) if isinstance(v, list) else v)
-                  for k, v in ev.details.items()}}
+        fmt = {
+            "member": member,
+            "address": address,
+            "meeting": ev.meeting_id,
+            **{k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in ev.details.items()},
+        }
         fmt.setdefault("status", "inactive")
         if ev.kind in IMMEDIATE:
             rule, severity, text = IMMEDIATE[ev.kind]
-            key = {"member_in_two_places": member, "member_in_two_meetings": member,
-                   "witness_refused": str(ev.meeting_id)}.get(rule, f"{member}@{address}")
-            out.append(AlertDraft(rule, key, severity, _format(text, fmt), ev.member_id,
-                                  ev.address, ev.meeting_id, dict(ev.details)))
+            key = {
+                "member_in_two_places": member,
+                "member_in_two_meetings": member,
+                "witness_refused": str(ev.meeting_id),
+            }.get(rule, f"{member}@{address}")
+            out.append(
+                AlertDraft(
+                    rule,
+                    key,
+                    severity,
+                    _format(text, fmt),
+                    ev.member_id,
+                    ev.address,
+                    ev.meeting_id,
+                    dict(ev.details),
+                )
+            )
         threshold = self._thresholds().get(ev.kind)
         if threshold is not None:
             for rule, key, limit, distinct, severity, text in threshold(ev):
                 w = self._add(rule, key, ev, member)
                 n = len(w.distinct()) if distinct else w.count()
                 if n >= limit:
-                    details: dict[str, Any] = {"count": n,
-                                               "window_minutes": self.s.alert_window_minutes}
+                    details: dict[str, Any] = {"count": n, "window_minutes": self.s.alert_window_minutes}
                     if distinct:
                         details["accounts"] = sorted(w.distinct())[:50]
-                    out.append(AlertDraft(rule, key, severity,
-                                          _format(text, {**fmt, "count": n}),
-                                          ev.member_id if not distinct else None, ev.address,
-                                          ev.meeting_id, details))
+                    out.append(
+                        AlertDraft(
+                            rule,
+                            key,
+                            severity,
+                            _format(text, {**fmt, "count": n}),
+                            ev.member_id if not distinct else None,
+                            ev.address,
+                            ev.meeting_id,
+                            details,
+                        )
+                    )
         return out
 
     def _thresholds(self) -> dict[str, Callable[[Event], list[tuple[str, str, int, bool, str, str]]]]:
@@ -154,23 +203,56 @@ class AlertRules:
 
         def sign_in(ev: Event) -> list[tuple[str, str, int, bool, str, str]]:
             return [
-                ("sign_in_failures", ev.member_id or "?", s.alert_sign_in_failures, False, "medium",
-                 "{count} failed sign-ins for {member}"),
-                ("password_spray", ev.address or "?", s.alert_spray_accounts, True, "high",
-                 "password spray: {count} accounts failed to sign in from {address}"),
+                (
+                    "sign_in_failures",
+                    ev.member_id or "?",
+                    s.alert_sign_in_failures,
+                    False,
+                    "medium",
+                    "{count} failed sign-ins for {member}",
+                ),
+                (
+                    "password_spray",
+                    ev.address or "?",
+                    s.alert_spray_accounts,
+                    True,
+                    "high",
+                    "password spray: {count} accounts failed to sign in from {address}",
+                ),
             ]
 
         return {
             "sign_in_failed": sign_in,
             "second_factor_failed": lambda ev: [
-                ("second_factor_failures", ev.member_id or "?", s.alert_second_factor_failures,
-                 False, "high", "{count} wrong second-factor codes for {member}")],
+                (
+                    "second_factor_failures",
+                    ev.member_id or "?",
+                    s.alert_second_factor_failures,
+                    False,
+                    "high",
+                    "{count} wrong second-factor codes for {member}",
+                )
+            ],
             "rate_limited": lambda ev: [
-                ("rate_limit_hits", ev.address or ev.member_id or "?", s.alert_rate_limit_hits,
-                 False, "medium", "{count} rate-limit refusals for {address}")],
+                (
+                    "rate_limit_hits",
+                    ev.address or ev.member_id or "?",
+                    s.alert_rate_limit_hits,
+                    False,
+                    "medium",
+                    "{count} rate-limit refusals for {address}",
+                )
+            ],
             "admin_member_changed": lambda ev: [
-                ("bulk_admin_changes", ev.member_id or "?", s.alert_bulk_admin_changes, False,
-                 "medium", "{member} made {count} member changes")],
+                (
+                    "bulk_admin_changes",
+                    ev.member_id or "?",
+                    s.alert_bulk_admin_changes,
+                    False,
+                    "medium",
+                    "{member} made {count} member changes",
+                )
+            ],
         }
 
 

@@ -66,8 +66,13 @@ def cmd_security_report(args: argparse.Namespace) -> int:
         for e in events:
             counts[e["kind"]] = counts.get(e["kind"], 0) + 1
         if args.json:
-            print(json.dumps({"since": since.isoformat(), "alerts": alerts, "event_counts": counts},
-                             indent=2, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"since": since.isoformat(), "alerts": alerts, "event_counts": counts},
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             return 0
         print(f"security report since {since.isoformat(timespec='seconds')}")
         print(f"\nalerts ({len(alerts)}):")
@@ -77,8 +82,10 @@ def cmd_security_report(args: argparse.Namespace) -> int:
                 handled = f" resolved by {a['resolved_by']} at {a['resolved_at']}"
             elif a["acknowledged_by"]:
                 handled = f" acknowledged by {a['acknowledged_by']} at {a['acknowledged_at']}"
-            print(f"  #{a['id']} [{a['severity']}] {a['state']:<12} {a['rule']}: {a['summary']} "
-                  f"(x{a['count']}, {a['first_at']} .. {a['last_at']}){handled}")
+            print(
+                f"  #{a['id']} [{a['severity']}] {a['state']:<12} {a['rule']}: {a['summary']} "
+                f"(x{a['count']}, {a['first_at']} .. {a['last_at']}){handled}"
+            )
         print(f"\nevents ({len(events)}):")
         for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {n:6}  {kind}")
@@ -88,10 +95,12 @@ def cmd_security_report(args: argparse.Namespace) -> int:
 
 
 def add_security_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    sec = sub.add_parser("security", help="security self-check and the security report") \
-        .add_subparsers(dest="sub", required=True)
-    c = sec.add_parser("check", parents=[common],
-                       help="risk self-check: each finding with its fix (exit 1 on a high one)")
+    sec = sub.add_parser("security", help="security self-check and the security report").add_subparsers(
+        dest="sub", required=True
+    )
+    c = sec.add_parser(
+        "check", parents=[common], help="risk self-check: each finding with its fix (exit 1 on a high one)"
+    )
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=cmd_security_check)
     r = sec.add_parser("report", parents=[common], help="alerts and security events since a time")

@@ -37,25 +37,48 @@ _NEXT = {"new": {"acknowledged", "resolved"}, "acknowledged": {"resolved"}, "res
 class EventSink(Protocol):
     """What other modules need to record a security event."""
 
-    async def record(self, kind: str, *, member_id: str | None = None,
-                     address: str | None = None, meeting_id: int | None = None,
-                     **details: Any) -> None: ...
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None: ...
 
 
 def alert_dict(a: SecurityAlert) -> dict[str, Any]:
-    return {"id": a.id, "rule": a.rule, "severity": a.severity, "state": a.state,
-            "summary": a.summary, "member_id": a.member_id, "address": a.address,
-            "meeting_id": a.meeting_id, "count": a.count, "first_at": iso(a.first_at),
-            "last_at": iso(a.last_at), "details": json.loads(a.details),
-            "acknowledged_by": a.acknowledged_by,
-            "acknowledged_at": iso(a.acknowledged_at) if a.acknowledged_at else None,
-            "resolved_by": a.resolved_by,
-            "resolved_at": iso(a.resolved_at) if a.resolved_at else None}
+    return {
+        "id": a.id,
+        "rule": a.rule,
+        "severity": a.severity,
+        "state": a.state,
+        "summary": a.summary,
+        "member_id": a.member_id,
+        "address": a.address,
+        "meeting_id": a.meeting_id,
+        "count": a.count,
+        "first_at": iso(a.first_at),
+        "last_at": iso(a.last_at),
+        "details": json.loads(a.details),
+        "acknowledged_by": a.acknowledged_by,
+        "acknowledged_at": iso(a.acknowledged_at) if a.acknowledged_at else None,
+        "resolved_by": a.resolved_by,
+        "resolved_at": iso(a.resolved_at) if a.resolved_at else None,
+    }
 
 
 def event_dict(e: SecurityEvent) -> dict[str, Any]:
-    return {"id": e.id, "at": iso(e.at), "kind": e.kind, "member_id": e.member_id,
-            "address": e.address, "meeting_id": e.meeting_id, "details": json.loads(e.details)}
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "kind": e.kind,
+        "member_id": e.member_id,
+        "address": e.address,
+        "meeting_id": e.meeting_id,
+        "details": json.loads(e.details),
+    }
 
 
 class SecurityLog:
@@ -67,18 +90,32 @@ class SecurityLog:
         """Call ``listener(alert_dict)`` after an alert is raised or changes."""
         self._listeners.append(listener)
 
-    async def record(self, kind: str, *, member_id: str | None = None,
-                     address: str | None = None, meeting_id: int | None = None,
-                     **details: Any) -> None:
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None:
         """Append one event; raise the alerts it triggers. Never raises to the caller."""
         ev = Event(kind, self._clock(), member_id, address, meeting_id, details)
         try:
             async with self._db() as s, s.begin():
-                s.add(SecurityEvent(at=ev.at, kind=kind, member_id=member_id, address=address,
-                                    meeting_id=meeting_id,
-                                    details=json.dumps(details, sort_keys=True, default=str)))
-            logger.info("security event=%s member=%s address=%s meeting=%s", kind, member_id,
-                        address, meeting_id)
+                s.add(
+                    SecurityEvent(
+                        at=ev.at,
+                        kind=kind,
+                        member_id=member_id,
+                        address=address,
+                        meeting_id=meeting_id,
+                        details=json.dumps(details, sort_keys=True, default=str),
+                    )
+                )
+            logger.info(
+                "security event=%s member=%s address=%s meeting=%s", kind, member_id, address, meeting_id
+            )
             for draft in self._rules.feed(ev):
                 await self._publish(await self._raise(draft, ev.at))
         except Exception:
@@ -86,14 +123,31 @@ class SecurityLog:
 
     async def _raise(self, d: AlertDraft, at: datetime) -> dict[str, Any]:
         async with self._db() as s, s.begin():
-            row = await s.scalar(select(SecurityAlert).where(
-                SecurityAlert.rule == d.rule, SecurityAlert.key == d.key,
-                SecurityAlert.state != "resolved").order_by(SecurityAlert.id.desc()).limit(1))
+            row = await s.scalar(
+                select(SecurityAlert)
+                .where(
+                    SecurityAlert.rule == d.rule,
+                    SecurityAlert.key == d.key,
+                    SecurityAlert.state != "resolved",
+                )
+                .order_by(SecurityAlert.id.desc())
+                .limit(1)
+            )
             if row is None:
-                row = SecurityAlert(rule=d.rule, key=d.key, severity=d.severity, state="new",
-                                    summary=d.summary, details=json.dumps(d.details, default=str),
-                                    member_id=d.member_id, address=d.address,
-                                    meeting_id=d.meeting_id, count=1, first_at=at, last_at=at)
+                row = SecurityAlert(
+                    rule=d.rule,
+                    key=d.key,
+                    severity=d.severity,
+                    state="new",
+                    summary=d.summary,
+                    details=json.dumps(d.details, default=str),
+                    member_id=d.member_id,
+                    address=d.address,
+                    meeting_id=d.meeting_id,
+                    count=1,
+                    first_at=at,
+                    last_at=at,
+                )
                 s.add(row)
                 logger.warning("security alert rule=%s key=%s: %s", d.rule, d.key, d.summary)
             else:
@@ -121,8 +175,11 @@ class SecurityLog:
             if row is None:
                 raise NotFound(f"no alert {alert_id}")
             if state not in _NEXT[row.state]:
-                raise InvalidState(f"this alert is {row.state}; it cannot become {state}",
-                                   code="alert_state", state=row.state)
+                raise InvalidState(
+                    f"this alert is {row.state}; it cannot become {state}",
+                    code="alert_state",
+                    state=row.state,
+                )
             now = self._clock()
             row.state = state
             if state == "acknowledged":
@@ -134,8 +191,14 @@ class SecurityLog:
         await self._publish(out)
         return out
 
-    async def alerts(self, *, since: datetime | None = None, open_only: bool = False,
-                     meeting_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    async def alerts(
+        self,
+        *,
+        since: datetime | None = None,
+        open_only: bool = False,
+        meeting_id: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
         q = select(SecurityAlert).order_by(SecurityAlert.last_at.desc()).limit(limit)
         if since is not None:
             q = q.where(SecurityAlert.last_at >= since)
@@ -146,8 +209,14 @@ class SecurityLog:
         async with self._db() as s:
             return [alert_dict(a) for a in (await s.scalars(q)).all()]
 
-    async def events(self, *, since: datetime | None = None, kind: str | None = None,
-                     member_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    async def events(
+        self,
+        *,
+        since: datetime | None = None,
+        kind: str | None = None,
+        member_id: str | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
         q = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)
         if since is not None:
             q = q.where(SecurityEvent.at >= since)

@@ -48,8 +48,7 @@ def _cookie_hash(request: web.Request) -> str | None:
 def _code(body: dict[str, Any]) -> str:
     code = body["code"]
     if not isinstance(code, str) or not 1 <= len(code) <= 32:
-        raise InvalidInput("'code' must be the code shown by your app, or a recovery code",
-                           field="code")
+        raise InvalidInput("'code' must be the code shown by your app, or a recovery code", field="code")
     return code
 
 
@@ -67,14 +66,16 @@ async def _fresh_password(request: web.Request, body: dict[str, Any]) -> None:
 
 # -- sign-in, second step --------------------------------------------------------------------
 
+
 @routes.post("/api/login/code")
 async def login_code(request: web.Request) -> web.Response:
     body = await read_json(request, {"challenge", "code"}, {"challenge", "code"})
     if not isinstance(body["challenge"], str) or len(body["challenge"]) > 100:
         raise InvalidInput("'challenge' must be the string from /api/login", field="challenge")
     svc = _svc(request)
-    member, token = await svc.security.sign_in.code(body["challenge"], _code(body),
-                                                    _address(request), _ua(request))
+    member, token = await svc.security.sign_in.code(
+        body["challenge"], _code(body), _address(request), _ua(request)
+    )
     resp = _ok(member=await me_dict(svc, member))
     _set_session(request, resp, token)
     return resp
@@ -94,6 +95,7 @@ async def step_up(request: web.Request) -> web.Response:
 
 # -- my second factors -----------------------------------------------------------------------
 
+
 @routes.get("/api/me/security")
 async def my_security(request: web.Request) -> web.Response:
     member = await signed_in(request)
@@ -106,8 +108,12 @@ async def totp_start(request: web.Request) -> web.Response:
     await _fresh_password(request, body)
     member = await signed_in(request)
     enrolment = await _svc(request).security.factors.start_totp(member)
-    return _ok(secret=enrolment.secret, uri=enrolment.uri, qr=enrolment.qr_data_url,
-               valid_minutes=_svc(request).config.security.enrolment_minutes)
+    return _ok(
+        secret=enrolment.secret,
+        uri=enrolment.uri,
+        qr=enrolment.qr_data_url,
+        valid_minutes=_svc(request).config.security.enrolment_minutes,
+    )
 
 
 @routes.post("/api/me/second-factor/totp/confirm")
@@ -128,8 +134,9 @@ async def totp_remove(request: web.Request) -> web.Response:
     await _fresh_password(request, body)
     member = await signed_in(request)
     svc = _svc(request)
-    await svc.security.require_step_up(member, request.cookies.get(SESSION_COOKIE),
-                                       role="member", action="remove your authenticator")
+    await svc.security.require_step_up(
+        member, request.cookies.get(SESSION_COOKIE), role="member", action="remove your authenticator"
+    )
     await svc.security.factors.remove_totp(member, _address(request))
     return _ok(security=await svc.security.my_status(member))
 
@@ -139,12 +146,14 @@ async def recovery_codes(request: web.Request) -> web.Response:
     member = await signed_in(request)
     await read_json(request, set(), set())
     svc = _svc(request)
-    await svc.security.require_step_up(member, request.cookies.get(SESSION_COOKIE),
-                                       role="member", action="make new recovery codes")
+    await svc.security.require_step_up(
+        member, request.cookies.get(SESSION_COOKIE), role="member", action="make new recovery codes"
+    )
     return _ok(recovery_codes=await svc.security.factors.new_recovery_codes(member, _address(request)))
 
 
 # -- sessions and devices --------------------------------------------------------------------
+
 
 @routes.get("/api/me/sessions")
 async def my_sessions(request: web.Request) -> web.Response:
@@ -158,8 +167,9 @@ async def end_my_session(request: web.Request) -> web.Response:
     if request.can_read_body:
         await read_json(request, set(), set())
     svc = _svc(request)
-    await svc.security.sessions.end(member, request.match_info["session_id"], by=member,
-                                    address=_address(request))
+    await svc.security.sessions.end(
+        member, request.match_info["session_id"], by=member, address=_address(request)
+    )
     return _ok()
 
 
@@ -168,8 +178,9 @@ async def end_my_other_sessions(request: web.Request) -> web.Response:
     member = await signed_in(request)
     if request.can_read_body:
         await read_json(request, set(), set())
-    n = await _svc(request).security.sessions.end_all(member, by=member, address=_address(request),
-                                                      keep_hash=_cookie_hash(request))
+    n = await _svc(request).security.sessions.end_all(
+        member, by=member, address=_address(request), keep_hash=_cookie_hash(request)
+    )
     return _ok(ended=n)
 
 
@@ -188,18 +199,23 @@ async def end_member_sessions(request: web.Request) -> web.Response:
         await read_json(request, set(), set())
     svc = _svc(request)
     target = await svc.directory.get(request.match_info["member_id"])
-    await svc.security.require_step_up(caller, request.cookies.get(SESSION_COOKIE), role="admin",
-                                       action="end a member's sessions")
+    await svc.security.require_step_up(
+        caller, request.cookies.get(SESSION_COOKIE), role="admin", action="end a member's sessions"
+    )
     keep = _cookie_hash(request) if target.id == caller.id else None
-    n = await svc.security.sessions.end_all(target, by=caller, address=_address(request),
-                                            keep_hash=keep)
-    await svc.security.log.record("admin_member_changed", member_id=caller.member_id,
-                                  address=_address(request), target=target.member_id,
-                                  change="sessions_ended")
+    n = await svc.security.sessions.end_all(target, by=caller, address=_address(request), keep_hash=keep)
+    await svc.security.log.record(
+        "admin_member_changed",
+        member_id=caller.member_id,
+        address=_address(request),
+        target=target.member_id,
+        change="sessions_ended",
+    )
     return _ok(ended=n)
 
 
 # -- the security log and alerts (administrators) --------------------------------------------
+
 
 def _since(request: web.Request) -> datetime | None:
     raw = request.query.get("since")
@@ -220,8 +236,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     state = request.query.get("state", "open")
     if state not in ("open", "all"):
         raise InvalidInput("'state' must be open or all", field="state")
-    alerts = await _svc(request).security.log.alerts(since=_since(request),
-                                                     open_only=state == "open")
+    alerts = await _svc(request).security.log.alerts(since=_since(request), open_only=state == "open")
     return _ok(alerts=alerts)
 
 

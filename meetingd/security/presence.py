@@ -32,19 +32,30 @@ class Presence:
         others = {link.address for s, link in links.items() if s != sid}
         links[sid] = _Link(address)
         if others and address not in others:
-            await self._events.record("member_two_addresses", member_id=member_id,
-                                      address=address, addresses=sorted({*others, address}))
+            await self._events.record(
+                "member_two_addresses",
+                member_id=member_id,
+                address=address,
+                addresses=sorted({*others, address}),
+            )
 
     async def joined(self, sid: str, member_id: str, meeting_id: int) -> None:
         links = self._live.setdefault(member_id, {})
         link = links.setdefault(sid, _Link("?"))
         link.meeting_id = meeting_id
-        others = {lk.meeting_id for s, lk in links.items()
-                  if s != sid and lk.meeting_id is not None and lk.meeting_id != meeting_id}
+        others = {
+            lk.meeting_id
+            for s, lk in links.items()
+            if s != sid and lk.meeting_id is not None and lk.meeting_id != meeting_id
+        }
         if others:
-            await self._events.record("member_two_meetings", member_id=member_id,
-                                      address=link.address, meeting_id=meeting_id,
-                                      meetings=sorted({*others, meeting_id}))
+            await self._events.record(
+                "member_two_meetings",
+                member_id=member_id,
+                address=link.address,
+                meeting_id=meeting_id,
+                meetings=sorted({*others, meeting_id}),
+            )
 
     def left(self, sid: str, member_id: str) -> None:
         link = self._live.get(member_id, {}).get(sid)

@@ -21,8 +21,15 @@ from .stepup import StepUp
 
 
 class Security:
-    def __init__(self, db: async_sessionmaker[AsyncSession], cfg: Config, server_secret: bytes,
-                 clock: Clock, accounts: Accounts, log: SecurityLog) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        cfg: Config,
+        server_secret: bytes,
+        clock: Clock,
+        accounts: Accounts,
+        log: SecurityLog,
+    ) -> None:
         s = cfg.security
         self._db, self._cfg = db, cfg
         self.log = log
@@ -32,33 +39,48 @@ class Security:
         self.sign_in = SignIn(db, s, accounts, self.factors, self.sessions, clock)
         self.presence = Presence(log)
 
-    async def require_step_up(self, member: Member, session_cookie: str | None, *, role: str,
-                              action: str) -> None:
+    async def require_step_up(
+        self, member: Member, session_cookie: str | None, *, role: str, action: str
+    ) -> None:
         """For HTTP routes: the session named by its cookie must have stepped up lately."""
-        await self.step_up.require(member, digest(session_cookie) if session_cookie else None,
-                                   role=role, action=action)
+        await self.step_up.require(
+            member, digest(session_cookie) if session_cookie else None, role=role, action=action
+        )
 
     async def is_officer(self, member_pk: int) -> bool:
         """Chair or secretary of a meeting that is not closed."""
         async with self._db() as s:
-            found = await s.scalar(select(Participant.id).join(
-                Meeting, Meeting.id == Participant.meeting_id).where(
-                Participant.member_pk == member_pk, Participant.role.in_(("chair", "secretary")),
-                Meeting.state != "closed").limit(1))
+            found = await s.scalar(
+                select(Participant.id)
+                .join(Meeting, Meeting.id == Participant.meeting_id)
+                .where(
+                    Participant.member_pk == member_pk,
+                    Participant.role.in_(("chair", "secretary")),
+                    Meeting.state != "closed",
+                )
+                .limit(1)
+            )
         return found is not None
 
     async def my_status(self, member: Member) -> dict[str, Any]:
-        roles = {"member"} | ({"admin"} if member.is_admin else set()) | \
-            ({"officer"} if await self.is_officer(member.id) else set())
-        return {**await self.factors.status(member),
-                "required": any(self.step_up.required_for(r) for r in roles),
-                "step_up_minutes": self._cfg.security.step_up_minutes}
+        roles = (
+            {"member"}
+            | ({"admin"} if member.is_admin else set())
+            | ({"officer"} if await self.is_officer(member.id) else set())
+        )
+        return {
+            **await self.factors.status(member),
+            "required": any(self.step_up.required_for(r) for r in roles),
+            "step_up_minutes": self._cfg.security.step_up_minutes,
+        }
 
     async def chair_of(self, meeting_id: int) -> str | None:
         async with self._db() as s:
-            return await s.scalar(select(Member.member_id).join(
-                Participant, Participant.member_pk == Member.id).where(
-                Participant.meeting_id == meeting_id, Participant.role == "chair"))
+            return await s.scalar(
+                select(Member.member_id)
+                .join(Participant, Participant.member_pk == Member.id)
+                .where(Participant.meeting_id == meeting_id, Participant.role == "chair")
+            )
 
 
 class SocketHooks:
@@ -71,8 +93,7 @@ class SocketHooks:
         return await self._sec.sessions.session_of_socket_token(token)
 
     async def require_step_up(self, conn: Any, action: str) -> None:
-        await self._sec.step_up.require(conn.member, conn.extra.get("session"), role="officer",
-                                        action=action)
+        await self._sec.step_up.require(conn.member, conn.extra.get("session"), role="officer", action=action)
 
     async def connected(self, sid: str, member_id: str, address: str) -> None:
         await self._sec.presence.connected(sid, member_id, address)

@@ -33,26 +33,32 @@ class Principal(Protocol):
 
 
 class StepUp:
-    def __init__(self, settings: SecuritySettings, factors: SecondFactors, sessions: Sessions,
-                 clock: Clock) -> None:
+    def __init__(
+        self, settings: SecuritySettings, factors: SecondFactors, sessions: Sessions, clock: Clock
+    ) -> None:
         self._s, self._factors, self._sessions, self._clock = settings, factors, sessions, clock
 
     def required_for(self, role: str) -> bool:
         wanted = self._s.second_factor_required_for
         return "member" in wanted or role in wanted
 
-    async def require(self, member: Principal, session_hash: str | None, *, role: str,
-                      action: str) -> None:
+    async def require(self, member: Principal, session_hash: str | None, *, role: str, action: str) -> None:
         """``role``: "admin" or "officer", whoever the action belongs to."""
         if not await self._factors.is_enrolled(member.id):
             if self.required_for(role):
                 raise NotAuthorised(
                     f"'{action}' needs a second factor: set up an authenticator app on your "
-                    "Security page first", code="second_factor_required", action=action)
+                    "Security page first",
+                    code="second_factor_required",
+                    action=action,
+                )
             return
         at = await self._sessions.second_factor_at(session_hash)
         window = timedelta(minutes=self._s.step_up_minutes)
         if at is None or at <= self._clock() - window:
             raise NotAuthenticated(
                 f"confirm it is you: enter a code from your authenticator app to {action}",
-                code="step_up_required", action=action, within_minutes=self._s.step_up_minutes)
+                code="step_up_required",
+                action=action,
+                within_minutes=self._s.step_up_minutes,
+            )

@@ -77,13 +77,14 @@ def accept(secret: str, code: str, at: datetime, last_step: int) -> int:
     for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
         if hmac.compare_digest(code_at(secret, step), code):
             if step <= last_step:
-                raise CodeRefused("this code was already used; wait for the next one",
-                                  code="code_reused")
+                raise CodeRefused("this code was already used; wait for the next one", code="code_reused")
             return step
     for step in range(now - STALE_STEPS, now - DRIFT_STEPS):
         if hmac.compare_digest(code_at(secret, step), code):
-            raise CodeRefused("this code has expired; enter the code shown now (is the "
-                              "device's clock right?)", code="code_expired")
+            raise CodeRefused(
+                "this code has expired; enter the code shown now (is the device's clock right?)",
+                code="code_expired",
+            )
     raise CodeRefused("wrong code", code="code_invalid")
 
 

@@ -50,7 +50,8 @@ class SessionDetail(Base):
 
     __tablename__ = "session_details"
     token_hash: Mapped[str] = mapped_column(
-        ForeignKey("web_sessions.token_hash", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("web_sessions.token_hash", ondelete="CASCADE"), primary_key=True
+    )
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     member_pk: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     address: Mapped[str] = mapped_column(String(64), default="")
@@ -120,7 +121,8 @@ for _op in ("UPDATE", "DELETE"):
     event.listen(
         SecurityEvent.__table__,
         "after_create",
-        DDL(f"CREATE TRIGGER security_events_no_{_op.lower()} BEFORE {_op} ON security_events "
+        DDL(
+            f"CREATE TRIGGER security_events_no_{_op.lower()} BEFORE {_op} ON security_events "
             "BEGIN SELECT RAISE(ABORT, 'the security log is append-only'); END"  # type: ignore[no-untyped-call]
         ).execute_if(dialect="sqlite"),
     )

@@ -22,10 +22,13 @@ def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The production default (admins and officers need a second factor), a short step-up."""
     from tests.support.server import start_meetingd, stop_meetingd
 
-    base_url, proc = start_meetingd(tmp_path_factory.mktemp("meetingd"), env={
-        "MEETINGD_SECURITY_SECOND_FACTOR_REQUIRED_FOR": "admin,officer",
-        "MEETINGD_SECURITY_STEP_UP_MINUTES": str(STEP_UP_SECONDS / 60),
-    })
+    base_url, proc = start_meetingd(
+        tmp_path_factory.mktemp("meetingd"),
+        env={
+            "MEETINGD_SECURITY_SECOND_FACTOR_REQUIRED_FOR": "admin,officer",
+            "MEETINGD_SECURITY_STEP_UP_MINUTES": str(STEP_UP_SECONDS / 60),
+        },
+    )
     try:
         yield base_url.rstrip("/")
     finally:

@@ -34,15 +34,18 @@ async def enrol(member: Member, clock: MovableClock, password: str) -> tuple[str
     status, body = await member.call("POST", "/api/me/second-factor/totp", {"password": password})
     assert status == 200, body
     secret = str(body["secret"])
-    status, body = await member.call("POST", "/api/me/second-factor/totp/confirm",
-                                     {"code": code_now(secret, clock)})
+    status, body = await member.call(
+        "POST", "/api/me/second-factor/totp/confirm", {"code": code_now(secret, clock)}
+    )
     assert status == 200, body
     return secret, list(body["recovery_codes"])
 
 
 async def sign_in_with_code(member: Member, password: str, code: str) -> tuple[int, dict[str, Any]]:
-    status, body = await member.call("POST", "/api/login",
-                                     {"member_id": member.member_id, "password": password})
+    status, body = await member.call(
+        "POST", "/api/login", {"member_id": member.member_id, "password": password}
+    )
     assert status == 200 and "second_factor" in body, body
-    return await member.call("POST", "/api/login/code",
-                             {"challenge": body["second_factor"]["challenge"], "code": code})
+    return await member.call(
+        "POST", "/api/login/code", {"challenge": body["second_factor"]["challenge"], "code": code}
+    )

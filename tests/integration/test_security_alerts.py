@@ -22,8 +22,9 @@ async def test_a_password_spray_raises_an_alert_seen_live_by_admins(sign_in, ser
     await admin.connect()  # an admin's socket, in no meeting
     attacker = await sign_in("C1-008")
     for victim in ("C1-001", "C1-002", "C1-003", "C1-004", "C1-005"):
-        status, _ = await attacker.call("POST", "/api/login",
-                                        {"member_id": victim, "password": "Winter2026!"})
+        status, _ = await attacker.call(
+            "POST", "/api/login", {"member_id": victim, "password": "Winter2026!"}
+        )
         assert status == 401
     await wait_for(lambda: bool(alerts_seen(admin, "password_spray")))
     alert = alerts_seen(admin, "password_spray")[-1]
@@ -47,17 +48,19 @@ async def test_alert_state_is_kept_with_who_handled_it(sign_in, server) -> None:
     status, body = await admin.call("GET", "/api/admin/security/alerts")
     alert = next(a for a in body["alerts"] if a["rule"] == "sign_in_failures")
     assert alert["member_id"] == "C1-SEC" and alert["count"] == 1
-    status, body = await admin.call("POST", f"/api/admin/security/alerts/{alert['id']}",
-                                    {"state": "acknowledged"})
+    status, body = await admin.call(
+        "POST", f"/api/admin/security/alerts/{alert['id']}", {"state": "acknowledged"}
+    )
     assert status == 200 and body["alert"]["acknowledged_by"] == "C1-CHAIR"
-    status, body = await admin.call("POST", f"/api/admin/security/alerts/{alert['id']}",
-                                    {"state": "resolved"})
+    status, body = await admin.call(
+        "POST", f"/api/admin/security/alerts/{alert['id']}", {"state": "resolved"}
+    )
     assert body["alert"]["state"] == "resolved" and body["alert"]["resolved_by"] == "C1-CHAIR"
-    status, body = await admin.call("POST", f"/api/admin/security/alerts/{alert['id']}",
-                                    {"state": "acknowledged"})
+    status, body = await admin.call(
+        "POST", f"/api/admin/security/alerts/{alert['id']}", {"state": "acknowledged"}
+    )
     assert (status, body["error"]) == (409, "alert_state")
-    status, body = await admin.call("POST", f"/api/admin/security/alerts/{alert['id']}",
-                                    {"state": "new"})
+    status, body = await admin.call("POST", f"/api/admin/security/alerts/{alert['id']}", {"state": "new"})
     assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input", "state")
     status, body = await admin.call("GET", "/api/admin/security/alerts?state=all")
     assert any(a["id"] == alert["id"] and a["state"] == "resolved" for a in body["alerts"])
@@ -69,12 +72,22 @@ async def test_a_replayed_socket_token_is_refused_and_raises_an_alert(sign_in, s
     victim = await sign_in("C1-002")
     token = await victim.token()
     first = socketio.AsyncClient(reconnection=False)
-    await first.connect(server.url, namespaces=["/meeting"], transports=["websocket"],
-                        auth={"token": token}, headers={"Origin": server.url})
+    await first.connect(
+        server.url,
+        namespaces=["/meeting"],
+        transports=["websocket"],
+        auth={"token": token},
+        headers={"Origin": server.url},
+    )
     replay = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await replay.connect(server.url, namespaces=["/meeting"], transports=["websocket"],
-                             auth={"token": token}, headers={"Origin": server.url})
+        await replay.connect(
+            server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": token},
+            headers={"Origin": server.url},
+        )
     await first.disconnect()
     await replay.disconnect()
     await wait_for(lambda: bool(alerts_seen(admin, "token_reuse")))
@@ -87,16 +100,20 @@ async def test_one_member_live_from_two_addresses_raises_an_alert(sign_in, serve
     here = await sign_in("C1-003")
     await here.join()
     there_http = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0)),
-        cookie_jar=aiohttp.CookieJar(unsafe=True))
+        connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0)), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     there = Member(server, there_http, "C1-003")
     try:
-        status, _ = await there.call("POST", "/api/login",
-                                     {"member_id": "C1-003", "password": DEMO_PASSWORD})
+        status, _ = await there.call("POST", "/api/login", {"member_id": "C1-003", "password": DEMO_PASSWORD})
         assert status == 200
         sio = socketio.AsyncClient(reconnection=False, http_session=there_http)
-        await sio.connect(server.url, namespaces=["/meeting"], transports=["websocket"],
-                          auth={"token": await there.token()}, headers={"Origin": server.url})
+        await sio.connect(
+            server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": await there.token()},
+            headers={"Origin": server.url},
+        )
         await wait_for(lambda: bool(alerts_seen(admin, "member_in_two_places")))
         alert = alerts_seen(admin, "member_in_two_places")[-1]
         assert alert["member_id"] == "C1-003"
@@ -115,8 +132,13 @@ async def test_a_suspended_member_trying_to_connect_raises_an_alert(sign_in, ser
     assert status == 200
     sio = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(server.url, namespaces=["/meeting"], transports=["websocket"],
-                          auth={"token": token}, headers={"Origin": server.url})
+        await sio.connect(
+            server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": token},
+            headers={"Origin": server.url},
+        )
     await sio.disconnect()
     status, _ = await m.call("POST", "/api/login", {"member_id": "C1-005", "password": DEMO_PASSWORD})
     assert status == 401  # the same refusal as a wrong password

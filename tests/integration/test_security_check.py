@@ -19,8 +19,13 @@ async def test_the_admin_page_check_finds_the_demo_and_says_how_to_fix_it(sign_i
     status, body = await admin.call("GET", "/api/admin/security/check")
     assert status == 200
     found = ids(body["findings"])
-    assert {"demo_accounts", "demo_password", "officers_without_second_factor",
-            "passphrase_beside_key", "second_factor_not_required_admins"} <= found
+    assert {
+        "demo_accounts",
+        "demo_password",
+        "officers_without_second_factor",
+        "passphrase_beside_key",
+        "second_factor_not_required_admins",
+    } <= found
     assert "file_readable" not in found  # the server writes its secrets 0600
     assert all(f["fix"] for f in body["findings"])
     assert body["findings"][0]["severity"] == "high"  # worst first
@@ -38,8 +43,14 @@ async def test_a_secret_readable_by_others_is_a_finding(sign_in, server) -> None
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meetingd", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "meetingd", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
 
 
 async def test_the_command_line_check_and_report(sign_in, server) -> None:

@@ -22,7 +22,8 @@ def clock() -> MovableClock:
 @pytest.fixture
 async def server(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Server]:
     srv, runner = await start_server(
-        tmp_path, clock=clock, security={"second_factor_required_for": ["admin", "officer"]})
+        tmp_path, clock=clock, security={"second_factor_required_for": ["admin", "officer"]}
+    )
     yield srv
     await runner.cleanup()
 
@@ -49,8 +50,9 @@ async def test_enrolment_shows_a_qr_code_and_issues_recovery_codes(sign_in, cloc
     assert status == 200
     assert body["qr"].startswith("data:image/svg+xml")
     assert body["uri"].startswith("otpauth://totp/") and "C1-001" in body["uri"]
-    status, body2 = await m.call("POST", "/api/me/second-factor/totp/confirm",
-                                 {"code": code_now(body["secret"], clock)})
+    status, body2 = await m.call(
+        "POST", "/api/me/second-factor/totp/confirm", {"code": code_now(body["secret"], clock)}
+    )
     assert status == 200
     assert len(body2["recovery_codes"]) == 10 and len(set(body2["recovery_codes"])) == 10
     status, me = await m.call("GET", "/api/me/security")
@@ -61,8 +63,9 @@ async def test_an_expired_enrolment_cannot_be_confirmed(sign_in, clock) -> None:
     m = await sign_in("C1-001")
     _s, body = await m.call("POST", "/api/me/second-factor/totp", {"password": DEMO_PASSWORD})
     clock.advance(11 * 60)
-    status, err = await m.call("POST", "/api/me/second-factor/totp/confirm",
-                               {"code": code_now(body["secret"], clock)})
+    status, err = await m.call(
+        "POST", "/api/me/second-factor/totp/confirm", {"code": code_now(body["secret"], clock)}
+    )
     assert (status, err["error"]) == (409, "fresh_password_required")
 
 
@@ -92,22 +95,24 @@ async def test_codes_one_step_either_side_are_accepted_older_ones_expired(sign_i
     m = await sign_in("C1-001")
     secret, _ = await enrol(m, clock, DEMO_PASSWORD)
     clock.advance(300)
-    status, body = await sign_in_with_code(await sign_in("C1-001"), DEMO_PASSWORD,
-                                           code_now(secret, clock, steps=-4))
+    status, body = await sign_in_with_code(
+        await sign_in("C1-001"), DEMO_PASSWORD, code_now(secret, clock, steps=-4)
+    )
     assert (status, body["error"]) == (401, "code_expired")
-    status, body = await sign_in_with_code(await sign_in("C1-001"), DEMO_PASSWORD,
-                                           code_now(secret, clock, steps=-1))
+    status, body = await sign_in_with_code(
+        await sign_in("C1-001"), DEMO_PASSWORD, code_now(secret, clock, steps=-1)
+    )
     assert status == 200, body  # the phone's clock a little behind
     clock.advance(60)
-    status, body = await sign_in_with_code(await sign_in("C1-001"), DEMO_PASSWORD,
-                                           code_now(secret, clock, steps=+1))
+    status, body = await sign_in_with_code(
+        await sign_in("C1-001"), DEMO_PASSWORD, code_now(secret, clock, steps=+1)
+    )
     assert status == 200, body  # a little ahead
     status, body = await sign_in_with_code(await sign_in("C1-001"), DEMO_PASSWORD, "000000")
     assert body["error"] in ("code_invalid", "code_reused")
 
 
-async def test_wrong_codes_are_rate_limited_per_account_and_raise_an_alert(sign_in, server,
-                                                                          clock) -> None:
+async def test_wrong_codes_are_rate_limited_per_account_and_raise_an_alert(sign_in, server, clock) -> None:
     m = await sign_in("C1-001")
     secret, _ = await enrol(m, clock, DEMO_PASSWORD)
     attacker = await sign_in("C1-001")
@@ -144,12 +149,12 @@ async def test_the_second_step_expires(sign_in, clock) -> None:
     m = await sign_in("C1-001")
     secret, _ = await enrol(m, clock, DEMO_PASSWORD)
     other = await sign_in("C1-001")
-    status, body = await other.call("POST", "/api/login",
-                                    {"member_id": "C1-001", "password": DEMO_PASSWORD})
+    status, body = await other.call("POST", "/api/login", {"member_id": "C1-001", "password": DEMO_PASSWORD})
     challenge = body["second_factor"]["challenge"]
     clock.advance(301)
-    status, body = await other.call("POST", "/api/login/code",
-                                    {"challenge": challenge, "code": code_now(secret, clock)})
+    status, body = await other.call(
+        "POST", "/api/login/code", {"challenge": challenge, "code": code_now(secret, clock)}
+    )
     assert (status, body["error"]) == (401, "sign_in_expired")
 
 
@@ -157,5 +162,6 @@ async def test_wrong_password_and_unknown_account_answer_the_same(sign_in, serve
     m = await sign_in("C1-001")
     a = await m.call("POST", "/api/login", {"member_id": "C1-002", "password": "wrong-password-1"})
     b = await m.call("POST", "/api/login", {"member_id": "NOBODY-9", "password": "wrong-password-1"})
-    assert a == b == (401, {"ok": False, "error": "not_authenticated",
-                            "message": "wrong member id or password"})
+    assert (
+        a == b == (401, {"ok": False, "error": "not_authenticated", "message": "wrong member id or password"})
+    )

@@ -22,7 +22,8 @@ def clock() -> MovableClock:
 @pytest.fixture
 async def server(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Server]:
     srv, runner = await start_server(
-        tmp_path, clock=clock, security={"second_factor_required_for": ["admin", "officer"]})
+        tmp_path, clock=clock, security={"second_factor_required_for": ["admin", "officer"]}
+    )
     yield srv
     await runner.cleanup()
 
@@ -45,8 +46,7 @@ async def test_admin_changes_need_a_second_factor_within_the_last_minutes(sign_i
     assert body["details"]["within_minutes"] == 10.0
     status, body = await admin.call("POST", "/api/security/step-up", {"code": "000000"})
     assert status == 401
-    status, body = await admin.call("POST", "/api/security/step-up",
-                                    {"code": code_now(secret, clock)})
+    status, body = await admin.call("POST", "/api/security/step-up", {"code": code_now(secret, clock)})
     assert status == 200, body
     status, body = await admin.call("PATCH", "/api/admin/members/C1-004", {"contact": "d@e.f"})
     assert status == 200, body
@@ -57,13 +57,16 @@ async def test_step_up_belongs_to_the_session_not_the_member(sign_in, clock) -> 
     secret, _ = await enrol(admin, clock, DEMO_PASSWORD)
     clock.advance(30)
     other = await sign_in("C1-CHAIR")
-    status, body = await other.call("POST", "/api/login",
-                                    {"member_id": "C1-CHAIR", "password": DEMO_PASSWORD})
-    await other.call("POST", "/api/login/code", {"challenge": body["second_factor"]["challenge"],
-                                                 "code": code_now(secret, clock)})
+    status, body = await other.call(
+        "POST", "/api/login", {"member_id": "C1-CHAIR", "password": DEMO_PASSWORD}
+    )
+    await other.call(
+        "POST",
+        "/api/login/code",
+        {"challenge": body["second_factor"]["challenge"], "code": code_now(secret, clock)},
+    )
     clock.advance(11 * 60)
-    status, body = await other.call("POST", "/api/security/step-up",
-                                    {"code": code_now(secret, clock)})
+    status, body = await other.call("POST", "/api/security/step-up", {"code": code_now(secret, clock)})
     assert status == 200
     status, _ = await other.call("PATCH", "/api/admin/members/C1-004", {"contact": "g@h.i"})
     assert status == 200

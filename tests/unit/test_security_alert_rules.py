@@ -50,22 +50,18 @@ def test_thresholds_come_from_the_settings() -> None:
 
 
 def test_a_token_replay_alerts_at_once() -> None:
-    drafts = AlertRules(SecuritySettings()).feed(
-        Event("socket_token_reused", T0, "C1-002", "10.0.0.7"))
+    drafts = AlertRules(SecuritySettings()).feed(Event("socket_token_reused", T0, "C1-002", "10.0.0.7"))
     assert rules_of(drafts) == ["token_reuse"] and drafts[0].severity == "high"
     assert "10.0.0.7" in drafts[0].summary
 
 
 def test_events_of_other_modules_raise_their_alerts() -> None:
     rules = AlertRules(SecuritySettings())
-    assert rules_of(rules.feed(Event("witness_refused_checkpoint", T0, meeting_id=4))) == \
-        ["witness_refused"]
-    assert rules_of(rules.feed(Event("trustee_share_new_device", T0, "C1-SEC", "10.0.0.3"))) == \
-        ["new_device"]
+    assert rules_of(rules.feed(Event("witness_refused_checkpoint", T0, meeting_id=4))) == ["witness_refused"]
+    assert rules_of(rules.feed(Event("trustee_share_new_device", T0, "C1-SEC", "10.0.0.3"))) == ["new_device"]
     assert rules.feed(Event("signed_in", T0, "C1-SEC", "10.0.0.3")) == []
 
 
 def test_a_hostile_member_id_cannot_break_the_summary() -> None:
-    drafts = AlertRules(SecuritySettings()).feed(
-        Event("socket_token_reused", T0, "{0.__class__}", "x"))
+    drafts = AlertRules(SecuritySettings()).feed(Event("socket_token_reused", T0, "{0.__class__}", "x"))
     assert "{0.__class__}" in drafts[0].summary
