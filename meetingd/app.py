@@ -17,6 +17,7 @@ from aiohttp import web
 from meeting.clock import Clock, utc_now
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
+from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
@@ -32,6 +33,10 @@ from .minutes import MinutesService
 from .procedure import Procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
+from .security.alerts import AlertRules
+from .security.events import SecurityLog
+from .security.http import add_security_routes
+from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
@@ -68,7 +73,11 @@ def server_secret(path: Path) -> bytes:
 
 async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     """Storage and the services over it: what the CLI's commands need (no adapters)."""
-    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    if not cfg.data_path.exists():  # keys, secrets and the database: owner only
+        cfg.data_path.mkdir(parents=True, mode=0o700)
+    db_file = cfg.data_path / "meetingd.db"
+    if not cfg.database.url and not db_file.exists():
+        db_file.touch(mode=0o600)  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
@@ -81,18 +90,21 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         clock,
         cfg.minutes.checkpoint_seconds,
     )
+    security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
+    accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
     return CoreServices(
         config=cfg,
         engine=engine,
         db=db,
         clock=clock,
-        accounts=Accounts(db, cfg.auth, secret, clock),
+        accounts=accounts,
         directory=Directory(db, clock),
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
         version=__version__,
         origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
+        security=Security(db, cfg, secret, clock, accounts, security_log),
     )
 
 
@@ -131,7 +143,11 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
     )
     namespace.on_roster_change(procedure.on_roster)
-    register_procedure(namespace, procedure)
+    hooks = SocketHooks(core.security)
+    channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
+    core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
+    core.security.sessions.on_ended(channel.end_sessions)
+    register_procedure(namespace, procedure, hooks)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
 
@@ -182,6 +198,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_security_routes(app)
     return app
 
 

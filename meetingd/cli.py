@@ -15,6 +15,7 @@ from meeting.errors import MeetingError
 from . import __version__, logs
 from .config import Config, ConfigError, describe, load_config
 from .minutes_cli import add_minutes_commands
+from .security.cli import add_security_commands
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -164,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
+    add_security_commands(sub, common)
     return p
 
 

@@ -29,6 +29,7 @@ from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
 from .recording import RecordingService
+from .security.service import Security
 from .storage.models import Member
 
 
@@ -64,6 +65,7 @@ class CoreServices:
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
     version: str
+    security: Security
     origin: PublicOrigin
 
     @property
@@ -97,8 +99,8 @@ class SignalingBackend:
     def __init__(self, svc: CoreServices) -> None:
         self._svc = svc
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        return await self._svc.accounts.redeem_socket_token(token)
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        return await self._svc.accounts.redeem_socket_token(token, address)
 
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)

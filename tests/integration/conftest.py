@@ -13,6 +13,7 @@ import pytest
 import socketio
 from aiohttp import web
 
+from meeting.clock import Clock, utc_now
 from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
@@ -47,13 +48,18 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
                 **sections.get("server", {}),
             },
             "logging": {"format": "text"},
+            # The demo officers have no second factor; tests of strict identity turn the
+            # production default (admins and officers must have one) back on.
+            "security": {"second_factor_required_for": [], **sections.get("security", {})},
         },
     )
 
 
-async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Server, web.AppRunner]:
+async def start_server(
+    tmp_path: Path, *, clock: Clock = utc_now, **sections: dict[str, Any]
+) -> tuple[Server, web.AppRunner]:
     cfg = make_config(tmp_path, **sections)
-    app = build_app(cfg)
+    app = build_app(cfg, clock)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
