@@ -22,6 +22,7 @@ from .accounts import Accounts
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
+from .committee.http import add_committee_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
@@ -150,6 +151,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_committee_routes(app)
     return app
 
 

@@ -14,6 +14,7 @@ from meeting.clock import Clock
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
+from .committee.service import CommitteeServices, committee_services
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -49,6 +50,11 @@ class Services:
     def minutes(self) -> MinutesService:
         """Officer keys, sealing, cosigning, export (meetingd/minutes.py)."""
         return MinutesService(self.db, self.journal, self.clock, self.config)
+
+    @cached_property
+    def committee(self) -> CommitteeServices:
+        """Organisation tree, e-profiles, participation figures (meetingd/committee/)."""
+        return committee_services(self.db, self.journal, self.clock, self.config.minutes.origin_prefix)
 
     def origin_ok(self, origin: str | None) -> bool:
         """Same-origin only (plus configured extras). No Origin: a non-browser client."""
