@@ -126,6 +126,7 @@ async def seed_organisation(
     months: int = 12,
     seed: int = 14,
     year: int = 2025,
+    first_month: int = 1,
     code: str = "K-SYN",
 ) -> SyntheticOrg:
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by design
@@ -175,7 +176,8 @@ async def seed_organisation(
     meeting_ids: list[int] = []
     total = 0
     for month in range(months):
-        opened_base = datetime(year + (month // 12), month % 12 + 1, 10, 8, 0, tzinfo=UTC)
+        n = first_month - 1 + month
+        opened_base = datetime(year + n // 12, n % 12 + 1, 10, 8, 0, tzinfo=UTC)
         batch_meetings, batch_parts, batch_entries, batch_cps = [], [], [], []
         plans = []
         for ci, cell_id in enumerate(cell_ids):

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The single-page shell: session, language picker, hash router.
- * Routes: #/login, #/invite/<token>, #/meetings, #/meeting/<id>, #/admin/members.
+ * Routes: #/login, #/invite/<token>, #/meetings, #/meeting/<id>, #/admin/members,
+ * #/org, #/committee/<id>, #/profile/<member_id>.
  * @module app
  */
 import { api, ApiError } from "./protocol.js";
@@ -14,6 +15,8 @@ import { mountRoom } from "./room.js";
 import { mountDisplay } from "./display.js";
 import { mountAdmin } from "./admin.js";
 import { mountMinutes } from "./minutes.js";
+import { mountOrg, mountCommittee } from "./committee.js";
+import { mountProfile } from "./profile.js";
 
 /** @typedef {import("./protocol.js").Me} Me */
 
@@ -147,6 +150,15 @@ function resolve(/** @type {string} */ hash) {
   if ((m = path.match(/^\/minutes\/(\d+)$/))) {
     const id = Number(m[1]);
     return { name: "minutes", view: (root, c) => mountMinutes(root, c, id), needsSession: true };
+  }
+  if (path === "/org") return { name: "org", view: mountOrg, needsSession: true };
+  if ((m = path.match(/^\/committee\/(\d+)$/))) {
+    const id = Number(m[1]);
+    return { name: "org", view: (root, c) => mountCommittee(root, c, id), needsSession: true };
+  }
+  if ((m = path.match(/^\/profile\/([^/]+)$/))) {
+    const memberId = decodeURIComponent(m[1]);
+    return { name: "org", view: (root, c) => mountProfile(root, c, memberId), needsSession: true };
   }
   if (path === "/admin/members") {
     return { name: "admin", view: me?.is_admin ? mountAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };
