@@ -20,10 +20,11 @@ from signaling.procedure import register_procedure
 
 from . import __version__
 from .accounts import Accounts
+from .committee.http import add_committee_routes
+from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
-from .committee.http import add_committee_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
@@ -92,6 +93,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
         version=__version__,
         origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
     )

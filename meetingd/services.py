@@ -22,7 +22,7 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
-from .committee.service import CommitteeServices, committee_services
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -64,6 +64,7 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
     origin: PublicOrigin
 
@@ -74,11 +75,6 @@ class CoreServices:
     @public_url.setter
     def public_url(self, url: str) -> None:
         self.origin.url = url.rstrip("/")
-
-    @cached_property
-    def committee(self) -> CommitteeServices:
-        """Organisation tree, e-profiles, participation figures (meetingd/committee/)."""
-        return committee_services(self.db, self.journal, self.clock, self.config.minutes.origin_prefix)
 
     def origin_ok(self, origin: str | None) -> bool:
         return self.origin.allows(origin)

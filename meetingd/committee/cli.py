@@ -134,6 +134,17 @@ def cmd_report_verify(args: argparse.Namespace) -> int:
     folder = Path(args.bundles)
     texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))]
     problems = verify_report(doc, texts, trusted_log_key=args.log_key)
+    if args.strict:
+        # each bundle through the minutes verifier too: closed, sealed, cosigned, consistent
+        from recorder.verifier import verify_bundle
+
+        from ..verify_cli import entry_checks
+
+        for path, text in zip(sorted(folder.glob("*.json")), texts, strict=True):
+            rep = verify_bundle(text, checks=entry_checks())
+            if rep.status == "invalid":
+                first = rep.errors[0] if rep.errors else None
+                problems.append(f"{path.name}: the minutes verifier says invalid ({first})")
     for p in problems:
         print(f"ERROR {p}")
     n = len(doc.get("bundles", []))
@@ -179,4 +190,9 @@ def add_committee_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     rv.add_argument("report", help="the report's .json document")
     rv.add_argument("--bundles", metavar="DIR", required=True)
     rv.add_argument("--log-key", help="trusted verifier key of the server's minutes key")
+    rv.add_argument(
+        "--strict",
+        action="store_true",
+        help="also run every bundle through the minutes verifier (sealed, cosigned, ...)",
+    )
     rv.set_defaults(fn=cmd_report_verify)

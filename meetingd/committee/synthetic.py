@@ -17,12 +17,25 @@ from sqlalchemy import insert, select
 
 from meeting.clock import iso
 from recorder.minutes_log import MinutesLog
+from voting.ballot_box import BallotBox, BallotCast, VoterMarked
+from voting.poll import BallotKind, Poll, PollConfig
+from voting.rules import Counts
 
 from ..services import Services
 from ..storage.models import Cell, Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
 from ..storage.org_models import CellCommittee, CommitteeOfficer, CommitteeRow
 
 MODES = ("main_room", "main_room", "main_room", "remote", "remote", "sub_site")
+
+
+def _poll_fields(d: dict[str, Any], poll_id: int) -> dict[str, Any]:
+    """A voting event as the daemon records it (integer poll id, no ``type``)."""
+    return {**{k: v for k, v in d.items() if k != "type"}, "poll_id": poll_id}
+
+
+def _opened(poll: Poll, now: datetime, quorate: bool) -> dict[str, Any]:
+    """Open a poll (without quorum the chair overrides, as in a real meeting)."""
+    return poll.open(now, quorate, override=not quorate).to_dict()
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,13 @@ def meeting_entries(
     out: list[dict[str, Any]] = []
     t = opened
 
-    def add(type: str, **fields: Any) -> None:
+    def tick() -> datetime:
         nonlocal t
         t += timedelta(seconds=rng.randint(1, 40))
-        out.append({"type": type, "at": iso(t), "meeting_id": meeting_id, **fields})
+        return t
+
+    def add(type: str, **fields: Any) -> None:
+        out.append({"at": iso(tick()), **fields, "type": type, "meeting_id": meeting_id})
 
     roles = ["chair", "secretary"] + ["member"] * (len(people) - 2)
     add(
@@ -92,25 +108,29 @@ def meeting_entries(
         for m in rng.sample(present, min(len(present), rng.randint(1, 4))):
             add("floor_given", member_id=m)
             add("speech_ended", member_id=m, duration_ms=rng.randint(20_000, 240_000))
-    for n, kind in enumerate(("open", "secret"), start=1):
+    for n, kind in enumerate((BallotKind.OPEN, BallotKind.SECRET), start=1):
         poll_id = meeting_id * 10 + n
+        poll = Poll(str(poll_id), PollConfig.motion(f"Motion {n}", kind=kind))
+        box = BallotBox(poll, token=rng.randbytes)
         add(
             "poll_opened",
-            poll_id=poll_id,
-            config={"kind": kind, "question": f"Motion {n}", "options": ["yes", "no", "abstain"]},
+            **_poll_fields(_opened(poll, tick(), len(present) * 2 > len(people)), poll_id),
+            by=people[0][0],
         )
-        voters = [m for m in present if rng.random() < 0.9]
-        for m in voters:
-            if kind == "open":
-                add("ballot_cast", poll_id=poll_id, voter_id=m, choices=[rng.randint(0, 2)])
-            else:
-                add("voter_marked", poll_id=poll_id, voter_id=m)
-        add("poll_closed", poll_id=poll_id, reason="closed_by_chair")
+        for m in present:
+            if rng.random() < 0.9:
+                cast = box.cast(m, f"{m}-{poll_id:08d}-ballot", [rng.randint(0, 2)], tick(), True)
+                for ev in cast.events:
+                    if isinstance(ev, BallotCast):
+                        add("ballot_cast", **_poll_fields(ev.to_dict(), poll_id))
+                    elif isinstance(ev, VoterMarked):
+                        add("voter_marked", poll_id=poll_id, voter_id=ev.voter_id)
+        add("poll_closed", **_poll_fields(poll.close(tick()).to_dict(), poll_id), by=people[0][0])
+        result = box.result(Counts(entitled=len(people), present=len(present)))
         add(
             "poll_result",
-            poll_id=poll_id,
-            tally={"voters": len(voters), "hand": {"ballots": 0}},
-            outcome={"passed": True},
+            **_poll_fields(result.to_dict(), poll_id),
+            counts={"entitled": len(people), "present": len(present)},
         )
     for m in present:
         add("member_left", member_id=m, reason="meeting_closed")
