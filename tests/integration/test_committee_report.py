@@ -66,8 +66,9 @@ async def test_report_figures_equal_those_recomputed_from_the_exported_bundles(
     assert doc["figures"]["totals"]["held"] == 10 and org.members == 18
     assert "#bundle" in out.read_text()
 
-    code, text = await meetingd("report", "verify", str(tmp_path / "report.json"), "--bundles", str(bundles),
-                                "--strict")  # every bundle also passes the minutes verifier (tallies too)
+    code, text = await meetingd(
+        "report", "verify", str(tmp_path / "report.json"), "--bundles", str(bundles), "--strict"
+    )  # every bundle also passes the minutes verifier (tallies too)
     assert code == 0 and "OK: the figures are those recomputed from 10 minutes bundles" in text, text
 
     # a figure changed in the report is found
