@@ -21,6 +21,8 @@ from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
+from .committee.http import add_committee_routes
+from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -102,6 +104,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
         version=__version__,
         origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
         security=Security(db, cfg, secret, clock, accounts, security_log),
@@ -199,6 +202,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     add_routes(app)
     add_minutes_routes(app)
     add_security_routes(app)
+    add_committee_routes(app)
     return app
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from meeting.errors import MeetingError
 
 from . import __version__, logs
+from .committee.cli import add_committee_commands
 from .config import Config, ConfigError, describe, load_config
 from .minutes_cli import add_minutes_commands
 from .security.cli import add_security_commands
@@ -166,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
     add_security_commands(sub, common)
+    add_committee_commands(sub, common)
     return p
 
 

@@ -187,6 +187,10 @@ class Journal:
     def signer(self, meeting_id: int) -> Ed25519Signer:
         return Ed25519Signer(self.origin(meeting_id), self._key)
 
+    def signer_for(self, origin: str) -> Ed25519Signer:
+        """The server's minutes key signing another log (the organisation log)."""
+        return Ed25519Signer(origin, self._key)
+
     async def _state(self, meeting_id: int) -> _LogState:
         state = self._states.get(meeting_id)
         if state is not None:

@@ -22,6 +22,7 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -64,6 +65,7 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
     security: Security
     origin: PublicOrigin
