@@ -317,9 +317,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
       ui.delete(poll.poll_id);
       followed.add(poll.poll_id);
     }
-    render();
-    // bring the vote into view: it is the most important thing on the screen now
-    element.scrollIntoView({ block: "start", behavior: "smooth" });
+    render(); // the room brings the Vote tab forward (room.js)
   });
   render();
   return { element, render, tick };
