@@ -62,6 +62,18 @@ const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ide
 const DISCONNECTED_GRACE_MS = 5000;
 
 /**
+ * A named moment on the page's timeline (bench/join_bench.py reads them); costs nothing.
+ * @param {string} name
+ */
+function mark(name) {
+  try {
+    performance.mark(name);
+  } catch {
+    // no User Timing: nothing to record
+  }
+}
+
+/**
  * Wait until ICE gathering completes, or `ms` passes (candidates found later trickle).
  * @param {RTCPeerConnection} pc
  * @param {number} ms
@@ -148,6 +160,7 @@ export class MediaSession extends EventTarget {
     clearTimeout(this.recoveryTimer);
     this.closePeers();
     this.setState(this.everConnected ? "reconnecting" : "connecting");
+    mark("media:open");
     let ack;
     try {
       ack = await this.link.emit("media_open", {
@@ -163,6 +176,7 @@ export class MediaSession extends EventTarget {
       return;
     }
     if (generation !== this.generation || this.closed) return;
+    mark("media:opened");
     this.status.error = null;
     this.iceServers = ack.ice_servers || [];
     this.publications = new Map((ack.publications || []).map((/** @type {Publication} */ p) => [p.member_id, p]));
@@ -471,9 +485,11 @@ export class MediaSession extends EventTarget {
       });
     }
     this.streams = new Map(offer.streams.map((s) => [s.mid, s]));
+    mark("media:subscribe_offer");
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc, GATHER_WAIT_MS);
+    mark("media:subscribe_answer");
     if (generation !== this.generation) return;
     await this.link.emit("subscribe_answer", { sdp: pc.localDescription?.sdp ?? "", type: "answer" });
     this.fire("remote", this.remote());

@@ -109,7 +109,10 @@ export function mountRoom(root, ctx, meetingId) {
       const parts = content[name];
       if (!parts) continue;
       const tab = /** @type {HTMLButtonElement} */ (h("button", { type: "button", role: "tab", id: `tab-${name}`, "aria-controls": `panel-${name}`, class: "tab", "data-tab": name }));
-      tab.addEventListener("click", () => selectTab(name));
+      tab.addEventListener("click", () => {
+        tabChosen = true;
+        selectTab(name);
+      });
       tab.addEventListener("keydown", (event) => {
         if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
         const shown = [...tabs.keys()].filter((n) => /** @type {HTMLElement} */ (tabs.get(n)?.tab).offsetParent !== null);
@@ -126,6 +129,9 @@ export function mountRoom(root, ctx, meetingId) {
     if (!tabs.has(activeTab)) activeTab = phone() ? "video" : "speakers";
     selectTab(activeTab);
   }
+
+  /** the member chose a tab themself: the room stops choosing for them */
+  let tabChosen = false;
 
   /** @param {TabName} name */
   function selectTab(name) {
@@ -410,6 +416,11 @@ export function mountRoom(root, ctx, meetingId) {
     proc.addEventListener("change", () => {
       const st = proc.state;
       const sig = JSON.stringify([st?.speakers.queue.map((e) => e.entry_id), st?.speakers.current?.entry_id, st?.attendance.present, st?.attendance.members.map((m) => [m.member_id, m.present, m.attendance])]);
+      // arriving (or reloading) while a vote is open: show it
+      if (!tabChosen && activeTab !== "vote" && activeTab !== "chair" && proc.openPolls().length) {
+        tabChosen = true;
+        selectTab("vote");
+      }
       renderTabs();
       if (sig === procSig) return;
       procSig = sig;

@@ -37,7 +37,7 @@ const REVEAL_MS = 5000;
 export function receiptCode(code) {
   const groups = code.match(/.{1,4}/g) ?? [code];
   return h("code", { class: "receipt-code", "data-receipt": code, "aria-label": code },
-    groups.map((g, i) => [i ? " " : "", h("span", { class: "receipt-group" }, g)]));
+    groups.flatMap((g, i) => [i ? " " : "", h("span", { class: "receipt-group" }, g)]));
 }
 
 /** @param {Poll} poll */
@@ -243,7 +243,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   function signature(poll) {
     const s = stateOf(poll.poll_id);
     const mine = proc.myVote(poll.poll_id);
-    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result)]);
+    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result), Date.now() < s.revealUntil]);
   }
 
   /** @param {Poll} poll */
