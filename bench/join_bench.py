@@ -29,8 +29,8 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP  # noqa: E402
-from tests.support.server import DEMO_PASSWORD, start_meetingd, stop_meetingd  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP
+from tests.support.server import DEMO_PASSWORD, start_meetingd, stop_meetingd
 
 WATCH = """() => {
   window.__join = {};
@@ -129,14 +129,21 @@ def main() -> None:
     totals = [r["total"] for r in runs]
     med = statistics.median(totals)
     base_med = statistics.median(baseline)
-    print(f"join click -> first remote video: median {med:.0f} ms over {len(runs)} runs "
-          f"(min {min(totals):.0f}, max {max(totals):.0f}); target 1500 ms: {med / 1500:.2f}x")
-    print(f"baseline (bare RTCPeerConnection pair in one page, offer -> first frame): median "
-          f"{base_med:.0f} ms; meetingd join / baseline = {med / base_med:.1f}x")
-    names = sorted({k for r in runs for k in r if k != "total"}, key=lambda k: statistics.median(
-        [r[k] for r in runs if k in r]))
+    print(
+        f"join click -> first remote video: median {med:.0f} ms over {len(runs)} runs "
+        f"(min {min(totals):.0f}, max {max(totals):.0f}); target 1500 ms: {med / 1500:.2f}x"
+    )
+    print(
+        f"baseline (bare RTCPeerConnection pair in one page, offer -> first frame): median "
+        f"{base_med:.0f} ms; meetingd join / baseline = {med / base_med:.1f}x"
+    )
+    names = sorted(
+        {k for r in runs for k in r if k != "total"},
+        key=lambda k: statistics.median([r[k] for r in runs if k in r]),
+    )
     for name in names:
-        print(f"  {name:26s} median {statistics.median([r[name] for r in runs if name in r]):6.0f} ms after the click")
+        at = statistics.median([r[name] for r in runs if name in r])
+        print(f"  {name:26s} median {at:6.0f} ms after the click")
 
 
 if __name__ == "__main__":

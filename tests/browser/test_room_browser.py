@@ -32,8 +32,9 @@ def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """meetingd announcing 127.0.0.1 for media (the namespace has only loopback)."""
     from tests.support.server import start_meetingd, stop_meetingd
 
-    base_url, proc = start_meetingd(tmp_path_factory.mktemp("meetingd-room"),
-                                    env={"MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1"})
+    base_url, proc = start_meetingd(
+        tmp_path_factory.mktemp("meetingd-room"), env={"MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1"}
+    )
     try:
         yield base_url.rstrip("/")
     finally:
@@ -73,9 +74,11 @@ def counts(page: Page) -> dict[str, Any]:
 
 
 def assert_counts_agree(page: Page, present: int) -> None:
-    wait_until(lambda: counts(page) == {"quorum": str(present), "tab": str(present),
-                                        "roster": str(present)}, 10,
-               what=f"all counts at {present}: {counts(page)}")
+    wait_until(
+        lambda: counts(page) == {"quorum": str(present), "tab": str(present), "roster": str(present)},
+        10,
+        what=f"all counts at {present}: {counts(page)}",
+    )
 
 
 def top_of_stage(page: Page) -> float:
@@ -167,7 +170,8 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     expect(chair.locator('.checkin-row[data-member-id="C1-002"] [data-action="check-in"]')).to_have_count(0)
     # checked in, no device: shown present, where they attend
     expect(chair.locator('[data-group="main"] .person[data-member-id="C1-003"]')).to_have_attribute(
-        "data-state", "checked_in")
+        "data-state", "checked_in"
+    )
     for page in (chair, phone, remote):
         assert_counts_agree(page, 4)
 
@@ -175,7 +179,11 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     for page, name in ((chair, "chair"), (phone, "phone"), (remote, "remote")):
         for size in (SMALL_PHONE, PHONE, LAPTOP):
             page.set_viewport_size(size)
-            for t in ("video", "speakers", "vote", "chat", "people") if size != LAPTOP else ("speakers", "vote", "chat", "people"):
+            for t in (
+                ("video", "speakers", "vote", "chat", "people")
+                if size != LAPTOP
+                else ("speakers", "vote", "chat", "people")
+            ):
                 tab(page, t)
                 assert_fits(page, f"{name} at {size['width']} on {t}")
             bar = page.locator(".topbar").bounding_box()
@@ -187,7 +195,8 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     # targets: every button on the phone is at least 44 px high
     small = phone.evaluate("""() => [...document.querySelectorAll('button, .tab, summary, select, input')]
         .filter((el) => el.offsetParent !== null)
-        .map((el) => [el.getAttribute('data-action') || el.className || el.tagName, el.getBoundingClientRect().height])
+        .map((el) => [el.getAttribute('data-action') || el.className || el.tagName,
+                      el.getBoundingClientRect().height])
         .filter(([, h]) => h < 43.5)""")
     assert not small, f"touch targets under 44 px on the phone: {small}"
 
