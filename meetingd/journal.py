@@ -31,9 +31,16 @@ from recorder.canonical import canonicalize
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
 
+from .storage.dialect import lock_meeting_log
 from .storage.models import MinutesCheckpoint, MinutesEntry
 
 logger = logging.getLogger(__name__)
+
+
+class JournalOutOfStep(RuntimeError):
+    """The database holds a different number of entries than this process's tree: a
+    commit whose outcome was lost (database connection dropped at COMMIT), or another
+    node appended. The state is dropped and reloaded; the caller's command is retried."""
 
 
 @dataclass
@@ -116,6 +123,7 @@ class Journal:
         state = await self._state(meeting_id)
         async with state.lock:
             async with self._db() as s, s.begin():
+                await self._in_step(s, state, meeting_id)
                 tx = JournalTx(s, state, meeting_id, self._clock)
                 yield tx
             # committed: now the in-memory tree may grow
@@ -123,6 +131,15 @@ class Journal:
                 state.log.append(entry)
         if tx.pending:
             self._mark_dirty(meeting_id)
+
+    async def _in_step(self, s: AsyncSession, state: _LogState, meeting_id: int) -> None:
+        """Hold the meeting's log lock for this transaction, and check the tree is current."""
+        on_disk = await lock_meeting_log(s, meeting_id)
+        if on_disk != state.log.size:
+            if self._states.get(meeting_id) is state:
+                del self._states[meeting_id]
+            raise JournalOutOfStep(f"meeting={meeting_id} log has {on_disk} entries stored, "
+                                   f"{state.log.size} here: reloading")
 
     async def log(self, meeting_id: int) -> MinutesLog:
         return (await self._state(meeting_id)).log
