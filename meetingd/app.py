@@ -14,6 +14,7 @@ import socketio
 from aiohttp import web
 
 from meeting.clock import Clock, utc_now
+from signaling.fanout import client_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
 
@@ -100,6 +101,8 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         max_http_buffer_size=cfg.limits.max_payload_bytes * 2,
         ping_interval=10, ping_timeout=10,
         logger=False, engineio_logger=False,
+        # several nodes: broadcasts through Redis, delivered encode-once on each (cluster)
+        client_manager=client_manager(cfg.cluster.redis_url),
     )
     sio.attach(app)
 

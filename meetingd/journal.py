@@ -37,12 +37,6 @@ from .storage.models import MinutesCheckpoint, MinutesEntry
 logger = logging.getLogger(__name__)
 
 
-class JournalOutOfStep(RuntimeError):
-    """The database holds a different number of entries than this process's tree: a
-    commit whose outcome was lost (database connection dropped at COMMIT), or another
-    node appended. The state is dropped and reloaded; the caller's command is retried."""
-
-
 @dataclass
 class _LogState:
     log: MinutesLog
@@ -97,26 +91,35 @@ class Journal:
             if state is None:
                 signer = self.signer(meeting_id)
                 async with self._db() as s:
-                    entries = (await s.scalars(select(MinutesEntry.canonical)
-                                               .where(MinutesEntry.meeting_id == meeting_id)
-                                               .order_by(MinutesEntry.seq))).all()
-                    notes = (await s.scalars(select(MinutesCheckpoint.note)
-                                             .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                             .order_by(MinutesCheckpoint.size))).all()
-                log = MinutesLog.restore(self.origin(meeting_id), list(entries), list(notes),
-                                         log_key=signer.verifier_key)
-                state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
+                    log, last = await self._restore(s, meeting_id, signer)
+                state = _LogState(log, signer, checkpointed_size=last)
                 self._states[meeting_id] = state
                 if state.checkpointed_size < log.size:
                     self._mark_dirty(meeting_id)
         return state
 
-    async def _last_size(self, meeting_id: int) -> int:
-        async with self._db() as s:
-            size = await s.scalar(select(MinutesCheckpoint.size)
-                                  .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                  .order_by(MinutesCheckpoint.size.desc()).limit(1))
-        return int(size or 0)
+    async def _restore(self, s: AsyncSession, meeting_id: int,
+                       signer: Ed25519Signer) -> tuple[MinutesLog, int]:
+        """The log as stored, and the size of its last stored checkpoint."""
+        entries = (await s.scalars(select(MinutesEntry.canonical)
+                                   .where(MinutesEntry.meeting_id == meeting_id)
+                                   .order_by(MinutesEntry.seq))).all()
+        rows = (await s.execute(select(MinutesCheckpoint.size, MinutesCheckpoint.note)
+                                .where(MinutesCheckpoint.meeting_id == meeting_id)
+                                .order_by(MinutesCheckpoint.size))).all()
+        log = MinutesLog.restore(self.origin(meeting_id), list(entries), [n for _, n in rows],
+                                 log_key=signer.verifier_key)
+        return log, int(rows[-1][0]) if rows else 0
+
+    async def _in_step(self, s: AsyncSession, state: _LogState, meeting_id: int) -> None:
+        """Hold the meeting's log lock for this transaction; catch the tree up if the
+        database has moved on (a commit whose outcome was lost when the database
+        connection dropped, or another node appended): never fork the log."""
+        on_disk = await lock_meeting_log(s, meeting_id)
+        if on_disk != state.log.size:
+            logger.warning("meeting=%s log has %s entries stored, %s here: reloading",
+                           meeting_id, on_disk, state.log.size)
+            state.log, state.checkpointed_size = await self._restore(s, meeting_id, state.signer)
 
     @asynccontextmanager
     async def transaction(self, meeting_id: int) -> AsyncIterator[JournalTx]:
@@ -132,15 +135,6 @@ class Journal:
         if tx.pending:
             self._mark_dirty(meeting_id)
 
-    async def _in_step(self, s: AsyncSession, state: _LogState, meeting_id: int) -> None:
-        """Hold the meeting's log lock for this transaction, and check the tree is current."""
-        on_disk = await lock_meeting_log(s, meeting_id)
-        if on_disk != state.log.size:
-            if self._states.get(meeting_id) is state:
-                del self._states[meeting_id]
-            raise JournalOutOfStep(f"meeting={meeting_id} log has {on_disk} entries stored, "
-                                   f"{state.log.size} here: reloading")
-
     async def log(self, meeting_id: int) -> MinutesLog:
         return (await self._state(meeting_id)).log
 
@@ -155,8 +149,12 @@ class Journal:
             size = state.log.size
             if size == 0 or size == state.checkpointed_size:
                 return state.log.latest_checkpoint
-            note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
             async with self._db() as s, s.begin():
+                await self._in_step(s, state, meeting_id)
+                size = state.log.size
+                if size == state.checkpointed_size:  # another node signed this size
+                    return state.log.latest_checkpoint
+                note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
                 s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note,
                                         at=self._clock()))
             state.checkpointed_size = size
