@@ -14,7 +14,7 @@ import socketio
 from aiohttp import web
 
 from meeting.clock import Clock, utc_now
-from signaling.fanout import client_manager
+from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
 
@@ -147,6 +147,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         namespace = app[services_key].namespace
         if namespace is not None:
             await namespace.shutdown()
+        await close_manager(sio)
 
     app.on_shutdown.append(on_shutdown)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
@@ -111,12 +111,17 @@ class Journal:
                                  log_key=signer.verifier_key)
         return log, int(rows[-1][0]) if rows else 0
 
-    async def _in_step(self, s: AsyncSession, state: _LogState, meeting_id: int) -> None:
+    async def _in_step(self, s: AsyncSession, state: _LogState, meeting_id: int, *,
+                       checkpoints: bool = False) -> None:
         """Hold the meeting's log lock for this transaction; catch the tree up if the
         database has moved on (a commit whose outcome was lost when the database
         connection dropped, or another node appended): never fork the log."""
         on_disk = await lock_meeting_log(s, meeting_id)
-        if on_disk != state.log.size:
+        signed = state.checkpointed_size
+        if checkpoints:
+            signed = int(await s.scalar(select(func.max(MinutesCheckpoint.size))
+                                        .where(MinutesCheckpoint.meeting_id == meeting_id)) or 0)
+        if on_disk != state.log.size or signed != state.checkpointed_size:
             logger.warning("meeting=%s log has %s entries stored, %s here: reloading",
                            meeting_id, on_disk, state.log.size)
             state.log, state.checkpointed_size = await self._restore(s, meeting_id, state.signer)
@@ -150,7 +155,7 @@ class Journal:
             if size == 0 or size == state.checkpointed_size:
                 return state.log.latest_checkpoint
             async with self._db() as s, s.begin():
-                await self._in_step(s, state, meeting_id)
+                await self._in_step(s, state, meeting_id, checkpoints=True)
                 size = state.log.size
                 if size == state.checkpointed_size:  # another node signed this size
                     return state.log.latest_checkpoint

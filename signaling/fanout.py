@@ -14,6 +14,7 @@ carry (callbacks, binary attachments, no room) go through python-socketio unchan
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -66,6 +67,7 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
             redis_options=options | kwargs.pop("redis_options", {}),
             **kwargs,
         )
+        self._clients: list[tuple[Any, Any]] = []
         self.published = 0
         self.fast_deliveries = 0
         self.slow_deliveries = 0
@@ -86,6 +88,24 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
         )
         if not kwargs.get("ignore_queue"):
             self.published += 1
+
+    def _redis_connect(self) -> None:
+        # The publisher and the listener each (re)connect after an error, replacing the
+        # client the other may still use: keep every one made, to close them all.
+        super()._redis_connect()
+        self._clients.append((self.redis, self.pubsub))
+
+    async def close(self) -> None:
+        """Stop listening and close every Redis connection made (server shutdown)."""
+        thread = getattr(self, "thread", None)
+        if thread is not None:
+            thread.cancel()
+            await asyncio.gather(thread, return_exceptions=True)
+        for redis, pubsub in self._clients:
+            await pubsub.aclose()
+            await redis.aclose()
+        self._clients.clear()
+        self.connected = False
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         room = message.get("room")
@@ -132,3 +152,9 @@ def client_manager(redis_url: str) -> socketio.AsyncManager:
     if not redis_url:
         return socketio.AsyncManager()
     return RedisFanout(redis_url)
+
+
+async def close_manager(sio: socketio.AsyncServer) -> None:
+    """Release what the client manager holds (the Redis connections of a cluster node)."""
+    if isinstance(sio.manager, RedisFanout):
+        await sio.manager.close()

@@ -25,6 +25,7 @@ from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
 from meetingd.services import Services, services_key
 from tests.support.postgres import PostgresCluster, find_pg_bin
+from tests.support.redis_server import RedisServer, find_redis
 
 STORES = ("sqlite", "postgresql")
 
@@ -77,6 +78,17 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster().start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if find_redis() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("redis-server missing in CI: ./dev test installs it")
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
