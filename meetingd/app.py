@@ -20,6 +20,7 @@ from signaling.procedure import register_procedure
 
 from . import __version__
 from .accounts import Accounts
+from .cluster.health import cluster_key, cluster_node
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -116,7 +117,8 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
             Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
                    lim.chat_history, cfg.server.reconnect_grace_seconds),
             clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
-        svc.procedure = Procedure(svc.db, svc.journal, clock)
+        cluster = app[cluster_key] = cluster_node(cfg, svc)  # None: one node
+        svc.procedure = Procedure(svc.db, svc.journal, clock, ownership=cluster)
         svc.procedure.emit = svc.namespace.emit_to_meeting
         svc.procedure.roster_of = svc.namespace.roster
         svc.namespace.on_roster_change(svc.procedure.on_roster)
@@ -131,10 +133,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         svc.recording = recording
         await recording.prune()
         svc.journal.start()
+        if cluster is not None:  # leases first: restoring open polls leases their meetings
+            await cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        if cluster is not None:
+            await cluster.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:

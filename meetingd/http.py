@@ -22,7 +22,9 @@ from meeting.errors import (
     PayloadTooLarge,
     error_body,
 )
+from signaling.fanout import redis_ok
 
+from .cluster.health import cluster_health, cluster_key
 from .directory import STATUSES, check_member_id, check_text, member_dict
 from .services import Services, services_key
 from .storage.models import Cell, Member
@@ -163,8 +165,16 @@ async def healthz(request: web.Request) -> web.Response:
         logger.exception("health check: database")
         db = "error"
     status = 200 if db == "ok" else 503
-    return web.json_response({"ok": db == "ok", "status": "ok" if db == "ok" else "degraded",
-                              "version": svc.version, "database": db}, status=status)
+    body = {"ok": db == "ok", "status": "ok" if db == "ok" else "degraded",
+            "version": svc.version, "database": db}
+    cluster = request.app.get(cluster_key)
+    if cluster is not None and svc.namespace is not None:
+        body |= await cluster_health(cluster, await redis_ok(svc.namespace.sio))
+        if body["leases"] != "ok":  # cannot own meetings: send clients elsewhere
+            status, body["ok"] = 503, False
+        if body["redis"] != "ok" or body["leases"] != "ok":  # own meetings still served
+            body["status"] = "degraded"
+    return web.json_response(body, status=status)
 
 
 # -- sign-in ------------------------------------------------------------------------------

@@ -158,3 +158,17 @@ async def close_manager(sio: socketio.AsyncServer) -> None:
     """Release what the client manager holds (the Redis connections of a cluster node)."""
     if isinstance(sio.manager, RedisFanout):
         await sio.manager.close()
+
+
+async def redis_ok(sio: socketio.AsyncServer, within_s: float = 1.0) -> bool | None:
+    """Whether this node reaches its Redis (None: a single node, no Redis)."""
+    manager = sio.manager
+    if not isinstance(manager, RedisFanout):
+        return None
+    try:
+        if manager.redis is None:
+            manager._redis_connect()
+        return bool(await asyncio.wait_for(manager.redis.ping(), within_s))
+    except Exception as exc:  # down, refused, timed out: reported, never raised
+        logger.warning("redis ping failed: %s", exc)
+        return False
