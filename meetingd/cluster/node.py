@@ -32,8 +32,9 @@ Forget = Callable[[int], None]
 
 
 class ClusterNode:
-    def __init__(self, db: async_sessionmaker[AsyncSession], url: str, node_id: str, *,
-                 check_seconds: float) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], url: str, node_id: str, *, check_seconds: float
+    ) -> None:
         self.db = db
         self.leases = LeaseHolder(url, node_id, check_seconds=check_seconds, on_lost=self.lost)
         self.node_id = node_id
@@ -59,10 +60,12 @@ class ClusterNode:
         except LeaseLost:
             owner = None
         if owner is None:
-            return InvalidState("this node cannot reach the database that holds the meeting's "
-                                "lease; retry", code="server_busy", retry_after=1.0)
-        return InvalidState(f"meeting {meeting_id} is served by node {owner}",
-                            code="not_owner", owner=owner)
+            return InvalidState(
+                "this node cannot reach the database that holds the meeting's lease; retry",
+                code="server_busy",
+                retry_after=1.0,
+            )
+        return InvalidState(f"meeting {meeting_id} is served by node {owner}", code="not_owner", owner=owner)
 
     async def lost(self, meetings: set[int]) -> None:
         for meeting_id in sorted(meetings):

@@ -38,30 +38,32 @@ def health(url: str) -> dict[str, Any]:
         return dict(json.loads(e.read()))
 
 
-async def wait_owner(url: str, meeting_id: int, timeout: float = 15.0) -> float:
+async def wait_owner(url: str, meeting_id: int, within_s: float = 15.0) -> float:
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
+    while time.monotonic() - start < within_s:
         if meeting_id in (await asyncio.to_thread(health, url)).get("meetings_owned", []):
             return time.monotonic() - start
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} did not take meeting {meeting_id} in {timeout} s")
+    raise AssertionError(f"{url} did not take meeting {meeting_id} in {within_s} s")
 
 
 async def sign_in(url: str, member_id: str, opened: list[Member]) -> Member:
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     m = Member(SimpleNamespace(url=url), http, member_id)  # type: ignore[arg-type]
     opened.append(m)
-    status, body = await m.call("POST", "/api/login", {"member_id": member_id,
-                                                       "password": DEMO_PASSWORD})
+    status, body = await m.call("POST", "/api/login", {"member_id": member_id, "password": DEMO_PASSWORD})
     assert status == 200, body
     return m
 
 
 async def test_kill_9_of_the_owner_mid_poll_keeps_every_acked_ballot(
-        tmp_path: Path, postgres_cluster: PostgresCluster, redis_server: RedisServer) -> None:
-    env = {"MEETINGD_DATABASE_URL": postgres_cluster.create_database(),
-           "MEETINGD_CLUSTER_REDIS_URL": redis_server.url,
-           "MEETINGD_CLUSTER_LEASE_CHECK_SECONDS": "0.5"}
+    tmp_path: Path, postgres_cluster: PostgresCluster, redis_server: RedisServer
+) -> None:
+    env = {
+        "MEETINGD_DATABASE_URL": postgres_cluster.create_database(),
+        "MEETINGD_CLUSTER_REDIS_URL": redis_server.url,
+        "MEETINGD_CLUSTER_LEASE_CHECK_SECONDS": "0.5",
+    }
     # one data dir: both nodes read the same server secret and minutes key (docs/deploy.md)
     url_a, node_a = start_meetingd(tmp_path, env={**env, "MEETINGD_CLUSTER_NODE_ID": "node-a"})
     opened: list[Member] = []
@@ -83,8 +85,9 @@ async def test_kill_9_of_the_owner_mid_poll_keeps_every_acked_ballot(
         # a member on node b sees the poll (broadcast through Redis) but cannot write there
         watcher = await sign_in(url_b, "C1-007", opened)
         assert (await watcher.join())["ok"]
-        refused = await watcher.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                                     "choices": [0]})
+        refused = await watcher.emit(
+            "cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]}
+        )
         assert refused["error"] == "not_owner" and refused["details"]["owner"] == "node-a", refused
         acked: dict[str, tuple[str, str, list[int]]] = {}
         for i, v in enumerate(voters[:4]):
@@ -114,12 +117,10 @@ async def test_kill_9_of_the_owner_mid_poll_keeps_every_acked_ballot(
             assert (await v.join())["ok"]
         for v in voters[:4]:  # the client retries: same ballot id, same receipt, counted once
             bid, receipt, choices = acked[v.member_id]
-            again = await v.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid,
-                                                 "choices": choices})
+            again = await v.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid, "choices": choices})
             assert again["ok"] and again["duplicate"] is True and again["receipt"] == receipt
         for v in voters[4:]:
-            a = await v.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                             "choices": [2]})
+            a = await v.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [2]})
             assert a["ok"], a
         assert (await chair.emit("close_poll", {"poll_id": poll_id}))["ok"]
         result = await seen(voters[0], "poll_result")
@@ -139,12 +140,34 @@ async def test_kill_9_of_the_owner_mid_poll_keeps_every_acked_ballot(
     out = tmp_path / "bundle.json"
     cli_env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
     cli_env["MEETINGD_DATABASE_URL"] = env["MEETINGD_DATABASE_URL"]
-    done = subprocess.run([sys.executable, "-m", "meetingd", "minutes", "export", "1", "--data-dir",
-                           str(tmp_path / "data"), "-o", str(out)], capture_output=True, text=True,
-                          timeout=120, env=cli_env)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "meetingd",
+            "minutes",
+            "export",
+            "1",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli_env,
+    )
     assert done.returncode == 0, done.stderr
-    verified = subprocess.run([sys.executable, "-m", "meetingd", "verify", str(out)],
-                              capture_output=True, text=True, timeout=120, env=cli_env)
+    verified = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "meetingd", "verify", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli_env,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(out.read_text())["entries"]]
     assert [e["seq"] for e in entries] == list(range(len(entries)))  # one log, no gap, no fork

@@ -37,8 +37,7 @@ asyncio.run(main())
 
 
 @pytest.fixture
-async def holders(postgres_cluster: PostgresCluster
-                  ) -> AsyncIterator[Callable[..., LeaseHolder]]:
+async def holders(postgres_cluster: PostgresCluster) -> AsyncIterator[Callable[..., LeaseHolder]]:
     url = postgres_cluster.create_database()
     made: list[LeaseHolder] = []
 
@@ -70,8 +69,13 @@ async def test_a_meeting_has_one_owner_and_every_node_sees_which(holders) -> Non
 
 async def test_kill_9_of_the_owner_frees_its_lease_at_once(holders) -> None:
     url = holders.url
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER_SCRIPT, url], stdout=subprocess.PIPE,
-                            text=True, cwd=os.getcwd())
+    proc = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-c", HOLDER_SCRIPT, url],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
     try:
         assert proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
@@ -111,8 +115,12 @@ async def test_a_node_whose_lease_connection_dies_is_told_what_it_lost(holders) 
     engine = create_engine(holders.url)
     try:
         async with engine.begin() as conn:  # an operator (or a PostgreSQL restart) ends it
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = 'meetingd-lease:node-a'"))
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'meetingd-lease:node-a'"
+                )
+            )
     finally:
         await engine.dispose()
     await wait_for(lambda: bool(lost), timeout=5)

@@ -85,8 +85,9 @@ async def test_journal_appends_from_two_nodes_are_serialised_and_stay_one_log(pg
     waiting = asyncio.ensure_future(b_appends())
     async with sessionmaker(pg_engines[0])() as s:  # b is queued on the advisory lock
         for _ in range(250):
-            n = await s.scalar(text("SELECT count(*) FROM pg_locks "
-                                    "WHERE locktype = 'advisory' AND NOT granted"))
+            n = await s.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            )
             if n:
                 break
             await asyncio.sleep(0.02)
@@ -98,9 +99,13 @@ async def test_journal_appends_from_two_nodes_are_serialised_and_stay_one_log(pg
     assert entry["seq"] == 2 and (await b.log(meeting_id)).size == 3
 
     async with sessionmaker(pg_engines[0])() as s:
-        seqs = (await s.scalars(select(MinutesEntry.seq)
-                                .where(MinutesEntry.meeting_id == meeting_id)
-                                .order_by(MinutesEntry.seq))).all()
+        seqs = (
+            await s.scalars(
+                select(MinutesEntry.seq)
+                .where(MinutesEntry.meeting_id == meeting_id)
+                .order_by(MinutesEntry.seq)
+            )
+        ).all()
     assert seqs == [0, 1, 2]
     note = await b.checkpoint_now(meeting_id)
     assert note is not None and "\n3\n" in note
@@ -143,9 +148,12 @@ async def test_ballots_cast_at_once_share_commits_and_all_count(sign_in, server:
     poll_id = await open_poll(chair)
     ballots = server.svc.procedure.ballots
     before = ballots.commits
-    acks = await asyncio.gather(*(m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                                         "choices": [i % 2]})
-                                  for i, m in enumerate(members)))
+    acks = await asyncio.gather(
+        *(
+            m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [i % 2]})
+            for i, m in enumerate(members)
+        )
+    )
     assert all(a["ok"] for a in acks), acks
     assert ballots.commits - before < len(members)  # group commit: fewer commits than ballots
     update = await seen(chair, "tally_updated", lambda d: d["voted"] == 6)
