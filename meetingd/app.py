@@ -15,6 +15,7 @@ import socketio
 from aiohttp import web
 
 from meeting.clock import Clock, utc_now
+from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
 from signaling.security import SecurityChannel
@@ -23,6 +24,7 @@ from . import __version__
 from .accounts import Accounts
 from .committee.http import add_committee_routes
 from .committee.service import committee_services
+from .cluster.health import cluster_node
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -137,6 +139,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
+    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -144,6 +147,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         emit=namespace.emit_to_meeting,
         roster_of=namespace.roster,
         on_floor_given=media.unmute_speaker,
+        ownership=cluster,
     )
     namespace.on_roster_change(procedure.on_roster)
     hooks = SocketHooks(core.security)
@@ -152,7 +156,9 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     core.security.sessions.on_ended(channel.end_sessions)
     register_procedure(namespace, procedure, hooks)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
-    return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
+    return Services(
+        **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
+    )
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -174,6 +180,8 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         ping_timeout=10,
         logger=False,
         engineio_logger=False,
+        # several nodes: broadcasts through Redis, delivered encode-once on each (signaling/fanout.py)
+        client_manager=client_manager(cfg.cluster.redis_url),
     )
     sio.attach(app)
 
@@ -182,10 +190,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
+        if svc.cluster is not None:  # leases first: restoring open polls leases their meetings
+            await svc.cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        if svc.cluster is not None:
+            await svc.cluster.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
@@ -195,6 +207,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.recording.close()  # finalize files and log their hashes while all is up
         await svc.media.close()
         await svc.namespace.shutdown()
+        await close_manager(sio)
 
     app.on_shutdown.append(on_shutdown)
 

@@ -23,6 +23,7 @@ from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
 from .committee.service import CommitteeServices
+from .cluster.node import ClusterNode
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -90,6 +91,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 
 services_key = web.AppKey("services", Services)
