@@ -22,9 +22,9 @@ from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
+from .cluster.health import cluster_node
 from .committee.http import add_committee_routes
 from .committee.service import committee_services
-from .cluster.health import cluster_node
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware

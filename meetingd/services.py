@@ -22,8 +22,8 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
-from .committee.service import CommitteeServices
 from .cluster.node import ClusterNode
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .journal import Journal
