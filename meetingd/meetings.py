@@ -287,6 +287,8 @@ class Meetings:
                     joined_at=at,
                 )
             )
+            if tx.closed:  # presence after close is not a minutes fact
+                return
             who = await s.get(Member, member_pk)
             site = await s.get(SiteRow, site_id) if site_id is not None else None
             tx.record(
@@ -307,7 +309,7 @@ class Meetings:
                 )
                 .values(left_at=at)
             )
-            if result.rowcount:  # type: ignore[attr-defined]
+            if result.rowcount and not tx.closed:  # type: ignore[attr-defined]
                 who = await tx.session.get(Member, member_pk)
                 tx.record("member_left", member_id=who.member_id if who else "?", reason="left")
 

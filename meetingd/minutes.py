@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
 from meeting.errors import Conflict, InvalidInput, InvalidState, NotAuthorised, NotFound
-from recorder.bundle import Bundle
+from recorder.bundle import Bundle, tlog_proof_text
 from recorder.checkpoint import Checkpoint, add_cosignatures
 from recorder.cosignature import Cosigner, verify_cosignature
 from recorder.errors import KeyFileError, NoteError
@@ -489,6 +489,40 @@ class MinutesService:
                 f"the minutes were sealed in {seal.get('lang')!r}; the bundle carries that document"
             )
         return restored.export(key, cosigners, minutes_html=doc.html if doc else None), warnings
+
+    async def policy(self, meeting_id: int) -> str:
+        """A trust policy for this meeting's bundle, as this server sees it.
+
+        An auditor must check these keys out of band (fingerprints printed in the
+        minutes, officers' own devices, the witnesses' operators) before trusting it.
+        """
+        view = await self.view(meeting_id, None)
+        lines = [
+            f"# trust policy of meeting {meeting_id} ({view['origin']}), written by this server:",
+            "# confirm every fingerprint out of band before relying on it",
+            f"# log key fingerprint {view['log_key_fingerprint']}",
+            f"log {view['log_key']}",
+        ]
+        for o in view["officers"]:
+            if o["key"] is None:
+                lines.append(f"# the {o['role']} ({o['member_id']}) has no cosigning key yet")
+                continue
+            lines.append(f"# {o['role']} {o['member_id']}: fingerprint {o['key']['fingerprint']}")
+            lines.append(f"officer {o['role']} {o['key']['verifier_key']}")
+        return "\n".join(lines) + "\n"
+
+    async def inclusion_proof(self, meeting_id: int, index: int) -> str:
+        """A C2SP tlog-proof of entry ``index`` against the meeting's latest checkpoint."""
+        log = await self._stored(meeting_id)
+        if not log.notes:
+            raise InvalidState(f"meeting {meeting_id} has no signed checkpoint yet")
+        size = Checkpoint.parse(parse_signed_note(log.notes[-1]).text).size
+        if not 0 <= index < size:
+            raise InvalidInput(
+                f"entry {index} is not under the latest checkpoint (size {size})", field="entry"
+            )
+        tree = MinutesLog.restore(self._journal.origin(meeting_id), log.texts[:size])
+        return tlog_proof_text(index, tree.inclusion_proof(index, size), log.notes[-1])
 
     # -- participation -------------------------------------------------------------------------
 

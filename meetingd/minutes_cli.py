@@ -1,110 +1,24 @@
-"""``meetingd minutes ...``, ``meetingd verify`` and ``meetingd keys ...``.
+"""``meetingd minutes ...`` and ``meetingd keys ...`` (``meetingd verify``: verify_cli.py).
 
-``verify`` runs fully offline: it imports only the recorder (stdlib, ``cryptography``,
-``rfc8785``) and, when present, ``voting.audit`` for tally checks — no database, no
-server, no framework. The other commands open the daemon's services. Heavy imports are
-inside the commands so ``meetingd verify`` stays light.
+These commands open the daemon's services. Heavy imports are inside the commands so
+``meetingd verify`` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .verify_cli import add_verify_command
+
 CHROMIUM = "/usr/bin/chromium"
-
-
-# -- meetingd verify ------------------------------------------------------------------------
-
-
-def _recording_findings(entries: Sequence[Mapping[str, Any]], folder: Path) -> Iterable[Any]:
-    """Recording files present in ``folder`` must match the SHA-256 the log gives them."""
-    from recorder.verifier import Finding
-
-    for e in entries:
-        listed = e.get("files")
-        files: list[Any] = (
-            listed if isinstance(listed, list) else [e] if e.get("type") == "recording_file" else []
-        )
-        for j, f in enumerate(files):
-            if not isinstance(f, Mapping) or not isinstance(f.get("sha256"), str):
-                continue
-            name = str(f.get("name") or f.get("path") or "")
-            where = (
-                f"entries[{e.get('seq')}].files[{j}]"
-                if e.get("type") != "recording_file"
-                else f"entries[{e.get('seq')}]"
-            )
-            path = folder / Path(name).name  # never leave the given folder
-            if not name or not path.is_file():
-                yield Finding(where, f"recording {name!r} not found in {folder}", "warning")
-                continue
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            if h.hexdigest() != f["sha256"]:
-                yield Finding(where, f"recording {name!r} does not match its SHA-256")
-
-
-def _tally_checker() -> Any:
-    try:
-        from voting.audit import tally_checker
-    except ImportError:
-        return None
-    return tally_checker
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from recorder.verifier import verify_bundle
-
-    text = Path(args.bundle).read_text(encoding="utf-8")
-    cosigners: dict[str, str] | None = None
-    if args.cosigner:
-        cosigners = {}
-        for item in args.cosigner:
-            role, sep, key = item.partition("=")
-            if not sep:
-                print(f"meetingd verify: --cosigner {item!r} is not ROLE=VERIFIER_KEY", file=sys.stderr)
-                return 2
-            cosigners[role] = key
-    checker = _tally_checker()
-    report = verify_bundle(
-        text, trusted_log_key=args.log_key, trusted_cosigners=cosigners, tally_checker=checker
-    )
-    if args.recordings:
-        from recorder.verifier import Finding
-
-        try:
-            entries = [json.loads(e) for e in json.loads(text).get("entries", [])]
-            report.findings += list(
-                _recording_findings([e for e in entries if isinstance(e, dict)], Path(args.recordings))
-            )
-        except (ValueError, AttributeError) as exc:
-            report.findings.append(Finding("recordings", f"cannot read entries: {exc}"))
-    print("OK" if report.ok else f"FAILED: {len(report.errors)} problem(s)")
-    print(f"origin {report.origin}; {report.size} entries; root {report.root_hash}")
-    print(
-        f"log key fingerprint {report.log_key_fingerprint}"
-        + ("" if args.log_key else " (not pinned: compare it with a trusted copy)")
-    )
-    for c in report.cosignatures:
-        when = datetime.fromtimestamp(c.timestamp, UTC).isoformat().replace("+00:00", "Z")
-        print(f"cosigned by {c.role}: {c.name}, key fingerprint {c.fingerprint}, at {when}")
-    if checker is None:
-        print("note: voting.audit is not installed; poll tallies were not recomputed")
-    for f in report.findings:
-        print(f"{f.severity.upper()} {f.location}: {f.message}")
-    return 0 if report.ok else 1
 
 
 # -- meetingd minutes export / participation ---------------------------------------------------
@@ -165,6 +79,35 @@ def cmd_minutes_export(args: argparse.Namespace) -> int:
                     f"no PDF: Chromium is not installed ({CHROMIUM}); print the HTML from a browser instead",
                     file=sys.stderr,
                 )
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_minutes_policy(args: argparse.Namespace) -> int:
+    from .cli import _config, _run, _with_services
+
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        text = await svc.minutes.policy(args.meeting_id)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")  # noqa: ASYNC240 (a CLI)
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_minutes_proof(args: argparse.Namespace) -> int:
+    from .cli import _config, _run, _with_services
+
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        sys.stdout.write(await svc.minutes.inclusion_proof(args.meeting_id, args.entry))
         return 0
 
     return int(_run(_with_services(cfg, run)))
@@ -372,22 +315,24 @@ def add_minutes_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     ex.add_argument("--pdf", action="store_true", help="also print a PDF with Chromium")
     ex.set_defaults(fn=cmd_minutes_export)
+    po = mn.add_parser(
+        "policy", parents=[common], help="a trust policy for the meeting's bundle, as this server sees it"
+    )
+    po.add_argument("meeting_id", type=int)
+    po.add_argument("-o", "--output", help="policy file (default: standard output)")
+    po.set_defaults(fn=cmd_minutes_policy)
+    pr = mn.add_parser(
+        "proof", parents=[common], help="a C2SP tlog-proof of one entry against the latest checkpoint"
+    )
+    pr.add_argument("meeting_id", type=int)
+    pr.add_argument("--entry", type=int, required=True, help="the entry's index (its seq)")
+    pr.set_defaults(fn=cmd_minutes_proof)
     pa = mn.add_parser("participation", parents=[common], help="participation report as CSV")
     pa.add_argument("meeting_id", type=int)
     pa.add_argument("-o", "--output", help="CSV file (default: standard output)")
     pa.set_defaults(fn=cmd_minutes_participation)
 
-    v = sub.add_parser("verify", help="verify a minutes bundle offline (no server, no database)")
-    v.add_argument("bundle")
-    v.add_argument("--log-key", help="trusted verifier key of the server's minutes key")
-    v.add_argument(
-        "--cosigner",
-        action="append",
-        metavar="ROLE=VKEY",
-        help="trusted verifier key of an officer (repeatable)",
-    )
-    v.add_argument("--recordings", metavar="DIR", help="folder holding the recording files")
-    v.set_defaults(fn=cmd_verify)
+    add_verify_command(sub)
 
     k = sub.add_parser("keys", help="the server's minutes signing key").add_subparsers(
         dest="sub", required=True

@@ -17,6 +17,7 @@ from meeting.attendance import Person
 from signaling import procedure as cmd
 from signaling.command import Command, Payload
 from signaling.namespace import Call, Connection, MeetingNamespace
+from signaling.security import STEP_UP_EVENTS, SecurityHooks, guard
 
 from .procedure import Procedure
 from .procedure_state import Live
@@ -25,15 +26,22 @@ P = TypeVar("P", bound=Payload)
 ProcedureHandler = Callable[[Live, Person, P], Awaitable[dict[str, Any]]]
 
 
-def bind_procedure(namespace: MeetingNamespace, procedure: Procedure) -> None:
-    """Bind every procedure command, and add the ``procedure`` snapshot to ``join``."""
+def bind_procedure(
+    namespace: MeetingNamespace, procedure: Procedure, security: SecurityHooks | None = None
+) -> None:
+    """Bind every procedure command, and add the ``procedure`` snapshot to ``join``.
+    With ``security``, the commands of ``signaling.security.STEP_UP_EVENTS`` need a
+    recent second factor (step-up) first."""
 
     def on(command: Command[P], handler: ProcedureHandler[P]) -> None:
         async def run(call: Call, payload: P) -> dict[str, Any]:
             live = await procedure.live(call.meeting_id)
             return await handler(live, live.register.person(call.member_id), payload)
 
-        namespace.handle(command, run)
+        if security is not None and command.name in STEP_UP_EVENTS:
+            namespace.handle(command, guard(command, run, security))
+        else:
+            namespace.handle(command, run)
 
     ballots = procedure.ballots
     on(cmd.GET_PROCEDURE, procedure.get_procedure)

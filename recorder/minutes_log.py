@@ -246,22 +246,27 @@ class MinutesLog:
         log_key: VerifierKey,
         cosigners: Mapping[str, VerifierKey] | None = None,
         *,
+        witnesses: Iterable[VerifierKey] = (),
         minutes_html: str | None = None,
+        v1: bool = False,
     ) -> Bundle:
         """Build the offline-verifiable export bundle (see ``docs/minutes-format.md``).
 
         ``cosigners`` maps a role (``"chair"``, ``"secretary"``) to its
-        cosignature/v1 verifier key. Proofs are made against the latest
-        checkpoint, which must cover every entry.
+        cosignature/v1 verifier key; ``witnesses`` are the witness keys the server
+        knows. The latest checkpoint must cover every entry. ``v1=True`` writes
+        the old format with per-entry proofs (kept for comparison).
         """
         if not self._signed or self._signed[-1].size != self.size:
             raise InvalidState("sign a checkpoint covering every entry before exporting")
-        return Bundle.build(
-            origin=self.origin,
-            tree=self._tree,
-            entries=[e.decode("utf-8") for e in self._entries],
-            checkpoints=list(self._checkpoints),
-            log_key=log_key,
-            cosigners=dict(cosigners or {}),
-            minutes_html=minutes_html,
-        )
+        fields: dict[str, Any] = {
+            "origin": self.origin,
+            "entries": [e.decode("utf-8") for e in self._entries],
+            "checkpoints": list(self._checkpoints),
+            "log_key": log_key,
+            "cosigners": dict(cosigners or {}),
+            "minutes_html": minutes_html,
+        }
+        if v1:
+            return Bundle.build_v1(self._tree, **fields)
+        return Bundle.build(witnesses=tuple(witnesses), **fields)

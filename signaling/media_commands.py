@@ -115,6 +115,19 @@ class MuteParticipant:
 
 
 @dataclass(frozen=True)
+class MediaState:
+    """A participant's own switches: ``microphone`` and ``camera`` on or off."""
+
+    microphone: bool
+    camera: bool
+
+    @classmethod
+    def parse(cls, payload: object) -> MediaState:
+        p = read_object(payload, {"microphone", "camera"}, {"microphone", "camera"})
+        return cls(boolean(p, "microphone"), boolean(p, "camera"))
+
+
+@dataclass(frozen=True)
 class Spotlight:
     member_id: str | None  # None: nobody
 
@@ -136,6 +149,9 @@ SET_RECEIVE_PROFILE = command(
 )
 SET_MAIN_ROOM_CAMERA = command("set_main_room_camera", MainRoomCamera, CHAIR, "choose the main-room camera")
 MUTE_PARTICIPANT = command("mute_participant", MuteParticipant, CHAIR, "mute a participant")
+SET_MEDIA_STATE = command(
+    "set_media_state", MediaState, Access.anyone(), "switch one's microphone or camera", also="not a display"
+)
 SPOTLIGHT = command("spotlight", Spotlight, CHAIR, "spotlight a speaker")
 GET_MEDIA_STATS = command(
     "get_media_stats",

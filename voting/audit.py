@@ -133,6 +133,19 @@ def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
             yield AuditFinding(where, f"malformed {kind} entry: {exc!r}")
 
 
+_PROSE = frozenset({"explanation", "description"})
+
+
+def _numbers(value: Any) -> Any:
+    """The outcome without its human texts (``explanation``, the rule's ``description``):
+    the check compares the numbers, the decision and the rule, never an English sentence."""
+    if isinstance(value, Mapping):
+        return {k: _numbers(v) for k, v in value.items() if k not in _PROSE}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
 def _check_result(where: str, entry: Mapping[str, Any], record: _PollRecord) -> Iterator[AuditFinding]:
     config = record.config
     assert config is not None
@@ -176,7 +189,7 @@ def _check_result(where: str, entry: Mapping[str, Any], record: _PollRecord) -> 
         yield AuditFinding(where, "the result does not state the member counts", "warning")
         return
     outcome = config.result(tally, Counts(entitled=counts["entitled"], present=counts["present"])).to_dict()
-    if outcome != entry["outcome"]:
+    if _numbers(outcome) != _numbers(entry["outcome"]):
         yield AuditFinding(
             where,
             f"the outcome does not follow from the tally under the rule: {outcome.get('decision', outcome)}",

@@ -137,8 +137,13 @@ async def test_chair_records_a_member_and_the_files_verify(server: Server, peer:
     done = meetingd("minutes", "export", "1", "--data-dir", str(server.data_dir), "-o", str(bundle))
     assert done.returncode == 0, done.stderr
     ok = meetingd("verify", str(bundle), "--recordings", str(folder))
-    assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
-    assert "recording" not in ok.stdout  # no finding about any file
+    assert ok.returncode == 3 and ok.stdout.startswith("VALID BUT UNPINNED"), ok.stdout + ok.stderr
+    assert "ERROR" not in ok.stdout and "WARNING" not in ok.stdout  # no finding about any file
+    elsewhere = tmp_path / "not-the-recordings"
+    elsewhere.mkdir()
+    missing = meetingd("verify", str(bundle), "--recordings", str(elsewhere))
+    assert missing.returncode == 1, missing.stdout
+    assert "ERROR entries[" in missing.stdout and "is listed in the minutes but missing" in missing.stdout
     victim = folder / files[0]["name"]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0x01

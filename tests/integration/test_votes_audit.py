@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recorder.verifier import verify_bundle
 from voting.audit import tally_checker
 
 from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, seen
 
+pytestmark = pytest.mark.both_stores
 
-async def _bundle(server) -> str:
-    journal = server.svc.journal
-    await journal.checkpoint_now(1)
-    log = await journal.log(1)
-    return log.export(journal.signer(1).verifier_key).to_json()
+
+async def _bundle(server, chair) -> str:
+    """Close the meeting and export its sealed bundle."""
+    assert (await chair.call("POST", "/api/meetings/1/close"))[0] == 200
+    bundle, _warnings = await server.svc.minutes.export(1)
+    return bundle.to_json()
 
 
 async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server) -> None:
@@ -50,7 +54,7 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server) ->
     await chair.emit("close_poll", {"poll_id": secret_id})
     await seen(chair, "poll_result", lambda d: d["poll_id"] == secret_id)
 
-    bundle = await _bundle(server)
+    bundle = await _bundle(server, chair)
     report = verify_bundle(bundle, tally_checker=tally_checker)
     assert report.ok, report.summary()
     entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(bundle)["entries"]]

@@ -65,3 +65,12 @@ def test_altered_tally_outcome_or_receipts_are_found() -> None:
     entries = _entries(config, [("A", [0]), ("B", [0]), ("C", [1])])
     entries[-1]["receipts"].append({"receipt": "AAAA-BBBB-CCCC-DDDD", "choices": [1]})
     assert any("members voted" in f.message for f in tally_checker(entries))
+
+
+def test_the_outcome_check_compares_numbers_not_the_english_explanation() -> None:
+    config = PollConfig.from_payload({"question": "Q?", "options": "yes_no_abstain", "kind": "open"})
+    entries = _entries(config, [("A", [0]), ("B", [0]), ("C", [1])])
+    entries[-1]["outcome"]["explanation"] = "2 ủng hộ, 1 phản đối (a translated sentence)"
+    assert list(tally_checker(entries)) == []
+    entries[-1]["outcome"]["required"] += 1
+    assert any("outcome" in f.message for f in tally_checker(entries))
