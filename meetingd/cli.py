@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from meeting.errors import MeetingError
 
 from . import __version__, logs
+from .cli_support import config_from_args, run_command, with_services
 from .committee.cli import add_committee_commands
-from .config import Config, ConfigError, describe, load_config
+from .config import ConfigError, describe
 from .minutes_cli import add_minutes_commands
 from .security.cli import add_security_commands
 
 
-def _config(args: argparse.Namespace) -> Config:
-    path = args.config or os.environ.get("MEETINGD_CONFIG") or None
-    overrides: dict[str, dict[str, Any]] = {"server": {}}
-    for opt in ("host", "port", "data_dir", "tls"):
-        value = getattr(args, opt, None)
-        if value is not None:
-            overrides["server"][opt] = value
-    return load_config(path, overrides=overrides)
-
-
-def _run(coro: Awaitable[Any]) -> Any:
-    try:
-        import uvloop
-
-        return uvloop.run(coro)  # type: ignore[arg-type]
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def _with_services(cfg: Config, fn: Callable[[Any], Awaitable[int]]) -> int:
-    from .app import open_services
-
-    svc = await open_services(cfg)
-    try:
-        return await fn(svc)
-    finally:
-        await svc.engine.dispose()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     logs.setup(cfg.logging.level, cfg.logging.format)
 
     async def main() -> None:
@@ -64,15 +33,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 _created, banner = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
                 return 0
 
-            await _with_services(cfg, seed)
+            await with_services(cfg, seed)
         await serve(cfg, banner=banner)
 
-    _run(main())
+    run_command(main())
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     print(f"{cfg.source}: OK")
     if args.verbose:
         for section, key, _default, _help in describe():
@@ -81,7 +50,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_members_import(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     text = Path(args.file).read_text(encoding="utf-8")
 
     async def run(svc: Any) -> int:
@@ -92,11 +61,11 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_members_list(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         members, cells = await svc.directory.list()
@@ -111,11 +80,11 @@ def cmd_members_list(args: argparse.Namespace) -> int:
         print(f"{len(members)} members")
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_members_invite(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         member = await svc.directory.get(args.member_id)
@@ -128,7 +97,7 @@ def cmd_members_invite(args: argparse.Namespace) -> int:
         print(f"single use, expires {issued.expires_at.isoformat()}")
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def parser() -> argparse.ArgumentParser:

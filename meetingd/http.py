@@ -14,11 +14,15 @@ from sqlalchemy import text
 from meeting.clock import iso
 from meeting.errors import (
     INTERNAL_ERROR,
+    Conflict,
     InvalidInput,
+    InvalidState,
     MeetingError,
+    NotAuthenticated,
     NotAuthorised,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     error_body,
 )
 from signaling import wire_json
@@ -43,11 +47,31 @@ routes = web.RouteTableDef()
 # -- errors, origin, payloads ---------------------------------------------------------------
 
 
+HTTP_STATUS: tuple[tuple[type[MeetingError], int], ...] = (
+    (InvalidInput, 400),
+    (NotAuthenticated, 401),
+    (NotAuthorised, 403),
+    (NotFound, 404),
+    (InvalidState, 409),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (RateLimited, 429),
+)
+
+
+def http_status(exc: MeetingError) -> int:
+    """The ONE place a domain error becomes an HTTP status (by its class; 400 otherwise)."""
+    for cls, status in HTTP_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
 def _json_error(exc: MeetingError) -> web.Response:
     headers = {}
     if exc.code == "rate_limited":
         headers["Retry-After"] = str(int(exc.details.get("retry_after", 1)) + 1)
-    return web.json_response(error_body(exc), status=exc.status, headers=headers)
+    return web.json_response(error_body(exc), status=http_status(exc), headers=headers)
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -171,7 +171,7 @@ async def committee_report(request: web.Request) -> web.StreamResponse:
                 "Cache-Control": "no-cache",
             },
         )
-    from ..minutes_cli import print_pdf
+    from ..pdf import print_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "report.pdf"

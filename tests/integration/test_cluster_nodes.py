@@ -60,7 +60,7 @@ async def test_a_broadcast_on_one_node_reaches_members_on_the_other(two_nodes) -
         # node b's roster broadcast reached the member connected to node a
         await wait_for(
             lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.seen("participant_joined")),
-            timeout=10,
+            seconds=10,
         )
         assert managers[0].fast_deliveries > before  # delivered on a by the encode-once path
         assert managers[1].published > 0

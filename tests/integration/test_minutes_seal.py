@@ -8,6 +8,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
+from meetingd.http import http_status
 from meetingd.journal import Journal, MinutesSealed
 from meetingd.storage.models import MinutesEntry
 
@@ -38,7 +39,7 @@ async def test_members_leaving_after_the_seal_do_not_unseal_the_minutes(server, 
     for m in members:  # members close their tabs; the grace period (1 s here) runs out
         assert m.sio is not None
         await m.sio.disconnect()
-    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, timeout=10)
+    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, seconds=10)
     state = server.svc.journal._states[1]
     async with state.lock:  # any write the quorum flip started has finished
         pass
@@ -56,7 +57,7 @@ async def test_the_journal_refuses_any_append_after_the_seal(server, sign_in, ca
     with pytest.raises(MinutesSealed) as info:
         async with server.svc.journal.transaction(1) as tx:
             tx.record("secretary_note", text="a late note")
-    assert info.value.code == "minutes_sealed" and info.value.status == 409
+    assert info.value.code == "minutes_sealed" and http_status(info.value) == 409
     assert "meeting=1 refused minutes entry type=secretary_note" in caplog.text
     assert await _types(server) == before
     # a fresh journal over the same database (a restart) knows the seal from storage
@@ -82,7 +83,7 @@ async def test_presence_after_close_is_not_recorded_before_the_seal(server, sign
     for m in members:
         assert m.sio is not None
         await m.sio.disconnect()
-    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, timeout=10)
+    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, seconds=10)
     async with server.svc.journal._states[1].lock:
         pass
     assert await _types(server) == closed
