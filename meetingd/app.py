@@ -22,7 +22,9 @@ from . import __version__
 from .accounts import Accounts
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
@@ -91,6 +93,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        displays=Displays(db, clock),
         version=__version__,
         origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
     )
@@ -182,6 +185,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
     return app
 
 

@@ -327,7 +327,12 @@ class MediaSignaling:
         p = _object(data, {"main_room", "profile", "display"}, set())
         main_room, display = _bool(p, "main_room"), _bool(p, "display")
         profile = p.get("profile", "full")
-        role, attendance = self._seat_role(conn)
+        if conn.display_meeting is not None:  # a paired display: no seat, receives only
+            if not display:
+                raise NotAuthorised("a paired display receives only: send 'display': true")
+            role, attendance = Role.OBSERVER, Attendance.MAIN_ROOM
+        else:
+            role, attendance = self._seat_role(conn)
         assert conn.meeting_id is not None
         meeting_id, member_id = conn.meeting_id, conn.member.member_id
         if main_room and attendance != Attendance.MAIN_ROOM and role != Role.CHAIR:

@@ -54,6 +54,16 @@ class Join:
 
 
 @dataclass(frozen=True)
+class JoinDisplay:
+    meeting_id: int
+
+    @classmethod
+    def parse(cls, payload: object) -> JoinDisplay:
+        p = _object(payload, {"meeting_id"}, {"meeting_id"})
+        return cls(_int(p["meeting_id"], "meeting_id"))
+
+
+@dataclass(frozen=True)
 class Empty:
     @classmethod
     def parse(cls, payload: object) -> Empty:

@@ -32,13 +32,26 @@ from meeting.roles import MeetingState
 from meeting.roster import Roster, RosterEvent
 
 from .backend import Backend, Caller
-from .messages import Empty, Join, SendChat
+from .messages import Empty, Join, JoinDisplay, SendChat
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/meeting"
 # A socket refused this many events in a row is flooding; it is disconnected.
 FLOOD_STRIKES = 50
+# What a paired main-room display may send: it watches, it does not take part.
+DISPLAY_EVENTS = frozenset(
+    {
+        "join_display",
+        "leave",
+        "get_procedure",
+        "media_open",
+        "media_close",
+        "subscribe_answer",
+        "ice_candidate",
+        "set_receive_profile",
+    }
+)
 
 
 def room_of(meeting_id: int) -> str:
@@ -61,6 +74,8 @@ class Connection:
     meeting_id: int | None = None
     member_pk: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # a paired display (no roster seat, read-only): the meeting it is paired with
+    display_meeting: int | None = None
 
 
 Handler = Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]
@@ -94,6 +109,7 @@ class MeetingNamespace:
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self.register("join", self._join, needs_join=False)
+        self.register("join_display", self._join_display, needs_join=False)
         self.register("leave", self._leave)
         self.register("send_chat", self._send_chat)
 
@@ -121,6 +137,8 @@ class MeetingNamespace:
                         f"payload is larger than {self.limits.max_payload_bytes} bytes",
                         limit=self.limits.max_payload_bytes,
                     )
+                if conn.display_meeting is not None and event not in DISPLAY_EVENTS:
+                    raise NotAuthorised(f"a paired display only watches: '{event}' is not allowed")
                 if needs_join and conn.meeting_id is None:
                     raise InvalidState(f"'{event}' before 'join'", hint="join first")
                 return {"ok": True, **await handler(sid, conn, data)}
@@ -214,7 +232,15 @@ class MeetingNamespace:
             refusal = NotAuthorised(f"origin {origin!r} is not allowed")
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, error_body(refusal))
         token = auth.get("token") if isinstance(auth, dict) else None
+        display_token = auth.get("display_token") if isinstance(auth, dict) else None
         try:
+            if display_token is not None:
+                display = await self.backend.redeem_display_token(display_token)
+                self._conns[sid] = Connection(
+                    member=display, bucket=self._bucket(), display_meeting=display.meeting_id
+                )
+                logger.info("socket connected sid=%s display=%s", sid, display.member_id)
+                return
             member = await self.backend.redeem_socket_token(token)
         except MeetingError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, error_body(exc)) from None
@@ -223,6 +249,9 @@ class MeetingNamespace:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self._conns.pop(sid, None)
+        if conn is not None and conn.display_meeting is not None and conn.meeting_id is not None:
+            await self._connection_closed(sid, conn, conn.meeting_id, "disconnect")
+            return
         if conn is None or conn.meeting_id is None or conn.member_pk is None:
             return
         meeting_id, member_pk = conn.meeting_id, conn.member_pk
@@ -276,8 +305,47 @@ class MeetingNamespace:
             answer.update(await extra(req.meeting_id, conn))
         return answer
 
+    async def _join_display(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        """A paired display joins its meeting's broadcasts: no roster seat, so it is
+        never in the roster, the register or the quorum."""
+        req = JoinDisplay.parse(data)
+        if conn.display_meeting is None:
+            raise NotAuthorised("'join_display' is for a paired display; members send 'join'")
+        if req.meeting_id != conn.display_meeting:
+            raise NotAuthorised("this display is paired with another meeting")
+        meeting = await self.backend.meeting_summary(req.meeting_id)
+        if meeting["state"] == MeetingState.CLOSED.value:
+            raise InvalidState("this meeting is closed", code="meeting_closed")
+        conn.meeting_id = req.meeting_id
+        await self.sio.enter_room(sid, room_of(req.meeting_id), namespace=NAMESPACE)
+        roster = self._rosters.get(req.meeting_id)
+        answer: dict[str, Any] = {
+            "meeting": meeting,
+            "roster": roster.snapshot() if roster else [],
+            "display": {"id": conn.member.id},
+        }
+        for extra in self._join_extras:
+            answer.update(await extra(req.meeting_id, conn))
+        return answer
+
+    def disconnect_display(self, display_id: int) -> int:
+        """A revoked display: drop its sockets. Returns how many."""
+        sids = [
+            sid
+            for sid, c in self._conns.items()
+            if c.display_meeting is not None and c.member.id == display_id
+        ]
+        for sid in sids:
+            self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+        return len(sids)
+
     async def _leave(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         Empty.parse(data)
+        if conn.display_meeting is not None and conn.meeting_id is not None:
+            await self._connection_closed(sid, conn, conn.meeting_id, "leave")
+            await self.sio.leave_room(sid, room_of(conn.meeting_id), namespace=NAMESPACE)
+            conn.meeting_id = None
+            return {}
         assert conn.meeting_id is not None and conn.member_pk is not None
         meeting_id = conn.meeting_id
         await self._connection_closed(sid, conn, meeting_id, "leave")

@@ -184,6 +184,8 @@ def register_procedure(namespace: MeetingNamespace, backend: ProcedureBackend) -
         async def handle(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
             args = parse(data)
             assert conn.meeting_id is not None
+            if conn.display_meeting is not None:  # a paired display reads the public state
+                return {"procedure": await backend.snapshot(conn.meeting_id, conn.member.member_id)}
             return await backend.call(conn.meeting_id, conn.member.member_id, action, args)
 
         return handle
