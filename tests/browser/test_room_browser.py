@@ -59,6 +59,19 @@ def tab(page: Page, name: str) -> None:
         expect(page.locator(f'.room-main [data-panel="{name}"]')).to_be_visible()
 
 
+def pair_display(chair: Page, display: Page) -> None:
+    """The chair creates a one-time code (Chair tab); the projector, signed in as nobody, types it."""
+    tab(chair, "chair")
+    panel = chair.locator(".displays-panel")
+    panel.locator('[data-action="create-display"]').click()
+    code = panel.locator(".display-code-value").get_attribute("data-code")
+    assert code
+    display.goto("/#/pair")
+    display.locator("#pair-code").fill(code.lower().replace("-", " "))
+    display.locator(".pair button[type='submit']").click()
+    expect(display.locator(".display")).to_be_visible()
+
+
 def remote_tile(page: Page, member_id: str) -> Any:
     return page.locator(f'.media-area .tile[data-member-id="{member_id}"]')
 
@@ -110,8 +123,9 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
 
     sign_in(remote, "C1-002", demo_password)
     enter_meeting(remote, "remote")
-    sign_in(display, "G-OBS1", demo_password)
-    display.goto("/#/display/1")
+    # the projector is not a person: it pairs with a code, signed in as nobody
+    pair_display(chair, display)
+    expect(chair.locator('.display-row[data-state="paired"]')).to_have_count(1)
 
     # video first: the stage starts near the top on the laptop and the phone
     wait_until(lambda: inbound(chair, "C1-002")["frames"] > 10, what="the remote member's video at the chair")
@@ -174,6 +188,9 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     )
     for page in (chair, phone, remote):
         assert_counts_agree(page, 4)
+    # the display shows the meeting (a remote member large), and is in no roster
+    wait_until(lambda: inbound(display, "C1-001", ".display")["frames"] > 10, what="video on the display")
+    expect(chair.locator('.person[data-member-id^="display"]')).to_have_count(0)
 
     # layouts: no sideways scroll at 360, 390 and 1280; the top bar is one row
     for page, name in ((chair, "chair"), (phone, "phone"), (remote, "remote")):
@@ -207,6 +224,12 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     shoot_all(chair, phone, remote, display, artifacts, "vi")
     for page in (chair, phone, remote):
         page.locator("#language").select_option("en")
+
+    # the chair revokes the display: it is told, and asks for a new code
+    tab(chair, "chair")
+    chair.locator('.display-row[data-state="paired"] [data-action="revoke-display"]').click()
+    expect(display.locator("#pair-code")).to_be_visible(timeout=15_000)
+    display.screenshot(path=str(artifacts / "room-display-revoked-en.png"))
 
 
 def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: Path, lang: str) -> None:

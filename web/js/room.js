@@ -16,6 +16,7 @@ import { renderRoster } from "./roster.js";
 import { createChat } from "./chat.js";
 import { createMediaArea } from "./video.js";
 import { createProcedureArea } from "./procedure-panel.js";
+import { createDisplaysPanel } from "./displays-panel.js";
 
 /** @typedef {import("./protocol.js").Meeting} Meeting */
 /** @typedef {import("./protocol.js").Participant} Participant */
@@ -90,6 +91,8 @@ export function mountRoom(root, ctx, meetingId) {
   const mediaSlot = h("div", { class: "media-slot" });
   /** @type {ReturnType<typeof createProcedureArea> | null} */
   let procArea = null;
+  /** @type {ReturnType<typeof createDisplaysPanel> | null} */
+  let displaysPanel = null;
   const barSlot = h("div", { class: "bar-slot" });
   const body = h("div", { class: "room-main", hidden: true, "data-active-tab": activeTab },
     h("div", { class: "room-stage-col" }, mediaSlot),
@@ -403,13 +406,15 @@ export function mountRoom(root, ctx, meetingId) {
     replaceChildren(mediaSlot, mediaArea.element);
     replaceChildren(barSlot, pa.parts.bar);
     const officer = ["chair", "secretary"].includes(meeting?.my_role ?? "");
+    displaysPanel?.destroy();
+    displaysPanel = officer ? createDisplaysPanel(meetingId) : null;
     buildTabs({
       video: [],
       speakers: [pa.parts.speakers],
       vote: [pa.parts.vote],
       chat: [h("h2", { class: "panel-title visually-hidden" }, tx("room.chat")), chat.element],
       people: [pa.parts.attendance, h("h2", { class: "panel-title" }, tx("room.roster")), rosterBox],
-      ...(officer && pa.parts.chair ? { chair: [pa.parts.chair] } : {}),
+      ...(officer && pa.parts.chair ? { chair: [pa.parts.chair, displaysPanel?.element ?? null] } : {}),
     });
     // media tiles show hands and the floor; counts in the tabs and the roster follow the register
     let procSig = "";
@@ -552,6 +557,7 @@ export function mountRoom(root, ctx, meetingId) {
     window.removeEventListener("offline", onNetworkChange);
     mediaArea?.destroy();
     procArea?.destroy();
+    displaysPanel?.destroy();
     // navigating away inside the app leaves the meeting; closing the tab does not
     // (the server shows us "reconnecting", then "left")
     link?.leave();
