@@ -137,6 +137,10 @@ class _Session:
     member_id: str
     sid: str
     display: bool
+    device: str = ""  # the client's own id for this browser tab (a reload keeps it)
+
+
+DEVICE_MAX = 64
 
 
 class MediaSignaling:
@@ -324,8 +328,13 @@ class MediaSignaling:
     # -- events -------------------------------------------------------------------
 
     async def _open(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"main_room", "profile", "display"}, set())
-        main_room, display = _bool(p, "main_room"), _bool(p, "display")
+        p = _object(data, {"main_room", "profile", "display", "device", "take_over"}, set())
+        main_room, display, take_over = _bool(p, "main_room"), _bool(p, "display"), _bool(p, "take_over")
+        device = p.get("device", "")
+        if not isinstance(device, str) or len(device) > DEVICE_MAX:
+            raise InvalidInput(
+                f"'device' must be a string of at most {DEVICE_MAX} characters", field="device"
+            )
         profile = p.get("profile", "full")
         if conn.display_meeting is not None:  # a paired display: no seat, receives only
             if not display:
@@ -347,8 +356,20 @@ class MediaSignaling:
         if isinstance(previous, str):  # the same connection starts over
             await self._end_session(meeting_id, previous, "reopened")
         pid = f"display:{member_id}:{next(self._display_ids)}" if display else member_id
-        if not display and (meeting_id, pid) in self._sessions:
-            await self._end_session(meeting_id, pid, "replaced")  # another tab, a reconnect
+        other = self._sessions.get((meeting_id, pid)) if not display else None
+        if (
+            other is not None
+            and other.sid != sid
+            and not take_over
+            and (not device or other.device != device)
+        ):
+            # A second device: the first keeps its media until the member says so here.
+            raise InvalidState(
+                "your camera and microphone are on another device; send take_over to use this one",
+                code="media_elsewhere",
+            )
+        if other is not None:
+            await self._end_session(meeting_id, pid, "replaced")  # the same tab reloaded, or take_over
         sfu = self.sfus.get(meeting_id)
         if sfu is None:
 
@@ -358,7 +379,7 @@ class MediaSignaling:
             sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
             if self.recording is not None:
                 self.recording.attach(meeting_id, sfu)
-        self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display)
+        self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display, device)
         conn.extra["media_pid"] = pid
         try:
             await sfu.open_participant(pid, main_room=main_room, profile=profile)

@@ -37,10 +37,16 @@ class Join:
     meeting_id: int
     attendance: Attendance
     site_id: int | None
+    keep_attendance: bool = False
 
     @classmethod
     def parse(cls, payload: object) -> Join:
-        p = _object(payload, {"meeting_id", "attendance", "site_id"}, {"meeting_id", "attendance"})
+        p = _object(
+            payload, {"meeting_id", "attendance", "site_id", "keep_attendance"}, {"meeting_id", "attendance"}
+        )
+        keep = p.get("keep_attendance", False)
+        if not isinstance(keep, bool):
+            raise InvalidInput("'keep_attendance' must be true or false", field="keep_attendance")
         try:
             attendance = Attendance(p["attendance"])
         except (ValueError, TypeError):
@@ -49,7 +55,10 @@ class Join:
             ) from None
         site = p.get("site_id")
         return cls(
-            _int(p["meeting_id"], "meeting_id"), attendance, None if site is None else _int(site, "site_id")
+            _int(p["meeting_id"], "meeting_id"),
+            attendance,
+            None if site is None else _int(site, "site_id"),
+            keep,
         )
 
 

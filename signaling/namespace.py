@@ -29,7 +29,7 @@ from meeting.errors import (
     error_body,
 )
 from meeting.roles import MeetingState
-from meeting.roster import Roster, RosterEvent
+from meeting.roster import ConnState, Roster, RosterEvent
 
 from .backend import Backend, Caller
 from .messages import Empty, Join, JoinDisplay, SendChat
@@ -285,7 +285,14 @@ class MeetingNamespace:
         roster = self._rosters.get(req.meeting_id)
         if roster is None:
             roster = self._rosters[req.meeting_id] = Roster(adm.sites)
-        ev = roster.join(adm.entitlement, req.attendance, req.site_id, sid, self.clock())
+        attendance, site_id = req.attendance, req.site_id
+        if req.keep_attendance:
+            # a second device: join the way the member already attends, never move them
+            seat = roster.seat(conn.member.member_id)
+            if seat is None or seat.state == ConnState.LEFT:
+                raise InvalidState("you are not in the meeting on another device", code="not_joined")
+            attendance, site_id = seat.attendance, seat.site.id if seat.site else None
+        ev = roster.join(adm.entitlement, attendance, site_id, sid, self.clock())
         timer = self._expiry.pop((req.meeting_id, conn.member.member_id), None)
         if timer is not None:
             timer.cancel()

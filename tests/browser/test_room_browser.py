@@ -248,3 +248,38 @@ def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: 
     chair.set_viewport_size(LAPTOP)
     tab(chair, "chair")
     display.screenshot(path=str(artifacts / f"room-display-{lang}.png"))
+
+
+def test_a_second_device_asks_before_taking_the_video_and_keeps_the_attendance(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    chair = open_page(LAPTOP)
+    phone = open_page(PHONE)
+    laptop = open_page(LAPTOP)
+    sign_in(chair, "C1-SEC", demo_password)  # fresh: the chair of the test above is in its grace
+    enter_meeting(chair, "main_room")
+    sign_in(phone, "C1-005", demo_password)
+    enter_meeting(phone, "remote")
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > 10, what="the phone's video")
+
+    # the same member opens the meeting on a laptop: no question about attendance, still remote
+    sign_in(laptop, "C1-005", demo_password)
+    laptop.goto("/#/meeting/1")
+    expect(laptop.locator(".room-me")).to_contain_text("remotely")
+    expect(laptop.locator(".attend")).to_be_hidden()
+    take = laptop.locator('[data-action="take-over"]')
+    expect(take).to_be_visible()
+    laptop.screenshot(path=str(artifacts / "room-laptop-second-device-en.png"))
+    # the phone keeps its media until the member says yes on the laptop
+    frames = inbound(chair, "C1-005")["frames"]
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > frames + 10, what="the phone still sending")
+    expect(phone.locator('.media-status[data-media-state="connected"]')).to_be_visible()
+    expect(chair.locator('.person[data-member-id="C1-005"]')).to_have_attribute("data-state", "online")
+    take.click()
+    expect(phone.locator('[data-action="take-over"]')).to_be_visible(timeout=15_000)
+    expect(laptop.locator('.media-status[data-media-state="connected"]')).to_be_visible(timeout=20_000)
+    phone.screenshot(path=str(artifacts / "room-phone-moved-en.png"))
+    # the laptop's camera now reaches the chair; the member still attends remotely
+    frames = inbound(chair, "C1-005")["frames"]
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > frames + 10, what="the laptop's video")
+    expect(laptop.locator(".room-me")).to_contain_text("remotely")

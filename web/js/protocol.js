@@ -255,7 +255,7 @@ export const api = {
 /** @typedef {{state: LinkState, attempt: number, error: ApiError | null}} LinkStatus */
 
 const ACK_TIMEOUT_MS = 10000;
-const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input"]);
+const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input", "not_joined"]);
 
 /**
  * One participant's live link to one meeting: connects with a fresh token on every
@@ -270,13 +270,16 @@ export class MeetingLink extends EventTarget {
   /**
    * @param {number} meetingId
    * @param {Attendance} attendance
-   * @param {{display?: boolean}} [options] display: a paired display (no seat, read-only)
+   * @param {{display?: boolean, keepAttendance?: boolean}} [options] display: a paired
+   *   display (no seat, read-only); keepAttendance: join the way this member already
+   *   attends on another device (a second device), or fail with `not_joined`
    */
   constructor(meetingId, attendance, options = {}) {
     super();
     this.meetingId = meetingId;
     this.attendance = attendance;
     this.display = Boolean(options.display);
+    this.keepAttendance = Boolean(options.keepAttendance);
     /** @type {LinkStatus} */
     this.status = { state: "connecting", attempt: 0, error: null };
     this.everJoined = false;
@@ -348,7 +351,15 @@ export class MeetingLink extends EventTarget {
     try {
       const ack = this.display
         ? await this.emit("join_display", { meeting_id: this.meetingId })
-        : await this.emit("join", { meeting_id: this.meetingId, ...this.attendance });
+        : await this.emit("join", { meeting_id: this.meetingId, ...this.attendance, ...(this.keepAttendance ? { keep_attendance: true } : {}) });
+      if (this.keepAttendance && !this.display) {
+        // from now on (reconnects), join as we actually attend
+        this.keepAttendance = false;
+        const me = /** @type {JoinResult} */ (ack).me;
+        /** @type {Attendance} */
+        const mine = me.attendance === "sub_site" && me.site ? { attendance: "sub_site", site_id: me.site.id } : { attendance: me.attendance };
+        this.attendance = mine;
+      }
       this.everJoined = true;
       this.retryDelay = 1000;
       this.setStatus("connected");

@@ -378,10 +378,13 @@ export function mountRoom(root, ctx, meetingId) {
 
   // ---- live link --------------------------------------------------------------
 
-  /** @param {Attendance} attendance */
-  function connect(attendance) {
+  /**
+   * @param {Attendance} attendance
+   * @param {{keepAttendance?: boolean}} [options] a second device: join as I already attend
+   */
+  function connect(attendance, options = {}) {
     link?.close();
-    const l = new MeetingLink(meetingId, attendance);
+    const l = new MeetingLink(meetingId, attendance, options);
     link = l;
     procArea?.destroy();
     const pa = createProcedureArea({ link: l, myId, role: () => meeting?.my_role ?? null, me: () => myself });
@@ -443,6 +446,12 @@ export function mountRoom(root, ctx, meetingId) {
       chat.setConnected(status.state === "connected");
       if (status.state === "disconnected" && status.error?.code === "not_authenticated") {
         ctx.sessionExpired();
+        return;
+      }
+      if (status.state === "disconnected" && status.error?.code === "not_joined") {
+        // not in the meeting on another device: ask how they attend
+        banner.hidden = true;
+        showChooser(false);
         return;
       }
       if (status.state === "disconnected" && status.error?.code === "invalid_state" && meeting) {
@@ -533,7 +542,9 @@ export function mountRoom(root, ctx, meetingId) {
       }
       const saved = savedAttendance(meetingId);
       if (saved) connect(saved);
-      else showChooser(false);
+      // a new device: if I am already in the meeting on another, join the same way
+      // (my attendance never changes unasked); otherwise the server says not_joined
+      else connect({ attendance: "main_room" }, { keepAttendance: true });
     },
     (err) => {
       if (!alive) return;
