@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from meeting.errors import InvalidInput
+from meeting.speakers import check_limit
 
 from .messages import _int, _object
 from .namespace import Connection, MeetingNamespace
@@ -111,6 +112,11 @@ def _give_floor(payload: object) -> dict[str, Any]:
     return _target(_object(payload, {"member_id", "site_id"}, set()))
 
 
+def _speaking_limit(payload: object) -> dict[str, Any]:
+    p = _object(payload, {"limit_s"}, {"limit_s"})
+    return {"limit_s": check_limit(p["limit_s"])}
+
+
 def _reorder(payload: object) -> dict[str, Any]:
     p = _object(payload, {"order"}, {"order"})
     order = p["order"]
@@ -168,6 +174,7 @@ EVENTS: dict[str, Parser] = {
     "lower_hand": _lower_hand,
     "give_floor": _give_floor,
     "end_speech": _empty,
+    "set_speaking_limit": _speaking_limit,
     "reorder_queue": _reorder,
     "create_poll": _create_poll,
     "open_poll": _open_poll,

@@ -97,6 +97,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 from . import display_models as _display_models  # noqa: E402,F401
 from . import minutes_models as _minutes_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
+from . import speaking_models as _speaking_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:
