@@ -174,6 +174,17 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     expect(remote_tile(chair, "C1-001")).to_have_attribute("data-hand", "true")
     expect(phone.locator(".tile-mine")).to_have_attribute("data-hand", "true")
 
+    # the chair sets a speaking time and gives the floor: a countdown on every screen
+    tab(chair, "speakers")
+    chair.locator("#speaking-limit").select_option("60")
+    chair.locator('.queue-entry[data-entry-id="member:C1-001"] [data-action="give-floor"]').click()
+    for page, where in ((phone, ".bar-speaker"), (chair, ".floor"), (display, ".board-speaker")):
+        clock = page.locator(f"{where} .floor-time")
+        expect(clock).to_have_attribute("data-floor-state", "ok")
+        expect(clock).to_contain_text("left")
+    # the floor holder goes on the stage
+    expect(chair.locator('.media-area .stage .tile[data-member-id="C1-001"]')).to_be_visible()
+
     # one attendance truth: the secretary-less chair checks a member in who has no
     # device; quorum bar, People tab and roster agree, on every screen
     tab(chair, "people")
