@@ -203,7 +203,7 @@ class Journal:
 
     def signer_for(self, origin: str) -> Ed25519Signer:
         """The server's minutes key signing another log (the organisation log)."""
-        return Ed25519Signer(origin, self._key)
+        return Ed25519Signer(origin, self.key)
 
     async def _state(self, meeting_id: int) -> _LogState:
         state = self._states.get(meeting_id)

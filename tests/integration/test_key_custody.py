@@ -1,4 +1,3 @@
-
 """The minutes key's passphrase never sits beside the key: environment, a credentials file
 outside the data directory, a systemd credential or ``keys init``; the server refuses to
 start without one, or with a key file others can read. The demo needs no setup."""
