@@ -89,7 +89,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     secret = server_secret(secret_path)
     journal = Journal(
         db,
-        load_or_create_server_key(cfg, secret),
+        lambda: load_or_create_server_key(cfg, secret),
         cfg.minutes.origin_prefix,
         clock,
         cfg.minutes.checkpoint_seconds,
@@ -187,7 +187,9 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        svc = app[services_key] = assemble(await open_services(cfg, clock), sio)
+        core = await open_services(cfg, clock)
+        core.journal.key  # noqa: B018 - the server refuses to start without its minutes key
+        svc = app[services_key] = assemble(core, sio)
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
