@@ -92,6 +92,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     )
     security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
     accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
+    origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
     return CoreServices(
         config=cfg,
         engine=engine,
@@ -103,8 +104,16 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
         version=__version__,
-        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
-        security=Security(db, cfg, secret, clock, accounts, security_log),
+        origin=origin,
+        security=Security(
+            db,
+            cfg,
+            secret,
+            clock,
+            accounts,
+            security_log,
+            origins=lambda: (origin.url, cfg.server.allowed_origins),
+        ),
     )
 
 
