@@ -108,6 +108,19 @@ class SocketHooks:
     async def joined(self, sid: str, member_id: str, meeting_id: int) -> None:
         await self._sec.presence.joined(sid, member_id, meeting_id)
 
+    async def rate_limited(
+        self, member_id: str, address: str, event: str, meeting_id: int | None, strikes: int
+    ) -> None:
+        await self._sec.log.record(
+            "rate_limited",
+            member_id=member_id,
+            address=address,
+            meeting_id=meeting_id,
+            limit="socket_events",
+            event=event,
+            flood=strikes > 1,
+        )
+
     def left(self, sid: str, member_id: str) -> None:
         self._sec.presence.left(sid, member_id)
 
