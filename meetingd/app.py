@@ -15,12 +15,16 @@ import socketio
 from aiohttp import web
 
 from meeting.clock import Clock, utc_now
+from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.procedure import register_procedure
 from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
+from .cluster.health import cluster_node
+from .committee.http import add_committee_routes
+from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -103,6 +107,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
         version=__version__,
         origin=origin,
         security=Security(
@@ -143,6 +148,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
+    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -150,6 +156,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         emit=namespace.emit_to_meeting,
         roster_of=namespace.roster,
         on_floor_given=media.unmute_speaker,
+        ownership=cluster,
     )
     namespace.on_roster_change(procedure.on_roster)
     hooks = SocketHooks(core.security)
@@ -158,7 +165,9 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     core.security.sessions.on_ended(channel.end_sessions)
     register_procedure(namespace, procedure, hooks)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
-    return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
+    return Services(
+        **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
+    )
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -180,6 +189,8 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         ping_timeout=10,
         logger=False,
         engineio_logger=False,
+        # several nodes: broadcasts through Redis, delivered encode-once on each (signaling/fanout.py)
+        client_manager=client_manager(cfg.cluster.redis_url),
     )
     sio.attach(app)
 
@@ -188,10 +199,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
+        if svc.cluster is not None:  # leases first: restoring open polls leases their meetings
+            await svc.cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        if svc.cluster is not None:
+            await svc.cluster.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
@@ -201,6 +216,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.recording.close()  # finalize files and log their hashes while all is up
         await svc.media.close()
         await svc.namespace.shutdown()
+        await close_manager(sio)
 
     app.on_shutdown.append(on_shutdown)
 
@@ -208,6 +224,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     add_routes(app)
     add_minutes_routes(app)
     add_security_routes(app)
+    add_committee_routes(app)
     return app
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -140,6 +141,22 @@ class MinutesSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    redis_url: str = _h(
+        "Redis URL carrying Socket.IO broadcasts between meetingd nodes, e.g. "
+        "'redis://127.0.0.1:6379/0'. Empty: a single node (no Redis). Needs a PostgreSQL "
+        "database.url shared by all nodes.",
+        "",
+    )
+    node_id: str = _h("This node's name in the cluster (leases, health, metrics). Empty: the host name.", "")
+    lease_check_seconds: float = _h(
+        "How often a node checks the PostgreSQL connection holding its meetings' owner "
+        "leases; a node that loses it stops serving those meetings as owner.",
+        1.0,
+    )
+
+
+@dataclass(frozen=True)
 class RecordingSettings:
     dir: str = _h(
         "Directory for meeting recordings (one folder per meeting). Empty: data_dir/recordings.",
@@ -215,6 +232,7 @@ class Config:
     minutes: MinutesSettings = field(default_factory=MinutesSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     source: str = field(default="<defaults>", compare=False)
 
     @property
@@ -226,6 +244,10 @@ class Config:
         if self.recording.dir:
             return Path(self.recording.dir).expanduser()
         return self.data_path / "recordings"
+
+    @property
+    def node_id(self) -> str:
+        return self.cluster.node_id or socket.gethostname()
 
     @property
     def database_url(self) -> str:
@@ -333,6 +355,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: [security] step_up_minutes: expected > 0")
     if cfg.auth.socket_token_seconds <= 0:
         raise ConfigError(f"{cfg.source}: [auth] socket_token_seconds: expected > 0")
+    if cfg.cluster.redis_url and not cfg.database.url.startswith("postgresql"):
+        raise ConfigError(
+            f"{cfg.source}: [cluster] redis_url: several nodes need one shared PostgreSQL "
+            "database: set [database] url = 'postgresql+asyncpg://...'"
+        )
+    if cfg.cluster.lease_check_seconds <= 0:
+        raise ConfigError(f"{cfg.source}: [cluster] lease_check_seconds: expected > 0")
 
 
 def load_config(

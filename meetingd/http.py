@@ -22,7 +22,9 @@ from meeting.errors import (
     PayloadTooLarge,
     error_body,
 )
+from signaling.fanout import redis_ok
 
+from .cluster.health import cluster_health
 from .directory import STATUSES, check_member_id, check_text, member_dict
 from .services import Services, services_key
 from .storage.models import Cell, Member
@@ -182,15 +184,19 @@ async def healthz(request: web.Request) -> web.Response:
         logger.exception("health check: database")
         db = "error"
     status = 200 if db == "ok" else 503
-    return web.json_response(
-        {
-            "ok": db == "ok",
-            "status": "ok" if db == "ok" else "degraded",
-            "version": svc.version,
-            "database": db,
-        },
-        status=status,
-    )
+    body = {
+        "ok": db == "ok",
+        "status": "ok" if db == "ok" else "degraded",
+        "version": svc.version,
+        "database": db,
+    }
+    if svc.cluster is not None:  # several nodes: Redis, this node's lease connection, its meetings
+        body |= await cluster_health(svc.cluster, await redis_ok(svc.namespace.sio))
+        if body["leases"] != "ok":  # cannot own meetings: send clients elsewhere
+            status, body["ok"] = 503, False
+        if body["redis"] != "ok" or body["leases"] != "ok":  # its own meetings are still served
+            body["status"] = "degraded"
+    return web.json_response(body, status=status)
 
 
 # -- sign-in ------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
+from .cluster.node import ClusterNode
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -64,6 +66,7 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
     security: Security
     origin: PublicOrigin
@@ -88,6 +91,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 
 services_key = web.AppKey("services", Services)

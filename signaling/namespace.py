@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import engineio
 import socketio
 
 from meeting.clock import Clock
@@ -31,6 +30,7 @@ from meeting.errors import (
 from meeting.roles import MeetingState
 from meeting.roster import Roster, RosterEvent
 
+from . import fanout
 from .backend import Backend, Caller
 from .messages import Empty, Join, SendChat
 
@@ -164,30 +164,9 @@ class MeetingNamespace:
     async def emit_to_meeting(
         self, meeting_id: int, event: str, data: dict[str, Any], skip_sid: str | None = None
     ) -> None:
-        """Broadcast to a meeting's room: encode once, queue on each connection.
-
-        python-socketio's ``emit`` to a room creates one task per recipient; for a
-        tally or roster update to hundreds of members that task churn dominated the
-        server's CPU. On a single node (the default manager) we write the encoded
-        packet to each connection's send queue directly, in order, with no task.
-        With a cross-node manager (Redis) we must go through ``emit``.
-        """
-        if type(self.sio.manager) is not socketio.AsyncManager:
-            await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE, skip_sid=skip_sid)
-            return
-        encoded = self.sio.packet_class(
-            socketio.packet.EVENT, namespace=NAMESPACE, data=[event, data]
-        ).encode()
-        packets = [
-            engineio.packet.Packet(engineio.packet.MESSAGE, p)
-            for p in (encoded if isinstance(encoded, list) else [encoded])
-        ]
-        eio = self.sio.eio
-        for sid, eio_sid in list(self.sio.manager.get_participants(NAMESPACE, room_of(meeting_id))):
-            if sid == skip_sid:
-                continue
-            for pkt in packets:
-                await eio.send_packet(eio_sid, pkt)
+        """Broadcast to a meeting's room: encode once, queue on each connection
+        (signaling/fanout.py; across nodes through the Redis manager, same fast path)."""
+        await fanout.broadcast(self.sio, NAMESPACE, room_of(meeting_id), event, data, skip_sid)
 
     async def _apply(self, meeting_id: int, member_pk: int, ev: RosterEvent | None) -> None:
         """Persist what a roster event means for attendance, then broadcast it."""

@@ -3,6 +3,7 @@
  * The single-page shell: session, language picker, hash router.
  * Routes: #/login, #/invite/<token>, #/meetings, #/meeting/<id>, #/admin/members,
  * #/security (own second factor and sessions), #/admin/security (alerts, self-check).
+ * #/org, #/committee/<id>, #/profile/<member_id>.
  * @module app
  */
 import { api, ApiError } from "./protocol.js";
@@ -17,6 +18,8 @@ import { mountAdmin } from "./admin.js";
 import { mountMinutes } from "./minutes.js";
 import { installStepUp, mountSecurity } from "./security.js";
 import { mountSecurityAdmin } from "./security-admin.js";
+import { mountOrg, mountCommittee } from "./committee.js";
+import { mountProfile } from "./profile.js";
 
 /** @typedef {import("./protocol.js").Me} Me */
 
@@ -156,6 +159,15 @@ function resolve(/** @type {string} */ hash) {
   if (path === "/security") return { name: "security", view: mountSecurity, needsSession: true };
   if (path === "/admin/security") {
     return { name: "admin-security", view: me?.is_admin ? mountSecurityAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };
+  }
+  if (path === "/org") return { name: "org", view: mountOrg, needsSession: true };
+  if ((m = path.match(/^\/committee\/(\d+)$/))) {
+    const id = Number(m[1]);
+    return { name: "org", view: (root, c) => mountCommittee(root, c, id), needsSession: true };
+  }
+  if ((m = path.match(/^\/profile\/([^/]+)$/))) {
+    const memberId = decodeURIComponent(m[1]);
+    return { name: "org", view: (root, c) => mountProfile(root, c, memberId), needsSession: true };
   }
   if (path === "/admin/members") {
     return { name: "admin", view: me?.is_admin ? mountAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };
