@@ -130,7 +130,8 @@ async def login_passkey(request: web.Request) -> web.Response:
 @routes.post("/api/security/step-up/passkey/options")
 async def step_up_passkey_options(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    await read_json(request, set(), set())
+    if request.can_read_body:
+        await read_json(request, set(), set())
     return _ok(options=await _svc(request).security.passkeys.authentication_options(member, "step_up"))
 
 
@@ -197,7 +198,8 @@ async def totp_remove(request: web.Request) -> web.Response:
 @routes.post("/api/me/second-factor/recovery-codes")
 async def recovery_codes(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    await read_json(request, set(), set())
+    if request.can_read_body:
+        await read_json(request, set(), set())
     svc = _svc(request)
     await svc.security.require_step_up(
         member, request.cookies.get(SESSION_COOKIE), role="member", action="make new recovery codes"
