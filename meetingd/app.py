@@ -96,6 +96,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     )
     security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
     accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
+    origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
     return CoreServices(
         config=cfg,
         engine=engine,
@@ -108,8 +109,16 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         minutes=MinutesService(db, journal, clock, cfg),
         committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
         version=__version__,
-        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
-        security=Security(db, cfg, secret, clock, accounts, security_log),
+        origin=origin,
+        security=Security(
+            db,
+            cfg,
+            secret,
+            clock,
+            accounts,
+            security_log,
+            origins=lambda: (origin.url, cfg.server.allowed_origins),
+        ),
     )
 
 

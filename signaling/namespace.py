@@ -95,6 +95,8 @@ ConnectionListener = Callable[[str, Connection, int, str], Awaitable[None]]
 ConnectedListener = Callable[[str, Connection, str, object], Awaitable[None]]
 # (sid, connection): any accepted connection ended.
 DisconnectedListener = Callable[[str, Connection], Awaitable[None]]
+# (sid, connection, event, strikes): events refused by the rate limit (first, and at a flood).
+RateLimitedListener = Callable[[str, Connection, str, int], Awaitable[None]]
 
 
 def remote_address(environ: dict[str, Any]) -> str:
@@ -128,6 +130,7 @@ class MeetingNamespace:
         self._connected_listeners: list[ConnectedListener] = []
         self._disconnected_listeners: list[DisconnectedListener] = []
         self._handled: set[str] = set()
+        self._limited_listeners: list[RateLimitedListener] = []
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self.handle(JOIN, self._join)
@@ -168,6 +171,8 @@ class MeetingNamespace:
         try:
             conn.bucket.take()
         except RateLimited:
+            if conn.bucket.strikes in (1, FLOOD_STRIKES):  # a burst's first refusal, a flood
+                self._spawn(self._notify_limited(sid, conn, command.name, conn.bucket.strikes))
             if conn.bucket.strikes >= FLOOD_STRIKES:
                 logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
                 self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
@@ -248,6 +253,15 @@ class MeetingNamespace:
     def on_disconnected(self, listener: DisconnectedListener) -> None:
         """Call ``listener(sid, conn)`` when any accepted connection ends."""
         self._disconnected_listeners.append(listener)
+
+    def on_rate_limited(self, listener: RateLimitedListener) -> None:
+        """Call ``listener(sid, conn, event, strikes)`` when a connection's events start
+        being refused by the rate limit, and again when it floods."""
+        self._limited_listeners.append(listener)
+
+    async def _notify_limited(self, sid: str, conn: Connection, event: str, strikes: int) -> None:
+        for listener in self._limited_listeners:
+            await listener(sid, conn, event, strikes)
 
     def connections(self) -> list[tuple[str, Connection]]:
         return list(self._conns.items())
