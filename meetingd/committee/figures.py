@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +39,8 @@ from .org import load_tree, viewer_of
 
 CHUNK = 500
 COMPUTE_CHUNK = 100  # meetings whose entries are parsed at once
+MAX_DECODED = 50_000  # decoded meeting summaries kept in memory
+MAX_REPORTS = 8
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,28 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 class Figures:
     def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal) -> None:
         self._db, self._journal = db, journal
+        # In memory, both checked against storage on every use: decoded summaries by
+        # meeting (valid while its latest checkpoint size is the same), and whole reports
+        # by (committee, period) with the fingerprint of everything they were computed from.
+        self._decoded: dict[int, Counted] = {}
+        self._reports: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
+
+    def _remember(self, meeting_id: int, counted: Counted) -> Counted:
+        if len(self._decoded) >= MAX_DECODED:
+            self._decoded.pop(next(iter(self._decoded)))
+        self._decoded[meeting_id] = counted
+        return counted
+
+    async def latest_sizes(self, s: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(sorted(meeting_ids)):
+            rows = await s.execute(
+                select(MinutesCheckpoint.meeting_id, func.max(MinutesCheckpoint.size))
+                .where(MinutesCheckpoint.meeting_id.in_(chunk))
+                .group_by(MinutesCheckpoint.meeting_id)
+            )
+            out.update({mid: size for mid, size in rows.all()})
+        return out
 
     async def summaries(self, meeting_ids: Sequence[int]) -> list[Counted]:
         """Summaries of closed meetings (cached; recomputed when a newer checkpoint exists).
@@ -91,10 +116,16 @@ class Figures:
                     size = latest.get(mid)
                     if not size:
                         continue  # never signed: nothing to count
+                    known = self._decoded.get(mid)
+                    if known is not None and known.size == size:
+                        out.append(known)
+                        continue
                     row = cached.get(mid)
                     if row is not None and row[0] == size:
                         summary = MeetingSummary.from_dict(json.loads(row[2]))
-                        out.append(Counted(summary, self._journal.origin(mid), size, row[1]))
+                        out.append(
+                            self._remember(mid, Counted(summary, self._journal.origin(mid), size, row[1]))
+                        )
                     else:
                         todo.append(mid)
                 todo = await self._only_sealed_since(s, todo, latest, cached, out)
@@ -140,7 +171,9 @@ class Figures:
                 .values(size=sizes[mid], root=roots[mid])
             )
             summary = MeetingSummary.from_dict(json.loads(cached[mid][2]))
-            out.append(Counted(summary, self._journal.origin(mid), sizes[mid], roots[mid]))
+            out.append(
+                self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], roots[mid]))
+            )
         return [m for m in todo if m not in set(keep)]
 
     async def _roots(self, s: AsyncSession, ids: list[int], sizes: dict[int, int]) -> dict[int, str]:
@@ -178,7 +211,7 @@ class Figures:
             summary = summarise_meeting(entries.pop(mid))
             text = json.dumps(summary.to_dict(), ensure_ascii=False, separators=(",", ":"))
             rows.append({"meeting_id": mid, "size": sizes[mid], "root": root, "summary": text})
-            out.append(Counted(summary, self._journal.origin(mid), sizes[mid], root))
+            out.append(self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], root)))
         if stale:
             await s.execute(delete(MeetingFiguresRow).where(MeetingFiguresRow.meeting_id.in_(stale)))
         await s.execute(insert(MeetingFiguresRow), rows)
@@ -223,6 +256,21 @@ class Figures:
                 and start - timedelta(days=1) <= opened_at.date() <= end + timedelta(days=1)
             ):
                 closed.append(mid)
+        async with self._db() as s:
+            latest = await self.latest_sizes(s, closed)
+        key = (committee_id, start, end, absent_run)
+        fingerprint = (
+            row.code,
+            row.name,
+            tuple(sorted(tree.committees_under(committee_id))),
+            tuple(sorted(names.items())),
+            tuple(sorted(scheduled.items())),
+            tuple(sorted(latest.items())),
+        )
+        memo = self._reports.get(key)
+        if memo is not None and memo[0] == fingerprint:
+            self._reports.move_to_end(key)
+            return memo[1]
         counted = await self.summaries(closed)
         lo, hi = start.isoformat(), end.isoformat()
         figures = committee_figures(
@@ -243,7 +291,7 @@ class Figures:
             ),
             key=lambda c: c.origin,
         )
-        return {
+        data = {
             "committee": {
                 "id": row.id,
                 "code": row.code,
@@ -258,6 +306,10 @@ class Figures:
                 for c in used
             ],
         }
+        self._reports[key] = (fingerprint, data)
+        if len(self._reports) > MAX_REPORTS:
+            self._reports.popitem(last=False)
+        return data
 
     async def member_timeline(self, member_pk: int, member_id: str) -> list[dict[str, Any]]:
         async with self._db() as s:
