@@ -11,6 +11,7 @@ same prefix of each exported bundle and recompute the same figures.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from meeting.errors import NotFound
 from recorder.checkpoint import Checkpoint
 from recorder.note import parse_signed_note
 from recorder.participation import (
+    FIGURES_VERSION,
     SUMMARY_TYPES,
     MeetingSummary,
     committee_figures,
@@ -34,7 +36,7 @@ from recorder.participation import (
 
 from ..journal import Journal
 from ..storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
-from ..storage.org_models import CommitteeRow, MeetingFiguresRow
+from ..storage.org_models import CommitteeReportRow, CommitteeRow, MeetingFiguresRow
 from .org import load_tree, viewer_of
 
 CHUNK = 500
@@ -121,8 +123,9 @@ class Figures:
                         out.append(known)
                         continue
                     row = cached.get(mid)
-                    if row is not None and row[0] == size:
-                        summary = MeetingSummary.from_dict(json.loads(row[2]))
+                    doc = json.loads(row[2]) if row is not None and row[0] == size else None
+                    if row is not None and doc is not None and doc.get("v") == FIGURES_VERSION:
+                        summary = MeetingSummary.from_dict(doc)
                         out.append(
                             self._remember(mid, Counted(summary, self._journal.origin(mid), size, row[1]))
                         )
@@ -145,7 +148,13 @@ class Figures:
     ) -> list[int]:
         """Keep a cached summary whose log only grew by entries the figures ignore (the seal):
         move it to the new checkpoint (size and root) instead of recomputing it."""
-        grown = [m for m in todo if m in cached and cached[m][0] < sizes[m]]
+        grown = [
+            m
+            for m in todo
+            if m in cached
+            and cached[m][0] < sizes[m]
+            and json.loads(cached[m][2]).get("v") == FIGURES_VERSION
+        ]
         if not grown:
             return todo
         relevant = set(
@@ -209,7 +218,9 @@ class Figures:
         for mid in ids:
             root = roots[mid]
             summary = summarise_meeting(entries.pop(mid))
-            text = json.dumps(summary.to_dict(), ensure_ascii=False, separators=(",", ":"))
+            text = json.dumps(
+                {**summary.to_dict(), "v": FIGURES_VERSION}, ensure_ascii=False, separators=(",", ":")
+            )
             rows.append({"meeting_id": mid, "size": sizes[mid], "root": root, "summary": text})
             out.append(self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], root)))
         if stale:
@@ -260,6 +271,7 @@ class Figures:
             latest = await self.latest_sizes(s, closed)
         key = (committee_id, start, end, absent_run)
         fingerprint = (
+            FIGURES_VERSION,
             row.code,
             row.name,
             tuple(sorted(tree.committees_under(committee_id))),
@@ -271,6 +283,14 @@ class Figures:
         if memo is not None and memo[0] == fingerprint:
             self._reports.move_to_end(key)
             return memo[1]
+        digest = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+        stored_key = f"{committee_id}:{start}:{end}:{absent_run}"
+        async with self._db() as s:
+            stored = await s.get(CommitteeReportRow, stored_key)
+        if stored is not None and stored.fingerprint == digest:
+            data: dict[str, Any] = json.loads(stored.data)
+            self._memo(key, fingerprint, data)
+            return data
         counted = await self.summaries(closed)
         lo, hi = start.isoformat(), end.isoformat()
         figures = committee_figures(
@@ -306,10 +326,23 @@ class Figures:
                 for c in used
             ],
         }
+        # the stored copy goes through JSON, so it must equal what a fresh computation gives
+        data = json.loads(json.dumps(data, ensure_ascii=False))
+        async with self._db() as s, s.begin():
+            await s.merge(
+                CommitteeReportRow(
+                    key=stored_key,
+                    fingerprint=digest,
+                    data=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                )
+            )
+        self._memo(key, fingerprint, data)
+        return data
+
+    def _memo(self, key: tuple[Any, ...], fingerprint: Any, data: dict[str, Any]) -> None:
         self._reports[key] = (fingerprint, data)
         if len(self._reports) > MAX_REPORTS:
             self._reports.popitem(last=False)
-        return data
 
     async def member_timeline(self, member_pk: int, member_id: str) -> list[dict[str, Any]]:
         async with self._db() as s:

@@ -160,3 +160,21 @@ async def test_the_organisation_log_exports_and_verifies_from_the_command_line(
     export.write_text(json.dumps(doc))
     code, text = await meetingd("org", "verify", str(export), "--log-key", key)
     assert code == 1 and "do not have the signed root" in text and "FAILED" in text, text
+
+
+async def test_cached_figures_follow_a_meeting_that_closes_later(sign_in, server: Server) -> None:
+    rep = await server.svc.committee.org.import_csv(
+        f"kind,key,name,parent\ncommittee,K-C,Cache test,\ncell,{DEMO_CELL},,K-C\n", "test"
+    )
+    assert rep.cells == 1
+    admin = await sign_in("C1-CHAIR")
+    tree = (await admin.call("GET", "/api/org"))[1]["tree"]
+    cid = next(c["id"] for c in tree["committees"] if c["code"] == "K-C")
+    path = f"/api/committees/{cid}/figures"
+    before = (await admin.call("GET", path))[1]["report"]
+    assert before["figures"]["totals"]["held"] == 0 and before["bundles_count"] == 0
+    assert (await admin.call("GET", path))[1]["report"]["figures"] == before["figures"]  # cached
+    await held_meeting(sign_in)
+    after = (await admin.call("GET", path))[1]["report"]
+    assert after["figures"]["totals"]["held"] == 1 and after["bundles_count"] == 1
+    assert after["figures"]["totals"]["attended"] == 6
