@@ -354,6 +354,7 @@ class Ballots:
                     "the hands of your place were already counted", code="hand_counted"
                 ) from None
             raise
+        index: int | None = None  # the ballot_cast entry (open polls; not on a retry)
         for ev in result.events:
             if isinstance(ev, BallotCast):
                 if ev.replaces_key is None:
@@ -368,7 +369,7 @@ class Ballots:
                     "choices": json.dumps(list(ev.choices)),
                     "at": now,
                 }
-                tx.record("ballot_cast", **_int_poll(ev.to_dict(), lp.id))
+                index = tx.record("ballot_cast", **_int_poll(ev.to_dict(), lp.id))["seq"]
             elif isinstance(ev, VoterMarked):
                 rows.voters.append({"poll_id": lp.id, "member_pk": pk})
                 tx.record("voter_marked", poll_id=lp.id, voter_id=ev.voter_id)
@@ -381,7 +382,9 @@ class Ballots:
                     "receipt": ev.receipt,
                     "choices": json.dumps(list(ev.choices)),
                 }
-        return _int_poll(result.ack(), lp.id) | {"ok": True}
+        ack = _int_poll(result.ack(), lp.id) | {"ok": True}
+        ack["signed_receipt"] = tx.sign_receipt(lp.id, ack["receipt"], None if lp.secret else index)
+        return ack
 
     def _hand_counted_place(self, live: Live, lp: LivePoll, member_id: str) -> bool:
         check = live.register.checked_in(member_id)

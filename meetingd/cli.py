@@ -16,6 +16,7 @@ from . import __version__, logs
 from .committee.cli import add_committee_commands
 from .config import Config, ConfigError, describe, load_config
 from .minutes_cli import add_minutes_commands
+from .security.cli import add_security_commands
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -60,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             async def seed(svc: Any) -> int:
                 nonlocal banner
-                _created, banner = await seed_demo(svc)
+                _created, banner = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
                 return 0
 
             await _with_services(cfg, seed)
@@ -143,6 +144,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--tls", choices=["off", "self-signed", "files"])
     s.add_argument("--demo", action="store_true", help="seed the demo organisation and meeting")
+    s.add_argument(
+        "--demo-lang",
+        choices=["en", "vi"],
+        default="en",
+        help="with --demo: the language of the demo meeting's content (first seeding or --demo-reset)",
+    )
+    s.add_argument(
+        "--demo-reset",
+        action="store_true",
+        help="with --demo: start the demo anew (a new scheduled demo meeting; old minutes stay)",
+    )
     s.set_defaults(fn=cmd_serve)
 
     c = sub.add_parser("check-config", parents=[common], help="validate the configuration")
@@ -165,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
+    add_security_commands(sub, common)
     add_committee_commands(sub, common)
     return p
 

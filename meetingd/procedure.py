@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,6 +50,14 @@ TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
 
 
+class Ownership(Protocol):
+    """Which node may write a meeting (meetingd.cluster.node.ClusterNode); one node: all."""
+
+    async def owns(self, meeting_id: int) -> bool: ...
+
+    async def refuse(self, meeting_id: int) -> MeetingError: ...
+
+
 class Procedure:
     def __init__(
         self,
@@ -63,10 +71,13 @@ class Procedure:
         group_commit: bool = True,
         group_window_s: float = 0.004,
         tick_s: float = TICK_S,
+        ownership: Ownership | None = None,
     ) -> None:
         """``emit`` broadcasts to a meeting's room; ``roster_of`` is the live roster
-        (signaling's); ``on_floor_given`` unmutes the new speaker's media."""
+        (signaling's); ``on_floor_given`` unmutes the new speaker's media; ``ownership``
+        (several nodes) says whether this node owns a meeting and may write it."""
         self.db, self.journal, self.clock = db, journal, clock
+        self.ownership = ownership
         self.tick_s = tick_s
         self.emit = emit
         self.roster_of = roster_of
@@ -116,6 +127,10 @@ class Procedure:
         live = self._lives.get(meeting_id)
         if live is not None:
             return live
+        if self.ownership is not None and not await self.ownership.owns(meeting_id):
+            # another node owns it: a fresh read-only copy (no timers; writes are refused)
+            async with self.db() as s:
+                return await load_live(s, meeting_id, self.roster_of(meeting_id))
         async with self._load_lock:
             live = self._lives.get(meeting_id)
             if live is None:
@@ -133,6 +148,8 @@ class Procedure:
             logger.warning("meeting=%s procedure state dropped; reloading", meeting_id)
 
     async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[Any]]) -> Any:
+        if self.ownership is not None and self._lives.get(live.meeting_id) is not live:
+            raise await self.ownership.refuse(live.meeting_id)  # not the owner's live state
         try:
             async with self.journal.transaction(live.meeting_id) as tx:
                 return await work(tx)

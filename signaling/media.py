@@ -161,6 +161,8 @@ class MediaSignaling:
         self._publications: dict[int, dict[str, dict[str, bool]]] = {}
         self._main_room: dict[int, set[str]] = {}
         self._muted: dict[int, set[str]] = {}
+        # each participant's own switches (set_media_state), shown on their tile
+        self._switches: dict[int, dict[str, tuple[bool, bool]]] = {}
         self._spotlight: dict[int, str | None] = {}
         self._speaker: dict[int, str | None] = {}
         self._samples: dict[tuple[int, str], _Sample] = {}
@@ -178,6 +180,7 @@ class MediaSignaling:
             "set_receive_profile": self._set_receive_profile,
             "set_main_room_camera": self._set_main_room_camera,
             "mute_participant": self._mute_participant,
+            "set_media_state": self._set_media_state,
             "spotlight": self._spotlight_event,
             "get_media_stats": self._get_stats,
             "start_recording": self._start_recording,
@@ -269,12 +272,15 @@ class MediaSignaling:
 
     def _publication(self, meeting_id: int, pid: str) -> dict[str, Any]:
         pub = self._publications.get(meeting_id, {}).get(pid, {"audio": False, "video": False})
+        mic_on, camera_on = self._switches.get(meeting_id, {}).get(pid, (True, True))
         return {
             "member_id": pid,
             "audio": pub["audio"],
             "video": pub["video"],
             "main_room": pid in self._main_room.get(meeting_id, set()),
             "muted": pid in self._muted.get(meeting_id, set()),
+            "mic_on": mic_on,
+            "camera_on": camera_on,
         }
 
     def _emit(self, meeting_id: int, event: str, data: dict[str, Any]) -> None:
@@ -446,6 +452,23 @@ class MediaSignaling:
         logger.info("meeting=%s member=%s muted=%s by chair", conn.meeting_id, member_id, muted)
         return {"member_id": member_id, "muted": muted}
 
+    async def _set_media_state(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        """A participant's own microphone and camera switches, relayed to everyone
+        (``publication_changed``). The client stops sending when a switch is off; the
+        chair's mute (``mute_participant``) is apart from this and wins."""
+        p = _object(data, {"microphone", "camera"}, {"microphone", "camera"})
+        mic_on, camera_on = _bool(p, "microphone"), _bool(p, "camera")
+        _, session = self._own_session(conn, "set_media_state")
+        if session.display:
+            raise NotAuthorised("a display session does not publish")
+        switches = self._switches.setdefault(session.meeting_id, {})
+        if switches.get(session.pid) != (mic_on, camera_on):
+            switches[session.pid] = (mic_on, camera_on)
+            self._emit(
+                session.meeting_id, "publication_changed", self._publication(session.meeting_id, session.pid)
+            )
+        return {"microphone": mic_on, "camera": camera_on}
+
     async def _spotlight_event(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         p = _object(data, {"member_id"}, {"member_id"})
         member_id = None if p["member_id"] is None else _member_id(p["member_id"])
@@ -543,6 +566,7 @@ class MediaSignaling:
             pass
         self._main_room.get(meeting_id, set()).discard(pid)
         self._muted.get(meeting_id, set()).discard(pid)
+        self._switches.get(meeting_id, {}).pop(pid, None)
         if self._publications.get(meeting_id, {}).pop(pid, None) is not None:
             self._emit(meeting_id, "publication_changed", self._publication(meeting_id, pid))
         if reason in ("leave", "disconnected", "closed") and self._spotlight.get(meeting_id) == pid:
@@ -552,7 +576,14 @@ class MediaSignaling:
         if not sfu.participant_ids:
             self.sfus.pop(meeting_id, None)
             await sfu.close()
-            for table in (self._publications, self._main_room, self._muted, self._speaker, self.quality):
+            for table in (
+                self._publications,
+                self._main_room,
+                self._muted,
+                self._speaker,
+                self.quality,
+                self._switches,
+            ):
                 table.pop(meeting_id, None)
 
     # -- periodic: active speaker and quality ----------------------------------------

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import engineio
 import socketio
 
 from meeting.clock import Clock
@@ -31,6 +30,7 @@ from meeting.errors import (
 from meeting.roles import MeetingState
 from meeting.roster import Roster, RosterEvent
 
+from . import fanout
 from .backend import Backend, Caller
 from .messages import Empty, Join, SendChat
 
@@ -68,6 +68,17 @@ RosterListener = Callable[[int, RosterEvent], Awaitable[None]]
 JoinExtra = Callable[[int, Connection], Awaitable[dict[str, Any]]]
 # (sid, connection, meeting_id, "leave" | "disconnect"): a joined connection went away.
 ConnectionListener = Callable[[str, Connection, int, str], Awaitable[None]]
+# (sid, connection, address, auth token): a connection was accepted.
+ConnectedListener = Callable[[str, Connection, str, object], Awaitable[None]]
+# (sid, connection): any accepted connection ended.
+DisconnectedListener = Callable[[str, Connection], Awaitable[None]]
+
+
+def remote_address(environ: dict[str, Any]) -> str:
+    """The peer's address (engineio's aiohttp driver leaves REMOTE_ADDR at 127.0.0.1)."""
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote) if remote else str(environ.get("REMOTE_ADDR") or "?")
 
 
 class MeetingNamespace:
@@ -91,6 +102,8 @@ class MeetingNamespace:
         self._roster_listeners: list[RosterListener] = []
         self._join_extras: list[JoinExtra] = []
         self._connection_listeners: list[ConnectionListener] = []
+        self._connected_listeners: list[ConnectedListener] = []
+        self._disconnected_listeners: list[DisconnectedListener] = []
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self.register("join", self._join, needs_join=False)
@@ -146,30 +159,9 @@ class MeetingNamespace:
     async def emit_to_meeting(
         self, meeting_id: int, event: str, data: dict[str, Any], skip_sid: str | None = None
     ) -> None:
-        """Broadcast to a meeting's room: encode once, queue on each connection.
-
-        python-socketio's ``emit`` to a room creates one task per recipient; for a
-        tally or roster update to hundreds of members that task churn dominated the
-        server's CPU. On a single node (the default manager) we write the encoded
-        packet to each connection's send queue directly, in order, with no task.
-        With a cross-node manager (Redis) we must go through ``emit``.
-        """
-        if type(self.sio.manager) is not socketio.AsyncManager:
-            await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE, skip_sid=skip_sid)
-            return
-        encoded = self.sio.packet_class(
-            socketio.packet.EVENT, namespace=NAMESPACE, data=[event, data]
-        ).encode()
-        packets = [
-            engineio.packet.Packet(engineio.packet.MESSAGE, p)
-            for p in (encoded if isinstance(encoded, list) else [encoded])
-        ]
-        eio = self.sio.eio
-        for sid, eio_sid in list(self.sio.manager.get_participants(NAMESPACE, room_of(meeting_id))):
-            if sid == skip_sid:
-                continue
-            for pkt in packets:
-                await eio.send_packet(eio_sid, pkt)
+        """Broadcast to a meeting's room: encode once, queue on each connection
+        (signaling/fanout.py; across nodes through the Redis manager, same fast path)."""
+        await fanout.broadcast(self.sio, NAMESPACE, room_of(meeting_id), event, data, skip_sid)
 
     async def _apply(self, meeting_id: int, member_pk: int, ev: RosterEvent | None) -> None:
         """Persist what a roster event means for attendance, then broadcast it."""
@@ -198,6 +190,17 @@ class MeetingNamespace:
         leaves (``"leave"``) or drops (``"disconnect"``)."""
         self._connection_listeners.append(listener)
 
+    def on_connected(self, listener: ConnectedListener) -> None:
+        """Call ``listener(sid, conn, address, token)`` after a connection is accepted."""
+        self._connected_listeners.append(listener)
+
+    def on_disconnected(self, listener: DisconnectedListener) -> None:
+        """Call ``listener(sid, conn)`` when any accepted connection ends."""
+        self._disconnected_listeners.append(listener)
+
+    def connections(self) -> list[tuple[str, Connection]]:
+        return list(self._conns.items())
+
     async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
         for listener in self._connection_listeners:
             try:
@@ -214,15 +217,27 @@ class MeetingNamespace:
             refusal = NotAuthorised(f"origin {origin!r} is not allowed")
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, error_body(refusal))
         token = auth.get("token") if isinstance(auth, dict) else None
+        address = remote_address(environ)
         try:
-            member = await self.backend.redeem_socket_token(token)
+            member = await self.backend.redeem_socket_token(token, address)
         except MeetingError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, error_body(exc)) from None
-        self._conns[sid] = Connection(member=member, bucket=self._bucket())
+        conn = self._conns[sid] = Connection(member=member, bucket=self._bucket())
         logger.info("socket connected sid=%s member=%s", sid, member.member_id)
+        for listener in self._connected_listeners:
+            try:
+                await listener(sid, conn, address, token)
+            except Exception:
+                logger.exception("connected listener failed sid=%s", sid)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self._conns.pop(sid, None)
+        if conn is not None:
+            for gone in self._disconnected_listeners:
+                try:
+                    await gone(sid, conn)
+                except Exception:
+                    logger.exception("disconnected listener failed sid=%s", sid)
         if conn is None or conn.meeting_id is None or conn.member_pk is None:
             return
         meeting_id, member_pk = conn.meeting_id, conn.member_pk

@@ -16,6 +16,7 @@ from meeting.errors import InvalidInput
 
 from .messages import _int, _object
 from .namespace import Connection, MeetingNamespace
+from .security import STEP_UP_EVENTS, SecurityHooks, guard
 
 MEMBER_ID_MAX = 32
 
@@ -177,8 +178,12 @@ EVENTS: dict[str, Parser] = {
 }
 
 
-def register_procedure(namespace: MeetingNamespace, backend: ProcedureBackend) -> None:
-    """Register every procedure event, and add the ``procedure`` snapshot to ``join``."""
+def register_procedure(
+    namespace: MeetingNamespace, backend: ProcedureBackend, security: SecurityHooks | None = None
+) -> None:
+    """Register every procedure event, and add the ``procedure`` snapshot to ``join``.
+    With ``security``, the events of ``signaling.security.STEP_UP_EVENTS`` need a
+    recent second factor (step-up) first."""
 
     def handler(action: str, parse: Parser) -> Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]:
         async def handle(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
@@ -189,7 +194,10 @@ def register_procedure(namespace: MeetingNamespace, backend: ProcedureBackend) -
         return handle
 
     for event, parse in EVENTS.items():
-        namespace.register(event, handler(event, parse))
+        handle = handler(event, parse)
+        if security is not None and event in STEP_UP_EVENTS:
+            handle = guard(event, handle, security)
+        namespace.register(event, handle)
 
     async def join_extra(meeting_id: int, conn: Connection) -> dict[str, Any]:
         return {"procedure": await backend.snapshot(meeting_id, conn.member.member_id)}

@@ -3,7 +3,11 @@ retry the same receipt, and the tally equals the accepted ballots."""
 
 from __future__ import annotations
 
+import pytest
+
 from .procedure_helpers import MOTION, ballot_id, open_meeting, open_poll, quorate_meeting, seen
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_open_poll_cast_close_publishes_result(sign_in) -> None:
