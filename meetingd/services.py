@@ -22,6 +22,8 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
+from .cluster.node import ClusterNode
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .displays import DisplayCaller, Displays
@@ -30,6 +32,7 @@ from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
 from .recording import RecordingService
+from .security.service import Security
 from .storage.models import Member
 
 
@@ -65,7 +68,9 @@ class CoreServices:
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
     displays: Displays  # paired main-room displays (not people)
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
+    security: Security
     origin: PublicOrigin
 
     @property
@@ -88,6 +93,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 
 services_key = web.AppKey("services", Services)
@@ -99,8 +105,8 @@ class SignalingBackend:
     def __init__(self, svc: CoreServices) -> None:
         self._svc = svc
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        return await self._svc.accounts.redeem_socket_token(token)
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        return await self._svc.accounts.redeem_socket_token(token, address)
 
     async def redeem_display_token(self, token: object) -> DisplayCaller:
         return await self._svc.displays.redeem_socket_token(token)

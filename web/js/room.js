@@ -15,6 +15,7 @@ import { stateBadge, roleBadge } from "./badges.js";
 import { renderRoster } from "./roster.js";
 import { createChat } from "./chat.js";
 import { createMediaArea } from "./video.js";
+import { alertText } from "./security-admin.js";
 import { createProcedureArea } from "./procedure-panel.js";
 import { createDisplaysPanel } from "./displays-panel.js";
 
@@ -495,6 +496,8 @@ export function mountRoom(root, ctx, meetingId) {
     l.addEventListener("chat", (e) => chat.posted(/** @type {CustomEvent} */ (e).detail));
     l.addEventListener("meeting_state", (e) => applyMeetingState(/** @type {CustomEvent} */ (e).detail));
     l.addEventListener("shutting_down", () => showNotice(t("room.server_restarting"), "info"));
+    // security: the chair is told of alerts about this meeting (administrators see all)
+    l.addEventListener("security_alert", (e) => showNotice(t("security.chair_alert", { text: alertText(/** @type {CustomEvent} */ (e).detail) }), "error"));
   }
 
   function renderRosterNow() {

@@ -168,6 +168,19 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   }
 
   /**
+   * A download link for the server's signed receipt kept on this device, if any.
+   * @param {Poll} poll
+   */
+  function signedReceiptLink(poll) {
+    const signed = proc.storedBallot(poll.poll_id)?.signed_receipt;
+    if (!signed) return null;
+    const url = URL.createObjectURL(new Blob([signed], { type: "text/plain" }));
+    return h("p", { class: "hint" },
+      h("a", { href: url, download: `receipt-poll-${poll.poll_id}.txt`, "data-action": "download-receipt" }, tx("vote.signed_receipt")),
+      " ", tx("vote.signed_receipt_hint"));
+  }
+
+  /**
    * After casting: the tracker and "counted", never the choice of a secret ballot on
    * screen (neighbours in the room can read a phone). "Show my choice" reveals it for
    * a few seconds, and only on the page that cast it: after a reload it is gone.
@@ -202,6 +215,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
         : secret ? h("p", { class: "hint" }, tx("vote.receipt_other_device")) : null,
       choiceLine,
       mine.receipt && secret && poll.state === "open" ? h("p", { class: "hint" }, tx("vote.receipt_hint")) : null,
+      signedReceiptLink(poll),
       poll.config.allow_change && poll.state === "open" && (poll.config.kind === "open" || proc.storedBallot(poll.poll_id))
         ? h("button", { type: "button", class: "btn", "data-action": "change-vote", onclick: () => { s.changing = true; s.step = "choose"; s.selected = []; render(); } }, tx("vote.change"))
         : null,
