@@ -172,7 +172,7 @@ export async function request(method, path, body) {
 }
 
 /**
- * @param {"GET" | "POST" | "PUT" | "PATCH"} method
+ * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
  * @param {string} path
  * @param {object} [body]
  * @returns {Promise<any>}
