@@ -31,7 +31,7 @@ import { ApiError, request } from "./protocol.js";
  * @property {number} present
  * @property {number} entitled
  * @property {number} required
- * @property {{description: string}} rule
+ * @property {Record<string, any>} rule the quorum rule (structured: numerator/denominator/comparison, or members)
  * @property {boolean} locked
  */
 /** @typedef {{position: number, title: string}} AgendaItem */
