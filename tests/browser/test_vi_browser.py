@@ -53,7 +53,7 @@ def english_fragments() -> list[str]:
         if VI.get(key) == text:
             continue  # the same in both (a name, "Video")
         for piece in re.split(r"\{[^}]*\}", text):
-            piece = piece.strip(" .,:;·—–()!?…")
+            piece = piece.strip(" .,:;·()!?\u2014\u2013\u2026")
             if len(piece) >= 8 and " " in piece:
                 out.add(piece)
     return sorted(out, key=len, reverse=True)
