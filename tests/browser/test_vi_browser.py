@@ -142,6 +142,7 @@ def test_every_screen_in_vietnamese_shows_no_english(
     console = chair.locator(".chair-console")
     console.locator('.agenda-item[data-position="1"] [data-action="start-item"]').click()
     console.locator('[data-action="new-poll"]').click()
+    console.locator("#poll-question").fill("Thông qua chương trình họp?")
     console.locator('[data-action="create-poll"]').click()
     console.locator('.poll-card[data-state="draft"] [data-action="open-poll"]').first.click()
     override = console.locator('[data-action="open-override"]')
