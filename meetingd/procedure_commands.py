@@ -35,6 +35,8 @@ def bind_procedure(
 
     def on(command: Command[P], handler: ProcedureHandler[P]) -> None:
         async def run(call: Call, payload: P) -> dict[str, Any]:
+            if call.conn.display_meeting is not None:  # a paired display reads the public state
+                return {"procedure": await procedure.snapshot(call.meeting_id, call.member_id)}
             live = await procedure.live(call.meeting_id)
             return await handler(live, live.register.person(call.member_id), payload)
 
@@ -60,6 +62,7 @@ def bind_procedure(
     on(cmd.GIVE_FLOOR, procedure.give_floor)
     on(cmd.END_SPEECH, procedure.end_speech)
     on(cmd.REORDER_QUEUE, procedure.reorder_queue)
+    on(cmd.SET_SPEAKING_LIMIT, procedure.set_speaking_limit)
     on(cmd.CREATE_POLL, ballots.create)
     on(cmd.OPEN_POLL, ballots.open)
     on(cmd.CLOSE_POLL, ballots.close_poll)
