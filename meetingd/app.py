@@ -22,6 +22,7 @@ from signaling.procedure import register_procedure
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
+from .cluster.routing import RoutedProcedure
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -134,8 +135,10 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
-    namespace.on_roster_change(procedure.on_roster)
-    register_procedure(namespace, procedure)
+    # several nodes: commands for a meeting another node owns are forwarded to it
+    routed = RoutedProcedure(procedure, cluster) if cluster is not None else procedure
+    namespace.on_roster_change(routed.on_roster)
+    register_procedure(namespace, routed)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
         **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
