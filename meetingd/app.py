@@ -31,6 +31,7 @@ from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
 from .ratelimit import TokenBucket
@@ -198,6 +199,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_metrics_route(app)
     return app
 
 

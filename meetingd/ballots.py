@@ -70,6 +70,8 @@ class Ballots:
         self.window_s = window_s
         self.commits = 0
         """Transactions that carried ballots (the benchmark reads it)."""
+        self.acked = 0
+        """Ballots acknowledged after their commit (metrics: meetingd_ballots_acked_total)."""
 
     # -- views --------------------------------------------------------------------------
 
@@ -328,6 +330,7 @@ class Ballots:
                 c.future.set_exception(outcome)
             else:
                 c.future.set_result(outcome)
+                self.acked += 1
                 live.dirty_polls.add(c.args["poll_id"])
 
     def _cast_one(

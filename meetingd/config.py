@@ -63,6 +63,11 @@ class ServerSettings:
         "On SIGTERM, how long to wait for in-flight requests before closing.", 10.0
     )
 
+    metrics_from: list[str] = _h(
+        "Networks allowed to read GET /metrics (Prometheus), e.g. ['10.0.0.0/8']. Default: loopback only.",
+        ["127.0.0.0/8", "::1/128"],
+    )
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:

@@ -123,6 +123,11 @@ class Procedure:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def live_count(self) -> int:
+        """Meetings whose live state this process holds (metrics)."""
+        return len(self._lives)
+
     async def live(self, meeting_id: int) -> Live:
         live = self._lives.get(meeting_id)
         if live is not None:

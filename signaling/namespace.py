@@ -278,6 +278,11 @@ class MeetingNamespace:
     def roster(self, meeting_id: int) -> Roster | None:
         return self._rosters.get(meeting_id)
 
+    @property
+    def connection_count(self) -> int:
+        """Authenticated Socket.IO connections on this node (metrics)."""
+        return len(self._conns)
+
     def connection(self, sid: str) -> Connection | None:
         return self._conns.get(sid)
 

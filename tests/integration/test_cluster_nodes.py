@@ -100,6 +100,12 @@ async def test_votes_cast_through_both_nodes_are_counted_once_at_the_owner(two_n
             receipts[v.member_id] = cast["receipt"]
         assert other.svc.cluster.forwarder.forwarded > 0  # the other node's voters went to the owner
         assert owner.svc.cluster.forwarder.served > 0
+        async with aiohttp.ClientSession() as http, http.get(other.url + "/metrics") as r:
+            text = await r.text()
+        node = other.svc.config.node_id
+        sent = other.svc.cluster.forwarder.forwarded
+        assert f'meetingd_forwarded_commands_total{{direction="sent",node="{node}"}} {sent:.1f}' in text
+        assert f'meetingd_meetings_owned{{node="{node}"}} 0.0' in text
         assert (await chair.emit("close_poll", {"poll_id": poll_id}))["ok"]
         result = await seen(voters[0], "poll_result")
         assert result["tally"]["counts"] == [2, 2, 2] and result["tally"]["voters"] == 6
