@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.agenda import Motion
@@ -48,6 +49,17 @@ logger = logging.getLogger(__name__)
 Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
+
+
+# What a database that does not answer raises (connection refused, dropped, timed out).
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+def server_busy(meeting_id: int, exc: BaseException) -> InvalidState:
+    logger.warning("meeting=%s database unavailable: %s", meeting_id, exc)
+    return InvalidState(
+        "the database is not answering; nothing was recorded; retry", code="server_busy", retry_after=1.0
+    )
 
 
 class Ownership(Protocol):
@@ -139,8 +151,11 @@ class Procedure:
         async with self._load_lock:
             live = self._lives.get(meeting_id)
             if live is None:
-                async with self.db() as s:
-                    live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                try:
+                    async with self.db() as s:
+                        live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                except DATABASE_DOWN as exc:
+                    raise server_busy(meeting_id, exc) from exc
                 self._lives[meeting_id] = live
                 self.ballots.arm_all(live)
         return live
@@ -160,6 +175,10 @@ class Procedure:
                 return await work(tx)
         except MeetingError:
             raise
+        except DATABASE_DOWN as exc:
+            # the database does not answer: nothing was committed, so nothing is acknowledged
+            self.drop(live.meeting_id)
+            raise server_busy(live.meeting_id, exc) from exc
         except Exception:
             self.drop(live.meeting_id)
             raise
