@@ -268,6 +268,9 @@ export class MeetingLink extends EventTarget {
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
       timeout: 15000,
+      // WebSocket only: with several meetingd nodes behind a proxy, HTTP long-polling would
+      // need sticky sessions (its requests must all reach one node); see docs/deploy.md.
+      transports: ["websocket"],
     });
     socket.on("connect", () => this.onConnect());
     socket.on("disconnect", (/** @type {string} */ reason) => this.onDisconnect(reason));
