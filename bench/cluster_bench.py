@@ -301,15 +301,15 @@ async def main_async(args: argparse.Namespace) -> None:
     pg = PostgresCluster(durable=True).start()
     redis = RedisServer().start()
     try:
-        reports = [
-            await vote_run("sqlite, 1 node", args.members, args.window, "", "", 1),
-            await vote_run("postgresql, 1 node", args.members, args.window, pg.create_database(), "", 1),
-            await vote_run(
-                "postgresql + redis, 2 nodes", args.members, args.window, pg.create_database(), redis.url, 2
-            ),
+        configs = [
+            ("sqlite, 1 node", "", "", 1),
+            ("postgresql, 1 node", pg.create_database(), "", 1),
+            ("postgresql + redis, 2 nodes", pg.create_database(), redis.url, 2),
         ]
-        for r in reports:
-            print(json.dumps(r), flush=True)
+        reports = []
+        for label, db_url, redis_url, nodes in configs:
+            reports.append(await vote_run(label, args.members, args.window, db_url, redis_url, nodes))
+            print(json.dumps(reports[-1]), flush=True)
         base = reports[0]
         for r in reports[1:]:
             p99 = r["p99_ms"] / max(base["p99_ms"], 0.001)

@@ -22,7 +22,7 @@ from signaling.procedure import register_procedure
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
-from .cluster.routing import RoutedProcedure
+from .cluster.routing import RoutedProcedure, RoutedSignaling
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -103,9 +103,10 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
 def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
+    cluster = cluster_node(cfg, core.db)  # None: one node
     namespace = MeetingNamespace(
         sio,
-        SignalingBackend(core),
+        SignalingBackend(core) if cluster is None else RoutedSignaling(core, cluster),
         Limits(
             lim.max_payload_bytes,
             lim.events_per_second,
@@ -126,7 +127,6 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
-    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -137,7 +137,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         ownership=cluster,
     )
     # several nodes: commands for a meeting another node owns are forwarded to it
-    routed = RoutedProcedure(procedure, cluster) if cluster is not None else procedure
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else procedure
     namespace.on_roster_change(routed.on_roster)
     register_procedure(namespace, routed)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}

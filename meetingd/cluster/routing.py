@@ -7,20 +7,60 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime
 from typing import Any
 
 from meeting.errors import InvalidState, MeetingError
 from meeting.roster import RosterEvent
 
+from ..meetings import Meetings
 from ..procedure import Procedure
+from ..services import CoreServices, SignalingBackend
 from .node import ClusterNode
 
 logger = logging.getLogger(__name__)
 
 
+class RoutedSignaling(SignalingBackend):
+    """Signaling's storage backend on a cluster node: a meeting's attendance intervals (and
+    their member_joined / member_left minutes entries) are written by its owner, so the
+    owner is the one writer of the meeting's log. If the owner cannot be reached they are
+    written here (the journal keeps one log either way: it appends under the meeting's lock
+    after catching up with what is stored)."""
+
+    def __init__(self, core: CoreServices, node: ClusterNode) -> None:
+        super().__init__(core)
+        self.node = node
+
+    async def _forward(self, meeting_id: int, payload: dict[str, Any]) -> bool:
+        """True if the owner (another node) wrote it."""
+        if await self.node.owns(meeting_id):
+            return False
+        try:
+            owner = await self.node.leases.owner_of(meeting_id)
+            if owner is None:
+                return False
+            await self.node.forwarder.call(owner, "interval", {"meeting_id": meeting_id, **payload})
+            return True
+        except MeetingError as exc:
+            logger.warning("meeting=%s attendance written here, owner unreachable: %s", meeting_id, exc.code)
+            return False
+
+    async def start_interval(self, *args: Any) -> None:
+        meeting_id, member_pk, attendance, site_id, at = args
+        payload = {"op": "start", "member_pk": member_pk, "attendance": attendance, "site_id": site_id}
+        if not await self._forward(meeting_id, payload | {"at": at.isoformat()}):
+            await super().start_interval(*args)
+
+    async def end_interval(self, *args: Any) -> None:
+        meeting_id, member_pk, at = args
+        if not await self._forward(meeting_id, {"op": "end", "member_pk": member_pk, "at": at.isoformat()}):
+            await super().end_interval(*args)
+
+
 class RoutedProcedure:
-    def __init__(self, procedure: Procedure, node: ClusterNode) -> None:
-        self.procedure, self.node, self.forwarder = procedure, node, node.forwarder
+    def __init__(self, procedure: Procedure, meetings: Meetings, node: ClusterNode) -> None:
+        self.procedure, self.meetings, self.node, self.forwarder = procedure, meetings, node, node.forwarder
         node.serve_with(self.serve)
 
     async def _owner(self, meeting_id: int) -> str | None:
@@ -79,5 +119,16 @@ class RoutedProcedure:
             return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
         if kind == "roster":
             await self.procedure.on_roster(meeting_id, RosterEvent(**payload["event"]))
+            return {}
+        if kind == "interval":
+            at = datetime.fromisoformat(str(payload["at"]))
+            pk = int(payload["member_pk"])
+            if payload["op"] == "start":
+                site = payload["site_id"]
+                await self.meetings.start_interval(
+                    meeting_id, pk, str(payload["attendance"]), None if site is None else int(site), at
+                )
+            else:
+                await self.meetings.end_interval(meeting_id, pk, at)
             return {}
         raise InvalidState(f"unknown forwarded request {kind!r}", code="invalid_state")
