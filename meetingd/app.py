@@ -17,12 +17,14 @@ from aiohttp import web
 from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
-from signaling.procedure import register_procedure
+from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
 from .cluster.routing import RoutedProcedure, RoutedSignaling
+from .committee.http import add_committee_routes
+from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .http import add_routes, error_middleware
@@ -34,8 +36,13 @@ from .meetings import Meetings
 from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
+from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
+from .security.alerts import AlertRules
+from .security.events import SecurityLog
+from .security.http import add_security_routes
+from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
@@ -72,7 +79,11 @@ def server_secret(path: Path) -> bytes:
 
 async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     """Storage and the services over it: what the CLI's commands need (no adapters)."""
-    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    if not cfg.data_path.exists():  # keys, secrets and the database: owner only
+        cfg.data_path.mkdir(parents=True, mode=0o700)
+    db_file = cfg.data_path / "meetingd.db"
+    if not cfg.database.url and not db_file.exists():
+        db_file.touch(mode=0o600)  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
@@ -80,23 +91,36 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     secret = server_secret(secret_path)
     journal = Journal(
         db,
-        load_or_create_server_key(cfg, secret),
+        lambda: load_or_create_server_key(cfg, secret),
         cfg.minutes.origin_prefix,
         clock,
         cfg.minutes.checkpoint_seconds,
     )
+    security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
+    accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
+    origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
     return CoreServices(
         config=cfg,
         engine=engine,
         db=db,
         clock=clock,
-        accounts=Accounts(db, cfg.auth, secret, clock),
+        accounts=accounts,
         directory=Directory(db, clock),
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
         version=__version__,
-        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
+        origin=origin,
+        security=Security(
+            db,
+            cfg,
+            secret,
+            clock,
+            accounts,
+            security_log,
+            origins=lambda: (origin.url, cfg.server.allowed_origins),
+        ),
     )
 
 
@@ -136,10 +160,15 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
-    # several nodes: commands for a meeting another node owns are forwarded to it
-    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else procedure
-    namespace.on_roster_change(routed.on_roster)
-    register_procedure(namespace, routed)
+    # several nodes: commands and roster changes for a meeting another node owns go there
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
+    hooks = SocketHooks(core.security)
+    channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
+    core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
+    core.security.sessions.on_ended(channel.end_sessions)
+    bind_procedure(namespace, procedure, hooks, routed)
+    namespace.check_complete()  # every declared command has its handler
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
         **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
@@ -171,7 +200,9 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        svc = app[services_key] = assemble(await open_services(cfg, clock), sio)
+        core = await open_services(cfg, clock)
+        core.journal.key  # noqa: B018 - the server refuses to start without its minutes key
+        svc = app[services_key] = assemble(core, sio)
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
@@ -199,6 +230,8 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_security_routes(app)
+    add_committee_routes(app)
     add_metrics_route(app)
     return app
 

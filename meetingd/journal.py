@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ from recorder.canonical import canonicalize
 from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
+from recorder.receipt import Receipt
 
 from .storage.dialect import lock_meeting_log
 from .storage.models import MinutesCheckpoint, MinutesEntry
@@ -87,6 +88,20 @@ class JournalTx:
     @property
     def sealed(self) -> bool:
         return self._state.sealed_seq is not None or any(e["type"] == SEAL_TYPE for e in self.pending)
+
+    def sign_receipt(self, poll_id: int, receipt: str, index: int | None) -> str:
+        """The server's signed statement that a ballot is (at ``index``) in this log.
+
+        Given to the voter in the ack, which is sent only after this transaction commits.
+        """
+        statement = Receipt(
+            self._state.log.origin,
+            str(poll_id),
+            receipt,
+            index,
+            int(self._last_at.timestamp() if self._last_at else self._clock().timestamp()),
+        )
+        return statement.sign(self._state.signer)
 
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
         """Append one entry (canonical JSON; integers below 2^53) to this transaction.
@@ -153,12 +168,16 @@ class Journal:
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
-        key: Ed25519PrivateKey,
+        key: Ed25519PrivateKey | Callable[[], Ed25519PrivateKey],
         origin_prefix: str,
         clock: Clock,
         checkpoint_seconds: float = 5.0,
     ) -> None:
-        self._db, self._key, self._clock = db, key, clock
+        """``key`` may be a function that opens it: called once, when first needed (a CLI
+        command that never touches the minutes needs no passphrase)."""
+        self._db, self._clock = db, clock
+        self._key_source = key
+        self._opened: Ed25519PrivateKey | None = key if isinstance(key, Ed25519PrivateKey) else None
         self._prefix = origin_prefix.rstrip("/")
         self._interval = checkpoint_seconds
         self._states: dict[int, _LogState] = {}
@@ -170,8 +189,21 @@ class Journal:
     def origin(self, meeting_id: int) -> str:
         return f"{self._prefix}/{meeting_id}"
 
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The server's minutes key (opened on first use; raises if it cannot be)."""
+        if self._opened is None:
+            source = self._key_source
+            assert not isinstance(source, Ed25519PrivateKey)
+            self._opened = source()
+        return self._opened
+
     def signer(self, meeting_id: int) -> Ed25519Signer:
-        return Ed25519Signer(self.origin(meeting_id), self._key)
+        return Ed25519Signer(self.origin(meeting_id), self.key)
+
+    def signer_for(self, origin: str) -> Ed25519Signer:
+        """The server's minutes key signing another log (the organisation log)."""
+        return Ed25519Signer(origin, self.key)
 
     async def _state(self, meeting_id: int) -> _LogState:
         state = self._states.get(meeting_id)

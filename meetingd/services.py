@@ -23,6 +23,7 @@ from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
 from .cluster.node import ClusterNode
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
 from .journal import Journal
@@ -30,6 +31,7 @@ from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
 from .recording import RecordingService
+from .security.service import Security
 from .storage.models import Member
 
 
@@ -64,7 +66,9 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
+    security: Security
     origin: PublicOrigin
 
     @property
@@ -99,8 +103,8 @@ class SignalingBackend:
     def __init__(self, svc: CoreServices) -> None:
         self._svc = svc
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        return await self._svc.accounts.redeem_socket_token(token)
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        return await self._svc.accounts.redeem_socket_token(token, address)
 
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)

@@ -8,17 +8,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from meeting.errors import InvalidState, MeetingError
 from meeting.roster import RosterEvent
+from signaling.command import Command, Payload
 
 from ..meetings import Meetings
 from ..procedure import Procedure
+from ..procedure_commands import ProcedureHandler
 from ..services import CoreServices, SignalingBackend
 from .node import ClusterNode
 
 logger = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Payload)
 
 
 class RoutedSignaling(SignalingBackend):
@@ -59,9 +63,16 @@ class RoutedSignaling(SignalingBackend):
 
 
 class RoutedProcedure:
+    """The procedure's Router (meetingd.procedure_commands) and roster listener on a
+    cluster node: commands for a meeting another node owns run at the owner."""
+
     def __init__(self, procedure: Procedure, meetings: Meetings, node: ClusterNode) -> None:
         self.procedure, self.meetings, self.node, self.forwarder = procedure, meetings, node, node.forwarder
+        self._commands: dict[str, tuple[Command[Any], ProcedureHandler[Any]]] = {}
         node.serve_with(self.serve)
+
+    def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None:
+        self._commands[command.name] = (command, handler)
 
     async def _owner(self, meeting_id: int) -> str | None:
         """None when this node owns the meeting (or just leased it), else the owner's id."""
@@ -74,14 +85,12 @@ class RoutedProcedure:
             raise await self.node.refuse(meeting_id)
         return owner
 
-    async def call(
-        self, meeting_id: int, member_id: str, action: str, args: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def route(self, name: str, meeting_id: int, member_id: str, data: Any) -> dict[str, Any] | None:
         owner = await self._owner(meeting_id)
         if owner is None:
-            return await self.procedure.call(meeting_id, member_id, action, args)
+            return None
         return await self.forwarder.call(
-            owner, "call", {"meeting_id": meeting_id, "member_id": member_id, "action": action, "args": args}
+            owner, "command", {"meeting_id": meeting_id, "member_id": member_id, "name": name, "data": data}
         )
 
     async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]:
@@ -111,10 +120,11 @@ class RoutedProcedure:
         meeting_id = int(payload["meeting_id"])
         if not await self.node.owns(meeting_id):
             raise await self.node.refuse(meeting_id)
-        if kind == "call":
-            return await self.procedure.call(
-                meeting_id, str(payload["member_id"]), str(payload["action"]), dict(payload["args"])
-            )
+        if kind == "command":
+            command, handler = self._commands[str(payload["name"])]
+            parsed = command.parse(payload["data"])  # parsed again here, as sent by the client
+            live = await self.procedure.live(meeting_id)
+            return await handler(live, live.register.person(str(payload["member_id"])), parsed)
         if kind == "snapshot":
             return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
         if kind == "roster":

@@ -64,7 +64,9 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 
 # Table modules beyond models.py register on the same Base when imported here.
 from . import minutes_models as _minutes_models  # noqa: E402,F401
+from . import org_models as _org_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
+from . import security_models as _security_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

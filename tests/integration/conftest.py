@@ -20,9 +20,11 @@ import pytest
 import socketio
 from aiohttp import web
 
+from meeting.clock import Clock, utc_now
 from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
+from meetingd.keystore import write_credentials_file
 from meetingd.services import Services, services_key
 from tests.support.polling import wait_for
 from tests.support.postgres import PostgresCluster, find_pg_bin
@@ -45,7 +47,15 @@ class Server:
 
 
 def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
-    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides."""
+    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides.
+
+    The minutes key's passphrase is in ``tmp_path/data.credentials/minutes-key``: the
+    default credentials file, beside (not in) the data directory, as ``keys init`` writes
+    it, so ``meetingd ... --data-dir tmp_path/data`` subprocesses find it too.
+    """
+    credentials = tmp_path / "data.credentials" / "minutes-key"
+    if not credentials.exists():
+        write_credentials_file(credentials, "test passphrase of the minutes key")
     return load_config(
         environ={},
         overrides={
@@ -58,13 +68,18 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
                 **sections.get("server", {}),
             },
             "logging": {"format": "text"},
+            # The demo officers have no second factor; tests of strict identity turn the
+            # production default (admins and officers must have one) back on.
+            "security": {"second_factor_required_for": [], **sections.get("security", {})},
         },
     )
 
 
-async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Server, web.AppRunner]:
+async def start_server(
+    tmp_path: Path, *, clock: Clock = utc_now, **sections: dict[str, Any]
+) -> tuple[Server, web.AppRunner]:
     cfg = make_config(tmp_path, **sections)
-    app = build_app(cfg)
+    app = build_app(cfg, clock)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

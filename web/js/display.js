@@ -77,7 +77,8 @@ export function mountDisplay(root, ctx, meetingId) {
       }
       media.addEventListener("speaker", () => {
         const id = media?.activeSpeaker;
-        if (id && !media?.publications.get(id)?.main_room) lastRemoteSpeaker = id;
+        // the main room hears its own people: only someone elsewhere goes on the stage
+        if (id && !media?.publications.get(id)?.main_room && roster.get(id)?.attendance !== "main_room") lastRemoteSpeaker = id;
       });
       media.addEventListener("state", () => {
         const s = media?.status;

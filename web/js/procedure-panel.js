@@ -65,15 +65,15 @@ export function createProcedureArea({ link, myId, role, me }) {
   const siteHands = h("section", { class: "panel proc-panel site-hands", hidden: true });
   let siteHandsSig = "";
 
-  const element = h("div", { class: "proc", "data-role": r() },
+  const voteEmpty = h("p", { class: "vote-empty hint" }, tx("vote.none_open"));
+  // the room puts these where its layout wants them (side panel or tabs, room.js)
+  const parts = {
     bar,
-    votes.element,
-    selfCheckIn.element,
-    h("div", { class: "proc-grid" },
-      consolePanel?.element ?? null,
-      speakers.element,
-      siteHands,
-      attendance?.element ?? null));
+    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, selfCheckIn.element, siteHands),
+    speakers: speakers.element,
+    chair: consolePanel?.element ?? null,
+    attendance: attendance?.element ?? null,
+  };
 
   function renderSiteHands() {
     if (r() !== "operator") return;
@@ -95,6 +95,7 @@ export function createProcedureArea({ link, myId, role, me }) {
   }
 
   const render = batched(() => {
+    voteEmpty.hidden = proc.openPolls().length > 0 || !votes.element.hidden;
     quorum.render();
     renderBar();
     votes.render();
@@ -105,15 +106,6 @@ export function createProcedureArea({ link, myId, role, me }) {
     renderSiteHands();
   });
   proc.addEventListener("change", render);
-  // the quorum bar sticks right under the top bar, whatever its height on this screen
-  const topbar = /** @type {HTMLElement | null} */ (document.querySelector(".topbar"));
-  const placeBar = () => {
-    const sticky = topbar && getComputedStyle(topbar).position === "sticky";
-    element.style.setProperty("--proc-top", `${sticky ? topbar.offsetHeight : 0}px`);
-  };
-  const topbarWatch = typeof ResizeObserver === "function" && topbar ? new ResizeObserver(placeBar) : null;
-  topbarWatch?.observe(/** @type {HTMLElement} */ (topbar));
-  placeBar();
   const timer = setInterval(() => {
     speakers.tick();
     votes.tick();
@@ -127,13 +119,12 @@ export function createProcedureArea({ link, myId, role, me }) {
   });
 
   return {
-    element,
+    parts,
     procedure: proc,
     /** call when the room's own state (my attendance) changed */
     refresh: render,
     destroy() {
       clearInterval(timer);
-      topbarWatch?.disconnect();
       offLang();
       attendance?.destroy();
       proc.destroy();

@@ -129,6 +129,8 @@ import { ApiError, request } from "./protocol.js";
  * @property {string | null} receipt
  * @property {string | null} replaces
  * @property {"pending" | "acked"} state
+ * @property {string | null} [signed_receipt] the server's signed statement (a signed note)
+ *   that the ballot is in the minutes log; `meetingd verify --receipt` checks it
  */
 
 /** Errors after which sending the same ballot again may succeed. */
@@ -476,8 +478,11 @@ export class Procedure extends EventTarget {
       await this.connected();
       try {
         const ack = await this.link.emit("cast_ballot", payload);
+        const kept = this.storedBallot(pollId);
+        // keep the first statement (a retry's has no log index)
+        const signed = kept && kept.ballot_id === ballot.ballot_id && kept.signed_receipt ? kept.signed_receipt : ack.signed_receipt ?? null;
         /** @type {StoredBallot} */
-        const done = { ...ballot, receipt: ack.receipt, choices: ack.choices, state: "acked" };
+        const done = { ...ballot, receipt: ack.receipt, choices: ack.choices, state: "acked", signed_receipt: signed };
         this.storeBallot(pollId, done);
         if (this.state) {
           this.state.my_votes = { ...this.state.my_votes, [String(pollId)]: { has_voted: true, receipt: ack.receipt, choices: ack.choices } };

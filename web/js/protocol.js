@@ -117,6 +117,39 @@ function toApiError(body, status) {
 }
 
 /**
+ * Step-up (docs/protocol.md, "Security"): when the server answers `step_up_required`
+ * or `second_factor_required`, the handler set by the UI (security.js) asks the person
+ * for a code in place; when it resolves true the same request or event is sent again,
+ * so the action that needed it is not lost.
+ * @typedef {(err: ApiError) => Promise<boolean>} StepUpHandler
+ */
+/** @type {StepUpHandler | null} */
+let stepUpHandler = null;
+const STEP_UP_CODES = new Set(["step_up_required", "second_factor_required"]);
+
+/** @param {StepUpHandler | null} handler */
+export function setStepUpHandler(handler) {
+  stepUpHandler = handler;
+}
+
+/**
+ * Run `attempt`; while it fails for want of a step-up the handler provides, retry it.
+ * @template T
+ * @param {() => Promise<T>} attempt
+ * @returns {Promise<T>}
+ */
+async function withStepUp(attempt) {
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof ApiError) || !STEP_UP_CODES.has(err.code) || !stepUpHandler || tries >= 3) throw err;
+      if (!(await stepUpHandler(err))) throw err;
+    }
+  }
+}
+
+/**
  * Send one JSON request to the same origin with the session cookie.
  * @param {"GET" | "POST" | "PUT" | "PATCH"} method
  * @param {string} path
@@ -124,6 +157,16 @@ function toApiError(body, status) {
  * @returns {Promise<any>} the success body
  */
 export async function request(method, path, body) {
+  return withStepUp(() => requestOnce(method, path, body));
+}
+
+/**
+ * @param {"GET" | "POST" | "PUT" | "PATCH"} method
+ * @param {string} path
+ * @param {object} [body]
+ * @returns {Promise<any>}
+ */
+async function requestOnce(method, path, body) {
   /** @type {RequestInit} */
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (method !== "GET") {
@@ -150,9 +193,16 @@ const enc = encodeURIComponent;
 
 /** The HTTP endpoints, one function each. */
 export const api = {
-  /** @returns {Promise<Me>} */
+  /**
+   * The password step: the member, or (with a second factor) a challenge for {@link api.loginCode}.
+   * @returns {Promise<{member?: Me, second_factor?: {challenge: string, methods: string[]}}>}
+   */
   async login(/** @type {string} */ memberId, /** @type {string} */ password) {
-    return (await request("POST", "/api/login", { member_id: memberId, password })).member;
+    return request("POST", "/api/login", { member_id: memberId, password });
+  },
+  /** @returns {Promise<Me>} */
+  async loginCode(/** @type {string} */ challenge, /** @type {string} */ code) {
+    return (await request("POST", "/api/login/code", { challenge, code })).member;
   },
   async logout() {
     await request("POST", "/api/logout");
@@ -284,6 +334,7 @@ export class MeetingLink extends EventTarget {
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));
     socket.on("meeting_state_changed", (/** @type {any} */ d) => this.fire("meeting_state", d.meeting));
     socket.on("server_shutting_down", (/** @type {any} */ d) => this.fire("shutting_down", d));
+    socket.on("security_alert", (/** @type {any} */ d) => this.fire("security_alert", d.alert));
     return socket;
   }
 
@@ -387,6 +438,15 @@ export class MeetingLink extends EventTarget {
    * @returns {Promise<any>} the success ack
    */
   async emit(event, payload) {
+    return withStepUp(() => this.emitOnce(event, payload));
+  }
+
+  /**
+   * @param {string} event
+   * @param {object} payload
+   * @returns {Promise<any>}
+   */
+  async emitOnce(event, payload) {
     let ack;
     try {
       ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
