@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.agenda import Motion
@@ -60,6 +61,17 @@ logger = logging.getLogger(__name__)
 
 TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
+
+
+# What a database that does not answer raises (connection refused, dropped, timed out).
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+def server_busy(meeting_id: int, exc: BaseException) -> InvalidState:
+    logger.warning("meeting=%s database unavailable: %s", meeting_id, exc)
+    return InvalidState(
+        "the database is not answering; nothing was recorded; retry", code="server_busy", retry_after=1.0
+    )
 
 
 class Ownership(Protocol):
@@ -135,6 +147,11 @@ class Procedure:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def live_count(self) -> int:
+        """Meetings whose live state this process holds (metrics)."""
+        return len(self._lives)
+
     async def live(self, meeting_id: int) -> Live:
         live = self._lives.get(meeting_id)
         if live is not None:
@@ -146,8 +163,11 @@ class Procedure:
         async with self._load_lock:
             live = self._lives.get(meeting_id)
             if live is None:
-                async with self.db() as s:
-                    live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                try:
+                    async with self.db() as s:
+                        live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                except DATABASE_DOWN as exc:
+                    raise server_busy(meeting_id, exc) from exc
                 self._lives[meeting_id] = live
                 self.ballots.arm_all(live)
         return live
@@ -167,6 +187,10 @@ class Procedure:
                 return await work(tx)
         except MeetingError:
             raise
+        except DATABASE_DOWN as exc:
+            # the database does not answer: nothing was committed, so nothing is acknowledged
+            self.drop(live.meeting_id)
+            raise server_busy(live.meeting_id, exc) from exc
         except Exception:
             self.drop(live.meeting_id)
             raise

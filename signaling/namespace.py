@@ -89,6 +89,7 @@ class Call:
     sid: str
     conn: Connection
     seat: Seat | None
+    data: Any = None  # the payload as sent (JSON): what a cluster node forwards to the owner
 
     @property
     def member_id(self) -> str:
@@ -207,13 +208,13 @@ class MeetingNamespace:
                 raise InvalidState(f"'{command.name}' before 'join_display'", hint="join_display first")
             return Call(sid, conn, None)
         if not command.access.joined:
-            return Call(sid, conn, None)
+            return Call(sid, conn, None, data)
         seat = None
         if conn.meeting_id is not None:
             seat = self._rosters[conn.meeting_id].seat(conn.member.member_id)
         if seat is None:
             raise InvalidState(f"'{command.name}' before 'join'", hint="join first")
-        return Call(sid, conn, seat)
+        return Call(sid, conn, seat, data)
 
     def unhandled(self) -> list[str]:
         """Declared commands with no handler bound."""
@@ -459,6 +460,11 @@ class MeetingNamespace:
 
     def roster(self, meeting_id: int) -> Roster | None:
         return self._rosters.get(meeting_id)
+
+    @property
+    def connection_count(self) -> int:
+        """Authenticated Socket.IO connections on this node (metrics)."""
+        return len(self._conns)
 
     def connection(self, sid: str) -> Connection | None:
         return self._conns.get(sid)

@@ -357,11 +357,10 @@ export class MeetingLink extends EventTarget {
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
       timeout: 15000,
-      // A websocket at once saves the long-polling handshake and upgrade (round trips
-      // that a 300 ms satellite link makes expensive); where a proxy refuses websockets,
-      // long-polling is tried next.
-      transports: ["websocket", "polling"],
-      tryAllTransports: true,
+      // WebSocket at once: it saves the long-polling handshake and upgrade (round trips a
+      // 300 ms satellite link makes expensive), and with several meetingd nodes behind a
+      // proxy long-polling would need sticky sessions (docs/deploy.md).
+      transports: ["websocket"],
     });
     socket.on("connect", () => this.onConnect());
     socket.on("disconnect", (/** @type {string} */ reason) => this.onDisconnect(reason));
