@@ -38,6 +38,10 @@ class SecurityHooks(Protocol):
 
     def left(self, sid: str, member_id: str) -> None: ...
 
+    async def rate_limited(
+        self, member_id: str, address: str, event: str, meeting_id: int | None, strikes: int
+    ) -> None: ...
+
     def gone(self, sid: str, member_id: str) -> None: ...
 
 
@@ -73,6 +77,7 @@ class SecurityChannel:
         namespace.on_disconnected(self._disconnected)
         namespace.on_connection_closed(self._closed)
         namespace.add_join_extra(self._joined)
+        namespace.on_rate_limited(self._limited)
 
     async def _connected(self, sid: str, conn: Connection, address: str, token: object) -> None:
         conn.extra[SESSION_KEY] = await self.hooks.session_of_token(token)
@@ -80,6 +85,11 @@ class SecurityChannel:
         if getattr(conn.member, "is_admin", False):
             await self.ns.sio.enter_room(sid, ADMINS_ROOM, namespace=NAMESPACE)
         await self.hooks.connected(sid, conn.member.member_id, address)
+
+    async def _limited(self, sid: str, conn: Connection, event: str, strikes: int) -> None:
+        await self.hooks.rate_limited(
+            conn.member.member_id, str(conn.extra.get("address", "?")), event, conn.meeting_id, strikes
+        )
 
     async def _disconnected(self, sid: str, conn: Connection) -> None:
         self.hooks.gone(sid, conn.member.member_id)

@@ -62,7 +62,7 @@ async def test_the_journal_refuses_any_append_after_the_seal(server, sign_in, ca
     assert await _types(server) == before
     # a fresh journal over the same database (a restart) knows the seal from storage
     svc = server.svc
-    fresh = Journal(svc.db, svc.journal._key, svc.config.minutes.origin_prefix, svc.clock)
+    fresh = Journal(svc.db, svc.journal.key, svc.config.minutes.origin_prefix, svc.clock)
     with pytest.raises(MinutesSealed):
         async with fresh.transaction(1) as tx:
             tx.record("meeting_closed", by="C1-CHAIR")
