@@ -218,6 +218,7 @@ class Ballots:
             tx.record("poll_result", **lp.result)
 
         await self.proc.transaction(live, work)
+        await self.proc.journal.checkpoint_now(live.meeting_id)  # witnessed at every poll close
         if lp.timer is not None:
             lp.timer.cancel()
             lp.timer = None
