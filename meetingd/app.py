@@ -17,24 +17,28 @@ from aiohttp import web
 from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
-from signaling.procedure import register_procedure
 from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
+from .cluster.routing import RoutedProcedure, RoutedSignaling
 from .committee.http import add_committee_routes
 from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
+from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
 from .security.alerts import AlertRules
@@ -97,6 +101,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     )
     security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
     accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
+    origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
     return CoreServices(
         config=cfg,
         engine=engine,
@@ -107,19 +112,29 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
-        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
+        displays=Displays(db, clock),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
         version=__version__,
-        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
-        security=Security(db, cfg, secret, clock, accounts, security_log),
+        origin=origin,
+        security=Security(
+            db,
+            cfg,
+            secret,
+            clock,
+            accounts,
+            security_log,
+            origins=lambda: (origin.url, cfg.server.allowed_origins),
+        ),
     )
 
 
 def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
+    cluster = cluster_node(cfg, core.db)  # None: one node
     namespace = MeetingNamespace(
         sio,
-        SignalingBackend(core),
+        SignalingBackend(core) if cluster is None else RoutedSignaling(core, cluster),
         Limits(
             lim.max_payload_bytes,
             lim.events_per_second,
@@ -140,7 +155,6 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
-    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -150,12 +164,15 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
-    namespace.on_roster_change(procedure.on_roster)
+    # several nodes: commands and roster changes for a meeting another node owns go there
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
     hooks = SocketHooks(core.security)
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
     core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
     core.security.sessions.on_ended(channel.end_sessions)
-    register_procedure(namespace, procedure, hooks)
+    bind_procedure(namespace, procedure, hooks, routed)
+    namespace.check_complete()  # every declared command has its handler
     witness_push = WitnessPusher(
         core.db,
         core.journal,
@@ -233,8 +250,10 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
     add_security_routes(app)
     add_committee_routes(app)
+    add_metrics_route(app)
     return app
 
 

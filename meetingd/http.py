@@ -219,7 +219,7 @@ async def login(request: web.Request) -> web.Response:
         request.headers.get("User-Agent", ""),
     )
     if step.session_token is None:
-        return _ok(second_factor={"challenge": step.challenge, "methods": ["totp", "recovery"]})
+        return _ok(second_factor={"challenge": step.challenge, "methods": step.methods})
     resp = _ok(member=await me_dict(svc, step.member))
     _set_session(request, resp, step.session_token)
     return resp

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from .namespace import NAMESPACE, Connection, Handler, MeetingNamespace
+from .command import Command, Payload
+from .namespace import NAMESPACE, Call, Connection, Handler, MeetingNamespace
+from .procedure import OpenPoll
 
 logger = logging.getLogger(__name__)
 
@@ -36,24 +38,32 @@ class SecurityHooks(Protocol):
 
     def left(self, sid: str, member_id: str) -> None: ...
 
+    async def rate_limited(
+        self, member_id: str, address: str, event: str, meeting_id: int | None, strikes: int
+    ) -> None: ...
+
     def gone(self, sid: str, member_id: str) -> None: ...
 
 
-def step_up_action(event: str, data: Any) -> str | None:
+P = TypeVar("P", bound=Payload)
+
+
+def step_up_action(event: str, payload: object) -> str | None:
     """What a command must be confirmed as, or None when it needs no step-up."""
-    if event == "open_poll" and isinstance(data, dict) and data.get("override_quorum") is True:
+    if isinstance(payload, OpenPoll) and payload.override_quorum:
         return "open a poll without quorum"
     return STEP_UP_EVENTS.get(event)
 
 
-def guard(event: str, handler: Handler, hooks: SecurityHooks) -> Handler:
-    """``handler`` behind a step-up check (for the events of STEP_UP_EVENTS)."""
+def guard(command: Command[P], handler: Handler[P], hooks: SecurityHooks) -> Handler[P]:
+    """``handler`` behind a step-up check (for the events of STEP_UP_EVENTS). It runs
+    after the payload is parsed and the command's access rule is checked."""
 
-    async def guarded(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        action = step_up_action(event, data)
+    async def guarded(call: Call, payload: P) -> dict[str, Any]:
+        action = step_up_action(command.name, payload)
         if action is not None:
-            await hooks.require_step_up(conn, action)
-        return await handler(sid, conn, data)
+            await hooks.require_step_up(call.conn, action)
+        return await handler(call, payload)
 
     return guarded
 
@@ -67,6 +77,7 @@ class SecurityChannel:
         namespace.on_disconnected(self._disconnected)
         namespace.on_connection_closed(self._closed)
         namespace.add_join_extra(self._joined)
+        namespace.on_rate_limited(self._limited)
 
     async def _connected(self, sid: str, conn: Connection, address: str, token: object) -> None:
         conn.extra[SESSION_KEY] = await self.hooks.session_of_token(token)
@@ -74,6 +85,11 @@ class SecurityChannel:
         if getattr(conn.member, "is_admin", False):
             await self.ns.sio.enter_room(sid, ADMINS_ROOM, namespace=NAMESPACE)
         await self.hooks.connected(sid, conn.member.member_id, address)
+
+    async def _limited(self, sid: str, conn: Connection, event: str, strikes: int) -> None:
+        await self.hooks.rate_limited(
+            conn.member.member_id, str(conn.extra.get("address", "?")), event, conn.meeting_id, strikes
+        )
 
     async def _disconnected(self, sid: str, conn: Connection) -> None:
         self.hooks.gone(sid, conn.member.member_id)

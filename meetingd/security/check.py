@@ -193,10 +193,10 @@ def check_settings(cfg: Config) -> list[Finding]:
     return out
 
 
-def check_dependencies() -> list[Finding]:
+def check_dependencies(pyproject: Path = PYPROJECT) -> list[Finding]:
     """Installed packages older than pyproject.toml asks for."""
     try:
-        deps = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return []
     out = []

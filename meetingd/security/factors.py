@@ -134,7 +134,7 @@ class SecondFactors:
 
     async def confirm_totp(self, member: Member, code: object, address: str) -> list[str]:
         """The first code from the app: the enrolment becomes the member's authenticator."""
-        await self._check_limit(member, address)
+        await self.check_limit(member, address)
         now = self._clock()
         async with self._db() as s:
             pending = await s.scalar(
@@ -155,7 +155,7 @@ class SecondFactors:
                 totp.open_secret(self._box, pending.secret_enc), totp.normalise_code(code), now, -1
             )
         except totp.CodeRefused as exc:
-            await self._failed(member, address, exc.code, "enrolment")
+            await self.failed(member, address, exc.code, "enrolment")
             raise
         async with self._db() as s, s.begin():
             await s.execute(
@@ -214,7 +214,7 @@ class SecondFactors:
 
     # -- checking a code --------------------------------------------------------------------
 
-    async def _check_limit(self, member: Member, address: str) -> None:
+    async def check_limit(self, member: Member, address: str) -> None:
         try:
             self._failures.check(member.member_id, "wrong second-factor codes for this account")
         except RateLimited:
@@ -223,7 +223,7 @@ class SecondFactors:
             )
             raise
 
-    async def _failed(self, member: Member, address: str, reason: str, purpose: str) -> None:
+    async def failed(self, member: Member, address: str, reason: str, purpose: str) -> None:
         self._failures.hit(member.member_id)
         await self._events.record(
             "second_factor_failed",
@@ -235,7 +235,7 @@ class SecondFactors:
 
     async def verify(self, member: Member, code: object, address: str, purpose: str) -> str:
         """Check a TOTP or recovery code; returns the factor used ("totp" | "recovery")."""
-        await self._check_limit(member, address)
+        await self.check_limit(member, address)
         text = code if isinstance(code, str) else ""
         if totp.looks_like_recovery_code(text):
             return await self._use_recovery_code(member, text, address, purpose)
@@ -249,12 +249,12 @@ class SecondFactors:
                 )
             )
         if row is None or row.secret_enc is None:
-            await self._failed(member, address, "no_authenticator", purpose)
+            await self.failed(member, address, "no_authenticator", purpose)
             raise totp.CodeRefused("this account has no authenticator app", code="code_invalid")
         try:
             step = totp.accept(totp.open_secret(self._box, row.secret_enc), text, now, row.last_step)
         except totp.CodeRefused as exc:
-            await self._failed(member, address, exc.code, purpose)
+            await self.failed(member, address, exc.code, purpose)
             raise
         async with self._db() as s, s.begin():
             # Two requests with the same code at once: only one moves last_step forward.
@@ -264,7 +264,7 @@ class SecondFactors:
                 .values(last_step=step, last_used_at=now)
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            await self._failed(member, address, "code_reused", purpose)
+            await self.failed(member, address, "code_reused", purpose)
             raise totp.CodeRefused("this code was already used; wait for the next one", code="code_reused")
         self._failures.reset(member.member_id)
         return "totp"
@@ -287,10 +287,10 @@ class SecondFactors:
                 )
                 used = result.rowcount != 1  # type: ignore[attr-defined]
         if row is None:
-            await self._failed(member, address, "code_invalid", purpose)
+            await self.failed(member, address, "code_invalid", purpose)
             raise totp.CodeRefused("wrong code", code="code_invalid")
         if used:
-            await self._failed(member, address, "recovery_code_used", purpose)
+            await self.failed(member, address, "recovery_code_used", purpose)
             raise totp.CodeRefused("this recovery code was already used", code="recovery_code_used")
         self._failures.reset(member.member_id)
         await self._events.record(

@@ -15,13 +15,16 @@ from aiohttp import web
 from meeting.clock import iso
 from meeting.errors import InvalidInput, NotAuthenticated
 
-from ..http import SESSION_COOKIE, _set_session, admin, me_dict, read_json, signed_in
+from ..http import SESSION_COOKIE, WEB_DIR, _set_session, admin, me_dict, read_json, signed_in
 from ..services import Services, services_key
 from .sessions import digest
 
 logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+SIMPLEWEBAUTHN = (
+    WEB_DIR / "node_modules" / "@simplewebauthn" / "browser" / "dist" / "bundle" / "index.umd.min.js"
+)
 
 
 def _ok(status: int = 200, **fields: Any) -> web.Response:
@@ -93,6 +96,57 @@ async def step_up(request: web.Request) -> web.Response:
     return _ok(factor=factor, valid_minutes=svc.config.security.step_up_minutes)
 
 
+def _credential(body: dict[str, Any]) -> dict[str, Any]:
+    cred = body["credential"]
+    if not isinstance(cred, dict):
+        raise InvalidInput("'credential' must be the object the browser returned", field="credential")
+    return cred
+
+
+def _challenge(body: dict[str, Any]) -> str:
+    if not isinstance(body["challenge"], str) or len(body["challenge"]) > 100:
+        raise InvalidInput("'challenge' must be the string from /api/login", field="challenge")
+    return str(body["challenge"])
+
+
+@routes.post("/api/login/passkey/options")
+async def login_passkey_options(request: web.Request) -> web.Response:
+    body = await read_json(request, {"challenge"}, {"challenge"})
+    return _ok(options=await _svc(request).security.sign_in.passkey_options(_challenge(body)))
+
+
+@routes.post("/api/login/passkey")
+async def login_passkey(request: web.Request) -> web.Response:
+    body = await read_json(request, {"challenge", "credential"}, {"challenge", "credential"})
+    svc = _svc(request)
+    member, token = await svc.security.sign_in.passkey(
+        _challenge(body), _credential(body), _address(request), _ua(request)
+    )
+    resp = _ok(member=await me_dict(svc, member))
+    _set_session(request, resp, token)
+    return resp
+
+
+@routes.post("/api/security/step-up/passkey/options")
+async def step_up_passkey_options(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    if request.can_read_body:
+        await read_json(request, set(), set())
+    return _ok(options=await _svc(request).security.passkeys.authentication_options(member, "step_up"))
+
+
+@routes.post("/api/security/step-up/passkey")
+async def step_up_passkey(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"credential"}, {"credential"})
+    svc = _svc(request)
+    factor = await svc.security.passkeys.authenticate(member, _credential(body), _address(request), "step_up")
+    session = _cookie_hash(request)
+    assert session is not None
+    await svc.security.sessions.second_factor_used(session, factor)
+    return _ok(factor=factor, valid_minutes=svc.config.security.step_up_minutes)
+
+
 # -- my second factors -----------------------------------------------------------------------
 
 
@@ -144,12 +198,60 @@ async def totp_remove(request: web.Request) -> web.Response:
 @routes.post("/api/me/second-factor/recovery-codes")
 async def recovery_codes(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    await read_json(request, set(), set())
+    if request.can_read_body:
+        await read_json(request, set(), set())
     svc = _svc(request)
     await svc.security.require_step_up(
         member, request.cookies.get(SESSION_COOKIE), role="member", action="make new recovery codes"
     )
     return _ok(recovery_codes=await svc.security.factors.new_recovery_codes(member, _address(request)))
+
+
+@routes.post("/api/me/passkeys/options")
+async def passkey_options(request: web.Request) -> web.Response:
+    body = await read_json(request, {"password"}, set())
+    await _fresh_password(request, body)
+    member = await signed_in(request)
+    return _ok(options=await _svc(request).security.passkeys.registration_options(member))
+
+
+@routes.post("/api/me/passkeys")
+async def passkey_register(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"credential", "label"}, {"credential"})
+    label = body.get("label", "passkey")
+    if not isinstance(label, str) or len(label) > 100:
+        raise InvalidInput("'label' must be a short name for the device", field="label")
+    svc = _svc(request)
+    passkey_id = await svc.security.passkeys.register(member, _credential(body), label, _address(request))
+    session = _cookie_hash(request)
+    assert session is not None
+    await svc.security.sessions.second_factor_used(session, "passkey")
+    return _ok(201, id=passkey_id, security=await svc.security.my_status(member))
+
+
+@routes.post("/api/me/passkeys/{passkey_id}/remove")
+async def passkey_remove(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    if request.can_read_body:
+        await read_json(request, set(), set())
+    raw = request.match_info["passkey_id"]
+    if not raw.isdigit() or len(raw) > 15:
+        raise InvalidInput("passkey id must be a number", field="passkey_id")
+    svc = _svc(request)
+    await svc.security.require_step_up(
+        member, request.cookies.get(SESSION_COOKIE), role="member", action="remove a passkey"
+    )
+    await svc.security.passkeys.remove(member, int(raw), _address(request))
+    return _ok(security=await svc.security.my_status(member))
+
+
+@routes.get("/vendor/simplewebauthn-browser.js")
+async def simplewebauthn(request: web.Request) -> web.StreamResponse:
+    if not SIMPLEWEBAUTHN.exists():
+        logger.error("@simplewebauthn/browser missing: run 'npm ci' in web/")
+        raise web.HTTPNotFound(text="@simplewebauthn/browser is not installed: run 'npm ci' in web/")
+    return web.FileResponse(SIMPLEWEBAUTHN)
 
 
 # -- sessions and devices --------------------------------------------------------------------

@@ -32,10 +32,12 @@ class Presence:
         others = {link.address for s, link in links.items() if s != sid}
         links[sid] = _Link(address)
         if others and address not in others:
+            meeting = next((lk.meeting_id for lk in links.values() if lk.meeting_id is not None), None)
             await self._events.record(
                 "member_two_addresses",
                 member_id=member_id,
                 address=address,
+                meeting_id=meeting,
                 addresses=sorted({*others, address}),
             )
 
@@ -55,6 +57,15 @@ class Presence:
                 address=link.address,
                 meeting_id=meeting_id,
                 meetings=sorted({*others, meeting_id}),
+            )
+        addresses = {lk.address for lk in links.values()}
+        if len(addresses) > 1:  # live from two places, and now in this meeting: tell its chair
+            await self._events.record(
+                "member_two_addresses",
+                member_id=member_id,
+                address=link.address,
+                meeting_id=meeting_id,
+                addresses=sorted(addresses),
             )
 
     def left(self, sid: str, member_id: str) -> None:

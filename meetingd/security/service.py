@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from ..config import Config
 from ..storage.models import Meeting, Member, Participant
 from .events import SecurityLog
 from .factors import SecondFactors
+from .passkeys import Passkeys
 from .presence import Presence
 from .sessions import Sessions, digest
 from .signin import SignIn
@@ -29,15 +31,18 @@ class Security:
         clock: Clock,
         accounts: Accounts,
         log: SecurityLog,
+        origins: Callable[[], tuple[str, Sequence[str]]],
     ) -> None:
+        """``origins()``: the public URL as served now, and the extra allowed origins."""
         s = cfg.security
         self._db, self._cfg = db, cfg
         self.log = log
         self.factors = SecondFactors(db, s, server_secret, clock, log)
         self.sessions = Sessions(db, clock, log)
         self.step_up = StepUp(s, self.factors, self.sessions, clock)
-        self.sign_in = SignIn(db, s, accounts, self.factors, self.sessions, clock)
         self.presence = Presence(log)
+        self.passkeys = Passkeys(db, cfg, clock, log, self.factors, origins)
+        self.sign_in = SignIn(db, s, accounts, self.factors, self.passkeys, self.sessions, clock)
 
     async def require_step_up(
         self, member: Member, session_cookie: str | None, *, role: str, action: str
@@ -72,6 +77,8 @@ class Security:
             **await self.factors.status(member),
             "required": any(self.step_up.required_for(r) for r in roles),
             "step_up_minutes": self._cfg.security.step_up_minutes,
+            "passkeys_available": self.passkeys.available(),
+            "rp_id": self.passkeys.rp_id(),
         }
 
     async def chair_of(self, meeting_id: int) -> str | None:
@@ -100,6 +107,19 @@ class SocketHooks:
 
     async def joined(self, sid: str, member_id: str, meeting_id: int) -> None:
         await self._sec.presence.joined(sid, member_id, meeting_id)
+
+    async def rate_limited(
+        self, member_id: str, address: str, event: str, meeting_id: int | None, strikes: int
+    ) -> None:
+        await self._sec.log.record(
+            "rate_limited",
+            member_id=member_id,
+            address=address,
+            meeting_id=meeting_id,
+            limit="socket_events",
+            event=event,
+            flood=strikes > 1,
+        )
 
     def left(self, sid: str, member_id: str) -> None:
         self._sec.presence.left(sid, member_id)

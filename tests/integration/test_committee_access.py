@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from meeting.errors import InvalidState
+from meeting.errors import InvalidInput, InvalidState
 from meetingd.committee.org_log import OrgLog
 from meetingd.storage.models import Cell
 from meetingd.storage.org_models import CommitteeRow, OrgLogEntry
+from meetingd.storage.security_models import SecurityEvent
 from recorder.org_log import verify_org_log
 
 from .conftest import Member, Server
@@ -152,6 +153,16 @@ async def test_profiles_are_read_and_changed_by_the_right_people_and_all_of_it_i
     assert ("profile_change_refused", "C1-SEC", "C2-001") in kinds
     assert ("profile_read", "C1-SEC", "C1-003") in kinds
     assert ("profile_read", "C1-003", "C1-003") not in kinds  # reading one's own is not
+    async with server.svc.db() as s:  # refusals also reach the security log, beside other security events
+        refused = (
+            await s.execute(
+                select(SecurityEvent.member_id, SecurityEvent.details).where(
+                    SecurityEvent.kind == "profile_change_refused"
+                )
+            )
+        ).all()
+    assert sorted(m for m, _ in refused) == ["C1-003", "C1-003", "C1-SEC"]
+    assert {json.loads(d)["target"] for m, d in refused if m == "C1-SEC"} == {"C2-001"}
 
 
 async def test_a_transfer_moves_the_member_and_a_correction_keeps_the_history(sign_in, server) -> None:
@@ -215,3 +226,9 @@ async def test_the_organisation_log_is_tamper_evident(sign_in, server) -> None:
     )
     with pytest.raises(InvalidState, match="contradicts its signed checkpoints"):
         await fresh.append("profile_read", member_id="C1-006", by="C1-CHAIR")
+
+
+async def test_the_organisation_log_holds_only_its_declared_entry_types(server) -> None:
+    with pytest.raises(InvalidInput, match="no entry type 'meeting_opened'"):
+        await server.svc.committee.log.append("meeting_opened", member_id="C1-001")
+    assert (await server.svc.committee.log.export())["entries"] == []

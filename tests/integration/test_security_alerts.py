@@ -3,6 +3,8 @@ seen live by an administrator's socket; sessions ended by their owner or an admi
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 import socketio
@@ -206,3 +208,62 @@ async def test_an_admin_ends_a_members_sessions(sign_in, server) -> None:
     assert status == 401
     events = await server.svc.security.log.events(kind="session_ended")
     assert events[0]["member_id"] == "C1-007" and events[0]["details"]["by"] == "C1-CHAIR"
+
+
+async def test_a_flood_of_socket_events_is_recorded_and_raises_an_alert(tmp_path) -> None:
+    srv, runner = await start_server(
+        tmp_path, security={"alert_rate_limit_hits": 1}, limits={"event_burst": 5, "events_per_second": 1.0}
+    )
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    m = Member(srv, http, "C1-004")
+    try:
+        await m.call("POST", "/api/login", {"member_id": "C1-004", "password": DEMO_PASSWORD})
+        await m.join()
+        acks = [await m.emit("send_chat", {"text": f"spam {i}"}) for i in range(8)]
+        assert acks[-1]["error"] == "rate_limited"
+        alerts: list[dict] = []
+        for _ in range(250):  # bounded poll: the event and its alert are written in the background
+            alerts = await srv.svc.security.log.alerts()
+            if alerts:
+                break
+            await asyncio.sleep(0.02)
+        events = await srv.svc.security.log.events(kind="rate_limited")
+        assert events and events[0]["details"]["limit"] == "socket_events"
+        assert events[0]["member_id"] == "C1-004" and events[0]["meeting_id"] == 1
+        assert [a["rule"] for a in alerts] == ["rate_limit_hits"]
+    finally:
+        await m.close()
+        await runner.cleanup()
+
+
+async def test_the_chair_is_told_when_a_member_of_their_meeting_is_in_two_places(sign_in, server) -> None:
+    await server.svc.directory.update("C1-CHAIR", {"is_admin": False})  # the chair alone, no admin
+    chair = await sign_in("C1-CHAIR")
+    assert (await chair.call("POST", "/api/meetings/1/open"))[0] == 200
+    await chair.join()
+    here = await sign_in("C1-003")
+    await here.join()
+    there_http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0)), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
+    there = Member(server, there_http, "C1-003")
+    try:
+        await there.call("POST", "/api/login", {"member_id": "C1-003", "password": DEMO_PASSWORD})
+        sio = socketio.AsyncClient(reconnection=False, http_session=there_http)
+        there.sio = sio
+        await sio.connect(
+            server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": await there.token()},
+            headers={"Origin": server.url},
+        )
+        assert (await there.emit("join", {"meeting_id": 1, "attendance": "remote"}))["ok"]
+        await wait_for(lambda: bool(alerts_seen(chair, "member_in_two_places")))
+        alert = alerts_seen(chair, "member_in_two_places")[-1]
+        assert alert["meeting_id"] == 1 and alert["member_id"] == "C1-003"
+        # another member of the meeting is not told
+        assert not here.seen("security_alert")
+        await sio.disconnect()
+    finally:
+        await there_http.close()

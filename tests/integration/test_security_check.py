@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import text
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -66,3 +68,30 @@ async def test_the_command_line_check_and_report(sign_in, server) -> None:
     assert "password_spray" in out.stdout and "sign_in_failed" in out.stdout
     out = run_cli("security", "report", "--since", "yesterday", "--data-dir", data)
     assert out.returncode != 0 and "--since" in out.stderr
+
+
+async def test_a_schema_behind_is_a_finding_with_its_fix(tmp_path) -> None:
+    from meetingd.config import load_config
+    from meetingd.security.check import run_checks
+    from meetingd.storage.db import create_engine, sessionmaker, upgrade_schema
+
+    cfg = load_config(environ={}, overrides={"server": {"data_dir": str(tmp_path / "data")}})
+    (tmp_path / "data").mkdir(mode=0o700)
+    engine = create_engine(cfg.database_url)
+    try:
+        await upgrade_schema(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE schema_meta SET value = '4' WHERE key = 'schema_version'"))
+        findings = {f.id: f for f in await run_checks(cfg, sessionmaker(engine))}
+    finally:
+        await engine.dispose()
+    assert "schema_behind" in findings and "start meetingd once" in findings["schema_behind"].fix
+
+
+def test_an_installed_dependency_older_than_required_is_a_finding(tmp_path) -> None:
+    from meetingd.security.check import check_dependencies
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["pyotp>=99.0", "segno>=1.0", "no-such-pkg-x>=1"]\n')
+    found = {(f.id, f.message.split()[0]) for f in check_dependencies(pyproject)}
+    assert found == {("dependency_behind", "pyotp"), ("dependency_missing", "no-such-pkg-x")}

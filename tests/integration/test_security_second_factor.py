@@ -165,3 +165,13 @@ async def test_wrong_password_and_unknown_account_answer_the_same(sign_in, serve
     assert (
         a == b == (401, {"ok": False, "error": "not_authenticated", "message": "wrong member id or password"})
     )
+
+
+async def test_passkeys_are_refused_with_a_reason_when_the_server_is_reached_by_an_ip(sign_in) -> None:
+    m = await sign_in("C1-001")
+    status, body = await m.call("GET", "/api/me/security")
+    assert body["security"]["passkeys_available"] is False and body["security"]["rp_id"] == "127.0.0.1"
+    status, body = await m.call("POST", "/api/me/passkeys/options", {"password": DEMO_PASSWORD})
+    assert (status, body["error"]) == (409, "passkeys_unavailable")
+    status, body = await m.call("POST", "/api/me/passkeys", {"credential": "not an object"})
+    assert (status, body["details"]["field"]) == (400, "credential")

@@ -92,7 +92,7 @@ export function mountLogin(root, ctx) {
           replaceChildren(step, form);
           say(t("security.sign_in_again"), "info");
           password.focus();
-        });
+        }, result.second_factor.methods);
         return;
       }
       await ctx.signedIn(/** @type {import("./protocol.js").Me} */ (result.member));

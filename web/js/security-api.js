@@ -13,6 +13,8 @@ import { request, api } from "./protocol.js";
  * @property {number} recovery_codes_left
  * @property {boolean} required
  * @property {number} step_up_minutes
+ * @property {boolean} passkeys_available
+ * @property {string} rp_id
  */
 /**
  * @typedef {object} Session
@@ -50,6 +52,29 @@ import { request, api } from "./protocol.js";
 
 const enc = encodeURIComponent;
 
+/**
+ * @simplewebauthn/browser (from the npm lockfile, served at /vendor/simplewebauthn-browser.js).
+ * @returns {{startRegistration: (o: {optionsJSON: object}) => Promise<object>, startAuthentication: (o: {optionsJSON: object}) => Promise<object>}}
+ */
+function webauthn() {
+  const lib = /** @type {any} */ (window).SimpleWebAuthnBrowser;
+  if (!lib) throw new Error("@simplewebauthn/browser is not loaded (/vendor/simplewebauthn-browser.js)");
+  return lib;
+}
+
+/**
+ * Why passkeys cannot work on this page, or null when they can: browsers allow
+ * WebAuthn only in a secure context reached by a host name (an IP address is refused).
+ * @returns {"bare_ip" | "insecure" | "unsupported" | null}
+ */
+export function passkeysBlocked() {
+  const host = location.hostname;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":") || host.startsWith("[")) return "bare_ip";
+  if (!window.isSecureContext) return "insecure";
+  if (typeof window.PublicKeyCredential !== "function") return "unsupported";
+  return null;
+}
+
 export const securityApi = {
   /** @returns {Promise<SecurityStatus>} */
   async status() {
@@ -73,6 +98,28 @@ export const securityApi = {
   },
   async stepUp(/** @type {string} */ code) {
     return request("POST", "/api/security/step-up", { code });
+  },
+  /** Step-up with a passkey: options, the browser's ceremony, the check. */
+  async stepUpPasskey() {
+    const { options } = await request("POST", "/api/security/step-up/passkey/options");
+    const credential = await webauthn().startAuthentication({ optionsJSON: options });
+    return request("POST", "/api/security/step-up/passkey", { credential });
+  },
+  /** Register a passkey on this device (after a fresh password check). */
+  async addPasskey(/** @type {string} */ password, /** @type {string} */ label) {
+    const { options } = await request("POST", "/api/me/passkeys/options", { password });
+    const credential = await webauthn().startRegistration({ optionsJSON: options });
+    return request("POST", "/api/me/passkeys", { credential, label });
+  },
+  /** @returns {Promise<SecurityStatus>} */
+  async removePasskey(/** @type {number} */ id) {
+    return (await request("POST", `/api/me/passkeys/${id}/remove`)).security;
+  },
+  /** The second step of signing in with a passkey. */
+  async loginPasskey(/** @type {string} */ challenge) {
+    const { options } = await request("POST", "/api/login/passkey/options", { challenge });
+    const credential = await webauthn().startAuthentication({ optionsJSON: options });
+    return (await request("POST", "/api/login/passkey", { challenge, credential })).member;
   },
   /** @returns {Promise<Session[]>} */
   async sessions() {

@@ -6,7 +6,7 @@
  * @module security
  */
 import { api, ApiError, setStepUpHandler } from "./protocol.js";
-import { securityApi } from "./security-api.js";
+import { passkeysBlocked, securityApi } from "./security-api.js";
 import { tx, t, formatTime } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
@@ -38,8 +38,9 @@ function say(el, text, kind = "error") {
  * @param {string} challenge
  * @param {(me: import("./protocol.js").Me) => Promise<void>} done
  * @param {() => void} restart back to the password step
+ * @param {string[]} [methods] what the member has: "totp", "passkey", "recovery"
  */
-export function mountCodeStep(root, challenge, done, restart) {
+export function mountCodeStep(root, challenge, done, restart, methods = ["totp", "recovery"]) {
   const code = codeInput("login-code");
   const message = h("div", { class: "form-message", role: "alert", "aria-live": "assertive" });
   const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary btn-block" }, tx("security.code_submit")));
@@ -62,8 +63,21 @@ export function mountCodeStep(root, challenge, done, restart) {
       code.focus();
     }
   }
+  const usePasskey = methods.includes("passkey") && !passkeysBlocked()
+    ? h("button", { type: "button", class: "btn btn-primary btn-block", id: "login-passkey", onclick: async () => {
+      say(message, "");
+      try {
+        await done(await securityApi.loginPasskey(challenge));
+      } catch (err) {
+        if (err instanceof ApiError && err.code === "sign_in_expired") return restart();
+        say(message, err instanceof ApiError ? errorMessage(err, "security") : t("security.passkey_cancelled"));
+      }
+    } }, tx("security.use_passkey"))
+    : null;
   replaceChildren(root,
     h("form", { class: "code-step", novalidate: true, onsubmit: onSubmit },
+      usePasskey,
+      usePasskey ? h("p", { class: "hint" }, tx("security.or_code")) : null,
       h("p", {}, tx("security.code_lede")),
       h("div", { class: "field" },
         h("label", { for: "login-code" }, tx("security.code_label")),
@@ -133,6 +147,14 @@ export function askStepUp(err) {
           ),
           message,
           h("div", { class: "actions" }, submit,
+            passkeysBlocked() ? null : h("button", { type: "button", class: "btn", id: "step-up-passkey", onclick: async () => {
+              try {
+                await securityApi.stepUpPasskey();
+                finish(true);
+              } catch (e3) {
+                say(message, e3 instanceof ApiError ? errorMessage(e3, "security") : t("security.passkey_cancelled"));
+              }
+            } }, tx("security.use_passkey")),
             h("button", { type: "button", class: "btn", onclick: () => finish(false) }, tx("app.cancel"))),
         ),
       );
@@ -274,7 +296,54 @@ export function mountSecurity(root, ctx) {
         h("button", { type: "button", class: "btn btn-primary", id: "enrol-start", onclick: startEnrolment }, tx("security.enrol_start")),
       );
     }
+    parts.push(passkeySection(st));
     replaceChildren(factorBox, ...parts);
+  }
+
+  /** @param {SecurityStatus} st */
+  function passkeySection(st) {
+    const blocked = passkeysBlocked();
+    const box = h("div", { class: "passkeys", id: "passkeys" }, h("h3", {}, tx("security.passkeys_title")));
+    if (blocked || !st.passkeys_available) {
+      box.append(h("p", { class: "form-message info", "data-passkeys": "unavailable" },
+        tx(blocked === "bare_ip" || !st.passkeys_available ? "security.passkeys_bare_ip" : "security.passkeys_unsupported",
+          { host: location.hostname, rp: st.rp_id })));
+      return box;
+    }
+    if (st.passkeys.length) {
+      box.append(h("ul", { class: "passkey-list" }, st.passkeys.map((pk) => h("li", { "data-passkey-id": pk.id },
+        h("strong", {}, pk.label), " · ", tx("security.passkey_added", { time: formatTime(pk.created_at) }), " ",
+        h("button", { type: "button", class: "btn btn-small", onclick: async () => {
+          try {
+            await securityApi.removePasskey(pk.id);
+            await loadFactor();
+          } catch (err) {
+            fail(err);
+          }
+        } }, tx("security.remove"))))));
+    }
+    const password = /** @type {HTMLInputElement} */ (h("input", { id: "passkey-password", type: "password", autocomplete: "current-password" }));
+    const label = /** @type {HTMLInputElement} */ (h("input", { id: "passkey-label", maxlength: 100, value: t("security.passkey_default_label") }));
+    const err = h("div", { class: "form-message", role: "alert" });
+    box.append(h("form", {
+      novalidate: true,
+      onsubmit: async (/** @type {Event} */ e) => {
+        e.preventDefault();
+        try {
+          await securityApi.addPasskey(password.value, label.value.trim() || "passkey");
+          say(message, t("security.passkey_registered"), "success");
+          await loadFactor();
+        } catch (e2) {
+          say(err, e2 instanceof ApiError ? errorMessage(e2, "security") : t("security.passkey_cancelled"));
+        }
+      },
+    },
+      h("p", {}, tx("security.passkey_text")),
+      h("div", { class: "field" }, h("label", { for: "passkey-label" }, tx("security.passkey_label")), label),
+      h("div", { class: "field" }, h("label", { for: "passkey-password" }, tx("login.password")), password),
+      err,
+      h("button", { type: "submit", class: "btn", id: "passkey-add" }, tx("security.passkey_add"))));
+    return box;
   }
 
   async function loadSessions() {
