@@ -4,6 +4,7 @@ Speaks JSON lines on 127.0.0.1 with the bench client:
   {"op": "open", "id": ...}                  -> {"ok": true}
   {"op": "offer", "id": ..., "sdp": ...}     -> {"sdp": ..., "type": "answer"}   (publish)
   {"op": "answer", "id": ..., "sdp": ...}    -> {"ok": true}                      (subscribe)
+  {"op": "profile", "id": ..., "profile": p} -> {"ok": true}                      (meetingd only)
   {"op": "stats"}                            -> {"cpu": seconds, "rss": bytes}
 and pushes {"op": "sub_offer", "id": ..., "sdp": ...} when a subscriber gets an offer.
 """
@@ -53,6 +54,9 @@ class MeetingdTarget:
 
     async def answer(self, pid: str, sdp: str) -> None:
         await self.sfu.accept_answer(pid, sdp)
+
+    async def profile(self, pid: str, profile: str) -> None:
+        await self.sfu.set_receive_profile(pid, profile)
 
 
 class MediaRelayTarget:
@@ -110,6 +114,8 @@ async def serve(target_name: str, port: int) -> None:
                 reply = await target.offer(msg["id"], msg["sdp"])
             elif op == "answer":
                 await target.answer(msg["id"], msg["sdp"])
+            elif op == "profile":
+                await target.profile(msg["id"], msg["profile"])
             elif op == "stats":
                 t = os.times()
                 reply = {"cpu": t.user + t.system, "rss": rss_bytes()}
