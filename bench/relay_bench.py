@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 import av
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -102,7 +103,7 @@ class PreEncodedVideoTrack(MediaStreamTrack):
     def restart_at_keyframe(self) -> None:
         self._pos = 0
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -147,17 +148,23 @@ class RelayConnection:
 
 
 class Subscriber:
-    """Counts frames per video m-line without decoding; latency by matching frame bytes."""
+    """Counts frames per video m-line without decoding; latency by matching frame bytes.
 
-    def __init__(self, pid: str, addresses: list[str]) -> None:
+    ``light``: RTP is counted from its clear header (marker bit per SSRC) as it comes off
+    the socket and never decrypted or handed to aiortc (no latency, no receiver
+    reports, NACKs or PLIs from this subscriber): for cases with more streams than
+    full aiortc clients can take on this machine. DTLS, STUN and RTCP still flow.
+    """
+
+    def __init__(self, pid: str, addresses: list[str], light: bool = False) -> None:
         self.pid = pid
         self.addresses = addresses
+        self.light = light
+        self._video_ssrcs: dict[int, str] = {}
         # max-bundle, like browsers and the server: with aiortc's default (balanced)
         # policy the second and later video m-lines of one offer get transports that
         # BUNDLE then drops, and their RTP lands on the first video receiver.
-        self.pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-        )
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.sources: dict[str, PreEncodedVideoTrack] = {}  # video mid -> publisher's track
         self.video_frames: dict[str, int] = {}
         self.audio_frames = 0
@@ -190,6 +197,8 @@ class Subscriber:
         await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         aiortc_hooks.announce_host_candidates(self.pc, self.addresses)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        if self.light:
+            self._count_in_the_clear(offer_sdp)
         # A browser-sized socket buffer: the kernel default (208 kB) overflows when several
         # publishers' keyframes arrive at once on loopback, and the losses snowball into
         # keyframe requests (every target is measured with the same clients).
@@ -198,6 +207,36 @@ class Subscriber:
 
     def receiving(self, streams: int) -> bool:
         return len(self.video_frames) >= streams and all(self.video_frames.values())
+
+    def _count_in_the_clear(self, offer_sdp: str) -> None:
+        for media in SessionDescription.parse(offer_sdp).media:
+            if media.kind == "video" and media.rtp.muxId:
+                self.video_frames.setdefault(media.rtp.muxId, 0)
+                for info in media.ssrc:
+                    self._video_ssrcs[info.ssrc] = media.rtp.muxId
+        frames = self.video_frames
+        ssrcs = self._video_ssrcs
+        connections = {
+            id(c): c
+            for t in self.pc.getTransceivers()
+            for c in [t.receiver.transport.transport.iceGatherer._connection]
+        }
+        for connection in connections.values():
+            if getattr(connection, "_bench_light", False):
+                continue
+            original = connection.data_received
+
+            def data_received(data: bytes, component: int, _original: Any = original) -> None:
+                # RTP (not RTCP: payload types 64-95 with the marker bit are RTCP's 192-223)
+                if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                    mid = ssrcs.get(int.from_bytes(data[8:12], "big"))
+                    if mid is not None and data[1] & 0x80:
+                        frames[mid] += 1
+                    return
+                _original(data, component)
+
+            connection.data_received = data_received
+            connection._bench_light = True
 
 
 class Publisher:
@@ -321,15 +360,21 @@ BEFORE_ROOT: Path | None = None
 class Worker:
     """A child process holding some of the subscribers (``--worker``), so the client is not the limit."""
 
-    def __init__(self, addresses: list[str]) -> None:
+    def __init__(self, addresses: list[str], light: bool = False) -> None:
         self.addresses = addresses
+        self.light = light
         self.proc: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--worker", ",".join(self.addresses),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+            sys.executable,
+            __file__,
+            "--worker",
+            ",".join(self.addresses),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
         )
 
     async def call(self, **msg: Any) -> dict[str, Any]:
@@ -384,7 +429,7 @@ async def refresh(workers: list[Worker], subs: list[Any]) -> dict[Worker, float]
     return cpu
 
 
-async def worker_main(addresses: list[str]) -> None:
+async def worker_main(addresses: list[str], light: bool) -> None:
     """``--worker``: subscribers driven over stdin/stdout JSON lines by the bench."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -400,7 +445,7 @@ async def worker_main(addresses: list[str]) -> None:
         if msg["op"] == "answer":
             sub = subs.get(msg["pid"])
             if sub is None:
-                sub = subs[msg["pid"]] = Subscriber(msg["pid"], addresses)
+                sub = subs[msg["pid"]] = Subscriber(msg["pid"], addresses, light)
             reply({"sdp": await sub.answer(msg["sdp"], {})})
         elif msg["op"] == "counts":
             t = os.times()
@@ -422,12 +467,13 @@ async def run_case(
     *,
     procs: int = 0,
     profile: str | None = None,
+    light: bool = False,
 ) -> dict[str, Any]:
     """One measurement. ``procs`` > 0: that many child processes hold all subscribers but
     every ``procs + 1``-th, which stays here (latency is measured on those)."""
     target = make_target(target_name, port, profile)
     pcs: list[RTCPeerConnection] = []
-    workers = [Worker(target.addresses) for _ in range(procs)]
+    workers = [Worker(target.addresses, light) for _ in range(procs)]
     try:
         await target.start()
         for worker in workers:
@@ -442,7 +488,7 @@ async def run_case(
             if procs and i % (procs + 1):
                 subs.append(RemoteSubscriber(workers[i % (procs + 1) - 1], f"sub{i}"))
             else:
-                local = Subscriber(f"sub{i}", target.addresses)
+                local = Subscriber(f"sub{i}", target.addresses, light)
                 pcs.append(local.pc)
                 subs.append(local)
         for s in subs:
@@ -453,6 +499,9 @@ async def run_case(
             await asyncio.sleep(0.2)
             await refresh(workers, subs)
         await asyncio.sleep(2.0)  # warm up
+        if os.environ.get("MEETINGD_BENCH_DEBUG") and isinstance(target, ServerTarget) and target.relay:
+            print("relay debug", await target.relay.call(op="debug"), flush=True)
+            print("client counts", {s.pid: s.video_frames for s in subs}, flush=True)
         before = await target.stats()
         client0 = os.times()
         workers0 = await refresh(workers, subs)
@@ -476,7 +525,7 @@ async def run_case(
         client_cpu += [(workers1[w] - workers0[w]) / wall for w in workers]
         return {
             "target": target_name,
-            "case": f"{n_pub}x{n_sub}" + (f" {profile}" if profile else ""),
+            "case": f"{n_pub}x{n_sub}" + (f" {profile}" if profile else "") + (" light" if light else ""),
             "n": n_sub,
             "streams": n_pub * n_sub,
             "cpu": (after["cpu"] - before["cpu"]) / wall,
@@ -565,7 +614,10 @@ def rss_slope(rows: list[dict[str, Any]]) -> float | None:
         return None
     xs, ys = [r["n"] for r in rows], [r["rss_mb"] for r in rows]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    slope: float = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
+    return slope
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -613,7 +665,16 @@ async def main(args: argparse.Namespace) -> None:
             for target in targets:
                 if target == "mediarelay":
                     continue  # one publisher only in relay_server.py's MediaRelay target
-                row = await run_case(target, n_pub, n_sub, args.window, frames, next(ports), procs=procs)
+                row = await run_case(
+                    target,
+                    n_pub,
+                    n_sub,
+                    args.window,
+                    frames,
+                    next(ports),
+                    procs=procs,
+                    light=args.light and procs > 0,
+                )
                 multi.setdefault((case, target), []).append(row)
                 print(row_line(row), flush=True)
                 print(
@@ -678,11 +739,11 @@ async def main(args: argparse.Namespace) -> None:
                     + ", ".join(f"{n}: {statistics.median(d):+.1f}" for n, d in sorted(deltas.items()))
                 )
     for (case, target), rows in sorted(multi.items()):
-        j = multi.get((case, "janus"))
+        anchor = multi.get((case, "janus"))
         line = f"{case} {target}: relay CPU {spread([r['cpu'] for r in rows])} cores"
         line += f", fps median {spread([r['fps_median'] for r in rows], '.1f')}"
-        if j and target != "janus":
-            ratios = [r["cpu"] / x["cpu"] for r, x in zip(rows, j, strict=False)]
+        if anchor and target != "janus":
+            ratios = [r["cpu"] / x["cpu"] for r, x in zip(rows, anchor, strict=False)]
             line += f"; / janus {spread(ratios)} (target <= 1.0)"
         print(line)
     for target, pairs in low.items():
@@ -725,11 +786,23 @@ if __name__ == "__main__":
     parser.add_argument("--before", default="", help="another checkout measured as target 'before'")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     parser.add_argument(
+        "--light",
+        action="store_true",
+        help="cases above 36 streams: subscribers count RTP headers without decrypting (see Subscriber)",
+    )
+    parser.add_argument(
         "--stop-below", type=float, default=20.0, help="stop a target once its median fps drops below"
     )
     args = parser.parse_args()
+    if os.environ.get("MEETINGD_BENCH_DEBUG"):
+        import logging
+
+        logging.basicConfig(
+            level=logging.WARNING, format=f"{'worker' if args.worker else 'bench'} %(name)s %(message)s"
+        )
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
     if args.worker:
-        asyncio.run(worker_main(args.worker.split(",")))
+        asyncio.run(worker_main(args.worker.split(","), args.light))
         sys.exit(0)
     if args.before:
         BEFORE_ROOT = Path(args.before).resolve()

@@ -55,6 +55,27 @@ class MeetingdTarget:
     async def answer(self, pid: str, sdp: str) -> None:
         await self.sfu.accept_answer(pid, sdp)
 
+    def debug(self) -> dict[str, Any]:
+        """Per participant: subscribe connection state, started senders, packets sent."""
+        out: dict[str, Any] = {}
+        for pid in self.sfu.participant_ids:
+            session = self.sfu._sessions[pid]
+            subs = session.subscriptions
+            pc = session.subscribe_pc
+            publish = session.publish_pc
+            out[pid] = [
+                None if publish is None else publish.connectionState,
+                [
+                    (t.packets, t.keyframes_seen, t.keyframes.requested, t.keyframes.sent)
+                    for t in session.published.values()
+                ],
+                None if pc is None else pc.connectionState,
+                sum(1 for s in subs if s.track.started),
+                sum(s.track.packets for s in subs),
+                len(subs),
+            ]
+        return out
+
     async def profile(self, pid: str, profile: str) -> None:
         await self.sfu.set_receive_profile(pid, profile)
 
@@ -114,6 +135,8 @@ async def serve(target_name: str, port: int) -> None:
                 reply = await target.offer(msg["id"], msg["sdp"])
             elif op == "answer":
                 await target.answer(msg["id"], msg["sdp"])
+            elif op == "debug":
+                reply = {"debug": target.debug()}
             elif op == "profile":
                 await target.profile(msg["id"], msg["profile"])
             elif op == "stats":
@@ -133,6 +156,11 @@ def main() -> None:
     parser.add_argument("--target", choices=["meetingd", "mediarelay"], required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    if os.environ.get("MEETINGD_BENCH_DEBUG"):
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="relay %(name)s %(message)s")
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
     try:
         import uvloop  # type: ignore[import-not-found]
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pylibsrtp
+import pylibsrtp._binding as _srtp_binding  # type: ignore[import-not-found]  # cffi module, no stubs
 from aioice import Candidate
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
@@ -425,11 +426,13 @@ class SenderLink:
 
     def __init__(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
         codec = parameters.codecs[0]
-        self.payload_type = codec.payloadType
+        if codec.payloadType is None:
+            raise ValueError("the sender's codec has no payload type")
+        self.payload_type: int = codec.payloadType
         self.clock_rate = codec.clockRate
         self.rtx_payload_type: int | None = None
         for c in parameters.codecs:
-            if is_rtx(c) and c.parameters.get("apt") == codec.payloadType:
+            if is_rtx(c) and c.payloadType is not None and c.parameters.get("apt") == codec.payloadType:
                 self.rtx_payload_type = c.payloadType
                 break
         self.ssrc: int = sender._ssrc
@@ -442,45 +445,64 @@ class SenderLink:
         self._dtls = sender.transport
         self._counters: dict[str, Any] = sender.__dict__
         self._transport_counters: dict[str, Any] = self._dtls.__dict__
-        self._pair: Any = None
+        # aioice's nominated pairs (emptied when the connection closes, e.g. consent expired)
+        self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
+        self._length: Any = _srtp_binding.ffi.new("int *")
 
-    def send(self, data: bytes, timestamp: int, ntp: int, payload_size: int) -> bool:
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
         """Send one RTP packet; False (nothing sent) while the transport is not connected."""
         dtls = self._dtls
-        if dtls._state is not DtlsState.CONNECTED:
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
             return False
-        pair = self._pair
-        if pair is None:
-            pair = dtls.transport._connection._nominated.get(1)
-            if pair is None:
-                return False
-            self._pair = pair
-        try:
-            protected = dtls._tx_srtp.protect(data)
-        except pylibsrtp.Error:  # older than the replay window: too late anyway
+        data = self._protect(dtls._tx_srtp, header, payload)
+        if data is None:
             return False
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        pair.protocol.transport.sendto(data, pair.remote_addr)
         counters = self._counters
         counters[_SENDER_PACKETS] += 1
-        counters[_SENDER_OCTETS] += payload_size
+        counters[_SENDER_OCTETS] += len(payload)
         counters[_SENDER_NTP] = ntp
         counters[_SENDER_RTP_TS] = timestamp
         transport_counters = self._transport_counters
-        transport_counters[_DTLS_TX_BYTES] += len(protected)
+        transport_counters[_DTLS_TX_BYTES] += len(data)
         transport_counters[_DTLS_TX_PACKETS] += 1
         return True
 
-    def resend(self, data: bytes) -> bool:
+    def resend(self, header: bytes, payload: bytes) -> bool:
         """Send a retransmission (not counted as media in the sender report)."""
         dtls = self._dtls
-        if dtls._state is not DtlsState.CONNECTED or self._pair is None:
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
             return False
-        try:
-            protected = dtls._tx_srtp.protect(data)
-        except pylibsrtp.Error:
+        data = self._protect(dtls._tx_srtp, header, payload)
+        if data is None:
             return False
-        self._pair.protocol.transport.sendto(protected, self._pair.remote_addr)
+        pair.protocol.transport.sendto(data, pair.remote_addr)
         return True
+
+    def _protect(self, session: pylibsrtp.Session, header: bytes, payload: bytes) -> bytes | None:
+        """``Session.protect(header + payload)`` without the concatenation and the per-call
+        allocations: both parts are copied into the session's own buffer (the event loop's
+        thread is the only user), protected in place by libsrtp, and copied out once."""
+        buffer = session._buffer
+        n = len(header)
+        m = n + len(payload)
+        if m > _SRTP_MAX_PACKET:
+            return None
+        buffer[0:n] = header
+        buffer[n:m] = payload
+        length = self._length
+        length[0] = m
+        if _srtp_protect(session._srtp[0], session._cdata, length):
+            return None  # e.g. older than the replay window: too late anyway
+        data: bytes = buffer[0 : length[0]]
+        return data
+
+
+# pylibsrtp's Session buffer is 1500 bytes; libsrtp appends at most this much.
+_SRTP_MAX_PACKET = 1500 - pylibsrtp.SRTP_MAX_TRAILER_LEN
+_srtp_protect = _srtp_binding.lib.srtp_protect
 
 
 def attach_sender(

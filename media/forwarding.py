@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -113,9 +113,9 @@ class Link(Protocol):
     abs_send_time_id: int
     audio_level_id: int
 
-    def send(self, data: bytes, timestamp: int, ntp: int, payload_size: int) -> bool: ...
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool: ...
 
-    def resend(self, data: bytes) -> bool: ...
+    def resend(self, header: bytes, payload: bytes) -> bool: ...
 
 
 class ForwardingTrack(MediaStreamTrack):
@@ -239,8 +239,7 @@ class ForwardingTrack(MediaStreamTrack):
             payload = with_picture_id(packet, (packet.picture_id + self._pid_delta) & 0x7FFF)
         writer = self._writer
         assert writer is not None
-        data = writer.header(packet, seq, timestamp) + payload
-        if not link.send(data, timestamp, packet.ntp, len(payload)):
+        if not link.send(writer.header(packet, seq, timestamp), payload, timestamp, packet.ntp):
             return True
         self.packets += 1
         self.forwarded += packet.frame_end
@@ -279,16 +278,17 @@ class ForwardingTrack(MediaStreamTrack):
             return
         _seq, timestamp, payload, packet = entry
         if link.rtx_payload_type is not None:
-            data = writer.header(
+            header = writer.header(
                 packet, self._rtx_seq, timestamp, payload_type=link.rtx_payload_type, ssrc=link.rtx_ssrc
-            ) + HeaderWriter.rtx_payload(seq, payload)
+            )
+            payload = HeaderWriter.rtx_payload(seq, payload)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         else:
-            data = writer.header(packet, seq, timestamp) + payload
-        if link.resend(data):
+            header = writer.header(packet, seq, timestamp)
+        if link.resend(header, payload):
             self.retransmitted += 1
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         # aiortc's RTP task waits here for the sender's life: packets go out through forward().
         if self.readyState == "live":
             if self._ended is None:
@@ -333,7 +333,7 @@ class PublishedTrack:
         self.last_frame_at: float | None = None
         # Optional taps for recording or the low rendition: called with every whole frame
         # (after the mute check). While the list is empty no frame is assembled.
-        self.taps: list[Callable[[EncodedFrame, av.Packet], None]] = []
+        self.taps: list[Callable[[EncodedFrame, av.Packet[Any]], None]] = []
         # Set on a rendition's output (media/rendition.py): the publisher track it renders.
         self.origin: PublishedTrack | None = None
         # For a re-encoded track (a rendition's output): its own packetizer and numbering.

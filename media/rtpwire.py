@@ -234,8 +234,9 @@ class HeaderWriter:
         # version 2, and the extension bit unless there is never an extension
         self._first = 0x90 if fixed or abs_send_time_id or audio_level_id else 0x80
 
-    def header(self, packet: MediaPacket, seq: int, timestamp: int, *, payload_type: int = -1,
-               ssrc: int = -1) -> bytes:
+    def header(
+        self, packet: MediaPacket, seq: int, timestamp: int, *, payload_type: int = -1, ssrc: int = -1
+    ) -> bytes:
         """The header (with extensions) for ``packet`` sent as ``seq``/``timestamp``."""
         pt = self.payload_type if payload_type < 0 else payload_type
         if self._level is not None and packet.audio_level is None and not self._plain:

@@ -25,9 +25,11 @@ def make_v1_database(path: Path) -> None:
         con.execute(ddl)
     con.execute("INSERT INTO schema_meta VALUES ('schema_version', '1')")
     con.execute("INSERT INTO cells (id, name) VALUES (1, 'Old cell')")
-    con.execute("INSERT INTO members (id, member_id, full_name, cell_id, contact, status, "
-                "is_admin, created_at) VALUES (1, 'OLD-1', 'Old Member', 1, '', 'active', 0, "
-                "'2025-01-01 00:00:00')")
+    con.execute(
+        "INSERT INTO members (id, member_id, full_name, cell_id, contact, status, "
+        "is_admin, created_at) VALUES (1, 'OLD-1', 'Old Member', 1, '', 'active', 0, "
+        "'2025-01-01 00:00:00')"
+    )
     con.commit()
     con.close()
 

@@ -18,23 +18,22 @@ from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, se
 SECRET = {**MOTION, "kind": "secret", "allow_change": True}
 
 
-async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
-                                                                 caplog) -> None:
+async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     chair, members = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair, SECRET)
     cast: dict[str, tuple[str, list[int], str]] = {}
     for i, m in enumerate(members):
         bid, choices = ballot_id(), [i % 3]
-        ack = await m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid,
-                                           "choices": choices})
+        ack = await m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid, "choices": choices})
         assert ack["ok"], ack
         cast[m.member_id] = (ack["receipt"], choices, bid)
     # one member changes their secret ballot (naming the ballot it replaces)
     first = members[0].member_id
     new_bid = ballot_id()
-    ack = await members[0].emit("cast_ballot", {"poll_id": poll_id, "ballot_id": new_bid,
-                                                "choices": [2], "replaces": cast[first][2]})
+    ack = await members[0].emit(
+        "cast_ballot", {"poll_id": poll_id, "ballot_id": new_bid, "choices": [2], "replaces": cast[first][2]}
+    )
     assert ack["ok"] and ack["replaced"], ack
     cast[first] = (ack["receipt"], [2], new_bid)
     live = await seen(chair, "tally_updated", lambda d: d["voted"] == 6)
@@ -51,8 +50,13 @@ async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
 
     db = sqlite3.connect(server.data_dir / "meetingd.db")
     members_ids = {mid for mid in cast} | {"C1-CHAIR"}
-    pks = {pk for (pk,) in db.execute("SELECT id FROM members WHERE member_id IN (%s)" %
-                                      ",".join("?" * len(members_ids)), sorted(members_ids))}
+    pks = {
+        pk
+        for (pk,) in db.execute(
+            f"SELECT id FROM members WHERE member_id IN ({','.join('?' * len(members_ids))})",
+            sorted(members_ids),
+        )
+    }
     receipts = {r for r, _, _ in cast.values()}
     tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     holding_choices = []
@@ -72,8 +76,9 @@ async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
                 assert row[cols.index("state")] == "closed"
                 assert "voter_id" not in row[cols.index("result")]
                 continue
-            assert not any(c in cols for c in ("member_pk", "voter_id", "member_id", "at",
-                                               "created_at", "id")), (table, cols)
+            assert not any(
+                c in cols for c in ("member_pk", "voter_id", "member_id", "at", "created_at", "id")
+            ), (table, cols)
             assert not any(mid in text for mid in members_ids), (table, row)
     assert "secret_ballots" in set(holding_choices)
     # the ballots table has no rowid (no insertion order) and lists ballots in key order
@@ -86,12 +91,10 @@ async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
     keys = [k for (k,) in db.execute("SELECT ballot_key FROM secret_ballots")]
     assert keys == sorted(keys)
     voters = db.execute("SELECT * FROM poll_voters WHERE poll_id=?", (poll_id,)).fetchall()
-    assert [c[1] for c in db.execute("PRAGMA table_info(poll_voters)")] == ["poll_id",
-                                                                            "member_pk"]
+    assert [c[1] for c in db.execute("PRAGMA table_info(poll_voters)")] == ["poll_id", "member_pk"]
     assert {pk for _, pk in voters} <= pks and len(voters) == 6
     # minutes: voter_marked names who voted, never what or a receipt
-    for (canonical,) in db.execute("SELECT canonical FROM minutes_entries "
-                                   "WHERE type='voter_marked'"):
+    for (canonical,) in db.execute("SELECT canonical FROM minutes_entries WHERE type='voter_marked'"):
         entry = json.loads(canonical)
         assert set(entry) == {"type", "seq", "at", "meeting_id", "poll_id", "voter_id"}
     db.close()
@@ -104,8 +107,7 @@ async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server,
 async def _sign_in(url: str, member_id: str, srv) -> Member:
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     m = Member(srv, http, member_id)
-    status, body = await m.call("POST", "/api/login", {"member_id": member_id,
-                                                       "password": DEMO_PASSWORD})
+    status, body = await m.call("POST", "/api/login", {"member_id": member_id, "password": DEMO_PASSWORD})
     assert status == 200, body
     return m
 
@@ -125,15 +127,16 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
             await m.join()
             voters.append(m)
         poll_id = await open_poll(chair, {**MOTION, "time_limit_s": 600})
-        acked = await voters[0].emit("cast_ballot", {"poll_id": poll_id,
-                                                     "ballot_id": (b0 := ballot_id()),
-                                                     "choices": [0]})
+        acked = await voters[0].emit(
+            "cast_ballot", {"poll_id": poll_id, "ballot_id": (b0 := ballot_id()), "choices": [0]}
+        )
         assert acked["ok"]
         # a cast in flight while the server goes down
         payload = {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [1]}
         assert voters[1].sio is not None
-        in_flight = asyncio.ensure_future(voters[1].sio.call("cast_ballot", payload,
-                                                             namespace="/meeting", timeout=5))
+        in_flight = asyncio.ensure_future(
+            voters[1].sio.call("cast_ballot", payload, namespace="/meeting", timeout=5)
+        )
         await asyncio.sleep(0)
         await runner.cleanup()
         try:
@@ -153,7 +156,10 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
         people += [a, b]
         join = await a.join()
         assert join["procedure"]["my_votes"][str(poll_id)] == {
-            "has_voted": True, "receipt": acked["receipt"], "choices": [0]}
+            "has_voted": True,
+            "receipt": acked["receipt"],
+            "choices": [0],
+        }
         poll = next(p for p in join["procedure"]["polls"] if p["poll_id"] == poll_id)
         assert poll["state"] == "open" and poll["expires_at"]
         await b.join()
@@ -161,8 +167,7 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
         assert retry["ok"], retry
         if first_answer is not None and first_answer.get("ok"):
             assert retry["duplicate"] is True and retry["receipt"] == first_answer["receipt"]
-        again = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": b0,
-                                             "choices": [0]})
+        again = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": b0, "choices": [0]})
         assert again["duplicate"] is True and again["receipt"] == acked["receipt"]
         state = await b.emit("get_poll_state", {"poll_id": poll_id})
         assert state["poll"]["voted"] == 2 and state["poll"]["tally"]["counts"] == [1, 1, 0]
@@ -179,8 +184,7 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
 async def test_time_limit_closes_the_poll(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair, {**MOTION, "time_limit_s": 1})
-    closed = await seen(a, "poll_closed", timeout=5)
+    closed = await seen(a, "poll_closed", seconds=5)
     assert closed["poll"]["poll_id"] == poll_id and closed["poll"]["close_reason"] == "time_limit"
-    late = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                        "choices": [0]})
+    late = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
     assert late["error"] == "poll_closed"

@@ -16,6 +16,7 @@ from media.profiles import ReceiveProfile, SpeakerRanking
 from media.rtpwire import MediaPacket, Vp8Packetizer, parse_vp8, vp8_media_packets
 from media.settings import MediaSettings
 from meeting.errors import InvalidInput
+from tests.support.polling import wait_for
 
 MID_ID, ABS_ID, LEVEL_ID = 1, 3, 2
 
@@ -36,12 +37,12 @@ class WireLink:
     sent: list[bytes] = field(default_factory=list)
     resent: list[bytes] = field(default_factory=list)
 
-    def send(self, data: bytes, timestamp: int, ntp: int, payload_size: int) -> bool:
-        self.sent.append(data)
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+        self.sent.append(header + payload)
         return True
 
-    def resend(self, data: bytes) -> bool:
-        self.resent.append(data)
+    def resend(self, header: bytes, payload: bytes) -> bool:
+        self.resent.append(header + payload)
         return True
 
     def packets(self) -> list[RtpPacket]:
@@ -66,14 +67,24 @@ def _parse(data: bytes) -> RtpPacket:
     return RtpPacket.parse(data, extensions)
 
 
-def _vp8(seq: int, ts: int, *, key: bool = False, start: bool = True, marker: bool = True,
-         pid: int = 100) -> MediaPacket:
+def _vp8(
+    seq: int, ts: int, *, key: bool = False, start: bool = True, marker: bool = True, pid: int = 100
+) -> MediaPacket:
     descriptor = bytes((0x90 if start else 0x80, 0x80, 0x80 | (pid >> 8), pid & 0xFF))
     payload = descriptor + (b"\x00key" if key else b"\x01delta")
     _start, keyframe, picture_id, at, length = parse_vp8(payload)
-    return MediaPacket(payload, seq & 0xFFFF, ts, marker, keyframe=keyframe, frame_end=marker,
-                       picture_id=picture_id, picture_id_at=at, picture_id_len=length,
-                       arrival=ts / 90000)
+    return MediaPacket(
+        payload,
+        seq & 0xFFFF,
+        ts,
+        marker,
+        keyframe=keyframe,
+        frame_end=marker,
+        picture_id=picture_id,
+        picture_id_at=at,
+        picture_id_len=length,
+        arrival=ts / 90000,
+    )
 
 
 def _opus(seq: int, ts: int, level: int | None = 0x80 | 30) -> MediaPacket:
@@ -94,8 +105,9 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _started(kind: str, ssrc: int, source: PublishedTrack | None = None, **link: object) -> tuple[
-        ForwardingTrack, WireLink]:
+def _started(
+    kind: str, ssrc: int, source: PublishedTrack | None = None, **link: object
+) -> tuple[ForwardingTrack, WireLink]:
     track = ForwardingTrack(kind)
     if source is not None:
         track.set_source(source)
@@ -210,8 +222,13 @@ async def test_a_late_packet_from_before_the_start_is_dropped() -> None:
 
 async def test_muted_audio_is_not_forwarded_and_unmuting_leaves_no_sequence_gap() -> None:
     levels: list[tuple[str, int]] = []
-    source = PublishedTrack("alice", "audio", Publisher().request, keyframe_interval=1.0,
-                            on_audio_level=lambda pid, level: levels.append((pid, level)))
+    source = PublishedTrack(
+        "alice",
+        "audio",
+        Publisher().request,
+        keyframe_interval=1.0,
+        on_audio_level=lambda pid, level: levels.append((pid, level)),
+    )
     track, wire = _started("audio", 1111, source, clock_rate=48000)
     source.on_packet(_opus(1, 960))
     source.muted = True
@@ -239,10 +256,7 @@ async def test_keyframe_requests_are_coalesced_and_rate_limited() -> None:
         requester.request()
     await _settle()
     assert pub.requests == 1  # held back by the rate limit, one is pending
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 2
-    while pub.requests < 2 and loop.time() < deadline:  # noqa: ASYNC110 - a bounded poll
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: pub.requests >= 2, seconds=2, what="the held-back request")
     assert pub.requests == 2
     requester.close()
 
@@ -255,10 +269,7 @@ async def test_a_keyframe_request_before_the_publishers_first_packet_is_retried(
 
     requester = KeyframeRequester(send, min_interval=0.01)
     requester.request()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 2
-    while requester.sent < 1 and loop.time() < deadline:  # noqa: ASYNC110 - a bounded poll
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: requester.sent >= 1, seconds=2, what="the retried request")
     assert requester.sent == 1 and answers == []
     requester.close()
 

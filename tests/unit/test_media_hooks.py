@@ -6,6 +6,8 @@ import inspect
 
 import aioice.ice
 import aiortc
+import pylibsrtp
+import pylibsrtp._binding
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
@@ -71,6 +73,31 @@ def test_sender_internals_the_packet_link_writes_to_are_where_it_expects() -> No
     assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
     assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
     assert {"lost", "fmt"} <= set(inspect.signature(RtcpRtpfbPacket).parameters)
+    session_init = inspect.getsource(pylibsrtp.Session.__init__)
+    assert 'self._cdata = ffi.new("char[]", 1500)' in session_init
+    assert "self._buffer = ffi.buffer(self._cdata)" in session_init
+    assert "self._srtp = ffi.gc(srtp" in session_init
+    assert "lib.srtp_protect, SRTP_MAX_TRAILER_LEN" in inspect.getsource(pylibsrtp.Session.protect)
+
+
+def test_the_lean_srtp_protect_gives_what_pylibsrtp_gives() -> None:
+    key = bytes(range(30))
+
+    def session() -> pylibsrtp.Session:
+        policy = pylibsrtp.Policy(
+            key=key,
+            ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
+            srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+        )
+        return pylibsrtp.Session(policy)
+
+    header = bytes((0x80, 97, 0, 7, 0, 0, 0, 9, 0, 0, 0, 42))
+    payload = bytes(range(200)) * 5
+    expected = session().protect(header + payload)
+    link = aiortc_hooks.SenderLink.__new__(aiortc_hooks.SenderLink)
+    link._length = pylibsrtp._binding.ffi.new("int *")
+    assert link._protect(session(), header, payload) == expected
+    assert link._protect(session(), header, bytes(1500)) is None  # too long for the buffer
 
 
 def test_aioice_gathers_host_candidates_through_an_overridable_method() -> None:
@@ -105,7 +132,9 @@ async def test_hooks_install_on_a_real_peer_connection() -> None:
         nacks: list[int] = []
         links: list[aiortc_hooks.SenderLink] = []
         aiortc_hooks.attach_sender(
-            transceiver.sender, on_started=links.append, on_keyframe_request=lambda: None,
+            transceiver.sender,
+            on_started=links.append,
+            on_keyframe_request=lambda: None,
             on_nack=nacks.append,
         )
         await transceiver.sender._retransmit(42)
@@ -114,9 +143,7 @@ async def test_hooks_install_on_a_real_peer_connection() -> None:
         await pc.close()
 
 
-def _packet(
-    seq: int, ts: int, payload: bytes, marker: bool = False, start: bool = False
-) -> RtpPacket:
+def _packet(seq: int, ts: int, payload: bytes, marker: bool = False, start: bool = False) -> RtpPacket:
     packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=1234)
     packet.marker = int(marker)
     packet.payload = (b"\x10" if start else b"\x00") + payload  # VP8 descriptor

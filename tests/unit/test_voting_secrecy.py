@@ -77,10 +77,7 @@ def test_receipt_is_not_derived_from_the_voter() -> None:
 
 def test_receipts_are_random_and_unique() -> None:
     box = fresh_box()
-    receipts = {
-        box.cast(f"m{i}", f"ballot-{i:012d}", [i % 3], T0, eligible=True).receipt
-        for i in range(500)
-    }
+    receipts = {box.cast(f"m{i}", f"ballot-{i:012d}", [i % 3], T0, eligible=True).receipt for i in range(500)}
     assert len(receipts) == 500
     assert all(len(r) == 19 and r.count("-") == 3 for r in receipts)
 
@@ -89,9 +86,7 @@ def test_events_split_the_voter_from_the_ballot() -> None:
     box = fresh_box()
     events: list[CastEvent] = []
     for i in range(20):
-        events.extend(
-            box.cast(f"member-{i}", f"ballot-{i:012d}", [i % 3], T0, eligible=True).events
-        )
+        events.extend(box.cast(f"member-{i}", f"ballot-{i:012d}", [i % 3], T0, eligible=True).events)
     marks = [e.to_dict() for e in events if isinstance(e, VoterMarked)]
     stored = [e.to_dict() for e in events if isinstance(e, SecretBallotStored)]
     assert len(marks) == len(stored) == 20
@@ -153,6 +148,6 @@ def test_voting_core_imports_no_framework_and_does_no_io() -> None:
                     f"{module.name} imports {name}"
                 )
                 if top == "meeting":
-                    assert name == "meeting.errors", f"{module.name} imports {name}"
+                    assert name in {"meeting.errors", "meeting.threshold"}, f"{module.name} imports {name}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in {"open", "print"}, f"{module.name} does I/O"
