@@ -225,7 +225,8 @@ class ForwardingTrack(MediaStreamTrack):
         if link is None or not self._enabled:
             self.dropped += packet.frame_end
             return True
-        if self._rebase:
+        rebased = self._rebase
+        if rebased:
             if self.needs_keyframe and not packet.keyframe:
                 self.dropped += packet.frame_end
                 return False
@@ -240,6 +241,9 @@ class ForwardingTrack(MediaStreamTrack):
         writer = self._writer
         assert writer is not None
         if not link.send(writer.header(packet, seq, timestamp), payload, timestamp, packet.ntp):
+            if rebased:  # the restart did not go out: restart at the next keyframe instead
+                self._rebase = True
+                self.needs_keyframe = self.kind == "video"
             return True
         self.packets += 1
         self.forwarded += packet.frame_end
@@ -371,7 +375,6 @@ class PublishedTrack:
     def on_packet(self, packet: MediaPacket) -> bool:
         """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
         self.packets += 1
-        self.frames += packet.frame_end
         self.last_frame_at = packet.arrival
         if self.kind == "audio":
             if packet.audio_level is not None and self._on_audio_level is not None:
@@ -383,6 +386,7 @@ class PublishedTrack:
             self.duplicates += 1
             return bool(self.taps)
         self._seen[slot] = packet.seq
+        self.frames += packet.frame_end
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
         subscribers = self._subscribers

@@ -36,8 +36,12 @@ class WireLink:
     audio_level_id: int = LEVEL_ID
     sent: list[bytes] = field(default_factory=list)
     resent: list[bytes] = field(default_factory=list)
+    refuse: int = 0  # refuse this many sends (the transport is not writable)
 
     def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+        if self.refuse:
+            self.refuse -= 1
+            return False
         self.sent.append(header + payload)
         return True
 
@@ -183,6 +187,17 @@ async def test_a_source_switch_continues_sequence_timestamp_and_picture_id_from_
     assert got[3].payload[4:] == b"\x00key"
     jump = (got[3].timestamp - got[2].timestamp) & 0xFFFFFFFF
     assert 0 < jump < 0x80000000 and (got[4].timestamp - got[3].timestamp) & 0xFFFFFFFF == 3000
+    track.stop()
+
+
+async def test_a_keyframe_that_could_not_be_sent_makes_the_track_wait_for_the_next_one() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, source, refuse=1)
+    source.on_packet(_vp8(1, 0, key=True))  # refused
+    source.on_packet(_vp8(2, 3000))  # a delta frame would not decode without it
+    assert wire.sent == [] and track.needs_keyframe
+    source.on_packet(_vp8(3, 6000, key=True))
+    assert [p.payload for p in wire.packets()] == [_vp8(3, 6000, key=True).payload]
     track.stop()
 
 
