@@ -26,7 +26,8 @@ Hooks:
 * :func:`on_keyframe_request` routes the PLI/FIR a sender receives to a
   callback (the stock sender would force its encoder, which we do not use).
 * :func:`announce_host_candidates` makes one peer connection's ICE gatherers
-  bind and announce configured addresses (aioice skips loopback).
+  bind and announce configured addresses (aioice skips loopback), and gives each
+  connection a consent check that waits for a slow answer (:func:`tolerant_consent`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aioice.ice
 import pylibsrtp
-import pylibsrtp._binding as _srtp_binding  # type: ignore[import-not-found]  # cffi module, no stubs
-from aioice import Candidate
+from aioice import Candidate, stun
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
@@ -447,7 +448,6 @@ class SenderLink:
         self._transport_counters: dict[str, Any] = self._dtls.__dict__
         # aioice's nominated pairs (emptied when the connection closes, e.g. consent expired)
         self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
-        self._length: Any = _srtp_binding.ffi.new("int *")
 
     def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
         """Send one RTP packet; False (nothing sent) while the transport is not connected."""
@@ -481,28 +481,12 @@ class SenderLink:
         pair.protocol.transport.sendto(data, pair.remote_addr)
         return True
 
-    def _protect(self, session: pylibsrtp.Session, header: bytes, payload: bytes) -> bytes | None:
-        """``Session.protect(header + payload)`` without the concatenation and the per-call
-        allocations: both parts are copied into the session's own buffer (the event loop's
-        thread is the only user), protected in place by libsrtp, and copied out once."""
-        buffer = session._buffer
-        n = len(header)
-        m = n + len(payload)
-        if m > _SRTP_MAX_PACKET:
+    @staticmethod
+    def _protect(session: pylibsrtp.Session, header: bytes, payload: bytes) -> bytes | None:
+        try:
+            return session.protect(header + payload)
+        except (pylibsrtp.Error, ValueError):  # older than the replay window, too long: drop it
             return None
-        buffer[0:n] = header
-        buffer[n:m] = payload
-        length = self._length
-        length[0] = m
-        if _srtp_protect(session._srtp[0], session._cdata, length):
-            return None  # e.g. older than the replay window: too late anyway
-        data: bytes = buffer[0 : length[0]]
-        return data
-
-
-# pylibsrtp's Session buffer is 1500 bytes; libsrtp appends at most this much.
-_SRTP_MAX_PACKET = 1500 - pylibsrtp.SRTP_MAX_TRAILER_LEN
-_srtp_protect = _srtp_binding.lib.srtp_protect
 
 
 def attach_sender(
@@ -574,6 +558,53 @@ def set_receive_buffer(pc: RTCPeerConnection, size: int) -> int:
 
 
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+# --- ICE: consent freshness that survives a busy peer ---------------------------------
+
+# aioice sends each consent check once and counts it failed after 0.5 s; 6 failures in a
+# row (~30 s) close the connection. A peer (or this server) whose event loop is late by
+# more than 0.5 s at each check loses a live connection. Here each check is retransmitted
+# (0.5 + 1 + 2 s to answer) and two thirds as many failures in a row (4) close it: a dead
+# link is still noticed in ~30-35 s. aioice's CONSENT_INTERVAL / CONSENT_FAILURES are read
+# at each check, so a shorter interval (as a test sets) keeps aioice's single try.
+CONSENT_RETRANSMISSIONS = 2
+
+
+def tolerant_consent(connection: Connection) -> None:
+    """Replace ``connection``'s consent loop (RFC 7675) with one that waits for slow answers."""
+
+    async def query_consent() -> None:
+        assert connection.remote_password is not None
+        failures = 0
+        while True:
+            interval = aioice.ice.CONSENT_INTERVAL
+            retransmissions = CONSENT_RETRANSMISSIONS if interval >= 4 else 0
+            limit = (
+                max(1, aioice.ice.CONSENT_FAILURES * 2 // 3)
+                if retransmissions
+                else aioice.ice.CONSENT_FAILURES
+            )
+            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))  # noqa: S311
+            for pair in list(connection._nominated.values()):
+                request = connection.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=connection.remote_password.encode("utf8"),
+                        retransmissions=retransmissions,
+                    )
+                    failures = 0
+                except stun.TransactionError:
+                    failures += 1
+                if failures >= limit:
+                    logger.info("ice consent to send expired")
+                    connection._query_consent_task = None
+                    await connection.close()
+                    return
+
+    connection.query_consent = query_consent  # type: ignore[method-assign]
 
 
 # --- ICE: announce configured addresses --------------------------------------------
@@ -671,3 +702,4 @@ def announce_host_candidates(
 
         connection.get_component_candidates = gather  # type: ignore[method-assign]
         connection._meetingd_announce = True  # type: ignore[attr-defined]
+        tolerant_consent(connection)
