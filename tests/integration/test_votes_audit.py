@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recorder.verifier import verify_bundle
 from voting.audit import tally_checker
 
 from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, seen
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _bundle(server, chair) -> str:
