@@ -45,6 +45,7 @@ from meetingd.committee.figures import Figures
 from meetingd.committee.report import report_csv, report_document, report_html
 from meetingd.committee.synthetic import SyntheticOrg, seed_organisation
 from meetingd.config import Config, load_config
+from meetingd.keystore import write_credentials_file
 from meetingd.passwords import hash_password
 from meetingd.services import services_key
 from meetingd.storage.models import Member
@@ -202,11 +203,14 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        write_credentials_file(Path(tmp) / "data.credentials" / "minutes-key", "bench passphrase of the key")
         cfg = load_config(
             environ={},
             overrides={
-                "server": {"host": "127.0.0.1", "port": 0, "data_dir": tmp},
+                "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(Path(tmp) / "data")},
                 "logging": {"level": "warning"},
+                # the bench signs in as an administrator without a second factor
+                "security": {"second_factor_required_for": []},
             },
         )
         t0 = time.perf_counter()
