@@ -224,6 +224,8 @@ def main() -> None:
         )
         base, b_entitled, b_attended = baseline(db, org.committee_id)
         m = asyncio.run(measure(cfg, org, args.repeat))
+        # the first server process computes the page's own cached copy; the second is a restart
+        primed, _, _ = asyncio.run(page_data(cfg, org.committee_id, 1))
         first, page, size = asyncio.run(page_data(cfg, org.committee_id, args.repeat))
         totals = m["doc"]["figures"]["totals"]
         same = (totals["entitled"], totals["attended"]) == (b_entitled, b_attended)
@@ -255,7 +257,8 @@ def main() -> None:
             f"{m['hot'] / base:.2f}x the baseline"
         )
         print(
-            f"page data over HTTP, new server process: first {first * 1000:.0f} ms "
+            f"page data over HTTP: first ever (from the stored report) {primed * 1000:.0f} ms; "
+            f"after a restart: first {first * 1000:.0f} ms "
             f"(target <= 500 ms: {'met' if first <= 0.5 else 'MISSED'}), then median {page * 1000:.0f} ms "
             f"(target: {'met' if page <= 0.5 else 'MISSED'}); {first / base:.1f}x and {page / base:.2f}x the "
             f"baseline; {size / 1024:.0f} KiB"
@@ -272,6 +275,7 @@ def main() -> None:
                     "changed_s": round(m["changed"], 3),
                     "restart_s": round(m["restart"], 3),
                     "hot_s": round(m["hot"], 4),
+                    "page_primed_s": round(primed, 3),
                     "page_first_s": round(first, 3),
                     "page_s": round(page, 4),
                     "baseline_s": round(base, 4),
