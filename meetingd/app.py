@@ -22,16 +22,20 @@ from signaling.security import SecurityChannel
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
+from .cluster.routing import RoutedProcedure, RoutedSignaling
 from .committee.http import add_committee_routes
 from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
 from .procedure_commands import bind_procedure
@@ -107,6 +111,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        displays=Displays(db, clock),
         committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
         version=__version__,
         origin=origin,
@@ -125,9 +130,10 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
 def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
+    cluster = cluster_node(cfg, core.db)  # None: one node
     namespace = MeetingNamespace(
         sio,
-        SignalingBackend(core),
+        SignalingBackend(core) if cluster is None else RoutedSignaling(core, cluster),
         Limits(
             lim.max_payload_bytes,
             lim.events_per_second,
@@ -148,7 +154,6 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
-    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -158,12 +163,14 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
-    namespace.on_roster_change(procedure.on_roster)
+    # several nodes: commands and roster changes for a meeting another node owns go there
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
     hooks = SocketHooks(core.security)
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
     core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
     core.security.sessions.on_ended(channel.end_sessions)
-    bind_procedure(namespace, procedure, hooks)
+    bind_procedure(namespace, procedure, hooks, routed)
     namespace.check_complete()  # every declared command has its handler
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
@@ -226,8 +233,10 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
     add_security_routes(app)
     add_committee_routes(app)
+    add_metrics_route(app)
     return app
 
 

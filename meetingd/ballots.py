@@ -89,6 +89,8 @@ class Ballots:
         self.window_s = window_s
         self.commits = 0
         """Transactions that carried ballots (the benchmark reads it)."""
+        self.acked = 0
+        """Ballots acknowledged after their commit (metrics: meetingd_ballots_acked_total)."""
 
     # -- views --------------------------------------------------------------------------
 
@@ -329,7 +331,13 @@ class Ballots:
                 "meeting=%s ballot batch of %d failed; retrying each alone", live.meeting_id, len(batch)
             )
             for c in batch:
-                await self._commit(await self.proc.live(live.meeting_id), [c])
+                try:
+                    fresh = await self.proc.live(live.meeting_id)
+                except MeetingError as reload_failed:  # e.g. server_busy: the database is down
+                    if not c.future.done():
+                        c.future.set_exception(reload_failed)
+                    continue
+                await self._commit(fresh, [c])
             return False
         self.commits += 1
         for c, outcome in zip(batch, outcomes, strict=True):
@@ -339,6 +347,7 @@ class Ballots:
                 c.future.set_exception(outcome)
             else:
                 c.future.set_result(outcome)
+                self.acked += 1
                 live.dirty_polls.add(c.payload.poll_id)
         return True
 

@@ -63,6 +63,11 @@ class ServerSettings:
         "On SIGTERM, how long to wait for in-flight requests before closing.", 10.0
     )
 
+    metrics_from: list[str] = _h(
+        "Networks allowed to read GET /metrics (Prometheus), e.g. ['10.0.0.0/8']. Default: loopback only.",
+        ["127.0.0.0/8", "::1/128"],
+    )
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:
@@ -155,6 +160,11 @@ class ClusterSettings:
         "",
     )
     node_id: str = _h("This node's name in the cluster (leases, health, metrics). Empty: the host name.", "")
+    forward_timeout_seconds: float = _h(
+        "How long a node waits for the owner of a meeting to answer a forwarded command before "
+        "the client gets 'owner_timeout' (and retries).",
+        5.0,
+    )
     lease_check_seconds: float = _h(
         "How often a node checks the PostgreSQL connection holding its meetings' owner "
         "leases; a node that loses it stops serving those meetings as owner.",
@@ -366,6 +376,8 @@ def _validate(cfg: Config) -> None:
             f"{cfg.source}: [cluster] redis_url: several nodes need one shared PostgreSQL "
             "database: set [database] url = 'postgresql+asyncpg://...'"
         )
+    if cfg.cluster.forward_timeout_seconds <= 0:
+        raise ConfigError(f"{cfg.source}: [cluster] forward_timeout_seconds: expected > 0")
     if cfg.cluster.lease_check_seconds <= 0:
         raise ConfigError(f"{cfg.source}: [cluster] lease_check_seconds: expected > 0")
 

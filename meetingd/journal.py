@@ -264,12 +264,30 @@ class Journal:
                 )
                 or 0
             )
-        if on_disk != state.log.size or signed != state.checkpointed_size:
+        if on_disk > state.log.size and signed == state.checkpointed_size:
+            # entries appended elsewhere (another node's attendance facts, or a commit whose
+            # outcome was lost): append just those, in order, to the tree
+            rows = (
+                await s.execute(
+                    select(MinutesEntry.canonical, MinutesEntry.type, MinutesEntry.seq)
+                    .where(MinutesEntry.meeting_id == meeting_id, MinutesEntry.seq >= state.log.size)
+                    .order_by(MinutesEntry.seq)
+                )
+            ).all()
+            logger.info("meeting=%s catching up %s entries stored elsewhere", meeting_id, len(rows))
+            for canonical, type_, seq in rows:
+                state.log.append(json.loads(canonical))
+                state.note(type_, seq)
+            if rows:
+                state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
+        elif on_disk != state.log.size or signed != state.checkpointed_size:
             logger.warning(
-                "meeting=%s log has %s entries stored, %s here: reloading",
+                "meeting=%s log has %s entries and a checkpoint at %s stored, %s and %s here: reloading",
                 meeting_id,
                 on_disk,
+                signed,
                 state.log.size,
+                state.checkpointed_size,
             )
             fresh = await self._load(s, meeting_id)  # same lock object: waiters stay queued
             state.log, state.checkpointed_size = fresh.log, fresh.checkpointed_size
