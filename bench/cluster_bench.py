@@ -129,6 +129,8 @@ async def start_node(
         str(members),
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
+        # every node opens the same minutes key with the same passphrase (docs/deploy.md)
+        env={**os.environ, "MEETINGD_KEY_PASSPHRASE": "cluster bench passphrase"},
     )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 120)
