@@ -58,19 +58,21 @@ async def test_redis_down_owner_keeps_serving_others_get_precise_errors(
     try:
         chair = await _member(a, "C1-CHAIR", opened)
         assert (await chair.call("POST", "/api/meetings/1/open"))[0] == 200
-        assert (await chair.join())["ok"]  # node a owns meeting 1 now
-        assert a.svc.cluster is not None and a.svc.cluster.leases.holds(1)
-        local = [await _member(a, f"C1-00{i}", opened) for i in range(1, 7)]
+        assert (await chair.join())["ok"]  # one of the nodes owns meeting 1 now
+        assert a.svc.cluster is not None and b.svc.cluster is not None
+        owner, other = (a, b) if a.svc.cluster.leases.holds(1) else (b, a)
+        assert owner.svc.cluster is not None and owner.svc.cluster.leases.holds(1)
+        local = [await _member(owner, f"C1-00{i}", opened) for i in range(1, 7)]
         for m in local:
             assert (await m.join())["ok"]
-        remote = await _member(b, "C1-007", opened)
+        remote = await _member(other, "C1-007", opened)
         assert (await remote.join())["ok"]
         poll = await chair.emit("create_poll", {"config": MOTION})
         poll_id = poll["poll"]["poll_id"]
         assert (await chair.emit("open_poll", {"poll_id": poll_id}))["ok"]
 
         own_redis.kill()
-        status, body = await health(a)
+        status, body = await health(owner)
         assert status == 200 and body["redis"] == "error" and body["status"] == "degraded", body
         # the owner's own clients are served: their ballots are committed and acknowledged
         for m in local[:3]:
@@ -89,10 +91,12 @@ async def test_redis_down_owner_keeps_serving_others_get_precise_errors(
                 break
             assert retry["error"] in ("owner_unreachable", "owner_timeout"), retry
             await asyncio.sleep(0.1)
-        assert retry["ok"] and retry["duplicate"] is False, retry
-        status, body = await health(a)
+        # ok; "duplicate" if an earlier attempt reached the owner but its answer was lost
+        # (owner_timeout while the channel came back): counted once either way (below)
+        assert retry["ok"], retry
+        status, body = await health(owner)
         assert status == 200 and body["redis"] == "ok" and body["status"] == "ok", body
-        state = await chair.emit("get_poll_state", {"poll_id": poll_id})
+        state = await local[0].emit("get_poll_state", {"poll_id": poll_id})
         assert state["poll"]["voted"] == 4
     finally:
         for m in opened:
