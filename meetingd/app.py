@@ -27,7 +27,9 @@ from .committee.http import add_committee_routes
 from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
@@ -109,7 +111,8 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
-        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
+        displays=Displays(db, clock),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
         version=__version__,
         origin=origin,
         security=Security(
@@ -230,6 +233,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
     add_security_routes(app)
     add_committee_routes(app)
     add_metrics_route(app)

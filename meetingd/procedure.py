@@ -40,6 +40,7 @@ from signaling.procedure import (
     Reorder,
     RoomCode,
     SetQuorumRule,
+    SpeakingLimitPayload,
 )
 from voting.poll import PollState
 
@@ -54,6 +55,7 @@ from .storage.procedure_models import (
     ProcedureSettings,
     SpeechRow,
 )
+from .storage.speaking_models import SpeakingLimit
 
 logger = logging.getLogger(__name__)
 
@@ -623,6 +625,8 @@ class Procedure:
             )
             live.speech_row = None
         tx.record("speech_ended", **ended.minutes(), by=by)
+        if ended.overtime_ms > 0:
+            tx.record("speech_overtime", **ended.overtime_minutes(), by=by)
 
     async def end_speech(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         current = live.speakers.current
@@ -633,6 +637,24 @@ class Procedure:
         async def work(tx: JournalTx) -> None:
             ended = live.speakers.end_speech(self.clock())
             await self._speech_ended(tx, live, ended, caller.member_id)
+
+        await self.transaction(live, work)
+        return await self._speakers_changed(live)
+
+    async def set_speaking_limit(self, live: Live, caller: Person, p: SpeakingLimitPayload) -> dict[str, Any]:
+        """The chair's speaking-time limit (seconds, or None): for the running speech and
+        the ones to come; recorded in the minutes, kept over a restart."""
+        limit_s = p.limit_s
+
+        async def work(tx: JournalTx) -> None:
+            await require_open(tx, live.meeting_id)
+            row = await tx.session.get(SpeakingLimit, live.meeting_id)
+            if row is None:
+                tx.session.add(SpeakingLimit(meeting_id=live.meeting_id, limit_s=limit_s))
+            else:
+                row.limit_s = limit_s
+            live.speakers.set_limit(limit_s)
+            tx.record("speaking_limit_set", limit_s=limit_s, by=caller.member_id)
 
         await self.transaction(live, work)
         return await self._speakers_changed(live)

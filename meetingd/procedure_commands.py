@@ -51,6 +51,8 @@ def bind_procedure(
 
     def on(command: Command[P], handler: ProcedureHandler[P]) -> None:
         async def run(call: Call, payload: P) -> dict[str, Any]:
+            if call.conn.display_meeting is not None:  # a paired display reads the public state
+                return {"procedure": await procedure.snapshot(call.meeting_id, call.member_id)}
             if router is not None:
                 forwarded = await router.route(command.name, call.meeting_id, call.member_id, call.data)
                 if forwarded is not None:
@@ -83,6 +85,7 @@ def bind_procedure(
     on(cmd.GIVE_FLOOR, procedure.give_floor)
     on(cmd.END_SPEECH, procedure.end_speech)
     on(cmd.REORDER_QUEUE, procedure.reorder_queue)
+    on(cmd.SET_SPEAKING_LIMIT, procedure.set_speaking_limit)
     on(cmd.CREATE_POLL, ballots.create)
     on(cmd.OPEN_POLL, ballots.open)
     on(cmd.CLOSE_POLL, ballots.close_poll)

@@ -26,6 +26,7 @@ from .cluster.node import ClusterNode
 from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
+from .displays import DisplayCaller, Displays
 from .journal import Journal
 from .meetings import Admission, Meetings
 from .minutes import MinutesService
@@ -66,6 +67,7 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    displays: Displays  # paired main-room displays (not people)
     committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
     security: Security
@@ -106,8 +108,14 @@ class SignalingBackend:
     async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
         return await self._svc.accounts.redeem_socket_token(token, address)
 
+    async def redeem_display_token(self, token: object) -> DisplayCaller:
+        return await self._svc.displays.redeem_socket_token(token)
+
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)
+
+    async def meeting_summary(self, meeting_id: int) -> dict[str, Any]:
+        return await self._svc.meetings.public_detail(meeting_id)
 
     async def start_interval(self, *args: Any) -> None:
         await self._svc.meetings.start_interval(*args)

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LAPTOP, PHONE
+from tests.browser.test_room_browser import pair_display
 from tests.browser.test_roster_browser import enter_meeting, shoot, show_tab
 
 SIGN_IN_TIMEOUT_MS = 30_000  # Argon2id on a busy 2-core machine with five browsers
@@ -88,8 +89,7 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     enter_meeting(phone, "remote")
     sign_in(member, "C1-002", demo_password)
     enter_meeting(member, "remote")
-    sign_in(display, "G-OBS1", demo_password)
-    display.goto(f"/#/display/{MEETING_ID}")
+    pair_display(chair, display)  # the projector pairs with a code: not a person
 
     # 4 of 10 voting members connected: no quorum, shown to everyone
     expect(phone.locator('.quorum[data-quorate="false"]')).to_be_visible()

@@ -416,3 +416,42 @@ async def test_giving_the_floor_unmutes_the_speaker(server: Server, peer: Any) -
     await wait_for(lambda: {"member_id": "C1-001", "muted": False} in alice.m.seen("participant_muted"))
     audio = bob.frames[("C1-001", "audio")]
     await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 20, 10)
+
+
+async def test_a_second_device_asks_before_taking_the_media_and_keeps_the_attendance(
+    server: Server, peer: Any
+) -> None:
+    phone, laptop, bob = await peer("C1-001"), await peer("C1-001"), await peer("C1-002")
+    await phone.join("remote", device="phone-tab")
+    await bob.join()
+    await phone.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 5, 15)
+
+    # the laptop joins "the way I already attend": still remote, not moved
+    joined = await laptop.m.join(1, "main_room", keep_attendance=True)
+    assert joined["ok"] and joined["me"]["attendance"] == "remote", joined
+    assert not any(
+        d["participant"]["attendance"] == "main_room"
+        for d in bob.m.seen("participant_updated")
+        if d["participant"]["member_id"] == "C1-001"
+    )
+    # its media_open is refused until the member says yes; the phone keeps sending
+    refused = await laptop.m.emit("media_open", {"device": "laptop-tab"})
+    assert refused["error"] == "media_elsewhere", refused
+    video = bob.frames[("C1-001", "video")]
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 10, 10)
+    assert not phone.m.seen("media_closed")
+    # "use this device for video?" — yes: the phone is told, the laptop takes over
+    taken = await laptop.m.emit("media_open", {"device": "laptop-tab", "take_over": True})
+    assert taken["ok"], taken
+    await wait_for(lambda: {"reason": "replaced"} in phone.m.seen("media_closed"))
+    # the same tab reloading (same device id) replaces its own session without asking
+    again = await laptop.m.emit("media_open", {"device": "laptop-tab"})
+    assert again["ok"], again
+
+
+async def test_keep_attendance_without_another_device_is_not_joined(server: Server, peer: Any) -> None:
+    alice = await peer("C1-003")
+    await alice.m.connect()
+    refused = await alice.m.emit("join", {"meeting_id": 1, "attendance": "remote", "keep_attendance": True})
+    assert refused["error"] == "not_joined"
