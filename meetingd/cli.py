@@ -16,6 +16,7 @@ from .config import ConfigError, describe
 from .keystore import KeyCustodyError
 from .minutes_cli import add_minutes_commands
 from .security.cli import add_security_commands
+from .witness_cli import add_witness_commands
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -156,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
+    add_witness_commands(sub, common)
     add_security_commands(sub, common)
     add_committee_commands(sub, common)
     return p

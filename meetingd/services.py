@@ -34,6 +34,7 @@ from .procedure import Procedure
 from .recording import RecordingService
 from .security.service import Security
 from .storage.models import Member
+from .witness_push import WitnessPusher
 
 
 def _origin(url: str) -> str:
@@ -94,6 +95,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    witness_push: WitnessPusher  # checkpoints to the configured witnesses (witness_push.py)
     cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 

@@ -80,6 +80,7 @@ class Client:
         self.frames: Counter[tuple[str | None, str]] = Counter()
         self.keyframes: Counter[str | None] = Counter()
         self.keyframe_requests_received = 0
+        self.audio_levels: dict[str | None, list[int | None]] = {}
         self.offers = 0
         self.answer_errors: list[Exception] = []
         self._lock = asyncio.Lock()
@@ -135,6 +136,8 @@ class Client:
             self.frames[(publisher, kind)] += 1
             if kind == "video" and frame.keyframe:
                 self.keyframes[publisher] += 1
+            if kind == "audio":
+                self.audio_levels.setdefault(publisher, []).append(frame.audio_level)
 
         aiortc_hooks.install_frame_sink(receiver, kind, sink)
 
@@ -202,6 +205,27 @@ async def test_publisher_frames_reach_two_subscribers_without_decoding(sfu: Any)
     published = await server.stats("alice")
     assert {t["codec"] for t in published["publish"]["tracks"]} == {"video/VP8", "audio/opus"}
     assert all(t["subscribers"] == 2 for t in published["publish"]["tracks"])
+
+
+async def test_forwarded_packets_carry_the_audio_level_and_feed_the_rtcp_figures(sfu: Any) -> None:
+    server, join = sfu
+    alice = await join("alice")
+    bob = await join("bob")
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("alice", "audio")] >= 30, what="audio")
+    # aiortc's silence is sent at level 127; the relay passes the header extension on
+    assert set(bob.audio_levels["alice"][-20:]) == {127}
+    # bob's receiver reports reach the server's senders: packets sent, loss, round trip
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        tracks = (await server.stats("bob"))["subscribe"]["tracks"]
+        if all(t.get("round_trip_time") is not None for t in tracks):
+            break
+        assert asyncio.get_running_loop().time() < deadline, tracks
+        await asyncio.sleep(0.2)
+    for t in tracks:
+        assert t["packets_sent"] >= t["packets"] > 0 and t["bytes_sent"] > 0
+        assert t["packets_lost"] == 0 and 0 <= t["round_trip_time"] < 1.0
 
 
 async def test_audio_only_profile_stops_video_while_audio_continues(sfu: Any) -> None:
