@@ -21,7 +21,7 @@ from . import __version__
 from .accounts import Accounts
 from .config import Config
 from .directory import Directory
-from .http import add_routes, error_middleware
+from .http import IMPORT_MAP_CSP, add_routes, error_middleware
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
@@ -42,7 +42,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self' ws: wss:; style-src 'self'; "
+        f"script-src 'self' {IMPORT_MAP_CSP}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
