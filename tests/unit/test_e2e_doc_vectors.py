@@ -23,7 +23,7 @@ BLOCK = re.compile(r"(<!-- vectors:begin -->\n```json\n)(.*?)(```\n<!-- vectors:
 
 
 def deterministic(label: str) -> Callable[[], int]:
-    """The i-th call returns SHA-512(label ‖ u32be(i)) mod ℓ (i from 0)."""
+    """The i-th call returns SHA-512(label ‖ u32be(i)) mod the group order (i from 0)."""
     counter = [0]
 
     def next_scalar() -> int:
