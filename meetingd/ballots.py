@@ -24,7 +24,7 @@ from sqlalchemy import delete, insert, select, update
 
 from meeting.attendance import Person
 from meeting.clock import iso
-from meeting.errors import InvalidInput, MeetingError, NotAuthorised
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from voting import (
     BallotBox,
@@ -37,6 +37,7 @@ from voting import (
     VoterMarked,
 )
 
+from .e2e_polls import E2EBatch, E2EPolls
 from .journal import JournalTx
 from .procedure_state import Live, LivePoll, PendingCast
 from .storage.models import Member
@@ -70,12 +71,18 @@ class Ballots:
         self.window_s = window_s
         self.commits = 0
         """Transactions that carried ballots (the benchmark reads it)."""
+        self.e2e = E2EPolls(proc)
+        """Secret polls: encrypted ballots (the only kind a secret poll takes)."""
 
     # -- views --------------------------------------------------------------------------
 
     def live_view(self, live: Live, lp: LivePoll) -> dict[str, Any]:
         view = _int_poll(lp.box.live_view(), lp.id)
         view["eligible"] = live.register.present_voting()
+        if lp.secret:
+            view["voted"] = self.e2e.voted(lp)
+            if lp.result is not None:
+                view["tally"] = lp.result["tally"]
         return view
 
     def poll_dict(self, live: Live, lp: LivePoll) -> dict[str, Any]:
@@ -86,13 +93,18 @@ class Ballots:
             "config": p.config.to_dict(), "opened_at": _iso(p.opened_at),
             "closed_at": _iso(p.closed_at), "expires_at": _iso(p.expires_at),
             "quorate": p.quorate, "quorum_override": p.quorum_override,
-            "close_reason": lp.close_reason, "voted": lp.box.voted_count,
-            "eligible": live.register.present_voting(), "tally": view.get("tally"),
+            "close_reason": lp.close_reason,
+            "voted": self.e2e.voted(lp) if lp.secret else lp.box.voted_count,
+            "eligible": live.register.present_voting(),
+            "tally": lp.result["tally"] if lp.secret and lp.result else view.get("tally"),
+            "e2e": self.e2e.poll_view(lp) if lp.secret else None,
             "hand_counts": [_int_poll(h.to_dict(), lp.id) for h in lp.box.hand_counts()],
             "result": lp.result,
         }
 
     def my_vote(self, lp: LivePoll, member_id: str) -> dict[str, Any]:
+        if lp.secret:
+            return {"has_voted": self.e2e.has_voted(lp, member_id)}
         out: dict[str, Any] = {"has_voted": lp.box.has_voted(member_id)}
         if out["has_voted"] and not lp.secret:
             for b in lp.box.stored_ballots():
@@ -108,7 +120,18 @@ class Ballots:
             lp = live.poll(args["poll_id"])
             return {"poll": self.poll_dict(live, lp), "you": self.my_vote(lp, caller.member_id)}
         if action == "cast_ballot":
+            if live.poll(args["poll_id"]).secret:
+                raise InvalidState("a secret poll takes only encrypted ballots (cast_encrypted_ballot)",
+                                   code="encrypted_ballot_required")
             return await self.cast(live, caller, args)
+        if action == "cast_encrypted_ballot":
+            return await self.cast_encrypted(live, caller, args)
+        if action == "get_e2e":
+            return self.e2e.state(live, args["poll_id"], args["board"])
+        if action == "post_trustee_key":
+            return await self.e2e.post_key(live, caller, args["key"])
+        if action == "post_partial_decryption":
+            return await self.e2e.post_decryption(live, caller, args["poll_id"], args["decryption"])
         if action == "record_hand_count":
             return await self.hand_count(live, caller, args["poll_id"], args["counts"])
         self.proc.require(caller, Role.CHAIR, what=action.replace("_", " "))
@@ -152,11 +175,15 @@ class Ballots:
             await self.proc.require_open(tx, live.meeting_id)
             reg = live.register
             live.quorum.evaluate(reg.present_voting(), reg.entitled_voting())
+            if lp.secret:
+                self.e2e.require_keys(live)
             opened = lp.poll.open(self.proc.clock(), live.quorum.quorate, override)
             await tx.session.execute(update(PollRow).where(PollRow.id == lp.id).values(
                 state="open", opened_at=opened.at, quorate=opened.quorate,
                 quorum_override=opened.quorum_override))
             tx.record("poll_opened", **_int_poll(opened.to_dict(), lp.id), by=caller.member_id)
+            if lp.secret:
+                self.e2e.open_poll(tx, live, lp)
             if not live.quorum.locked:
                 live.quorum.locked = True
                 live.quorum_dirty = True
@@ -179,6 +206,13 @@ class Ballots:
             closed = lp.poll.close(self.proc.clock())
             reg = live.register
             counts = Counts(entitled=reg.entitled_voting(), present=reg.present_voting())
+            if lp.secret:  # the result waits for the trustees' partial decryptions
+                lp.close_reason = closed.reason.value
+                await tx.session.execute(update(PollRow).where(PollRow.id == lp.id).values(
+                    state="closed", closed_at=closed.at, close_reason=closed.reason.value))
+                tx.record("poll_closed", **_int_poll(closed.to_dict(), lp.id), by=by)
+                await self.e2e.close_poll(tx, lp, counts)
+                return
             result = lp.box.result(counts)
             lp.close_reason = closed.reason.value
             lp.result = {**_int_poll(result.to_dict(), lp.id),
@@ -197,9 +231,15 @@ class Ballots:
                     lp.close_reason, (asyncio.get_running_loop().time() - started) * 1000)
         poll = self.poll_dict(live, lp)
         await self.proc.emit(live.meeting_id, "poll_closed", {"poll": poll})
+        if lp.secret:
+            await self.e2e.board_published(live, lp)
+        else:
+            await self.result_published(live, lp)
+        return {"poll": poll}
+
+    async def result_published(self, live: Live, lp: LivePoll) -> None:
         await self.proc.emit(live.meeting_id, "poll_result", lp.result or {})
         await self.proc.emit(live.meeting_id, "tally_updated", self.live_view(live, lp))
-        return {"poll": poll}
 
     # -- time limits ----------------------------------------------------------------------
 
@@ -248,6 +288,14 @@ class Ballots:
             if live.flusher is None:
                 live.flusher = asyncio.ensure_future(self._flusher(live))
         return await future
+
+    async def cast_encrypted(self, live: Live, caller: Person, args: dict[str, Any]) -> dict[str, Any]:
+        """Every proof is checked first; only a verified ballot joins a group commit."""
+        lp = live.poll(args["poll_id"])
+        if not lp.secret:
+            raise InvalidState("an open (named) poll takes plain ballots", code="poll_not_secret")
+        verified = await self.e2e.verify(lp, args["ballot"])
+        return await self.cast(live, caller, {**args, "verified": verified})
 
     async def _flusher(self, live: Live) -> None:
         try:
@@ -299,6 +347,8 @@ class Ballots:
         person = reg.person(c.member_id)
         pk = live.pk_of[c.member_id]
         eligible = person.voting and reg.is_present(c.member_id) and pk in active
+        if lp.secret:
+            return self.e2e.cast_one(live, tx, lp, c, eligible, rows.e2e, rows.voters)
         blocked = self._hand_counted_place(live, lp, c.member_id)
         try:
             result = lp.box.cast(c.member_id, c.args["ballot_id"], c.args["choices"], now,
@@ -384,6 +434,7 @@ class _BatchRows:
         self.superseded: list[dict[str, Any]] = []
         self.delete_open: list[str] = []
         self.delete_secret: list[str] = []
+        self.e2e = E2EBatch()
 
     def replace(self, pending: dict[str, dict[str, Any]], key: str, poll_id: int) -> None:
         self.superseded.append({"ballot_key": key, "poll_id": poll_id})
@@ -402,6 +453,7 @@ class _BatchRows:
                               (SupersededBallot, self.superseded)):
             if values:
                 await s.execute(insert(model), values)
+        await self.e2e.write(s)
 
 
 def _iso(dt: datetime | None) -> str | None:

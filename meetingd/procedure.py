@@ -32,6 +32,7 @@ from voting import QuorumRule
 from voting.poll import PollState
 
 from .ballots import Ballots
+from .e2e_polls import E2E_ACTIONS
 from .journal import Journal, JournalTx
 from .procedure_state import Live, load_live, online_from_seat
 from .storage.models import Meeting
@@ -111,6 +112,7 @@ class Procedure:
             if live is None:
                 async with self.db() as s:
                     live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                    await self.ballots.e2e.load(s, live)
                 self._lives[meeting_id] = live
                 self.ballots.arm_all(live)
         return live
@@ -172,7 +174,7 @@ class Procedure:
         if action == "get_procedure":
             return {"procedure": await self.snapshot(meeting_id, member_id)}
         if action in ("get_poll_state", "create_poll", "open_poll", "close_poll", "cast_ballot",
-                      "record_hand_count"):
+                      "record_hand_count", *E2E_ACTIONS):
             return await self.ballots.call(live, caller, action, args)
         handler = getattr(self, f"_do_{action}")
         result: dict[str, Any] = await handler(live, caller, **args)

@@ -35,9 +35,7 @@ from .storage.procedure_models import (
     MotionRow,
     OpenBallot,
     PollRow,
-    PollVoter,
     ProcedureSettings,
-    SecretBallot,
     SpeechRow,
     SupersededBallot,
 )
@@ -168,10 +166,7 @@ async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> Li
     ballots: list[StoredBallot] = []
     voters: list[str] = []
     if config.kind.value == "secret":
-        for sb in (await s.scalars(select(SecretBallot).where(SecretBallot.poll_id == row.id))):
-            ballots.append(StoredBallot(sb.ballot_key, sb.receipt, tuple(json.loads(sb.choices))))
-        voters = [by_pk.get(pk, f"pk:{pk}") for pk in (await s.scalars(
-            select(PollVoter.member_pk).where(PollVoter.poll_id == row.id))).all()]
+        pass  # encrypted: its box is restored by meetingd.e2e_polls (no plaintext ballots)
     else:
         for ob in (await s.scalars(select(OpenBallot).where(OpenBallot.poll_id == row.id))):
             ballots.append(StoredBallot(ob.ballot_key, ob.receipt, tuple(json.loads(ob.choices)),

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from meeting.errors import InvalidInput
 
+from .e2e import E2E_EVENTS
 from .messages import _int, _object
 from .namespace import Connection, MeetingNamespace
 
@@ -170,6 +171,7 @@ EVENTS: dict[str, Parser] = {
     "close_poll": _poll_id,
     "cast_ballot": _cast_ballot,
     "record_hand_count": _hand_count,
+    **E2E_EVENTS,
 }
 
 

@@ -94,6 +94,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
+from . import e2e_models as _e2e_models  # noqa: E402,F401
 from . import minutes_models as _minutes_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
 
