@@ -6,10 +6,9 @@ ballot box and written in ONE journal transaction (rows + minutes entries), then
 are acknowledged — an ack always follows the commit. With ``group_commit=False`` each
 cast is its own transaction (the benchmark's baseline).
 
-**Secrecy.** A secret poll writes ``poll_voters`` (who) and ``secret_ballots`` (what)
-with no link, no time, no rowid; its minutes get ``voter_marked`` (who) during the
-vote and the receipts with their choices only at close (``poll_result``). Nothing
-about a secret ballot's content is logged.
+**Secrecy.** A secret poll takes only encrypted ballots (``meetingd.e2e_polls``): the
+server checks their proofs, stores ciphertexts apart from who voted, and never sees a
+choice; the result comes from the trustees' partial decryptions.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ from voting import (
     Poll,
     PollConfig,
     PollState,
-    SecretBallotStored,
-    VoterMarked,
 )
 
 from .e2e_polls import E2EBatch, E2EPolls
@@ -46,7 +43,6 @@ from .storage.procedure_models import (
     OpenBallot,
     PollRow,
     PollVoter,
-    SecretBallot,
     SupersededBallot,
 )
 
@@ -359,7 +355,7 @@ class Ballots:
                                     code="hand_counted") from None
             raise
         for ev in result.events:
-            if isinstance(ev, BallotCast):
+            if isinstance(ev, BallotCast):  # a secret poll's casts go to self.e2e
                 if ev.replaces_key is None:
                     rows.voters.append({"poll_id": lp.id, "member_pk": pk})
                 else:
@@ -368,15 +364,6 @@ class Ballots:
                     "ballot_key": ev.ballot_key, "poll_id": lp.id, "member_pk": pk,
                     "receipt": ev.receipt, "choices": json.dumps(list(ev.choices)), "at": now}
                 tx.record("ballot_cast", **_int_poll(ev.to_dict(), lp.id))
-            elif isinstance(ev, VoterMarked):
-                rows.voters.append({"poll_id": lp.id, "member_pk": pk})
-                tx.record("voter_marked", poll_id=lp.id, voter_id=ev.voter_id)
-            elif isinstance(ev, SecretBallotStored):
-                if ev.replaces_key is not None:
-                    rows.replace(rows.secret, ev.replaces_key, lp.id)
-                rows.secret[ev.ballot_key] = {
-                    "ballot_key": ev.ballot_key, "poll_id": lp.id, "receipt": ev.receipt,
-                    "choices": json.dumps(list(ev.choices))}
         return _int_poll(result.ack(), lp.id) | {"ok": True}
 
     def _hand_counted_place(self, live: Live, lp: LivePoll, member_id: str) -> bool:
@@ -430,26 +417,20 @@ class _BatchRows:
     def __init__(self) -> None:
         self.voters: list[dict[str, Any]] = []
         self.open: dict[str, dict[str, Any]] = {}
-        self.secret: dict[str, dict[str, Any]] = {}
         self.superseded: list[dict[str, Any]] = []
         self.delete_open: list[str] = []
-        self.delete_secret: list[str] = []
         self.e2e = E2EBatch()
 
     def replace(self, pending: dict[str, dict[str, Any]], key: str, poll_id: int) -> None:
         self.superseded.append({"ballot_key": key, "poll_id": poll_id})
         if pending.pop(key, None) is None:
-            (self.delete_open if pending is self.open else self.delete_secret).append(key)
+            self.delete_open.append(key)
 
     async def write(self, tx: JournalTx) -> None:
         s = tx.session
         if self.delete_open:
             await s.execute(delete(OpenBallot).where(OpenBallot.ballot_key.in_(self.delete_open)))
-        if self.delete_secret:
-            await s.execute(delete(SecretBallot)
-                            .where(SecretBallot.ballot_key.in_(self.delete_secret)))
         for model, values in ((PollVoter, self.voters), (OpenBallot, list(self.open.values())),
-                              (SecretBallot, list(self.secret.values())),
                               (SupersededBallot, self.superseded)):
             if values:
                 await s.execute(insert(model), values)

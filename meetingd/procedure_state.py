@@ -164,7 +164,6 @@ async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> Li
     poll = Poll.restore(str(row.id), config, opened_at=row.opened_at, closed_at=row.closed_at,
                         quorate=row.quorate, quorum_override=row.quorum_override)
     ballots: list[StoredBallot] = []
-    voters: list[str] = []
     if config.kind.value == "secret":
         pass  # encrypted: its box is restored by meetingd.e2e_polls (no plaintext ballots)
     else:
@@ -176,7 +175,7 @@ async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> Li
     hands = [HandCount(str(row.id), h.site or None, h.entered_by, tuple(json.loads(h.counts)),
                        h.hand_eligible, h.at)
              for h in (await s.scalars(select(HandCountRow).where(HandCountRow.poll_id == row.id)))]
-    box = BallotBox.restore(poll, ballots=ballots, voters=voters, superseded=superseded,
+    box = BallotBox.restore(poll, ballots=ballots, superseded=superseded,
                             hand_counts=hands)
     return LivePoll(row.id, row.motion_id, poll, box, row.close_reason,
                     json.loads(row.result) if row.result else None)

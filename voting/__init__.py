@@ -11,7 +11,6 @@ from voting.ballot_box import (
     CastResult,
     HandCount,
     PollResult,
-    SecretBallotStored,
     StoredBallot,
     VoterMarked,
 )
@@ -69,7 +68,6 @@ __all__ = [
     "QuorumRule",
     "QuorumStatus",
     "RuleKind",
-    "SecretBallotStored",
     "StoredBallot",
     "Tally",
     "TallyPart",
