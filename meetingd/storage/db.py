@@ -94,9 +94,11 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
-from . import e2e_models as _e2e_models  # noqa: E402,F401
+from . import e2e_models as _e2e_models  # noqa: E402
 from . import minutes_models as _minutes_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
+
+V5_STEPS.append(_e2e_models.retire_plaintext_secret_ballots)
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

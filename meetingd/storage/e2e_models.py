@@ -10,7 +10,9 @@ time and no voter.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+import json
+
+from sqlalchemy import Boolean, Connection, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
@@ -52,3 +54,26 @@ class E2EDecryptionRow(Base):
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"), primary_key=True)
     trustee_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     decryption: Mapped[str] = mapped_column(Text)
+
+
+def retire_plaintext_secret_ballots(conn: Connection) -> None:
+    """v5 step: the first version's plaintext secret ballots go.
+
+    A closed secret poll keeps its published result (``polls.result``, and the
+    minutes, which already hold every receipt with its choices). A secret poll still
+    open at the upgrade cannot go on (its plaintext ballots cannot become encrypted
+    ones): it is closed as void. Every ``secret_ballots`` row is deleted with
+    ``secure_delete`` on, so the freed pages are overwritten, not just unlinked.
+    """
+    conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    polls = conn.exec_driver_sql("SELECT id, config, state FROM polls").fetchall()
+    for poll_id, config, state in polls:
+        if json.loads(config).get("kind") != "secret" or state != "open":
+            continue
+        void = {"poll_id": poll_id, "void": True,
+                "reason": "a plaintext secret poll open at the upgrade to encrypted ballots"}
+        conn.exec_driver_sql(
+            "UPDATE polls SET state = 'closed', closed_at = opened_at, close_reason = 'void', "
+            "result = ? WHERE id = ?", (json.dumps(void), poll_id))
+        conn.exec_driver_sql("DELETE FROM poll_voters WHERE poll_id = ?", (poll_id,))
+    conn.exec_driver_sql("DELETE FROM secret_ballots")
