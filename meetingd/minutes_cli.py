@@ -85,6 +85,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 [e for e in entries if isinstance(e, dict)], Path(args.recordings)))
         except (ValueError, AttributeError) as exc:
             report.findings.append(Finding("recordings", f"cannot read entries: {exc}"))
+    missing_trackers = _print_trackers(text, args.tracker or [])
     print("OK" if report.ok else f"FAILED: {len(report.errors)} problem(s)")
     print(f"origin {report.origin}; {report.size} entries; root {report.root_hash}")
     print(f"log key fingerprint {report.log_key_fingerprint}"
@@ -96,7 +97,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("note: voting.audit is not installed; poll tallies were not recomputed")
     for f in report.findings:
         print(f"{f.severity.upper()} {f.location}: {f.message}")
-    return 0 if report.ok else 1
+    return 0 if report.ok and not missing_trackers else 1
+
+
+def _print_trackers(text: str, trackers: Sequence[str]) -> int:
+    """Say where each tracker is on a board (``counted`` or ``superseded``); count misses."""
+    if not trackers:
+        return 0
+    try:
+        from voting.e2e.record import find_tracker
+    except ImportError as exc:
+        print(f"meetingd verify: trackers cannot be looked up: {exc}", file=sys.stderr)
+        return len(trackers)
+    try:
+        entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(text).get("entries", [])]
+    except (ValueError, AttributeError):
+        entries = []
+    missing = 0
+    for t in trackers:
+        found = find_tracker([e for e in entries if isinstance(e, dict)], t)
+        if not found:
+            missing += 1
+            print(f"tracker {t}: NOT on any board")
+        for f in found:
+            state = "superseded by a later ballot of the same voter" if f.superseded else "counted"
+            print(f"tracker {t}: on the board of poll {f.poll_id}, entries[{f.index}], {state}")
+    return missing
 
 
 # -- meetingd minutes export / participation ---------------------------------------------------
@@ -328,6 +354,8 @@ def add_minutes_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     v.add_argument("--cosigner", action="append", metavar="ROLE=VKEY",
                    help="trusted verifier key of an officer (repeatable)")
     v.add_argument("--recordings", metavar="DIR", help="folder holding the recording files")
+    v.add_argument("--tracker", action="append", metavar="T",
+                   help="a secret ballot's tracker (or its first 16+ hex digits): is it on the board?")
     v.set_defaults(fn=cmd_verify)
 
     k = sub.add_parser("keys", help="the server's minutes signing key") \
