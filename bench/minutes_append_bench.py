@@ -57,10 +57,12 @@ async def run(appends: int, checkpoint_seconds: float, concurrency: int) -> None
             cell = Cell(name="bench")
             s.add(cell)
             await s.flush()
-            s.add(Meeting(id=1, title="bench", cell_id=cell.id, place="",
-                          starts_at=datetime.now(UTC), state="open"))
-        journal = Journal(db, generate_private_key(), "bench.example/minutes", utc_now,
-                          checkpoint_seconds)
+            s.add(
+                Meeting(
+                    id=1, title="bench", cell_id=cell.id, place="", starts_at=datetime.now(UTC), state="open"
+                )
+            )
+        journal = Journal(db, generate_private_key(), "bench.example/minutes", utc_now, checkpoint_seconds)
         journal.start()
         latencies: list[float] = []
 
@@ -82,15 +84,18 @@ async def run(appends: int, checkpoint_seconds: float, concurrency: int) -> None
             checkpoints = await s.scalar(select(func.count()).select_from(MinutesCheckpoint))
         await engine.dispose()
     q = statistics.quantiles(latencies, n=100)
-    print(f"appends                 {len(latencies)} (concurrency {concurrency}), "
-          f"SQLite WAL synchronous=FULL")
+    print(
+        f"appends                 {len(latencies)} (concurrency {concurrency}), SQLite WAL synchronous=FULL"
+    )
     print(f"append latency p50      {q[49]:.2f} ms")
     print(f"append latency p99      {q[98]:.2f} ms   (target <= 5 ms)")
     with tempfile.TemporaryDirectory() as tmp:
         raw = raw_commit_baseline(Path(tmp) / "raw.db", min(appends, 2000))
     rq = statistics.quantiles(raw, n=100)
-    print(f"baseline raw sqlite3 durable commit p50/p99 {rq[49]:.2f} / {rq[98]:.2f} ms; "
-          f"journal/raw ratio p50 {q[49] / rq[49]:.1f}x, p99 {q[98] / rq[98]:.1f}x")
+    print(
+        f"baseline raw sqlite3 durable commit p50/p99 {rq[49]:.2f} / {rq[98]:.2f} ms; "
+        f"journal/raw ratio p50 {q[49] / rq[49]:.1f}x, p99 {q[98] / rq[98]:.1f}x"
+    )
     print(f"append latency max      {max(latencies):.2f} ms")
     print(f"throughput              {len(latencies) / wall:.0f} appends/s")
     print(f"checkpoints signed      {checkpoints} (every {checkpoint_seconds} s while appending)")
@@ -100,8 +105,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--appends", type=int, default=5000)
     p.add_argument("--checkpoint-seconds", type=float, default=1.0)
-    p.add_argument("--concurrency", type=int, default=1,
-                   help="transactions started together (they queue on the meeting's lock)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="transactions started together (they queue on the meeting's lock)",
+    )
     args = p.parse_args()
     asyncio.run(run(args.appends, args.checkpoint_seconds, args.concurrency))
 

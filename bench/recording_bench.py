@@ -74,11 +74,11 @@ class Target(relay_bench.ServerTarget):  # type: ignore[misc]
         if self.record_dir:
             cmd += ["--record", self.record_dir]
         self.proc = subprocess.Popen(  # noqa: ASYNC220
-            cmd, stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            cmd, stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
         assert self.proc.stdout is not None
         await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
-        self.relay = relay_bench.RelayConnection(
-            *await asyncio.open_connection("127.0.0.1", self.port))
+        self.relay = relay_bench.RelayConnection(*await asyncio.open_connection("127.0.0.1", self.port))
 
 
 def folder_bytes(folder: str) -> int:
@@ -90,34 +90,39 @@ async def main(args: argparse.Namespace) -> None:
     port = 47100
     results: dict[str, list[dict[str, Any]]] = {"plain": [], "recorded": []}
     written: list[int] = []
-    print(f"1 publisher x {args.subs} subscribers, 640x480 30 fps VP8 + Opus, "
-          f"window {args.window:.0f} s, {args.rounds} rounds")
+    print(
+        f"1 publisher x {args.subs} subscribers, 640x480 30 fps VP8 + Opus, "
+        f"window {args.window:.0f} s, {args.rounds} rounds"
+    )
     for r in range(args.rounds):
         for mode in ("plain", "recorded"):
             with tempfile.TemporaryDirectory(prefix="meetingd-rec-bench-") as tmp:
                 Target.record_dir = tmp if mode == "recorded" else None
                 relay_bench.make_target = lambda name, p: Target(name, p)
                 port += 1
-                row = await relay_bench.run_case("meetingd", 1, args.subs, args.window,
-                                                 frames, port)
+                row = await relay_bench.run_case("meetingd", 1, args.subs, args.window, frames, port)
                 if mode == "recorded":
                     written.append(folder_bytes(tmp))
             results[mode].append(row)
-            print(f"  round {r + 1} {mode:8s} relay cpu {row['cpu'] * 100:6.1f}% of a core  "
-                  f"fps median {row['fps_median']:5.1f}  rss {row['rss_mb']:.0f} MB")
+            print(
+                f"  round {r + 1} {mode:8s} relay cpu {row['cpu'] * 100:6.1f}% of a core  "
+                f"fps median {row['fps_median']:5.1f}  rss {row['rss_mb']:.0f} MB"
+            )
     plain = statistics.median(x["cpu"] for x in results["plain"])
     recorded = statistics.median(x["cpu"] for x in results["recorded"])
     added = (recorded - plain) / plain * 100
-    print(f"relay CPU without recording {plain * 100:.1f}% of a core, with {recorded * 100:.1f}%"
-          f" -> recording adds {recorded * 100 - plain * 100:+.1f} points = {added:+.1f}% "
-          f"(target <= 10%) {'OK' if added <= 10 else 'OVER TARGET'}")
-    print(f"recorded bytes per run (window + warm-up): "
-          f"{', '.join(f'{b / 1e6:.1f} MB' for b in written)}")
+    print(
+        f"relay CPU without recording {plain * 100:.1f}% of a core, with {recorded * 100:.1f}%"
+        f" -> recording adds {recorded * 100 - plain * 100:+.1f} points = {added:+.1f}% "
+        f"(target <= 10%) {'OK' if added <= 10 else 'OVER TARGET'}"
+    )
+    print(f"recorded bytes per run (window + warm-up): {', '.join(f'{b / 1e6:.1f} MB' for b in written)}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subs", type=int, default=8)
     parser.add_argument("--window", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=3)

@@ -154,9 +154,7 @@ class Subscriber:
         # max-bundle, like browsers and the server: with aiortc's default (balanced)
         # policy the second and later video m-lines of one offer get transports that
         # BUNDLE then drops, and their RTP lands on the first video receiver.
-        self.pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-        )
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.sources: dict[str, PreEncodedVideoTrack] = {}  # video mid -> publisher's track
         self.video_frames: dict[str, int] = {}
         self.audio_frames = 0

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 # -- the server side (a subprocess) --------------------------------------------------------
 
+
 async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     from aiohttp import web
     from sqlalchemy import select
@@ -42,11 +42,14 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     from meetingd.services import services_key
     from meetingd.storage.models import Cell, Member, Participant
 
-    cfg = load_config(environ={}, overrides={
-        "server": {"host": "127.0.0.1", "port": 0, "data_dir": data_dir},
-        "auth": {"socket_token_seconds": 3600},
-        "logging": {"format": "text", "level": "warning"},
-    })
+    cfg = load_config(
+        environ={},
+        overrides={
+            "server": {"host": "127.0.0.1", "port": 0, "data_dir": data_dir},
+            "auth": {"socket_token_seconds": 3600},
+            "logging": {"format": "text", "level": "warning"},
+        },
+    )
     app = build_app(cfg)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()
@@ -56,15 +59,24 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     svc = app[services_key]
     svc.public_url = url
     await seed_demo(svc)
-    assert svc.procedure is not None
     svc.procedure.ballots.group_commit = group_commit
     now = svc.clock()
     async with svc.db() as s, s.begin():
         cell = await s.scalar(select(Cell).where(Cell.name.like("Cell 1%")))
         assert cell is not None
-        rows = [Member(member_id=f"B-{i:05d}", full_name=f"Bench member {i}", cell_id=cell.id,
-                       contact="", status="active", is_admin=False, language="en",
-                       created_at=now) for i in range(members)]
+        rows = [
+            Member(
+                member_id=f"B-{i:05d}",
+                full_name=f"Bench member {i}",
+                cell_id=cell.id,
+                contact="",
+                status="active",
+                is_admin=False,
+                language="en",
+                created_at=now,
+            )
+            for i in range(members)
+        ]
         s.add_all(rows)
         await s.flush()
         s.add_all([Participant(meeting_id=1, member_pk=m.id, role="member") for m in rows])
@@ -82,6 +94,7 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
 
 # -- the client side ------------------------------------------------------------------------
 
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -98,13 +111,21 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
     import socketio
 
     data = tempfile.mkdtemp(prefix="vote-bench-")
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", data, "--members", str(members),
-         "--group-commit", "1" if group_commit else "0"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve",
+        data,
+        "--members",
+        str(members),
+        "--group-commit",
+        "1" if group_commit else "0",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         assert proc.stdout is not None
-        info = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        info = json.loads(await proc.stdout.readline())
         url, pid, tokens = info["url"], info["pid"], info["tokens"]
         clients: dict[str, socketio.AsyncClient] = {}
         results: dict[str, Any] = {}
@@ -123,17 +144,25 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
         async def connect_once(mid: str, token: str) -> None:
             c = socketio.AsyncClient(reconnection=False)
             if mid == "C1-CHAIR":
+
                 @c.on("poll_result", namespace="/meeting")
                 async def on_result(data: Any) -> None:
                     results["result"] = data
                     results["result_at"] = time.perf_counter()
                     done.set()
-            await c.connect(url, namespaces=["/meeting"], transports=["websocket"],
-                            auth={"token": token}, headers={"Origin": url},
-                            wait_timeout=60)
+
+            await c.connect(
+                url,
+                namespaces=["/meeting"],
+                transports=["websocket"],
+                auth={"token": token},
+                headers={"Origin": url},
+                wait_timeout=60,
+            )
             try:
-                ack = await c.call("join", {"meeting_id": 1, "attendance": "remote"},
-                                   namespace="/meeting", timeout=120)
+                ack = await c.call(
+                    "join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting", timeout=120
+                )
                 assert ack["ok"], ack
             except BaseException:
                 await c.disconnect()
@@ -152,12 +181,14 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
         await asyncio.gather(*(bounded(m) for m in voters))
         joined_s = time.perf_counter() - t0
         chair = clients["C1-CHAIR"]
-        ack = await chair.call("create_poll", {"config": {"question": "Bench?",
-                                                          "options": "yes_no_abstain"}},
-                               namespace="/meeting", timeout=30)
+        ack = await chair.call(
+            "create_poll",
+            {"config": {"question": "Bench?", "options": "yes_no_abstain"}},
+            namespace="/meeting",
+            timeout=30,
+        )
         poll_id = ack["poll"]["poll_id"]
-        ack = await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting",
-                               timeout=30)
+        ack = await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
         assert ack["ok"], ack
         latencies: list[float] = []
         accepted = {0: 0, 1: 0, 2: 0}
@@ -167,9 +198,12 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
             await asyncio.sleep(random.uniform(0, window))
             choice = random.randrange(3)
             start = time.perf_counter()
-            ack = await clients[mid].call("cast_ballot", {
-                "poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [choice]},
-                namespace="/meeting", timeout=60)
+            ack = await clients[mid].call(
+                "cast_ballot",
+                {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [choice]},
+                namespace="/meeting",
+                timeout=60,
+            )
             latencies.append(time.perf_counter() - start)
             if ack.get("ok"):
                 accepted[choice] += 1
@@ -188,26 +222,30 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
         ok = sum(accepted.values())
         lat = sorted(latencies)
         out = {
-            "group_commit": group_commit, "members": members, "joined_s": round(joined_s, 1),
+            "group_commit": group_commit,
+            "members": members,
+            "joined_s": round(joined_s, 1),
             "join_retries": results.get("join_retries", 0),
-            "acks": ok, "errors": errors, "wall_s": round(wall, 2),
+            "acks": ok,
+            "errors": errors,
+            "wall_s": round(wall, 2),
             "acks_per_s": round(ok / wall, 1),
             "p50_ms": round(statistics.median(lat) * 1000, 1),
             "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1),
             "max_ms": round(lat[-1] * 1000, 1),
-            "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_ballot": round(cpu / ok * 1000, 3),
+            "server_cpu_s": round(cpu, 2),
+            "server_cpu_ms_per_ballot": round(cpu / ok * 1000, 3),
             "server_rss_mb": round(rss_mb(pid), 1),
-            "tally_counts": tally["counts"], "accepted_counts": [accepted[i] for i in range(3)],
-            "tally_matches": tally["counts"] == [accepted[i] for i in range(3)]
-                             and tally["voters"] == ok,
+            "tally_counts": tally["counts"],
+            "accepted_counts": [accepted[i] for i in range(3)],
+            "tally_matches": tally["counts"] == [accepted[i] for i in range(3)] and tally["voters"] == ok,
             "close_to_result_ms": round(close_to_result * 1000, 1),
         }
-        await asyncio.gather(*(c.disconnect() for c in clients.values()),
-                             return_exceptions=True)
+        await asyncio.gather(*(c.disconnect() for c in clients.values()), return_exceptions=True)
         return out
     finally:
         proc.terminate()
-        proc.wait(10)
+        await asyncio.wait_for(proc.wait(), 10)
 
 
 def main() -> None:
@@ -220,6 +258,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import uvloop
+
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
@@ -234,9 +273,11 @@ def main() -> None:
         print(json.dumps(report), flush=True)
     if len(reports) == 2:
         g, b = reports
-        print(f"group commit: p99 {g['p99_ms']} ms vs {b['p99_ms']} ms without "
-              f"(ratio {b['p99_ms'] / max(g['p99_ms'], 0.001):.1f}x); CPU/ballot "
-              f"{g['server_cpu_ms_per_ballot']} vs {b['server_cpu_ms_per_ballot']} ms")
+        print(
+            f"group commit: p99 {g['p99_ms']} ms vs {b['p99_ms']} ms without "
+            f"(ratio {b['p99_ms'] / max(g['p99_ms'], 0.001):.1f}x); CPU/ballot "
+            f"{g['server_cpu_ms_per_ballot']} vs {b['server_cpu_ms_per_ballot']} ms"
+        )
 
 
 if __name__ == "__main__":

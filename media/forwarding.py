@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -86,7 +87,7 @@ class ForwardingTrack(MediaStreamTrack):
         self.kind = kind
         self.source: PublishedTrack | None = None
         self._max_queue = max_queue
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[av.Packet[Any]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._enabled = True
         self.needs_keyframe = kind == "video"
@@ -132,7 +133,7 @@ class ForwardingTrack(MediaStreamTrack):
             if self.source is not None:
                 self.source.keyframes.request()
 
-    def push(self, packet: av.Packet, keyframe: bool) -> bool:
+    def push(self, packet: av.Packet[Any], keyframe: bool) -> bool:
         """Queue a frame; False when this track is waiting for a keyframe."""
         if not self._enabled or not self._reading:
             return True
@@ -160,7 +161,7 @@ class ForwardingTrack(MediaStreamTrack):
             waiter.set_result(None)
         return True
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         queue = self._queue
         if not self._reading:
             # First read: the sender is running. Start at a keyframe, asked for now.
@@ -208,7 +209,7 @@ class PublishedTrack:
         self.keyframes_seen = 0
         self.last_frame_at: float | None = None
         # Optional tap for recording or measurement: called with every frame.
-        self.taps: list[Callable[[EncodedFrame, av.Packet], None]] = []
+        self.taps: list[Callable[[EncodedFrame, av.Packet[Any]], None]] = []
         # Set on a rendition's output (media/rendition.py): the publisher track it renders.
         self.origin: PublishedTrack | None = None
 

@@ -59,9 +59,7 @@ class ReceiveProfile:
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "n": self.n} if self.mode == "last_n" else {"mode": self.mode}
 
-    def wants_video(
-        self, publisher_id: str, *, main_room: set[str], recent_speakers: list[str]
-    ) -> bool:
+    def wants_video(self, publisher_id: str, *, main_room: set[str], recent_speakers: list[str]) -> bool:
         if self.mode in ("full", "low_video"):  # low_video: every video, as a low rendition
             return True
         if self.mode == "audio_only":

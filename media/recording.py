@@ -156,17 +156,27 @@ class _Tap:
                     slot.dropped += 1
                     return
                 slot.waiting = False
-        item = (self.segment, slot, frame.data, packet.pts, frame.keyframe, frame.arrival,
-                frame.codec.mimeType)
+        item = (
+            self.segment,
+            slot,
+            frame.data,
+            packet.pts,
+            frame.keyframe,
+            frame.arrival,
+            frame.codec.mimeType,
+        )
         if self.recorder._writer.offer(item):
             slot.dropping = False
             return
         slot.dropped += 1
         if not slot.dropping:
             slot.dropping = True
-            logger.warning("participant=%s recording %s: writer behind, frames dropped%s",
-                           self.segment.participant_id, slot.kind,
-                           " until the next keyframe" if slot.kind == "video" else "")
+            logger.warning(
+                "participant=%s recording %s: writer behind, frames dropped%s",
+                self.segment.participant_id,
+                slot.kind,
+                " until the next keyframe" if slot.kind == "video" else "",
+            )
         if slot.kind == "video":
             slot.waiting = True
             slot.track.keyframes.request()
@@ -226,8 +236,9 @@ class _Writer(threading.Thread):
 
     # -- writer-thread side ------------------------------------------------------------
 
-    def _frame(self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool,
-               arrival: float, mime: str) -> None:
+    def _frame(
+        self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool, arrival: float, mime: str
+    ) -> None:
         if seg.failed:
             return
         if seg.container is None:
@@ -242,8 +253,9 @@ class _Writer(threading.Thread):
             return
         self._write(seg, slot, data, pts, keyframe, arrival, mime)
 
-    def _buffer(self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool,
-                arrival: float, mime: str) -> bool:
+    def _buffer(
+        self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool, arrival: float, mime: str
+    ) -> bool:
         """Hold frames until every video track has a keyframe; True when it is time to open."""
         videos = [s for s in seg.slots if s.kind == "video"]
         if slot.kind == "video" and slot.size is None:
@@ -268,9 +280,12 @@ class _Writer(threading.Thread):
         for s in seg.slots:
             if s.kind == "audio" and not s.mime:
                 s.mime = "audio/opus"  # the only audio codec the SFU accepts (media/sfu.py)
-        usable = [s for s in seg.slots
-                  if (s.kind == "video" and s.size is not None)
-                  or (s.kind == "audio" and s.mime.lower() == "audio/opus")]
+        usable = [
+            s
+            for s in seg.slots
+            if (s.kind == "video" and s.size is not None)
+            or (s.kind == "audio" and s.mime.lower() == "audio/opus")
+        ]
         webm = all(s.mime.lower() in ("video/vp8", "audio/opus") for s in usable)
         seg.path = seg.base.with_suffix(".webm" if webm else ".mkv")
         try:
@@ -278,22 +293,20 @@ class _Writer(threading.Thread):
             container.metadata["title"] = f"{seg.participant_id} segment {seg.number}"
             for s in usable:
                 if s.kind == "audio":
-                    s.stream = container.add_stream_from_template(_opus_stream_template(),
-                                                                  opaque=True)
+                    s.stream = container.add_stream_from_template(_opus_stream_template(), opaque=True)
                     s.stream.codec_context.extradata = OPUS_HEAD
                 else:
                     codec = "vp8" if s.mime.lower() == "video/vp8" else "h264"
                     assert s.size is not None
-                    s.stream = container.add_mux_stream(codec, width=s.size[0],
-                                                        height=s.size[1])
+                    s.stream = container.add_mux_stream(codec, width=s.size[0], height=s.size[1])
             seg.container = container
         except Exception:
             seg.failed = True
-            logger.exception("participant=%s recording: cannot open %s",
-                             seg.participant_id, seg.path)
+            logger.exception("participant=%s recording: cannot open %s", seg.participant_id, seg.path)
 
-    def _write(self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool,
-               arrival: float, mime: str) -> None:
+    def _write(
+        self, seg: _Segment, slot: _Slot, data: bytes, pts: int, keyframe: bool, arrival: float, mime: str
+    ) -> None:
         if slot.stream is None:
             return
         clock = CLOCK[slot.kind]
@@ -314,8 +327,7 @@ class _Writer(threading.Thread):
             seg.container.mux(packet)
         except Exception:
             seg.failed = True
-            logger.exception("participant=%s recording: write to %s failed",
-                             seg.participant_id, seg.path)
+            logger.exception("participant=%s recording: write to %s failed", seg.participant_id, seg.path)
             return
         slot.last_pts = out
         slot.written += 1
@@ -327,8 +339,7 @@ class _Writer(threading.Thread):
         try:
             seg.container.close()
         except Exception:
-            logger.exception("participant=%s recording: finalizing %s failed",
-                             seg.participant_id, seg.path)
+            logger.exception("participant=%s recording: finalizing %s failed", seg.participant_id, seg.path)
         seg.container = None
         assert seg.path is not None and seg.t0 is not None
         digest, size = hashlib.sha256(), 0
@@ -337,15 +348,28 @@ class _Writer(threading.Thread):
                 digest.update(chunk)
                 size += len(chunk)
         wall = time.time() - time.monotonic()
-        self.files.append(RecordedFile(
-            participant_id=seg.participant_id, segment=seg.number, kind=seg.kinds or "none",
-            path=seg.path, sha256=digest.hexdigest(), size=size,
-            started_at=seg.t0 + wall, ended_at=(seg.last_arrival or seg.t0) + wall,
-            frames=sum(s.written for s in seg.slots),
-            dropped=sum(s.dropped for s in seg.slots),
-            codecs=[s.mime for s in seg.slots if s.written]))
-        logger.info("participant=%s recording segment %s closed: %s, %s bytes",
-                    seg.participant_id, seg.number, seg.path.name, size)
+        self.files.append(
+            RecordedFile(
+                participant_id=seg.participant_id,
+                segment=seg.number,
+                kind=seg.kinds or "none",
+                path=seg.path,
+                sha256=digest.hexdigest(),
+                size=size,
+                started_at=seg.t0 + wall,
+                ended_at=(seg.last_arrival or seg.t0) + wall,
+                frames=sum(s.written for s in seg.slots),
+                dropped=sum(s.dropped for s in seg.slots),
+                codecs=[s.mime for s in seg.slots if s.written],
+            )
+        )
+        logger.info(
+            "participant=%s recording segment %s closed: %s, %s bytes",
+            seg.participant_id,
+            seg.number,
+            seg.path.name,
+            size,
+        )
 
 
 class MeetingRecorder:

@@ -176,9 +176,7 @@ class LowRendition:
                         small.pict_type = PictureType.NONE
                     last_pts = pts
                     for out in encoder.encode(small):
-                        self._loop.call_soon_threadsafe(
-                            self._deliver, bytes(out), pts, bool(out.is_keyframe)
-                        )
+                        self._loop.call_soon_threadsafe(self._deliver, bytes(out), pts, bool(out.is_keyframe))
                         self.encoded += 1
         except Exception:
             logger.exception("low rendition of %s failed", self.source.publisher_id)
@@ -195,8 +193,11 @@ class LowRendition:
         encoder.framerate = Fraction(MAX_FPS, 1)
         encoder.bit_rate = BITRATE
         encoder.options = {
-            "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
-            "error-resilient": "1", "auto-alt-ref": "0",
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "error-resilient": "1",
+            "auto-alt-ref": "0",
         }
         encoder.gop_size = 10 * MAX_FPS
         encoder.open()

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks
 from media.events import (
@@ -70,7 +70,10 @@ def _parse_sdp(sdp: Any, expected_type: str) -> SessionDescription:
         raise InvalidInput("sdp has no media section", code="invalid_sdp")
     for media in description.media:
         if media.kind in ("audio", "video") and (
-            not media.ice.usernameFragment or not media.ice.password or media.dtls is None
+            media.ice is None
+            or not media.ice.usernameFragment
+            or not media.ice.password
+            or media.dtls is None
         ):
             raise InvalidInput(
                 f"sdp {media.kind} section lacks ICE credentials or DTLS fingerprint",
@@ -106,12 +109,16 @@ def _first_codecs(sdp: str) -> dict[str, str]:
     return found
 
 
+def _ufrag(media: MediaDescription) -> str | None:
+    return media.ice.usernameFragment if media.ice is not None else None
+
+
 def _new_ice_session(pc: RTCPeerConnection, description: SessionDescription) -> bool:
     """True if ``description`` carries none of the ICE credentials ``pc`` is using."""
     if pc.remoteDescription is None:
         return False
-    old = {m.ice.usernameFragment for m in SessionDescription.parse(pc.remoteDescription.sdp).media}
-    new = {m.ice.usernameFragment for m in description.media}
+    old = {_ufrag(m) for m in SessionDescription.parse(pc.remoteDescription.sdp).media}
+    new = {_ufrag(m) for m in description.media}
     return bool(old - {None}) and old.isdisjoint(new)
 
 
@@ -177,9 +184,7 @@ class Sfu:
         logger.info("participant=%s media session opened", participant_id)
         self._schedule_renegotiation(session)
 
-    async def accept_offer(
-        self, participant_id: str, sdp: str, type: str = "offer"
-    ) -> dict[str, str]:
+    async def accept_offer(self, participant_id: str, sdp: str, type: str = "offer") -> dict[str, str]:
         """Apply the client's offer on its publish connection; return the answer."""
         session = self._session(participant_id)
         if type != "offer":
@@ -196,9 +201,7 @@ class Sfu:
             self._publication_changed(session)
         return answer
 
-    async def accept_answer(
-        self, participant_id: str, sdp: str, type: str = "answer"
-    ) -> None:
+    async def accept_answer(self, participant_id: str, sdp: str, type: str = "answer") -> None:
         """Apply the client's answer to the last :class:`SubscribeOffer`."""
         session = self._session(participant_id)
         if type != "answer":
@@ -427,8 +430,7 @@ class Sfu:
                 self._publish(session, mid, transceiver)
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
-        except (InvalidStateError, InvalidAccessError, OperationError, InternalError,
-                *_SDP_ERRORS) as exc:
+        except (InvalidStateError, InvalidAccessError, OperationError, InternalError, *_SDP_ERRORS) as exc:
             if created:  # a connection made for this offer must not outlive it
                 self._unpublish(session, set(session.published))
                 session.publish_pc = None
@@ -476,11 +478,7 @@ class Sfu:
 
     def _publication_changed(self, session: ParticipantSession) -> None:
         kinds = {t.kind for t in session.published.values()}
-        self._emit(
-            PublicationChanged(
-                session.participant_id, audio="audio" in kinds, video="video" in kinds
-            )
-        )
+        self._emit(PublicationChanged(session.participant_id, audio="audio" in kinds, video="video" in kinds))
         for other in self._sessions.values():
             if other is not session:
                 self._schedule_renegotiation(other)
@@ -573,9 +571,8 @@ class Sfu:
             if any(_origin(s.track.source) is track for s in session.subscriptions):
                 continue
             assert track.codec_mime is not None
-            sub = session.idle_subscription(track.kind, track.codec_mime)
-            if sub is None:
-                sub = self._add_subscription(session, track.kind, track.codec_mime)
+            idle = session.idle_subscription(track.kind, track.codec_mime)
+            sub = idle if idle is not None else self._add_subscription(session, track.kind, track.codec_mime)
             sub.transceiver.direction = "sendonly"
             aiortc_hooks.set_stream_id(sub.sender, track.publisher_id)
             sub.track.set_source(track)
@@ -583,9 +580,7 @@ class Sfu:
         self._apply_profile(session)
         return changed
 
-    def _add_subscription(
-        self, session: ParticipantSession, kind: str, codec_mime: str
-    ) -> Subscription:
+    def _add_subscription(self, session: ParticipantSession, kind: str, codec_mime: str) -> Subscription:
         if session.subscribe_pc is None:
             session.subscribe_pc = self._new_pc(session, "subscribe")
         pc = session.subscribe_pc
@@ -607,9 +602,7 @@ class Sfu:
             publisher = sub.publisher_id
             if sub.track.kind != "video" or publisher is None:
                 continue
-            wants = session.profile.wants_video(
-                publisher, main_room=main_room, recent_speakers=speakers
-            )
+            wants = session.profile.wants_video(publisher, main_room=main_room, recent_speakers=speakers)
             origin = _origin(sub.track.source)
             assert origin is not None
             if wants and session.profile.mode == "low_video" and _can_render_low(origin):

@@ -31,8 +31,14 @@ class Motion:
     at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "position": self.position, "text": self.text,
-                "proposer": self.proposer, "added_by": self.added_by, "at": iso(self.at)}
+        return {
+            "id": self.id,
+            "position": self.position,
+            "text": self.text,
+            "proposer": self.proposer,
+            "added_by": self.added_by,
+            "at": iso(self.at),
+        }
 
 
 class Agenda:
@@ -81,5 +87,8 @@ class Agenda:
         return [self._motions[k] for k in sorted(self._motions)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": [i.to_dict() for i in self.items], "current": self.current,
-                "motions": [m.to_dict() for m in self.motions]}
+        return {
+            "items": [i.to_dict() for i in self.items],
+            "current": self.current,
+            "motions": [m.to_dict() for m in self.motions],
+        }

@@ -51,8 +51,12 @@ class CheckIn:
     at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {"attendance": self.attendance.value, "site": _site(self.site), "by": self.by,
-                "at": iso(self.at)}
+        return {
+            "attendance": self.attendance.value,
+            "site": _site(self.site),
+            "by": self.by,
+            "at": iso(self.at),
+        }
 
 
 @dataclass(frozen=True)
@@ -133,20 +137,29 @@ class AttendanceRegister:
     def voting_present_at(self, site: Site | None) -> list[str]:
         """Voting members checked in at ``site`` (``None``: the main room)."""
         want = Attendance.MAIN_ROOM if site is None else Attendance.SUB_SITE
-        return sorted(m for m, c in self._checked_in.items()
-                      if c.attendance == want and c.site == site and self._people[m].voting)
+        return sorted(
+            m
+            for m, c in self._checked_in.items()
+            if c.attendance == want and c.site == site and self._people[m].voting
+        )
 
     def counts(self) -> dict[str, int]:
-        return {"present": self.present_voting(), "entitled": self.entitled_voting(),
-                "excused": sum(self._people[m].voting for m in self._excused)}
+        return {
+            "present": self.present_voting(),
+            "entitled": self.entitled_voting(),
+            "excused": sum(self._people[m].voting for m in self._excused),
+        }
 
     def entry(self, member_id: str) -> dict[str, Any]:
         p = self.person(member_id)
         place = self.place_of(member_id)
         c, e = self._checked_in.get(member_id), self._excused.get(member_id)
         return {
-            "member_id": p.member_id, "full_name": p.full_name, "role": p.role.value,
-            "voting": p.voting, "present": self.is_present(member_id),
+            "member_id": p.member_id,
+            "full_name": p.full_name,
+            "role": p.role.value,
+            "voting": p.voting,
+            "present": self.is_present(member_id),
             "online": member_id in self._online,
             "attendance": place[0].value if place else None,
             "site": _site(place[1]) if place else None,
@@ -205,15 +218,23 @@ class AttendanceRegister:
         current = self._checked_in.get(caller.member_id)
         if current is not None and current.attendance == Attendance.MAIN_ROOM:
             return None
-        return self._do_check_in(caller, Attendance.MAIN_ROOM, None, caller.member_id, now,
-                                 "room_code")
+        return self._do_check_in(caller, Attendance.MAIN_ROOM, None, caller.member_id, now, "room_code")
 
-    def _do_check_in(self, target: Person, attendance: Attendance, site: Site | None, by: str,
-                     now: datetime, method: str) -> RegisterChange:
+    def _do_check_in(
+        self, target: Person, attendance: Attendance, site: Site | None, by: str, now: datetime, method: str
+    ) -> RegisterChange:
         self._checked_in[target.member_id] = CheckIn(attendance, site, by, now)
-        return RegisterChange("member_checked_in", target.member_id, {
-            "member_id": target.member_id, "attendance": attendance.value,
-            "site": site.name if site else None, "by": by, "method": method})
+        return RegisterChange(
+            "member_checked_in",
+            target.member_id,
+            {
+                "member_id": target.member_id,
+                "attendance": attendance.value,
+                "site": site.name if site else None,
+                "by": by,
+                "method": method,
+            },
+        )
 
     def check_out(self, caller: Person, member_id: str, now: datetime) -> RegisterChange:
         attendance, site = self._place_of_officer(caller)
@@ -224,12 +245,18 @@ class AttendanceRegister:
         if caller.role == Role.OPERATOR and (current.attendance, current.site) != (attendance, site):
             raise NotAuthorised("an operator checks out only members checked in at their site")
         del self._checked_in[member_id]
-        return RegisterChange("member_checked_out", member_id, {
-            "member_id": member_id, "attendance": current.attendance.value,
-            "site": current.site.name if current.site else None, "by": caller.member_id})
+        return RegisterChange(
+            "member_checked_out",
+            member_id,
+            {
+                "member_id": member_id,
+                "attendance": current.attendance.value,
+                "site": current.site.name if current.site else None,
+                "by": caller.member_id,
+            },
+        )
 
-    def excuse(self, caller: Person, member_id: str, reason: object,
-               now: datetime) -> RegisterChange:
+    def excuse(self, caller: Person, member_id: str, reason: object, now: datetime) -> RegisterChange:
         if not caller.role.is_officer:
             raise NotAuthorised("only the secretary or the chair records excused absences")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
@@ -238,16 +265,20 @@ class AttendanceRegister:
         if self.is_present(member_id):
             raise InvalidState("this member is present", code="member_present")
         self._excused[member_id] = Excuse(reason.strip(), caller.member_id, now)
-        return RegisterChange("member_excused", member_id, {
-            "member_id": member_id, "reason": reason.strip(), "by": caller.member_id})
+        return RegisterChange(
+            "member_excused",
+            member_id,
+            {"member_id": member_id, "reason": reason.strip(), "by": caller.member_id},
+        )
 
 
 class RoomCodes:
     """A short code shown in the room; rotates every ``period_s``; the previous one
     stays valid for one more period. Codes come from ``token`` (``secrets``)."""
 
-    def __init__(self, period_s: int = ROOM_CODE_PERIOD_S,
-                 token: Callable[[str], str] = secrets.choice) -> None:
+    def __init__(
+        self, period_s: int = ROOM_CODE_PERIOD_S, token: Callable[[str], str] = secrets.choice
+    ) -> None:
         self._period = period_s
         self._token = token
         self._codes: dict[int, str] = {}

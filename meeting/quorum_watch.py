@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from voting.quorum import QuorumRule, QuorumStatus
+from meeting.quorum import QuorumRule, QuorumStatus
 
 from .errors import InvalidState
 
@@ -35,8 +35,9 @@ class QuorumWatch:
 
     def set_rule(self, rule: QuorumRule) -> None:
         if self.locked:
-            raise InvalidState("the quorum rule cannot change once a poll has been opened",
-                               code="quorum_rule_locked")
+            raise InvalidState(
+                "the quorum rule cannot change once a poll has been opened", code="quorum_rule_locked"
+            )
         self.rule = rule
 
     def evaluate(self, present: int, entitled: int) -> QuorumFlip | None:
@@ -46,8 +47,7 @@ class QuorumWatch:
         self._status = self.rule.status(present, entitled)
         was = before.quorate if before is not None else False
         if self._status.quorate != was:
-            return QuorumFlip("quorum_reached" if self._status.quorate else "quorum_lost",
-                              self._status)
+            return QuorumFlip("quorum_reached" if self._status.quorate else "quorum_lost", self._status)
         return None
 
     def changed_since(self, other: QuorumStatus | None) -> bool:

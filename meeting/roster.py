@@ -132,8 +132,9 @@ class Roster:
         self._by_conn[conn_id] = who.member_id
         seat = self._seats.get(who.member_id)
         if seat is None or seat.state == ConnState.LEFT:
-            seat = Seat(who.member_id, who.full_name, who.role, attendance, site,
-                        ConnState.ONLINE, now, {conn_id})
+            seat = Seat(
+                who.member_id, who.full_name, who.role, attendance, site, ConnState.ONLINE, now, {conn_id}
+            )
             self._seats[who.member_id] = seat
             return RosterEvent("participant_joined", seat.to_dict(), interval_started=True)
         moved = (seat.attendance, seat.site) != (attendance, site)
@@ -142,8 +143,9 @@ class Roster:
         if moved:
             # A change of attendance mode closes one interval and opens another.
             seat.attendance, seat.site, seat.joined_at = attendance, site, now
-            return RosterEvent("participant_joined", seat.to_dict(),
-                               interval_started=True, interval_ended=True)
+            return RosterEvent(
+                "participant_joined", seat.to_dict(), interval_started=True, interval_ended=True
+            )
         return RosterEvent("participant_joined", seat.to_dict())
 
     def disconnect(self, conn_id: str) -> RosterEvent | None:
@@ -180,4 +182,3 @@ class Roster:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self.seats]
-

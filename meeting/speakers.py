@@ -35,9 +35,15 @@ class Speaker:
         return cls(f"site:{site.id}", "site", None, site, site.name, by, at)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"entry_id": self.entry_id, "kind": self.kind, "member_id": self.member_id,
-                "site": {"id": self.site.id, "name": self.site.name} if self.site else None,
-                "name": self.name, "raised_by": self.raised_by, "raised_at": iso(self.raised_at)}
+        return {
+            "entry_id": self.entry_id,
+            "kind": self.kind,
+            "member_id": self.member_id,
+            "site": {"id": self.site.id, "name": self.site.name} if self.site else None,
+            "name": self.name,
+            "raised_by": self.raised_by,
+            "raised_at": iso(self.raised_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,13 @@ class SpeechEnded:
         return max(0, round((self.ended_at - self.started_at).total_seconds() * 1000))
 
     def minutes(self) -> dict[str, Any]:
-        return {"entry_id": self.speaker.entry_id, "member_id": self.speaker.member_id,
-                "site": self.speaker.site.name if self.speaker.site else None,
-                "started_at": iso(self.started_at), "duration_ms": self.duration_ms}
+        return {
+            "entry_id": self.speaker.entry_id,
+            "member_id": self.speaker.member_id,
+            "site": self.speaker.site.name if self.speaker.site else None,
+            "started_at": iso(self.started_at),
+            "duration_ms": self.duration_ms,
+        }
 
 
 class SpeakerList:

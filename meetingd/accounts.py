@@ -71,8 +71,14 @@ class Accounts:
             self._per_account.reset(account_key)
             token = secrets.token_urlsafe(32)
             now = self._clock()
-            s.add(WebSession(token_hash=_digest(token), member_pk=member.id, created_at=now,
-                             expires_at=now + timedelta(hours=self._settings.session_hours)))
+            s.add(
+                WebSession(
+                    token_hash=_digest(token),
+                    member_pk=member.id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self._settings.session_hours),
+                )
+            )
             await s.commit()
         logger.info("login member=%s", member.member_id)
         return member, token
@@ -102,8 +108,13 @@ class Accounts:
         now = self._clock()
         async with self._db() as s:
             await s.execute(delete(SocketToken).where(SocketToken.expires_at < now))
-            s.add(SocketToken(token_hash=_digest(token), member_pk=member.id,
-                              expires_at=now + timedelta(seconds=self._settings.socket_token_seconds)))
+            s.add(
+                SocketToken(
+                    token_hash=_digest(token),
+                    member_pk=member.id,
+                    expires_at=now + timedelta(seconds=self._settings.socket_token_seconds),
+                )
+            )
             await s.commit()
         return token
 
@@ -114,8 +125,11 @@ class Accounts:
         async with self._db() as s:
             result = await s.execute(
                 update(SocketToken)
-                .where(SocketToken.token_hash == _digest(token), SocketToken.used.is_(False),
-                       SocketToken.expires_at > self._clock())
+                .where(
+                    SocketToken.token_hash == _digest(token),
+                    SocketToken.used.is_(False),
+                    SocketToken.expires_at > self._clock(),
+                )
                 .values(used=True)
                 .returning(SocketToken.member_pk)
             )
@@ -139,9 +153,11 @@ class Accounts:
         nonce = secrets.token_urlsafe(16)
         expires = now + timedelta(hours=self._settings.invitation_hours)
         async with self._db() as s, s.begin():
-            await s.execute(update(Invitation).where(Invitation.member_pk == member_pk,
-                                                     Invitation.used_at.is_(None))
-                            .values(revoked=True))
+            await s.execute(
+                update(Invitation)
+                .where(Invitation.member_pk == member_pk, Invitation.used_at.is_(None))
+                .values(revoked=True)
+            )
             await s.execute(update(Member).where(Member.id == member_pk).values(password_hash=None))
             await s.execute(delete(WebSession).where(WebSession.member_pk == member_pk))
             inv = Invitation(member_pk=member_pk, nonce=nonce, created_at=now, expires_at=expires)
@@ -163,17 +179,18 @@ class Accounts:
         if inv.used_at is not None:
             raise InvalidState("this invitation link has already been used", code="invitation_used")
         if inv.revoked:
-            raise InvalidState("this invitation link was replaced by a newer one",
-                               code="invitation_revoked")
+            raise InvalidState("this invitation link was replaced by a newer one", code="invitation_revoked")
         if inv.expires_at <= self._clock():
-            raise InvalidState("this invitation link has expired; ask for a new one",
-                               code="invitation_expired")
+            raise InvalidState(
+                "this invitation link has expired; ask for a new one", code="invitation_expired"
+            )
         member = await s.get(Member, inv.member_pk)
         if member is None:
             raise NotFound("this invitation link is not valid")
         if member.status != "active":
-            raise InvalidState(f"this account is {member.status}; ask an administrator",
-                               code="account_inactive")
+            raise InvalidState(
+                f"this account is {member.status}; ask an administrator", code="account_inactive"
+            )
         return inv, member
 
     async def check_invitation(self, token: str) -> tuple[Invitation, Member]:
@@ -187,16 +204,23 @@ class Accounts:
         async with self._db() as s, s.begin():
             inv, member = await self._load_invitation(s, token)
             # Single use even under a race: only one UPDATE can flip used_at.
-            result = await s.execute(update(Invitation)
-                                     .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
-                                     .values(used_at=now))
+            result = await s.execute(
+                update(Invitation)
+                .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
+                .values(used_at=now)
+            )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise InvalidState("this invitation link has already been used",
-                                   code="invitation_used")
+                raise InvalidState("this invitation link has already been used", code="invitation_used")
             member.password_hash = hashed
             session_token = secrets.token_urlsafe(32)
-            s.add(WebSession(token_hash=_digest(session_token), member_pk=member.id, created_at=now,
-                             expires_at=now + timedelta(hours=self._settings.session_hours)))
+            s.add(
+                WebSession(
+                    token_hash=_digest(session_token),
+                    member_pk=member.id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self._settings.session_hours),
+                )
+            )
         logger.info("invitation accepted member=%s", member.member_id)
         return member, session_token
 
@@ -204,5 +228,6 @@ class Accounts:
         """Administrative (CLI/demo) password set."""
         check_strength(password)
         async with self._db() as s, s.begin():
-            await s.execute(update(Member).where(Member.id == member_pk)
-                            .values(password_hash=hash_password(password)))
+            await s.execute(
+                update(Member).where(Member.id == member_pk).values(password_hash=hash_password(password))
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -27,10 +28,11 @@ from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .minutes import MinutesService
 from .procedure import Procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
-from .services import Services, SignalingBackend, services_key
+from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
 
@@ -65,22 +67,74 @@ def server_secret(path: Path) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-async def open_services(cfg: Config, clock: Clock = utc_now) -> Services:
+async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
+    """Storage and the services over it: what the CLI's commands need (no adapters)."""
     cfg.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
-    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file \
-        else cfg.data_path / "secret.key"
+    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file else cfg.data_path / "secret.key"
     secret = server_secret(secret_path)
-    journal = Journal(db, load_or_create_server_key(cfg, secret), cfg.minutes.origin_prefix,
-                      clock, cfg.minutes.checkpoint_seconds)
-    return Services(
-        config=cfg, engine=engine, db=db, clock=clock,
-        accounts=Accounts(db, cfg.auth, secret, clock),
-        directory=Directory(db, clock), meetings=Meetings(db, clock, journal),
-        journal=journal, version=__version__,
+    journal = Journal(
+        db,
+        load_or_create_server_key(cfg, secret),
+        cfg.minutes.origin_prefix,
+        clock,
+        cfg.minutes.checkpoint_seconds,
     )
+    return CoreServices(
+        config=cfg,
+        engine=engine,
+        db=db,
+        clock=clock,
+        accounts=Accounts(db, cfg.auth, secret, clock),
+        directory=Directory(db, clock),
+        meetings=Meetings(db, clock, journal),
+        journal=journal,
+        minutes=MinutesService(db, journal, clock, cfg),
+        version=__version__,
+        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
+    )
+
+
+def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
+    """Build the live adapters over ``core``, each with what it needs, in order."""
+    cfg, clock, lim = core.config, core.clock, core.config.limits
+    namespace = MeetingNamespace(
+        sio,
+        SignalingBackend(core),
+        Limits(
+            lim.max_payload_bytes,
+            lim.events_per_second,
+            lim.event_burst,
+            lim.chat_history,
+            cfg.server.reconnect_grace_seconds,
+        ),
+        clock,
+        core.origin_ok,
+        lambda: TokenBucket(lim.events_per_second, lim.event_burst),
+    )
+    media = install_media(cfg, namespace, clock)
+    recording = RecordingService(
+        cfg.recordings_path,
+        core.journal,
+        clock,
+        retention_days=cfg.recording.retention_days,
+        queue_frames=cfg.recording.queue_frames,
+    )
+    media.use_recording(recording)
+    procedure = Procedure(
+        core.db,
+        core.journal,
+        clock,
+        emit=namespace.emit_to_meeting,
+        roster_of=namespace.roster,
+        on_floor_given=media.unmute_speaker,
+    )
+    namespace.on_roster_change(procedure.on_roster)
+    register_procedure(namespace, procedure)
+    fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
+    return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -91,43 +145,24 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
-    app = web.Application(middlewares=[error_middleware],
-                          client_max_size=cfg.limits.max_payload_bytes)
+    app = web.Application(middlewares=[error_middleware], client_max_size=cfg.limits.max_payload_bytes)
     app.on_response_prepare.append(_security_headers)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         # Origin is checked in our connect handler, with a precise error.
         cors_allowed_origins="*",
         max_http_buffer_size=cfg.limits.max_payload_bytes * 2,
-        ping_interval=10, ping_timeout=10,
-        logger=False, engineio_logger=False,
+        ping_interval=10,
+        ping_timeout=10,
+        logger=False,
+        engineio_logger=False,
     )
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        svc = await open_services(cfg, clock)
-        app[services_key] = svc
-        svc.public_url = cfg.server.public_url.rstrip("/")
-        lim = cfg.limits
-        svc.namespace = MeetingNamespace(
-            sio, SignalingBackend(svc),
-            Limits(lim.max_payload_bytes, lim.events_per_second, lim.event_burst,
-                   lim.chat_history, cfg.server.reconnect_grace_seconds),
-            clock, svc.origin_ok, lambda: TokenBucket(lim.events_per_second, lim.event_burst))
-        svc.procedure = Procedure(svc.db, svc.journal, clock)
-        svc.procedure.emit = svc.namespace.emit_to_meeting
-        svc.procedure.roster_of = svc.namespace.roster
-        svc.namespace.on_roster_change(svc.procedure.on_roster)
-        register_procedure(svc.namespace, svc.procedure)
-        app[media_key] = install_media(cfg, svc.namespace, clock)
-        svc.procedure.on_floor_given = app[media_key].unmute_speaker
-        recording = app[recording_key] = RecordingService(
-            cfg.recordings_path, svc.journal, clock,
-            retention_days=cfg.recording.retention_days,
-            queue_frames=cfg.recording.queue_frames)
-        app[media_key].use_recording(recording)
-        svc.recording = recording
-        await recording.prune()
+        svc = app[services_key] = assemble(await open_services(cfg, clock), sio)
+        app[media_key], app[recording_key] = svc.media, svc.recording
+        await svc.recording.prune()
         svc.journal.start()
         await svc.procedure.start()
         yield
@@ -136,15 +171,12 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
-        recording = app.get(recording_key)
-        if recording is not None:  # finalize files and log their hashes while all is up
-            await recording.close()
-        media = app.get(media_key)
-        if media is not None:
-            await media.close()
-        namespace = app[services_key].namespace
-        if namespace is not None:
-            await namespace.shutdown()
+        svc = app.get(services_key)
+        if svc is None:  # start-up failed before the services existed
+            return
+        await svc.recording.close()  # finalize files and log their hashes while all is up
+        await svc.media.close()
+        await svc.namespace.shutdown()
 
     app.on_shutdown.append(on_shutdown)
 
@@ -154,14 +186,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     return app
 
 
-
 async def serve(cfg: Config, *, banner: list[str] | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
     ctx, fp = ssl_context(cfg)
     app = build_app(cfg)
     scheme = "https" if ctx else "http"
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                           shutdown_timeout=cfg.server.shutdown_timeout_seconds)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=cfg.server.shutdown_timeout_seconds
+    )
     await runner.setup()
     site = web.TCPSite(runner, cfg.server.host, cfg.server.port, ssl_context=ctx)
     await site.start()

@@ -85,10 +85,15 @@ class Ballots:
         p = lp.poll
         view = lp.box.live_view()
         return {
-            "poll_id": lp.id, "motion_id": lp.motion_id, "state": p.state.value,
-            "config": p.config.to_dict(), "opened_at": _iso(p.opened_at),
-            "closed_at": _iso(p.closed_at), "expires_at": _iso(p.expires_at),
-            "quorate": p.quorate, "quorum_override": p.quorum_override,
+            "poll_id": lp.id,
+            "motion_id": lp.motion_id,
+            "state": p.state.value,
+            "config": p.config.to_dict(),
+            "opened_at": _iso(p.opened_at),
+            "closed_at": _iso(p.closed_at),
+            "expires_at": _iso(p.expires_at),
+            "quorate": p.quorate,
+            "quorum_override": p.quorum_override,
             "close_reason": lp.close_reason,
             "voted": self.e2e.voted(lp) if lp.secret else lp.box.voted_count,
             "eligible": live.register.present_voting(),
@@ -110,15 +115,16 @@ class Ballots:
 
     # -- dispatch -----------------------------------------------------------------------
 
-    async def call(self, live: Live, caller: Person, action: str,
-                   args: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, live: Live, caller: Person, action: str, args: dict[str, Any]) -> dict[str, Any]:
         if action == "get_poll_state":
             lp = live.poll(args["poll_id"])
             return {"poll": self.poll_dict(live, lp), "you": self.my_vote(lp, caller.member_id)}
         if action == "cast_ballot":
             if live.poll(args["poll_id"]).secret:
-                raise InvalidState("a secret poll takes only encrypted ballots (cast_encrypted_ballot)",
-                                   code="encrypted_ballot_required")
+                raise InvalidState(
+                    "a secret poll takes only encrypted ballots (cast_encrypted_ballot)",
+                    code="encrypted_ballot_required",
+                )
             return await self.cast(live, caller, args)
         if action == "cast_encrypted_ballot":
             return await self.cast_encrypted(live, caller, args)
@@ -139,21 +145,29 @@ class Ballots:
 
     # -- chair's commands -----------------------------------------------------------------
 
-    async def create(self, live: Live, caller: Person, payload: Any,
-                     motion_id: int | None) -> dict[str, Any]:
+    async def create(self, live: Live, caller: Person, payload: Any, motion_id: int | None) -> dict[str, Any]:
         config = PollConfig.from_payload(payload)
         if motion_id is not None:
             live.agenda.motion(motion_id)
 
         async def work(tx: JournalTx) -> LivePoll:
             await self.proc.require_open(tx, live.meeting_id)
-            row = PollRow(meeting_id=live.meeting_id, motion_id=motion_id,
-                          config=json.dumps(payload), state=PollState.DRAFT.value)
+            row = PollRow(
+                meeting_id=live.meeting_id,
+                motion_id=motion_id,
+                config=json.dumps(payload),
+                state=PollState.DRAFT.value,
+            )
             tx.session.add(row)
             await tx.session.flush()
             poll = Poll(str(row.id), config)
-            tx.record("poll_created", poll_id=row.id, motion_id=motion_id,
-                      config=config.to_dict(), by=caller.member_id)
+            tx.record(
+                "poll_created",
+                poll_id=row.id,
+                motion_id=motion_id,
+                config=config.to_dict(),
+                by=caller.member_id,
+            )
             lp = LivePoll(row.id, motion_id, poll, BallotBox(poll))
             live.polls[row.id] = lp
             return lp
@@ -163,8 +177,7 @@ class Ballots:
         await self.proc.emit(live.meeting_id, "poll_created", {"poll": poll})
         return {"poll": poll}
 
-    async def open(self, live: Live, caller: Person, poll_id: int,
-                   override: bool) -> dict[str, Any]:
+    async def open(self, live: Live, caller: Person, poll_id: int, override: bool) -> dict[str, Any]:
         lp = live.poll(poll_id)
 
         async def work(tx: JournalTx) -> None:
@@ -174,9 +187,16 @@ class Ballots:
             if lp.secret:
                 self.e2e.require_keys(live)
             opened = lp.poll.open(self.proc.clock(), live.quorum.quorate, override)
-            await tx.session.execute(update(PollRow).where(PollRow.id == lp.id).values(
-                state="open", opened_at=opened.at, quorate=opened.quorate,
-                quorum_override=opened.quorum_override))
+            await tx.session.execute(
+                update(PollRow)
+                .where(PollRow.id == lp.id)
+                .values(
+                    state="open",
+                    opened_at=opened.at,
+                    quorate=opened.quorate,
+                    quorum_override=opened.quorum_override,
+                )
+            )
             tx.record("poll_opened", **_int_poll(opened.to_dict(), lp.id), by=caller.member_id)
             if lp.secret:
                 self.e2e.open_poll(tx, live, lp)
@@ -185,8 +205,7 @@ class Ballots:
                 live.quorum_dirty = True
 
         await self.proc.transaction(live, work)
-        logger.info("meeting=%s poll=%s opened override=%s", live.meeting_id, lp.id,
-                    lp.poll.quorum_override)
+        logger.info("meeting=%s poll=%s opened override=%s", live.meeting_id, lp.id, lp.poll.quorum_override)
         self.arm(live, lp)
         poll = self.poll_dict(live, lp)
         await self.proc.emit(live.meeting_id, "poll_opened", {"poll": poll})
@@ -204,18 +223,30 @@ class Ballots:
             counts = Counts(entitled=reg.entitled_voting(), present=reg.present_voting())
             if lp.secret:  # the result waits for the trustees' partial decryptions
                 lp.close_reason = closed.reason.value
-                await tx.session.execute(update(PollRow).where(PollRow.id == lp.id).values(
-                    state="closed", closed_at=closed.at, close_reason=closed.reason.value))
+                await tx.session.execute(
+                    update(PollRow)
+                    .where(PollRow.id == lp.id)
+                    .values(state="closed", closed_at=closed.at, close_reason=closed.reason.value)
+                )
                 tx.record("poll_closed", **_int_poll(closed.to_dict(), lp.id), by=by)
                 await self.e2e.close_poll(tx, lp, counts)
                 return
             result = lp.box.result(counts)
             lp.close_reason = closed.reason.value
-            lp.result = {**_int_poll(result.to_dict(), lp.id),
-                         "counts": {"entitled": counts.entitled, "present": counts.present}}
-            await tx.session.execute(update(PollRow).where(PollRow.id == lp.id).values(
-                state="closed", closed_at=closed.at, close_reason=closed.reason.value,
-                result=json.dumps(lp.result)))
+            lp.result = {
+                **_int_poll(result.to_dict(), lp.id),
+                "counts": {"entitled": counts.entitled, "present": counts.present},
+            }
+            await tx.session.execute(
+                update(PollRow)
+                .where(PollRow.id == lp.id)
+                .values(
+                    state="closed",
+                    closed_at=closed.at,
+                    close_reason=closed.reason.value,
+                    result=json.dumps(lp.result),
+                )
+            )
             tx.record("poll_closed", **_int_poll(closed.to_dict(), lp.id), by=by)
             tx.record("poll_result", **lp.result)
 
@@ -223,8 +254,13 @@ class Ballots:
         if lp.timer is not None:
             lp.timer.cancel()
             lp.timer = None
-        logger.info("meeting=%s poll=%s closed reason=%s in=%.1fms", live.meeting_id, lp.id,
-                    lp.close_reason, (asyncio.get_running_loop().time() - started) * 1000)
+        logger.info(
+            "meeting=%s poll=%s closed reason=%s in=%.1fms",
+            live.meeting_id,
+            lp.id,
+            lp.close_reason,
+            (asyncio.get_running_loop().time() - started) * 1000,
+        )
         poll = self.poll_dict(live, lp)
         await self.proc.emit(live.meeting_id, "poll_closed", {"poll": poll})
         if lp.secret:
@@ -307,8 +343,13 @@ class Ballots:
 
         async def work(tx: JournalTx) -> None:
             pks = [live.pk_of[c.member_id] for c in batch]
-            active = set((await tx.session.scalars(select(Member.id).where(
-                Member.id.in_(pks), Member.status == "active"))).all())
+            active = set(
+                (
+                    await tx.session.scalars(
+                        select(Member.id).where(Member.id.in_(pks), Member.status == "active")
+                    )
+                ).all()
+            )
             rows = _BatchRows()
             now = self.proc.clock()
             for c in batch:
@@ -336,8 +377,9 @@ class Ballots:
                 c.future.set_result(outcome)
                 live.dirty_polls.add(c.args["poll_id"])
 
-    def _cast_one(self, live: Live, tx: JournalTx, c: PendingCast, active: set[int],
-                  rows: _BatchRows, now: datetime) -> dict[str, Any]:
+    def _cast_one(
+        self, live: Live, tx: JournalTx, c: PendingCast, active: set[int], rows: _BatchRows, now: datetime
+    ) -> dict[str, Any]:
         lp = live.poll(c.args["poll_id"])
         reg = live.register
         person = reg.person(c.member_id)
@@ -347,12 +389,19 @@ class Ballots:
             return self.e2e.cast_one(live, tx, lp, c, eligible, rows.e2e, rows.voters)
         blocked = self._hand_counted_place(live, lp, c.member_id)
         try:
-            result = lp.box.cast(c.member_id, c.args["ballot_id"], c.args["choices"], now,
-                                 eligible and not blocked, c.args["replaces"])
+            result = lp.box.cast(
+                c.member_id,
+                c.args["ballot_id"],
+                c.args["choices"],
+                now,
+                eligible and not blocked,
+                c.args["replaces"],
+            )
         except NotAuthorised as exc:
             if exc.code == "not_eligible" and eligible and blocked:
-                raise NotAuthorised("the hands of your place were already counted",
-                                    code="hand_counted") from None
+                raise NotAuthorised(
+                    "the hands of your place were already counted", code="hand_counted"
+                ) from None
             raise
         for ev in result.events:
             if isinstance(ev, BallotCast):  # a secret poll's casts go to self.e2e
@@ -361,8 +410,13 @@ class Ballots:
                 else:
                     rows.replace(rows.open, ev.replaces_key, lp.id)
                 rows.open[ev.ballot_key] = {
-                    "ballot_key": ev.ballot_key, "poll_id": lp.id, "member_pk": pk,
-                    "receipt": ev.receipt, "choices": json.dumps(list(ev.choices)), "at": now}
+                    "ballot_key": ev.ballot_key,
+                    "poll_id": lp.id,
+                    "member_pk": pk,
+                    "receipt": ev.receipt,
+                    "choices": json.dumps(list(ev.choices)),
+                    "at": now,
+                }
                 tx.record("ballot_cast", **_int_poll(ev.to_dict(), lp.id))
         return _int_poll(result.ack(), lp.id) | {"ok": True}
 
@@ -375,31 +429,40 @@ class Ballots:
 
     # -- hand counts ------------------------------------------------------------------------
 
-    async def hand_count(self, live: Live, caller: Person, poll_id: int,
-                         counts: list[Any]) -> dict[str, Any]:
+    async def hand_count(self, live: Live, caller: Person, poll_id: int, counts: list[Any]) -> dict[str, Any]:
         if caller.role.is_officer:
             site = None
         elif caller.role == Role.OPERATOR and caller.site is not None:
             site = caller.site
         else:
-            raise NotAuthorised("only the secretary, the chair or a sub-site operator "
-                                "records hand counts")
+            raise NotAuthorised("only the secretary, the chair or a sub-site operator records hand counts")
         lp = live.poll(poll_id)
         if len(counts) != len(lp.poll.config.options):
             raise InvalidInput("'counts' needs one number per option", field="counts")
 
         async def work(tx: JournalTx) -> dict[str, Any]:
-            eligible = [m for m in live.register.voting_present_at(site)
-                        if not lp.box.has_voted(m)]
-            entry = lp.box.record_hand_count(caller.member_id, site.name if site else None,
-                                             dict(enumerate(counts)), len(eligible),
-                                             self.proc.clock())
+            eligible = [m for m in live.register.voting_present_at(site) if not lp.box.has_voted(m)]
+            entry = lp.box.record_hand_count(
+                caller.member_id,
+                site.name if site else None,
+                dict(enumerate(counts)),
+                len(eligible),
+                self.proc.clock(),
+            )
             key = site.name if site else ""
-            await tx.session.execute(delete(HandCountRow).where(
-                HandCountRow.poll_id == lp.id, HandCountRow.site == key))
-            tx.session.add(HandCountRow(poll_id=lp.id, site=key, entered_by=caller.member_id,
-                                        counts=json.dumps(list(entry.counts)),
-                                        hand_eligible=entry.hand_eligible, at=entry.at))
+            await tx.session.execute(
+                delete(HandCountRow).where(HandCountRow.poll_id == lp.id, HandCountRow.site == key)
+            )
+            tx.session.add(
+                HandCountRow(
+                    poll_id=lp.id,
+                    site=key,
+                    entered_by=caller.member_id,
+                    counts=json.dumps(list(entry.counts)),
+                    hand_eligible=entry.hand_eligible,
+                    at=entry.at,
+                )
+            )
             d = _int_poll(entry.to_dict(), lp.id)
             tx.record("hand_count_recorded", **d)
             return d
@@ -430,8 +493,11 @@ class _BatchRows:
         s = tx.session
         if self.delete_open:
             await s.execute(delete(OpenBallot).where(OpenBallot.ballot_key.in_(self.delete_open)))
-        for model, values in ((PollVoter, self.voters), (OpenBallot, list(self.open.values())),
-                              (SupersededBallot, self.superseded)):
+        for model, values in (
+            (PollVoter, self.voters),
+            (OpenBallot, list(self.open.values())),
+            (SupersededBallot, self.superseded),
+        ):
             if values:
                 await s.execute(insert(model), values)
         await self.e2e.write(s)
@@ -439,4 +505,3 @@ class _BatchRows:
 
 def _iso(dt: datetime | None) -> str | None:
     return iso(dt)
-

@@ -84,8 +84,10 @@ def cmd_members_import(args: argparse.Namespace) -> int:
 
     async def run(svc: Any) -> int:
         report = await svc.directory.import_csv(text)
-        print(f"imported {args.file}: {report.created} created, {report.updated} updated, "
-              f"{report.cells_created} new cells")
+        print(
+            f"imported {args.file}: {report.created} created, {report.updated} updated, "
+            f"{report.cells_created} new cells"
+        )
         return 0
 
     return int(_run(_with_services(cfg, run)))
@@ -99,9 +101,11 @@ def cmd_members_list(args: argparse.Namespace) -> int:
         names = {c.id: c.name for c in cells}
         print(f"{'MEMBER ID':<12} {'STATUS':<10} {'ADMIN':<6} {'ACCESS':<8} {'CELL':<28} NAME")
         for m in members:
-            print(f"{m.member_id:<12} {m.status:<10} {'yes' if m.is_admin else '':<6} "
-                  f"{'set' if m.password_hash else 'none':<8} {names.get(m.cell_id, '?'):<28} "
-                  f"{m.full_name}")
+            print(
+                f"{m.member_id:<12} {m.status:<10} {'yes' if m.is_admin else '':<6} "
+                f"{'set' if m.password_hash else 'none':<8} {names.get(m.cell_id, '?'):<28} "
+                f"{m.full_name}"
+            )
         print(f"{len(members)} members")
         return 0
 
@@ -114,8 +118,10 @@ def cmd_members_invite(args: argparse.Namespace) -> int:
     async def run(svc: Any) -> int:
         member = await svc.directory.get(args.member_id)
         issued = await svc.accounts.invite(member.id)
-        base = cfg.server.public_url.rstrip("/") or \
-            f"{'http' if cfg.server.tls == 'off' else 'https'}://{cfg.server.host}:{cfg.server.port}"
+        base = (
+            cfg.server.public_url.rstrip("/")
+            or f"{'http' if cfg.server.tls == 'off' else 'https'}://{cfg.server.host}:{cfg.server.port}"
+        )
         print(f"{base}/#/invite/{issued.token}")
         print(f"single use, expires {issued.expires_at.isoformat()}")
         return 0
@@ -143,14 +149,18 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_check_config)
 
     m = sub.add_parser("members", help="manage members").add_subparsers(dest="sub", required=True)
-    mi = m.add_parser("import", parents=[common], help="import members from CSV "
-                      "(columns: member_id, full_name, cell, contact, status); all or nothing")
+    mi = m.add_parser(
+        "import",
+        parents=[common],
+        help="import members from CSV (columns: member_id, full_name, cell, contact, status); all or nothing",
+    )
     mi.add_argument("file")
     mi.set_defaults(fn=cmd_members_import)
     ml = m.add_parser("list", parents=[common], help="list members")
     ml.set_defaults(fn=cmd_members_list)
-    mv = m.add_parser("invite", parents=[common],
-                      help="reset a member's access and print a single-use invitation link")
+    mv = m.add_parser(
+        "invite", parents=[common], help="reset a member's access and print a single-use invitation link"
+    )
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)

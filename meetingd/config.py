@@ -113,9 +113,7 @@ class MediaSettings:
         "'turn:turn.example.org:3478'. Empty: none (never aiortc's default).",
         [],
     )
-    turn_secret_file: str = _h(
-        "coturn 'static-auth-secret' file for time-limited TURN credentials.", ""
-    )
+    turn_secret_file: str = _h("coturn 'static-auth-secret' file for time-limited TURN credentials.", "")
     udp_port_min: int = _h("Lowest UDP port for media (0 = any).", 0)
     udp_port_max: int = _h("Highest UDP port for media (0 = any).", 0)
     turn_credential_seconds: int = _h(
@@ -189,9 +187,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {
-    f.name: typing.get_type_hints(Config)[f.name]
-    for f in dataclasses.fields(Config)
-    if f.name != "source"
+    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "source"
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -252,8 +248,7 @@ def _section(name: str, cls: type, values: Mapping[str, Any], source: str) -> An
         where = f"{source}: [{name}] {key}"
         if key not in known:
             raise ConfigError(
-                f"{source}: unknown key '{key}' in section [{name}]; "
-                f"known keys: {', '.join(sorted(known))}"
+                f"{source}: unknown key '{key}' in section [{name}]; known keys: {', '.join(sorted(known))}"
             )
         coerced = _coerce(value, hints[key], where)
         choices = _CHOICES.get((name, key))
@@ -315,9 +310,7 @@ def load_config(
     for name, cls in SECTIONS.items():
         sections[name] = _section(name, cls, raw[name], source)
         prefix = f"MEETINGD_{name.upper()}_"
-        env_values = {
-            k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)
-        }
+        env_values = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
         for key, value in env_values.items():
             var = f"{prefix}{key.upper()}"
             sections[name] = dataclasses.replace(

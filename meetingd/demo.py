@@ -51,12 +51,26 @@ async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
             await s.flush()
             rows = {}
             for mid, name, role in PEOPLE:
-                rows[mid] = Member(member_id=mid, full_name=name, cell_id=cell.id,
-                                   contact=f"{mid.lower()}@example.org", status="active",
-                                   is_admin=role == "chair", language="en", created_at=now)
-            rows[OBSERVER[0]] = Member(member_id=OBSERVER[0], full_name=OBSERVER[1],
-                                       cell_id=guests.id, contact="", status="active",
-                                       is_admin=False, language="en", created_at=now)
+                rows[mid] = Member(
+                    member_id=mid,
+                    full_name=name,
+                    cell_id=cell.id,
+                    contact=f"{mid.lower()}@example.org",
+                    status="active",
+                    is_admin=role == "chair",
+                    language="en",
+                    created_at=now,
+                )
+            rows[OBSERVER[0]] = Member(
+                member_id=OBSERVER[0],
+                full_name=OBSERVER[1],
+                cell_id=guests.id,
+                contact="",
+                status="active",
+                is_admin=False,
+                language="en",
+                created_at=now,
+            )
             s.add_all(rows.values())
             await s.flush()
             island = Site(cell_id=cell.id, name="Island post", operator_id=rows["C1-ISL-OP"].id)
@@ -67,17 +81,27 @@ async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
         # and hashing it a dozen times makes every start (and every test) slower.
         hashed = hash_password(DEMO_PASSWORD)
         async with svc.db() as s, s.begin():
-            await s.execute(update(Member).where(Member.id.in_([m.id for m in rows.values()]))
-                            .values(password_hash=hashed))
+            await s.execute(
+                update(Member)
+                .where(Member.id.in_([m.id for m in rows.values()]))
+                .values(password_hash=hashed)
+            )
         start = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
-        await svc.meetings.create({
-            "title": "Monthly cell meeting", "cell_id": cell.id, "place": "Ward hall, room 2",
-            "starts_at": start, "agenda": AGENDA, "chair": "C1-CHAIR", "secretary": "C1-SEC",
-            "guests": [OBSERVER[0]], "sites": [island_id],
-        })
+        await svc.meetings.create(
+            {
+                "title": "Monthly cell meeting",
+                "cell_id": cell.id,
+                "place": "Ward hall, room 2",
+                "starts_at": start,
+                "agenda": AGENDA,
+                "chair": "C1-CHAIR",
+                "secretary": "C1-SEC",
+                "guests": [OBSERVER[0]],
+                "sites": [island_id],
+            }
+        )
     banner = [
-        "Demo meeting ready. Sign in with any of these member ids, password "
-        f"'{DEMO_PASSWORD}':",
+        f"Demo meeting ready. Sign in with any of these member ids, password '{DEMO_PASSWORD}':",
         "  C1-CHAIR (chair, administrator), C1-SEC (secretary), C1-001 .. C1-008 (members),",
         "  C1-ISL-OP (Island post operator), G-OBS1 (observer)",
     ]

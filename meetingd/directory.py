@@ -38,7 +38,9 @@ def check_member_id(value: object) -> str:
     if not isinstance(value, str) or not MEMBER_ID_RE.match(value):
         raise InvalidInput(
             "member_id must be 2-32 characters: capital letters, digits and '-' "
-            "(starting with a letter or digit)", field="member_id")
+            "(starting with a letter or digit)",
+            field="member_id",
+        )
     return value
 
 
@@ -83,8 +85,7 @@ class Directory:
                 raise Conflict(f"member id {fields['member_id']} is already taken")
             if await s.get(Cell, fields["cell_id"]) is None:
                 raise InvalidInput(f"no cell {fields['cell_id']}", field="cell_id")
-            m = Member(created_at=self._clock(), contact="", status="active", is_admin=False,
-                       language="en")
+            m = Member(created_at=self._clock(), contact="", status="active", is_admin=False, language="en")
             for k, v in fields.items():
                 setattr(m, k, v)
             s.add(m)
@@ -119,8 +120,9 @@ class Directory:
                     cells_created += 1
                 m = await s.scalar(select(Member).where(Member.member_id == row["member_id"]))
                 if m is None:
-                    m = Member(member_id=row["member_id"], created_at=self._clock(),
-                               is_admin=False, language="en")
+                    m = Member(
+                        member_id=row["member_id"], created_at=self._clock(), is_admin=False, language="en"
+                    )
                     s.add(m)
                     created += 1
                 else:
@@ -140,8 +142,7 @@ def parse_members_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
     if missing:
         errors.append(f"line 1: missing column(s) {', '.join(missing)}")
     if unknown:
-        errors.append(f"line 1: unknown column(s) {', '.join(unknown)}; "
-                      f"allowed: {', '.join(CSV_COLUMNS)}")
+        errors.append(f"line 1: unknown column(s) {', '.join(unknown)}; allowed: {', '.join(CSV_COLUMNS)}")
     if errors:
         return [], errors
     rows: list[dict[str, str]] = []
@@ -157,8 +158,7 @@ def parse_members_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
         mid = clean["member_id"].upper()
         clean["member_id"] = mid
         if not MEMBER_ID_RE.match(mid):
-            errors.append(f"line {line}: member_id {mid!r} is not valid "
-                          "(2-32 of A-Z, 0-9 and '-')")
+            errors.append(f"line {line}: member_id {mid!r} is not valid (2-32 of A-Z, 0-9 and '-')")
         elif mid in seen:
             errors.append(f"line {line}: member_id {mid} already on line {seen[mid]}")
         else:
@@ -169,8 +169,7 @@ def parse_members_csv(text: str) -> tuple[list[dict[str, str]], list[str]]:
             elif len(clean[col]) > limit:
                 errors.append(f"line {line}: {col} is longer than {limit} characters")
         if clean["status"] not in STATUSES:
-            errors.append(f"line {line}: status {clean['status']!r} is not one of "
-                          f"{', '.join(STATUSES)}")
+            errors.append(f"line {line}: status {clean['status']!r} is not one of {', '.join(STATUSES)}")
         rows.append(clean)
     if not rows and not errors:
         errors.append("line 2: the file has no members")

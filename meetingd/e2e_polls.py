@@ -4,10 +4,10 @@ the trustees' partial decryptions and the published result (docs/e2e-ballots.md)
 The server never sees a choice. It checks every proof before a ballot may join a
 group commit (an invalid ballot gets its error at once and never shares a batch), keeps
 ciphertexts (``e2e_ballots``) and who voted (``poll_voters``) apart, and writes to the
-minutes: each trustee's key, the poll's context at open, ``voter_marked`` (dated with
-the poll's opening time, so it carries no time of its own), and at close the board
-sorted by tracker, the sums, each partial decryption (and each refused one), and the
-result. :class:`meetingd.ballots.Ballots` calls in at open, cast, close and for views.
+minutes: each trustee's key, the poll's context at open, and at close who voted
+(``voter_marked`` in voter order: no time, no order of voting), the board sorted by
+tracker, the sums, each partial decryption (and each refused one), and the result.
+:class:`meetingd.ballots.Ballots` calls in at open, cast, close and for views.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
-from meeting.clock import iso
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from voting import Counts, PollState
@@ -57,7 +56,9 @@ def mark_limits(lp: LivePoll) -> tuple[int, int]:
     config = lp.poll.config
     if config.poll_type is PollType.MOTION:
         return 1, 1
-    return 0, config.max_choices
+    # An encrypted election ballot marks at least one candidate: the per-candidate sums
+    # cannot tell how many ballots were blank (docs/e2e-ballots.md, §5).
+    return 1, config.max_choices
 
 
 class E2EBatch:
@@ -69,8 +70,11 @@ class E2EBatch:
 
     async def write(self, s: AsyncSession) -> None:
         if self.superseded:
-            await s.execute(update(E2EBallotRow).where(E2EBallotRow.ballot_key.in_(self.superseded))
-                            .values(superseded=True))
+            await s.execute(
+                update(E2EBallotRow)
+                .where(E2EBallotRow.ballot_key.in_(self.superseded))
+                .values(superseded=True)
+            )
         for row in self.ballots.values():
             s.add(E2EBallotRow(**row))
 
@@ -101,15 +105,29 @@ class E2EPolls:
             ctx = context_from_dict(json.loads(prow.context))
             trustees = {t["trustee_id"]: bytes.fromhex(t["public_share"]) for t in json.loads(prow.trustees)}
             rows = (await s.scalars(select(E2EBallotRow).where(E2EBallotRow.poll_id == lp.id))).all()
-            voters = [by_pk.get(pk, f"pk:{pk}") for pk in (await s.scalars(
-                select(PollVoter.member_pk).where(PollVoter.poll_id == lp.id))).all()]
-            parts = [PartialDecryption.from_dict(json.loads(d.decryption)) for d in (await s.scalars(
-                select(E2EDecryptionRow).where(E2EDecryptionRow.poll_id == lp.id))).all()]
+            voters = [
+                by_pk.get(pk, f"pk:{pk}")
+                for pk in (
+                    await s.scalars(select(PollVoter.member_pk).where(PollVoter.poll_id == lp.id))
+                ).all()
+            ]
+            parts = [
+                PartialDecryption.from_dict(json.loads(d.decryption))
+                for d in (
+                    await s.scalars(select(E2EDecryptionRow).where(E2EDecryptionRow.poll_id == lp.id))
+                ).all()
+            ]
             self.boxes[lp.id] = EncryptedBox.restore(
-                lp.poll, ctx, trustees,
-                ballots=[(r.ballot_key, EncryptedBallot.from_dict(json.loads(r.ballot)), r.superseded)
-                         for r in rows],
-                voters=voters, decryptions=parts)
+                lp.poll,
+                ctx,
+                trustees,
+                ballots=[
+                    (r.ballot_key, EncryptedBallot.from_dict(json.loads(r.ballot)), r.superseded)
+                    for r in rows
+                ],
+                voters=voters,
+                decryptions=parts,
+            )
 
     def box(self, lp: LivePoll) -> EncryptedBox:
         box = self.boxes.get(lp.id)
@@ -133,20 +151,30 @@ class E2EPolls:
         if box is None:
             return None
         closed = lp.poll.state is PollState.CLOSED
-        return {"context": box.ctx.to_dict(), "trustees": sorted(box.trustees),
-                "decrypted_by": list(box.decrypted_by) if closed else [],
-                "waiting_for": list(box.waiting_for) if closed and lp.result is None else [],
-                "counted": box.counted if closed else None}
+        return {
+            "context": box.ctx.to_dict(),
+            "trustees": sorted(box.trustees),
+            "decrypted_by": list(box.decrypted_by) if closed else [],
+            "waiting_for": list(box.waiting_for) if closed and lp.result is None else [],
+            "counted": box.counted if closed else None,
+        }
 
     def state(self, live: Live, poll_id: int | None, with_board: bool) -> dict[str, Any]:
         mid = live.meeting_id
         keys = self.keys.get(mid, {})
         trustees = trustees_of(live)
         out: dict[str, Any] = {
-            "trustees": [{"trustee_id": t, "role": live.register.person(t).role.value,
-                          "key": keys[t].to_dict() if t in keys else None} for t in trustees],
+            "trustees": [
+                {
+                    "trustee_id": t,
+                    "role": live.register.person(t).role.value,
+                    "key": keys[t].to_dict() if t in keys else None,
+                }
+                for t in trustees
+            ],
             "public_key": joint_key([keys[t] for t in trustees]).hex()
-            if trustees and all(t in keys for t in trustees) else None,
+            if trustees and all(t in keys for t in trustees)
+            else None,
         }
         if poll_id is not None:
             lp = live.poll(poll_id)
@@ -176,16 +204,22 @@ class E2EPolls:
                 raise Conflict("this trustee's key share is posted already", code="trustee_key_exists")
             if any(k.share == key.share for k in keys.values()):
                 raise Conflict("the same public share was posted twice", code="duplicate_share")
-            tx.session.add(TrusteeKeyRow(meeting_id=live.meeting_id, trustee_id=key.trustee_id,
-                                         key=json.dumps(key.to_dict())))
+            tx.session.add(
+                TrusteeKeyRow(
+                    meeting_id=live.meeting_id, trustee_id=key.trustee_id, key=json.dumps(key.to_dict())
+                )
+            )
             tx.record("e2e_trustee_key", **key.to_dict())
             keys[key.trustee_id] = key
 
         await self.proc.transaction(live, work)
         logger.info("meeting=%s trustee=%s key share posted", live.meeting_id, key.trustee_id)
         state = self.state(live, None, False)
-        await self.proc.emit(live.meeting_id, "trustee_key_posted",
-                             {"trustee_id": key.trustee_id, "public_key": state["public_key"]})
+        await self.proc.emit(
+            live.meeting_id,
+            "trustee_key_posted",
+            {"trustee_id": key.trustee_id, "public_key": state["public_key"]},
+        )
         return state
 
     # -- open ------------------------------------------------------------------------------------
@@ -196,19 +230,24 @@ class E2EPolls:
         keys = self.keys.get(live.meeting_id, {})
         missing = [t for t in trustees if t not in keys]
         if not trustees or missing:
-            raise InvalidState(f"waiting for the key share of {', '.join(missing) or 'a trustee'}",
-                               code="e2e_key_incomplete", missing=missing)
+            raise InvalidState(
+                f"waiting for the key share of {', '.join(missing) or 'a trustee'}",
+                code="e2e_key_incomplete",
+                missing=missing,
+            )
         return [keys[t] for t in trustees]
 
     def open_poll(self, tx: JournalTx, live: Live, lp: LivePoll) -> None:
         """Inside the opening transaction: fix the poll's context (public key, limits)."""
         shares = self.require_keys(live)
         lo, hi = mark_limits(lp)
-        ctx = PollContext(str(live.meeting_id), str(lp.id), joint_key(shares),
-                          len(lp.poll.config.options), lo, hi)
+        ctx = PollContext(
+            str(live.meeting_id), str(lp.id), joint_key(shares), len(lp.poll.config.options), lo, hi
+        )
         listed = [{"trustee_id": k.trustee_id, "public_share": k.share.hex()} for k in shares]
-        tx.session.add(E2EPollRow(poll_id=lp.id, context=json.dumps(ctx.to_dict()),
-                                  trustees=json.dumps(listed)))
+        tx.session.add(
+            E2EPollRow(poll_id=lp.id, context=json.dumps(ctx.to_dict()), trustees=json.dumps(listed))
+        )
         tx.record("e2e_poll_key", poll_id=lp.id, context=ctx.to_dict(), trustees=listed)
         self.boxes[lp.id] = EncryptedBox(lp.poll, ctx, {k.trustee_id: k.share for k in shares})
 
@@ -223,16 +262,28 @@ class E2EPolls:
         self.verify_cpu_s += loop.time() - started
         return verified
 
-    def cast_one(self, live: Live, tx: JournalTx, lp: LivePoll, c: PendingCast, eligible: bool,
-                 batch: E2EBatch, voters: list[dict[str, Any]]) -> dict[str, Any]:
+    def cast_one(
+        self,
+        live: Live,
+        tx: JournalTx,
+        lp: LivePoll,
+        c: PendingCast,
+        eligible: bool,
+        batch: E2EBatch,
+        voters: list[dict[str, Any]],
+    ) -> dict[str, Any]:
         box = self.box(lp)
-        result = box.cast(c.member_id, c.args["ballot_id"], c.args["verified"], self.proc.clock(),
-                          eligible, c.args["replaces"])
+        result = box.cast(
+            c.member_id,
+            c.args["ballot_id"],
+            c.args["verified"],
+            self.proc.clock(),
+            eligible,
+            c.args["replaces"],
+        )
         for ev in result.events:
-            if isinstance(ev, VoterMarked):
+            if isinstance(ev, VoterMarked):  # in the minutes only at close (no time, no order)
                 voters.append({"poll_id": lp.id, "member_pk": live.pk_of[c.member_id]})
-                # dated with the poll's opening: the mark carries no time of its own
-                tx.record("voter_marked", poll_id=lp.id, voter_id=ev.voter_id, at=iso(lp.poll.opened_at))
             elif isinstance(ev, EncryptedBallotStored):
                 if ev.replaces_key is not None:
                     pending = batch.ballots.get(ev.replaces_key)
@@ -241,8 +292,12 @@ class E2EPolls:
                     else:
                         batch.superseded.append(ev.replaces_key)
                 batch.ballots[ev.ballot_key] = {
-                    "ballot_key": ev.ballot_key, "poll_id": lp.id, "tracker": ev.tracker,
-                    "ballot": json.dumps(ev.ballot.to_dict()), "superseded": False}
+                    "ballot_key": ev.ballot_key,
+                    "poll_id": lp.id,
+                    "tracker": ev.tracker,
+                    "ballot": json.dumps(ev.ballot.to_dict()),
+                    "superseded": False,
+                }
         return {**result.ack(), "poll_id": lp.id}
 
     # -- close --------------------------------------------------------------------------------------
@@ -251,22 +306,34 @@ class E2EPolls:
         """Inside the closing transaction (the poll already closed): publish the board
         (sorted by tracker) and the sums; the result waits for the trustees."""
         box = self.box(lp)
+        for voter in box.voters():
+            tx.record("voter_marked", poll_id=lp.id, voter_id=voter)
         for entry in box.board():
             tx.record("e2e_ballot", poll_id=lp.id, **entry.to_dict())
-        tx.record("e2e_board_closed", poll_id=lp.id, counted=box.counted, sums=sums_to_list(box.sums()),
-                  trustees=sorted(box.trustees))
-        await tx.session.execute(update(E2EPollRow).where(E2EPollRow.poll_id == lp.id).values(
-            member_counts=json.dumps({"entitled": counts.entitled, "present": counts.present})))
+        tx.record(
+            "e2e_board_closed",
+            poll_id=lp.id,
+            counted=box.counted,
+            sums=sums_to_list(box.sums()),
+            trustees=sorted(box.trustees),
+        )
+        await tx.session.execute(
+            update(E2EPollRow)
+            .where(E2EPollRow.poll_id == lp.id)
+            .values(member_counts=json.dumps({"entitled": counts.entitled, "present": counts.present}))
+        )
 
     async def board_published(self, live: Live, lp: LivePoll) -> None:
         box = self.box(lp)
-        await self.proc.emit(live.meeting_id, "e2e_board_published", {
-            "poll_id": lp.id, "counted": box.counted, "waiting_for": list(box.waiting_for)})
+        await self.proc.emit(
+            live.meeting_id,
+            "e2e_board_published",
+            {"poll_id": lp.id, "counted": box.counted, "waiting_for": list(box.waiting_for)},
+        )
 
     # -- decryption -----------------------------------------------------------------------------------
 
-    async def post_decryption(self, live: Live, caller: Person, poll_id: int,
-                              payload: Any) -> dict[str, Any]:
+    async def post_decryption(self, live: Live, caller: Person, poll_id: int, payload: Any) -> dict[str, Any]:
         lp = live.poll(poll_id)
         if not lp.secret:
             raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
@@ -281,22 +348,33 @@ class E2EPolls:
             raise
 
         async def work(tx: JournalTx) -> None:
-            tx.session.add(E2EDecryptionRow(poll_id=lp.id, trustee_id=part.trustee_id,
-                                            decryption=json.dumps(part.to_dict())))
+            tx.session.add(
+                E2EDecryptionRow(
+                    poll_id=lp.id, trustee_id=part.trustee_id, decryption=json.dumps(part.to_dict())
+                )
+            )
             tx.record("e2e_partial_decryption", poll_id=lp.id, decryption=part.to_dict())
             counts = box.counts()
             if counts is not None:
                 await self._publish_result(tx, lp, counts)
 
         await self.proc.transaction(live, work)
-        logger.info("meeting=%s poll=%s partial decryption from trustee=%s", live.meeting_id, lp.id,
-                    part.trustee_id)
-        await self.proc.emit(live.meeting_id, "e2e_decryption_received", {
-            "poll_id": lp.id, "trustee_id": part.trustee_id, "waiting_for": list(box.waiting_for)})
+        logger.info(
+            "meeting=%s poll=%s partial decryption from trustee=%s", live.meeting_id, lp.id, part.trustee_id
+        )
+        await self.proc.emit(
+            live.meeting_id,
+            "e2e_decryption_received",
+            {"poll_id": lp.id, "trustee_id": part.trustee_id, "waiting_for": list(box.waiting_for)},
+        )
         if lp.result is not None:
             await self.proc.ballots.result_published(live, lp)
-        return {"poll_id": lp.id, "decrypted_by": list(box.decrypted_by),
-                "waiting_for": list(box.waiting_for), "result": lp.result}
+        return {
+            "poll_id": lp.id,
+            "decrypted_by": list(box.decrypted_by),
+            "waiting_for": list(box.waiting_for),
+            "result": lp.result,
+        }
 
     async def _refused(self, live: Live, lp: LivePoll, caller: Person, exc: MeetingError) -> None:
         """A refused partial decryption is a fact of the meeting."""
@@ -304,12 +382,22 @@ class E2EPolls:
             return
 
         async def work(tx: JournalTx) -> None:
-            tx.record("e2e_partial_decryption_refused", poll_id=lp.id, by=caller.member_id,
-                      error=exc.code, field=exc.details.get("field"))
+            tx.record(
+                "e2e_partial_decryption_refused",
+                poll_id=lp.id,
+                by=caller.member_id,
+                error=exc.code,
+                field=exc.details.get("field"),
+            )
 
         await self.proc.transaction(live, work)
-        logger.warning("meeting=%s poll=%s partial decryption refused by=%s error=%s", live.meeting_id,
-                       lp.id, caller.member_id, exc.code)
+        logger.warning(
+            "meeting=%s poll=%s partial decryption refused by=%s error=%s",
+            live.meeting_id,
+            lp.id,
+            caller.member_id,
+            exc.code,
+        )
 
     async def _publish_result(self, tx: JournalTx, lp: LivePoll, counts_: tuple[int, ...]) -> None:
         box = self.box(lp)
@@ -318,15 +406,27 @@ class E2EPolls:
         members = json.loads(prow.member_counts) if prow is not None and prow.member_counts else None
         if members is None:
             raise InvalidState("the member counts at close are missing", code="restore_mismatch")
-        tally = Tally(config.poll_type, config.options, TallyPart(counts_, box.counted, 0),
-                      TallyPart.empty(len(config.options)), config.abstain_index)
+        tally = Tally(
+            config.poll_type,
+            config.options,
+            TallyPart(counts_, box.counted, 0),
+            TallyPart.empty(len(config.options)),
+            config.abstain_index,
+        )
         outcome = config.result(tally, Counts(entitled=members["entitled"], present=members["present"]))
-        result = {"type": "poll_result", "poll_id": lp.id, "tally": tally.to_dict(),
-                  "outcome": outcome.to_dict(), "receipts": [], "counts": members,
-                  "e2e": {"counts": list(counts_), "counted": box.counted}}
+        result = {
+            "type": "poll_result",
+            "poll_id": lp.id,
+            "tally": tally.to_dict(),
+            "outcome": outcome.to_dict(),
+            "receipts": [],
+            "counts": members,
+            "e2e": {"counts": list(counts_), "counted": box.counted},
+        }
         lp.result = {k: v for k, v in result.items() if k != "type"}
-        await tx.session.execute(update(PollRow).where(PollRow.id == lp.id)
-                                 .values(result=json.dumps(lp.result)))
+        await tx.session.execute(
+            update(PollRow).where(PollRow.id == lp.id).values(result=json.dumps(lp.result))
+        )
         tx.record("poll_result", **lp.result)
 
 

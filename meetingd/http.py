@@ -45,8 +45,9 @@ NOBLE_PACKAGES = {
 
 def _import_map_source() -> str:
     """The CSP source allowing index.html's inline import map (and nothing else inline)."""
-    found = re.search(r'<script type="importmap">(.*?)</script>', (WEB_DIR / "index.html").read_text(),
-                      re.DOTALL)
+    found = re.search(
+        r'<script type="importmap">(.*?)</script>', (WEB_DIR / "index.html").read_text(), re.DOTALL
+    )
     if found is None:
         return ""
     digest = base64.b64encode(hashlib.sha256(found.group(1).encode("utf-8")).digest()).decode()
@@ -60,6 +61,7 @@ routes = web.RouteTableDef()
 
 
 # -- errors, origin, payloads ---------------------------------------------------------------
+
 
 def _json_error(exc: MeetingError) -> web.Response:
     headers = {}
@@ -80,17 +82,23 @@ async def error_middleware(
     except MeetingError as exc:
         return _json_error(exc)
     except web.HTTPRequestEntityTooLarge:
-        return _json_error(PayloadTooLarge(
-            f"body is larger than {svc.config.limits.max_payload_bytes} bytes"))
+        return _json_error(
+            PayloadTooLarge(f"body is larger than {svc.config.limits.max_payload_bytes} bytes")
+        )
     except web.HTTPNotFound:
         if request.path.startswith("/api/"):
             return _json_error(NotFound(f"no endpoint {request.method} {request.path}"))
         raise
     except web.HTTPMethodNotAllowed as exc:
-        return web.json_response({"ok": False, "error": "invalid_input",
-                                  "message": f"method {request.method} not allowed here",
-                                  "details": {"allowed": sorted(exc.allowed_methods)}},
-                                 status=405)
+        return web.json_response(
+            {
+                "ok": False,
+                "error": "invalid_input",
+                "message": f"method {request.method} not allowed here",
+                "details": {"allowed": sorted(exc.allowed_methods)},
+            },
+            status=405,
+        )
     except web.HTTPException:
         raise
     except Exception:
@@ -99,8 +107,10 @@ async def error_middleware(
 
 
 async def read_json(request: web.Request, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if request.content_length is not None and \
-            request.content_length > request.app[services_key].config.limits.max_payload_bytes:
+    if (
+        request.content_length is not None
+        and request.content_length > request.app[services_key].config.limits.max_payload_bytes
+    ):
         raise PayloadTooLarge("body is too large")
     try:
         body = await request.json()
@@ -146,8 +156,7 @@ def _ok(**fields: Any) -> web.Response:
 
 
 async def signed_in(request: web.Request) -> Member:
-    return await request.app[services_key].accounts.session_member(
-        request.cookies.get(SESSION_COOKIE))
+    return await request.app[services_key].accounts.session_member(request.cookies.get(SESSION_COOKIE))
 
 
 async def admin(request: web.Request) -> Member:
@@ -160,19 +169,30 @@ async def admin(request: web.Request) -> Member:
 async def me_dict(svc: Services, m: Member) -> dict[str, Any]:
     async with svc.db() as s:
         cell = await s.get(Cell, m.cell_id)
-    return {"member_id": m.member_id, "full_name": m.full_name,
-            "cell": {"id": m.cell_id, "name": cell.name if cell else ""},
-            "is_admin": m.is_admin, "language": m.language}
+    return {
+        "member_id": m.member_id,
+        "full_name": m.full_name,
+        "cell": {"id": m.cell_id, "name": cell.name if cell else ""},
+        "is_admin": m.is_admin,
+        "language": m.language,
+    }
 
 
 def _set_session(request: web.Request, resp: web.Response, token: str) -> None:
     svc = request.app[services_key]
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
-                    secure=svc.config.server.tls != "off",
-                    max_age=int(svc.config.auth.session_hours * 3600))
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        secure=svc.config.server.tls != "off",
+        max_age=int(svc.config.auth.session_hours * 3600),
+    )
 
 
 # -- operations ---------------------------------------------------------------------------
+
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
@@ -185,11 +205,19 @@ async def healthz(request: web.Request) -> web.Response:
         logger.exception("health check: database")
         db = "error"
     status = 200 if db == "ok" else 503
-    return web.json_response({"ok": db == "ok", "status": "ok" if db == "ok" else "degraded",
-                              "version": svc.version, "database": db}, status=status)
+    return web.json_response(
+        {
+            "ok": db == "ok",
+            "status": "ok" if db == "ok" else "degraded",
+            "version": svc.version,
+            "database": db,
+        },
+        status=status,
+    )
 
 
 # -- sign-in ------------------------------------------------------------------------------
+
 
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
@@ -199,8 +227,9 @@ async def login(request: web.Request) -> web.Response:
     if len(body["member_id"]) > 64 or len(body["password"]) > 1000:
         raise InvalidInput("member_id or password is too long")
     svc = request.app[services_key]
-    member, token = await svc.accounts.login(body["member_id"].strip(), body["password"],
-                                             request.remote or "?")
+    member, token = await svc.accounts.login(
+        body["member_id"].strip(), body["password"], request.remote or "?"
+    )
     resp = _ok(member=await me_dict(svc, member))
     _set_session(request, resp, token)
     return resp
@@ -233,10 +262,8 @@ async def set_language(request: web.Request) -> web.Response:
 
 @routes.get("/api/invitations/{token}")
 async def check_invitation(request: web.Request) -> web.Response:
-    inv, member = await request.app[services_key].accounts.check_invitation(
-        request.match_info["token"])
-    return _ok(member_id=member.member_id, full_name=member.full_name,
-               expires_at=iso(inv.expires_at))
+    inv, member = await request.app[services_key].accounts.check_invitation(request.match_info["token"])
+    return _ok(member_id=member.member_id, full_name=member.full_name, expires_at=iso(inv.expires_at))
 
 
 @routes.post("/api/invitations/accept")
@@ -260,6 +287,7 @@ async def socket_token(request: web.Request) -> web.Response:
 
 # -- meetings ---------------------------------------------------------------------------
 
+
 @routes.get("/api/meetings")
 async def list_meetings(request: web.Request) -> web.Response:
     return _ok(meetings=await request.app[services_key].meetings.list_for(await signed_in(request)))
@@ -268,19 +296,18 @@ async def list_meetings(request: web.Request) -> web.Response:
 @routes.get("/api/meetings/{meeting_id}")
 async def get_meeting(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    return _ok(meeting=await request.app[services_key].meetings.detail(
-        _path_int(request, "meeting_id"), member))
+    return _ok(
+        meeting=await request.app[services_key].meetings.detail(_path_int(request, "meeting_id"), member)
+    )
 
 
-MEETING_FIELDS = {"title", "cell_id", "place", "starts_at", "agenda", "chair", "secretary",
-                  "guests", "sites"}
+MEETING_FIELDS = {"title", "cell_id", "place", "starts_at", "agenda", "chair", "secretary", "guests", "sites"}
 
 
 @routes.post("/api/meetings")
 async def create_meeting(request: web.Request) -> web.Response:
     caller = await admin(request)
-    body = await read_json(request, MEETING_FIELDS,
-                           {"title", "cell_id", "starts_at", "chair", "secretary"})
+    body = await read_json(request, MEETING_FIELDS, {"title", "cell_id", "starts_at", "chair", "secretary"})
     try:
         starts_at = datetime.fromisoformat(str(body["starts_at"]).replace("Z", "+00:00"))
     except ValueError:
@@ -288,22 +315,28 @@ async def create_meeting(request: web.Request) -> web.Response:
     if starts_at.tzinfo is None:
         raise InvalidInput("starts_at must carry a time zone (e.g. a trailing Z)", field="starts_at")
     agenda = body.get("agenda", [])
-    if not isinstance(agenda, list) or len(agenda) > 100 or \
-            not all(isinstance(a, str) and a.strip() and len(a) <= 500 for a in agenda):
+    if (
+        not isinstance(agenda, list)
+        or len(agenda) > 100
+        or not all(isinstance(a, str) and a.strip() and len(a) <= 500 for a in agenda)
+    ):
         raise InvalidInput("agenda must be a list of at most 100 non-empty titles", field="agenda")
     guests = body.get("guests", [])
     if not isinstance(guests, list):
         raise InvalidInput("guests must be a list of member ids", field="guests")
     sites = body.get("sites", [])
-    if not isinstance(sites, list) or not all(isinstance(x, int) and not isinstance(x, bool)
-                                              for x in sites):
+    if not isinstance(sites, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in sites):
         raise InvalidInput("sites must be a list of site ids", field="sites")
     req = {
-        "title": _str(body, "title", max_len=300), "cell_id": _int(body, "cell_id"),
+        "title": _str(body, "title", max_len=300),
+        "cell_id": _int(body, "cell_id"),
         "place": check_text(body.get("place", ""), "place", max_len=300, required=False),
-        "starts_at": starts_at, "agenda": [a.strip() for a in agenda],
-        "chair": check_member_id(body["chair"]), "secretary": check_member_id(body["secretary"]),
-        "guests": [check_member_id(g) for g in guests], "sites": sites,
+        "starts_at": starts_at,
+        "agenda": [a.strip() for a in agenda],
+        "chair": check_member_id(body["chair"]),
+        "secretary": check_member_id(body["secretary"]),
+        "guests": [check_member_id(g) for g in guests],
+        "sites": sites,
     }
     svc = request.app[services_key]
     meeting_id = await svc.meetings.create(req)
@@ -322,9 +355,7 @@ async def _change_state(request: web.Request, action: str) -> web.Response:
         # Closing a meeting closes its polls and stops its recording first, so the
         # results and the files' hashes are in the minutes before meeting_closed.
         await svc.procedure.close_open_polls(meeting_id, by=member.member_id)
-        if svc.recording is not None:
-            await svc.recording.stop(meeting_id, member.member_id, "meeting_closed",
-                                     missing_ok=True)
+        await svc.recording.stop(meeting_id, member.member_id, "meeting_closed", missing_ok=True)
     meeting = await svc.meetings.change_state(meeting_id, action, member)
     logger.info("meeting %s id=%s by=%s", action, meeting["id"], member.member_id)
     await svc.namespace.meeting_state_changed(meeting)
@@ -354,6 +385,7 @@ async def meeting_participation(request: web.Request) -> web.Response:
 
 # -- admin: members ---------------------------------------------------------------------
 
+
 def _member_fields(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "full_name" in body:
@@ -375,15 +407,20 @@ def _member_fields(body: dict[str, Any]) -> dict[str, Any]:
 async def admin_members(request: web.Request) -> web.Response:
     await admin(request)
     members, cells = await request.app[services_key].directory.list()
-    return _ok(members=[member_dict(m) for m in members],
-               cells=[{"id": c.id, "name": c.name, "parent_id": c.parent_id} for c in cells])
+    return _ok(
+        members=[member_dict(m) for m in members],
+        cells=[{"id": c.id, "name": c.name, "parent_id": c.parent_id} for c in cells],
+    )
 
 
 @routes.post("/api/admin/members")
 async def admin_create_member(request: web.Request) -> web.Response:
     caller = await admin(request)
-    body = await read_json(request, {"member_id", "full_name", "cell_id", "contact", "status",
-                                     "is_admin"}, {"member_id", "full_name", "cell_id"})
+    body = await read_json(
+        request,
+        {"member_id", "full_name", "cell_id", "contact", "status", "is_admin"},
+        {"member_id", "full_name", "cell_id"},
+    )
     fields = {"member_id": check_member_id(body["member_id"]), **_member_fields(body)}
     member = await request.app[services_key].directory.create(fields)
     logger.info("member created member=%s by=%s", member.member_id, caller.member_id)
@@ -393,15 +430,15 @@ async def admin_create_member(request: web.Request) -> web.Response:
 @routes.patch("/api/admin/members/{member_id}")
 async def admin_update_member(request: web.Request) -> web.Response:
     caller = await admin(request)
-    body = await read_json(request, {"full_name", "cell_id", "contact", "status", "is_admin"},
-                           set())
+    body = await read_json(request, {"full_name", "cell_id", "contact", "status", "is_admin"}, set())
     fields = _member_fields(body)
     target = request.match_info["member_id"]
     if target == caller.member_id and fields.get("is_admin") is False:
         raise InvalidInput("you cannot remove your own administrator right", field="is_admin")
     member = await request.app[services_key].directory.update(target, fields)
-    logger.info("member updated member=%s by=%s fields=%s", target, caller.member_id,
-                ",".join(sorted(fields)))
+    logger.info(
+        "member updated member=%s by=%s fields=%s", target, caller.member_id, ",".join(sorted(fields))
+    )
     return _ok(member=member_dict(member))
 
 
@@ -416,6 +453,7 @@ async def admin_invite(request: web.Request) -> web.Response:
 
 
 # -- the web client -----------------------------------------------------------------------
+
 
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:

@@ -32,14 +32,13 @@ async def my_keys(request: web.Request) -> web.Response:
 @routes.post("/api/me/keys")
 async def create_key(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    body = await read_json(request, {"passphrase", "replace", "current_passphrase"},
-                           {"passphrase"})
+    body = await read_json(request, {"passphrase", "replace", "current_passphrase"}, {"passphrase"})
     replace = body.get("replace", False)
     if not isinstance(replace, bool):
         raise InvalidInput("'replace' must be true or false", field="replace")
     key = await request.app[services_key].minutes.create_key(
-        member, body["passphrase"], replace=replace,
-        current_passphrase=body.get("current_passphrase"))
+        member, body["passphrase"], replace=replace, current_passphrase=body.get("current_passphrase")
+    )
     return web.json_response({"ok": True, "key": key}, status=201)
 
 
@@ -54,13 +53,18 @@ async def minutes_view(request: web.Request) -> web.Response:
 async def minutes_html(request: web.Request) -> web.Response:
     member = await signed_in(request)
     lang = check_lang(request.query.get("lang", member.language or "en"))
-    html = await request.app[services_key].minutes.html(_path_int(request, "meeting_id"),
-                                                        member, lang)
+    html = await request.app[services_key].minutes.html(_path_int(request, "meeting_id"), member, lang)
     # The document has inline CSS and no script: allow exactly that.
-    return web.Response(text=html, content_type="text/html", charset="utf-8", headers={
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                   "frame-ancestors 'self'",
-        "Cache-Control": "no-cache"})
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'self'",
+            "Cache-Control": "no-cache",
+        },
+    )
 
 
 @routes.post("/api/meetings/{meeting_id}/minutes/seal")
@@ -82,8 +86,7 @@ async def minutes_cosign(request: web.Request) -> web.Response:
     svc = request.app[services_key].minutes
     meeting_id = _path_int(request, "meeting_id")
     result = await svc.cosign(meeting_id, member, body["passphrase"], lang)
-    return web.json_response({"ok": True, **result,
-                              "minutes": await svc.view(meeting_id, member)})
+    return web.json_response({"ok": True, **result, "minutes": await svc.view(meeting_id, member)})
 
 
 @routes.get("/api/meetings/{meeting_id}/participation.csv")
@@ -91,8 +94,12 @@ async def participation(request: web.Request) -> web.Response:
     member = await signed_in(request)
     meeting_id = _path_int(request, "meeting_id")
     text = await request.app[services_key].minutes.participation_csv(meeting_id, member)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="meeting-{meeting_id}-participation.csv"'})
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="meeting-{meeting_id}-participation.csv"'},
+    )
 
 
 def add_minutes_routes(app: web.Application) -> None:

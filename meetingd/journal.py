@@ -16,10 +16,12 @@ task signs a checkpoint every ``checkpoint_seconds`` while entries arrive, and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,13 +29,28 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
+from meeting.errors import InvalidInput, InvalidState
 from recorder.canonical import canonicalize
+from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
 
 from .storage.models import MinutesCheckpoint, MinutesEntry
 
 logger = logging.getLogger(__name__)
+
+CLOSED_TYPE = "meeting_closed"
+SEAL_TYPE = "minutes_rendered"
+PRESENCE_TYPES = frozenset(
+    {"member_joined", "member_left", "quorum_reached", "quorum_lost", "quorum_changed", "poll_quorum_changed"}
+)
+"""Facts about who is connected: minutes facts only while the meeting is open."""
+
+
+class MinutesSealed(InvalidState):
+    """The meeting's minutes are sealed: its log takes no further entry, ever."""
+
+    code = "minutes_sealed"
 
 
 @dataclass
@@ -42,30 +59,104 @@ class _LogState:
     signer: Ed25519Signer
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     checkpointed_size: int = 0
+    closed: bool = False  # a meeting_closed entry is in the log
+    sealed_seq: int | None = None  # seq of the minutes_rendered entry, once sealed
+    last_at: datetime | None = None  # time of the latest entry: ``at`` never runs backwards
+
+    def note(self, type: str, seq: int) -> None:
+        if type == CLOSED_TYPE:
+            self.closed = True
+        elif type == SEAL_TYPE and self.sealed_seq is None:
+            self.sealed_seq = seq
 
 
 class JournalTx:
     """One storage transaction that may append minutes entries."""
 
-    def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int,
-                 clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int, clock: Clock) -> None:
         self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
         self.pending: list[dict[str, Any]] = []
+        self._last_at = state.last_at
+
+    @property
+    def closed(self) -> bool:
+        """The meeting's log holds ``meeting_closed`` (committed or in this transaction)."""
+        return self._state.closed or any(e["type"] == CLOSED_TYPE for e in self.pending)
+
+    @property
+    def sealed(self) -> bool:
+        return self._state.sealed_seq is not None or any(e["type"] == SEAL_TYPE for e in self.pending)
 
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
-        """Append one entry (canonical JSON; integers below 2^53) to this transaction."""
-        entry = {"type": type, "seq": self._state.log.size + len(self.pending),
-                 "at": iso(self._clock()), "meeting_id": self._meeting_id, **fields}
+        """Append one entry (canonical JSON; integers below 2^53) to this transaction.
+
+        Raises :class:`MinutesSealed` once the minutes are sealed, and
+        :class:`InvalidState` (``meeting_closed``) for a presence fact after close.
+        """
+        if type not in ENTRY_TYPES:
+            logger.error("meeting=%s refused minutes entry of undeclared type %r", self._meeting_id, type)
+            raise InvalidInput(
+                f"{type!r} is not a declared minutes entry type "
+                "(recorder/entry_types.py, docs/minutes-format.md)",
+                code="unknown_entry_type",
+                type=type,
+            )
+        if self.sealed:
+            logger.error(
+                "meeting=%s refused minutes entry type=%s: the minutes are sealed "
+                "(seq=%s); nothing is appended after the seal",
+                self._meeting_id,
+                type,
+                self._state.sealed_seq,
+            )
+            raise MinutesSealed(
+                f"the minutes of meeting {self._meeting_id} are sealed; no {type!r} entry can be appended",
+                type=type,
+            )
+        if type in PRESENCE_TYPES and self.closed:
+            logger.warning(
+                "meeting=%s refused minutes entry type=%s: the meeting is closed", self._meeting_id, type
+            )
+            raise InvalidState(
+                f"meeting {self._meeting_id} is closed; {type!r} is not a minutes fact any more",
+                code="meeting_closed",
+                type=type,
+            )
+        fields.pop("at", None)  # the journal's clock stamps every entry, in log order
+        now = self._clock()
+        last = self._last_at
+        if last is not None and now < last:  # the clock stepped back: keep the order true
+            logger.warning(
+                "meeting=%s clock is %s behind the previous entry; using its time",
+                self._meeting_id,
+                last - now,
+            )
+            now = last
+        self._last_at = now
+        entry = {
+            "type": type,
+            "seq": self._state.log.size + len(self.pending),
+            "at": iso(now),
+            "meeting_id": self._meeting_id,
+            **fields,
+        }
         canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
-        self.session.add(MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"],
-                                      type=type, canonical=canonical))
+        self.session.add(
+            MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"], type=type, canonical=canonical)
+        )
         self.pending.append(entry)
         return entry
 
 
 class Journal:
-    def __init__(self, db: async_sessionmaker[AsyncSession], key: Ed25519PrivateKey,
-                 origin_prefix: str, clock: Clock, checkpoint_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        key: Ed25519PrivateKey,
+        origin_prefix: str,
+        clock: Clock,
+        checkpoint_seconds: float = 5.0,
+    ) -> None:
         self._db, self._key, self._clock = db, key, clock
         self._prefix = origin_prefix.rstrip("/")
         self._interval = checkpoint_seconds
@@ -90,15 +181,28 @@ class Journal:
             if state is None:
                 signer = self.signer(meeting_id)
                 async with self._db() as s:
-                    entries = (await s.scalars(select(MinutesEntry.canonical)
-                                               .where(MinutesEntry.meeting_id == meeting_id)
-                                               .order_by(MinutesEntry.seq))).all()
-                    notes = (await s.scalars(select(MinutesCheckpoint.note)
-                                             .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                             .order_by(MinutesCheckpoint.size))).all()
-                log = MinutesLog.restore(self.origin(meeting_id), list(entries), list(notes),
-                                         log_key=signer.verifier_key)
+                    rows = (
+                        await s.execute(
+                            select(MinutesEntry.canonical, MinutesEntry.type, MinutesEntry.seq)
+                            .where(MinutesEntry.meeting_id == meeting_id)
+                            .order_by(MinutesEntry.seq)
+                        )
+                    ).all()
+                    notes = (
+                        await s.scalars(
+                            select(MinutesCheckpoint.note)
+                            .where(MinutesCheckpoint.meeting_id == meeting_id)
+                            .order_by(MinutesCheckpoint.size)
+                        )
+                    ).all()
+                log = MinutesLog.restore(
+                    self.origin(meeting_id), [r[0] for r in rows], list(notes), log_key=signer.verifier_key
+                )
                 state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
+                for _canonical, type_, seq in rows:
+                    state.note(type_, seq)
+                if rows:
+                    state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
                 self._states[meeting_id] = state
                 if state.checkpointed_size < log.size:
                     self._mark_dirty(meeting_id)
@@ -106,9 +210,12 @@ class Journal:
 
     async def _last_size(self, meeting_id: int) -> int:
         async with self._db() as s:
-            size = await s.scalar(select(MinutesCheckpoint.size)
-                                  .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                  .order_by(MinutesCheckpoint.size.desc()).limit(1))
+            size = await s.scalar(
+                select(MinutesCheckpoint.size)
+                .where(MinutesCheckpoint.meeting_id == meeting_id)
+                .order_by(MinutesCheckpoint.size.desc())
+                .limit(1)
+            )
         return int(size or 0)
 
     @asynccontextmanager
@@ -121,8 +228,17 @@ class Journal:
             # committed: now the in-memory tree may grow
             for entry in tx.pending:
                 state.log.append(entry)
+                state.note(entry["type"], entry["seq"])
+            if tx.pending:
+                state.last_at = datetime.fromisoformat(tx.pending[-1]["at"])
         if tx.pending:
             self._mark_dirty(meeting_id)
+
+    async def is_closed(self, meeting_id: int) -> bool:
+        return (await self._state(meeting_id)).closed
+
+    async def is_sealed(self, meeting_id: int) -> bool:
+        return (await self._state(meeting_id)).sealed_seq is not None
 
     async def log(self, meeting_id: int) -> MinutesLog:
         return (await self._state(meeting_id)).log
@@ -140,8 +256,7 @@ class Journal:
                 return state.log.latest_checkpoint
             note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
             async with self._db() as s, s.begin():
-                s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note,
-                                        at=self._clock()))
+                s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note, at=self._clock()))
             state.checkpointed_size = size
         logger.debug("meeting=%s checkpoint size=%s", meeting_id, size)
         return note

@@ -43,8 +43,12 @@ def media_settings(cfg: Config) -> MediaSettings:
     ports = (m.udp_port_min or None, m.udp_port_max or None)
     stun = tuple({"urls": u} for u in m.ice_servers if not _is_turn(u))
     try:
-        return MediaSettings(announce_addresses=tuple(m.announce_addresses), ice_servers=stun,
-                             udp_port_min=ports[0], udp_port_max=ports[1])
+        return MediaSettings(
+            announce_addresses=tuple(m.announce_addresses),
+            ice_servers=stun,
+            udp_port_min=ports[0],
+            udp_port_max=ports[1],
+        )
     except Exception as exc:  # InvalidInput from the settings' own checks
         raise ConfigError(f"{cfg.source}: [media] {exc}") from None
 
@@ -75,8 +79,9 @@ def client_ice_servers(cfg: Config, clock: Clock) -> Callable[[str], list[dict[s
     stun = [u for u in cfg.media.ice_servers if not _is_turn(u)]
     turn = [u for u in cfg.media.ice_servers if _is_turn(u)]
     if turn and secret is None:
-        logger.warning("media: TURN URLs configured without turn_secret_file; clients get "
-                       "them without credentials")
+        logger.warning(
+            "media: TURN URLs configured without turn_secret_file; clients get them without credentials"
+        )
     ttl = cfg.media.turn_credential_seconds
 
     def for_member(member_id: str) -> list[dict[str, Any]]:

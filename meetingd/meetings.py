@@ -40,8 +40,7 @@ class Admission:
 
 
 class Meetings:
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock,
-                 journal: Journal) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, journal: Journal) -> None:
         self._db, self._clock, self._journal = db, clock, journal
         self._admit_cache: dict[int, dict[str, Any]] = {}
 
@@ -50,25 +49,37 @@ class Meetings:
     async def _summary(self, s: AsyncSession, m: Meeting, my_role: str | None) -> dict[str, Any]:
         cell = await s.get(Cell, m.cell_id)
         return {
-            "id": m.id, "title": m.title,
+            "id": m.id,
+            "title": m.title,
             "cell": {"id": m.cell_id, "name": cell.name if cell else ""},
-            "place": m.place, "starts_at": iso(m.starts_at), "state": m.state,
+            "place": m.place,
+            "starts_at": iso(m.starts_at),
+            "state": m.state,
             "my_role": my_role,
         }
 
     async def list_for(self, member: Member) -> list[dict[str, Any]]:
         async with self._db() as s:
-            roles = dict((await s.execute(
-                select(Participant.meeting_id, Participant.role)
-                .where(Participant.member_pk == member.id))).all())
+            roles = dict(
+                (
+                    await s.execute(
+                        select(Participant.meeting_id, Participant.role).where(
+                            Participant.member_pk == member.id
+                        )
+                    )
+                ).all()
+            )
             q = select(Meeting).order_by(Meeting.starts_at.desc())
             if not member.is_admin:
                 q = q.where(Meeting.id.in_(list(roles)))
             return [await self._summary(s, m, roles.get(m.id)) for m in (await s.scalars(q)).all()]
 
     async def _role(self, s: AsyncSession, meeting_id: int, member_pk: int) -> Participant | None:
-        return await s.scalar(select(Participant).where(
-            Participant.meeting_id == meeting_id, Participant.member_pk == member_pk))
+        return await s.scalar(
+            select(Participant).where(
+                Participant.meeting_id == meeting_id, Participant.member_pk == member_pk
+            )
+        )
 
     async def detail(self, meeting_id: int, member: Member) -> dict[str, Any]:
         async with self._db() as s:
@@ -82,22 +93,44 @@ class Meetings:
 
     async def _detail(self, s: AsyncSession, m: Meeting, my_role: str | None) -> dict[str, Any]:
         out = await self._summary(s, m, my_role)
-        agenda = (await s.scalars(select(AgendaItem).where(AgendaItem.meeting_id == m.id)
-                                  .order_by(AgendaItem.position))).all()
-        sites = (await s.scalars(select(SiteRow).join(MeetingSite, MeetingSite.site_id == SiteRow.id)
-                                 .where(MeetingSite.meeting_id == m.id)
-                                 .order_by(SiteRow.name))).all()
-        people = (await s.execute(select(Participant, Member)
-                                  .join(Member, Member.id == Participant.member_pk)
-                                  .where(Participant.meeting_id == m.id)
-                                  .order_by(Member.full_name))).all()
-        out.update({
-            "agenda": [{"position": a.position, "title": a.title} for a in agenda],
-            "sites": [{"id": x.id, "name": x.name} for x in sites],
-            "participants": [{"member_id": mem.member_id, "full_name": mem.full_name,
-                              "role": p.role, "site_id": p.site_id} for p, mem in people],
-            "opened_at": iso(m.opened_at), "closed_at": iso(m.closed_at),
-        })
+        agenda = (
+            await s.scalars(
+                select(AgendaItem).where(AgendaItem.meeting_id == m.id).order_by(AgendaItem.position)
+            )
+        ).all()
+        sites = (
+            await s.scalars(
+                select(SiteRow)
+                .join(MeetingSite, MeetingSite.site_id == SiteRow.id)
+                .where(MeetingSite.meeting_id == m.id)
+                .order_by(SiteRow.name)
+            )
+        ).all()
+        people = (
+            await s.execute(
+                select(Participant, Member)
+                .join(Member, Member.id == Participant.member_pk)
+                .where(Participant.meeting_id == m.id)
+                .order_by(Member.full_name)
+            )
+        ).all()
+        out.update(
+            {
+                "agenda": [{"position": a.position, "title": a.title} for a in agenda],
+                "sites": [{"id": x.id, "name": x.name} for x in sites],
+                "participants": [
+                    {
+                        "member_id": mem.member_id,
+                        "full_name": mem.full_name,
+                        "role": p.role,
+                        "site_id": p.site_id,
+                    }
+                    for p, mem in people
+                ],
+                "opened_at": iso(m.opened_at),
+                "closed_at": iso(m.closed_at),
+            }
+        )
         return out
 
     # -- scheduling -------------------------------------------------------------------
@@ -118,15 +151,23 @@ class Meetings:
             secretary = await member(req["secretary"], "secretary")
             if chair.id == secretary.id:
                 raise InvalidInput("chair and secretary must be different members", field="secretary")
-            m = Meeting(title=req["title"], cell_id=req["cell_id"], place=req["place"],
-                        starts_at=req["starts_at"], state=MeetingState.SCHEDULED.value)
+            m = Meeting(
+                title=req["title"],
+                cell_id=req["cell_id"],
+                place=req["place"],
+                starts_at=req["starts_at"],
+                state=MeetingState.SCHEDULED.value,
+            )
             s.add(m)
             await s.flush()
             for i, title in enumerate(req["agenda"], start=1):
                 s.add(AgendaItem(meeting_id=m.id, position=i, title=title))
             roles: dict[int, tuple[str, int | None]] = {}
-            for mem in (await s.scalars(select(Member).where(
-                    Member.cell_id == req["cell_id"], Member.status == "active"))).all():
+            for mem in (
+                await s.scalars(
+                    select(Member).where(Member.cell_id == req["cell_id"], Member.status == "active")
+                )
+            ).all():
                 roles[mem.id] = (Role.MEMBER.value, None)
             for mid in req["guests"]:
                 roles.setdefault((await member(mid, "guests")).id, (Role.OBSERVER.value, None))
@@ -165,25 +206,34 @@ class Meetings:
             detail = await self._detail(s, m, mine.role)
             if action == "open":
                 m.opened_at = now
-                tx.record("meeting_opened", by=member.member_id, title=m.title,
-                          cell=detail["cell"]["name"], place=m.place,
-                          scheduled_for=iso(m.starts_at), agenda=detail["agenda"],
-                          sites=detail["sites"],
-                          participants=[{k: p[k] for k in ("member_id", "full_name", "role")}
-                                        for p in detail["participants"]])
+                tx.record(
+                    "meeting_opened",
+                    by=member.member_id,
+                    title=m.title,
+                    cell=detail["cell"]["name"],
+                    place=m.place,
+                    scheduled_for=iso(m.starts_at),
+                    agenda=detail["agenda"],
+                    sites=detail["sites"],
+                    participants=[
+                        {k: p[k] for k in ("member_id", "full_name", "role")} for p in detail["participants"]
+                    ],
+                )
             else:
                 m.closed_at = now
-                open_ = (await s.scalars(select(AttendanceInterval).where(
-                    AttendanceInterval.meeting_id == meeting_id,
-                    AttendanceInterval.left_at.is_(None)))).all()
+                open_ = (
+                    await s.scalars(
+                        select(AttendanceInterval).where(
+                            AttendanceInterval.meeting_id == meeting_id, AttendanceInterval.left_at.is_(None)
+                        )
+                    )
+                ).all()
                 for interval in open_:
                     interval.left_at = now
                     who = await s.get(Member, interval.member_pk)
-                    tx.record("member_left", member_id=who.member_id if who else "?",
-                              reason="meeting_closed")
+                    tx.record("member_left", member_id=who.member_id if who else "?", reason="meeting_closed")
                 tx.record("meeting_closed", by=member.member_id)
-            detail.update({"state": m.state, "opened_at": iso(m.opened_at),
-                           "closed_at": iso(m.closed_at)})
+            detail.update({"state": m.state, "opened_at": iso(m.opened_at), "closed_at": iso(m.closed_at)})
         self._admit_cache.pop(meeting_id, None)
         if action == "close":
             await self._journal.checkpoint_now(meeting_id)
@@ -207,34 +257,59 @@ class Meetings:
             detail = {**cached, "my_role": mine.role}
             sites = [Site(x["id"], x["name"]) for x in detail["sites"]]
             own = next((x for x in sites if x.id == mine.site_id), None)
-            return Admission(detail, Entitlement(member.member_id, member.full_name,
-                                                 Role(mine.role), own), sites, member.id)
+            return Admission(
+                detail,
+                Entitlement(member.member_id, member.full_name, Role(mine.role), own),
+                sites,
+                member.id,
+            )
 
-    async def start_interval(self, meeting_id: int, member_pk: int, attendance: str,
-                             site_id: int | None, at: datetime) -> None:
+    async def start_interval(
+        self, meeting_id: int, member_pk: int, attendance: str, site_id: int | None, at: datetime
+    ) -> None:
         async with self._journal.transaction(meeting_id) as tx:
             s = tx.session
-            await s.execute(update(AttendanceInterval)
-                            .where(AttendanceInterval.meeting_id == meeting_id,
-                                   AttendanceInterval.member_pk == member_pk,
-                                   AttendanceInterval.left_at.is_(None))
-                            .values(left_at=at))
-            s.add(AttendanceInterval(meeting_id=meeting_id, member_pk=member_pk,
-                                     attendance=attendance, site_id=site_id, joined_at=at))
+            await s.execute(
+                update(AttendanceInterval)
+                .where(
+                    AttendanceInterval.meeting_id == meeting_id,
+                    AttendanceInterval.member_pk == member_pk,
+                    AttendanceInterval.left_at.is_(None),
+                )
+                .values(left_at=at)
+            )
+            s.add(
+                AttendanceInterval(
+                    meeting_id=meeting_id,
+                    member_pk=member_pk,
+                    attendance=attendance,
+                    site_id=site_id,
+                    joined_at=at,
+                )
+            )
+            if tx.closed:  # presence after close is not a minutes fact
+                return
             who = await s.get(Member, member_pk)
             site = await s.get(SiteRow, site_id) if site_id is not None else None
-            tx.record("member_joined", member_id=who.member_id if who else "?",
-                      attendance=attendance, site=site.name if site else None)
+            tx.record(
+                "member_joined",
+                member_id=who.member_id if who else "?",
+                attendance=attendance,
+                site=site.name if site else None,
+            )
 
     async def end_interval(self, meeting_id: int, member_pk: int, at: datetime) -> None:
         async with self._journal.transaction(meeting_id) as tx:
             result = await tx.session.execute(
                 update(AttendanceInterval)
-                .where(AttendanceInterval.meeting_id == meeting_id,
-                       AttendanceInterval.member_pk == member_pk,
-                       AttendanceInterval.left_at.is_(None))
-                .values(left_at=at))
-            if result.rowcount:  # type: ignore[attr-defined]
+                .where(
+                    AttendanceInterval.meeting_id == meeting_id,
+                    AttendanceInterval.member_pk == member_pk,
+                    AttendanceInterval.left_at.is_(None),
+                )
+                .values(left_at=at)
+            )
+            if result.rowcount and not tx.closed:  # type: ignore[attr-defined]
                 who = await tx.session.get(Member, member_pk)
                 tx.record("member_left", member_id=who.member_id if who else "?", reason="left")
 
@@ -244,14 +319,26 @@ class Meetings:
             msg = ChatMessage(meeting_id=meeting_id, member_pk=member.id, text=text, at=now)
             s.add(msg)
             await s.flush()
-            return {"id": msg.id, "member_id": member.member_id, "full_name": member.full_name,
-                    "text": text, "at": iso(now)}
+            return {
+                "id": msg.id,
+                "member_id": member.member_id,
+                "full_name": member.full_name,
+                "text": text,
+                "at": iso(now),
+            }
 
     async def chat_history(self, meeting_id: int, limit: int) -> list[dict[str, Any]]:
         async with self._db() as s:
-            rows = (await s.execute(select(ChatMessage, Member)
-                                    .join(Member, Member.id == ChatMessage.member_pk)
-                                    .where(ChatMessage.meeting_id == meeting_id)
-                                    .order_by(ChatMessage.id.desc()).limit(limit))).all()
-        return [{"id": c.id, "member_id": m.member_id, "full_name": m.full_name, "text": c.text,
-                 "at": iso(c.at)} for c, m in reversed(rows)]
+            rows = (
+                await s.execute(
+                    select(ChatMessage, Member)
+                    .join(Member, Member.id == ChatMessage.member_pk)
+                    .where(ChatMessage.meeting_id == meeting_id)
+                    .order_by(ChatMessage.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {"id": c.id, "member_id": m.member_id, "full_name": m.full_name, "text": c.text, "at": iso(c.at)}
+            for c, m in reversed(rows)
+        ]

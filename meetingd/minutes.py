@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
 from meeting.errors import Conflict, InvalidInput, InvalidState, NotAuthorised, NotFound
-from recorder.bundle import Bundle
+from recorder.bundle import Bundle, tlog_proof_text
 from recorder.checkpoint import Checkpoint, add_cosignatures
 from recorder.cosignature import Cosigner, verify_cosignature
 from recorder.errors import KeyFileError, NoteError
@@ -80,8 +80,7 @@ def server_public_keys(cfg: Config) -> list[tuple[bytes, str]]:
 
 def check_passphrase(value: Any, field: str = "passphrase") -> str:
     if not isinstance(value, str) or not PASSPHRASE_MIN <= len(value) <= PASSPHRASE_MAX:
-        raise InvalidInput(f"{field} must be {PASSPHRASE_MIN}-{PASSPHRASE_MAX} characters",
-                           field=field)
+        raise InvalidInput(f"{field} must be {PASSPHRASE_MIN}-{PASSPHRASE_MAX} characters", field=field)
     return value
 
 
@@ -108,8 +107,9 @@ class StoredLog:
 
 
 class MinutesService:
-    def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock,
-                 cfg: Config) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock, cfg: Config
+    ) -> None:
         self._db, self._journal, self._clock, self._cfg = db, journal, clock, cfg
         self._prefix = cfg.minutes.origin_prefix.rstrip("/")
         self._locks: dict[int, asyncio.Lock] = {}
@@ -124,50 +124,64 @@ class MinutesService:
         return f"{self._prefix}/member/{member_id}"
 
     def _key_dict(self, member_id: str, row: OfficerKey) -> dict[str, Any]:
-        vkey = VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1,
-                           base64.b64decode(row.public_key))
-        out = {"name": vkey.name, "verifier_key": vkey.encode(), "fingerprint": vkey.fingerprint,
-               "created_at": iso(row.created_at)}
+        vkey = VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1, base64.b64decode(row.public_key))
+        out = {
+            "name": vkey.name,
+            "verifier_key": vkey.encode(),
+            "fingerprint": vkey.fingerprint,
+            "created_at": iso(row.created_at),
+        }
         if row.retired_at is not None:
             out["retired_at"] = iso(row.retired_at)
         return out
 
     async def _keys_of(self, s: AsyncSession, member_pk: int) -> list[OfficerKey]:
-        return list((await s.scalars(select(OfficerKey).where(OfficerKey.member_pk == member_pk)
-                                     .order_by(OfficerKey.id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(OfficerKey).where(OfficerKey.member_pk == member_pk).order_by(OfficerKey.id)
+                )
+            ).all()
+        )
 
     async def my_keys(self, member: Member) -> dict[str, Any]:
         async with self._db() as s:
             rows = await self._keys_of(s, member.id)
         active = next((r for r in rows if r.retired_at is None), None)
-        return {"key": self._key_dict(member.member_id, active) if active else None,
-                "retired": [self._key_dict(member.member_id, r) for r in rows
-                            if r.retired_at is not None]}
+        return {
+            "key": self._key_dict(member.member_id, active) if active else None,
+            "retired": [self._key_dict(member.member_id, r) for r in rows if r.retired_at is not None],
+        }
 
-    async def _open_key(self, member: Member, row: OfficerKey, passphrase: str,
-                        field: str) -> Ed25519PrivateKey:
+    async def _open_key(
+        self, member: Member, row: OfficerKey, passphrase: str, field: str
+    ) -> Ed25519PrivateKey:
         self._wrong.check(member.member_id, "wrong passphrases")
         try:
             return await asyncio.to_thread(decrypt_private_key, row.key_file, passphrase)
         except KeyFileError:
             self._wrong.hit(member.member_id)
             logger.info("member=%s wrong key passphrase", member.member_id)
-            raise InvalidInput("wrong passphrase for your cosigning key", field=field,
-                               reason="wrong_passphrase") from None
+            raise InvalidInput(
+                "wrong passphrase for your cosigning key", field=field, reason="wrong_passphrase"
+            ) from None
 
-    async def create_key(self, member: Member, passphrase: str, *, replace: bool = False,
-                         current_passphrase: str | None = None) -> dict[str, Any]:
+    async def create_key(
+        self, member: Member, passphrase: str, *, replace: bool = False, current_passphrase: str | None = None
+    ) -> dict[str, Any]:
         check_passphrase(passphrase)
         async with self._db() as s:
             rows = await self._keys_of(s, member.id)
         active = next((r for r in rows if r.retired_at is None), None)
         if active is not None:
             if not replace:
-                raise Conflict("you already have a cosigning key (replace it with replace: true "
-                               "and current_passphrase)")
+                raise Conflict(
+                    "you already have a cosigning key (replace it with replace: true and current_passphrase)"
+                )
             if not isinstance(current_passphrase, str):
-                raise InvalidInput("current_passphrase is required to replace your key",
-                                   field="current_passphrase")
+                raise InvalidInput(
+                    "current_passphrase is required to replace your key", field="current_passphrase"
+                )
             await self._open_key(member, active, current_passphrase, "current_passphrase")
         key = generate_private_key()
         document = await asyncio.to_thread(encrypt_private_key, key, passphrase)
@@ -178,11 +192,14 @@ class MinutesService:
                 if old is None or old.retired_at is not None:
                     raise Conflict("your key changed meanwhile; try again")
                 old.retired_at = now
-            row = OfficerKey(member_pk=member.id, key_file=document, created_at=now,
-                             public_key=base64.b64encode(read_public_key(document)).decode())
+            row = OfficerKey(
+                member_pk=member.id,
+                key_file=document,
+                created_at=now,
+                public_key=base64.b64encode(read_public_key(document)).decode(),
+            )
             s.add(row)
-        logger.info("member=%s cosigning key %s", member.member_id,
-                    "replaced" if active else "created")
+        logger.info("member=%s cosigning key %s", member.member_id, "replaced" if active else "created")
         return self._key_dict(member.member_id, row)
 
     # -- reading the stored log -----------------------------------------------------------
@@ -192,12 +209,24 @@ class MinutesService:
             meeting = await s.get(Meeting, meeting_id)
             if meeting is None:
                 raise NotFound(f"no meeting {meeting_id}")
-            texts = list((await s.scalars(select(MinutesEntry.canonical)
-                                          .where(MinutesEntry.meeting_id == meeting_id)
-                                          .order_by(MinutesEntry.seq))).all())
-            notes = list((await s.scalars(select(MinutesCheckpoint.note)
-                                          .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                          .order_by(MinutesCheckpoint.size))).all())
+            texts = list(
+                (
+                    await s.scalars(
+                        select(MinutesEntry.canonical)
+                        .where(MinutesEntry.meeting_id == meeting_id)
+                        .order_by(MinutesEntry.seq)
+                    )
+                ).all()
+            )
+            notes = list(
+                (
+                    await s.scalars(
+                        select(MinutesCheckpoint.note)
+                        .where(MinutesCheckpoint.meeting_id == meeting_id)
+                        .order_by(MinutesCheckpoint.size)
+                    )
+                ).all()
+            )
         return StoredLog(meeting, texts, [json.loads(t) for t in texts], notes)
 
     async def _participant(self, meeting_id: int, member: Member | None) -> str | None:
@@ -207,18 +236,24 @@ class MinutesService:
                 raise NotFound(f"no meeting {meeting_id}")
             if member is None:
                 return None
-            role = await s.scalar(select(Participant.role).where(
-                Participant.meeting_id == meeting_id, Participant.member_pk == member.id))
+            role = await s.scalar(
+                select(Participant.role).where(
+                    Participant.meeting_id == meeting_id, Participant.member_pk == member.id
+                )
+            )
         if role is None and not member.is_admin:
             raise NotAuthorised("you are not a participant of this meeting")
         return role
 
     async def _officers(self, meeting_id: int) -> list[tuple[str, Member, list[OfficerKey]]]:
         async with self._db() as s:
-            rows = (await s.execute(select(Participant.role, Member)
-                                    .join(Member, Member.id == Participant.member_pk)
-                                    .where(Participant.meeting_id == meeting_id,
-                                           Participant.role.in_(OFFICER_ROLES)))).all()
+            rows = (
+                await s.execute(
+                    select(Participant.role, Member)
+                    .join(Member, Member.id == Participant.member_pk)
+                    .where(Participant.meeting_id == meeting_id, Participant.role.in_(OFFICER_ROLES))
+                )
+            ).all()
             out = [(role, m, await self._keys_of(s, m.id)) for role, m in rows]
         return sorted(out, key=lambda x: OFFICER_ROLES.index(x[0]))
 
@@ -229,16 +264,19 @@ class MinutesService:
         if not notes:
             return current
         sigs = parse_signed_note(notes[-1]).signatures
-        candidates = [current] + [VerifierKey(origin, SIG_ED25519, raw)
-                                  for raw, _ in server_public_keys(self._cfg)]
+        candidates = [current] + [
+            VerifierKey(origin, SIG_ED25519, raw) for raw, _ in server_public_keys(self._cfg)
+        ]
         for key in candidates:
             if any(key.matches(sig) for sig in sigs):
                 return key
         raise InvalidState(f"meeting {meeting_id}: no known server key signed its checkpoints")
 
     def _cosigner_keys(self, member_id: str, rows: Sequence[OfficerKey]) -> list[VerifierKey]:
-        return [VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1,
-                            base64.b64decode(r.public_key)) for r in rows]
+        return [
+            VerifierKey(self.key_name(member_id), SIG_COSIGNATURE_V1, base64.b64decode(r.public_key))
+            for r in rows
+        ]
 
     # -- review -----------------------------------------------------------------------------
 
@@ -261,24 +299,31 @@ class MinutesService:
                 for sig in sigs:
                     if vkey.matches(sig) and len(sig.signature) == 72:
                         cosigned_at = int.from_bytes(sig.signature[:8], "big")
-            officers.append({
-                "role": role, "member_id": m.member_id, "full_name": m.full_name,
-                "key": self._key_dict(m.member_id, active) if active else None,
-                "cosigned": cosigned_at is not None,
-                "cosigned_at": iso(_from_unix(cosigned_at)) if cosigned_at is not None else None,
-            })
+            officers.append(
+                {
+                    "role": role,
+                    "member_id": m.member_id,
+                    "full_name": m.full_name,
+                    "key": self._key_dict(m.member_id, active) if active else None,
+                    "cosigned": cosigned_at is not None,
+                    "cosigned_at": iso(_from_unix(cosigned_at)) if cosigned_at is not None else None,
+                }
+            )
         seal = log.sealed
         return {
-            "meeting_id": meeting_id, "state": log.meeting.state,
-            "origin": self._journal.origin(meeting_id), "log_key": key.encode(),
-            "log_key_fingerprint": key.fingerprint, "entries": log.entries,
+            "meeting_id": meeting_id,
+            "state": log.meeting.state,
+            "origin": self._journal.origin(meeting_id),
+            "log_key": key.encode(),
+            "log_key_fingerprint": key.fingerprint,
+            "entries": log.entries,
             "checkpoint": checkpoint,
             "sealed": {k: seal[k] for k in ("lang", "sha256", "covers", "seq")} if seal else None,
-            "officers": officers, "html_url": f"/api/meetings/{meeting_id}/minutes.html",
+            "officers": officers,
+            "html_url": f"/api/meetings/{meeting_id}/minutes.html",
         }
 
-    async def _signature_info(self, meeting_id: int, log: StoredLog,
-                              size: int) -> SignatureInfo:
+    async def _signature_info(self, meeting_id: int, log: StoredLog, size: int) -> SignatureInfo:
         key = self._log_key(meeting_id, log.notes)
         tree = MinutesLog.restore(self._journal.origin(meeting_id), log.texts[:size])
         officers = []
@@ -286,10 +331,13 @@ class MinutesService:
             active = next((r for r in rows if r.retired_at is None), None)
             fp = self._cosigner_keys(m.member_id, [active])[0].fingerprint if active else None
             officers.append(OfficerSignature(role, m.member_id, m.full_name, fp))
-        return SignatureInfo(origin=self._journal.origin(meeting_id),
-                             log_key_fingerprint=key.fingerprint, size=size,
-                             root_hash=tree.root().hex() if size else "",
-                             officers=tuple(officers))
+        return SignatureInfo(
+            origin=self._journal.origin(meeting_id),
+            log_key_fingerprint=key.fingerprint,
+            size=size,
+            root_hash=tree.root().hex() if size else "",
+            officers=tuple(officers),
+        )
 
     async def html(self, meeting_id: int, member: Member | None, lang: str) -> str:
         """The sealed document in its language; otherwise a translation or a draft."""
@@ -307,8 +355,9 @@ class MinutesService:
                 return doc.html
         covers = int(seal.get("covers", len(log.entries) - 1))
         info = await self._signature_info(meeting_id, log, covers)
-        return render_minutes(log.entries[:covers], lang, signatures=info,
-                              translation_of=str(seal.get("lang")))
+        return render_minutes(
+            log.entries[:covers], lang, signatures=info, translation_of=str(seal.get("lang"))
+        )
 
     # -- seal and cosign ----------------------------------------------------------------------
 
@@ -324,8 +373,9 @@ class MinutesService:
         async with self._lock(meeting_id):
             log = await self._stored(meeting_id)
             if log.meeting.state != "closed":
-                raise InvalidState("the minutes can be sealed only after the meeting is closed",
-                                   state=log.meeting.state)
+                raise InvalidState(
+                    "the minutes can be sealed only after the meeting is closed", state=log.meeting.state
+                )
             seal = log.sealed
             if seal is None:
                 size = len(log.entries)
@@ -333,44 +383,57 @@ class MinutesService:
                 document = render_minutes(log.entries, lang, signatures=info)
                 digest = hashlib.sha256(document.encode("utf-8")).hexdigest()
                 async with self._journal.transaction(meeting_id) as tx:
-                    seal = tx.record("minutes_rendered", lang=lang, sha256=digest, covers=size,
-                                     renderer=RENDERER)
-                    tx.session.add(MinutesDocument(meeting_id=meeting_id, seq=seal["seq"],
-                                                   lang=lang, sha256=digest, html=document))
-                logger.info("meeting=%s minutes sealed lang=%s entries=%s sha256=%s",
-                            meeting_id, lang, size, digest)
+                    seal = tx.record(
+                        "minutes_rendered", lang=lang, sha256=digest, covers=size, renderer=RENDERER
+                    )
+                    tx.session.add(
+                        MinutesDocument(
+                            meeting_id=meeting_id, seq=seal["seq"], lang=lang, sha256=digest, html=document
+                        )
+                    )
+                logger.info(
+                    "meeting=%s minutes sealed lang=%s entries=%s sha256=%s", meeting_id, lang, size, digest
+                )
                 await self._journal.checkpoint_now(meeting_id)
-            elif not log.notes or Checkpoint.parse(
-                    parse_signed_note(log.notes[-1]).text).size != len(log.entries):
+            elif not log.notes or Checkpoint.parse(parse_signed_note(log.notes[-1]).text).size != len(
+                log.entries
+            ):
                 await self._journal.checkpoint_now(meeting_id)
         return seal
 
-    async def cosign(self, meeting_id: int, member: Member, passphrase: Any,
-                     lang: str | None = None) -> dict[str, Any]:
+    async def cosign(
+        self, meeting_id: int, member: Member, passphrase: Any, lang: str | None = None
+    ) -> dict[str, Any]:
         role = await self.officer_role(meeting_id, member)
         check_passphrase(passphrase)
         async with self._db() as s:
             meeting = await s.get(Meeting, meeting_id)
-            active = next((r for r in await self._keys_of(s, member.id)
-                           if r.retired_at is None), None)
+            active = next((r for r in await self._keys_of(s, member.id) if r.retired_at is None), None)
         if meeting is None:
             raise NotFound(f"no meeting {meeting_id}")
         if meeting.state != "closed":
-            raise InvalidState("the minutes can be cosigned only after the meeting is closed",
-                               state=meeting.state)
+            raise InvalidState(
+                "the minutes can be cosigned only after the meeting is closed", state=meeting.state
+            )
         if active is None:
-            raise InvalidState("you have no cosigning key yet",
-                               hint="create a key: POST /api/me/keys")
+            raise InvalidState("you have no cosigning key yet", hint="create a key: POST /api/me/keys")
         private = await self._open_key(member, active, passphrase, "passphrase")
         self._wrong.reset(member.member_id)
         await self.seal(meeting_id, lang or member.language or "en")
         cosigner = Cosigner(self.key_name(member.member_id), private)
         async with self._lock(meeting_id), self._db() as s, s.begin():
-            row = await s.scalar(select(MinutesCheckpoint)
-                                 .where(MinutesCheckpoint.meeting_id == meeting_id)
-                                 .order_by(MinutesCheckpoint.size.desc()).limit(1))
-            count = await s.scalar(select(MinutesEntry.seq).where(
-                MinutesEntry.meeting_id == meeting_id).order_by(MinutesEntry.seq.desc()).limit(1))
+            row = await s.scalar(
+                select(MinutesCheckpoint)
+                .where(MinutesCheckpoint.meeting_id == meeting_id)
+                .order_by(MinutesCheckpoint.size.desc())
+                .limit(1)
+            )
+            count = await s.scalar(
+                select(MinutesEntry.seq)
+                .where(MinutesEntry.meeting_id == meeting_id)
+                .order_by(MinutesEntry.seq.desc())
+                .limit(1)
+            )
             if row is None or row.size != (count or 0) + 1:
                 raise InvalidState("the final checkpoint is not signed yet; try again")
             note = parse_signed_note(row.note)
@@ -385,11 +448,18 @@ class MinutesService:
             done = verify_cosignature(note.text, sig, cosigner.verifier_key)
         except NoteError as exc:  # a stored line that does not verify: storage was altered
             raise InvalidState(f"the stored cosignature does not verify: {exc}") from exc
-        logger.info("meeting=%s cosigned role=%s member=%s already=%s", meeting_id, role,
-                    member.member_id, already)
-        return {"already": already,
-                "cosignature": {"role": role, "name": done.name, "fingerprint": done.fingerprint,
-                                "timestamp": done.timestamp}}
+        logger.info(
+            "meeting=%s cosigned role=%s member=%s already=%s", meeting_id, role, member.member_id, already
+        )
+        return {
+            "already": already,
+            "cosignature": {
+                "role": role,
+                "name": done.name,
+                "fingerprint": done.fingerprint,
+                "timestamp": done.timestamp,
+            },
+        }
 
     # -- export ----------------------------------------------------------------------------------
 
@@ -398,14 +468,14 @@ class MinutesService:
         await self.seal(meeting_id, lang)
         log = await self._stored(meeting_id)
         key = self._log_key(meeting_id, log.notes)
-        restored = MinutesLog.restore(self._journal.origin(meeting_id), log.texts, log.notes,
-                                      log_key=key)
+        restored = MinutesLog.restore(self._journal.origin(meeting_id), log.texts, log.notes, log_key=key)
         final = parse_signed_note(log.notes[-1]).signatures
         cosigners: dict[str, VerifierKey] = {}
         warnings: list[str] = []
         for role, m, rows in await self._officers(meeting_id):
-            signed = [k for k in self._cosigner_keys(m.member_id, rows)
-                      if any(k.matches(sig) for sig in final)]
+            signed = [
+                k for k in self._cosigner_keys(m.member_id, rows) if any(k.matches(sig) for sig in final)
+            ]
             if signed:
                 cosigners[role] = signed[-1]
             else:
@@ -415,9 +485,44 @@ class MinutesService:
         async with self._db() as s:
             doc = await s.get(MinutesDocument, (meeting_id, seal["seq"]))
         if seal.get("lang") != lang:
-            warnings.append(f"the minutes were sealed in {seal.get('lang')!r}; the bundle "
-                            f"carries that document")
+            warnings.append(
+                f"the minutes were sealed in {seal.get('lang')!r}; the bundle carries that document"
+            )
         return restored.export(key, cosigners, minutes_html=doc.html if doc else None), warnings
+
+    async def policy(self, meeting_id: int) -> str:
+        """A trust policy for this meeting's bundle, as this server sees it.
+
+        An auditor must check these keys out of band (fingerprints printed in the
+        minutes, officers' own devices, the witnesses' operators) before trusting it.
+        """
+        view = await self.view(meeting_id, None)
+        lines = [
+            f"# trust policy of meeting {meeting_id} ({view['origin']}), written by this server:",
+            "# confirm every fingerprint out of band before relying on it",
+            f"# log key fingerprint {view['log_key_fingerprint']}",
+            f"log {view['log_key']}",
+        ]
+        for o in view["officers"]:
+            if o["key"] is None:
+                lines.append(f"# the {o['role']} ({o['member_id']}) has no cosigning key yet")
+                continue
+            lines.append(f"# {o['role']} {o['member_id']}: fingerprint {o['key']['fingerprint']}")
+            lines.append(f"officer {o['role']} {o['key']['verifier_key']}")
+        return "\n".join(lines) + "\n"
+
+    async def inclusion_proof(self, meeting_id: int, index: int) -> str:
+        """A C2SP tlog-proof of entry ``index`` against the meeting's latest checkpoint."""
+        log = await self._stored(meeting_id)
+        if not log.notes:
+            raise InvalidState(f"meeting {meeting_id} has no signed checkpoint yet")
+        size = Checkpoint.parse(parse_signed_note(log.notes[-1]).text).size
+        if not 0 <= index < size:
+            raise InvalidInput(
+                f"entry {index} is not under the latest checkpoint (size {size})", field="entry"
+            )
+        tree = MinutesLog.restore(self._journal.origin(meeting_id), log.texts[:size])
+        return tlog_proof_text(index, tree.inclusion_proof(index, size), log.notes[-1])
 
     # -- participation -------------------------------------------------------------------------
 
@@ -433,9 +538,21 @@ def _from_unix(ts: int) -> Any:
     return datetime.fromtimestamp(ts, UTC)
 
 
-PARTICIPATION_HEADER = ["member_id", "full_name", "role", "attendance", "site", "present",
-                        "joined_at", "minutes_present", "speeches", "speaking_seconds",
-                        "polls_eligible", "polls_voted", "turnout_percent"]
+PARTICIPATION_HEADER = [
+    "member_id",
+    "full_name",
+    "role",
+    "attendance",
+    "site",
+    "present",
+    "joined_at",
+    "minutes_present",
+    "speeches",
+    "speaking_seconds",
+    "polls_eligible",
+    "polls_voted",
+    "turnout_percent",
+]
 
 
 def participation_csv(entries: Sequence[dict[str, Any]]) -> str:
@@ -448,16 +565,36 @@ def participation_csv(entries: Sequence[dict[str, Any]]) -> str:
     for p in sorted(facts.people.values(), key=lambda p: p.member_id):
         voted = sum(1 for poll in polls if p.member_id in poll.voters) if p.votes else 0
         eligible = len(polls) if p.votes else 0
-        w.writerow([p.member_id, p.full_name, p.role, p.attendance or "", p.site or "",
-                    "yes" if p.present else ("excused" if p.excused else "no"),
-                    p.joined_at or "", round(p.seconds_present / 60, 1), p.speeches,
-                    round(p.speaking_seconds), eligible, voted,
-                    f"{100 * voted / eligible:.1f}" if eligible else ""])
+        w.writerow(
+            [
+                p.member_id,
+                p.full_name,
+                p.role,
+                p.attendance or "",
+                p.site or "",
+                "yes" if p.present else ("excused" if p.excused else "no"),
+                p.joined_at or "",
+                round(p.seconds_present / 60, 1),
+                p.speeches,
+                round(p.speaking_seconds),
+                eligible,
+                voted,
+                f"{100 * voted / eligible:.1f}" if eligible else "",
+            ]
+        )
     if polls:
         w.writerow([])
         entitled = len(facts.entitled)
         for poll in polls:
             voted = len(poll.voters) or int((poll.tally or {}).get("voters", 0) or 0)
-            w.writerow(["#poll", poll.poll_id, str(poll.config.get("question", "")), entitled,
-                        voted, f"{100 * voted / entitled:.1f}" if entitled else ""])
+            w.writerow(
+                [
+                    "#poll",
+                    poll.poll_id,
+                    str(poll.config.get("question", "")),
+                    entitled,
+                    voted,
+                    f"{100 * voted / entitled:.1f}" if entitled else "",
+                ]
+            )
     return buf.getvalue()

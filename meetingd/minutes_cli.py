@@ -1,131 +1,28 @@
-"""``meetingd minutes ...``, ``meetingd verify`` and ``meetingd keys ...``.
+"""``meetingd minutes ...`` and ``meetingd keys ...`` (``meetingd verify``: verify_cli.py).
 
-``verify`` runs fully offline: it imports only the recorder (stdlib, ``cryptography``,
-``rfc8785``) and, when present, ``voting.audit`` for tally checks — no database, no
-server, no framework. The other commands open the daemon's services. Heavy imports are
-inside the commands so ``meetingd verify`` stays light.
+These commands open the daemon's services. Heavy imports are inside the commands so
+``meetingd verify`` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .verify_cli import add_verify_command
+
 CHROMIUM = "/usr/bin/chromium"
 
 
-# -- meetingd verify ------------------------------------------------------------------------
-
-def _recording_findings(entries: Sequence[Mapping[str, Any]], folder: Path) -> Iterable[Any]:
-    """Recording files present in ``folder`` must match the SHA-256 the log gives them."""
-    from recorder.verifier import Finding
-
-    for e in entries:
-        listed = e.get("files")
-        files: list[Any] = listed if isinstance(listed, list) else \
-            [e] if e.get("type") == "recording_file" else []
-        for j, f in enumerate(files):
-            if not isinstance(f, Mapping) or not isinstance(f.get("sha256"), str):
-                continue
-            name = str(f.get("name") or f.get("path") or "")
-            where = f"entries[{e.get('seq')}].files[{j}]" if e.get("type") != "recording_file" \
-                else f"entries[{e.get('seq')}]"
-            path = folder / Path(name).name  # never leave the given folder
-            if not name or not path.is_file():
-                yield Finding(where, f"recording {name!r} not found in {folder}", "warning")
-                continue
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            if h.hexdigest() != f["sha256"]:
-                yield Finding(where, f"recording {name!r} does not match its SHA-256")
-
-
-def _tally_checker() -> Any:
-    try:
-        from voting.audit import tally_checker
-    except ImportError:
-        return None
-    return tally_checker
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from recorder.verifier import verify_bundle
-
-    text = Path(args.bundle).read_text(encoding="utf-8")
-    cosigners: dict[str, str] | None = None
-    if args.cosigner:
-        cosigners = {}
-        for item in args.cosigner:
-            role, sep, key = item.partition("=")
-            if not sep:
-                print(f"meetingd verify: --cosigner {item!r} is not ROLE=VERIFIER_KEY",
-                      file=sys.stderr)
-                return 2
-            cosigners[role] = key
-    checker = _tally_checker()
-    report = verify_bundle(text, trusted_log_key=args.log_key, trusted_cosigners=cosigners,
-                           tally_checker=checker)
-    if args.recordings:
-        from recorder.verifier import Finding
-
-        try:
-            entries = [json.loads(e) for e in json.loads(text).get("entries", [])]
-            report.findings += list(_recording_findings(
-                [e for e in entries if isinstance(e, dict)], Path(args.recordings)))
-        except (ValueError, AttributeError) as exc:
-            report.findings.append(Finding("recordings", f"cannot read entries: {exc}"))
-    missing_trackers = _print_trackers(text, args.tracker or [])
-    print("OK" if report.ok else f"FAILED: {len(report.errors)} problem(s)")
-    print(f"origin {report.origin}; {report.size} entries; root {report.root_hash}")
-    print(f"log key fingerprint {report.log_key_fingerprint}"
-          + ("" if args.log_key else " (not pinned: compare it with a trusted copy)"))
-    for c in report.cosignatures:
-        when = datetime.fromtimestamp(c.timestamp, UTC).isoformat().replace("+00:00", "Z")
-        print(f"cosigned by {c.role}: {c.name}, key fingerprint {c.fingerprint}, at {when}")
-    if checker is None:
-        print("note: voting.audit is not installed; poll tallies were not recomputed")
-    for f in report.findings:
-        print(f"{f.severity.upper()} {f.location}: {f.message}")
-    return 0 if report.ok and not missing_trackers else 1
-
-
-def _print_trackers(text: str, trackers: Sequence[str]) -> int:
-    """Say where each tracker is on a board (``counted`` or ``superseded``); count misses."""
-    if not trackers:
-        return 0
-    try:
-        from voting.e2e.record import find_tracker
-    except ImportError as exc:
-        print(f"meetingd verify: trackers cannot be looked up: {exc}", file=sys.stderr)
-        return len(trackers)
-    try:
-        entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(text).get("entries", [])]
-    except (ValueError, AttributeError):
-        entries = []
-    missing = 0
-    for t in trackers:
-        found = find_tracker([e for e in entries if isinstance(e, dict)], t)
-        if not found:
-            missing += 1
-            print(f"tracker {t}: NOT on any board")
-        for f in found:
-            state = "superseded by a later ballot of the same voter" if f.superseded else "counted"
-            print(f"tracker {t}: on the board of poll {f.poll_id}, entries[{f.index}], {state}")
-    return missing
-
-
 # -- meetingd minutes export / participation ---------------------------------------------------
+
 
 def print_pdf(html: str, pdf: Path) -> bool:
     """Print ``html`` to ``pdf`` with headless Chromium; False when Chromium is absent."""
@@ -136,11 +33,24 @@ def print_pdf(html: str, pdf: Path) -> bool:
         page = Path(tmp) / "minutes.html"
         page.write_text(html, encoding="utf-8")
         subprocess.run(  # noqa: S603 (fixed executable, our own arguments)
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
-             f"--print-to-pdf={pdf}", page.as_uri()],
-            check=True, capture_output=True, timeout=120)
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp}/profile",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return pdf.exists()
 
 
@@ -153,8 +63,10 @@ def cmd_minutes_export(args: argparse.Namespace) -> int:
         bundle, warnings = await svc.minutes.export(args.meeting_id, args.lang)
         out = Path(args.output or f"meeting-{args.meeting_id}-minutes.json")
         out.write_text(bundle.to_json(), encoding="utf-8")  # noqa: ASYNC240 (a CLI)
-        print(f"wrote {out}: {len(bundle.entries)} entries, {len(bundle.checkpoints)} "
-              f"checkpoints, cosigned by {', '.join(c.role for c in bundle.cosigners) or 'nobody'}")
+        print(
+            f"wrote {out}: {len(bundle.entries)} entries, {len(bundle.checkpoints)} "
+            f"checkpoints, cosigned by {', '.join(c.role for c in bundle.cosigners) or 'nobody'}"
+        )
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         if args.pdf:
@@ -163,8 +75,39 @@ def cmd_minutes_export(args: argparse.Namespace) -> int:
             if print_pdf(html, pdf):
                 print(f"wrote {pdf}")
             else:
-                print(f"no PDF: Chromium is not installed ({CHROMIUM}); print "
-                      f"the HTML from a browser instead", file=sys.stderr)
+                print(
+                    f"no PDF: Chromium is not installed ({CHROMIUM}); print the HTML from a browser instead",
+                    file=sys.stderr,
+                )
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_minutes_policy(args: argparse.Namespace) -> int:
+    from .cli import _config, _run, _with_services
+
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        text = await svc.minutes.policy(args.meeting_id)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")  # noqa: ASYNC240 (a CLI)
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    return int(_run(_with_services(cfg, run)))
+
+
+def cmd_minutes_proof(args: argparse.Namespace) -> int:
+    from .cli import _config, _run, _with_services
+
+    cfg = _config(args)
+
+    async def run(svc: Any) -> int:
+        sys.stdout.write(await svc.minutes.inclusion_proof(args.meeting_id, args.entry))
         return 0
 
     return int(_run(_with_services(cfg, run)))
@@ -189,6 +132,7 @@ def cmd_minutes_participation(args: argparse.Namespace) -> int:
 
 # -- meetingd keys ------------------------------------------------------------------------------
 
+
 def _server_keys(cfg: Any) -> list[dict[str, Any]]:
     import base64
 
@@ -196,9 +140,15 @@ def _server_keys(cfg: Any) -> list[dict[str, Any]]:
 
     from .minutes import server_public_keys
 
-    return [{"status": "current" if where == "current" else "retired", "file": where,
-             "fingerprint": fingerprint(raw), "public_key": base64.b64encode(raw).decode()}
-            for raw, where in server_public_keys(cfg)]
+    return [
+        {
+            "status": "current" if where == "current" else "retired",
+            "file": where,
+            "fingerprint": fingerprint(raw),
+            "public_key": base64.b64encode(raw).decode(),
+        }
+        for raw, where in server_public_keys(cfg)
+    ]
 
 
 def _verifier_key(prefix: str, meeting_id: int, public_key_b64: str) -> str:
@@ -206,8 +156,9 @@ def _verifier_key(prefix: str, meeting_id: int, public_key_b64: str) -> str:
 
     from recorder.note import SIG_ED25519, VerifierKey
 
-    return VerifierKey(f"{prefix.rstrip('/')}/{meeting_id}", SIG_ED25519,
-                       base64.b64decode(public_key_b64)).encode()
+    return VerifierKey(
+        f"{prefix.rstrip('/')}/{meeting_id}", SIG_ED25519, base64.b64decode(public_key_b64)
+    ).encode()
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
@@ -221,8 +172,10 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     prefix = cfg.minutes.origin_prefix.rstrip("/")
     print(f"origin of meeting N's log: {prefix}/N (the key name in its verifier key)")
     for k in keys:
-        print(f"{k['status']:<8} fingerprint {k['fingerprint']}  public key {k['public_key']}"
-              + (f"  ({k['file']})" if k["status"] == "retired" else ""))
+        print(
+            f"{k['status']:<8} fingerprint {k['fingerprint']}  public key {k['public_key']}"
+            + (f"  ({k['file']})" if k["status"] == "retired" else "")
+        )
     example = _verifier_key(prefix, 1, keys[0]["public_key"])
     print(f"verifier key of meeting 1, current key: {example}")
     return 0
@@ -232,18 +185,25 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
     from .cli import _config, _run, _with_services
 
     cfg = _config(args)
-    doc: dict[str, Any] = {"format": "meetingd-server-keys/v1",
-                           "origin_prefix": cfg.minutes.origin_prefix.rstrip("/"),
-                           "keys": [{k: v for k, v in key.items() if k != "file"}
-                                    for key in _server_keys(cfg)]}
+    doc: dict[str, Any] = {
+        "format": "meetingd-server-keys/v1",
+        "origin_prefix": cfg.minutes.origin_prefix.rstrip("/"),
+        "keys": [{k: v for k, v in key.items() if k != "file"} for key in _server_keys(cfg)],
+    }
     if args.meeting is not None:
+
         async def run(svc: Any) -> int:
             view = await svc.minutes.view(args.meeting, None)
-            doc["meeting"] = {"id": args.meeting, "origin": view["origin"],
-                              "log_key": view["log_key"],
-                              "log_key_fingerprint": view["log_key_fingerprint"],
-                              "cosigners": [{"role": o["role"], "member_id": o["member_id"],
-                                             "key": o["key"]} for o in view["officers"]]}
+            doc["meeting"] = {
+                "id": args.meeting,
+                "origin": view["origin"],
+                "log_key": view["log_key"],
+                "log_key_fingerprint": view["log_key_fingerprint"],
+                "cosigners": [
+                    {"role": o["role"], "member_id": o["member_id"], "key": o["key"]}
+                    for o in view["officers"]
+                ],
+            }
             return 0
 
         _run(_with_services(cfg, run))
@@ -273,11 +233,15 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
             await upgrade_schema(engine)
             async with sessionmaker(engine)() as s:
                 out = []
-                for m in (await s.scalars(select(Meeting).where(
-                        Meeting.state.in_(["open", "closed"])))).all():
-                    last = await s.scalar(select(MinutesEntry.type).where(
-                        MinutesEntry.meeting_id == m.id).order_by(MinutesEntry.seq.desc())
-                        .limit(1))
+                for m in (
+                    await s.scalars(select(Meeting).where(Meeting.state.in_(["open", "closed"])))
+                ).all():
+                    last = await s.scalar(
+                        select(MinutesEntry.type)
+                        .where(MinutesEntry.meeting_id == m.id)
+                        .order_by(MinutesEntry.seq.desc())
+                        .limit(1)
+                    )
                     if m.state == "open":
                         out.append(f"meeting {m.id} is open")
                     elif last is not None and last != "minutes_rendered":
@@ -290,8 +254,11 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     if problems and not args.force:
         for p in problems:
             print(f"meetingd keys rotate: {p}", file=sys.stderr)
-        print("seal those minutes first (meetingd minutes export ID), or pass --force; their "
-              "logs could no longer be extended", file=sys.stderr)
+        print(
+            "seal those minutes first (meetingd minutes export ID), or pass --force; their "
+            "logs could no longer be extended",
+            file=sys.stderr,
+        )
         return 1
     from recorder.keys import (
         decrypt_private_key,
@@ -304,8 +271,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from .keystore import key_passphrase, server_key_path
     from .minutes import retired_server_keys_dir
 
-    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file \
-        else cfg.data_path / "secret.key"
+    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file else cfg.data_path / "secret.key"
     passphrase = key_passphrase(cfg, server_secret(secret_path))
     path = server_key_path(cfg)
     if not path.exists():
@@ -324,48 +290,59 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     tmp.chmod(0o600)
     tmp.replace(path)
     print(f"retired key {old_fp} (kept as {keep})")
-    print(f"new key     {fingerprint(new.public_key())}: used for meetings from now on; "
-          "restart the server")
+    print(f"new key     {fingerprint(new.public_key())}: used for meetings from now on; restart the server")
     return 0
 
 
 # -- parser -------------------------------------------------------------------------------------
 
+
 def add_minutes_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Hook the minutes, verify and keys subcommands into ``meetingd``'s parser."""
-    mn = sub.add_parser("minutes", help="signed minutes: export, participation") \
-        .add_subparsers(dest="sub", required=True)
-    ex = mn.add_parser("export", parents=[common],
-                       help="write the offline-verifiable bundle of a closed meeting")
+    mn = sub.add_parser("minutes", help="signed minutes: export, participation").add_subparsers(
+        dest="sub", required=True
+    )
+    ex = mn.add_parser(
+        "export", parents=[common], help="write the offline-verifiable bundle of a closed meeting"
+    )
     ex.add_argument("meeting_id", type=int)
     ex.add_argument("-o", "--output", help="bundle file (default meeting-ID-minutes.json)")
-    ex.add_argument("--lang", choices=["en", "vi"], default="en",
-                    help="language to seal in, if not sealed yet, and of the PDF")
+    ex.add_argument(
+        "--lang",
+        choices=["en", "vi"],
+        default="en",
+        help="language to seal in, if not sealed yet, and of the PDF",
+    )
     ex.add_argument("--pdf", action="store_true", help="also print a PDF with Chromium")
     ex.set_defaults(fn=cmd_minutes_export)
+    po = mn.add_parser(
+        "policy", parents=[common], help="a trust policy for the meeting's bundle, as this server sees it"
+    )
+    po.add_argument("meeting_id", type=int)
+    po.add_argument("-o", "--output", help="policy file (default: standard output)")
+    po.set_defaults(fn=cmd_minutes_policy)
+    pr = mn.add_parser(
+        "proof", parents=[common], help="a C2SP tlog-proof of one entry against the latest checkpoint"
+    )
+    pr.add_argument("meeting_id", type=int)
+    pr.add_argument("--entry", type=int, required=True, help="the entry's index (its seq)")
+    pr.set_defaults(fn=cmd_minutes_proof)
     pa = mn.add_parser("participation", parents=[common], help="participation report as CSV")
     pa.add_argument("meeting_id", type=int)
     pa.add_argument("-o", "--output", help="CSV file (default: standard output)")
     pa.set_defaults(fn=cmd_minutes_participation)
 
-    v = sub.add_parser("verify", help="verify a minutes bundle offline (no server, no database)")
-    v.add_argument("bundle")
-    v.add_argument("--log-key", help="trusted verifier key of the server's minutes key")
-    v.add_argument("--cosigner", action="append", metavar="ROLE=VKEY",
-                   help="trusted verifier key of an officer (repeatable)")
-    v.add_argument("--recordings", metavar="DIR", help="folder holding the recording files")
-    v.add_argument("--tracker", action="append", metavar="T",
-                   help="a secret ballot's tracker (or its first 16+ hex digits): is it on the board?")
-    v.set_defaults(fn=cmd_verify)
+    add_verify_command(sub)
 
-    k = sub.add_parser("keys", help="the server's minutes signing key") \
-        .add_subparsers(dest="sub", required=True)
+    k = sub.add_parser("keys", help="the server's minutes signing key").add_subparsers(
+        dest="sub", required=True
+    )
     ks = k.add_parser("show", parents=[common], help="fingerprints of current and retired keys")
     ks.set_defaults(fn=cmd_keys_show)
-    kr = k.add_parser("rotate", parents=[common],
-                      help="new key for new meetings; the old one is retired and kept")
-    kr.add_argument("--force", action="store_true",
-                    help="rotate even while meetings are open or unsealed")
+    kr = k.add_parser(
+        "rotate", parents=[common], help="new key for new meetings; the old one is retired and kept"
+    )
+    kr.add_argument("--force", action="store_true", help="rotate even while meetings are open or unsealed")
     kr.set_defaults(fn=cmd_keys_rotate)
     ke = k.add_parser("export", parents=[common], help="public keys as JSON (for auditors)")
     ke.add_argument("--meeting", type=int, help="also the exact verifier keys of this meeting")

@@ -25,10 +25,10 @@ from meeting.agenda import Motion
 from meeting.attendance import Person, RegisterChange
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
+from meeting.quorum import QuorumRule
 from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
-from voting import QuorumRule
 from voting.poll import PollState
 
 from .ballots import Ballots
@@ -52,15 +52,26 @@ TALLY_SENDS_PER_S = 2000
 
 
 class Procedure:
-    def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock,
-                 *, group_commit: bool = True, group_window_s: float = 0.004,
-                 tick_s: float = TICK_S) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        journal: Journal,
+        clock: Clock,
+        *,
+        emit: Emit,
+        roster_of: Callable[[int], Roster | None],
+        on_floor_given: Callable[[int, str], Awaitable[None]],
+        group_commit: bool = True,
+        group_window_s: float = 0.004,
+        tick_s: float = TICK_S,
+    ) -> None:
+        """``emit`` broadcasts to a meeting's room; ``roster_of`` is the live roster
+        (signaling's); ``on_floor_given`` unmutes the new speaker's media."""
         self.db, self.journal, self.clock = db, journal, clock
         self.tick_s = tick_s
-        self.emit: Emit = _no_emit
-        self.roster_of: Callable[[int], Roster | None] = lambda _m: None
-        # Where media exists, giving the floor unmutes the speaker (set by the daemon).
-        self.on_floor_given: Callable[[int, str], Awaitable[None]] | None = None
+        self.emit = emit
+        self.roster_of = roster_of
+        self.on_floor_given = on_floor_given
         self._lives: dict[int, Live] = {}
         self._load_lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
@@ -74,8 +85,7 @@ class Procedure:
         from .storage.procedure_models import PollRow
 
         async with self.db() as s:
-            ids = set((await s.scalars(select(PollRow.meeting_id)
-                                       .where(PollRow.state == "open"))).all())
+            ids = set((await s.scalars(select(PollRow.meeting_id).where(PollRow.state == "open"))).all())
         for meeting_id in sorted(ids):
             await self.live(meeting_id)
         self._ticker = asyncio.ensure_future(self._tick_forever())
@@ -154,27 +164,39 @@ class Procedure:
     async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]:
         live = await self.live(meeting_id)
         me = live.register.get(member_id)
-        attendance = live.register.snapshot() if me is not None and me.role.is_officer else {
-            **live.register.counts(),
-            "members": [live.register.entry(member_id)] if me is not None else []}
+        attendance = (
+            live.register.snapshot()
+            if me is not None and me.role.is_officer
+            else {
+                **live.register.counts(),
+                "members": [live.register.entry(member_id)] if me is not None else [],
+            }
+        )
         return {
             "attendance": attendance,
             "quorum": live.quorum.to_dict(),
             "agenda": live.agenda.to_dict(),
             "speakers": live.speakers.to_dict(),
             "polls": [self.ballots.poll_dict(live, lp) for lp in live.polls.values()],
-            "my_votes": {str(pid): self.ballots.my_vote(lp, member_id)
-                         for pid, lp in live.polls.items()},
+            "my_votes": {str(pid): self.ballots.my_vote(lp, member_id) for pid, lp in live.polls.items()},
         }
 
-    async def call(self, meeting_id: int, member_id: str, action: str,
-                   args: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, meeting_id: int, member_id: str, action: str, args: dict[str, Any]
+    ) -> dict[str, Any]:
         live = await self.live(meeting_id)
         caller = live.register.person(member_id)
         if action == "get_procedure":
             return {"procedure": await self.snapshot(meeting_id, member_id)}
-        if action in ("get_poll_state", "create_poll", "open_poll", "close_poll", "cast_ballot",
-                      "record_hand_count", *E2E_ACTIONS):
+        if action in (
+            "get_poll_state",
+            "create_poll",
+            "open_poll",
+            "close_poll",
+            "cast_ballot",
+            "record_hand_count",
+            *E2E_ACTIONS,
+        ):
             return await self.ballots.call(live, caller, action, args)
         handler = getattr(self, f"_do_{action}")
         result: dict[str, Any] = await handler(live, caller, **args)
@@ -202,13 +224,19 @@ class Procedure:
         if flip is None:
             return
         now = self.clock()
-        poll_events = [(lp, ev) for lp in live.polls.values()
-                       if (ev := lp.poll.note_quorum(now, flip.status.quorate)) is not None]
+        poll_events = [
+            (lp, ev)
+            for lp in live.polls.values()
+            if (ev := lp.poll.note_quorum(now, flip.status.quorate)) is not None
+        ]
 
         async def write(t: JournalTx) -> None:
+            if t.closed:  # after close, who is connected is not a minutes fact
+                return
             st = flip.status
-            t.record(flip.kind, present=st.present, entitled=st.entitled, required=st.required,
-                     rule=st.description)
+            t.record(
+                flip.kind, present=st.present, entitled=st.entitled, required=st.required, rule=st.description
+            )
             for lp, ev in poll_events:
                 t.record("poll_quorum_changed", poll_id=lp.id, quorate=ev.quorate)
 
@@ -216,11 +244,15 @@ class Procedure:
             await write(tx)
         else:
             await self.transaction(live, write)
-        logger.info("meeting=%s %s present=%s entitled=%s", live.meeting_id, flip.kind,
-                    flip.status.present, flip.status.entitled)
+        logger.info(
+            "meeting=%s %s present=%s entitled=%s",
+            live.meeting_id,
+            flip.kind,
+            flip.status.present,
+            flip.status.entitled,
+        )
         for lp, ev in poll_events:
-            await self.emit(live.meeting_id, "poll_quorum_changed",
-                            {"poll_id": lp.id, "quorate": ev.quorate})
+            await self.emit(live.meeting_id, "poll_quorum_changed", {"poll_id": lp.id, "quorate": ev.quorate})
 
     # -- the ticker: coalesced broadcasts ---------------------------------------------------
 
@@ -245,9 +277,11 @@ class Procedure:
         mid = live.meeting_id
         if live.dirty_members:
             changed, live.dirty_members = sorted(live.dirty_members), set()
-            await self.emit(mid, "attendance_changed", {
-                "attendance": live.register.counts(),
-                "changed": [live.register.entry(m) for m in changed]})
+            await self.emit(
+                mid,
+                "attendance_changed",
+                {"attendance": live.register.counts(), "changed": [live.register.entry(m) for m in changed]},
+            )
         if live.quorum_dirty:
             live.quorum_dirty = False
             await self.emit(mid, "quorum_changed", {"quorum": live.quorum.to_dict()})
@@ -262,8 +296,7 @@ class Procedure:
 
     # -- attendance -----------------------------------------------------------------------
 
-    async def _register_change(self, live: Live, change: RegisterChange | None,
-                               tx: JournalTx) -> None:
+    async def _register_change(self, live: Live, change: RegisterChange | None, tx: JournalTx) -> None:
         if change is None:
             return
         tx.record(change.kind, **change.minutes)
@@ -282,21 +315,31 @@ class Procedure:
                 await self._close_checkin_row(tx, live, member_id, now)
             check = live.register.checked_in(member_id)
             assert check is not None
-            tx.session.add(CheckInRow(
-                meeting_id=live.meeting_id, member_pk=live.pk_of[member_id],
-                attendance=check.attendance.value, site_id=check.site.id if check.site else None,
-                by_pk=live.pk_of[caller.member_id], checked_in_at=now))
+            tx.session.add(
+                CheckInRow(
+                    meeting_id=live.meeting_id,
+                    member_pk=live.pk_of[member_id],
+                    attendance=check.attendance.value,
+                    site_id=check.site.id if check.site else None,
+                    by_pk=live.pk_of[caller.member_id],
+                    checked_in_at=now,
+                )
+            )
             await self._register_change(live, change, tx)
 
         await self.transaction(live, work)
         return {"entry": live.register.entry(member_id)}
 
-    async def _close_checkin_row(self, tx: JournalTx, live: Live, member_id: str,
-                                 now: Any) -> None:
-        await tx.session.execute(update(CheckInRow).where(
-            CheckInRow.meeting_id == live.meeting_id,
-            CheckInRow.member_pk == live.pk_of[member_id],
-            CheckInRow.checked_out_at.is_(None)).values(checked_out_at=now))
+    async def _close_checkin_row(self, tx: JournalTx, live: Live, member_id: str, now: Any) -> None:
+        await tx.session.execute(
+            update(CheckInRow)
+            .where(
+                CheckInRow.meeting_id == live.meeting_id,
+                CheckInRow.member_pk == live.pk_of[member_id],
+                CheckInRow.checked_out_at.is_(None),
+            )
+            .values(checked_out_at=now)
+        )
 
     async def _do_check_out(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
         async def work(tx: JournalTx) -> None:
@@ -313,13 +356,13 @@ class Procedure:
         code, expires = live.room_codes.current(self.clock())
         return {"code": code, "expires_at": iso(expires)}
 
-    async def _do_check_in_with_code(self, live: Live, caller: Person,
-                                     code: str) -> dict[str, Any]:
+    async def _do_check_in_with_code(self, live: Live, caller: Person, code: str) -> dict[str, Any]:
         async def work(tx: JournalTx) -> None:
             await self.require_open(tx, live.meeting_id)
             if not live.room_codes.accepts(code, self.clock()):
-                raise InvalidInput("this room code is wrong or expired", code="invalid_room_code",
-                                   field="code")
+                raise InvalidInput(
+                    "this room code is wrong or expired", code="invalid_room_code", field="code"
+                )
             previous = live.register.checked_in(caller.member_id)
             change = live.register.self_check_in(caller, self.clock())
             if change is None:
@@ -327,17 +370,22 @@ class Procedure:
             now = self.clock()
             if previous is not None:
                 await self._close_checkin_row(tx, live, caller.member_id, now)
-            tx.session.add(CheckInRow(
-                meeting_id=live.meeting_id, member_pk=live.pk_of[caller.member_id],
-                attendance="main_room", site_id=None, by_pk=live.pk_of[caller.member_id],
-                checked_in_at=now))
+            tx.session.add(
+                CheckInRow(
+                    meeting_id=live.meeting_id,
+                    member_pk=live.pk_of[caller.member_id],
+                    attendance="main_room",
+                    site_id=None,
+                    by_pk=live.pk_of[caller.member_id],
+                    checked_in_at=now,
+                )
+            )
             await self._register_change(live, change, tx)
 
         await self.transaction(live, work)
         return {"entry": live.register.entry(caller.member_id)}
 
-    async def _do_excuse(self, live: Live, caller: Person, member_id: str,
-                         reason: str) -> dict[str, Any]:
+    async def _do_excuse(self, live: Live, caller: Person, member_id: str, reason: str) -> dict[str, Any]:
         async def work(tx: JournalTx) -> None:
             await self.require_open(tx, live.meeting_id)
             change = live.register.excuse(caller, member_id, reason, self.clock())
@@ -345,8 +393,7 @@ class Procedure:
             if row is None:
                 row = ExcuseRow(meeting_id=live.meeting_id, member_pk=live.pk_of[member_id])
                 tx.session.add(row)
-            row.reason, row.by_pk, row.at = reason.strip(), live.pk_of[caller.member_id], \
-                self.clock()
+            row.reason, row.by_pk, row.at = reason.strip(), live.pk_of[caller.member_id], self.clock()
             await self._register_change(live, change, tx)
 
         await self.transaction(live, work)
@@ -379,25 +426,23 @@ class Procedure:
 
     # -- agenda and motions -----------------------------------------------------------------
 
-    async def _do_set_agenda_item(self, live: Live, caller: Person,
-                                  position: int) -> dict[str, Any]:
+    async def _do_set_agenda_item(self, live: Live, caller: Person, position: int) -> dict[str, Any]:
         self.require(caller, Role.CHAIR, what="move through the agenda")
 
         async def work(tx: JournalTx) -> dict[str, Any]:
             await self.require_open(tx, live.meeting_id)
             item = live.agenda.start_item(position)
             (await self._settings(tx.session, live.meeting_id)).current_item = position
-            tx.record("agenda_item_started", position=item.position, title=item.title,
-                      by=caller.member_id)
+            tx.record("agenda_item_started", position=item.position, title=item.title, by=caller.member_id)
             return item.to_dict()
 
         item = await self.transaction(live, work)
-        await self.emit(live.meeting_id, "agenda_item_started",
-                        {"item": item, "by": caller.member_id})
+        await self.emit(live.meeting_id, "agenda_item_started", {"item": item, "by": caller.member_id})
         return {"item": item}
 
-    async def _do_add_motion(self, live: Live, caller: Person, text: str,
-                             proposer: str | None) -> dict[str, Any]:
+    async def _do_add_motion(
+        self, live: Live, caller: Person, text: str, proposer: str | None
+    ) -> dict[str, Any]:
         self.require(caller, Role.CHAIR, Role.SECRETARY, what="add a motion")
         proposer = proposer or caller.member_id
         live.register.person(proposer)
@@ -406,14 +451,25 @@ class Procedure:
             await self.require_open(tx, live.meeting_id)
             position, clean = live.agenda.check_motion(text)
             now = self.clock()
-            row = MotionRow(meeting_id=live.meeting_id, position=position, text=clean,
-                            proposer_pk=live.pk_of[proposer],
-                            added_by_pk=live.pk_of[caller.member_id], at=now)
+            row = MotionRow(
+                meeting_id=live.meeting_id,
+                position=position,
+                text=clean,
+                proposer_pk=live.pk_of[proposer],
+                added_by_pk=live.pk_of[caller.member_id],
+                at=now,
+            )
             tx.session.add(row)
             await tx.session.flush()
             motion = Motion(row.id, position, clean, proposer, caller.member_id, now)
-            tx.record("motion_added", motion_id=row.id, position=position, text=clean,
-                      proposer=proposer, by=caller.member_id)
+            tx.record(
+                "motion_added",
+                motion_id=row.id,
+                position=position,
+                text=clean,
+                proposer=proposer,
+                by=caller.member_id,
+            )
             live.agenda.add_motion(motion)
             return motion
 
@@ -429,8 +485,7 @@ class Procedure:
 
         async def work(tx: JournalTx) -> None:
             await self.require_open(tx, live.meeting_id)
-            entry = tx.record("secretary_note", text=text, position=position,
-                              by=caller.member_id)
+            entry = tx.record("secretary_note", text=text, position=position, by=caller.member_id)
             note.update(text=text, position=position, by=caller.member_id, at=entry["at"])
 
         await self.transaction(live, work)
@@ -466,8 +521,9 @@ class Procedure:
         live.speakers.raise_hand(entry)
         return await self._speakers_changed(live)
 
-    async def _do_lower_hand(self, live: Live, caller: Person, member_id: str | None,
-                             site_id: int | None) -> dict[str, Any]:
+    async def _do_lower_hand(
+        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
+    ) -> dict[str, Any]:
         if member_id is None and site_id is None:
             entry_id = self._own_entry(caller).entry_id
         else:
@@ -483,8 +539,9 @@ class Procedure:
             return f"site:{caller.site.id}"
         return f"member:{caller.member_id}"
 
-    async def _do_give_floor(self, live: Live, caller: Person, member_id: str | None,
-                             site_id: int | None) -> dict[str, Any]:
+    async def _do_give_floor(
+        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
+    ) -> dict[str, Any]:
         self.require(caller, Role.CHAIR, what="give the floor")
         now = self.clock()
         if member_id is not None:
@@ -495,8 +552,7 @@ class Procedure:
         else:
             site = live.sites.get(site_id or 0)
             if site is None:
-                raise InvalidInput(f"site {site_id} is not a site of this meeting",
-                                   field="site_id")
+                raise InvalidInput(f"site {site_id} is not a site of this meeting", field="site_id")
             speaker = Speaker.for_site(site, caller.member_id, now)
 
         async def work(tx: JournalTx) -> None:
@@ -506,30 +562,39 @@ class Procedure:
                 await self._speech_ended(tx, live, ended, caller.member_id)
             current = live.speakers.current
             assert current is not None
-            row = SpeechRow(meeting_id=live.meeting_id,
-                            member_pk=live.pk_of[current.member_id] if current.member_id else None,
-                            site_id=current.site.id if current.site else None, started_at=now)
+            row = SpeechRow(
+                meeting_id=live.meeting_id,
+                member_pk=live.pk_of[current.member_id] if current.member_id else None,
+                site_id=current.site.id if current.site else None,
+                started_at=now,
+            )
             tx.session.add(row)
             await tx.session.flush()
             live.speech_row = row.id
-            tx.record("floor_given", entry_id=current.entry_id, member_id=current.member_id,
-                      site=current.site.name if current.site else None, by=caller.member_id)
+            tx.record(
+                "floor_given",
+                entry_id=current.entry_id,
+                member_id=current.member_id,
+                site=current.site.name if current.site else None,
+                by=caller.member_id,
+            )
 
         await self.transaction(live, work)
         current = live.speakers.current
-        if self.on_floor_given is not None and current is not None and current.member_id:
+        if current is not None and current.member_id:
             try:
                 await self.on_floor_given(live.meeting_id, current.member_id)
             except MeetingError as exc:  # no media session: nothing to unmute
                 logger.debug("meeting=%s floor unmute skipped: %s", live.meeting_id, exc.message)
         return await self._speakers_changed(live)
 
-    async def _speech_ended(self, tx: JournalTx, live: Live, ended: SpeechEnded,
-                            by: str) -> None:
+    async def _speech_ended(self, tx: JournalTx, live: Live, ended: SpeechEnded, by: str) -> None:
         if live.speech_row is not None:
-            await tx.session.execute(update(SpeechRow).where(SpeechRow.id == live.speech_row)
-                                     .values(ended_at=ended.ended_at,
-                                             duration_ms=ended.duration_ms))
+            await tx.session.execute(
+                update(SpeechRow)
+                .where(SpeechRow.id == live.speech_row)
+                .values(ended_at=ended.ended_at, duration_ms=ended.duration_ms)
+            )
             live.speech_row = None
         tx.record("speech_ended", **ended.minutes(), by=by)
 
@@ -546,12 +611,7 @@ class Procedure:
         await self.transaction(live, work)
         return await self._speakers_changed(live)
 
-    async def _do_reorder_queue(self, live: Live, caller: Person,
-                                order: list[str]) -> dict[str, Any]:
+    async def _do_reorder_queue(self, live: Live, caller: Person, order: list[str]) -> dict[str, Any]:
         self.require(caller, Role.CHAIR, what="reorder the list of speakers")
         live.speakers.reorder(order)
         return await self._speakers_changed(live)
-
-
-async def _no_emit(meeting_id: int, event: str, data: dict[str, Any]) -> None:
-    return None

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meeting.agenda import Agenda, AgendaItem, Motion
 from meeting.attendance import AttendanceRegister, CheckIn, Excuse, Online, Person, RoomCodes
 from meeting.errors import NotFound
+from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
 from meeting.roles import Attendance, Role
 from meeting.roster import ConnState, Roster, Site
 from meeting.speakers import Speaker, SpeakerList
-from voting import BallotBox, HandCount, Poll, PollConfig, QuorumRule, StoredBallot
+from voting import BallotBox, HandCount, Poll, PollConfig, StoredBallot
 
 from .storage.models import AgendaItem as AgendaRow
 from .storage.models import Meeting, MeetingSite, Member, Participant
@@ -102,45 +103,86 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
     m = await s.get(Meeting, meeting_id)
     if m is None:
         raise NotFound(f"no meeting {meeting_id}")
-    sites = {x.id: Site(x.id, x.name) for x in (await s.scalars(
-        select(SiteRow).join(MeetingSite, MeetingSite.site_id == SiteRow.id)
-        .where(MeetingSite.meeting_id == meeting_id))).all()}
+    sites = {
+        x.id: Site(x.id, x.name)
+        for x in (
+            await s.scalars(
+                select(SiteRow)
+                .join(MeetingSite, MeetingSite.site_id == SiteRow.id)
+                .where(MeetingSite.meeting_id == meeting_id)
+            )
+        ).all()
+    }
     people: list[Person] = []
     pk_of: dict[str, int] = {}
-    for p, mem in (await s.execute(select(Participant, Member)
-                                   .join(Member, Member.id == Participant.member_pk)
-                                   .where(Participant.meeting_id == meeting_id))).all():
+    for p, mem in (
+        await s.execute(
+            select(Participant, Member)
+            .join(Member, Member.id == Participant.member_pk)
+            .where(Participant.meeting_id == meeting_id)
+        )
+    ).all():
         pk_of[mem.member_id] = mem.id
-        people.append(Person(mem.member_id, mem.full_name, Role(p.role),
-                             sites.get(p.site_id) if p.site_id else None,
-                             mem.status == "active"))
+        people.append(
+            Person(
+                mem.member_id,
+                mem.full_name,
+                Role(p.role),
+                sites.get(p.site_id) if p.site_id else None,
+                mem.status == "active",
+            )
+        )
     by_pk = {v: k for k, v in pk_of.items()}
     register = AttendanceRegister(people)
-    for row in (await s.scalars(select(CheckInRow).where(
-            CheckInRow.meeting_id == meeting_id, CheckInRow.checked_out_at.is_(None)))).all():
-        register.restore_check_in(by_pk.get(row.member_pk, "?"), CheckIn(
-            Attendance(row.attendance), sites.get(row.site_id) if row.site_id else None,
-            by_pk.get(row.by_pk, "?"), row.checked_in_at))
+    for row in (
+        await s.scalars(
+            select(CheckInRow).where(CheckInRow.meeting_id == meeting_id, CheckInRow.checked_out_at.is_(None))
+        )
+    ).all():
+        register.restore_check_in(
+            by_pk.get(row.member_pk, "?"),
+            CheckIn(
+                Attendance(row.attendance),
+                sites.get(row.site_id) if row.site_id else None,
+                by_pk.get(row.by_pk, "?"),
+                row.checked_in_at,
+            ),
+        )
     for ex in (await s.scalars(select(ExcuseRow).where(ExcuseRow.meeting_id == meeting_id))).all():
-        register.restore_excuse(by_pk.get(ex.member_pk, "?"),
-                                Excuse(ex.reason, by_pk.get(ex.by_pk, "?"), ex.at))
+        register.restore_excuse(
+            by_pk.get(ex.member_pk, "?"), Excuse(ex.reason, by_pk.get(ex.by_pk, "?"), ex.at)
+        )
     if roster is not None:
         for seat in roster.seats:
             register.set_online(seat.member_id, online_from_seat(seat.to_dict(), sites))
 
     settings = await s.get(ProcedureSettings, meeting_id)
-    rule = QuorumRule.from_payload(json.loads(settings.quorum_rule)) \
-        if settings is not None and settings.quorum_rule else QuorumRule.default()
-    items = [AgendaItem(a.position, a.title) for a in (await s.scalars(
-        select(AgendaRow).where(AgendaRow.meeting_id == meeting_id))).all()]
+    rule = (
+        QuorumRule.from_payload(json.loads(settings.quorum_rule))
+        if settings is not None and settings.quorum_rule
+        else QuorumRule.default()
+    )
+    items = [
+        AgendaItem(a.position, a.title)
+        for a in (await s.scalars(select(AgendaRow).where(AgendaRow.meeting_id == meeting_id))).all()
+    ]
     agenda = Agenda(items, settings.current_item if settings else None)
     for mo in (await s.scalars(select(MotionRow).where(MotionRow.meeting_id == meeting_id))).all():
-        agenda.add_motion(Motion(mo.id, mo.position, mo.text, by_pk.get(mo.proposer_pk, "?"),
-                                 by_pk.get(mo.added_by_pk, "?"), mo.at))
+        agenda.add_motion(
+            Motion(
+                mo.id,
+                mo.position,
+                mo.text,
+                by_pk.get(mo.proposer_pk, "?"),
+                by_pk.get(mo.added_by_pk, "?"),
+                mo.at,
+            )
+        )
     speakers = SpeakerList()
     live = Live(meeting_id, register, QuorumWatch(rule), agenda, speakers, sites, pk_of)
-    speech = await s.scalar(select(SpeechRow).where(SpeechRow.meeting_id == meeting_id,
-                                                    SpeechRow.ended_at.is_(None)))
+    speech = await s.scalar(
+        select(SpeechRow).where(SpeechRow.meeting_id == meeting_id, SpeechRow.ended_at.is_(None))
+    )
     if speech is not None:
         if speech.member_pk is not None:
             mid = by_pk.get(speech.member_pk, "?")
@@ -150,10 +192,11 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
             who = Speaker.for_site(sites[speech.site_id or 0], "?", speech.started_at)
         speakers.current, speakers.since, live.speech_row = who, speech.started_at, speech.id
 
-    for row in (await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id)
-                                .order_by(PollRow.id))).all():
-        live.polls[row.id] = await _load_poll(s, row, by_pk)
-        if row.opened_at is not None:
+    for poll_row in (
+        await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id).order_by(PollRow.id))
+    ).all():
+        live.polls[poll_row.id] = await _load_poll(s, poll_row, by_pk)
+        if poll_row.opened_at is not None:
             live.quorum.locked = True
     live.quorum.evaluate(register.present_voting(), register.entitled_voting())
     return live
@@ -161,21 +204,37 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
 
 async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> LivePoll:
     config = PollConfig.from_payload(json.loads(row.config))
-    poll = Poll.restore(str(row.id), config, opened_at=row.opened_at, closed_at=row.closed_at,
-                        quorate=row.quorate, quorum_override=row.quorum_override)
+    poll = Poll.restore(
+        str(row.id),
+        config,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        quorate=row.quorate,
+        quorum_override=row.quorum_override,
+    )
     ballots: list[StoredBallot] = []
     if config.kind.value == "secret":
         pass  # encrypted: its box is restored by meetingd.e2e_polls (no plaintext ballots)
     else:
-        for ob in (await s.scalars(select(OpenBallot).where(OpenBallot.poll_id == row.id))):
-            ballots.append(StoredBallot(ob.ballot_key, ob.receipt, tuple(json.loads(ob.choices)),
-                                        by_pk.get(ob.member_pk, f"pk:{ob.member_pk}")))
-    superseded = (await s.scalars(select(SupersededBallot.ballot_key)
-                                  .where(SupersededBallot.poll_id == row.id))).all()
-    hands = [HandCount(str(row.id), h.site or None, h.entered_by, tuple(json.loads(h.counts)),
-                       h.hand_eligible, h.at)
-             for h in (await s.scalars(select(HandCountRow).where(HandCountRow.poll_id == row.id)))]
-    box = BallotBox.restore(poll, ballots=ballots, superseded=superseded,
-                            hand_counts=hands)
-    return LivePoll(row.id, row.motion_id, poll, box, row.close_reason,
-                    json.loads(row.result) if row.result else None)
+        for ob in await s.scalars(select(OpenBallot).where(OpenBallot.poll_id == row.id)):
+            ballots.append(
+                StoredBallot(
+                    ob.ballot_key,
+                    ob.receipt,
+                    tuple(json.loads(ob.choices)),
+                    by_pk.get(ob.member_pk, f"pk:{ob.member_pk}"),
+                )
+            )
+    superseded = (
+        await s.scalars(select(SupersededBallot.ballot_key).where(SupersededBallot.poll_id == row.id))
+    ).all()
+    hands = [
+        HandCount(
+            str(row.id), h.site or None, h.entered_by, tuple(json.loads(h.counts)), h.hand_eligible, h.at
+        )
+        for h in (await s.scalars(select(HandCountRow).where(HandCountRow.poll_id == row.id)))
+    ]
+    box = BallotBox.restore(poll, ballots=ballots, superseded=superseded, hand_counts=hands)
+    return LivePoll(
+        row.id, row.motion_id, poll, box, row.close_reason, json.loads(row.result) if row.result else None
+    )

@@ -57,7 +57,8 @@ class TokenBucket:
         if self._tokens < 1:
             self.strikes += 1
             # at least 1 ms: a bucket a hair short of a token must not say "retry in 0 s"
-            raise RateLimited("too many events; slow down",
-                              retry_after=max(0.001, (1 - self._tokens) / self.rate))
+            raise RateLimited(
+                "too many events; slow down", retry_after=max(0.001, (1 - self._tokens) / self.rate)
+            )
         self._tokens -= 1
         self.strikes = 0

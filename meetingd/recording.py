@@ -54,8 +54,9 @@ def _wall(t: float) -> str:
 class RecordingService:
     """One recording at a time per meeting. Use from the event loop."""
 
-    def __init__(self, root: Path, journal: Journal, clock: Clock, *,
-                 retention_days: int = 0, queue_frames: int = 1000) -> None:
+    def __init__(
+        self, root: Path, journal: Journal, clock: Clock, *, retention_days: int = 0, queue_frames: int = 1000
+    ) -> None:
         self.root = root
         self._journal, self._clock = journal, clock
         self._retention_days, self._queue_frames = retention_days, queue_frames
@@ -69,8 +70,7 @@ class RecordingService:
 
     def state(self, meeting_id: int) -> dict[str, Any]:
         active = self._active.get(meeting_id)
-        return {"recording": active is not None,
-                "started_at": iso(active.started_at) if active else None}
+        return {"recording": active is not None, "started_at": iso(active.started_at) if active else None}
 
     def is_recording(self, meeting_id: int) -> bool:
         return meeting_id in self._active
@@ -82,8 +82,7 @@ class RecordingService:
         """Start recording every published track of the meeting; ``recording_started``."""
         async with self._lock(meeting_id):
             if meeting_id in self._active:
-                raise InvalidState("the meeting is already being recorded",
-                                   code="already_recording")
+                raise InvalidState("the meeting is already being recorded", code="already_recording")
             folder = self.folder(meeting_id)
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             now = self._clock()
@@ -108,8 +107,9 @@ class RecordingService:
         if active is not None:
             active.recorder.attach(sfu)
 
-    async def stop(self, meeting_id: int, by: str | None, reason: str = "chair",
-                   *, missing_ok: bool = False) -> dict[str, Any] | None:
+    async def stop(
+        self, meeting_id: int, by: str | None, reason: str = "chair", *, missing_ok: bool = False
+    ) -> dict[str, Any] | None:
         """Finalize and hash the files; one ``recording_stopped`` entry. Returns it."""
         async with self._lock(meeting_id):
             active = self._active.pop(meeting_id, None)
@@ -123,17 +123,27 @@ class RecordingService:
                 self._changed(meeting_id)
             listed = [self._file_entry(f) for f in files]
             async with self._journal.transaction(meeting_id) as tx:
-                entry = tx.record("recording_stopped", by=by, reason=reason,
-                                  started_at=iso(active.started_at), files=listed)
-        logger.info("meeting=%s recording stopped by=%s reason=%s files=%s",
-                    meeting_id, by, reason, len(listed))
+                entry = tx.record(
+                    "recording_stopped", by=by, reason=reason, started_at=iso(active.started_at), files=listed
+                )
+        logger.info(
+            "meeting=%s recording stopped by=%s reason=%s files=%s", meeting_id, by, reason, len(listed)
+        )
         await self.prune()
         return entry
 
     def _file_entry(self, f: RecordedFile) -> dict[str, Any]:
-        return {"member_id": f.participant_id, "kind": f.kind, "name": f.path.name,
-                "sha256": f.sha256, "bytes": f.size, "started_at": _wall(f.started_at),
-                "ended_at": _wall(f.ended_at), "segment": f.segment, "codecs": f.codecs}
+        return {
+            "member_id": f.participant_id,
+            "kind": f.kind,
+            "name": f.path.name,
+            "sha256": f.sha256,
+            "bytes": f.size,
+            "started_at": _wall(f.started_at),
+            "ended_at": _wall(f.ended_at),
+            "segment": f.segment,
+            "codecs": f.codecs,
+        }
 
     def _changed(self, meeting_id: int) -> None:
         if self.on_change is not None:

@@ -1,9 +1,16 @@
-"""The daemon's services, assembled once and shared by the HTTP and Socket.IO adapters."""
+"""The daemon's services, assembled once and shared by the HTTP and Socket.IO adapters.
+
+:class:`CoreServices` is storage and the services over it (what the CLI's commands
+need); :class:`Services` adds the live adapters (signaling, procedure, media,
+recording). Both are built whole, in order, by ``meetingd.app``: nothing is patched
+onto them afterwards except ``public_url``, which is known only once the listening
+socket is bound (port 0 in tests).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +18,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock
+from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
@@ -29,8 +37,23 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-@dataclass
-class Services:
+class PublicOrigin:
+    """The server's public URL and the origins allowed to call it. Shared by the HTTP
+    and Socket.IO adapters; ``url`` is set once the listening socket is bound."""
+
+    def __init__(self, url: str, extra_origins: Sequence[str]) -> None:
+        self.url = url.rstrip("/")
+        self._extra = frozenset(_origin(o) for o in extra_origins)
+
+    def allows(self, origin: str | None) -> bool:
+        """Same-origin only (plus configured extras). No Origin: a non-browser client."""
+        if origin is None:
+            return True
+        return origin.lower().rstrip("/") in self._extra | {_origin(self.url)}
+
+
+@dataclass(kw_only=True)
+class CoreServices:
     config: Config
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
@@ -39,23 +62,30 @@ class Services:
     directory: Directory
     meetings: Meetings
     journal: Journal
+    minutes: MinutesService  # officer keys, sealing, cosigning, export
     version: str
-    public_url: str = ""
-    namespace: MeetingNamespace | None = None  # type: ignore[assignment]
-    recording: RecordingService | None = None
-    procedure: Procedure | None = None
+    origin: PublicOrigin
 
-    @cached_property
-    def minutes(self) -> MinutesService:
-        """Officer keys, sealing, cosigning, export (meetingd/minutes.py)."""
-        return MinutesService(self.db, self.journal, self.clock, self.config)
+    @property
+    def public_url(self) -> str:
+        return self.origin.url
+
+    @public_url.setter
+    def public_url(self, url: str) -> None:
+        self.origin.url = url.rstrip("/")
 
     def origin_ok(self, origin: str | None) -> bool:
-        """Same-origin only (plus configured extras). No Origin: a non-browser client."""
-        if origin is None:
-            return True
-        allowed = {_origin(self.public_url)} | {_origin(o) for o in self.config.server.allowed_origins}
-        return origin.lower().rstrip("/") in allowed
+        return self.origin.allows(origin)
+
+
+@dataclass(kw_only=True)
+class Services(CoreServices):
+    """Everything the running daemon serves with."""
+
+    namespace: MeetingNamespace
+    procedure: Procedure
+    media: MediaSignaling
+    recording: RecordingService
 
 
 services_key = web.AppKey("services", Services)
@@ -64,7 +94,7 @@ services_key = web.AppKey("services", Services)
 class SignalingBackend:
     """Implements :class:`signaling.backend.Backend` over the daemon's services."""
 
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: CoreServices) -> None:
         self._svc = svc
 
     async def redeem_socket_token(self, token: object) -> Member:

@@ -1,29 +1,32 @@
 """The minutes export bundle: one JSON file an auditor verifies offline.
 
-Structure (documented in ``docs/minutes-format.md``)::
+Structure of ``meetingd-minutes-bundle/v2`` (documented in ``docs/minutes-format.md``)::
 
     {
-      "format": "meetingd-minutes-bundle/v1",
+      "format": "meetingd-minutes-bundle/v2",
       "origin": "<log origin>",
       "log_key": "<signed-note verifier key of the server's minutes key>",
       "cosigners": [{"role": "chair", "key": "<verifier key, type 0x04>"}, ...],
+      "witnesses": ["<verifier key, type 0x04>", ...],
       "entries": ["<RFC 8785 canonical JSON text>", ...],
       "checkpoints": ["<signed-note text of a tlog-checkpoint>", ...],
-      "consistency_proofs": [{"old_size": n, "new_size": m, "hashes": ["<base64>", ...]}, ...],
-      "inclusion_proofs": [["<base64>", ...], ...],
       "minutes_html": "<optional rendered minutes>"
     }
 
-``inclusion_proofs[i]`` proves ``entries[i]`` (leaf ``i``) against the last
-checkpoint; its hashes are exactly the hash lines of a C2SP ``tlog-proof``
-(:meth:`Bundle.tlog_proof` renders one). ``consistency_proofs[k]`` goes from
-``checkpoints[k]`` to ``checkpoints[k+1]``.
+A v2 bundle carries no proofs: the verifier recomputes the Merkle tree from the
+entries and checks every checkpoint's root against it, which proves each entry's
+inclusion and each checkpoint's consistency with the previous one. The older
+``meetingd-minutes-bundle/v1`` (the same plus ``inclusion_proofs`` for every entry and
+``consistency_proofs`` between checkpoints, no ``witnesses``) is still read, and its
+proofs are still checked. ``cosigners`` and ``witnesses`` are what the server says;
+an auditor's trust policy decides which keys count.
 
 This module imports only the stdlib and other verifier-safe recorder modules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -33,12 +36,14 @@ from typing import Any
 
 from recorder.checkpoint import Checkpoint
 from recorder.errors import BundleFormatError, NoteError
-from recorder.merkle import MerkleTree
+from recorder.merkle import MerkleTree, leaf_hash
 from recorder.note import VerifierKey, b64encode, parse_signed_note
 
 logger = logging.getLogger(__name__)
 
-BUNDLE_FORMAT = "meetingd-minutes-bundle/v1"
+BUNDLE_FORMAT = "meetingd-minutes-bundle/v2"
+BUNDLE_FORMAT_V1 = "meetingd-minutes-bundle/v1"
+BUNDLE_FORMATS = (BUNDLE_FORMAT, BUNDLE_FORMAT_V1)
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 
 
@@ -64,9 +69,15 @@ class Bundle:
     cosigners: tuple[Cosigner, ...]
     entries: tuple[str, ...]
     checkpoints: tuple[str, ...]
-    consistency_proofs: tuple[ConsistencyProof, ...]
-    inclusion_proofs: tuple[tuple[str, ...], ...]
+    consistency_proofs: tuple[ConsistencyProof, ...] = field(default=())
+    inclusion_proofs: tuple[tuple[str, ...], ...] = field(default=())
     minutes_html: str | None = field(default=None)
+    witnesses: tuple[str, ...] = field(default=())
+    format: str = field(default=BUNDLE_FORMAT)
+
+    @property
+    def is_v1(self) -> bool:
+        return self.format == BUNDLE_FORMAT_V1
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -74,55 +85,66 @@ class Bundle:
         cls,
         *,
         origin: str,
-        tree: MerkleTree,
         entries: Sequence[str],
         checkpoints: Sequence[str],
         log_key: VerifierKey,
         cosigners: Mapping[str, VerifierKey],
+        witnesses: Sequence[VerifierKey] = (),
         minutes_html: str | None = None,
     ) -> Bundle:
-        """Assemble a bundle; proofs are computed from ``tree`` for the checkpoint sizes."""
+        """Assemble a (v2) bundle; the last checkpoint must cover every entry."""
         if not checkpoints:
             raise BundleFormatError("a bundle needs at least one checkpoint")
-        sizes = [Checkpoint.parse(parse_signed_note(n).text).size for n in checkpoints]
-        final = sizes[-1]
-        if final != len(entries) or final != tree.size:
-            raise BundleFormatError(
-                f"the last checkpoint covers {final} entries, the log has {len(entries)}"
-            )
-        consistency = tuple(
-            ConsistencyProof(a, b, tuple(b64encode(h) for h in tree.consistency_proof(a, b)))
-            for a, b in itertools.pairwise(sizes)
-        )
-        inclusion = tuple(
-            tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final)
-        )
+        final = Checkpoint.parse(parse_signed_note(checkpoints[-1]).text).size
+        if final != len(entries):
+            raise BundleFormatError(f"the last checkpoint covers {final} entries, the log has {len(entries)}")
         return cls(
             origin=origin,
             log_key=log_key.encode(),
             cosigners=tuple(Cosigner(role, key.encode()) for role, key in cosigners.items()),
             entries=tuple(entries),
             checkpoints=tuple(checkpoints),
+            minutes_html=minutes_html,
+            witnesses=tuple(w.encode() for w in witnesses),
+        )
+
+    @classmethod
+    def build_v1(cls, tree: MerkleTree, **kwargs: Any) -> Bundle:
+        """The old format with per-entry proofs (for compatibility tests and the benchmark)."""
+        lean = cls.build(**kwargs)
+        sizes = [Checkpoint.parse(parse_signed_note(n).text).size for n in lean.checkpoints]
+        final = sizes[-1]
+        consistency = tuple(
+            ConsistencyProof(a, b, tuple(b64encode(h) for h in tree.consistency_proof(a, b)))
+            for a, b in itertools.pairwise(sizes)
+        )
+        inclusion = tuple(tuple(b64encode(h) for h in tree.inclusion_proof(i, final)) for i in range(final))
+        return dataclasses.replace(
+            lean,
+            format=BUNDLE_FORMAT_V1,
+            witnesses=(),
             consistency_proofs=consistency,
             inclusion_proofs=inclusion,
-            minutes_html=minutes_html,
         )
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "format": BUNDLE_FORMAT,
+            "format": self.format,
             "origin": self.origin,
             "log_key": self.log_key,
             "cosigners": [{"role": c.role, "key": c.key} for c in self.cosigners],
-            "entries": list(self.entries),
-            "checkpoints": list(self.checkpoints),
-            "consistency_proofs": [
+        }
+        if not self.is_v1:
+            doc["witnesses"] = list(self.witnesses)
+        doc["entries"] = list(self.entries)
+        doc["checkpoints"] = list(self.checkpoints)
+        if self.is_v1:
+            doc["consistency_proofs"] = [
                 {"old_size": p.old_size, "new_size": p.new_size, "hashes": list(p.hashes)}
                 for p in self.consistency_proofs
-            ],
-            "inclusion_proofs": [list(p) for p in self.inclusion_proofs],
-        }
+            ]
+            doc["inclusion_proofs"] = [list(p) for p in self.inclusion_proofs]
         if self.minutes_html is not None:
             doc["minutes_html"] = self.minutes_html
         return doc
@@ -143,12 +165,15 @@ class Bundle:
         """Parse the JSON structure; raise :class:`BundleFormatError` naming the bad field."""
         if not isinstance(doc, dict):
             raise BundleFormatError("bundle is not a JSON object")
-        if doc.get("format") != BUNDLE_FORMAT:
-            raise BundleFormatError(f"format is {doc.get('format')!r}, expected {BUNDLE_FORMAT}")
-        known = {
-            "format", "origin", "log_key", "cosigners", "entries", "checkpoints",
-            "consistency_proofs", "inclusion_proofs", "minutes_html",
-        }  # fmt: skip
+        fmt = doc.get("format")
+        if fmt not in BUNDLE_FORMATS:
+            raise BundleFormatError(
+                f"format is {fmt!r}, expected {BUNDLE_FORMAT} (or the older {BUNDLE_FORMAT_V1})"
+            )
+        v1 = fmt == BUNDLE_FORMAT_V1
+        known = {"format", "origin", "log_key", "cosigners", "entries", "checkpoints", "minutes_html"} | (
+            {"consistency_proofs", "inclusion_proofs"} if v1 else {"witnesses"}
+        )
         unknown = sorted(set(doc) - known)
         if unknown:
             raise BundleFormatError(f"unknown bundle field(s): {', '.join(unknown)}")
@@ -159,7 +184,7 @@ class Bundle:
             where = f"cosigners[{i}]"
             cosigners.append(Cosigner(_str(c, "role", where), _str(c, "key", where)))
         proofs = []
-        for i, p in enumerate(_list(doc, "consistency_proofs")):
+        for i, p in enumerate(_list(doc, "consistency_proofs") if v1 else []):
             where = f"consistency_proofs[{i}]"
             if not isinstance(p, dict) or set(p) != {"old_size", "new_size", "hashes"}:
                 raise BundleFormatError(f"{where} must have old_size, new_size and hashes")
@@ -171,8 +196,10 @@ class Bundle:
                 )
             )
         inclusion = tuple(
-            _strs(p, f"inclusion_proofs[{i}]") for i, p in enumerate(_list(doc, "inclusion_proofs"))
+            _strs(p, f"inclusion_proofs[{i}]")
+            for i, p in enumerate(_list(doc, "inclusion_proofs") if v1 else [])
         )
+        witnesses = () if v1 else _strs(doc.get("witnesses"), "witnesses")
         html = doc.get("minutes_html")
         if html is not None and not isinstance(html, str):
             raise BundleFormatError("minutes_html must be a string")
@@ -185,15 +212,27 @@ class Bundle:
             consistency_proofs=tuple(proofs),
             inclusion_proofs=inclusion,
             minutes_html=html,
+            witnesses=witnesses,
+            format=str(fmt),
         )
 
     # ---------------------------------------------------------------- tlog-proof
     def tlog_proof(self, index: int) -> str:
-        """The C2SP ``tlog-proof`` text for ``entries[index]`` against the last checkpoint."""
-        if not 0 <= index < len(self.inclusion_proofs):
-            raise BundleFormatError(f"no inclusion proof for entry {index}")
-        lines = [TLOG_PROOF_HEADER, f"index {index}", *self.inclusion_proofs[index]]
-        return "\n".join(lines) + "\n\n" + self.checkpoints[-1]
+        """The C2SP ``tlog-proof`` text for ``entries[index]`` against the last checkpoint.
+
+        The proof is recomputed from the entries (the bundle carries none).
+        """
+        if not 0 <= index < len(self.entries):
+            raise BundleFormatError(f"no entry {index} (the bundle has {len(self.entries)})")
+        size = Checkpoint.parse(parse_signed_note(self.checkpoints[-1]).text).size
+        tree = MerkleTree(leaf_hash(e.encode("utf-8")) for e in self.entries[:size])
+        return tlog_proof_text(index, tree.inclusion_proof(index, size), self.checkpoints[-1])
+
+
+def tlog_proof_text(index: int, hashes: Sequence[bytes], checkpoint_note: str) -> str:
+    """A C2SP ``tlog-proof``: header, index, one base64 hash per line, blank, checkpoint."""
+    lines = [TLOG_PROOF_HEADER, f"index {index}", *(b64encode(h) for h in hashes)]
+    return "\n".join(lines) + "\n\n" + checkpoint_note
 
 
 def parse_tlog_proof(text: str) -> tuple[int, tuple[str, ...], str]:

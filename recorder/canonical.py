@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import rfc8785
@@ -41,18 +43,14 @@ def check_value(value: Any, path: str = "$") -> None:
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(
-                f"{path}: integer {value} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: integer {value} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalJSONError(f"{path}: non-finite number {value!r} is not JSON")
         if value.is_integer() and MAX_SAFE_INTEGER < abs(value) < 1e21:
             # RFC 8785 spells these as integers, which would read back out of range.
-            raise CanonicalJSONError(
-                f"{path}: number {value!r} is outside the safe range |n| < 2**53"
-            )
+            raise CanonicalJSONError(f"{path}: number {value!r} is outside the safe range |n| < 2**53")
         return
     if isinstance(value, dict):
         for key, item in value.items():
@@ -95,12 +93,97 @@ def parse(text: str | bytes) -> Any:
         raise CanonicalJSONError(f"not valid JSON: {exc}") from exc
 
 
-def _float_flagger(flag: list[bool]) -> Any:
-    def parse_float(text: str) -> float:
-        flag.append(True)
+_DIGITS_16 = re.compile(r"[0-9]{16}")
+_OUTSIDE_BMP_OR_SURROGATE = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+
+
+def _is_bmp_without_surrogates(text: str) -> bool:
+    """No character above U+FFFF and no lone surrogate (a fast C check, not a regex)."""
+    if text.isascii():
+        return True
+    try:
+        return len(text.encode("utf-16-le")) == 2 * len(text)
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+
+
+class CanonicalParser:
+    """Parses many texts and checks each is canonical; reuses one decoder and encoder.
+
+    Fast path: a text with no float, no digit run long enough for an out-of-range
+    integer, and only BMP non-surrogate characters is re-encoded with
+    ``json`` (``sort_keys``, no spaces, no ASCII escaping), which is exactly its RFC 8785
+    form (code point order equals UTF-16 order in the BMP below the surrogates and
+    above them alike, since keys have no surrogates; same escapes; same integers).
+    Anything else goes through ``rfc8785`` and the range checks.
+    """
+
+    def __init__(self) -> None:
+        self._floats = 0
+        self._plain = json.JSONDecoder(parse_constant=_reject_constant, parse_float=self._flag_float)
+        self._checked = json.JSONDecoder(
+            parse_constant=_reject_constant, parse_float=self._flag_float, parse_int=_parse_int
+        )
+        self._encode = json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode
+
+    def _flag_float(self, text: str) -> float:
+        self._floats += 1
         return float(text)
 
-    return parse_float
+    def parse(self, text: str) -> Any:
+        """See :func:`parse_canonical`."""
+        self._floats = 0
+        long_digits = _DIGITS_16.search(text) is not None
+        decoder = self._checked if long_digits else self._plain
+        try:
+            value = decoder.decode(text)
+        except CanonicalJSONError:
+            raise
+        except json.JSONDecodeError as exc:
+            raise CanonicalJSONError(f"not valid JSON: {exc}") from exc
+        if not self._floats and _OUTSIDE_BMP_OR_SURROGATE.search(text) is None:
+            again = self._encode(value)
+        else:
+            again = canonicalize(value).decode("utf-8")
+        if again != text:
+            raise CanonicalJSONError("text is not in RFC 8785 canonical form")
+        return value
+
+    def parse_many(self, texts: Sequence[str]) -> list[Any]:
+        """Parse many entry texts; each item is the value, or the :class:`CanonicalJSONError`
+        for that text.
+
+        Fast path, for a log of JSON objects: scan each text with the C scanner (each
+        must be exactly one object), then re-encode the whole list in one call and
+        compare it with the texts joined by commas. Objects are prefix-free (an object
+        ends at its matching brace), so equal joined strings mean every text equals its
+        own re-encoding. Anything unusual falls back to :meth:`parse` per text.
+        """
+        joined = "[" + ",".join(texts) + "]"
+        if not texts or not _is_bmp_without_surrogates(joined) or _DIGITS_16.search(joined) is not None:
+            return [self._one(t) for t in texts]
+        self._floats = 0
+        scan = self._plain.scan_once
+        values: list[Any] = []
+        try:
+            for t in texts:
+                value, end = scan(t, 0)
+                if end != len(t) or type(value) is not dict:
+                    raise ValueError(t)
+                values.append(value)
+        except (StopIteration, ValueError):  # JSONDecodeError and ours are ValueErrors
+            return [self._one(t) for t in texts]
+        if self._floats or self._encode(values) != joined:
+            return [self._one(t) for t in texts]
+        return values
+
+    def _one(self, text: str) -> Any:
+        try:
+            return self.parse(text)
+        except CanonicalJSONError as exc:
+            return exc
 
 
 def _parse_int(text: str) -> int:
@@ -115,30 +198,10 @@ def parse_canonical(text: str) -> Any:
 
     Returns the parsed value. Raises :class:`CanonicalJSONError` naming the
     reason: not JSON, a value outside our limits, or "not canonical" (different
-    key order, whitespace, escapes, number spelling, or duplicate keys).
+    key order, whitespace, escapes, number spelling, or duplicate keys). To check
+    many texts, use one :class:`CanonicalParser`.
     """
-    floats: list[bool] = []
-    try:
-        value = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_float_flagger(floats),
-            parse_int=_parse_int,
-        )
-    except CanonicalJSONError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise CanonicalJSONError(f"not valid JSON: {exc}") from exc
-    if not floats and text.isascii():
-        # ASCII-only and float-free: json.dumps matches RFC 8785 exactly
-        # (code point order == UTF-16 order for ASCII keys; same escapes).
-        # Integers were range-checked while parsing; JSON keys are strings.
-        again = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    else:
-        again = canonicalize(value).decode("utf-8")
-    if again != text:
-        raise CanonicalJSONError("text is not in RFC 8785 canonical form")
-    return value
+    return CanonicalParser().parse(text)
 
 
 def is_canonical(text: str) -> bool:

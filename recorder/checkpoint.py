@@ -124,9 +124,7 @@ def open_checkpoint(
     parsed = open_note(note, [log_key])
     checkpoint = Checkpoint.parse(parsed.text)
     if origin is not None and checkpoint.origin != origin:
-        raise CheckpointError(
-            f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}"
-        )
+        raise CheckpointError(f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}")
     cosigs: list[Cosignature] = []
     for key in cosigner_keys:
         if key.sig_type != SIG_COSIGNATURE_V1:

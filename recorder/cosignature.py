@@ -61,16 +61,12 @@ class Cosigner:
         check_key_name(name)
         self.name = name
         self._private_key = private_key
-        self.verifier_key = VerifierKey(
-            name, SIG_COSIGNATURE_V1, raw_public_key(private_key.public_key())
-        )
+        self.verifier_key = VerifierKey(name, SIG_COSIGNATURE_V1, raw_public_key(private_key.public_key()))
 
     def cosign(self, checkpoint_body: str, timestamp: int) -> NoteSignature:
         """Cosign a checkpoint body at ``timestamp`` (POSIX seconds, from the caller's clock)."""
         sig = self._private_key.sign(cosigned_message(checkpoint_body, timestamp))
-        return NoteSignature(
-            self.name, self.verifier_key.key_id, struct.pack(">Q", timestamp) + sig
-        )
+        return NoteSignature(self.name, self.verifier_key.key_id, struct.pack(">Q", timestamp) + sig)
 
 
 def verify_cosignature(checkpoint_body: str, sig: NoteSignature, key: VerifierKey) -> Cosignature:

@@ -42,3 +42,7 @@ class KeyFileError(RecorderError):
 
 class BundleFormatError(RecorderError):
     """An export bundle does not have the documented structure."""
+
+
+class PolicyError(RecorderError):
+    """A trust policy file has an error; the message names the line."""

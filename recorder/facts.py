@@ -41,16 +41,38 @@ ATTENDANCE_MODES = ("main_room", "sub_site", "remote")
 _JOIN = {"member_joined", "member_checked_in"}
 _LEAVE = {"member_left", "member_checked_out"}
 _NOTE = {"secretary_note", "note_added"}
-_QUORUM = {"quorum_reached", "quorum_lost", "quorum_changed", "quorum_checked",
-           "quorum_rule_set"}
+_QUORUM = {"quorum_reached", "quorum_lost", "quorum_changed", "quorum_checked", "quorum_rule_set"}
 _RECORDING = {"recording_started", "recording_stopped", "recording_file"}
-_POLL = {"poll_created", "poll_opened", "ballot_cast", "voter_marked", "secret_ballot_stored",
-         "hand_count_recorded", "poll_closed", "poll_result", "poll_quorum_changed",
-         "tally_updated"}
+_POLL = {
+    "poll_created",
+    "poll_opened",
+    "ballot_cast",
+    "voter_marked",
+    "secret_ballot_stored",
+    "hand_count_recorded",
+    "poll_closed",
+    "poll_result",
+    "poll_quorum_changed",
+    "tally_updated",
+}
 KNOWN_TYPES = frozenset(
-    {"meeting_opened", "meeting_closed", "member_excused", "agenda_item_started",
-     "floor_given", "speech_ended", "motion_added", "chair_override", "minutes_rendered"}
-    | _JOIN | _LEAVE | _NOTE | _QUORUM | _RECORDING | _POLL
+    {
+        "meeting_opened",
+        "meeting_closed",
+        "member_excused",
+        "agenda_item_started",
+        "floor_given",
+        "speech_ended",
+        "motion_added",
+        "chair_override",
+        "minutes_rendered",
+    }
+    | _JOIN
+    | _LEAVE
+    | _NOTE
+    | _QUORUM
+    | _RECORDING
+    | _POLL
 )
 
 
@@ -209,8 +231,9 @@ class _Reader:
             for item in e.get("agenda") or []:
                 if isinstance(item, Mapping):
                     pos = item.get("position")
-                    f.agenda.append(AgendaSection(pos if isinstance(pos, int) else None,
-                                                  _text(item.get("title"))))
+                    f.agenda.append(
+                        AgendaSection(pos if isinstance(pos, int) else None, _text(item.get("title")))
+                    )
         elif t == "meeting_closed":
             f.closed_at = at
             for p in f.people.values():
@@ -248,8 +271,9 @@ class _Reader:
             if isinstance(e.get("duration_ms"), int) and not isinstance(e["duration_ms"], bool):
                 secs = e["duration_ms"] / 1000
             mid = _text(e.get("member_id"))
-            speech = next((s for s in reversed(self.current.speeches)
-                           if s.member_id == mid and s.seconds is None), None)
+            speech = next(
+                (s for s in reversed(self.current.speeches) if s.member_id == mid and s.seconds is None), None
+            )
             if isinstance(secs, int | float) and not isinstance(secs, bool):
                 value = float(secs)
             else:
@@ -284,8 +308,7 @@ class _Reader:
             poll.quorate = e.get("quorate") if isinstance(e.get("quorate"), bool) else None
         elif t == "ballot_cast":
             choices = e.get("choices")
-            poll.open_votes[_text(e.get("voter_id"))] = \
-                list(choices) if isinstance(choices, list) else []
+            poll.open_votes[_text(e.get("voter_id"))] = list(choices) if isinstance(choices, list) else []
             poll.voters.add(_text(e.get("voter_id")))
         elif t == "voter_marked":
             poll.voters.add(_text(e.get("voter_id")))
@@ -298,8 +321,9 @@ class _Reader:
             poll.tally = tally if isinstance(tally, Mapping) else None
             poll.outcome = outcome if isinstance(outcome, Mapping) else None
             receipts = e.get("receipts")
-            poll.receipts = [r for r in receipts if isinstance(r, Mapping)] \
-                if isinstance(receipts, list) else []
+            poll.receipts = (
+                [r for r in receipts if isinstance(r, Mapping)] if isinstance(receipts, list) else []
+            )
 
 
 def read_facts(entries: Sequence[Mapping[str, Any]]) -> MeetingFacts:

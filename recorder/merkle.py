@@ -196,9 +196,7 @@ def _check_hashes(proof: Sequence[bytes], what: str) -> None:
             raise ProofError(f"{what}[{i}] has {len(h)} bytes, expected {HASH_SIZE}")
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """Compute the root implied by an inclusion proof (RFC 9162 2.1.3.2)."""
     if index < 0 or size < 0:
         raise ProofError(f"negative index {index} or size {size}")
@@ -230,9 +228,7 @@ def root_from_inclusion_proof(
     return r
 
 
-def verify_inclusion(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
     """Raise :class:`ProofError` unless ``proof`` proves ``leaf`` at ``index`` under ``root``."""
     calculated = root_from_inclusion_proof(index, size, leaf, proof)
     if calculated != root:
@@ -262,8 +258,7 @@ def verify_consistency(
             raise ProofError(f"sizes are equal ({old_size}) but the proof is not empty")
         if old_root != new_root:
             raise ProofError(
-                f"sizes are equal ({old_size}) but roots differ: "
-                f"{old_root.hex()} != {new_root.hex()}"
+                f"sizes are equal ({old_size}) but roots differ: {old_root.hex()} != {new_root.hex()}"
             )
         return
     if not proof:
@@ -283,8 +278,7 @@ def verify_consistency(
         got = len(proof)
         expected = want - (len(path) - len(proof))
         raise ProofError(
-            f"consistency proof has {got} hashes, expected {expected} "
-            f"from size {old_size} to {new_size}"
+            f"consistency proof has {got} hashes, expected {expected} from size {old_size} to {new_size}"
         )
     fr = sr = path[0]
     for c in path[1:]:
@@ -305,11 +299,9 @@ def verify_consistency(
         raise ProofError("consistency proof is too short")
     if fr != old_root:
         raise ProofError(
-            f"consistency proof yields old root {fr.hex()} for size {old_size}, "
-            f"expected {old_root.hex()}"
+            f"consistency proof yields old root {fr.hex()} for size {old_size}, expected {old_root.hex()}"
         )
     if sr != new_root:
         raise ProofError(
-            f"consistency proof yields new root {sr.hex()} for size {new_size}, "
-            f"expected {new_root.hex()}"
+            f"consistency proof yields new root {sr.hex()} for size {new_size}, expected {new_root.hex()}"
         )

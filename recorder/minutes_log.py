@@ -34,7 +34,7 @@ REQUIRED_FIELDS = ("type", "seq", "at")
 
 
 class AppendedEntry(NamedTuple):
-    index: int
+    leaf_index: int  # not `index`: that would shadow tuple.index
     leaf_hash: bytes
     canonical: bytes
 
@@ -157,9 +157,7 @@ class MinutesLog:
                 raise InvalidState(f"stored minutes entry {i} is invalid: {exc}") from exc
             seq = value["seq"]
             if log._next_seq is not None and seq != log._next_seq:
-                raise InvalidState(
-                    f"stored minutes entry {i} has seq {seq}, expected {log._next_seq}"
-                )
+                raise InvalidState(f"stored minutes entry {i} has seq {seq}, expected {log._next_seq}")
             log._append_canonical(text.encode("utf-8"), seq)
         for k, note in enumerate(checkpoints):
             try:
@@ -173,9 +171,7 @@ class MinutesLog:
                 raise InvalidState(f"stored checkpoint {k} is for origin {cp.origin!r}")
             log._checkpoints.append(note)
             log._signed.append(cp)
-        logger.info(
-            "origin=%s restored entries=%d checkpoints=%d", origin, log.size, len(log._signed)
-        )
+        logger.info("origin=%s restored entries=%d checkpoints=%d", origin, log.size, len(log._signed))
         return log
 
     # ----------------------------------------------------------------- signing
@@ -185,8 +181,7 @@ class MinutesLog:
         for k, cp in enumerate(self._signed):
             if cp.size > self.size:
                 problems.append(
-                    f"checkpoint {k} was signed at size {cp.size} "
-                    f"but the log has {self.size} entries"
+                    f"checkpoint {k} was signed at size {cp.size} but the log has {self.size} entries"
                 )
             elif self._tree.root(cp.size) != cp.root_hash:
                 problems.append(f"checkpoint {k} root does not match entries 0..{cp.size - 1}")
@@ -194,9 +189,7 @@ class MinutesLog:
             for b in range(a + 1, len(self._signed)):
                 x, y = self._signed[a], self._signed[b]
                 if x.size == y.size and x.root_hash != y.root_hash:
-                    problems.append(
-                        f"checkpoints {a} and {b} sign different roots at size {x.size}"
-                    )
+                    problems.append(f"checkpoints {a} and {b} sign different roots at size {x.size}")
         return problems
 
     def checkpoint(self, signer: Ed25519Signer) -> str:
@@ -209,9 +202,7 @@ class MinutesLog:
         problems = self.inconsistencies()
         if problems:
             logger.error("origin=%s refusing to sign: %s", self.origin, "; ".join(problems))
-            raise InvalidState(
-                "refusing to sign an inconsistent checkpoint: " + "; ".join(problems)
-            )
+            raise InvalidState("refusing to sign an inconsistent checkpoint: " + "; ".join(problems))
         cp = Checkpoint(self.origin, self.size, self._tree.root())
         if self._signed and self._signed[-1] == cp:
             return self._checkpoints[-1]
@@ -255,22 +246,27 @@ class MinutesLog:
         log_key: VerifierKey,
         cosigners: Mapping[str, VerifierKey] | None = None,
         *,
+        witnesses: Iterable[VerifierKey] = (),
         minutes_html: str | None = None,
+        v1: bool = False,
     ) -> Bundle:
         """Build the offline-verifiable export bundle (see ``docs/minutes-format.md``).
 
         ``cosigners`` maps a role (``"chair"``, ``"secretary"``) to its
-        cosignature/v1 verifier key. Proofs are made against the latest
-        checkpoint, which must cover every entry.
+        cosignature/v1 verifier key; ``witnesses`` are the witness keys the server
+        knows. The latest checkpoint must cover every entry. ``v1=True`` writes
+        the old format with per-entry proofs (kept for comparison).
         """
         if not self._signed or self._signed[-1].size != self.size:
             raise InvalidState("sign a checkpoint covering every entry before exporting")
-        return Bundle.build(
-            origin=self.origin,
-            tree=self._tree,
-            entries=[e.decode("utf-8") for e in self._entries],
-            checkpoints=list(self._checkpoints),
-            log_key=log_key,
-            cosigners=dict(cosigners or {}),
-            minutes_html=minutes_html,
-        )
+        fields: dict[str, Any] = {
+            "origin": self.origin,
+            "entries": [e.decode("utf-8") for e in self._entries],
+            "checkpoints": list(self._checkpoints),
+            "log_key": log_key,
+            "cosigners": dict(cosigners or {}),
+            "minutes_html": minutes_html,
+        }
+        if v1:
+            return Bundle.build_v1(self._tree, **fields)
+        return Bundle.build(witnesses=tuple(witnesses), **fields)

@@ -66,9 +66,7 @@ def check_key_name(name: str) -> None:
 
 def compute_key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
     """``SHA-256(name || "\\n" || sig_type || public_key)[:4]``."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([sig_type]) + public_key).digest()[
-        :4
-    ]
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([sig_type]) + public_key).digest()[:4]
 
 
 def raw_public_key(key: Ed25519PublicKey) -> bytes:
@@ -107,10 +105,7 @@ class VerifierKey:
 
     def encode(self) -> str:
         """The verifier key string ``name+keyid_hex+base64(type||key)``."""
-        return (
-            f"{self.name}+{self.key_id.hex()}+"
-            f"{b64encode(bytes([self.sig_type]) + self.public_key)}"
-        )
+        return f"{self.name}+{self.key_id.hex()}+{b64encode(bytes([self.sig_type]) + self.public_key)}"
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
@@ -127,8 +122,7 @@ class VerifierKey:
         key = cls(name=name, sig_type=material[0], public_key=material[1:])
         if key.key_id.hex() != id_hex:
             raise NoteError(
-                f"verifier key {name!r}: key ID {id_hex} does not match the key "
-                f"({key.key_id.hex()})"
+                f"verifier key {name!r}: key ID {id_hex} does not match the key ({key.key_id.hex()})"
             )
         return key
 

@@ -77,13 +77,15 @@ class _Doc:
             d = datetime.fromisoformat(at)
         except ValueError:
             return escape(at)
-        return self.t("datetime", y=d.year, m=f"{d.month:02d}", d=f"{d.day:02d}",
-                      H=f"{d.hour:02d}", M=f"{d.minute:02d}")
+        return self.t(
+            "datetime", y=d.year, m=f"{d.month:02d}", d=f"{d.day:02d}", H=f"{d.hour:02d}", M=f"{d.minute:02d}"
+        )
 
     def table(self, heads: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """``heads`` are catalog keys; cells are already-escaped HTML."""
-        self.add("<table><thead><tr>" + "".join(f"<th>{self.t(h)}</th>" for h in heads)
-                 + "</tr></thead><tbody>")
+        self.add(
+            "<table><thead><tr>" + "".join(f"<th>{self.t(h)}</th>" for h in heads) + "</tr></thead><tbody>"
+        )
         for r in rows:
             self.add("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>")
         self.add("</tbody></table>")
@@ -104,14 +106,15 @@ def render_minutes(
     """Render the minutes of one meeting from its parsed entries, in log order."""
     doc = _Doc(lang)
     facts = read_facts(entries)
-    doc.add(f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-            f"<title>{doc.t('doc_title', title=facts.title)}</title>"
-            f"<style>{CSS}</style></head><body>")
+    doc.add(
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{doc.t('doc_title', title=facts.title)}</title>"
+        f"<style>{CSS}</style></head><body>"
+    )
     if draft:
         doc.add(f'<p class="banner">{doc.t("draft")}</p>')
     if translation_of:
-        doc.add(f'<p class="banner">{doc.t("translation", lang=doc.t("lang_" + translation_of))}'
-                "</p>")
+        doc.add(f'<p class="banner">{doc.t("translation", lang=doc.t("lang_" + translation_of))}</p>')
     _header(doc, facts)
     _attendance(doc, facts)
     _quorum(doc, facts)
@@ -121,8 +124,7 @@ def render_minutes(
     _signatures(doc, facts, signatures or SignatureInfo())
     doc.add(f"<h2>{doc.t('h_verify')}</h2><p>{doc.t('verify_text')}</p>")
     _appendix(doc, facts)
-    doc.add(f'<p class="footer">{doc.t("footer", renderer=RENDERER, size=facts.size)}</p>'
-            "</body></html>\n")
+    doc.add(f'<p class="footer">{doc.t("footer", renderer=RENDERER, size=facts.size)}</p></body></html>\n')
     return "".join(doc.out)
 
 
@@ -159,25 +161,28 @@ def _attendance(doc: _Doc, f: MeetingFacts) -> None:
     doc.add(f"<h2>{doc.t('h_attendance')}</h2>")
     voting = f.entitled
     present = [p for p in voting if p.present]
-    groups: list[tuple[str, int]] = [(doc.t("entitled"), len(voting)),
-                                     (doc.t("present"), len(present))]
+    groups: list[tuple[str, int]] = [(doc.t("entitled"), len(voting)), (doc.t("present"), len(present))]
     for mode in ATTENDANCE_MODES:
         here = [p for p in present if p.attendance == mode]
         if mode == "sub_site":
             sites = sorted({p.site or "" for p in here} | set(f.sites))
-            groups += [(_mode(doc, mode, s or None), sum(1 for p in here if (p.site or "") == s))
-                       for s in sites]
+            groups += [
+                (_mode(doc, mode, s or None), sum(1 for p in here if (p.site or "") == s)) for s in sites
+            ]
         else:
             groups.append((doc.t(mode), len(here)))
     excused = [p for p in voting if not p.present and p.excused]
     absent = [p for p in voting if not p.present and not p.excused]
     guests = [p for p in f.people.values() if not p.votes and p.present]
-    groups += [(doc.t("excused"), len(excused)), (doc.t("absent"), len(absent)),
-               (doc.t("guests"), len(guests))]
-    doc.add("<dl class='meta'>" + "".join(f"<dt>{k}</dt><dd>{n}</dd>" for k, n in groups)
-            + "</dl>")
-    rate = doc.t("attendance_rate", present=len(present), entitled=len(voting),
-                 rate=_pct(len(present), len(voting)))
+    groups += [
+        (doc.t("excused"), len(excused)),
+        (doc.t("absent"), len(absent)),
+        (doc.t("guests"), len(guests)),
+    ]
+    doc.add("<dl class='meta'>" + "".join(f"<dt>{k}</dt><dd>{n}</dd>" for k, n in groups) + "</dl>")
+    rate = doc.t(
+        "attendance_rate", present=len(present), entitled=len(voting), rate=_pct(len(present), len(voting))
+    )
     doc.add(f"<p><strong>{rate}</strong></p>")
     rows = []
     for p in sorted(f.people.values(), key=lambda p: (not p.votes, p.full_name, p.member_id)):
@@ -189,8 +194,15 @@ def _attendance(doc: _Doc, f: MeetingFacts) -> None:
             continue
         else:
             status = doc.t("absent")
-        rows.append([escape(p.full_name), escape(p.member_id), _role(doc, p.role), status,
-                     doc.when(p.joined_at) if p.joined_at else ""])
+        rows.append(
+            [
+                escape(p.full_name),
+                escape(p.member_id),
+                _role(doc, p.role),
+                status,
+                doc.when(p.joined_at) if p.joined_at else "",
+            ]
+        )
     doc.table(["col_member", "col_id", "col_role", "col_attendance", "col_joined"], rows)
 
 
@@ -207,8 +219,7 @@ def _quorum(doc: _Doc, f: MeetingFacts) -> None:
         inner = e.get("quorum")
         nums: Mapping[str, Any] = inner if isinstance(inner, Mapping) else e
         if "present" in nums and "required" in nums:
-            extra = "; " + doc.t("quorum_numbers", present=nums["present"],
-                                 required=nums["required"])
+            extra = "; " + doc.t("quorum_numbers", present=nums["present"], required=nums["required"])
         rule = nums.get("rule")
         if isinstance(rule, Mapping):
             rule = rule.get("description")
@@ -221,33 +232,59 @@ def _quorum(doc: _Doc, f: MeetingFacts) -> None:
 def _agenda(doc: _Doc, f: MeetingFacts) -> None:
     doc.add(f"<h2>{doc.t('h_agenda')}</h2>")
     for s in f.agenda:
-        head = doc.t("item", position=s.position, title=s.title) if s.position is not None \
+        head = (
+            doc.t("item", position=s.position, title=s.title)
+            if s.position is not None
             else escape(s.title) or doc.t("before_agenda")
+        )
         doc.add(f"<h3>{head}</h3>")
         if s.speeches:
-            items = [doc.t("speech", name=f.name(sp.member_id), seconds=round(sp.seconds))
-                     if sp.seconds is not None else doc.t("speech_open", name=f.name(sp.member_id))
-                     for sp in s.speeches]
+            items = [
+                doc.t("speech", name=f.name(sp.member_id), seconds=round(sp.seconds))
+                if sp.seconds is not None
+                else doc.t("speech_open", name=f.name(sp.member_id))
+                for sp in s.speeches
+            ]
             doc.add(f"<p><em>{doc.t('speakers')}:</em> " + "; ".join(items) + "</p>")
         else:
             doc.add(f"<p><em>{doc.t('no_speakers')}</em></p>")
         if s.notes:
-            doc.add(f"<p><em>{doc.t('notes')}:</em></p><ul>"
-                    + "".join(f"<li>{escape(text)}</li>" for _at, text in s.notes) + "</ul>")
+            doc.add(
+                f"<p><em>{doc.t('notes')}:</em></p><ul>"
+                + "".join(f"<li>{escape(text)}</li>" for _at, text in s.notes)
+                + "</ul>"
+            )
         if s.motions:
-            doc.add(f"<p><em>{doc.t('motions')}:</em></p><ul>" + "".join(
-                f"<li>{escape(str(m.get('title') or ''))} {escape(str(m.get('text') or ''))}</li>"
-                for m in s.motions) + "</ul>")
+            doc.add(
+                f"<p><em>{doc.t('motions')}:</em></p><ul>"
+                + "".join(
+                    f"<li>{escape(str(m.get('title') or ''))} {escape(str(m.get('text') or ''))}</li>"
+                    for m in s.motions
+                )
+                + "</ul>"
+            )
         if s.overrides:
-            doc.add(f"<p><em>{doc.t('overrides')}:</em></p><ul>" + "".join(
-                f"<li>{doc.when(str(o.get('at', '')))}: "
-                f"{escape(str(o.get('what') or o.get('action') or ''))} "
-                f"{escape(str(o.get('reason') or ''))}</li>" for o in s.overrides) + "</ul>")
+            doc.add(
+                f"<p><em>{doc.t('overrides')}:</em></p><ul>"
+                + "".join(
+                    f"<li>{doc.when(str(o.get('at', '')))}: "
+                    f"{escape(str(o.get('what') or o.get('action') or ''))} "
+                    f"{escape(str(o.get('reason') or ''))}</li>"
+                    for o in s.overrides
+                )
+                + "</ul>"
+            )
         if s.polls:
-            doc.add("<ul>" + "".join(
-                "<li>" + doc.t("poll_title", poll_id=pid,
-                               question=f.polls[pid].config.get("question", "")) + "</li>"
-                for pid in s.polls) + "</ul>")
+            doc.add(
+                "<ul>"
+                + "".join(
+                    "<li>"
+                    + doc.t("poll_title", poll_id=pid, question=f.polls[pid].config.get("question", ""))
+                    + "</li>"
+                    for pid in s.polls
+                )
+                + "</ul>"
+            )
 
 
 def _opt(doc: _Doc, option: str) -> str:
@@ -257,8 +294,9 @@ def _opt(doc: _Doc, option: str) -> str:
 
 def _choice_names(doc: _Doc, poll: Poll, choices: Sequence[Any]) -> str:
     opts = poll.options
-    return ", ".join(_opt(doc, opts[c]) if isinstance(c, int) and 0 <= c < len(opts)
-                     else escape(str(c)) for c in choices)
+    return ", ".join(
+        _opt(doc, opts[c]) if isinstance(c, int) and 0 <= c < len(opts) else escape(str(c)) for c in choices
+    )
 
 
 def _polls(doc: _Doc, f: MeetingFacts) -> None:
@@ -278,14 +316,24 @@ def _poll(doc: _Doc, f: MeetingFacts, poll: Poll) -> None:
     kind = doc.t("poll_kind_secret") if poll.secret else doc.t("poll_kind_open")
     ptype = str(cfg.get("type", ""))
     meta = [
-        (doc.t("poll_config"), " / ".join(x for x in (
-            doc.t(f"poll_type_{ptype}") if f"poll_type_{ptype}" in doc.cat else escape(ptype),
-            kind) if x)),
+        (
+            doc.t("poll_config"),
+            " / ".join(
+                x
+                for x in (
+                    doc.t(f"poll_type_{ptype}") if f"poll_type_{ptype}" in doc.cat else escape(ptype),
+                    kind,
+                )
+                if x
+            ),
+        ),
         (doc.t("poll_options"), ", ".join(_opt(doc, o) for o in poll.options)),
         (doc.t("poll_rule"), escape(str(rule_text))),
         (doc.t("poll_max_choices"), escape(str(cfg.get("max_choices", 1)))),
-        (doc.t("poll_quorate"), "" if poll.quorate is None
-         else doc.t("yes") if poll.quorate else doc.t("no")),
+        (
+            doc.t("poll_quorate"),
+            "" if poll.quorate is None else doc.t("yes") if poll.quorate else doc.t("no"),
+        ),
         (doc.t("poll_opened_at"), doc.when(poll.opened_at)),
         (doc.t("poll_closed_at"), doc.when(poll.closed_at)),
     ]
@@ -298,51 +346,100 @@ def _poll(doc: _Doc, f: MeetingFacts, poll: Poll) -> None:
         el = (tally.get("electronic") or {}).get("counts") or []
         hands = (tally.get("hand") or {}).get("counts") or []
         opts = tally.get("options") or poll.options
-        rows = [[_opt(doc, str(o)), escape(str(counts[i] if i < len(counts) else "")),
-                 escape(str(el[i] if i < len(el) else "")),
-                 escape(str(hands[i] if i < len(hands) else ""))] for i, o in enumerate(opts)]
+        rows = [
+            [
+                _opt(doc, str(o)),
+                escape(str(counts[i] if i < len(counts) else "")),
+                escape(str(el[i] if i < len(el) else "")),
+                escape(str(hands[i] if i < len(hands) else "")),
+            ]
+            for i, o in enumerate(opts)
+        ]
         doc.table(["col_option", "col_votes", "col_electronic", "col_hands"], rows)
-        doc.add("<p>" + doc.t("poll_totals", voters=tally.get("voters", ""),
-                              valid=tally.get("valid", ""),
-                              abstentions=tally.get("abstentions", "")) + "</p>")
+        doc.add(
+            "<p>"
+            + doc.t(
+                "poll_totals",
+                voters=tally.get("voters", ""),
+                valid=tally.get("valid", ""),
+                abstentions=tally.get("abstentions", ""),
+            )
+            + "</p>"
+        )
         voted = tally.get("voters")
         if isinstance(voted, int) and eligible:
-            doc.add("<p>" + doc.t("turnout", voted=voted, eligible=eligible,
-                                  rate=_pct(voted, eligible)) + "</p>")
+            doc.add(
+                "<p>" + doc.t("turnout", voted=voted, eligible=eligible, rate=_pct(voted, eligible)) + "</p>"
+            )
     if outcome:
         doc.add(f"<p class='outcome'>{doc.t('poll_outcome')}: ")
         decision = outcome.get("decision")
         if decision in ("adopted", "rejected"):
-            doc.add(doc.t(f"decision_{decision}") + " — " + doc.t(
-                "outcome_numbers", **{k: outcome.get(k, "") for k in
-                                      ("in_favour", "against", "abstentions", "base", "required")}))
+            doc.add(
+                doc.t(f"decision_{decision}")
+                + " — "
+                + doc.t(
+                    "outcome_numbers",
+                    **{
+                        k: outcome.get(k, "")
+                        for k in ("in_favour", "against", "abstentions", "base", "required")
+                    },
+                )
+            )
         else:
             elected = outcome.get("elected") or []
-            doc.add(doc.t("elected", names=", ".join(map(str, elected))) if elected
-                    else doc.t("elected_none"))
+            doc.add(
+                doc.t("elected", names=", ".join(map(str, elected))) if elected else doc.t("elected_none")
+            )
             if outcome.get("tied"):
-                doc.add("; " + doc.t("tied", seats=outcome.get("tied_seats", ""),
-                                     names=", ".join(map(str, outcome["tied"]))))
+                doc.add(
+                    "; "
+                    + doc.t(
+                        "tied",
+                        seats=outcome.get("tied_seats", ""),
+                        names=", ".join(map(str, outcome["tied"])),
+                    )
+                )
         doc.add("</p>")
     elif not tally:
         doc.add(f"<p>{doc.t('no_result')}</p>")
     if poll.hand_counts:
-        doc.add(f"<p><em>{doc.t('hand_counts')}:</em></p><ul>" + "".join(
-            "<li>" + doc.t("hand_count", place=h.get("site") or doc.t("main_room_short"),
-                           counts=_choice_counts(poll, h.get("counts")),
-                           by=h.get("entered_by", "")) + "</li>" for h in poll.hand_counts)
-            + "</ul>")
+        doc.add(
+            f"<p><em>{doc.t('hand_counts')}:</em></p><ul>"
+            + "".join(
+                "<li>"
+                + doc.t(
+                    "hand_count",
+                    place=h.get("site") or doc.t("main_room_short"),
+                    counts=_choice_counts(poll, h.get("counts")),
+                    by=h.get("entered_by", ""),
+                )
+                + "</li>"
+                for h in poll.hand_counts
+            )
+            + "</ul>"
+        )
     if poll.open_votes and not poll.secret:
         doc.add(f"<p><em>{doc.t('named_votes')}:</em></p>")
-        doc.table(["col_member", "col_choice"], [
-            [escape(f"{f.name(v)} ({v})"), _choice_names(doc, poll, c)]
-            for v, c in sorted(poll.open_votes.items())])
+        doc.table(
+            ["col_member", "col_choice"],
+            [
+                [escape(f"{f.name(v)} ({v})"), _choice_names(doc, poll, c)]
+                for v, c in sorted(poll.open_votes.items())
+            ],
+        )
     if poll.secret and poll.receipts:
         doc.add(f"<p><em>{doc.t('receipts')}:</em></p>")
-        doc.table(["col_receipt", "col_choice"], [
-            [f"<span class='mono'>{escape(str(r.get('receipt', '')))}</span>",
-             _choice_names(doc, poll, r.get("choices") or [])]
-            for r in sorted(poll.receipts, key=lambda r: str(r.get("receipt", "")))])
+        doc.table(
+            ["col_receipt", "col_choice"],
+            [
+                [
+                    f"<span class='mono'>{escape(str(r.get('receipt', '')))}</span>",
+                    _choice_names(doc, poll, r.get("choices") or []),
+                ]
+                for r in sorted(poll.receipts, key=lambda r: str(r.get("receipt", "")))
+            ],
+        )
 
 
 def _choice_counts(poll: Poll, counts: Any) -> str:
@@ -363,13 +460,20 @@ def _recordings(doc: _Doc, f: MeetingFacts) -> None:
     if not files:
         doc.add(f"<p>{doc.t('no_recordings')}</p>")
         return
-    doc.table(["col_file", "col_sha256", "col_size", "col_time"], [
-        [escape(str(x.get("name") or x.get("path") or "")),
-         f"<span class='mono'>{escape(str(x.get('sha256', '')))}</span>",
-         escape(str(x.get("bytes", x.get("size", "")))),
-         doc.when(str(x.get("started_at") or "")) + " \u2013 "
-         + doc.when(str(x.get("ended_at") or ""))]
-        for x in files])
+    doc.table(
+        ["col_file", "col_sha256", "col_size", "col_time"],
+        [
+            [
+                escape(str(x.get("name") or x.get("path") or "")),
+                f"<span class='mono'>{escape(str(x.get('sha256', '')))}</span>",
+                escape(str(x.get("bytes", x.get("size", "")))),
+                doc.when(str(x.get("started_at") or ""))
+                + " \u2013 "
+                + doc.when(str(x.get("ended_at") or "")),
+            ]
+            for x in files
+        ],
+    )
 
 
 def _signatures(doc: _Doc, f: MeetingFacts, sig: SignatureInfo) -> None:
@@ -377,17 +481,20 @@ def _signatures(doc: _Doc, f: MeetingFacts, sig: SignatureInfo) -> None:
     if sig.origin:
         doc.add(f"<dt>{doc.t('log_origin')}</dt><dd class='mono'>{escape(sig.origin)}</dd>")
     if sig.log_key_fingerprint:
-        doc.add(f"<dt>{doc.t('log_key')}</dt>"
-                f"<dd class='mono'>{escape(sig.log_key_fingerprint)}</dd>")
+        doc.add(f"<dt>{doc.t('log_key')}</dt><dd class='mono'>{escape(sig.log_key_fingerprint)}</dd>")
     doc.add("</dl>")
     if sig.size:
-        doc.add("<p>" + doc.t("log_covered", last=sig.size - 1, size=sig.size,
-                              root=sig.root_hash) + "</p>")
+        doc.add("<p>" + doc.t("log_covered", last=sig.size - 1, size=sig.size, root=sig.root_hash) + "</p>")
     doc.add("<ul>")
     for o in sig.officers:
         key = "officer_key" if o.fingerprint else "officer_no_key"
-        line = doc.t(key, role=_role(doc, o.role), name=o.full_name, member_id=o.member_id,
-                     fingerprint=o.fingerprint or "")
+        line = doc.t(
+            key,
+            role=_role(doc, o.role),
+            name=o.full_name,
+            member_id=o.member_id,
+            fingerprint=o.fingerprint or "",
+        )
         if o.cosigned_at:
             line += "; " + doc.t("cosigned", time=o.cosigned_at)
         doc.add(f"<li>{line}</li>")
@@ -398,7 +505,14 @@ def _appendix(doc: _Doc, f: MeetingFacts) -> None:
     if not f.unknown:
         return
     doc.add(f"<h2>{doc.t('h_appendix')}</h2><p>{doc.t('appendix_text')}</p>")
-    doc.table(["col_seq", "col_type", "col_entry"], [
-        [escape(str(e.get("seq", ""))), escape(str(e.get("type", ""))),
-         f"<span class='mono'>{escape(json.dumps(e, ensure_ascii=False, sort_keys=True))}</span>"]
-        for e in f.unknown])
+    doc.table(
+        ["col_seq", "col_type", "col_entry"],
+        [
+            [
+                escape(str(e.get("seq", ""))),
+                escape(str(e.get("type", ""))),
+                f"<span class='mono'>{escape(json.dumps(e, ensure_ascii=False, sort_keys=True))}</span>",
+            ]
+            for e in f.unknown
+        ],
+    )

@@ -1,21 +1,33 @@
-"""Offline verification of a minutes export bundle.
+"""Offline verification of a minutes export bundle, against an auditor's trust policy.
 
 ``verify_bundle`` checks, with no server and no network:
 
-* the bundle structure and the verifier keys (optionally against trusted keys);
-* every entry is RFC 8785 canonical JSON with ``type``, ``seq``, ``at``, and the
-  ``seq`` values are contiguous;
-* every checkpoint's log signature and every cosignature, that the final
-  checkpoint is cosigned by every listed cosigner, and that no two checkpoints
-  sign different roots for the same size (equivocation);
-* every checkpoint's root against the entries, the consistency proof between
-  successive checkpoints, and each entry's inclusion proof against the final
-  checkpoint;
-* optionally, poll tallies through a ``tally_checker`` supplied by the caller.
+* the bundle structure; every entry is RFC 8785 canonical JSON with ``type``,
+  ``seq`` and ``at``; ``seq`` equals the entry's position (leaf index, from 0);
+  ``at`` never runs backwards;
+* the Merkle tree, recomputed from the entries: every checkpoint's root must be
+  the root of the entries it covers (which proves each checkpoint consistent with
+  the previous one and every entry included), sizes never shrink, and the last
+  checkpoint covers every entry (v1 bundles: their carried proofs are checked too);
+* every checkpoint's log signature, and every cosignature line by a known key
+  (officers and witnesses; a key's cosignature times never run backwards);
+* the record is complete: closed (a ``meeting_closed`` entry) and sealed (the
+  last entry, and the only one, is ``minutes_rendered`` covering every entry
+  before it);
+* with a :class:`~recorder.policy.TrustPolicy`: the bundle's log key is the
+  policy's, every officer role of the policy cosigned the last checkpoint with the
+  policy's key, and at least ``quorum`` distinct policy witnesses did; without
+  one, the bundle's own keys are used and the report is *unpinned*;
+* each checkpoint the auditor already holds (``known_checkpoints``) is signed by
+  the log key and consistent with the bundle (a fork or a truncated bundle fails);
+* the rendered minutes against their ``minutes_rendered`` hash, and any
+  :class:`EntryCheck` plug-ins (poll tallies, end-to-end ballots...), each given
+  the parsed entries.
 
 It returns a :class:`Report` listing :class:`Finding` s, each with a location
-such as ``entries[12]``, ``inclusion_proofs[12]``, ``checkpoints[3].signature``,
-``checkpoints[3].cosignature[chair]`` or ``consistency_proofs[2]``.
+such as ``entries[12]``, ``checkpoints[3].signature``,
+``checkpoints[3].cosignature[chair]``, ``checkpoints[3].witnesses``, ``seal`` or
+``known_checkpoints[0]``.
 
 Dependencies: the stdlib, ``cryptography`` and ``rfc8785`` only (through the
 verifier-safe recorder modules imported below).
@@ -30,10 +42,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from recorder.bundle import Bundle, parse_tlog_proof
-from recorder.canonical import parse_canonical
+from recorder.canonical import CanonicalParser
 from recorder.checkpoint import Checkpoint
 from recorder.cosignature import verify_cosignature
 from recorder.errors import (
@@ -53,16 +65,23 @@ from recorder.merkle import (
 from recorder.note import (
     SIG_COSIGNATURE_V1,
     SIG_ED25519,
+    NoteSignature,
     SignedNote,
     VerifierKey,
     open_note,
     parse_signed_note,
     verify_ed25519_signature,
 )
+from recorder.policy import TrustPolicy
 
 logger = logging.getLogger(__name__)
 
 MAX_FINDINGS_PER_SECTION = 50
+CLOSED_TYPE = "meeting_closed"
+SEAL_TYPE = "minutes_rendered"
+PRESENCE_TYPES = frozenset(
+    {"member_joined", "member_left", "quorum_reached", "quorum_lost", "quorum_changed", "poll_quorum_changed"}
+)
 
 
 @dataclass(frozen=True)
@@ -77,13 +96,37 @@ class Finding:
         return f"{self.severity}: {self.location}: {self.message}"
 
 
-TallyChecker = Callable[[Sequence[Mapping[str, Any]]], Iterable[Finding]]
-"""Recomputes poll tallies from the parsed entries; yields findings for mismatches."""
+class FindingLike(Protocol):
+    @property
+    def location(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+
+
+TallyChecker = Callable[[Sequence[Mapping[str, Any]]], Iterable[FindingLike]]
+"""Recomputes something from the parsed entries; yields findings for mismatches."""
+
+
+@dataclass(frozen=True)
+class EntryCheck:
+    """A plug-in check over the parsed entries: poll tallies, encrypted ballots...
+
+    ``name`` is printed in the report ("checked: tally"); ``types`` are the entry
+    types it covers (documentation and the report); ``check`` gets every parsed
+    entry in log order and yields findings (any object with ``location``,
+    ``message`` and ``severity``). A check that raises is reported, not fatal.
+    """
+
+    name: str
+    types: frozenset[str]
+    check: TallyChecker
 
 
 @dataclass(frozen=True)
 class VerifiedCosignature:
-    role: str
+    role: str  # an officer role, or "witness"
     name: str
     timestamp: int
     fingerprint: str
@@ -99,6 +142,11 @@ class Report:
     root_hash: str = ""
     log_key_fingerprint: str = ""
     cosignatures: list[VerifiedCosignature] = field(default_factory=list)
+    witnesses: list[VerifiedCosignature] = field(default_factory=list)
+    pinned: bool = False  # checked against a trust policy
+    closed: bool = False
+    sealed: bool = False
+    checked: list[str] = field(default_factory=list)  # what was checked, for the printout
 
     @property
     def errors(self) -> list[Finding]:
@@ -108,19 +156,29 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def status(self) -> str:
+        """``valid`` (pinned by a policy), ``valid-unpinned`` or ``invalid``."""
+        if not self.ok:
+            return "invalid"
+        return "valid" if self.pinned else "valid-unpinned"
+
     def locations(self) -> list[str]:
         return [f.location for f in self.errors]
 
     def summary(self) -> str:
-        head = "VALID" if self.ok else f"INVALID ({len(self.errors)} error(s))"
+        head = {"valid": "VALID", "valid-unpinned": "VALID BUT UNPINNED"}.get(
+            self.status, f"INVALID ({len(self.errors)} error(s))"
+        )
         lines = [
             f"{head}: origin {self.origin!r}, {self.size} entries, root {self.root_hash}",
             f"log key fingerprint {self.log_key_fingerprint}",
         ]
         lines += [
             f"cosigned by {c.role} ({c.name}, key {c.fingerprint}) at {c.timestamp}"
-            for c in self.cosignatures
+            for c in self.cosignatures + self.witnesses
         ]
+        lines += [f"checked: {c}" for c in self.checked]
         lines += [str(f) for f in self.findings]
         return "\n".join(lines)
 
@@ -186,145 +244,285 @@ def _check_entry(i: int, value: Any, out: _Collector) -> int | None:
     return None
 
 
-def _parse_keys(
-    bundle: Bundle,
-    out: _Collector,
-    trusted_log_key: str | None,
-    trusted_cosigners: Mapping[str, str] | None,
-) -> tuple[VerifierKey | None, list[tuple[str, VerifierKey]]]:
-    log_key: VerifierKey | None = None
+def _parse_key(text: str, want: int, where: str, out: _Collector) -> VerifierKey | None:
     try:
-        log_key = VerifierKey.parse(bundle.log_key)
-        if log_key.sig_type != SIG_ED25519:
-            out.add("log_key", "the log key is not an Ed25519 (type 0x01) key")
-            log_key = None
+        key = VerifierKey.parse(text)
     except NoteError as exc:
-        out.add("log_key", str(exc))
-    if trusted_log_key is not None and bundle.log_key != trusted_log_key:
-        out.add("log_key", "the bundle's log key is not the trusted log key")
-        try:
-            log_key = VerifierKey.parse(trusted_log_key)
-        except NoteError as exc:
-            out.add("trusted_log_key", str(exc))
-            log_key = None
-    cosigners: list[tuple[str, VerifierKey]] = []
-    for i, c in enumerate(bundle.cosigners):
-        try:
-            key = VerifierKey.parse(c.key)
-        except NoteError as exc:
-            out.add(f"cosigners[{i}]", str(exc))
-            continue
-        if key.sig_type != SIG_COSIGNATURE_V1:
-            out.add(f"cosigners[{i}]", f"{c.role} key is not a cosignature/v1 (type 0x04) key")
-            continue
-        cosigners.append((c.role, key))
-    if trusted_cosigners is not None:
+        out.add(where, str(exc))
+        return None
+    if key.sig_type != want:
+        out.add(where, f"key {key.name} has signature type 0x{key.sig_type:02x}, expected 0x{want:02x}")
+        return None
+    return key
+
+
+@dataclass
+class _Keys:
+    log: VerifierKey | None
+    officers: list[tuple[str, VerifierKey]]
+    witnesses: list[VerifierKey]
+    quorum: int
+
+
+def _keys(bundle: Bundle, policy: TrustPolicy | None, out: _Collector) -> _Keys:
+    """The keys to check against: the policy's, or (unpinned) the bundle's own."""
+    own_log = _parse_key(bundle.log_key, SIG_ED25519, "log_key", out)
+    if policy is not None:
+        if own_log != policy.log:
+            out.add(
+                "log_key",
+                "the bundle's log key is not the policy's log key "
+                f"(bundle {own_log.fingerprint if own_log else '?'}, "
+                f"policy {policy.log.fingerprint})",
+            )
+        if bundle.origin != policy.log.name:
+            out.add(
+                "origin", f"origin {bundle.origin!r} is not the policy log key's name {policy.log.name!r}"
+            )
         have = {c.role: c.key for c in bundle.cosigners}
-        for role, key_text in trusted_cosigners.items():
-            if have.get(role) != key_text:
-                out.add(f"cosigners[{role}]", f"the {role}'s key is missing or not the trusted key")
-        cosigners = [(r, k) for r, k in cosigners if have.get(r) == trusted_cosigners.get(r)]
-        for role, key_text in trusted_cosigners.items():
-            if have.get(role) != key_text:
-                try:
-                    cosigners.append((role, VerifierKey.parse(key_text)))
-                except NoteError as exc:
-                    out.add(f"trusted_cosigners[{role}]", str(exc))
-    return log_key, cosigners
+        for role, key in policy.officers:
+            if role in have and have[role] != key.encode():
+                out.add(
+                    f"cosigners[{role}]",
+                    f"the bundle lists another key for the {role} than the policy (the policy's key is used)",
+                    "warning",
+                )
+        return _Keys(policy.log, list(policy.officers), list(policy.witnesses), policy.quorum)
+    officers = []
+    for i, c in enumerate(bundle.cosigners):
+        officer = _parse_key(c.key, SIG_COSIGNATURE_V1, f"cosigners[{i}]", out)
+        if officer is not None:
+            officers.append((c.role, officer))
+    witnesses = [
+        k
+        for i, w in enumerate(bundle.witnesses)
+        if (k := _parse_key(w, SIG_COSIGNATURE_V1, f"witnesses[{i}]", out)) is not None
+    ]
+    return _Keys(own_log, officers, witnesses, 0)
 
 
 def _check_checkpoint_note(
     k: int,
     note: SignedNote,
-    log_key: VerifierKey | None,
-    cosigners: list[tuple[str, VerifierKey]],
+    keys: _Keys,
     is_final: bool,
+    last_times: dict[bytes, int],
     out: _Collector,
     report: Report,
 ) -> None:
     where = f"checkpoints[{k}]"
-    if log_key is not None:
-        mine = [s for s in note.signatures if log_key.matches(s)]
+    if keys.log is not None:
+        mine = [s for s in note.signatures if keys.log.matches(s)]
         if not mine:
-            out.add(f"{where}.signature", f"no signature by the log key {log_key.name}")
+            out.add(f"{where}.signature", f"no signature by the log key {keys.log.name}")
         for sig in mine:
             try:
-                verify_ed25519_signature(note.text, sig, log_key)
+                verify_ed25519_signature(note.text, sig, keys.log)
             except NoteError as exc:
                 out.add(f"{where}.signature", str(exc))
-    for role, key in cosigners:
+
+    def check(role: str, key: VerifierKey, sig: NoteSignature, loc: str) -> bool:
+        try:
+            cos = verify_cosignature(note.text, sig, key)
+        except NoteError as exc:
+            out.add(loc, str(exc))
+            return False
+        previous = last_times.get(key.public_key)
+        if previous is not None and cos.timestamp < previous:
+            out.add(
+                loc,
+                f"{key.name} cosigned this checkpoint at {cos.timestamp}, before its "
+                f"cosignature of an earlier checkpoint ({previous}): time runs backwards",
+            )
+        last_times[key.public_key] = max(cos.timestamp, previous or 0)
+        if is_final:
+            done = VerifiedCosignature(role, key.name, cos.timestamp, cos.fingerprint)
+            (report.witnesses if role == "witness" else report.cosignatures).append(done)
+        return True
+
+    for role, key in keys.officers:
         lines = [s for s in note.signatures if key.matches(s)]
         if not lines and is_final:
             out.add(f"{where}.cosignature[{role}]", f"no {role} cosignature on the last checkpoint")
         for sig in lines:
-            try:
-                cos = verify_cosignature(note.text, sig, key)
-            except NoteError as exc:
-                out.add(f"{where}.cosignature[{role}]", str(exc))
-                continue
-            if is_final:
-                report.cosignatures.append(
-                    VerifiedCosignature(role, key.name, cos.timestamp, cos.fingerprint)
-                )
+            check(role, key, sig, f"{where}.cosignature[{role}]")
+    good = 0
+    for key in keys.witnesses:
+        for sig in (s for s in note.signatures if key.matches(s)):
+            good += check("witness", key, sig, f"{where}.witness[{key.name}]")
+    if is_final and good < keys.quorum:
+        out.add(
+            f"{where}.witnesses",
+            f"cosigned by {good} of the policy's witnesses, the policy requires {keys.quorum}",
+        )
+
+
+def _check_times(parsed: Sequence[tuple[int, Mapping[str, Any]]], out: _Collector) -> None:
+    """``at`` is a UTC ISO-8601 time, and never before the previous entry's."""
+    previous: datetime | None = None
+    last_text = None
+    for i, value in parsed:
+        text = value.get("at")
+        if text == last_text:
+            continue
+        last_text = text
+        try:
+            when = datetime.fromisoformat(str(text))
+        except ValueError:
+            if isinstance(text, str) and text.endswith("Z"):
+                out.add(f"entries[{i}].at", f"{text!r} is not a UTC ISO-8601 time")
+            continue  # otherwise reported by _check_entry
+        if when.utcoffset() != timedelta(0):
+            if isinstance(text, str) and text.endswith("Z"):
+                out.add(f"entries[{i}].at", f"{text!r} is not a UTC ISO-8601 time")
+            continue
+        if previous is not None and when < previous:
+            out.add(
+                f"entries[{i}].at",
+                f"time {value.get('at')} is before the previous entry's "
+                f"({previous.isoformat()}): times never run backwards",
+            )
+        previous = max(previous, when) if previous is not None else when
+
+
+def _check_seal(
+    parsed: Sequence[tuple[int, Mapping[str, Any]]], size: int, out: _Collector, report: Report
+) -> None:
+    """Closed: a ``meeting_closed`` entry; sealed: the last entry is the only ``minutes_rendered``,
+    covering every entry before it."""
+    closed = [i for i, e in parsed if e.get("type") == CLOSED_TYPE]
+    seals = [i for i, e in parsed if e.get("type") == SEAL_TYPE]
+    if not closed:
+        out.add("seal", "the log has no meeting_closed entry: the meeting is not closed")
+    elif len(closed) > 1:
+        out.add(f"entries[{closed[1]}]", "a second meeting_closed entry")
+    if not seals:
+        out.add("seal", "the log is not sealed (no minutes_rendered entry): an incomplete record")
+    else:
+        for i in seals[:-1]:
+            out.add(
+                f"entries[{i}]",
+                "a minutes_rendered entry before the last one: the log was appended to after a seal",
+            )
+        last = seals[-1]
+        if last != size - 1:
+            out.add(
+                f"entries[{last}]",
+                f"the seal is entry {last} but the log has {size} "
+                "entries: something was appended after the seal",
+            )
+        covers = dict(parsed).get(last, {}).get("covers")
+        if covers != last:
+            out.add(
+                f"entries[{last}].covers",
+                f"the seal covers {covers!r} entries, expected {last} (every entry before it)",
+            )
+        if closed and closed[0] > last:
+            out.add("seal", "the meeting was closed after the seal")
+    for i, e in parsed:
+        if closed and i > closed[0] and e.get("type") in PRESENCE_TYPES:
+            out.add(f"entries[{i}]", f"a presence fact ({e.get('type')}) after the meeting closed", "warning")
+    report.closed = bool(closed)
+    report.sealed = bool(seals) and seals[-1] == size - 1
+
+
+def _check_known(known: Sequence[str], keys: _Keys, origin: str, tree: MerkleTree, out: _Collector) -> None:
+    """Checkpoints the auditor holds must be signed by the log key and consistent."""
+    for k, text in enumerate(known):
+        where = f"known_checkpoints[{k}]"
+        try:
+            if keys.log is None:
+                raise NoteError("no usable log key to check it against")
+            cp = Checkpoint.parse(open_note(text, [keys.log]).text)
+        except (NoteError, CheckpointError) as exc:
+            out.add(where, f"not a checkpoint signed by the log key: {exc}")
+            continue
+        if cp.origin != origin:
+            out.add(where, f"is for origin {cp.origin!r}, not {origin!r}")
+        elif cp.size > tree.size:
+            out.add(
+                where,
+                f"the log key signed a checkpoint of size {cp.size}, but this bundle "
+                f"has only {tree.size} entries: it is a truncated or forked copy",
+            )
+        elif tree.root(cp.size) != cp.root_hash:
+            out.add(
+                where,
+                f"fork: the log key signed a different root for size {cp.size} than "
+                "this bundle's entries give",
+            )
 
 
 def verify_bundle(
     bundle: Bundle | str | bytes | Mapping[str, Any],
     *,
-    trusted_log_key: str | None = None,
-    trusted_cosigners: Mapping[str, str] | None = None,
+    policy: TrustPolicy | None = None,
+    known_checkpoints: Sequence[str] = (),
+    checks: Sequence[EntryCheck] = (),
     tally_checker: TallyChecker | None = None,
 ) -> Report:
     """Verify an export bundle fully offline; see the module docstring.
 
-    ``trusted_log_key`` / ``trusted_cosigners`` (role -> verifier key string)
-    pin the keys an auditor obtained out of band; without them the bundle's own
-    keys are used and the report prints their fingerprints for comparison.
+    Without ``policy`` the bundle's own keys are used and ``report.status`` is at
+    best ``valid-unpinned``. ``tally_checker`` is shorthand for one
+    :class:`EntryCheck` named ``tally``.
     """
     report = Report()
     out = _Collector(report)
     if not isinstance(bundle, Bundle):
         try:
-            bundle = (
-                Bundle.from_dict(bundle)
-                if isinstance(bundle, Mapping)
-                else Bundle.from_json(bundle)
-            )
+            bundle = Bundle.from_dict(bundle) if isinstance(bundle, Mapping) else Bundle.from_json(bundle)
         except BundleFormatError as exc:
             out.add("bundle", str(exc))
             out.close()
             return report
     report.origin = bundle.origin
-    log_key, cosigners = _parse_keys(bundle, out, trusted_log_key, trusted_cosigners)
-    if log_key is not None:
-        report.log_key_fingerprint = log_key.fingerprint
+    report.pinned = policy is not None
+    keys = _keys(bundle, policy, out)
+    if keys.log is not None:
+        report.log_key_fingerprint = keys.log.fingerprint
 
-    # Entries: canonical form, required fields, contiguous seq; leaf hashes.
-    parsed: list[Mapping[str, Any]] = []
+    # Entries: canonical form, required fields, seq = position; leaf hashes.
+    parsed: list[tuple[int, Mapping[str, Any]]] = []
     leaves: list[bytes] = []
-    seqs: dict[int, int] = {}  # position -> seq, for the contiguity check
-    for i, text in enumerate(bundle.entries):
-        data = text.encode("utf-8", "surrogatepass")
-        leaves.append(leaf_hash(data))
-        try:
-            value = parse_canonical(text)
-        except CanonicalJSONError as exc:
-            out.add(f"entries[{i}]", str(exc))
+    seqs: dict[int, int] = {}
+    values = CanonicalParser().parse_many(bundle.entries)
+    for i, (text, value) in enumerate(zip(bundle.entries, values, strict=True)):
+        leaves.append(leaf_hash(text.encode("utf-8", "surrogatepass")))
+        if isinstance(value, CanonicalJSONError):
+            out.add(f"entries[{i}]", str(value))
             continue
-        seq = _check_entry(i, value, out)
-        if seq is not None:
-            seqs[i] = seq
+        if (
+            type(value) is dict
+            and type(value.get("seq")) is int
+            and value["seq"] >= 0
+            and type(value.get("type")) is str
+            and value["type"]
+            and type(value.get("at")) is str
+            and value["at"].endswith("Z")
+        ):
+            seqs[i] = value["seq"]  # the common case; "at" is parsed by _check_times
+        else:
+            seq = _check_entry(i, value, out)
+            if seq is not None:
+                seqs[i] = seq
         if isinstance(value, dict):
-            parsed.append(value)
+            parsed.append((i, value))
     _check_seq(seqs, out)
+    _check_times(parsed, out)
     tree = MerkleTree(leaves)
     report.size = tree.size
+    report.checked.append(
+        f"{tree.size} entries: canonical JSON, seq = position from 0, "
+        "times never backwards; Merkle tree recomputed"
+    )
 
-    # Checkpoints: signatures, cosignatures, origin, roots against entries.
+    # Checkpoints: signatures, cosignatures, origin, roots against the recomputed tree.
     checkpoints: list[Checkpoint | None] = []
     if not bundle.checkpoints:
         out.add("checkpoints", "the bundle has no checkpoint")
     last = len(bundle.checkpoints) - 1
+    last_times: dict[bytes, int] = {}
     for k, text in enumerate(bundle.checkpoints):
         where = f"checkpoints[{k}]"
         try:
@@ -337,13 +535,24 @@ def verify_bundle(
         checkpoints.append(cp)
         if cp.origin != bundle.origin:
             out.add(where, f"origin {cp.origin!r} is not the bundle origin {bundle.origin!r}")
-        _check_checkpoint_note(k, note, log_key, cosigners, k == last, out, report)
+        _check_checkpoint_note(k, note, keys, k == last, last_times, out, report)
         if cp.size > tree.size:
             out.add(where, f"signed at size {cp.size} but the bundle has {tree.size} entries")
         elif tree.root(cp.size) != cp.root_hash:
-            out.add(where, f"root does not match entries[0:{cp.size}]")
+            out.add(
+                where,
+                f"root does not match entries[0:{cp.size}] (not consistent with the "
+                "entries, so not with the other checkpoints)",
+            )
+    _locate_altered(checkpoints, tree, out)
     _check_equivocation(checkpoints, out)
-    _check_consistency(bundle, checkpoints, out)
+    report.checked.append(
+        f"{len(checkpoints)} checkpoint(s): log signature, roots against the "
+        "recomputed tree (each consistent with the previous), sizes never "
+        "shrink, cosignatures"
+    )
+    if bundle.is_v1:
+        _check_consistency(bundle, checkpoints, out)
 
     final = checkpoints[-1] if checkpoints else None
     if final is not None:
@@ -353,30 +562,78 @@ def verify_bundle(
                 "entries",
                 f"the bundle has {tree.size} entries, the final checkpoint covers {final.size}",
             )
-        _check_inclusion(bundle, final, tree, leaves, out)
+        if bundle.is_v1:
+            _check_inclusion(bundle, final, tree, leaves, out)
+    roles = ", ".join(r for r, _ in keys.officers) or "none"
+    report.checked.append(
+        f"last checkpoint cosigned by every officer ({roles}) and by "
+        f"{keys.quorum} of {len(keys.witnesses)} witness(es)"
+        + (" named in the policy" if policy else " (the bundle's own keys: unpinned)")
+    )
+    _check_seal(parsed, tree.size, out, report)
+    report.checked.append(
+        "closed (meeting_closed) and sealed (minutes_rendered is the last "
+        "entry and covers every entry before it)"
+    )
+    if known_checkpoints:
+        _check_known(known_checkpoints, keys, bundle.origin, tree, out)
+        report.checked.append(f"{len(known_checkpoints)} known checkpoint(s) consistent with the bundle")
 
+    entries = [e for _, e in parsed]
     if bundle.minutes_html is not None:
-        _check_html(bundle.minutes_html, parsed, out)
+        _check_html(bundle.minutes_html, entries, out)
+        report.checked.append("the rendered minutes against their minutes_rendered sha256")
+    plugins = list(checks)
     if tally_checker is not None:
+        plugins.append(EntryCheck("tally", frozenset({"poll_result"}), tally_checker))
+    for plugin in plugins:
         try:
-            for finding in tally_checker(parsed):
+            for finding in plugin.check(entries):
                 out.add(finding.location, finding.message, finding.severity)
         except Exception as exc:  # a plug-in must not crash the verifier
-            logger.exception("tally checker failed")
-            out.add("tally", f"the tally checker failed: {exc!r}")
+            logger.exception("entry check %s failed", plugin.name)
+            out.add(plugin.name, f"the {plugin.name} check failed: {exc!r}")
+        report.checked.append(f"{plugin.name} ({', '.join(sorted(plugin.types))})")
     out.close()
     return report
 
 
+def _locate_altered(checkpoints: Sequence[Checkpoint | None], tree: MerkleTree, out: _Collector) -> None:
+    """Name the smallest range of entries a bad root points at: between the largest
+    checkpoint that matches and the smallest one above it that does not."""
+    good = [
+        cp.size
+        for cp in checkpoints
+        if cp is not None and cp.size <= tree.size and tree.root(cp.size) == cp.root_hash
+    ]
+    bad = [
+        cp.size
+        for cp in checkpoints
+        if cp is not None and (cp.size > tree.size or tree.root(cp.size) != cp.root_hash)
+    ]
+    if not bad:
+        return
+    hi = min(bad)
+    lo = max((g for g in good if g < hi), default=0)
+    out.add(
+        f"entries[{lo}:{min(hi, tree.size)}]",
+        f"an entry in this range was altered, removed, inserted or moved: the signed "
+        f"checkpoint of size {hi} does not match (size {lo} does)",
+    )
+
+
 def _check_seq(seqs: Mapping[int, int], out: _Collector) -> None:
-    """``seq`` values must run contiguously, in position order.
+    """``seq`` is the entry's position (leaf index), starting at 0.
 
     An entry whose seq is not the one its position should hold (in sorted
     order) is out of order, so both entries of a swap are named; a gap or a
-    repeat in the sorted sequence names the entry after it.
+    repeat in the sorted sequence names the entry after it; a log whose seq
+    does not start at 0 names its first entry.
     """
     positions = sorted(seqs)
     ordered = sorted(seqs.values())
+    if positions and positions[0] == 0 and ordered[0] != 0:
+        out.add("entries[0].seq", f"seq starts at {ordered[0]}, not 0")
     for i, want in zip(positions, ordered, strict=True):
         if seqs[i] != want:
             out.add(f"entries[{i}].seq", f"seq {seqs[i]} is out of order at position {i}")
@@ -405,9 +662,7 @@ def _check_equivocation(checkpoints: Sequence[Checkpoint | None], out: _Collecto
         previous = max(previous, cp.size)
 
 
-def _check_consistency(
-    bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector
-) -> None:
+def _check_consistency(bundle: Bundle, checkpoints: Sequence[Checkpoint | None], out: _Collector) -> None:
     pairs = max(len(checkpoints) - 1, 0)
     if len(bundle.consistency_proofs) != pairs:
         out.add(
@@ -465,9 +720,7 @@ def _check_inclusion(
 
 
 def _check_html(html: str, entries: Sequence[Mapping[str, Any]], out: _Collector) -> None:
-    digests = [
-        e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e
-    ]
+    digests = [e.get("sha256") for e in entries if e.get("type") == "minutes_rendered" and "sha256" in e]
     if not digests:
         out.add("minutes_html", "not covered by the signed log (informational copy)", "warning")
         return

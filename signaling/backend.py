@@ -17,10 +17,19 @@ class Caller(Protocol):
 
 
 class Admission(Protocol):
-    meeting: dict[str, Any]
-    entitlement: Entitlement
-    sites: list[Site]
-    member_pk: int
+    """Read-only, so a frozen dataclass satisfies it."""
+
+    @property
+    def meeting(self) -> dict[str, Any]: ...
+
+    @property
+    def entitlement(self) -> Entitlement: ...
+
+    @property
+    def sites(self) -> list[Site]: ...
+
+    @property
+    def member_pk(self) -> int: ...
 
 
 class Backend(Protocol):
@@ -28,8 +37,9 @@ class Backend(Protocol):
 
     async def admit(self, meeting_id: int, member: Any) -> Admission: ...
 
-    async def start_interval(self, meeting_id: int, member_pk: int, attendance: str,
-                             site_id: int | None, at: datetime) -> None: ...
+    async def start_interval(
+        self, meeting_id: int, member_pk: int, attendance: str, site_id: int | None, at: datetime
+    ) -> None: ...
 
     async def end_interval(self, meeting_id: int, member_pk: int, at: datetime) -> None: ...
 

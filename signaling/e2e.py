@@ -34,8 +34,12 @@ def _cast_encrypted_ballot(payload: object) -> dict[str, Any]:
     if not isinstance(p["ballot"], dict):
         raise InvalidInput("'ballot' must be an object", field="ballot")
     # ballot_id / replaces are checked by the encrypted box (precise codes)
-    return {"poll_id": _int(p["poll_id"], "poll_id"), "ballot_id": p["ballot_id"], "ballot": p["ballot"],
-            "replaces": p.get("replaces")}
+    return {
+        "poll_id": _int(p["poll_id"], "poll_id"),
+        "ballot_id": p["ballot_id"],
+        "ballot": p["ballot"],
+        "replaces": p.get("replaces"),
+    }
 
 
 def _post_partial_decryption(payload: object) -> dict[str, Any]:

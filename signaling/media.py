@@ -91,9 +91,7 @@ def classify(loss: float | None, rtt: float | None) -> str:
     return "good"
 
 
-def summarise(
-    stats: dict[str, Any], previous: _Sample | None, now: float
-) -> tuple[dict[str, Any], _Sample]:
+def summarise(stats: dict[str, Any], previous: _Sample | None, now: float) -> tuple[dict[str, Any], _Sample]:
     """One participant's quality figures from :meth:`Sfu.stats` and the previous sample."""
     tracks = stats["publish"]["tracks"]
     sample = _Sample(
@@ -109,10 +107,12 @@ def summarise(
         lost = sample.packets_lost - previous.packets_lost
         if got + lost > 0:
             up_loss = max(0.0, lost / (got + lost))
-    rtts = [t["round_trip_time"] for t in stats["subscribe"]["tracks"]
-            if t.get("round_trip_time") is not None]
-    down = [t["fraction_lost"] / 256 for t in stats["subscribe"]["tracks"]
-            if t.get("fraction_lost") is not None]
+    rtts = [
+        t["round_trip_time"] for t in stats["subscribe"]["tracks"] if t.get("round_trip_time") is not None
+    ]
+    down = [
+        t["fraction_lost"] / 256 for t in stats["subscribe"]["tracks"] if t.get("fraction_lost") is not None
+    ]
     rtt = sorted(rtts)[len(rtts) // 2] if rtts else None
     losses = [x for x in (up_loss, max(down) if down else None) if x is not None]
     loss = max(losses) if losses else None
@@ -255,8 +255,9 @@ class MediaSignaling:
         session = self._sessions.get((conn.meeting_id, pid)) if isinstance(pid, str) else None
         sfu = self.sfus.get(conn.meeting_id)
         if session is None or sfu is None:
-            raise InvalidState(f"'{event}' before 'media_open'", code="media_not_open",
-                               hint="send media_open first")
+            raise InvalidState(
+                f"'{event}' before 'media_open'", code="media_not_open", hint="send media_open first"
+            )
         return sfu, session
 
     def _member_session(self, meeting_id: int, member_id: str) -> tuple[Sfu, _Session]:
@@ -268,9 +269,13 @@ class MediaSignaling:
 
     def _publication(self, meeting_id: int, pid: str) -> dict[str, Any]:
         pub = self._publications.get(meeting_id, {}).get(pid, {"audio": False, "video": False})
-        return {"member_id": pid, "audio": pub["audio"], "video": pub["video"],
-                "main_room": pid in self._main_room.get(meeting_id, set()),
-                "muted": pid in self._muted.get(meeting_id, set())}
+        return {
+            "member_id": pid,
+            "audio": pub["audio"],
+            "video": pub["video"],
+            "main_room": pid in self._main_room.get(meeting_id, set()),
+            "muted": pid in self._muted.get(meeting_id, set()),
+        }
 
     def _emit(self, meeting_id: int, event: str, data: dict[str, Any]) -> None:
         self._spawn(self.ns.emit_to_meeting(meeting_id, event, data))
@@ -284,27 +289,31 @@ class MediaSignaling:
         session = self._sessions.get((meeting_id, event.participant_id))
         if isinstance(event, SubscribeOffer):
             if session is not None:
-                self._emit_to(session.sid, "subscribe_offer", {
-                    **event.description, "streams": event.streams,
-                    "new_connection": event.new_connection})
+                self._emit_to(
+                    session.sid,
+                    "subscribe_offer",
+                    {**event.description, "streams": event.streams, "new_connection": event.new_connection},
+                )
         elif isinstance(event, PublicationChanged):
             pubs = self._publications.setdefault(meeting_id, {})
             if event.audio or event.video:
                 pubs[event.participant_id] = {"audio": event.audio, "video": event.video}
             else:
                 pubs.pop(event.participant_id, None)
-            self._emit(meeting_id, "publication_changed",
-                       self._publication(meeting_id, event.participant_id))
+            self._emit(meeting_id, "publication_changed", self._publication(meeting_id, event.participant_id))
         elif isinstance(event, MuteChanged):
             muted = self._muted.setdefault(meeting_id, set())
             (muted.add if event.muted else muted.discard)(event.participant_id)
-            self._emit(meeting_id, "participant_muted",
-                       {"member_id": event.participant_id, "muted": event.muted})
+            self._emit(
+                meeting_id, "participant_muted", {"member_id": event.participant_id, "muted": event.muted}
+            )
         elif isinstance(event, ConnectionStateChanged):
             if session is not None and not session.display:
-                self._emit(meeting_id, "media_connection_changed", {
-                    "member_id": event.participant_id, "target": event.target,
-                    "state": event.state})
+                self._emit(
+                    meeting_id,
+                    "media_connection_changed",
+                    {"member_id": event.participant_id, "target": event.target, "state": event.state},
+                )
 
     # -- events -------------------------------------------------------------------
 
@@ -316,14 +325,13 @@ class MediaSignaling:
         assert conn.meeting_id is not None
         meeting_id, member_id = conn.meeting_id, conn.member.member_id
         if main_room and attendance != Attendance.MAIN_ROOM and role != Role.CHAIR:
-            raise NotAuthorised("only a computer attending in the main room is the "
-                                "main-room camera")
+            raise NotAuthorised("only a computer attending in the main room is the main-room camera")
         if display and role not in DISPLAY_ROLES:
-            raise NotAuthorised("a main-room display signs in as the chair, the secretary "
-                                "or an observer account")
+            raise NotAuthorised(
+                "a main-room display signs in as the chair, the secretary or an observer account"
+            )
         if display and main_room:
-            raise InvalidInput("a display does not publish: 'main_room' is not allowed",
-                               field="main_room")
+            raise InvalidInput("a display does not publish: 'main_room' is not allowed", field="main_room")
         previous = conn.extra.get("media_pid")
         if isinstance(previous, str):  # the same connection starts over
             await self._end_session(meeting_id, previous, "reopened")
@@ -332,6 +340,7 @@ class MediaSignaling:
             await self._end_session(meeting_id, pid, "replaced")  # another tab, a reconnect
         sfu = self.sfus.get(meeting_id)
         if sfu is None:
+
             def relay(event: MediaEvent, m: int = meeting_id) -> None:
                 self._on_sfu_event(m, event)
 
@@ -357,8 +366,9 @@ class MediaSignaling:
             "profile": (await sfu.set_receive_profile(pid, profile)),
             "main_room": main_room,
             "display": display,
-            "publications": [self._publication(meeting_id, m)
-                             for m in self._publications.get(meeting_id, {})],
+            "publications": [
+                self._publication(meeting_id, m) for m in self._publications.get(meeting_id, {})
+            ],
             "spotlight": self._spotlight.get(meeting_id),
             "active_speaker": self._speaker.get(meeting_id),
             "recording": self._recording_state(meeting_id),
@@ -393,8 +403,7 @@ class MediaSignaling:
         if isinstance(candidate, dict):
             extra = set(candidate) - {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
             if extra:
-                raise InvalidInput(f"unknown field 'candidate.{sorted(extra)[0]}'",
-                                   field="candidate")
+                raise InvalidInput(f"unknown field 'candidate.{sorted(extra)[0]}'", field="candidate")
             candidate = {k: v for k, v in candidate.items() if k != "usernameFragment"}
         sfu, session = self._own_session(conn, "ice_candidate")
         await sfu.add_ice_candidate(session.pid, candidate, target=p["target"])
@@ -455,11 +464,11 @@ class MediaSignaling:
         _object(data, set(), set())
         self._require_chair(conn, "record the meeting")
         if self.recording is None:
-            raise InvalidState("recording is not available on this server",
-                               code="recording_unavailable")
+            raise InvalidState("recording is not available on this server", code="recording_unavailable")
         assert conn.meeting_id is not None
-        return dict(await self.recording.start(conn.meeting_id, conn.member.member_id,
-                                               self.sfus.get(conn.meeting_id)))
+        return dict(
+            await self.recording.start(conn.meeting_id, conn.member.member_id, self.sfus.get(conn.meeting_id))
+        )
 
     async def _stop_recording(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         _object(data, set(), set())
@@ -468,9 +477,12 @@ class MediaSignaling:
             raise InvalidState("the meeting is not being recorded", code="not_recording")
         assert conn.meeting_id is not None
         entry = await self.recording.stop(conn.meeting_id, conn.member.member_id, "chair")
-        return {**self._recording_state(conn.meeting_id),
-                "files": [{k: f[k] for k in ("member_id", "kind", "name", "sha256", "bytes")}
-                          for f in entry["files"]]}
+        return {
+            **self._recording_state(conn.meeting_id),
+            "files": [
+                {k: f[k] for k in ("member_id", "kind", "name", "sha256", "bytes")} for f in entry["files"]
+            ],
+        }
 
     async def _get_stats(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         _object(data, set(), set())
@@ -489,8 +501,7 @@ class MediaSignaling:
 
     # -- leaving ------------------------------------------------------------------
 
-    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int,
-                                 reason: str) -> None:
+    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
         pid = conn.extra.pop("media_pid", None)
         session = self._sessions.get((meeting_id, pid)) if isinstance(pid, str) else None
         if session is None or session.sid != sid:
@@ -541,8 +552,7 @@ class MediaSignaling:
         if not sfu.participant_ids:
             self.sfus.pop(meeting_id, None)
             await sfu.close()
-            for table in (self._publications, self._main_room, self._muted, self._speaker,
-                          self.quality):
+            for table in (self._publications, self._main_room, self._muted, self._speaker, self.quality):
                 table.pop(meeting_id, None)
 
     # -- periodic: active speaker and quality ----------------------------------------

@@ -44,11 +44,13 @@ class Join:
         try:
             attendance = Attendance(p["attendance"])
         except (ValueError, TypeError):
-            raise InvalidInput("'attendance' must be one of main_room, sub_site, remote",
-                               field="attendance") from None
+            raise InvalidInput(
+                "'attendance' must be one of main_room, sub_site, remote", field="attendance"
+            ) from None
         site = p.get("site_id")
-        return cls(_int(p["meeting_id"], "meeting_id"), attendance,
-                   None if site is None else _int(site, "site_id"))
+        return cls(
+            _int(p["meeting_id"], "meeting_id"), attendance, None if site is None else _int(site, "site_id")
+        )
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ class MeetingNamespace:
         """Register a client->server event: auth, rate limit, size limit, join check,
         and the ack shape are handled here; ``handler(sid, conn, data)`` returns the
         ack's fields or raises a MeetingError."""
+
         async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
             try:
                 conn = self._conns.get(sid)
@@ -112,14 +113,14 @@ class MeetingNamespace:
                     conn.bucket.take()
                 except RateLimited:
                     if conn.bucket.strikes >= FLOOD_STRIKES:
-                        logger.warning("flood sid=%s member=%s: disconnecting", sid,
-                                       conn.member.member_id)
+                        logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
                         self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
                     raise
                 if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
                     raise PayloadTooLarge(
                         f"payload is larger than {self.limits.max_payload_bytes} bytes",
-                        limit=self.limits.max_payload_bytes)
+                        limit=self.limits.max_payload_bytes,
+                    )
                 if needs_join and conn.meeting_id is None:
                     raise InvalidState(f"'{event}' before 'join'", hint="join first")
                 return {"ok": True, **await handler(sid, conn, data)}
@@ -142,8 +143,9 @@ class MeetingNamespace:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def emit_to_meeting(self, meeting_id: int, event: str, data: dict[str, Any],
-                              skip_sid: str | None = None) -> None:
+    async def emit_to_meeting(
+        self, meeting_id: int, event: str, data: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
         """Broadcast to a meeting's room: encode once, queue on each connection.
 
         python-socketio's ``emit`` to a room creates one task per recipient; for a
@@ -153,13 +155,15 @@ class MeetingNamespace:
         With a cross-node manager (Redis) we must go through ``emit``.
         """
         if type(self.sio.manager) is not socketio.AsyncManager:
-            await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE,
-                                skip_sid=skip_sid)
+            await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE, skip_sid=skip_sid)
             return
-        encoded = self.sio.packet_class(socketio.packet.EVENT, namespace=NAMESPACE,
-                                        data=[event, data]).encode()
-        packets = [engineio.packet.Packet(engineio.packet.MESSAGE, p)
-                   for p in (encoded if isinstance(encoded, list) else [encoded])]
+        encoded = self.sio.packet_class(
+            socketio.packet.EVENT, namespace=NAMESPACE, data=[event, data]
+        ).encode()
+        packets = [
+            engineio.packet.Packet(engineio.packet.MESSAGE, p)
+            for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
         eio = self.sio.eio
         for sid, eio_sid in list(self.sio.manager.get_participants(NAMESPACE, room_of(meeting_id))):
             if sid == skip_sid:
@@ -194,8 +198,7 @@ class MeetingNamespace:
         leaves (``"leave"``) or drops (``"disconnect"``)."""
         self._connection_listeners.append(listener)
 
-    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int,
-                                 reason: str) -> None:
+    async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
         for listener in self._connection_listeners:
             try:
                 await listener(sid, conn, meeting_id, reason)
@@ -226,8 +229,7 @@ class MeetingNamespace:
         await self._connection_closed(sid, conn, meeting_id, "disconnect")
         roster = self._rosters[meeting_id]
         ev = roster.disconnect(sid)
-        logger.info("socket disconnected sid=%s member=%s meeting=%s", sid,
-                    conn.member.member_id, meeting_id)
+        logger.info("socket disconnected sid=%s member=%s meeting=%s", sid, conn.member.member_id, meeting_id)
         if ev is None:
             return
         await self._apply(meeting_id, member_pk, ev)
@@ -235,7 +237,8 @@ class MeetingNamespace:
         loop = asyncio.get_running_loop()
         self._expiry[key] = loop.call_later(
             self.limits.reconnect_grace_seconds,
-            lambda: self._spawn(self._expire(meeting_id, member_pk, key[1])))
+            lambda: self._spawn(self._expire(meeting_id, member_pk, key[1])),
+        )
 
     async def _expire(self, meeting_id: int, member_pk: int, member_id: str) -> None:
         self._expiry.pop((meeting_id, member_id), None)
@@ -310,9 +313,11 @@ class MeetingNamespace:
         an open websocket would otherwise hold the shutdown until its timeout.
         Everything acknowledged is already committed, so nothing is lost.
         """
-        await self.sio.emit("server_shutting_down",
-                            {"message": "the server is restarting; reconnecting shortly"},
-                            namespace=NAMESPACE)
+        await self.sio.emit(
+            "server_shutting_down",
+            {"message": "the server is restarting; reconnecting shortly"},
+            namespace=NAMESPACE,
+        )
         if self.sio.eio.sockets:  # engineio raises on an empty set
             await self.sio.eio.disconnect()  # every client, all transports
         for timer in self._expiry.values():

@@ -22,8 +22,9 @@ MEMBER_ID_MAX = 32
 
 
 class ProcedureBackend(Protocol):
-    async def call(self, meeting_id: int, member_id: str, action: str,
-                   args: dict[str, Any]) -> dict[str, Any]: ...
+    async def call(
+        self, meeting_id: int, member_id: str, action: str, args: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
     async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]: ...
 
@@ -95,8 +96,7 @@ def _set_agenda_item(payload: object) -> dict[str, Any]:
 
 def _add_motion(payload: object) -> dict[str, Any]:
     p = _object(payload, {"text", "proposer"}, {"text"})
-    return {"text": _str(p, "text", 5000),
-            "proposer": _member_id(p, "proposer") if "proposer" in p else None}
+    return {"text": _str(p, "text", 5000), "proposer": _member_id(p, "proposer") if "proposer" in p else None}
 
 
 def _add_note(payload: object) -> dict[str, Any]:
@@ -123,22 +123,26 @@ def _reorder(payload: object) -> dict[str, Any]:
 def _create_poll(payload: object) -> dict[str, Any]:
     p = _object(payload, {"config", "motion_id"}, {"config"})
     motion = p.get("motion_id")
-    return {"config": p["config"],  # parsed by PollConfig.from_payload
-            "motion_id": None if motion is None else _int(motion, "motion_id")}
+    return {
+        "config": p["config"],  # parsed by PollConfig.from_payload
+        "motion_id": None if motion is None else _int(motion, "motion_id"),
+    }
 
 
 def _open_poll(payload: object) -> dict[str, Any]:
     p = _object(payload, {"poll_id", "override_quorum"}, {"poll_id"})
-    return {"poll_id": _int(p["poll_id"], "poll_id"),
-            "override_quorum": _bool(p, "override_quorum")}
+    return {"poll_id": _int(p["poll_id"], "poll_id"), "override_quorum": _bool(p, "override_quorum")}
 
 
 def _cast_ballot(payload: object) -> dict[str, Any]:
-    p = _object(payload, {"poll_id", "ballot_id", "choices", "replaces"},
-                {"poll_id", "ballot_id", "choices"})
+    p = _object(payload, {"poll_id", "ballot_id", "choices", "replaces"}, {"poll_id", "ballot_id", "choices"})
     # ballot_id / choices / replaces are checked by the ballot box (precise codes)
-    return {"poll_id": _int(p["poll_id"], "poll_id"), "ballot_id": p["ballot_id"],
-            "choices": p["choices"], "replaces": p.get("replaces")}
+    return {
+        "poll_id": _int(p["poll_id"], "poll_id"),
+        "ballot_id": p["ballot_id"],
+        "choices": p["choices"],
+        "replaces": p.get("replaces"),
+    }
 
 
 def _hand_count(payload: object) -> dict[str, Any]:
@@ -178,12 +182,12 @@ EVENTS: dict[str, Parser] = {
 def register_procedure(namespace: MeetingNamespace, backend: ProcedureBackend) -> None:
     """Register every procedure event, and add the ``procedure`` snapshot to ``join``."""
 
-    def handler(action: str, parse: Parser) -> Callable[[str, Connection, Any],
-                                                          Awaitable[dict[str, Any]]]:
+    def handler(action: str, parse: Parser) -> Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]:
         async def handle(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
             args = parse(data)
             assert conn.meeting_id is not None
             return await backend.call(conn.meeting_id, conn.member.member_id, action, args)
+
         return handle
 
     for event, parse in EVENTS.items():

@@ -1,10 +1,11 @@
-"""The pure voting core: majority rules, quorum, polls, ballots, tallies, receipts.
+"""The pure voting core: majority rules, polls, ballots, tallies, receipts.
 
 Imports no framework and does no I/O; time is passed in as ``now`` (aware UTC).
 Operations return events (frozen dataclasses with ``to_dict()``) or raise the
 domain errors of :mod:`meeting.errors`.
 """
 
+from meeting.threshold import Comparison, Threshold
 from voting.ballot_box import (
     BallotBox,
     BallotCast,
@@ -25,7 +26,6 @@ from voting.poll import (
     PollQuorumChanged,
     PollState,
 )
-from voting.quorum import QuorumRule, QuorumStatus, is_quorate
 from voting.rules import (
     Base,
     CandidateStatus,
@@ -39,7 +39,6 @@ from voting.rules import (
     elect,
 )
 from voting.tally import PollType, Tally, TallyPart
-from voting.threshold import Comparison, Threshold
 
 __all__ = [
     "BallotBox",
@@ -65,8 +64,6 @@ __all__ = [
     "PollResult",
     "PollState",
     "PollType",
-    "QuorumRule",
-    "QuorumStatus",
     "RuleKind",
     "StoredBallot",
     "Tally",
@@ -75,5 +72,4 @@ __all__ = [
     "VoterMarked",
     "decide",
     "elect",
-    "is_quorate",
 ]

@@ -48,12 +48,19 @@ class _PollRecord:
 def config_from_dict(d: Mapping[str, Any]) -> PollConfig:
     """Rebuild a :class:`PollConfig` from its ``to_dict()`` form (as in ``poll_opened``)."""
     rule = d["rule"]
-    rule_payload: Any = rule["kind"] if rule["kind"] != "custom" else {
-        k: rule[k] for k in ("numerator", "denominator", "comparison", "base")}
+    rule_payload: Any = (
+        rule["kind"]
+        if rule["kind"] != "custom"
+        else {k: rule[k] for k in ("numerator", "denominator", "comparison", "base")}
+    )
     payload: dict[str, Any] = {
-        "question": d["question"], "kind": d["kind"], "rule": rule_payload,
+        "question": d["question"],
+        "kind": d["kind"],
+        "rule": rule_payload,
         "abstentions_in_base": d.get("abstentions_in_base", False),
-        "time_limit_s": d.get("time_limit_s"), "allow_change": d.get("allow_change", False)}
+        "time_limit_s": d.get("time_limit_s"),
+        "allow_change": d.get("allow_change", False),
+    }
     if d["type"] == PollType.MOTION.value:
         payload["options"] = "yes_no_abstain" if "abstain" in d["options"] else "yes_no"
     else:
@@ -62,8 +69,7 @@ def config_from_dict(d: Mapping[str, Any]) -> PollConfig:
     return PollConfig.from_payload(payload)
 
 
-def _tally(config: PollConfig, ballots: Iterable[tuple[int, ...]],
-           hands: Iterable[tuple[int, ...]]) -> Tally:
+def _tally(config: PollConfig, ballots: Iterable[tuple[int, ...]], hands: Iterable[tuple[int, ...]]) -> Tally:
     n = len(config.options)
     counts, blank, total = [0] * n, 0, 0
     for choices in ballots:
@@ -74,8 +80,9 @@ def _tally(config: PollConfig, ballots: Iterable[tuple[int, ...]],
     hand = TallyPart.empty(n)
     for row in hands:
         hand = hand + TallyPart(tuple(row), sum(row), 0)
-    return Tally(config.poll_type, config.options, TallyPart(tuple(counts), total, blank), hand,
-                 config.abstain_index)
+    return Tally(
+        config.poll_type, config.options, TallyPart(tuple(counts), total, blank), hand, config.abstain_index
+    )
 
 
 def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding]:
@@ -83,8 +90,14 @@ def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
     for index, entry in enumerate(entries):
         kind = entry.get("type")
         where = f"entries[{index}]"
-        if kind not in ("poll_opened", "ballot_cast", "voter_marked", "hand_count_recorded",
-                        "poll_closed", "poll_result"):
+        if kind not in (
+            "poll_opened",
+            "ballot_cast",
+            "voter_marked",
+            "hand_count_recorded",
+            "poll_closed",
+            "poll_result",
+        ):
             continue
         record = polls.setdefault(entry.get("poll_id"), _PollRecord())
         try:
@@ -92,18 +105,19 @@ def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
                 record.config = config_from_dict(entry["config"])
                 record.opened_at = index
             elif record.config is None:
-                yield AuditFinding(where, f"{kind} for poll {entry.get('poll_id')!r} "
-                                          "before it was opened")
+                yield AuditFinding(where, f"{kind} for poll {entry.get('poll_id')!r} before it was opened")
             elif kind == "ballot_cast":
                 if record.closed:
                     yield AuditFinding(where, "a ballot after the poll closed")
                 voter = str(entry["voter_id"])
                 current = record.open_ballots.get(voter)
                 if current is not None and entry.get("replaces_key") != current[0]:
-                    yield AuditFinding(where, f"a second ballot of {voter} that does not "
-                                              "replace the first")
-                record.open_ballots[voter] = (str(entry["ballot_key"]), str(entry["receipt"]),
-                                              tuple(entry["choices"]))
+                    yield AuditFinding(where, f"a second ballot of {voter} that does not replace the first")
+                record.open_ballots[voter] = (
+                    str(entry["ballot_key"]),
+                    str(entry["receipt"]),
+                    tuple(entry["choices"]),
+                )
             elif kind == "voter_marked":
                 voter = str(entry["voter_id"])
                 if voter in record.voters_marked:
@@ -132,8 +146,20 @@ def _e2e_findings(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
     yield from e2e_findings(entries)
 
 
-def _check_result(where: str, entry: Mapping[str, Any],
-                  record: _PollRecord) -> Iterator[AuditFinding]:
+_PROSE = frozenset({"explanation", "description"})
+
+
+def _numbers(value: Any) -> Any:
+    """The outcome without its human texts (``explanation``, the rule's ``description``):
+    the check compares the numbers, the decision and the rule, never an English sentence."""
+    if isinstance(value, Mapping):
+        return {k: _numbers(v) for k, v in value.items() if k not in _PROSE}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def _check_result(where: str, entry: Mapping[str, Any], record: _PollRecord) -> Iterator[AuditFinding]:
     config = record.config
     assert config is not None
     if "e2e" in entry:  # an encrypted poll: voting.e2e.record checks it
@@ -147,8 +173,10 @@ def _check_result(where: str, entry: Mapping[str, Any],
         if any("voter_id" in r for r in receipts):
             yield AuditFinding(where, "a secret poll's receipts name voters")
         if len(ballots) != len(record.voters_marked):
-            yield AuditFinding(where, f"{len(ballots)} secret ballots published but "
-                                      f"{len(record.voters_marked)} members voted")
+            yield AuditFinding(
+                where,
+                f"{len(ballots)} secret ballots published but {len(record.voters_marked)} members voted",
+            )
         if len({r["receipt"] for r in receipts}) != len(receipts):
             yield AuditFinding(where, "a receipt is published twice")
     else:
@@ -165,15 +193,19 @@ def _check_result(where: str, entry: Mapping[str, Any],
             return
     tally = _tally(config, ballots, record.hands.values())
     if tally.to_dict() != entry["tally"]:
-        yield AuditFinding(where, f"tally {entry['tally'].get('counts')} does not match the "
-                                  f"ballots, which give {list(tally.counts)}")
+        yield AuditFinding(
+            where,
+            f"tally {entry['tally'].get('counts')} does not match the "
+            f"ballots, which give {list(tally.counts)}",
+        )
         return
     counts = entry.get("counts")
     if counts is None:
         yield AuditFinding(where, "the result does not state the member counts", "warning")
         return
-    outcome = config.result(tally, Counts(entitled=counts["entitled"],
-                                          present=counts["present"])).to_dict()
-    if outcome != entry["outcome"]:
-        yield AuditFinding(where, f"the outcome does not follow from the tally under "
-                                  f"the rule: {outcome.get('decision', outcome)}")
+    outcome = config.result(tally, Counts(entitled=counts["entitled"], present=counts["present"])).to_dict()
+    if _numbers(outcome) != _numbers(entry["outcome"]):
+        yield AuditFinding(
+            where,
+            f"the outcome does not follow from the tally under the rule: {outcome.get('decision', outcome)}",
+        )

@@ -232,9 +232,7 @@ class BallotBox:
         """
         now = require_utc(now)
         if self._secret:
-            raise InvalidState(
-                "a secret poll takes only encrypted ballots", code="encrypted_ballot_required"
-            )
+            raise InvalidState("a secret poll takes only encrypted ballots", code="encrypted_ballot_required")
         check_voter_id(voter_id)
         check_ballot_id(ballot_id)
         normal = self.poll.config.validate_choices(choices)
@@ -244,9 +242,7 @@ class BallotBox:
         existing = self._ballots.get(key)
         if existing is not None:
             if existing.choices != normal:
-                raise Conflict(
-                    "this ballot id was used with other choices", code="ballot_id_reused"
-                )
+                raise Conflict("this ballot id was used with other choices", code="ballot_id_reused")
             return CastResult(poll_id, existing.receipt, normal, True, False, ())
         if key in self._superseded:
             raise Conflict("this ballot was replaced by a later one", code="ballot_superseded")
@@ -310,21 +306,13 @@ class BallotBox:
         if config.kind is BallotKind.SECRET:
             raise InvalidState("a secret poll takes no hand counts", code="hand_count_secret")
         if config.max_choices != 1:
-            raise InvalidState(
-                "hand counts need a single-choice poll", code="hand_count_not_supported"
-            )
+            raise InvalidState("hand counts need a single-choice poll", code="hand_count_not_supported")
         self.poll.check_accepting(now)
         check_voter_id(entered_by)
         if site is not None and (not isinstance(site, str) or not site or len(site) > MAX_SITE):
             raise InvalidInput("site must be null or a non-empty string", field="site")
-        if (
-            isinstance(hand_eligible, bool)
-            or not isinstance(hand_eligible, int)
-            or hand_eligible < 0
-        ):
-            raise InvalidInput(
-                "hand_eligible must be a non-negative integer", field="hand_eligible"
-            )
+        if isinstance(hand_eligible, bool) or not isinstance(hand_eligible, int) or hand_eligible < 0:
+            raise InvalidInput("hand_eligible must be a non-negative integer", field="hand_eligible")
         if not isinstance(counts, Mapping):
             raise InvalidInput("counts must map option index to count", field="counts")
         row = [0] * len(config.options)
@@ -394,9 +382,7 @@ class BallotBox:
         """After close: every receipt with its choices, sorted by voter with the voter
         named (open polls; a secret poll publishes its board instead)."""
         if self.poll.state is not PollState.CLOSED:
-            raise InvalidState(
-                "receipts are published when the poll closes", code="poll_not_closed"
-            )
+            raise InvalidState("receipts are published when the poll closes", code="poll_not_closed")
         return tuple(
             {"voter_id": b.voter_id, "receipt": b.receipt, "choices": list(b.choices)}
             for b in sorted(self._ballots, key=lambda b: (b.voter_id or "", b.receipt))
@@ -406,9 +392,7 @@ class BallotBox:
         """Tally, outcome under the poll's rule, and receipts; the poll must be closed."""
         receipts = self.published_receipts()
         tally = self.tally()
-        return PollResult(
-            self.poll.poll_id, tally, self.poll.config.result(tally, counts), receipts
-        )
+        return PollResult(self.poll.poll_id, tally, self.poll.config.result(tally, counts), receipts)
 
     @classmethod
     def restore(

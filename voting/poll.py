@@ -86,9 +86,7 @@ class PollConfig:
         if self.time_limit_s is not None and (
             not _is_int(self.time_limit_s) or not 1 <= self.time_limit_s <= MAX_TIME_LIMIT_S
         ):
-            raise InvalidInput(
-                f"time_limit_s must be between 1 and {MAX_TIME_LIMIT_S}", field="time_limit_s"
-            )
+            raise InvalidInput(f"time_limit_s must be between 1 and {MAX_TIME_LIMIT_S}", field="time_limit_s")
         if not isinstance(self.allow_change, bool):
             raise InvalidInput("allow_change must be a boolean", field="allow_change")
 
@@ -227,13 +225,9 @@ class PollConfig:
                     f"option {choice} is out of range", code="option_out_of_range", field="choices"
                 )
         if len(set(choices)) != len(choices):
-            raise InvalidInput(
-                "the same option is chosen twice", code="duplicate_choice", field="choices"
-            )
+            raise InvalidInput("the same option is chosen twice", code="duplicate_choice", field="choices")
         if self.poll_type is PollType.MOTION and len(choices) != 1:
-            raise InvalidInput(
-                "choose exactly one option", code="too_many_choices", field="choices"
-            )
+            raise InvalidInput("choose exactly one option", code="too_many_choices", field="choices")
         if len(choices) > self.max_choices:
             raise InvalidInput(
                 f"at most {self.max_choices} choices", code="too_many_choices", field="choices"
@@ -429,9 +423,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _typed(
-    payload: Mapping[str, Any], name: str, kind: type, words: str, default: Any = None
-) -> Any:
+def _typed(payload: Mapping[str, Any], name: str, kind: type, words: str, default: Any = None) -> Any:
     if name not in payload:
         return default
     value = payload[name]

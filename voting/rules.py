@@ -1,6 +1,6 @@
 """Majority rules as data, and the decision they give on a tally.
 
-A rule is a :class:`~voting.threshold.Threshold` over a named base:
+A rule is a :class:`~meeting.threshold.Threshold` over a named base:
 
 ============================  ===========================  ==========================
 rule                          passes when yes votes are    base
@@ -26,8 +26,8 @@ from fractions import Fraction
 from typing import Any
 
 from meeting.errors import InvalidInput
+from meeting.threshold import Comparison, Threshold
 from voting.tally import PollType, Tally
-from voting.threshold import Comparison, Threshold
 
 
 class Base(StrEnum):
@@ -157,15 +157,11 @@ class MajorityRule:
         try:
             comparison = Comparison(value["comparison"])
         except ValueError:
-            raise InvalidInput(
-                "rule.comparison must be more_than or at_least", field="rule"
-            ) from None
+            raise InvalidInput("rule.comparison must be more_than or at_least", field="rule") from None
         try:
             base = Base(value["base"])
         except ValueError:
-            raise InvalidInput(
-                "rule.base must be votes_cast, entitled or present", field="rule"
-            ) from None
+            raise InvalidInput("rule.base must be votes_cast, entitled or present", field="rule") from None
         return cls.custom(
             value["numerator"],
             value["denominator"],
@@ -367,7 +363,5 @@ def elect(tally: Tally, rule: MajorityRule, counts: Counts, seats: int) -> Elect
         seats=seats,
         base=base,
         required=required,
-        candidates=tuple(
-            CandidateResult(name, votes[i], status[i]) for i, name in enumerate(tally.options)
-        ),
+        candidates=tuple(CandidateResult(name, votes[i], status[i]) for i, name in enumerate(tally.options)),
     )

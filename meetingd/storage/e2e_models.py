@@ -70,10 +70,15 @@ def retire_plaintext_secret_ballots(conn: Connection) -> None:
     for poll_id, config, state in polls:
         if json.loads(config).get("kind") != "secret" or state != "open":
             continue
-        void = {"poll_id": poll_id, "void": True,
-                "reason": "a plaintext secret poll open at the upgrade to encrypted ballots"}
+        void = {
+            "poll_id": poll_id,
+            "void": True,
+            "reason": "a plaintext secret poll open at the upgrade to encrypted ballots",
+        }
         conn.exec_driver_sql(
             "UPDATE polls SET state = 'closed', closed_at = opened_at, close_reason = 'void', "
-            "result = ? WHERE id = ?", (json.dumps(void), poll_id))
+            "result = ? WHERE id = ?",
+            (json.dumps(void), poll_id),
+        )
         conn.exec_driver_sql("DELETE FROM poll_voters WHERE poll_id = ?", (poll_id,))
     conn.exec_driver_sql("DELETE FROM secret_ballots")

@@ -29,8 +29,9 @@ def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """meetingd announcing 127.0.0.1 for media (the namespace has only loopback)."""
     from tests.support.server import start_meetingd, stop_meetingd
 
-    base_url, proc = start_meetingd(tmp_path_factory.mktemp("meetingd-media"),
-                                    env={"MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1"})
+    base_url, proc = start_meetingd(
+        tmp_path_factory.mktemp("meetingd-media"), env={"MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1"}
+    )
     try:
         yield base_url.rstrip("/")
     finally:
@@ -75,8 +76,9 @@ def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "co
 def assert_video_advances(page: Page, member_id: str, root: str = ".media-area") -> None:
     wait_until(lambda: inbound(page, member_id, root)["frames"] > 10, what=f"{member_id} video")
     before = inbound(page, member_id, root)["frames"]
-    wait_until(lambda: inbound(page, member_id, root)["frames"] >= before + 10,
-               what=f"{member_id} video to advance")
+    wait_until(
+        lambda: inbound(page, member_id, root)["frames"] >= before + 10, what=f"{member_id} video to advance"
+    )
 
 
 def test_three_browsers_see_each_other_switch_to_sound_and_leave(
@@ -85,23 +87,34 @@ def test_three_browsers_see_each_other_switch_to_sound_and_leave(
     chair = open_page(LAPTOP)
     alice = open_page(PHONE)
     bob = open_page(LAPTOP)
-    for page, who, how in ((chair, "C1-CHAIR", "main_room"), (alice, "C1-001", "remote"),
-                           (bob, "C1-002", "remote")):
+    for page, who, how in (
+        (chair, "C1-CHAIR", "main_room"),
+        (alice, "C1-001", "remote"),
+        (bob, "C1-002", "remote"),
+    ):
         sign_in(page, who, demo_password)
         enter_meeting(page, how)
-        expect(page.locator('.media-status[data-media-state="connected"]')).to_be_visible(
-            timeout=20_000)
+        expect(page.locator('.media-status[data-media-state="connected"]')).to_be_visible(timeout=20_000)
 
     # everyone sees everyone else's video advancing
-    pairs = [(chair, "C1-001"), (chair, "C1-002"), (alice, "C1-CHAIR"), (alice, "C1-002"),
-             (bob, "C1-CHAIR"), (bob, "C1-001")]
+    pairs = [
+        (chair, "C1-001"),
+        (chair, "C1-002"),
+        (alice, "C1-CHAIR"),
+        (alice, "C1-002"),
+        (bob, "C1-CHAIR"),
+        (bob, "C1-001"),
+    ]
     for page, other in pairs:
         expect(tile(page, other)).to_be_visible(timeout=20_000)
         assert_video_advances(page, other)
         wait_until(lambda p=page, o=other: video_width(p, o) > 0, what="videoWidth > 0")
-    wait_until(lambda: chair.locator('.tile[data-member-id="C1-001"] .tile-quality'
-                                     '[data-quality="good"]').count() == 1,
-               what="a quality indicator")
+    wait_until(
+        lambda: (
+            chair.locator('.tile[data-member-id="C1-001"] .tile-quality[data-quality="good"]').count() == 1
+        ),
+        what="a quality indicator",
+    )
     chair.locator(".media-settings summary").click()
     chair.screenshot(path=str(artifacts / "media-room-laptop.png"), full_page=True)
     alice.screenshot(path=str(artifacts / "media-room-phone.png"), full_page=True)
@@ -127,7 +140,7 @@ def test_three_browsers_see_each_other_switch_to_sound_and_leave(
     # the chair mutes alice: everyone sees the muted mark
     chair.locator('.tile[data-member-id="C1-001"] [data-action="mute"]').click()
     expect(bob.locator('.tile[data-member-id="C1-001"] .tile-muted')).to_be_visible()
-    expect(alice.locator('.tile-mine .tile-muted')).to_be_visible()
+    expect(alice.locator(".tile-mine .tile-muted")).to_be_visible()
     chair.locator('.tile[data-member-id="C1-001"] [data-action="unmute"]').click()
     expect(bob.locator('.tile[data-member-id="C1-001"] .tile-muted')).to_be_hidden()
 

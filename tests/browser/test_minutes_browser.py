@@ -25,10 +25,13 @@ PASSPHRASES = {"C1-CHAIR": "chair's long passphrase 1", "C1-SEC": "secretary's p
 
 def post(page: Page, path: str) -> int:
     """A same-origin POST from the page (the browser sets Origin and the cookie)."""
-    return int(page.evaluate(
-        "p => fetch(p, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)",
-        path,
-    ))
+    return int(
+        page.evaluate(
+            "p => fetch(p, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'})"
+            ".then(r => r.status)",
+            path,
+        )
+    )
 
 
 def open_minutes(page: Page) -> None:
@@ -83,7 +86,9 @@ def test_both_officers_create_keys_and_cosign_the_minutes(
 
     sign_in(secretary, "C1-SEC", demo_password)
     open_minutes(secretary)
-    expect(secretary.locator('.officer[data-member-id="C1-CHAIR"]')).to_have_attribute("data-cosigned", "true")
+    expect(secretary.locator('.officer[data-member-id="C1-CHAIR"]')).to_have_attribute(
+        "data-cosigned", "true"
+    )
     create_key_and_cosign(secretary, "C1-SEC")
     expect(secretary.locator(".all-cosigned")).to_be_visible()
     shoot(secretary, artifacts / "phone-minutes-cosigned.png")
@@ -99,7 +104,5 @@ def test_both_officers_create_keys_and_cosign_the_minutes(
     open_minutes(member)
     expect(member.locator(".minutes-mine")).to_be_hidden()
     expect(member.locator('.officer[data-cosigned="true"]')).to_have_count(2)
-    csv = member.evaluate(
-        f"fetch('/api/meetings/{MEETING_ID}/participation.csv').then(r => r.text())"
-    )
+    csv = member.evaluate(f"fetch('/api/meetings/{MEETING_ID}/participation.csv').then(r => r.text())")
     assert csv.startswith("member_id,full_name,role")

@@ -111,9 +111,7 @@ def test_two_members_see_each_other_chat_and_leave(
 
     # closing the page: the others see the member reconnecting, then left
     member.close()
-    expect(person(chair, "remote", "C1-001")).to_have_attribute(
-        "data-state", _one_of("reconnecting", "left")
-    )
+    expect(person(chair, "remote", "C1-001")).to_have_attribute("data-state", _one_of("reconnecting", "left"))
     shoot(chair, artifacts / "laptop-room-member-dropped.png")
 
 

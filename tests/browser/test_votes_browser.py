@@ -28,6 +28,7 @@ def sign_in(page: Page, member_id: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#nav")).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)
 
+
 pytestmark = pytest.mark.browser
 
 MEETING_ID = 1
@@ -132,7 +133,9 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     board = display.locator(".display-proc .results-large")
     expect(board.locator('.bar-row[data-option="yes"]')).to_have_attribute("data-count", "1")
     expect(board.locator('.bar-row[data-option="no"]')).to_have_attribute("data-count", "1")
-    expect(chair.locator('.chair-console .poll-card[data-state="open"] .turnout')).to_have_attribute("data-voted", "2")
+    expect(chair.locator('.chair-console .poll-card[data-state="open"] .turnout')).to_have_attribute(
+        "data-voted", "2"
+    )
     shoot(display, artifacts / "laptop-display-results-live.png")
     shoot(chair, artifacts / "laptop-chair-room-vote.png")
     console.screenshot(path=str(artifacts / "laptop-chair-console.png"))
@@ -144,7 +147,9 @@ def test_chair_runs_votes_members_vote_display_shows_results(
 
     close_poll(chair)
     expect(board.locator(".outcome")).to_have_attribute("data-outcome", "rejected")
-    expect(chair.locator('.chair-console .poll-card[data-state="closed"] .outcome-decision')).to_have_text("Rejected")
+    expect(chair.locator('.chair-console .poll-card[data-state="closed"] .outcome-decision')).to_have_text(
+        "Rejected"
+    )
     shoot(display, artifacts / "laptop-display-results-closed.png")
 
     # a secret ballot: only "x of y have voted" until close
@@ -156,7 +161,9 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     expect(member.locator('.vote-card[data-state="open"] .results-sealed')).to_be_visible()
     expect(member.locator('.vote-card[data-state="open"] .bars')).to_have_count(0)
     expect(display.locator('.display-proc .results[data-kind="secret"] .bars')).to_have_count(0)
-    expect(display.locator('.display-proc .results[data-kind="secret"] .turnout-text')).to_have_text("1 of 6 have voted")
+    expect(display.locator('.display-proc .results[data-kind="secret"] .turnout-text')).to_have_text(
+        "1 of 6 have voted"
+    )
     shoot(member, artifacts / "laptop-secret-vote-open.png")
 
     # after a reload the receipt comes from this device (the server keeps no link)
@@ -167,14 +174,14 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     check = phone.locator('.vote-card[data-state="closed"] .receipt-check')
     expect(check.first).to_have_attribute("data-check", "counted")
     expect(check.first).to_contain_text("counted as cast")
-    expect(display.locator('.display-proc .results[data-kind="secret"] .bar-row[data-option="yes"]')).to_have_attribute("data-count", "1")
+    expect(
+        display.locator('.display-proc .results[data-kind="secret"] .bar-row[data-option="yes"]')
+    ).to_have_attribute("data-count", "1")
     shoot(phone, artifacts / "phone-secret-receipt-counted.png")
     shoot(display, artifacts / "laptop-display-secret-result.png")
 
 
-def test_voting_errors_are_precise(
-    open_page: Callable[..., Page], demo_password: str
-) -> None:
+def test_voting_errors_are_precise(open_page: Callable[..., Page], demo_password: str) -> None:
     """An observer is told they do not vote; the chair is asked before opening without quorum."""
     observer = open_page(PHONE)
     sign_in(observer, "G-OBS1", demo_password)
@@ -198,5 +205,7 @@ def test_voting_errors_are_precise(
     override = console.locator(".override")
     expect(override).to_contain_text("No quorum")
     override.locator('[data-action="open-override"]').click()
-    expect(console.locator('.poll-card[data-state="open"] .poll-config')).to_contain_text("opened without quorum")
+    expect(console.locator('.poll-card[data-state="open"] .poll-config')).to_contain_text(
+        "opened without quorum"
+    )
     expect(observer.locator(".vote-cannot")).to_have_text("Observers do not vote.")

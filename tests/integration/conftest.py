@@ -17,6 +17,9 @@ from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
 from meetingd.services import Services, services_key
+from tests.support.polling import wait_for
+
+__all__ = ["wait_for"]  # re-exported for the test modules
 
 
 @dataclass
@@ -32,12 +35,20 @@ class Server:
 
 def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
     """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides."""
-    return load_config(environ={}, overrides={
-        **sections,
-        "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(tmp_path / "data"),
-                   "reconnect_grace_seconds": 1.0, **sections.get("server", {})},
-        "logging": {"format": "text"},
-    })
+    return load_config(
+        environ={},
+        overrides={
+            **sections,
+            "server": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "data_dir": str(tmp_path / "data"),
+                "reconnect_grace_seconds": 1.0,
+                **sections.get("server", {}),
+            },
+            "logging": {"format": "text"},
+        },
+    )
 
 
 async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Server, web.AppRunner]:
@@ -69,8 +80,9 @@ class Member:
         self.sio: socketio.AsyncClient | None = None
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        async with self.http.request(method, self.server.url + path, json=body,
-                                     headers={"Origin": self.server.url}) as r:
+        async with self.http.request(
+            method, self.server.url + path, json=body, headers={"Origin": self.server.url}
+        ) as r:
             return r.status, await r.json()
 
     async def token(self) -> str:
@@ -85,9 +97,13 @@ class Member:
         async def record(event: str, data: Any) -> None:
             self.events.append((event, data))
 
-        await sio.connect(self.server.url, namespaces=["/meeting"], transports=["websocket"],
-                          auth={"token": await self.token()},
-                          headers={"Origin": self.server.url})
+        await sio.connect(
+            self.server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": await self.token()},
+            headers={"Origin": self.server.url},
+        )
         self.sio = sio
         return sio
 
@@ -97,8 +113,7 @@ class Member:
         assert isinstance(result, dict)
         return result
 
-    async def join(self, meeting_id: int = 1, attendance: str = "remote",
-                   **extra: Any) -> dict[str, Any]:
+    async def join(self, meeting_id: int = 1, attendance: str = "remote", **extra: Any) -> dict[str, Any]:
         if self.sio is None:
             await self.connect()
         return await self.emit("join", {"meeting_id": meeting_id, "attendance": attendance, **extra})
@@ -120,26 +135,13 @@ async def sign_in(server: Server) -> AsyncIterator[Callable[[str], Awaitable[Mem
         http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         m = Member(server, http, member_id)
         opened.append(m)
-        status, body = await m.call("POST", "/api/login",
-                                    {"member_id": member_id, "password": password})
+        status, body = await m.call("POST", "/api/login", {"member_id": member_id, "password": password})
         assert status == 200, body
         return m
 
     yield login
     for m in opened:
         await m.close()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Bounded polling: never a bare sleep in an assertion."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)

@@ -29,8 +29,10 @@ LOOPBACK = ["127.0.0.1"]
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     """The in-process server, announcing 127.0.0.1 for media."""
     srv, runner = await start_server(
-        tmp_path, limits={"events_per_second": 200.0, "event_burst": 400},
-        media={"announce_addresses": LOOPBACK})
+        tmp_path,
+        limits={"events_per_second": 200.0, "event_burst": 400},
+        media={"announce_addresses": LOOPBACK},
+    )
     yield srv
     await runner.cleanup()
 
@@ -49,8 +51,9 @@ class Peer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._hooked = False
 
-    async def join(self, attendance: str = "remote", *, open_media: bool = True,
-                   **media: Any) -> dict[str, Any]:
+    async def join(
+        self, attendance: str = "remote", *, open_media: bool = True, **media: Any
+    ) -> dict[str, Any]:
         """Join meeting 1 and (by default) open the media session."""
         ack = await self.m.join(1, attendance)
         assert ack["ok"], ack
@@ -93,8 +96,9 @@ class Peer:
                     await self.subscribe_pc.close()
                 # max-bundle, like browsers: aiortc's balanced policy loses the second
                 # video m-line of an initial offer (see media/settings.py)
-                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
-                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+                self.subscribe_pc = pc = RTCPeerConnection(
+                    RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+                )
 
                 @pc.on("track")
                 def on_track(track: Any) -> None:
@@ -107,8 +111,7 @@ class Peer:
             await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
             aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
             await pc.setLocalDescription(await pc.createAnswer())
-            ack = await self.m.emit("subscribe_answer",
-                                    {"sdp": pc.localDescription.sdp, "type": "answer"})
+            ack = await self.m.emit("subscribe_answer", {"sdp": pc.localDescription.sdp, "type": "answer"})
             if not ack["ok"]:
                 self.answer_errors.append(ack)
 
@@ -129,8 +132,9 @@ class Peer:
 
 
 @pytest.fixture
-async def peer(sign_in: Callable[[str], Awaitable[Member]]) -> AsyncIterator[
-        Callable[[str], Awaitable[Peer]]]:
+async def peer(
+    sign_in: Callable[[str], Awaitable[Member]],
+) -> AsyncIterator[Callable[[str], Awaitable[Peer]]]:
     peers: list[Peer] = []
 
     async def make(member_id: str) -> Peer:

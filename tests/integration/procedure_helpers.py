@@ -14,8 +14,9 @@ def ballot_id() -> str:
     return uuid.uuid4().hex
 
 
-async def open_meeting(sign_in: Any, *members: str, attendance: str = "remote"
-                       ) -> tuple[Member, list[Member]]:
+async def open_meeting(
+    sign_in: Any, *members: str, attendance: str = "remote"
+) -> tuple[Member, list[Member]]:
     """The chair opens meeting 1 and joins; ``members`` join (and so are present)."""
     chair = await sign_in("C1-CHAIR")
     status, body = await chair.call("POST", "/api/meetings/1/open")
@@ -35,8 +36,7 @@ async def quorate_meeting(sign_in: Any) -> tuple[Member, list[Member]]:
     return await open_meeting(sign_in, *[f"C1-00{i}" for i in range(1, 7)])
 
 
-async def open_poll(chair: Member, config: dict[str, Any] | None = None,
-                    **extra: Any) -> int:
+async def open_poll(chair: Member, config: dict[str, Any] | None = None, **extra: Any) -> int:
     ack = await chair.emit("create_poll", {"config": config or MOTION})
     assert ack["ok"], ack
     poll_id = int(ack["poll"]["poll_id"])
@@ -45,7 +45,6 @@ async def open_poll(chair: Member, config: dict[str, Any] | None = None,
     return poll_id
 
 
-async def seen(member: Member, event: str, pred: Any = lambda d: True,
-               timeout: float = 5.0) -> Any:
-    await wait_for(lambda: any(pred(d) for d in member.seen(event)), timeout=timeout)
+async def seen(member: Member, event: str, pred: Any = lambda d: True, seconds: float = 5.0) -> Any:
+    await wait_for(lambda: any(pred(d) for d in member.seen(event)), seconds)
     return [d for d in member.seen(event) if pred(d)][-1]

@@ -25,8 +25,9 @@ async def test_wrong_password_and_unknown_member_look_the_same(server) -> None:
 
 
 async def test_session_cookie_is_http_only_and_strict(server) -> None:
-    status, body, cookies = await post(server, "/api/login",
-                                       {"member_id": "c1-001", "password": DEMO_PASSWORD})
+    status, body, cookies = await post(
+        server, "/api/login", {"member_id": "c1-001", "password": DEMO_PASSWORD}
+    )
     assert status == 200 and body["member"]["member_id"] == "C1-001"
     morsel = cookies["meetingd_session"]
     assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
@@ -44,8 +45,7 @@ async def test_login_is_rate_limited_per_account(server) -> None:
     for _ in range(5):
         status, _b, _c = await post(server, "/api/login", {"member_id": "C1-002", "password": "bad-guess!"})
         assert status == 401
-    status, body, _ = await post(server, "/api/login",
-                                 {"member_id": "C1-002", "password": DEMO_PASSWORD})
+    status, body, _ = await post(server, "/api/login", {"member_id": "C1-002", "password": DEMO_PASSWORD})
     assert status == 429 and body["error"] == "rate_limited"
     assert body["details"]["retry_after"] > 0
     # another account from the same address is still fine
@@ -70,15 +70,18 @@ async def test_invitation_is_single_use_and_resets_access(sign_in, server) -> No
     assert info["member_id"] == "C1-004"
     status, body, _ = await post(server, "/api/invitations/accept", {"token": token, "password": "short"})
     assert status == 400 and body["details"]["field"] == "password"
-    status, body, cookies = await post(server, "/api/invitations/accept",
-                                       {"token": token, "password": "a brand new passphrase"})
+    status, body, cookies = await post(
+        server, "/api/invitations/accept", {"token": token, "password": "a brand new passphrase"}
+    )
     assert status == 200 and body["member"]["member_id"] == "C1-004"
     assert "meetingd_session" in cookies
-    status, body, _ = await post(server, "/api/invitations/accept",
-                                 {"token": token, "password": "another passphrase!"})
+    status, body, _ = await post(
+        server, "/api/invitations/accept", {"token": token, "password": "another passphrase!"}
+    )
     assert status == 409 and body["error"] == "invitation_used"
-    status, _b, _c = await post(server, "/api/login",
-                                {"member_id": "C1-004", "password": "a brand new passphrase"})
+    status, _b, _c = await post(
+        server, "/api/login", {"member_id": "C1-004", "password": "a brand new passphrase"}
+    )
     assert status == 200
 
 
@@ -87,13 +90,15 @@ async def test_tampered_and_expired_invitations(sign_in, server) -> None:
     _s, body = await admin.call("POST", "/api/admin/members/C1-005/invitation")
     token = body["url"].split("#/invite/")[1]
     tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
-    status, body, _ = await post(server, "/api/invitations/accept",
-                                 {"token": tampered, "password": "a brand new passphrase"})
+    status, body, _ = await post(
+        server, "/api/invitations/accept", {"token": tampered, "password": "a brand new passphrase"}
+    )
     assert status == 404 and body["error"] == "not_found"
     # a newer invitation revokes the older one
     _s, body2 = await admin.call("POST", "/api/admin/members/C1-005/invitation")
-    status, body, _ = await post(server, "/api/invitations/accept",
-                                 {"token": token, "password": "a brand new passphrase"})
+    status, body, _ = await post(
+        server, "/api/invitations/accept", {"token": token, "password": "a brand new passphrase"}
+    )
     assert status == 409 and body["error"] == "invitation_revoked"
     # expiry: move the service clock past the deadline
     svc = server.svc
@@ -101,8 +106,9 @@ async def test_tampered_and_expired_invitations(sign_in, server) -> None:
     svc.accounts._clock = lambda: real() + timedelta(hours=svc.config.auth.invitation_hours + 1)
     try:
         token2 = body2["url"].split("#/invite/")[1]
-        status, body, _ = await post(server, "/api/invitations/accept",
-                                     {"token": token2, "password": "a brand new passphrase"})
+        status, body, _ = await post(
+            server, "/api/invitations/accept", {"token": token2, "password": "a brand new passphrase"}
+        )
         assert status == 409 and body["error"] == "invitation_expired"
     finally:
         svc.accounts._clock = real

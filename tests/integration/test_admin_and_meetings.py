@@ -8,19 +8,21 @@ async def test_admin_adds_and_edits_a_member(sign_in) -> None:
     status, body = await admin.call("GET", "/api/admin/members")
     assert status == 200 and len(body["members"]) == 12
     cell_id = body["cells"][0]["id"]
-    status, body = await admin.call("POST", "/api/admin/members",
-                                    {"member_id": "C1-009", "full_name": "Mạc Thị Oanh",
-                                     "cell_id": cell_id})
+    status, body = await admin.call(
+        "POST", "/api/admin/members", {"member_id": "C1-009", "full_name": "Mạc Thị Oanh", "cell_id": cell_id}
+    )
     assert status == 200 and body["member"]["has_password"] is False
-    status, body = await admin.call("POST", "/api/admin/members",
-                                    {"member_id": "C1-009", "full_name": "Dup", "cell_id": cell_id})
+    status, body = await admin.call(
+        "POST", "/api/admin/members", {"member_id": "C1-009", "full_name": "Dup", "cell_id": cell_id}
+    )
     assert status == 409 and body["error"] == "conflict"
     status, body = await admin.call("PATCH", "/api/admin/members/C1-009", {"status": "suspended"})
     assert body["member"]["status"] == "suspended"
     status, body = await admin.call("PATCH", "/api/admin/members/C1-009", {"status": "gone"})
     assert status == 400 and body["details"]["field"] == "status"
-    status, body = await admin.call("POST", "/api/admin/members",
-                                    {"member_id": "bad id", "full_name": "x", "cell_id": cell_id})
+    status, body = await admin.call(
+        "POST", "/api/admin/members", {"member_id": "bad id", "full_name": "x", "cell_id": cell_id}
+    )
     assert status == 400 and body["details"]["field"] == "member_id"
     status, body = await admin.call("PATCH", "/api/admin/members/C1-CHAIR", {"is_admin": False})
     assert status == 400
@@ -33,9 +35,14 @@ async def test_suspended_member_cannot_sign_in(sign_in, server) -> None:
 
     from meetingd.demo import DEMO_PASSWORD
 
-    async with aiohttp.ClientSession() as http, http.post(
-            server.url + "/api/login", json={"member_id": "C1-006", "password": DEMO_PASSWORD},
-            headers={"Origin": server.url}) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.url + "/api/login",
+            json={"member_id": "C1-006", "password": DEMO_PASSWORD},
+            headers={"Origin": server.url},
+        ) as r,
+    ):
         assert r.status == 401
 
 
@@ -43,10 +50,21 @@ async def test_admin_schedules_a_meeting_with_sites_and_guests(sign_in) -> None:
     admin = await sign_in("C1-CHAIR")
     _s, listing = await admin.call("GET", "/api/admin/members")
     cell_id = next(c["id"] for c in listing["cells"] if c["name"].startswith("Cell 1"))
-    status, body = await admin.call("POST", "/api/meetings", {
-        "title": "Extraordinary meeting", "cell_id": cell_id, "place": "Hall",
-        "starts_at": "2026-12-01T08:00:00Z", "agenda": ["Only item"],
-        "chair": "C1-SEC", "secretary": "C1-001", "guests": ["G-OBS1"], "sites": [1]})
+    status, body = await admin.call(
+        "POST",
+        "/api/meetings",
+        {
+            "title": "Extraordinary meeting",
+            "cell_id": cell_id,
+            "place": "Hall",
+            "starts_at": "2026-12-01T08:00:00Z",
+            "agenda": ["Only item"],
+            "chair": "C1-SEC",
+            "secretary": "C1-001",
+            "guests": ["G-OBS1"],
+            "sites": [1],
+        },
+    )
     assert status == 200, body
     m = body["meeting"]
     roles = {p["member_id"]: p["role"] for p in m["participants"]}
@@ -54,9 +72,11 @@ async def test_admin_schedules_a_meeting_with_sites_and_guests(sign_in) -> None:
     assert roles["G-OBS1"] == "observer" and roles["C1-ISL-OP"] == "operator"
     assert roles["C1-CHAIR"] == "member"
     assert [a["title"] for a in m["agenda"]] == ["Only item"]
-    status, body = await admin.call("POST", "/api/meetings", {
-        "title": "x", "cell_id": cell_id, "starts_at": "tomorrow", "chair": "C1-SEC",
-        "secretary": "C1-001"})
+    status, body = await admin.call(
+        "POST",
+        "/api/meetings",
+        {"title": "x", "cell_id": cell_id, "starts_at": "tomorrow", "chair": "C1-SEC", "secretary": "C1-001"},
+    )
     assert status == 400 and body["details"]["field"] == "starts_at"
     member = await sign_in("C1-002")
     status, body = await member.call("POST", "/api/meetings", {})

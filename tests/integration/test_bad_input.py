@@ -27,13 +27,16 @@ async def test_error_shape_is_the_same_for_http_and_socket(sign_in, server) -> N
     assert sock_body == http_body
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"meeting_id": "1", "attendance": "remote"}, "meeting_id"),
-    ({"meeting_id": 1, "attendance": "balcony"}, "attendance"),
-    ({"attendance": "remote"}, "meeting_id"),
-    ({"meeting_id": 1, "attendance": "remote", "admin": True}, "admin"),
-    ({"meeting_id": True, "attendance": "remote"}, "meeting_id"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"meeting_id": "1", "attendance": "remote"}, "meeting_id"),
+        ({"meeting_id": 1, "attendance": "balcony"}, "attendance"),
+        ({"attendance": "remote"}, "meeting_id"),
+        ({"meeting_id": 1, "attendance": "remote", "admin": True}, "admin"),
+        ({"meeting_id": True, "attendance": "remote"}, "meeting_id"),
+    ],
+)
 async def test_join_payload_errors_name_the_field(sign_in, payload, field) -> None:
     a = await sign_in("C1-001")
     await a.connect()
@@ -95,8 +98,7 @@ async def test_flood_is_rate_limited_and_others_keep_going(sign_in) -> None:
     other = await sign_in("C1-002")
     await flooder.join()
     await other.join()
-    results = await asyncio.gather(*[flooder.emit("send_chat", {"text": f"spam {i}"})
-                                     for i in range(60)])
+    results = await asyncio.gather(*[flooder.emit("send_chat", {"text": f"spam {i}"}) for i in range(60)])
     limited = [r for r in results if not r["ok"]]
     assert limited and all(r["error"] == "rate_limited" for r in limited)
     assert all(r["details"]["retry_after"] > 0 for r in limited)
@@ -116,8 +118,9 @@ async def test_http_bad_json_unknown_route_and_wrong_method(server) -> None:
         async with http.get(server.url + "/api/me") as r:
             assert r.status == 401
             assert_error(await r.json(), "not_authenticated")
-        async with http.post(server.url + "/api/login", json={"member_id": 1, "password": 2},
-                             headers={"Origin": server.url}) as r:
+        async with http.post(
+            server.url + "/api/login", json={"member_id": 1, "password": 2}, headers={"Origin": server.url}
+        ) as r:
             assert r.status == 400
 
 
@@ -125,17 +128,20 @@ async def test_cross_origin_writes_and_sockets_are_refused(sign_in, server) -> N
     import socketio
 
     a = await sign_in("C1-001")
-    async with a.http.post(server.url + "/api/socket-token",
-                           headers={"Origin": "http://evil.example"}) as r:
+    async with a.http.post(server.url + "/api/socket-token", headers={"Origin": "http://evil.example"}) as r:
         assert r.status == 403
         assert_error(await r.json(), "not_authorised")
     sio = socketio.AsyncClient(reconnection=False)
     refused: list = []
     sio.on("connect_error", refused.append, namespace="/meeting")
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(server.url, namespaces=["/meeting"], transports=["websocket"],
-                          auth={"token": await a.token()},
-                          headers={"Origin": "http://evil.example"})
+        await sio.connect(
+            server.url,
+            namespaces=["/meeting"],
+            transports=["websocket"],
+            auth={"token": await a.token()},
+            headers={"Origin": "http://evil.example"},
+        )
     assert refused and refused[0]["data"]["error"] == "not_authorised"
 
 

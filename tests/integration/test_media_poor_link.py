@@ -43,8 +43,14 @@ class LinkedPeer(Peer):
     new connection when ``new_connection``).
     """
 
-    def __init__(self, member: Any, relay: UdpRelay | None = None, *,
-                 publish_via_relay: bool = True, subscribe_via_relay: bool = True) -> None:
+    def __init__(
+        self,
+        member: Any,
+        relay: UdpRelay | None = None,
+        *,
+        publish_via_relay: bool = True,
+        subscribe_via_relay: bool = True,
+    ) -> None:
         super().__init__(member)
         self.relay = relay
         self.publish_via_relay = publish_via_relay
@@ -62,8 +68,9 @@ class LinkedPeer(Peer):
     async def publish(self, audio: bool = True, video: bool = True) -> dict[str, Any]:
         self._publish_media = (audio, video)
         # max-bundle, like browsers: one transport, so one candidate to relay
-        pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(
-            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = self.publish_pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.publish_connections += 1
         if audio:
             pc.addTrack(AudioStreamTrack())
@@ -91,14 +98,15 @@ class LinkedPeer(Peer):
         if pair is not None:
             (theirs,) = candidate_addresses(answer["sdp"])
             pair.set_server(theirs)
-            answer = {**answer, "sdp": rewrite_candidates(
-                answer["sdp"], {theirs: ("127.0.0.1", pair.client_port)})}
+            answer = {
+                **answer,
+                "sdp": rewrite_candidates(answer["sdp"], {theirs: ("127.0.0.1", pair.client_port)}),
+            }
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
             # aiortc closes (rather than fails) a connection whose ICE consent expired
-            if pc.connectionState in ("failed", "closed") and pc is self.publish_pc \
-                    and not self._closing:
+            if pc.connectionState in ("failed", "closed") and pc is self.publish_pc and not self._closing:
                 self._spawn(self._republish())
 
         await pc.setRemoteDescription(RTCSessionDescription(**answer))
@@ -137,8 +145,9 @@ class LinkedPeer(Peer):
             if offer["new_connection"] or self.subscribe_pc is None:
                 if self.subscribe_pc is not None:
                     await self.subscribe_pc.close()
-                self.subscribe_pc = pc = RTCPeerConnection(RTCConfiguration(
-                    iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+                self.subscribe_pc = pc = RTCPeerConnection(
+                    RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+                )
                 self.subscribe_connections += 1
                 self._subscribe_pair = None
 
@@ -199,8 +208,7 @@ async def test_relay_delays_drops_limits_and_cuts() -> None:
             got.append((data, loop.time()))
 
     server_t, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
-    client_t, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
-                                                     local_addr=("127.0.0.1", 0))
+    client_t, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
     relay = UdpRelay(LinkProfile(rtt_ms=200, loss=0.1, rate_kbps=400, queue_ms=2000), seed=1)
     with pytest.raises(ValueError):
         await relay.open_pair(server=("10.0.0.1", 9))
@@ -265,10 +273,12 @@ async def test_satellite_link_audio_only_keeps_audio_and_full_recovers_video(
         audio_fps = (bob.frames[("C1-001", "audio")] - audio) / 10
         stats = await _media(server).sfus[1].stats("C1-002")
         (sub_video,) = [t for t in stats["subscribe"]["tracks"] if t["kind"] == "video"]
-        print(f"satellite link: video {video_fps:.1f} fps, audio {audio_fps:.1f} fps, "
-              f"relay {relay.stats}, bob video {sub_video}, alice keyframes sent "
-              f"{alice.keyframes_sent}, bob gaps>0.3s video "
-              f"{len(bob.gaps(('C1-001', 'video'), since, 0.3))}")
+        print(
+            f"satellite link: video {video_fps:.1f} fps, audio {audio_fps:.1f} fps, "
+            f"relay {relay.stats}, bob video {sub_video}, alice keyframes sent "
+            f"{alice.keyframes_sent}, bob gaps>0.3s video "
+            f"{len(bob.gaps(('C1-001', 'video'), since, 0.3))}"
+        )
         assert video_fps >= 10, video_fps  # keeps advancing despite loss
         assert audio_fps >= 40, audio_fps  # audio never dropped
         assert sub_video["enabled"] and sub_video["forwarded"] > 0
@@ -308,34 +318,47 @@ async def test_cut_link_reconnects_and_media_resumes(
         relay.cut(5.0)
 
         def bob_states() -> list[tuple[str, str]]:
-            return [(d["target"], d["state"]) for d in chair.m.seen("media_connection_changed")
-                    if d["member_id"] == "C1-002"]
+            return [
+                (d["target"], d["state"])
+                for d in chair.m.seen("media_connection_changed")
+                if d["member_id"] == "C1-002"
+            ]
 
         # The server reports the subscribe connection failed (and offers a new one). The
         # publish side is replaced by bob's new offer: after the server reported it failed,
         # or before, if bob noticed first (new ICE credentials replace it at once).
         try:
-            await wait_for(lambda: ("subscribe", "failed") in bob_states()
-                           and bob.publish_connections >= 2, 10)
+            await wait_for(
+                lambda: ("subscribe", "failed") in bob_states() and bob.publish_connections >= 2, 10
+            )
         except AssertionError:
             raise AssertionError(f"bob's connection states: {bob_states()}") from None
         seen = bob.frames[("C1-001", "video")], chair.frames[("C1-002", "video")]
         # after the cut: a new subscribe connection offered by the server, a new publish
         # connection offered by bob, frames again both ways
-        await wait_for(lambda: bob.subscribe_connections >= 2 and bob.publish_connections >= 2,
-                       15)
+        await wait_for(lambda: bob.subscribe_connections >= 2 and bob.publish_connections >= 2, 15)
         await wait_for(lambda: bob.frames[("C1-001", "video")] >= seen[0] + 30, 25)
         await wait_for(lambda: chair.frames[("C1-002", "video")] >= seen[1] + 30, 25)
         audio = bob.frames[("C1-001", "audio")], chair.frames[("C1-002", "audio")]
-        await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio[0] + 50
-                       and chair.frames[("C1-002", "audio")] >= audio[1] + 50, 10)
+        await wait_for(
+            lambda: (
+                bob.frames[("C1-001", "audio")] >= audio[0] + 50
+                and chair.frames[("C1-002", "audio")] >= audio[1] + 50
+            ),
+            10,
+        )
         states = bob_states()
-        assert states[-2:] in ([("subscribe", "connected"), ("publish", "connected")],
-                               [("publish", "connected"), ("subscribe", "connected")]), states
+        assert states[-2:] in (
+            [("subscribe", "connected"), ("publish", "connected")],
+            [("publish", "connected"), ("subscribe", "connected")],
+        ), states
         assert not bob.answer_errors
         # the others never noticed
-        assert not [d for d in chair.m.seen("media_connection_changed")
-                    if d["member_id"] == "C1-001" and d["state"] == "failed"]
+        assert not [
+            d
+            for d in chair.m.seen("media_connection_changed")
+            if d["member_id"] == "C1-001" and d["state"] == "failed"
+        ]
     finally:
         await bob.close()
         await relay.close()

@@ -8,7 +8,7 @@ Run inside a private network namespace (DESIGN.md, "How we test")::
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,6 +22,7 @@ from media.events import SubscribeOffer
 from media.sfu import Sfu
 from tests.integration.test_media_sfu import MovingVideoTrack as SmallMovingVideoTrack
 from tests.integration.test_media_sfu import running_sfu
+from tests.support import polling
 
 pytestmark = pytest.mark.media
 
@@ -29,14 +30,8 @@ LOOPBACK = ["127.0.0.1"]
 WIDTH, HEIGHT = 320, 240
 
 
-async def wait_for(
-    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
+# Media under load on a shared machine: allow 15 s.
+wait_for = functools.partial(polling.wait_for, seconds=15.0)
 
 
 class MovingVideoTrack(SmallMovingVideoTrack):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,20 +29,15 @@ from media.events import MediaEvent, SubscribeOffer
 from media.settings import MediaSettings
 from media.sfu import MAX_OFFERS_PER_10S, Sfu
 from meeting.errors import InvalidInput, InvalidState, NotFound, RateLimited
+from tests.support import polling
 
 pytestmark = pytest.mark.media
 
 LOOPBACK = ["127.0.0.1"]
 
 
-async def wait_for(
-    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
+# Media under load on a shared machine: allow 15 s.
+wait_for = functools.partial(polling.wait_for, seconds=15.0)
 
 
 class MovingVideoTrack(VideoStreamTrack):
@@ -62,8 +57,7 @@ class MovingVideoTrack(VideoStreamTrack):
         frame = VideoFrame(self.WIDTH, self.HEIGHT, "yuv420p")
         shift = (self.counter * 3) % self.WIDTH
         luma = b"".join(
-            self._rows[shift + (y // 8) % 16 : shift + (y // 8) % 16 + self.WIDTH]
-            for y in range(self.HEIGHT)
+            self._rows[shift + (y // 8) % 16 : shift + (y // 8) % 16 + self.WIDTH] for y in range(self.HEIGHT)
         )
         frame.planes[0].update(luma)
         chroma = bytes([(self.counter * 5) % 256]) * (self.WIDTH * self.HEIGHT // 4)
@@ -150,8 +144,9 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def running_sfu(client_cls: Callable[[Sfu, str], Any] | None = None
-                      ) -> AsyncIterator[tuple[Sfu, Callable[..., Awaitable[Any]]]]:
+async def running_sfu(
+    client_cls: Callable[[Sfu, str], Any] | None = None,
+) -> AsyncIterator[tuple[Sfu, Callable[..., Awaitable[Any]]]]:
     """An Sfu announcing 127.0.0.1 and a ``join(pid, **open_kwargs)`` that makes a client
     (``Client`` unless another class is given) whose subscribe offers are answered."""
     make = client_cls or Client
@@ -160,9 +155,7 @@ async def running_sfu(client_cls: Callable[[Sfu, str], Any] | None = None
 
     def on_event(event: MediaEvent) -> None:
         if isinstance(event, SubscribeOffer) and event.participant_id in clients:
-            task = asyncio.get_running_loop().create_task(
-                clients[event.participant_id].on_offer(event)
-            )
+            task = asyncio.get_running_loop().create_task(clients[event.participant_id].on_offer(event))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -246,7 +239,7 @@ async def test_main_room_only_and_last_n_profiles_select_publishers(sfu: Any) ->
 
 
 async def test_keyframe_request_from_a_subscriber_reaches_the_publisher(sfu: Any) -> None:
-    server, join = sfu
+    _server, join = sfu
     alice = await join("alice")
     bob = await join("bob")
     await alice.publish()
@@ -294,9 +287,7 @@ async def test_closing_a_participant_frees_its_connections_and_tasks(sfu: Any) -
     assert len(bob_stats["subscribe"]["tracks"]) <= 4
     gc.collect()
     try:
-        await wait_for(
-            lambda: len(asyncio.all_tasks()) <= baseline_tasks + 2, what="tasks back to baseline"
-        )
+        await wait_for(lambda: len(asyncio.all_tasks()) <= baseline_tasks + 2, what="tasks back to baseline")
     except AssertionError:
         for task in asyncio.all_tasks():
             print(task)
@@ -320,9 +311,8 @@ async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(sfu: Any) -
     pc.addTrack(MovingVideoTrack())
     aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
     await pc.setLocalDescription(await pc.createOffer())
-    no_common = (
-        pc.localDescription.sdp.replace("VP8/90000", "AV1X/90000")
-        .replace("H264/90000", "H265X/90000")
+    no_common = pc.localDescription.sdp.replace("VP8/90000", "AV1X/90000").replace(
+        "H264/90000", "H265X/90000"
     )
     with pytest.raises(InvalidInput) as no_codec:
         await server.accept_offer("bob", no_common, "offer")
@@ -338,7 +328,9 @@ async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(sfu: Any) -
     with pytest.raises(InvalidInput):
         await server.add_ice_candidate("bob", {"candidate": "garbage", "sdpMid": "0"})
     with pytest.raises(InvalidState):
-        await server.accept_answer("alice", pc.localDescription.sdp.replace("a=setup:actpass", "a=setup:active"))
+        await server.accept_answer(
+            "alice", pc.localDescription.sdp.replace("a=setup:actpass", "a=setup:active")
+        )
     with pytest.raises(InvalidInput):
         await server.accept_offer("bob", pc.localDescription.sdp, "answer")
     with pytest.raises(InvalidInput):
@@ -376,7 +368,6 @@ def _chain(*handlers: Any) -> Callable[[MediaEvent], None]:
                 handler(event)
 
     return handle
-
 
 
 async def test_a_renegotiation_flood_is_rate_limited_and_others_keep_receiving(sfu: Any) -> None:

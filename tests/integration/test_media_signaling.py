@@ -36,7 +36,6 @@ from tests.integration.test_media_sfu import MovingVideoTrack
 pytestmark = pytest.mark.media
 
 
-
 def _media(server: Server) -> Any:
     return server.app[media_key]
 
@@ -54,8 +53,13 @@ async def test_a_publishers_frames_reach_two_subscribers(server: Server, peer: A
         await wait_for(lambda s=sub: s.frames[("C1-CHAIR", "audio")] >= 50, 15)
         assert not sub.answer_errors
         pubs = [d for d in sub.m.seen("publication_changed") if d["member_id"] == "C1-CHAIR"]
-        assert pubs[-1] == {"member_id": "C1-CHAIR", "audio": True, "video": True,
-                            "main_room": True, "muted": False}
+        assert pubs[-1] == {
+            "member_id": "C1-CHAIR",
+            "audio": True,
+            "video": True,
+            "main_room": True,
+            "muted": False,
+        }
     # a late joiner learns who publishes from the media_open ack, and its first
     # subscribe offer carries two videos at once
     await alice.publish()
@@ -68,8 +72,7 @@ async def test_a_publishers_frames_reach_two_subscribers(server: Server, peer: A
     # alice leaves: the others' m-lines of hers go idle in a new offer
     assert (await alice.m.emit("media_close", {}))["ok"]
     for sub in (bob, late):
-        await wait_for(lambda s=sub: not any(x["participant_id"] == "C1-001"
-                                             for x in s.streams.values()), 10)
+        await wait_for(lambda s=sub: not any(x["participant_id"] == "C1-001" for x in s.streams.values()), 10)
     video = late.frames[("C1-CHAIR", "video")]
     await wait_for(lambda: late.frames[("C1-CHAIR", "video")] >= video + 10, 10)
 
@@ -109,8 +112,7 @@ async def test_chair_mutes_and_spotlights_others_may_not(server: Server, peer: A
 
     ack = await chair.m.emit("mute_participant", {"member_id": "C1-001", "muted": True})
     assert ack == {"ok": True, "member_id": "C1-001", "muted": True}
-    await wait_for(lambda: {"member_id": "C1-001", "muted": True}
-                   in alice.m.seen("participant_muted"))
+    await wait_for(lambda: {"member_id": "C1-001", "muted": True} in alice.m.seen("participant_muted"))
     await asyncio.sleep(0.3)
     audio, video = bob.frames[("C1-001", "audio")], bob.frames[("C1-001", "video")]
     await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 15, 10)
@@ -126,13 +128,13 @@ async def test_chair_mutes_and_spotlights_others_may_not(server: Server, peer: A
     await chair.m.emit("spotlight", {"member_id": None})
     await wait_for(lambda: {"member_id": None} in bob.m.seen("spotlight_changed"))
 
-    refused = await alice.m.emit("set_main_room_camera", {"member_id": "C1-002",
-                                                         "main_room": True})
+    refused = await alice.m.emit("set_main_room_camera", {"member_id": "C1-002", "main_room": True})
     assert refused["error"] == "not_authorised"
     ack = await chair.m.emit("set_main_room_camera", {"member_id": "C1-001", "main_room": True})
     assert ack["ok"]
-    await wait_for(lambda: any(d["member_id"] == "C1-001" and d["main_room"]
-                               for d in bob.m.seen("publication_changed")))
+    await wait_for(
+        lambda: any(d["member_id"] == "C1-001" and d["main_room"] for d in bob.m.seen("publication_changed"))
+    )
     # a remote member may not call itself the main-room camera
     carol = await peer("C1-003")
     await carol.m.join(1, "remote")
@@ -163,8 +165,13 @@ async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(
     await mallory.join(1, "remote")
     before_open = await mallory.emit("publish_offer", offer)
     assert before_open["error"] == "media_not_open"
-    no_session = await mallory.emit("ice_candidate", {"target": "publish", "candidate": {
-        "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}})
+    no_session = await mallory.emit(
+        "ice_candidate",
+        {
+            "target": "publish",
+            "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
+        },
+    )
     assert no_session["error"] == "media_not_open"
 
     garbage = await bob.m.emit("publish_offer", {"sdp": "this is not sdp", "type": "offer"})
@@ -177,18 +184,26 @@ async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(
     codec = await bob.m.emit("publish_offer", {"sdp": no_common, "type": "offer"})
     assert codec["error"] == "no_common_codec"
     # bob has a subscribe connection but the candidate line is garbage
-    bad_candidate = await bob.m.emit("ice_candidate", {"target": "subscribe", "candidate": {
-        "candidate": "garbage", "sdpMid": "0"}})
+    bad_candidate = await bob.m.emit(
+        "ice_candidate", {"target": "subscribe", "candidate": {"candidate": "garbage", "sdpMid": "0"}}
+    )
     assert bad_candidate["error"] == "invalid_input"
     bad_target = await bob.m.emit("ice_candidate", {"target": "both", "candidate": None})
     assert bad_target["error"] == "invalid_input"
     # no publish connection yet for mallory's media session
     await mallory.emit("media_open", {})
-    unknown = await mallory.emit("ice_candidate", {"target": "publish", "candidate": {
-        "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}})
+    unknown = await mallory.emit(
+        "ice_candidate",
+        {
+            "target": "publish",
+            "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
+        },
+    )
     assert unknown["error"] == "invalid_state"
-    stray_answer = await mallory.emit("subscribe_answer", {
-        "sdp": offer["sdp"].replace("a=setup:actpass", "a=setup:active"), "type": "answer"})
+    stray_answer = await mallory.emit(
+        "subscribe_answer",
+        {"sdp": offer["sdp"].replace("a=setup:actpass", "a=setup:active"), "type": "answer"},
+    )
     assert stray_answer["error"] in ("invalid_state", "invalid_sdp")
 
     # a renegotiation flood: refused with rate_limited, alice's media unaffected
@@ -224,11 +239,20 @@ async def test_operators_get_stats_and_everyone_gets_quality(server: Server, pee
     by_id = {p["participant_id"]: p for p in stats["participants"]}
     assert by_id["C1-001"]["publish"]["state"] == "connected"
     assert {t["kind"] for t in by_id["C1-001"]["publish"]["tracks"]} == {"audio", "video"}
-    await wait_for(lambda: any(
-        r["member_id"] == "C1-001" and r["bitrate_kbps"] and r["quality"] != "unknown"
-        for q in chair.m.seen("media_quality") for r in q["participants"]), 10)
-    row = next(r for q in chair.m.seen("media_quality") for r in q["participants"]
-               if r["member_id"] == "C1-001" and r["bitrate_kbps"])
+    await wait_for(
+        lambda: any(
+            r["member_id"] == "C1-001" and r["bitrate_kbps"] and r["quality"] != "unknown"
+            for q in chair.m.seen("media_quality")
+            for r in q["participants"]
+        ),
+        10,
+    )
+    row = next(
+        r
+        for q in chair.m.seen("media_quality")
+        for r in q["participants"]
+        if r["member_id"] == "C1-001" and r["bitrate_kbps"]
+    )
     assert row["quality"] == "good" and row["publish_state"] == "connected"
 
 
@@ -242,9 +266,12 @@ async def test_disconnect_closes_media_after_the_grace(server: Server, peer: Any
     await alice.m.sio.disconnect()
     assert _media(server).session_count == 2  # kept through the grace (1 s here)
     await wait_for(lambda: _media(server).session_count == 1, 5)
-    await wait_for(lambda: {"member_id": "C1-001", "audio": False, "video": False,
-                            "main_room": False, "muted": False}
-                   in bob.m.seen("publication_changed"))
+    await wait_for(
+        lambda: (
+            {"member_id": "C1-001", "audio": False, "video": False, "main_room": False, "muted": False}
+            in bob.m.seen("publication_changed")
+        )
+    )
 
 
 @pytest.mark.slow
@@ -291,19 +318,33 @@ async def test_repeated_join_and_leave_frees_connections_and_tasks(
 def test_turn_credentials_follow_coturn_use_auth_secret(tmp_path: Path) -> None:
     secret_file = tmp_path / "turn.secret"
     secret_file.write_text("north-sea-wind\n")
-    cfg = load_config(environ={}, overrides={"media": {
-        "ice_servers": ["stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp",
-                        "turns:turn.example.org:5349"],
-        "turn_secret_file": str(secret_file), "turn_credential_seconds": 600}})
+    cfg = load_config(
+        environ={},
+        overrides={
+            "media": {
+                "ice_servers": [
+                    "stun:stun.example.org:3478",
+                    "turn:turn.example.org:3478?transport=udp",
+                    "turns:turn.example.org:5349",
+                ],
+                "turn_secret_file": str(secret_file),
+                "turn_credential_seconds": 600,
+            }
+        },
+    )
     now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     servers = client_ice_servers(cfg, lambda: now)("C1-001")
     expiry = int(now.timestamp()) + 600
-    expected = base64.b64encode(hmac.new(b"north-sea-wind", f"{expiry}:C1-001".encode(),
-                                         hashlib.sha1).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(b"north-sea-wind", f"{expiry}:C1-001".encode(), hashlib.sha1).digest()
+    ).decode()
     assert servers == [
         {"urls": "stun:stun.example.org:3478"},
-        {"urls": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
-         "username": f"{expiry}:C1-001", "credential": expected},
+        {
+            "urls": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
+            "username": f"{expiry}:C1-001",
+            "credential": expected,
+        },
     ]
     assert turn_credentials(b"north-sea-wind", "C1-001", expiry) == (f"{expiry}:C1-001", expected)
 
@@ -326,12 +367,10 @@ async def test_giving_the_floor_unmutes_the_speaker(server: Server, peer: Any) -
     await alice.publish()
     await wait_for(lambda: bob.frames[("C1-001", "audio")] >= 20, 15)
     await chair.m.emit("mute_participant", {"member_id": "C1-001", "muted": True})
-    await wait_for(lambda: {"member_id": "C1-001", "muted": True}
-                   in alice.m.seen("participant_muted"))
+    await wait_for(lambda: {"member_id": "C1-001", "muted": True} in alice.m.seen("participant_muted"))
     assert (await alice.m.emit("raise_hand", {}))["ok"]
     ack = await chair.m.emit("give_floor", {"member_id": "C1-001"})
     assert ack["ok"], ack
-    await wait_for(lambda: {"member_id": "C1-001", "muted": False}
-                   in alice.m.seen("participant_muted"))
+    await wait_for(lambda: {"member_id": "C1-001", "muted": False} in alice.m.seen("participant_muted"))
     audio = bob.frames[("C1-001", "audio")]
     await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 20, 10)

@@ -25,9 +25,11 @@ def make_v1_database(path: Path) -> None:
         con.execute(ddl)
     con.execute("INSERT INTO schema_meta VALUES ('schema_version', '1')")
     con.execute("INSERT INTO cells (id, name) VALUES (1, 'Old cell')")
-    con.execute("INSERT INTO members (id, member_id, full_name, cell_id, contact, status, "
-                "is_admin, created_at) VALUES (1, 'OLD-1', 'Old Member', 1, '', 'active', 0, "
-                "'2025-01-01 00:00:00')")
+    con.execute(
+        "INSERT INTO members (id, member_id, full_name, cell_id, contact, status, "
+        "is_admin, created_at) VALUES (1, 'OLD-1', 'Old Member', 1, '', 'active', 0, "
+        "'2025-01-01 00:00:00')"
+    )
     con.commit()
     con.close()
 
@@ -75,22 +77,33 @@ async def test_plaintext_secret_ballots_are_retired_by_the_v5_step(tmp_path: Pat
     con = sqlite3.connect(db)
     con.execute("UPDATE schema_meta SET value = '4'")
     con.execute("INSERT INTO cells (id, name) VALUES (1, 'Cell')")
-    con.execute("INSERT INTO members (id, member_id, full_name, cell_id, contact, status, is_admin, "
-                "language, created_at) VALUES (1, 'M-1', 'A Member', 1, '', 'active', 0, 'en', "
-                "'2025-01-01 00:00:00')")
-    con.execute("INSERT INTO meetings (id, title, cell_id, place, starts_at, state) "
-                "VALUES (1, 'M', 1, '', '2025-01-01 09:00:00', 'open')")
+    con.execute(
+        "INSERT INTO members (id, member_id, full_name, cell_id, contact, status, is_admin, "
+        "language, created_at) VALUES (1, 'M-1', 'A Member', 1, '', 'active', 0, 'en', "
+        "'2025-01-01 00:00:00')"
+    )
+    con.execute(
+        "INSERT INTO meetings (id, title, cell_id, place, starts_at, state) "
+        "VALUES (1, 'M', 1, '', '2025-01-01 09:00:00', 'open')"
+    )
     secret = '{"question": "Q?", "options": "yes_no", "kind": "secret"}'
     published = '{"tally": {"counts": [1, 0]}, "receipts": [{"receipt": "R", "choices": [0]}]}'
-    con.execute("INSERT INTO polls (id, meeting_id, config, state, opened_at, closed_at, quorum_override, "
-                "result) VALUES (1, 1, ?, 'closed', '2025-01-01 09:10:00', '2025-01-01 09:20:00', 0, ?)",
-                (secret, published))
-    con.execute("INSERT INTO polls (id, meeting_id, config, state, opened_at, quorum_override) "
-                "VALUES (2, 1, ?, 'open', '2025-01-01 09:30:00', 0)", (secret,))
+    con.execute(
+        "INSERT INTO polls (id, meeting_id, config, state, opened_at, closed_at, quorum_override, "
+        "result) VALUES (1, 1, ?, 'closed', '2025-01-01 09:10:00', '2025-01-01 09:20:00', 0, ?)",
+        (secret, published),
+    )
+    con.execute(
+        "INSERT INTO polls (id, meeting_id, config, state, opened_at, quorum_override) "
+        "VALUES (2, 1, ?, 'open', '2025-01-01 09:30:00', 0)",
+        (secret,),
+    )
     for poll_id in (1, 2):
         con.execute("INSERT INTO poll_voters (poll_id, member_pk) VALUES (?, 1)", (poll_id,))
-        con.execute("INSERT INTO secret_ballots (ballot_key, poll_id, receipt, choices) "
-                    "VALUES (?, ?, ?, '[1]')", (f"{poll_id:064x}", poll_id, f"RECEIPT-{poll_id}"))
+        con.execute(
+            "INSERT INTO secret_ballots (ballot_key, poll_id, receipt, choices) VALUES (?, ?, ?, '[1]')",
+            (f"{poll_id:064x}", poll_id, f"RECEIPT-{poll_id}"),
+        )
     con.commit()
     con.close()
     engine = create_engine(f"sqlite+aiosqlite:///{db}")

@@ -13,8 +13,11 @@ from .procedure_helpers import MOTION, open_meeting, open_poll, seen
 
 async def minutes(server, kind: str) -> list[dict]:
     async with server.svc.db() as s:
-        rows = (await s.scalars(select(MinutesEntry.canonical).where(
-            MinutesEntry.meeting_id == 1, MinutesEntry.type == kind))).all()
+        rows = (
+            await s.scalars(
+                select(MinutesEntry.canonical).where(MinutesEntry.meeting_id == 1, MinutesEntry.type == kind)
+            )
+        ).all()
     return [json.loads(r) for r in rows]
 
 
@@ -51,8 +54,9 @@ async def test_self_check_in_with_room_code(sign_in, server) -> None:
     assert refused["error"] == "not_authorised"
     code = await chair.emit("get_room_code", {})
     assert code["ok"] and len(code["code"]) == 6
-    wrong = await member.emit("check_in_with_code", {"code": "ZZZZZZ" if code["code"] != "ZZZZZZ"
-                                                     else "YYYYYY"})
+    wrong = await member.emit(
+        "check_in_with_code", {"code": "ZZZZZZ" if code["code"] != "ZZZZZZ" else "YYYYYY"}
+    )
     assert wrong["error"] == "invalid_room_code"
     ack = await member.emit("check_in_with_code", {"code": code["code"].lower()})
     assert ack["ok"] and ack["entry"]["checked_in"]["attendance"] == "main_room"
@@ -80,7 +84,7 @@ async def test_operator_checks_in_only_at_their_site(sign_in, server) -> None:
 
 
 async def test_excused_absence_is_recorded(sign_in, server) -> None:
-    chair, _ = await open_meeting(sign_in)
+    _chair, _ = await open_meeting(sign_in)
     sec = await sign_in("C1-SEC")
     await sec.join()
     ack = await sec.emit("excuse", {"member_id": "C1-004", "reason": "at sea"})
@@ -101,7 +105,7 @@ async def test_procedure_needs_an_open_meeting(sign_in) -> None:
 
 
 async def test_quorum_refusal_and_override(sign_in, server) -> None:
-    chair, members = await open_meeting(sign_in, "C1-001", "C1-002")
+    chair, _members = await open_meeting(sign_in, "C1-001", "C1-002")
     snapshot = (await chair.emit("get_procedure", {}))["procedure"]["quorum"]
     assert snapshot["quorate"] is False and snapshot["required"] == 6
     ack = await chair.emit("create_poll", {"config": MOTION})
@@ -143,8 +147,7 @@ async def test_agenda_and_motions(sign_in, server) -> None:
     ack = await chair.emit("set_agenda_item", {"position": 3})
     assert ack["ok"] and ack["item"]["title"].startswith("Budget")
     await seen(member, "agenda_item_started", lambda d: d["item"]["position"] == 3)
-    ack = await sec.emit("add_motion", {"text": "  Buy a radio for the island post ",
-                                        "proposer": "C1-001"})
+    ack = await sec.emit("add_motion", {"text": "  Buy a radio for the island post ", "proposer": "C1-001"})
     motion = ack["motion"]
     assert motion["text"] == "Buy a radio for the island post" and motion["proposer"] == "C1-001"
     assert motion["position"] == 3

@@ -17,8 +17,9 @@ from tests.support.server import DEMO_PASSWORD, start_meetingd, stop_meetingd
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meetingd", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "meetingd", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_demo_serves_health_and_web_client(tmp_path: Path) -> None:
@@ -42,20 +43,22 @@ async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
     url, proc = start_meetingd(tmp_path)
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(url + "/api/login", headers={"Origin": url},
-                                 json={"member_id": "C1-001", "password": DEMO_PASSWORD}) as r:
+            async with http.post(
+                url + "/api/login",
+                headers={"Origin": url},
+                json={"member_id": "C1-001", "password": DEMO_PASSWORD},
+            ) as r:
                 assert r.status == 200
             async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
                 token = (await r.json())["token"]
             sio = socketio.AsyncClient(reconnection=False)
             notices: list = []
             sio.on("server_shutting_down", notices.append, namespace="/meeting")
-            await sio.connect(url, namespaces=["/meeting"], auth={"token": token},
-                              transports=["websocket"])
-            await sio.call("join", {"meeting_id": 1, "attendance": "remote"},
-                           namespace="/meeting")
-            acks = [await sio.call("send_chat", {"text": f"note {i}"}, namespace="/meeting")
-                    for i in range(20)]
+            await sio.connect(url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
+            await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
+            acks = [
+                await sio.call("send_chat", {"text": f"note {i}"}, namespace="/meeting") for i in range(20)
+            ]
             assert all(a["ok"] for a in acks)
             # in a thread, so this client can answer the server's close handshake
             assert await asyncio.to_thread(stop_meetingd, proc) == 0
@@ -66,16 +69,17 @@ async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
     url, proc = start_meetingd(tmp_path)
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(url + "/api/login", headers={"Origin": url},
-                                 json={"member_id": "C1-002", "password": DEMO_PASSWORD}) as r:
+            async with http.post(
+                url + "/api/login",
+                headers={"Origin": url},
+                json={"member_id": "C1-002", "password": DEMO_PASSWORD},
+            ) as r:
                 assert r.status == 200
             async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
                 token = (await r.json())["token"]
             sio = socketio.AsyncClient(reconnection=False)
-            await sio.connect(url, namespaces=["/meeting"], auth={"token": token},
-                              transports=["websocket"])
-            ack = await sio.call("join", {"meeting_id": 1, "attendance": "remote"},
-                                 namespace="/meeting")
+            await sio.connect(url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
+            ack = await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
             assert [m["text"] for m in ack["chat"]] == [f"note {i}" for i in range(20)]
             await sio.disconnect()
     finally:
@@ -101,11 +105,13 @@ def test_self_signed_https_prints_fingerprint(tmp_path: Path) -> None:
 def test_members_import_is_all_or_nothing(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     bad = tmp_path / "bad.csv"
-    bad.write_text("member_id,full_name,cell,contact,status\n"
-                   "C9-001,Good Person,Cell 9,,active\n"
-                   "bad id,Bad Id,Cell 9,,active\n"
-                   "C9-001,Duplicate,Cell 9,,active\n"
-                   "C9-004,,Cell 9,,retired\n")
+    bad.write_text(
+        "member_id,full_name,cell,contact,status\n"
+        "C9-001,Good Person,Cell 9,,active\n"
+        "bad id,Bad Id,Cell 9,,active\n"
+        "C9-001,Duplicate,Cell 9,,active\n"
+        "C9-004,,Cell 9,,retired\n"
+    )
     out = run_cli("members", "import", str(bad), "--data-dir", data)
     assert out.returncode == 1
     assert "line 3: member_id 'BAD ID' is not valid" in out.stderr

@@ -34,11 +34,11 @@ from tests.integration.media_peers import Peer, peer, server  # noqa: F401 - fix
 pytestmark = pytest.mark.media
 
 
-
 def meetingd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
-    return subprocess.run([sys.executable, "-m", "meetingd", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "meetingd", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 async def _entries(server: Server) -> list[dict[str, Any]]:
@@ -63,8 +63,7 @@ def _probe(path: Path) -> Counter[str]:
     return counts
 
 
-async def test_chair_records_a_member_and_the_files_verify(server: Server, peer: Any,
-                                                           tmp_path: Path) -> None:
+async def test_chair_records_a_member_and_the_files_verify(server: Server, peer: Any, tmp_path: Path) -> None:
     chair, alice, bob = await peer("C1-CHAIR"), await peer("C1-001"), await peer("C1-002")
     assert (await chair.m.call("POST", "/api/meetings/1/open"))[0] == 200
     for p in (chair, alice, bob):
@@ -107,7 +106,9 @@ async def test_chair_records_a_member_and_the_files_verify(server: Server, peer:
     assert entry["by"] == "C1-CHAIR" and entry["reason"] == "chair"
     files = entry["files"]
     assert [(f["member_id"], f["segment"], f["kind"]) for f in files] == [
-        ("C1-001", 1, "audio+video"), ("C1-001", 2, "audio+video")], files
+        ("C1-001", 1, "audio+video"),
+        ("C1-001", 2, "audio+video"),
+    ], files
     folder = server.data_dir / "recordings" / "1"
     for f in files:
         path = folder / f["name"]
@@ -133,12 +134,16 @@ async def test_chair_records_a_member_and_the_files_verify(server: Server, peer:
 
     # the exported bundle verifies with the files, and not once a byte is flipped
     bundle = tmp_path / "bundle.json"
-    done = meetingd("minutes", "export", "1", "--data-dir", str(server.data_dir),
-                    "-o", str(bundle))
+    done = meetingd("minutes", "export", "1", "--data-dir", str(server.data_dir), "-o", str(bundle))
     assert done.returncode == 0, done.stderr
     ok = meetingd("verify", str(bundle), "--recordings", str(folder))
-    assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
-    assert "recording" not in ok.stdout  # no finding about any file
+    assert ok.returncode == 3 and ok.stdout.startswith("VALID BUT UNPINNED"), ok.stdout + ok.stderr
+    assert "ERROR" not in ok.stdout and "WARNING" not in ok.stdout  # no finding about any file
+    elsewhere = tmp_path / "not-the-recordings"
+    elsewhere.mkdir()
+    missing = meetingd("verify", str(bundle), "--recordings", str(elsewhere))
+    assert missing.returncode == 1, missing.stdout
+    assert "ERROR entries[" in missing.stdout and "is listed in the minutes but missing" in missing.stdout
     victim = folder / files[0]["name"]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0x01

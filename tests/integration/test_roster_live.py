@@ -18,13 +18,17 @@ async def test_member_sees_another_join_and_leave(sign_in) -> None:
 
     ack_b = await b.join(attendance="remote")
     assert {p["member_id"] for p in ack_b["roster"]} == {"C1-001", "C1-002"}
-    await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002"
-                               for d in a.seen("participant_joined")))
+    await wait_for(
+        lambda: any(d["participant"]["member_id"] == "C1-002" for d in a.seen("participant_joined"))
+    )
 
     assert (await b.emit("leave", {}))["ok"] is True
-    await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002"
-                               and d["participant"]["state"] == "left"
-                               for d in a.seen("participant_left")))
+    await wait_for(
+        lambda: any(
+            d["participant"]["member_id"] == "C1-002" and d["participant"]["state"] == "left"
+            for d in a.seen("participant_left")
+        )
+    )
 
 
 async def test_sub_site_attendance_and_operator_site(sign_in, server) -> None:
@@ -47,9 +51,12 @@ async def test_dropped_member_is_reconnecting_then_resumes_same_seat(sign_in) ->
     first = await b.join(attendance="main_room")
     assert b.sio is not None
     await b.sio.disconnect()  # the network drops
-    await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002"
-                               and d["participant"]["state"] == "reconnecting"
-                               for d in a.seen("participant_updated")))
+    await wait_for(
+        lambda: any(
+            d["participant"]["member_id"] == "C1-002" and d["participant"]["state"] == "reconnecting"
+            for d in a.seen("participant_updated")
+        )
+    )
     b.sio = None
     again = await b.join(attendance="main_room")  # fresh token, same member
     assert again["me"]["state"] == "online"
@@ -65,8 +72,9 @@ async def test_dropped_member_leaves_after_grace(sign_in, server) -> None:
     await b.join()
     assert b.sio is not None
     await b.sio.disconnect()
-    await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002"
-                               for d in a.seen("participant_left")), timeout=5)
+    await wait_for(
+        lambda: any(d["participant"]["member_id"] == "C1-002" for d in a.seen("participant_left")), seconds=5
+    )
 
 
 async def test_chat_is_stored_and_replayed_on_join(sign_in) -> None:
@@ -76,8 +84,7 @@ async def test_chat_is_stored_and_replayed_on_join(sign_in) -> None:
     await b.join()
     ack = await a.emit("send_chat", {"text": "  Xin chào mọi người  "})
     assert ack["ok"] and ack["message"]["text"] == "Xin chào mọi người"
-    await wait_for(lambda: any(d["message"]["text"] == "Xin chào mọi người"
-                               for d in b.seen("chat_posted")))
+    await wait_for(lambda: any(d["message"]["text"] == "Xin chào mọi người" for d in b.seen("chat_posted")))
     c = await sign_in("C1-003")
     history = (await c.join())["chat"]
     assert [m["text"] for m in history] == ["Xin chào mọi người"]
@@ -92,8 +99,7 @@ async def test_meeting_open_and_close_are_broadcast_and_enforced(sign_in) -> Non
     assert status == 403 and body["error"] == "not_authorised"
     status, body = await chair.call("POST", "/api/meetings/1/open")
     assert status == 200 and body["meeting"]["state"] == "open"
-    await wait_for(lambda: any(d["meeting"]["state"] == "open"
-                               for d in member.seen("meeting_state_changed")))
+    await wait_for(lambda: any(d["meeting"]["state"] == "open" for d in member.seen("meeting_state_changed")))
     status, body = await chair.call("POST", "/api/meetings/1/open")
     assert status == 409 and body["error"] == "invalid_state"
     status, body = await chair.call("POST", "/api/meetings/1/close")
@@ -120,15 +126,16 @@ async def test_socket_token_is_single_use(sign_in, server) -> None:
     a = await sign_in("C1-001")
     token = await a.token()
     first = socketio.AsyncClient(reconnection=False)
-    await first.connect(server.url, namespaces=["/meeting"], auth={"token": token},
-                        transports=["websocket"])
+    await first.connect(server.url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
     await first.disconnect()
     second = socketio.AsyncClient(reconnection=False)
     refused: list[object] = []
     second.on("connect_error", refused.append, namespace="/meeting")
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await second.connect(server.url, namespaces=["/meeting"], auth={"token": token},
-                             transports=["websocket"])
+        await second.connect(
+            server.url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"]
+        )
     message = "connect token is invalid, used or expired; get a new one"
-    assert refused == [{"message": message, "data": {"ok": False, "error": "not_authenticated",
-                                                     "message": message}}]
+    assert refused == [
+        {"message": message, "data": {"ok": False, "error": "not_authenticated", "message": message}}
+    ]

@@ -32,11 +32,11 @@ def _tracker(entries: list[dict], poll_id: int) -> list[dict]:
     return entries
 
 
-async def _bundle(server) -> str:
-    journal = server.svc.journal
-    await journal.checkpoint_now(1)
-    log = await journal.log(1)
-    return log.export(journal.signer(1).verifier_key).to_json()
+async def _bundle(server, chair) -> str:
+    """Close the meeting and export its sealed bundle."""
+    assert (await chair.call("POST", "/api/meetings/1/close"))[0] == 200
+    bundle, _warnings = await server.svc.minutes.export(1)
+    return bundle.to_json()
 
 
 async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tmp_path) -> None:
@@ -68,7 +68,7 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tm
     ctx = await poll_context(members[0], secret_id)
     trackers = []
     for i, m in enumerate(members):
-        marks = [[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1]][i % 4]
+        marks = [[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]][i % 4]
         ack = await m.emit(
             "cast_encrypted_ballot",
             {"poll_id": secret_id, "ballot_id": ballot_id(), "ballot": encrypt(ctx, marks)},
@@ -81,9 +81,9 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tm
     for t in trustees:
         assert (await t.decrypt(secret_id))["ok"]
     secret_result = await seen(chair, "poll_result", lambda d: d["poll_id"] == secret_id)
-    assert secret_result["tally"]["counts"] == [4, 2, 1]
+    assert secret_result["tally"]["counts"] == [4, 3, 1]
 
-    bundle = await _bundle(server)
+    bundle = await _bundle(server, chair)
     report = verify_bundle(bundle, tally_checker=tally_checker)
     assert report.ok, report.summary()
     entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(bundle)["entries"]]
@@ -106,7 +106,7 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tm
     path = tmp_path / "bundle.json"
     path.write_text(bundle)
     ok = meetingd("verify", str(path), "--tracker", trackers[0], "--tracker", trackers[1][:16])
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.returncode == 3 and ok.stdout.startswith("VALID"), ok.stdout + ok.stderr  # 3: not pinned
     assert f"tracker {trackers[0]}: on the board of poll {secret_id}" in ok.stdout and "counted" in ok.stdout
     missing = meetingd("verify", str(path), "--tracker", "ab" * 32)
     assert missing.returncode == 1 and "NOT on any board" in missing.stdout

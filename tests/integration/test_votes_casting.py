@@ -10,8 +10,9 @@ async def test_open_poll_cast_close_publishes_result(sign_in) -> None:
     chair, members = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
     for i, m in enumerate(members):
-        ack = await m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                           "choices": [0 if i < 4 else 1]})
+        ack = await m.emit(
+            "cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0 if i < 4 else 1]}
+        )
         assert ack["ok"] and ack["duplicate"] is False and ack["receipt"], ack
     update = await seen(chair, "tally_updated", lambda d: d["voted"] == 6)
     assert update["tally"]["counts"] == [4, 2, 0]
@@ -25,22 +26,19 @@ async def test_open_poll_cast_close_publishes_result(sign_in) -> None:
 
 
 async def test_vote_after_close_is_refused(sign_in) -> None:
-    chair, (a, b, *_) = await quorate_meeting(sign_in)
+    chair, (a, _b, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
     await chair.emit("close_poll", {"poll_id": poll_id})
-    ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                       "choices": [0]})
+    ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
     assert ack["ok"] is False and ack["error"] == "poll_closed"
 
 
 async def test_second_ballot_with_new_id_is_already_voted(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
-    first = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                         "choices": [0]})
+    first = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
     assert first["ok"]
-    again = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                         "choices": [1]})
+    again = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [1]})
     assert again["ok"] is False and again["error"] == "already_voted"
 
 
@@ -61,8 +59,7 @@ async def test_tampered_replay_is_ballot_id_reused(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
     bid = ballot_id()
-    assert (await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid,
-                                         "choices": [0]}))["ok"]
+    assert (await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid, "choices": [0]}))["ok"]
     ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid, "choices": [1]})
     assert ack["ok"] is False and ack["error"] == "ballot_id_reused"
 
@@ -75,16 +72,16 @@ async def test_observer_and_operator_cannot_vote(sign_in) -> None:
     await op.join(attendance="sub_site")
     poll_id = await open_poll(chair)
     for who in (obs, op):
-        ack = await who.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                             "choices": [0]})
+        ack = await who.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
         assert ack["ok"] is False and ack["error"] == "not_eligible", ack
 
 
 async def test_payload_cannot_name_a_voter(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
-    ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                       "choices": [0], "voter_id": "C1-002"})
+    ack = await a.emit(
+        "cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0], "voter_id": "C1-002"}
+    )
     assert ack["ok"] is False and ack["error"] == "invalid_input"
     assert ack["details"]["field"] == "voter_id"
     state = await a.emit("get_poll_state", {"poll_id": poll_id})
@@ -94,17 +91,18 @@ async def test_payload_cannot_name_a_voter(sign_in) -> None:
 async def test_option_out_of_range_and_bad_choices(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair)
-    cases = [([3], "option_out_of_range"), ([0, 1], "too_many_choices"),
-             (["yes"], "invalid_input"), ([], "too_many_choices")]
+    cases = [
+        ([3], "option_out_of_range"),
+        ([0, 1], "too_many_choices"),
+        (["yes"], "invalid_input"),
+        ([], "too_many_choices"),
+    ]
     for choices, code in cases:
-        ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                           "choices": choices})
+        ack = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": choices})
         assert ack["ok"] is False and ack["error"] == code, (choices, ack)
-    bad_id = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": "short",
-                                          "choices": [0]})
+    bad_id = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": "short", "choices": [0]})
     assert bad_id["error"] == "invalid_input" and bad_id["details"]["field"] == "ballot_id"
-    unknown = await a.emit("cast_ballot", {"poll_id": 999, "ballot_id": ballot_id(),
-                                           "choices": [0]})
+    unknown = await a.emit("cast_ballot", {"poll_id": 999, "ballot_id": ballot_id(), "choices": [0]})
     assert unknown["error"] == "not_found"
 
 
@@ -117,8 +115,7 @@ async def test_absent_member_cannot_vote(sign_in) -> None:
     await b.join()
     await b.emit("leave", {})
     # b's socket has left the meeting: events need join first
-    ack = await b.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                       "choices": [0]})
+    ack = await b.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
     assert ack["ok"] is False and ack["error"] == "invalid_state"
 
 
@@ -126,13 +123,12 @@ async def test_changed_vote_replaces_the_earlier_one(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair, {**MOTION, "allow_change": True})
     first_id = ballot_id()
-    first = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": first_id,
-                                         "choices": [0]})
-    second = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(),
-                                          "choices": [1], "replaces": first_id})
+    first = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": first_id, "choices": [0]})
+    second = await a.emit(
+        "cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [1], "replaces": first_id}
+    )
     assert second["ok"] and second["replaced"] is True, second
-    late_retry = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": first_id,
-                                              "choices": [0]})
+    late_retry = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": first_id, "choices": [0]})
     assert late_retry["error"] == "ballot_superseded"
     state = await a.emit("get_poll_state", {"poll_id": poll_id})
     assert state["poll"]["tally"]["counts"] == [0, 1, 0] and first["receipt"]

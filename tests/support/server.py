@@ -17,15 +17,30 @@ __all__ = ["DEMO_PASSWORD", "start_meetingd", "stop_meetingd"]
 _URL = re.compile(r"listening on (https?://\S+)")
 
 
-def start_meetingd(tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
-                   timeout: float = 30.0) -> tuple[str, subprocess.Popen[str]]:
+def start_meetingd(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> tuple[str, subprocess.Popen[str]]:
     """``meetingd serve --demo`` on 127.0.0.1, a free port, data under ``tmp_path``."""
     data = tmp_path / "data"
     with open(tmp_path / "meetingd.log", "a") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "meetingd", "serve", "--demo", "--host", "127.0.0.1",
-             "--port", "0", "--data-dir", str(data), *extra],
-            stdout=subprocess.PIPE, stderr=log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "meetingd",
+                "serve",
+                "--demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
             env={**os.environ, "MEETINGD_LOGGING_FORMAT": "json", **(env or {})},
         )
     deadline = time.monotonic() + timeout
@@ -34,8 +49,9 @@ def start_meetingd(tmp_path: Path, *extra: str, env: dict[str, str] | None = Non
         line = proc.stdout.readline()
         if not line:
             if proc.poll() is not None:
-                raise RuntimeError(f"meetingd exited {proc.returncode}: "
-                                   f"{(tmp_path / 'meetingd.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"meetingd exited {proc.returncode}: {(tmp_path / 'meetingd.log').read_text()[-2000:]}"
+                )
             continue
         m = _URL.search(line)
         if m:

@@ -246,9 +246,7 @@ class UdpRelay:
         self._cut_until = 0.0
         self._expiry = asyncio.get_running_loop().call_later(lifetime, self._expire)
 
-    async def open_pair(
-        self, server: Address | None = None, client: Address | None = None
-    ) -> RelayPair:
+    async def open_pair(self, server: Address | None = None, client: Address | None = None) -> RelayPair:
         if self.closed:
             raise RuntimeError("relay closed")
         for address in (server, client):
@@ -311,5 +309,5 @@ def rewrite_candidates(sdp: str, mapping: dict[Address, Address]) -> str:
         new = mapping.get((m.group(2), int(m.group(3))))
         if new is None:
             continue
-        out.append(f"{line[:m.start()]}{m.group(1)}{new[0]} {new[1]}{m.group(4)}{line[m.end():]}")
+        out.append(f"{line[: m.start()]}{m.group(1)}{new[0]} {new[1]}{m.group(4)}{line[m.end() :]}")
     return "".join(out)

@@ -31,14 +31,14 @@ def test_example_file_loads_and_matches_defaults() -> None:
 
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
     f = tmp_path / "m.toml"
-    f.write_text('[server]\nprot = 80\n')
+    f.write_text("[server]\nprot = 80\n")
     with pytest.raises(ConfigError, match=r"m\.toml: unknown key 'prot' in section \[server\]"):
         load_config(f, environ={})
 
 
 def test_unknown_section(tmp_path: Path) -> None:
     f = tmp_path / "m.toml"
-    f.write_text('[sever]\nport = 80\n')
+    f.write_text("[sever]\nport = 80\n")
     with pytest.raises(ConfigError, match=r"unknown section \[sever\]"):
         load_config(f, environ={})
 
@@ -55,9 +55,11 @@ def test_bad_value_says_what_was_expected(tmp_path: Path) -> None:
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
     f = tmp_path / "m.toml"
-    f.write_text('[server]\nport = 9000\n')
-    cfg = load_config(f, environ={"MEETINGD_SERVER_PORT": "9100",
-                                  "MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1, 10.0.0.1"})
+    f.write_text("[server]\nport = 9000\n")
+    cfg = load_config(
+        f,
+        environ={"MEETINGD_SERVER_PORT": "9100", "MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1, 10.0.0.1"},
+    )
     assert cfg.server.port == 9100
     assert cfg.media.announce_addresses == ["127.0.0.1", "10.0.0.1"]
     with pytest.raises(ConfigError, match="environment MEETINGD_SERVER_PORT"):
@@ -67,6 +69,5 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
 def test_plain_http_is_refused_off_loopback() -> None:
     with pytest.raises(ConfigError, match="plain HTTP is only allowed on loopback"):
         load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0"})
-    cfg = load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0",
-                               "MEETINGD_SERVER_TLS": "self-signed"})
+    cfg = load_config(environ={"MEETINGD_SERVER_HOST": "0.0.0.0", "MEETINGD_SERVER_TLS": "self-signed"})
     assert cfg.server.tls == "self-signed"

@@ -12,6 +12,7 @@ from media.forwarding import ForwardingTrack, KeyframeRequester, PublishedTrack
 from media.profiles import ReceiveProfile, SpeakerRanking
 from media.settings import MediaSettings
 from meeting.errors import InvalidInput
+from tests.support.polling import wait_for
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
 
@@ -86,10 +87,7 @@ async def test_keyframe_requests_are_coalesced_and_rate_limited() -> None:
         requester.request()
     await _settle()
     assert pub.requests == 1  # held back by the rate limit, one is pending
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 2
-    while pub.requests < 2 and loop.time() < deadline:
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: pub.requests >= 2, seconds=2, what="the held-back request")
     assert pub.requests == 2
     requester.close()
 

@@ -81,9 +81,7 @@ async def test_hooks_install_on_a_real_peer_connection() -> None:
         await pc.close()
 
 
-def _packet(
-    seq: int, ts: int, payload: bytes, marker: bool = False, start: bool = False
-) -> RtpPacket:
+def _packet(seq: int, ts: int, payload: bytes, marker: bool = False, start: bool = False) -> RtpPacket:
     packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=1234)
     packet.marker = int(marker)
     packet.payload = (b"\x10" if start else b"\x00") + payload  # VP8 descriptor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,11 +12,11 @@ from hypothesis import strategies as st
 from meeting.agenda import Agenda, AgendaItem
 from meeting.attendance import AttendanceRegister, Online, Person, RoomCodes
 from meeting.errors import InvalidInput, InvalidState, NotAuthorised, NotFound
+from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
 from meeting.roles import Attendance, Role
 from meeting.roster import Site
 from meeting.speakers import Speaker, SpeakerList
-from voting import QuorumRule
 
 T0 = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 ISLAND = Site(1, "Island post")
@@ -90,13 +91,13 @@ def test_room_codes_rotate_and_previous_stays_valid() -> None:
     assert not codes.accepts(None, T0)
 
 
-actions = st.lists(st.tuples(st.sampled_from(["online", "offline", "check_in", "check_out"]),
-                             st.integers(0, 7)), max_size=60)
+actions = st.lists(
+    st.tuples(st.sampled_from(["online", "offline", "check_in", "check_out"]), st.integers(0, 7)), max_size=60
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(actions, st.sampled_from([QuorumRule.default(), QuorumRule.fraction(2, 3),
-                                 QuorumRule.members(4)]))
+@given(actions, st.sampled_from([QuorumRule.default(), QuorumRule.fraction(2, 3), QuorumRule.members(4)]))
 def test_quorum_follows_its_rule_over_random_presence(steps, rule) -> None:
     reg = register()
     watch = QuorumWatch(rule)
@@ -121,7 +122,7 @@ def test_quorum_follows_its_rule_over_random_presence(steps, rule) -> None:
         if flip:
             flips.append(flip.kind)
     # flips alternate: reached, lost, reached, ...
-    assert all(a != b for a, b in zip(flips, flips[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(flips))
     if flips:
         assert flips[0] == "quorum_reached"
 
@@ -152,8 +153,9 @@ def speaker(i: int, at: datetime = T0) -> Speaker:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["raise", "lower", "floor", "end"]),
-                          st.integers(0, 5)), max_size=50))
+@given(
+    st.lists(st.tuples(st.sampled_from(["raise", "lower", "floor", "end"]), st.integers(0, 5)), max_size=50)
+)
 def test_speakers_queue_invariants(steps) -> None:
     speakers = SpeakerList()
     now = T0

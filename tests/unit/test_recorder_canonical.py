@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recorder.canonical import canonicalize, is_canonical, parse_canonical
+from recorder.canonical import CanonicalParser, canonicalize, is_canonical, parse_canonical
 from recorder.errors import CanonicalJSONError
 
 json_values = st.recursive(
@@ -65,9 +65,7 @@ def test_canonical_text_round_trips_and_is_recognised(value: object) -> None:
 @given(st.dictionaries(st.text(min_size=1), st.integers(0, 9), min_size=2))
 def test_non_canonical_spellings_are_refused(value: dict[str, int]) -> None:
     assert not is_canonical(json.dumps(value, indent=1))
-    reordered = "{" + ",".join(
-        f"{json.dumps(k)}:{v}" for k, v in sorted(value.items(), reverse=True)
-    ) + "}"
+    reordered = "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(value.items(), reverse=True)) + "}"
     assert is_canonical(reordered) == (reordered == canonicalize(value).decode())
 
 
@@ -76,3 +74,62 @@ def test_duplicate_keys_and_nan_literals_are_not_canonical() -> None:
     assert not is_canonical('{"a":NaN}')
     assert not is_canonical('{"a":1.0}')  # RFC 8785 spells it 1
     assert is_canonical('{"a":1.5,"\u00e9":"\u20ac"}')
+
+
+bmp_text = st.text(alphabet=st.characters(max_codepoint=0xFFFF, blacklist_categories=("Cs",)))
+
+
+@given(st.dictionaries(bmp_text, st.integers(-(2**53) + 1, 2**53 - 1) | bmp_text, max_size=6))
+def test_the_fast_path_agrees_with_rfc8785_for_bmp_text(value: dict[str, object]) -> None:
+    text = rfc8785.dumps(value).decode("utf-8")
+    fast = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert fast == text
+    assert CanonicalParser().parse(text) == value
+
+
+def test_one_parser_checks_many_texts_and_keeps_the_range_and_float_rules() -> None:
+    parser = CanonicalParser()
+    assert parser.parse('{"a":1.5}') == {"a": 1.5}
+    assert parser.parse('{"a":1}') == {"a": 1}
+    with pytest.raises(CanonicalJSONError):
+        parser.parse('{"n":9007199254740993}')
+    with pytest.raises(CanonicalJSONError):
+        parser.parse('{"a":1.0}')
+    assert parser.parse('{"v":"\U0001f600","\u00e9":1}') == {"v": "\U0001f600", "\u00e9": 1}
+
+
+def test_parse_many_matches_parsing_each_text_and_names_the_bad_ones() -> None:
+    texts = [
+        '{"a":1,"seq":0}',
+        '{"b":"Lê Minh Châu","seq":1}',
+        '{"seq":2, "x":1}',
+        '{"seq":3,"a":1}',
+        "[1]",
+        '{"a":1',
+        '"b":2}',
+        "1,2",
+        '{"v":"\U0001f600"}',
+        '{"n":9007199254740993}',
+        '{"a":1.5}',
+    ]
+    got = CanonicalParser().parse_many(texts)
+    assert got[0] == {"a": 1, "seq": 0} and got[1]["b"] == "Lê Minh Châu"
+    assert [isinstance(g, CanonicalJSONError) for g in got] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+        False,
+    ]
+    clean = texts[:2]
+    assert CanonicalParser().parse_many(clean) == [parse_canonical(t) for t in clean]
+    # split objects that re-join into valid JSON are still refused one by one
+    split = CanonicalParser().parse_many(['{"a":1', '"b":2}', "1,2"])
+    assert all(isinstance(g, CanonicalJSONError) for g in split)
+    assert isinstance(CanonicalParser().parse_many(['{"s":"\ud800"}'])[0], CanonicalJSONError)

@@ -89,7 +89,7 @@ def test_restored_log_refuses_to_sign_over_tampered_entries() -> None:
     tampered[1] = canonicalize(_entry(1, text="rewritten"))
     restored = MinutesLog.restore(ORIGIN, tampered, [first])
     restored.append(_entry(4))
-    with pytest.raises(InvalidState, match="checkpoint 0 root does not match entries 0..3"):
+    with pytest.raises(InvalidState, match=r"checkpoint 0 root does not match entries 0\.\.3"):
         restored.checkpoint(SIGNER)
 
 

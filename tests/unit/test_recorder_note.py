@@ -89,9 +89,7 @@ def test_checkpoint_body_format() -> None:
 
 def test_cosignature_message_and_wire_layout() -> None:
     body = Checkpoint(ORIGIN, 3, bytes(32)).body()
-    assert cosigned_message(body, 1679315147) == (
-        b"cosignature/v1\ntime 1679315147\n" + body.encode()
-    )
+    assert cosigned_message(body, 1679315147) == (b"cosignature/v1\ntime 1679315147\n" + body.encode())
     chair = Cosigner("meetingd.example/chair", Ed25519PrivateKey.from_private_bytes(b"\x02" * 32))
     sig = chair.cosign(body, 1679315147)
     assert len(sig.signature) == 72 and sig.signature[:8] == (1679315147).to_bytes(8, "big")
@@ -104,11 +102,15 @@ def test_open_checkpoint_checks_log_signature_origin_and_cosignatures() -> None:
     chair = Cosigner("meetingd.example/chair", Ed25519PrivateKey.from_private_bytes(b"\x02" * 32))
     cp = Checkpoint(ORIGIN, 3, bytes(32))
     note = sign_checkpoint(cp, signer)
-    with pytest.raises(CosignatureError, match="not cosigned by meetingd.example/chair"):
+    with pytest.raises(CosignatureError, match=r"not cosigned by meetingd\.example/chair"):
         open_checkpoint(note, signer.verifier_key, cosigner_keys=[chair.verifier_key], require_cosigners=True)
     cosigned = add_cosignatures(note, [chair.cosign(cp.body(), 1700000000)])
     opened = open_checkpoint(
-        cosigned, signer.verifier_key, origin=ORIGIN, cosigner_keys=[chair.verifier_key], require_cosigners=True
+        cosigned,
+        signer.verifier_key,
+        origin=ORIGIN,
+        cosigner_keys=[chair.verifier_key],
+        require_cosigners=True,
     )
     assert opened.checkpoint == cp and opened.cosignatures[0].timestamp == 1700000000
     with pytest.raises(CheckpointError, match="origin"):

@@ -51,9 +51,7 @@ def test_second_ballot_with_same_id_returns_same_receipt() -> None:
 def test_same_ballot_id_with_other_choice_is_a_conflict() -> None:
     box = open_box()
     box.cast("alice", bid(1), [YES], T0, eligible=True)
-    assert code_of(lambda: box.cast("alice", bid(1), [NO], T0, eligible=True)) == (
-        "ballot_id_reused"
-    )
+    assert code_of(lambda: box.cast("alice", bid(1), [NO], T0, eligible=True)) == ("ballot_id_reused")
 
 
 def test_second_ballot_with_new_id_is_refused() -> None:
@@ -71,9 +69,7 @@ def test_change_replaces_and_tally_reflects_latest_only() -> None:
     changed = box.cast("alice", bid(2), [NO], T0, eligible=True)
     assert changed.replaced and box.tally().counts == (0, 1, 0) and box.voted_count == 1
     # a late retry of the replaced ballot must not undo the change
-    assert code_of(lambda: box.cast("alice", bid(1), [YES], T0, eligible=True)) == (
-        "ballot_superseded"
-    )
+    assert code_of(lambda: box.cast("alice", bid(1), [YES], T0, eligible=True)) == ("ballot_superseded")
     assert box.tally().counts == (0, 1, 0)
 
 
@@ -189,8 +185,7 @@ def test_hand_count_limits() -> None:
     )
     box.poll.close(T0)
     assert (
-        code_of(lambda: box.record_hand_count("s", None, {YES: 1}, hand_eligible=5, now=T0))
-        == "poll_closed"
+        code_of(lambda: box.record_hand_count("s", None, {YES: 1}, hand_eligible=5, now=T0)) == "poll_closed"
     )
 
 
@@ -198,9 +193,7 @@ def test_hand_count_limits() -> None:
 
 
 def test_result_of_an_election() -> None:
-    config = PollConfig.election(
-        "Two delegates", ["Ana", "Bo", "Cy"], max_choices=2, kind=BallotKind.OPEN
-    )
+    config = PollConfig.election("Two delegates", ["Ana", "Bo", "Cy"], max_choices=2, kind=BallotKind.OPEN)
     box = open_box(config)
     for i, choices in enumerate([[0, 1], [0, 2], [0, 1], [1], []]):
         box.cast(f"m{i}", bid(i), choices, T0, eligible=True)
@@ -225,9 +218,7 @@ def test_restore_after_restart_keeps_ballots_and_idempotency() -> None:
     restored = BallotBox.restore(poll, ballots=box.stored_ballots(), superseded=[cast.replaces_key])
     assert restored.has_voted("m3") and restored.voted_count == 5
     assert restored.cast("m3", bid(3), [0], T0, eligible=True).receipt == receipts[3]
-    assert code_of(lambda: restored.cast("m0", bid(0), [0], T0, eligible=True)) == (
-        "ballot_superseded"
-    )
+    assert code_of(lambda: restored.cast("m0", bid(0), [0], T0, eligible=True)) == ("ballot_superseded")
     poll.close(T0)
     box.poll.close(T0)
     assert restored.tally() == box.tally()
@@ -342,9 +333,7 @@ def test_tally_equals_accepted_ballots_and_retries_are_idempotent(
     assert len({r["receipt"] for r in published}) == len(published)
 
 
-def _expected_counts(
-    config: PollConfig, current: dict[str, tuple[str, tuple[int, ...]]]
-) -> tuple[int, ...]:
+def _expected_counts(config: PollConfig, current: dict[str, tuple[str, tuple[int, ...]]]) -> tuple[int, ...]:
     marks = Counter(c for _, choices in current.values() for c in choices)
     return tuple(marks[i] for i in range(len(config.options)))
 
@@ -376,5 +365,3 @@ def test_rules_see_combined_tally() -> None:
     box.poll.close(T0)
     outcome = box.result(Counts(5, 5)).outcome
     assert isinstance(outcome, Outcome) and outcome.adopted  # 2 of 3 is exactly 2/3
-
-

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meeting.errors import InvalidInput
+from meeting.threshold import Comparison, Threshold
 from voting.rules import (
     Base,
     CandidateStatus,
@@ -20,7 +21,6 @@ from voting.rules import (
     elect,
 )
 from voting.tally import PollType, Tally, TallyPart
-from voting.threshold import Comparison, Threshold
 
 NOBODY = Counts(entitled=0, present=0)
 
@@ -217,9 +217,7 @@ def test_threshold_required_is_the_smallest_count_meeting_the_definition(
 
 @given(counts_st, counts_st, counts_st, st.booleans())
 def test_simple_majority_matches_definition(yes: int, no: int, abstain: int, in_base: bool) -> None:
-    outcome = decide(
-        motion(yes, no, abstain), MajorityRule.simple(abstentions_in_base=in_base), NOBODY
-    )
+    outcome = decide(motion(yes, no, abstain), MajorityRule.simple(abstentions_in_base=in_base), NOBODY)
     base = yes + no + (abstain if in_base else 0)
     assert outcome.adopted == (2 * yes > base and yes > 0)
     if not in_base:
@@ -237,9 +235,7 @@ def test_two_thirds_cast_matches_definition(yes: int, no: int, abstain: int, in_
 def test_member_based_rules_match_definition(yes: int, entitled: int, present: int) -> None:
     present = min(present, entitled)
     counts = Counts(entitled, present)
-    assert decide(motion(yes, 0), MajorityRule.absolute(), counts).adopted == (
-        2 * yes > entitled and yes > 0
-    )
+    assert decide(motion(yes, 0), MajorityRule.absolute(), counts).adopted == (2 * yes > entitled and yes > 0)
     assert decide(motion(yes, 0), MajorityRule.two_thirds_present(), counts).adopted == (
         3 * yes >= 2 * present and yes > 0
     )

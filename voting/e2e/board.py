@@ -124,6 +124,10 @@ class EncryptedBox:
     def has_voted(self, voter_id: str) -> bool:
         return voter_id in self._voters
 
+    def voters(self) -> tuple[str, ...]:
+        """Who voted, in voter-id order (published at close)."""
+        return tuple(sorted(self._voters))
+
     # -- casting ---------------------------------------------------------------------------
 
     def cast(

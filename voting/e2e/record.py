@@ -5,7 +5,7 @@ The minutes entries of a secret poll (docs/e2e-ballots.md, "Minutes entries"):
 * ``e2e_trustee_key`` — a trustee's public share and proof of knowledge;
 * ``e2e_poll_key`` — at open: the poll's context (the public key and limits every
   ballot proof is bound to) and the trustees whose shares make up the key;
-* ``voter_marked`` — who voted (no ballot, the poll's opening time as ``at``);
+* ``voter_marked`` — at close, who voted (in voter order; no ballot);
 * ``e2e_ballot`` — at close, every ballot on the board with its tracker, sorted by
   tracker, superseded ones marked;
 * ``e2e_board_closed`` — the homomorphic sums of the counted ballots;

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from meeting.errors import InvalidInput
-from voting.threshold import Comparison, Threshold
+from meeting.threshold import Comparison, Threshold
 
 _FRACTION_FIELDS = frozenset({"numerator", "denominator", "comparison"})
 _MORE_THAN_HALF = Threshold(Fraction(1, 2), Comparison.MORE_THAN)
@@ -47,9 +47,7 @@ class QuorumRule:
         if (self.threshold is None) == (self.absolute is None):
             raise InvalidInput("a quorum rule is either a fraction or a number", field="quorum")
         if self.absolute is not None and (
-            isinstance(self.absolute, bool)
-            or not isinstance(self.absolute, int)
-            or self.absolute < 1
+            isinstance(self.absolute, bool) or not isinstance(self.absolute, int) or self.absolute < 1
         ):
             raise InvalidInput("quorum.members must be a positive integer", field="quorum")
 
@@ -86,9 +84,7 @@ class QuorumRule:
         try:
             comparison = Comparison(value.get("comparison", Comparison.AT_LEAST.value))
         except ValueError:
-            raise InvalidInput(
-                "quorum.comparison must be more_than or at_least", field="quorum"
-            ) from None
+            raise InvalidInput("quorum.comparison must be more_than or at_least", field="quorum") from None
         return cls.fraction(value["numerator"], value["denominator"], comparison)
 
     def required(self, entitled_voting: int) -> int:

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meeting.errors import InvalidInput
-from voting.quorum import QuorumRule, is_quorate
-from voting.threshold import Comparison
+from meeting.quorum import QuorumRule, is_quorate
+from meeting.threshold import Comparison
 
 
 def test_default_quorum_is_more_than_half() -> None:
@@ -16,9 +16,7 @@ def test_default_quorum_is_more_than_half() -> None:
     assert is_quorate(6, 10)
     assert is_quorate(5, 9)
     assert not is_quorate(4, 9)
-    assert QuorumRule.default().describe() == (
-        "quorum: more than half (1/2) of the voting members present"
-    )
+    assert QuorumRule.default().describe() == ("quorum: more than half (1/2) of the voting members present")
 
 
 def test_two_thirds_at_least_quorum() -> None:
@@ -77,9 +75,7 @@ def test_status_carries_the_numbers_and_the_rule() -> None:
     st.integers(1, 9),
     st.sampled_from(list(Comparison)),
 )
-def test_quorum_follows_its_rule(
-    present: int, entitled: int, p: int, q: int, comparison: Comparison
-) -> None:
+def test_quorum_follows_its_rule(present: int, entitled: int, p: int, q: int, comparison: Comparison) -> None:
     present = min(present, entitled)
     if p > q or (p == q and comparison is Comparison.MORE_THAN):
         return
@@ -89,6 +85,4 @@ def test_quorum_follows_its_rule(
     else:
         expected = present * q >= p * entitled
     assert rule.is_quorate(present, entitled) == (expected and present > 0)
-    assert rule.is_quorate(present, entitled) == (
-        entitled > 0 and present >= rule.required(entitled)
-    )
+    assert rule.is_quorate(present, entitled) == (entitled > 0 and present >= rule.required(entitled))

@@ -42,9 +42,7 @@ class Threshold:
         if not isinstance(self.fraction, Fraction):
             raise InvalidInput("threshold fraction must be a Fraction", field="fraction")
         if not (0 < self.fraction <= 1):
-            raise InvalidInput(
-                f"threshold fraction must be in (0, 1], got {self.fraction}", field="fraction"
-            )
+            raise InvalidInput(f"threshold fraction must be in (0, 1], got {self.fraction}", field="fraction")
         if self.comparison is Comparison.MORE_THAN and self.fraction == 1:
             raise InvalidInput(
                 "'more than all' can never be met; use at_least 1/1 for unanimity",
