@@ -75,8 +75,9 @@ class Ballots:
     def live_view(self, live: Live, lp: LivePoll) -> dict[str, Any]:
         view = _int_poll(lp.box.live_view(), lp.id)
         view["eligible"] = live.register.present_voting()
-        if lp.secret:
+        if lp.secret:  # the count exists only once the trustees have decrypted it
             view["voted"] = self.e2e.voted(lp)
+            view.pop("tally", None)
             if lp.result is not None:
                 view["tally"] = lp.result["tally"]
         return view
@@ -97,7 +98,7 @@ class Ballots:
             "close_reason": lp.close_reason,
             "voted": self.e2e.voted(lp) if lp.secret else lp.box.voted_count,
             "eligible": live.register.present_voting(),
-            "tally": lp.result["tally"] if lp.secret and lp.result else view.get("tally"),
+            "tally": (lp.result["tally"] if lp.result else None) if lp.secret else view.get("tally"),
             "e2e": self.e2e.poll_view(lp) if lp.secret else None,
             "hand_counts": [_int_poll(h.to_dict(), lp.id) for h in lp.box.hand_counts()],
             "result": lp.result,

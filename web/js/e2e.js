@@ -481,9 +481,17 @@ function keyTranscript(meetingId, trusteeId, share) {
  */
 export function makeTrusteeKey(meetingId, trusteeId) {
   const x = randomScalar();
+  return { secret: x, key: makeTrusteeKeyFrom(meetingId, trusteeId, x) };
+}
+
+/**
+ * The public key share of a secret `x` kept on this device, with a fresh proof.
+ * @param {string} meetingId @param {string} trusteeId @param {bigint} x
+ */
+export function makeTrusteeKeyFrom(meetingId, trusteeId, x) {
   const share = mulSecret(x, Point.BASE);
   const proof = proveDlog(keyTranscript(meetingId, trusteeId, share), x);
-  return { secret: x, key: { trustee_id: trusteeId, public_share: pointHex(share), proof: respDict(proof) } };
+  return { trustee_id: trusteeId, public_share: pointHex(share), proof: respDict(proof) };
 }
 
 /** @param {string} meetingId @param {unknown} d */

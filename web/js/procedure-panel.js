@@ -14,6 +14,7 @@ import { createSpeakersPanel, speakingFor } from "./speakers.js";
 import { createVotePanel } from "./vote.js";
 import { createChairConsole, handCountForm, takesHandCounts } from "./chair.js";
 import { renderResults } from "./results.js";
+import { createTrusteePanel } from "./trustee.js";
 
 /** @typedef {import("./protocol.js").MeetingLink} MeetingLink */
 /** @typedef {import("./protocol.js").Participant} Participant */
@@ -59,6 +60,7 @@ export function createProcedureArea({ link, myId, role, me }) {
   const selfCheckIn = createSelfCheckIn(proc, myId);
   const speakers = createSpeakersPanel(proc, { myId, role: r() });
   const consolePanel = officer() ? createChairConsole(proc, { role: r() }) : null;
+  const trustee = officer() ? createTrusteePanel(proc, { myId }) : null;
   const attendance = officer() || r() === "operator"
     ? createAttendancePanel(proc, { role: r(), mySiteName: () => me()?.site?.name ?? null })
     : null;
@@ -71,6 +73,7 @@ export function createProcedureArea({ link, myId, role, me }) {
     selfCheckIn.element,
     h("div", { class: "proc-grid" },
       consolePanel?.element ?? null,
+      trustee?.element ?? null,
       speakers.element,
       siteHands,
       attendance?.element ?? null));
