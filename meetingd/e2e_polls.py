@@ -254,11 +254,11 @@ class E2EPolls:
     # -- casting ----------------------------------------------------------------------------------
 
     async def verify(self, lp: LivePoll, payload: Any) -> Any:
-        """Check every proof (in a worker thread: libsodium runs without the GIL)."""
+        """Check every proof, before the ballot may join a batch (~2 ms for 3 options)."""
         box = self.box(lp)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        verified = await asyncio.to_thread(verify_cast, box.ctx, payload)
+        verified = verify_cast(box.ctx, payload)
         self.verify_cpu_s += loop.time() - started
         return verified
 
