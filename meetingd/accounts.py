@@ -14,12 +14,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock
-from meeting.errors import InvalidState, NotAuthenticated, NotFound
+from meeting.errors import InvalidState, NotAuthenticated, NotFound, RateLimited
 
 from .config import AuthSettings
 from .passwords import check_strength, hash_password, verify_password
@@ -35,6 +36,33 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class EventSink(Protocol):
+    """Where sign-in failures and token misuse are recorded (meetingd.security.events)."""
+
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None: ...
+
+
+class _NoEvents:
+    async def record(
+        self,
+        kind: str,
+        *,
+        member_id: str | None = None,
+        address: str | None = None,
+        meeting_id: int | None = None,
+        **details: Any,
+    ) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class IssuedInvitation:
     token: str
@@ -48,8 +76,11 @@ class Accounts:
         settings: AuthSettings,
         secret: bytes,
         clock: Clock,
+        *,
+        events: EventSink | None = None,
     ) -> None:
         self._db, self._settings, self._secret, self._clock = db, settings, secret, clock
+        self._events: EventSink = events or _NoEvents()
         self._per_account = SlidingWindow(settings.login_attempts_per_account, LOGIN_WINDOW_SECONDS)
         self._per_address = SlidingWindow(settings.login_attempts_per_address, LOGIN_WINDOW_SECONDS)
 
@@ -57,20 +88,39 @@ class Accounts:
 
     async def login(self, member_id: str, password: str, address: str) -> tuple[Member, str]:
         """Check a password; returns the member and a new session token."""
+        member = await self.check_password(member_id, password, address)
+        return member, await self.open_session(member)
+
+    async def check_password(self, member_id: str, password: str, address: str) -> Member:
+        """Rate-limited per address and account; each refusal is a security event."""
         account_key = member_id.upper()
-        self._per_address.check(address, "sign-in attempts from this address")
-        self._per_account.check(account_key, "failed sign-ins for this account")
+        try:
+            self._per_address.check(address, "sign-in attempts from this address")
+            self._per_account.check(account_key, "failed sign-ins for this account")
+        except RateLimited:
+            await self._events.record("rate_limited", member_id=account_key, address=address, limit="sign_in")
+            raise
         self._per_address.hit(address)
         async with self._db() as s:
             member = await s.scalar(select(Member).where(Member.member_id == account_key))
-            ok = verify_password(member.password_hash if member else None, password)
-            if not ok or member is None or member.status != "active":
-                self._per_account.hit(account_key)
-                logger.info("login refused member=%s address=%s", account_key, address)
-                raise NotAuthenticated("wrong member id or password")
-            self._per_account.reset(account_key)
-            token = secrets.token_urlsafe(32)
-            now = self._clock()
+        ok = verify_password(member.password_hash if member else None, password)
+        if not ok or member is None or member.status != "active":
+            self._per_account.hit(account_key)
+            logger.info("login refused member=%s address=%s", account_key, address)
+            if ok and member is not None:
+                await self._events.record(
+                    "suspended_account_sign_in", member_id=account_key, address=address, status=member.status
+                )
+            else:
+                await self._events.record("sign_in_failed", member_id=account_key, address=address)
+            raise NotAuthenticated("wrong member id or password")
+        self._per_account.reset(account_key)
+        return member
+
+    async def open_session(self, member: Member) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        async with self._db() as s, s.begin():
             s.add(
                 WebSession(
                     token_hash=_digest(token),
@@ -79,9 +129,8 @@ class Accounts:
                     expires_at=now + timedelta(hours=self._settings.session_hours),
                 )
             )
-            await s.commit()
         logger.info("login member=%s", member.member_id)
-        return member, token
+        return token
 
     async def session_member(self, token: str | None) -> Member:
         if not token:
@@ -118,8 +167,8 @@ class Accounts:
             await s.commit()
         return token
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        """Single use: a replayed or expired token is refused."""
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        """Single use: a replayed or expired token is refused (a replay is recorded)."""
         if not isinstance(token, str) or not 10 <= len(token) <= 200:
             raise NotAuthenticated("a connect token is required (auth.token)")
         async with self._db() as s:
@@ -136,11 +185,29 @@ class Accounts:
             member_pk = result.scalar_one_or_none()
             await s.commit()
             if member_pk is None:
-                raise NotAuthenticated("connect token is invalid, used or expired; get a new one")
-            member = await s.get(Member, member_pk)
-            if member is None or member.status != "active":
-                raise NotAuthenticated("this account is not active")
-            return member
+                row = await s.get(SocketToken, _digest(token))
+                replayed = await s.get(Member, row.member_pk) if row is not None and row.used else None
+                member = None
+            else:
+                member = await s.get(Member, member_pk)
+        # Record only once the session above is closed: every transaction takes the
+        # write lock at BEGIN (storage/db.py), so a nested one would wait for it.
+        if member_pk is None:
+            if replayed is not None:
+                await self._events.record(
+                    "socket_token_reused", member_id=replayed.member_id, address=address
+                )
+            raise NotAuthenticated("connect token is invalid, used or expired; get a new one")
+        if member is None or member.status != "active":
+            if member is not None:
+                await self._events.record(
+                    "suspended_account_connect",
+                    member_id=member.member_id,
+                    address=address,
+                    status=member.status,
+                )
+            raise NotAuthenticated("this account is not active")
+        return member
 
     # -- invitations -------------------------------------------------------------------
 

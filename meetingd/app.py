@@ -15,23 +15,36 @@ import socketio
 from aiohttp import web
 
 from meeting.clock import Clock, utc_now
+from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
-from signaling.procedure import register_procedure
+from signaling.security import SecurityChannel
 
 from . import __version__
 from .accounts import Accounts
+from .cluster.health import cluster_node
+from .cluster.routing import RoutedProcedure, RoutedSignaling
+from .committee.http import add_committee_routes
+from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import IMPORT_MAP_CSP, add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
+from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
+from .security.alerts import AlertRules
+from .security.events import SecurityLog
+from .security.http import add_security_routes
+from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
@@ -69,7 +82,11 @@ def server_secret(path: Path) -> bytes:
 
 async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     """Storage and the services over it: what the CLI's commands need (no adapters)."""
-    cfg.data_path.mkdir(parents=True, exist_ok=True)
+    if not cfg.data_path.exists():  # keys, secrets and the database: owner only
+        cfg.data_path.mkdir(parents=True, mode=0o700)
+    db_file = cfg.data_path / "meetingd.db"
+    if not cfg.database.url and not db_file.exists():
+        db_file.touch(mode=0o600)  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
@@ -77,32 +94,47 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     secret = server_secret(secret_path)
     journal = Journal(
         db,
-        load_or_create_server_key(cfg, secret),
+        lambda: load_or_create_server_key(cfg, secret),
         cfg.minutes.origin_prefix,
         clock,
         cfg.minutes.checkpoint_seconds,
     )
+    security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
+    accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
+    origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
     return CoreServices(
         config=cfg,
         engine=engine,
         db=db,
         clock=clock,
-        accounts=Accounts(db, cfg.auth, secret, clock),
+        accounts=accounts,
         directory=Directory(db, clock),
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
+        displays=Displays(db, clock),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
         version=__version__,
-        origin=PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins),
+        origin=origin,
+        security=Security(
+            db,
+            cfg,
+            secret,
+            clock,
+            accounts,
+            security_log,
+            origins=lambda: (origin.url, cfg.server.allowed_origins),
+        ),
     )
 
 
 def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
+    cluster = cluster_node(cfg, core.db)  # None: one node
     namespace = MeetingNamespace(
         sio,
-        SignalingBackend(core),
+        SignalingBackend(core) if cluster is None else RoutedSignaling(core, cluster),
         Limits(
             lim.max_payload_bytes,
             lim.events_per_second,
@@ -130,11 +162,21 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         emit=namespace.emit_to_meeting,
         roster_of=namespace.roster,
         on_floor_given=media.unmute_speaker,
+        ownership=cluster,
     )
-    namespace.on_roster_change(procedure.on_roster)
-    register_procedure(namespace, procedure)
+    # several nodes: commands and roster changes for a meeting another node owns go there
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
+    hooks = SocketHooks(core.security)
+    channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
+    core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
+    core.security.sessions.on_ended(channel.end_sessions)
+    bind_procedure(namespace, procedure, hooks, routed)
+    namespace.check_complete()  # every declared command has its handler
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
-    return Services(**fields, namespace=namespace, procedure=procedure, media=media, recording=recording)
+    return Services(
+        **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
+    )
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -156,18 +198,26 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         ping_timeout=10,
         logger=False,
         engineio_logger=False,
+        # several nodes: broadcasts through Redis, delivered encode-once on each (signaling/fanout.py)
+        client_manager=client_manager(cfg.cluster.redis_url),
     )
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        svc = app[services_key] = assemble(await open_services(cfg, clock), sio)
+        core = await open_services(cfg, clock)
+        core.journal.key  # noqa: B018 - the server refuses to start without its minutes key
+        svc = app[services_key] = assemble(core, sio)
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
+        if svc.cluster is not None:  # leases first: restoring open polls leases their meetings
+            await svc.cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        if svc.cluster is not None:
+            await svc.cluster.stop()
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:
@@ -177,12 +227,17 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.recording.close()  # finalize files and log their hashes while all is up
         await svc.media.close()
         await svc.namespace.shutdown()
+        await close_manager(sio)
 
     app.on_shutdown.append(on_shutdown)
 
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
+    add_security_routes(app)
+    add_committee_routes(app)
+    add_metrics_route(app)
     return app
 
 

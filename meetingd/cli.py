@@ -13,8 +13,11 @@ from typing import Any
 from meeting.errors import MeetingError
 
 from . import __version__, logs
+from .committee.cli import add_committee_commands
 from .config import Config, ConfigError, describe, load_config
+from .keystore import KeyCustodyError
 from .minutes_cli import add_minutes_commands
+from .security.cli import add_security_commands
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -56,10 +59,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner: list[str] = []
         if args.demo:
             from .demo import seed_demo
+            from .keystore import provision_demo_passphrase
+
+            written = provision_demo_passphrase(cfg)
+            if written is not None:
+                banner.append(
+                    f"demo: the minutes key's passphrase was written to {written} "
+                    "(outside the data directory; back it up separately)"
+                )
 
             async def seed(svc: Any) -> int:
                 nonlocal banner
-                _created, banner = await seed_demo(svc)
+                _created, lines = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
+                banner = [*banner, *lines]
                 return 0
 
             await _with_services(cfg, seed)
@@ -142,6 +154,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--tls", choices=["off", "self-signed", "files"])
     s.add_argument("--demo", action="store_true", help="seed the demo organisation and meeting")
+    s.add_argument(
+        "--demo-lang",
+        choices=["en", "vi"],
+        default="en",
+        help="with --demo: the language of the demo meeting's content (first seeding or --demo-reset)",
+    )
+    s.add_argument(
+        "--demo-reset",
+        action="store_true",
+        help="with --demo: start the demo anew (a new scheduled demo meeting; old minutes stay)",
+    )
     s.set_defaults(fn=cmd_serve)
 
     c = sub.add_parser("check-config", parents=[common], help="validate the configuration")
@@ -164,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
+    add_security_commands(sub, common)
+    add_committee_commands(sub, common)
     return p
 
 
@@ -177,5 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except MeetingError as exc:
         print(f"meetingd: {exc.message}", file=sys.stderr)
         return 1
+    except KeyCustodyError as exc:
+        print(f"meetingd: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -60,6 +61,11 @@ class ServerSettings:
     )
     shutdown_timeout_seconds: float = _h(
         "On SIGTERM, how long to wait for in-flight requests before closing.", 10.0
+    )
+
+    metrics_from: list[str] = _h(
+        "Networks allowed to read GET /metrics (Prometheus), e.g. ['10.0.0.0/8']. Default: loopback only.",
+        ["127.0.0.0/8", "::1/128"],
     )
 
 
@@ -133,9 +139,36 @@ class MinutesSettings:
         "How often a signed checkpoint is made while entries arrive (and always at close).", 5.0
     )
     key_passphrase_file: str = _h(
-        "File holding the passphrase that encrypts the server's minutes signing key at rest. "
-        "Empty: derived from the server secret (auth.secret_key_file).",
+        "File holding the passphrase that encrypts the server's minutes signing key at rest; "
+        "it must be outside data_dir and not readable by other users. Empty: the "
+        "environment variable key_passphrase_env, else a systemd credential "
+        "meetingd-minutes-key, else <data_dir>.credentials/minutes-key (meetingd keys init).",
         "",
+    )
+    key_passphrase_env: str = _h(
+        "Environment variable holding the minutes key's passphrase (checked first).",
+        "MEETINGD_KEY_PASSPHRASE",
+    )
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    redis_url: str = _h(
+        "Redis URL carrying Socket.IO broadcasts between meetingd nodes, e.g. "
+        "'redis://127.0.0.1:6379/0'. Empty: a single node (no Redis). Needs a PostgreSQL "
+        "database.url shared by all nodes.",
+        "",
+    )
+    node_id: str = _h("This node's name in the cluster (leases, health, metrics). Empty: the host name.", "")
+    forward_timeout_seconds: float = _h(
+        "How long a node waits for the owner of a meeting to answer a forwarded command before "
+        "the client gets 'owner_timeout' (and retries).",
+        5.0,
+    )
+    lease_check_seconds: float = _h(
+        "How often a node checks the PostgreSQL connection holding its meetings' owner "
+        "leases; a node that loses it stops serving those meetings as owner.",
+        1.0,
     )
 
 
@@ -158,6 +191,53 @@ class RecordingSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    second_factor_required_for: list[str] = _h(
+        "Who must have a second factor (TOTP app or passkey) before sensitive actions: any of "
+        "'admin', 'officer' (a meeting's chair or secretary), 'member' (everyone).",
+        ["admin", "officer"],
+    )
+    step_up_minutes: float = _h(
+        "Opening/closing polls, overriding quorum, cosigning and admin changes to members need "
+        "a second factor used in this session within the last N minutes.",
+        10.0,
+    )
+    totp_issuer: str = _h("Name shown in authenticator apps next to the member id.", "meetingd")
+    second_factor_attempts: int = _h("Wrong second-factor codes allowed per account per 15 minutes.", 5)
+    sign_in_challenge_seconds: int = _h(
+        "How long the second step of a sign-in (the code) may follow the password.", 300
+    )
+    enrolment_minutes: float = _h(
+        "How long an authenticator enrolment started with a fresh password check stays valid.",
+        10.0,
+    )
+    recovery_codes: int = _h("How many one-time recovery codes an enrolment issues.", 10)
+    rp_id: str = _h(
+        "WebAuthn relying-party id for passkeys (a host name, no port). Empty: the host of "
+        "[server] public_url. Passkeys need a host name over HTTPS, or localhost.",
+        "",
+    )
+    alert_window_minutes: float = _h("Window over which the alert rules below count events.", 15.0)
+    alert_sign_in_failures: int = _h(
+        "Failed sign-ins for one account within the window that raise an alert.", 5
+    )
+    alert_spray_accounts: int = _h(
+        "Distinct accounts failing to sign in from one address within the window that raise a "
+        "password-spray alert.",
+        5,
+    )
+    alert_second_factor_failures: int = _h(
+        "Wrong second-factor codes for one account within the window that raise an alert.", 3
+    )
+    alert_rate_limit_hits: int = _h(
+        "Rate-limit refusals for one address or member within the window that raise an alert.", 10
+    )
+    alert_bulk_admin_changes: int = _h(
+        "Member changes by one administrator within the window that raise an alert.", 20
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -167,6 +247,8 @@ class Config:
     media: MediaSettings = field(default_factory=MediaSettings)
     minutes: MinutesSettings = field(default_factory=MinutesSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     source: str = field(default="<defaults>", compare=False)
 
     @property
@@ -178,6 +260,10 @@ class Config:
         if self.recording.dir:
             return Path(self.recording.dir).expanduser()
         return self.data_path / "recordings"
+
+    @property
+    def node_id(self) -> str:
+        return self.cluster.node_id or socket.gethostname()
 
     @property
     def database_url(self) -> str:
@@ -275,8 +361,25 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: [recording] retention_days: expected >= 0")
     if cfg.recording.queue_frames < 10:
         raise ConfigError(f"{cfg.source}: [recording] queue_frames: expected >= 10")
+    unknown_roles = set(cfg.security.second_factor_required_for) - {"admin", "officer", "member"}
+    if unknown_roles:
+        raise ConfigError(
+            f"{cfg.source}: [security] second_factor_required_for: unknown "
+            f"{sorted(unknown_roles)[0]!r}; expected admin, officer, member"
+        )
+    if cfg.security.step_up_minutes <= 0:
+        raise ConfigError(f"{cfg.source}: [security] step_up_minutes: expected > 0")
     if cfg.auth.socket_token_seconds <= 0:
         raise ConfigError(f"{cfg.source}: [auth] socket_token_seconds: expected > 0")
+    if cfg.cluster.redis_url and not cfg.database.url.startswith("postgresql"):
+        raise ConfigError(
+            f"{cfg.source}: [cluster] redis_url: several nodes need one shared PostgreSQL "
+            "database: set [database] url = 'postgresql+asyncpg://...'"
+        )
+    if cfg.cluster.forward_timeout_seconds <= 0:
+        raise ConfigError(f"{cfg.source}: [cluster] forward_timeout_seconds: expected > 0")
+    if cfg.cluster.lease_check_seconds <= 0:
+        raise ConfigError(f"{cfg.source}: [cluster] lease_check_seconds: expected > 0")
 
 
 def load_config(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -35,12 +36,59 @@ AGENDA = [
     "Any other business",
 ]
 
+# The demo meeting's content in each language the client speaks (``--demo-lang``).
+CONTENT: dict[str, dict[str, Any]] = {
+    "en": {
+        "title": "Monthly cell meeting",
+        "place": "Ward hall, room 2",
+        "site": "Island post",
+        "agenda": AGENDA,
+    },
+    "vi": {
+        "title": "Họp chi bộ thường kỳ tháng",
+        "place": "Hội trường phường, phòng 2",
+        "site": "Điểm đảo",
+        "agenda": [
+            "Khai mạc và thông qua chương trình",
+            "Báo cáo hoạt động quý",
+            "Ngân sách trang bị mới cho điểm đảo",
+            "Bầu đại biểu dự đại hội cấp quận",
+            "Các vấn đề khác",
+        ],
+    },
+}
 
-async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
-    """Create the demo data unless it exists. Returns (created, banner lines)."""
+
+async def seed_demo(svc: Services, lang: str = "en", reset: bool = False) -> tuple[bool, list[str]]:
+    """Create the demo data unless it exists. Returns (created, banner lines).
+
+    ``lang`` ("en" or "vi") is the language of the meeting's content and of the
+    members' saved language. ``reset`` starts the demo anew on existing data: a new
+    scheduled demo meeting (the old one, closed or not, and its signed minutes stay).
+    """
+    content = CONTENT[lang]
     created = False
     async with svc.db() as s:
         cell = await s.scalar(select(Cell).where(Cell.name == DEMO_CELL))
+    if cell is not None and reset:
+        async with svc.db() as s:
+            site_id = await s.scalar(select(Site.id).where(Site.cell_id == cell.id))
+            guest = await s.scalar(select(Member.member_id).where(Member.member_id == OBSERVER[0]))
+        start = (svc.clock() + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+        await svc.meetings.create(
+            {
+                "title": content["title"],
+                "cell_id": cell.id,
+                "place": content["place"],
+                "starts_at": start,
+                "agenda": content["agenda"],
+                "chair": "C1-CHAIR",
+                "secretary": "C1-SEC",
+                "guests": [guest] if guest else [],
+                "sites": [site_id] if site_id else [],
+            }
+        )
+        created = True
     if cell is None:
         created = True
         now = svc.clock()
@@ -58,7 +106,7 @@ async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
                     contact=f"{mid.lower()}@example.org",
                     status="active",
                     is_admin=role == "chair",
-                    language="en",
+                    language=lang,
                     created_at=now,
                 )
             rows[OBSERVER[0]] = Member(
@@ -68,12 +116,12 @@ async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
                 contact="",
                 status="active",
                 is_admin=False,
-                language="en",
+                language=lang,
                 created_at=now,
             )
             s.add_all(rows.values())
             await s.flush()
-            island = Site(cell_id=cell.id, name="Island post", operator_id=rows["C1-ISL-OP"].id)
+            island = Site(cell_id=cell.id, name=content["site"], operator_id=rows["C1-ISL-OP"].id)
             s.add(island)
             await s.flush()
             island_id = island.id
@@ -89,11 +137,11 @@ async def seed_demo(svc: Services) -> tuple[bool, list[str]]:
         start = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
         await svc.meetings.create(
             {
-                "title": "Monthly cell meeting",
+                "title": content["title"],
                 "cell_id": cell.id,
-                "place": "Ward hall, room 2",
+                "place": content["place"],
                 "starts_at": start,
-                "agenda": AGENDA,
+                "agenda": content["agenda"],
                 "chair": "C1-CHAIR",
                 "secretary": "C1-SEC",
                 "guests": [OBSERVER[0]],

@@ -12,9 +12,9 @@ tracker, the sums, each partial decryption (and each refused one), and the resul
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,22 +24,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meeting.attendance import Person
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
+from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
 from voting import Counts, PollState
 from voting.ballot_box import VoterMarked
 from voting.e2e.ballot import EncryptedBallot, PollContext
-from voting.e2e.board import EncryptedBallotStored, EncryptedBox, verify_cast
+from voting.e2e.board import EncryptedBallotStored, EncryptedBox, VerifiedBallot, verify_cast
 from voting.e2e.keys import TrusteeKey, joint_key, verify_trustee_key
 from voting.e2e.record import context_from_dict
 from voting.e2e.tally import PartialDecryption, sums_to_list
 from voting.tally import PollType, Tally, TallyPart
 
 from .journal import JournalTx
-from .procedure_state import Live, LivePoll, PendingCast
+from .procedure_state import EncryptedPending, Live, LivePoll, require_open
 from .storage.e2e_models import E2EBallotRow, E2EDecryptionRow, E2EPollRow, TrusteeKeyRow
 from .storage.procedure_models import PollRow, PollVoter
 
 if TYPE_CHECKING:
-    from .procedure import Procedure
+    from .ballots import PollHost
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ class E2EBatch:
 
 
 class E2EPolls:
-    def __init__(self, proc: Procedure) -> None:
+    def __init__(self, proc: PollHost, *, on_result: Callable[[Live, LivePoll], Awaitable[None]]) -> None:
         self.proc = proc
+        self.on_result = on_result
         self.boxes: dict[int, EncryptedBox] = {}
         self.keys: dict[int, dict[str, TrusteeKey]] = {}
         self.verify_cpu_s = 0.0
@@ -159,6 +161,9 @@ class E2EPolls:
             "counted": box.counted if closed else None,
         }
 
+    async def get_e2e(self, live: Live, caller: Person, p: GetE2E) -> dict[str, Any]:
+        return self.state(live, p.poll_id, p.board)
+
     def state(self, live: Live, poll_id: int | None, with_board: bool) -> dict[str, Any]:
         mid = live.meeting_id
         keys = self.keys.get(mid, {})
@@ -189,7 +194,8 @@ class E2EPolls:
 
     # -- trustees' keys --------------------------------------------------------------------------
 
-    async def post_key(self, live: Live, caller: Person, payload: Any) -> dict[str, Any]:
+    async def post_key(self, live: Live, caller: Person, p: PostTrusteeKey) -> dict[str, Any]:
+        payload = p.key
         if caller.member_id not in trustees_of(live):
             raise NotAuthorised("only the chair and the secretary hold key shares", code="not_a_trustee")
         key = TrusteeKey.from_dict(payload, "key")
@@ -199,7 +205,7 @@ class E2EPolls:
         keys = self.keys.setdefault(live.meeting_id, {})
 
         async def work(tx: JournalTx) -> None:
-            await self.proc.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             if caller.member_id in keys:
                 raise Conflict("this trustee's key share is posted already", code="trustee_key_exists")
             if any(k.share == key.share for k in keys.values()):
@@ -253,37 +259,31 @@ class E2EPolls:
 
     # -- casting ----------------------------------------------------------------------------------
 
-    async def verify(self, lp: LivePoll, payload: Any) -> Any:
+    def verify(self, lp: LivePoll, payload: Any) -> VerifiedBallot:
         """Check every proof, before the ballot may join a batch (~2 ms for 3 options)."""
         box = self.box(lp)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        verified = verify_cast(box.ctx, payload)
-        self.verify_cpu_s += loop.time() - started
-        return verified
+        started = time.process_time()
+        try:
+            return verify_cast(box.ctx, payload)
+        finally:
+            self.verify_cpu_s += time.process_time() - started
 
     def cast_one(
         self,
         live: Live,
         tx: JournalTx,
         lp: LivePoll,
-        c: PendingCast,
+        member_id: str,
+        c: EncryptedPending,
         eligible: bool,
         batch: E2EBatch,
         voters: list[dict[str, Any]],
     ) -> dict[str, Any]:
         box = self.box(lp)
-        result = box.cast(
-            c.member_id,
-            c.args["ballot_id"],
-            c.args["verified"],
-            self.proc.clock(),
-            eligible,
-            c.args["replaces"],
-        )
+        result = box.cast(member_id, c.ballot_id, c.verified, self.proc.clock(), eligible, c.replaces)
         for ev in result.events:
             if isinstance(ev, VoterMarked):  # in the minutes only at close (no time, no order)
-                voters.append({"poll_id": lp.id, "member_pk": live.pk_of[c.member_id]})
+                voters.append({"poll_id": lp.id, "member_pk": live.pk_of[member_id]})
             elif isinstance(ev, EncryptedBallotStored):
                 if ev.replaces_key is not None:
                     pending = batch.ballots.get(ev.replaces_key)
@@ -298,7 +298,10 @@ class E2EPolls:
                     "ballot": json.dumps(ev.ballot.to_dict()),
                     "superseded": False,
                 }
-        return {**result.ack(), "poll_id": lp.id}
+        ack = {**result.ack(), "poll_id": lp.id}
+        if not result.duplicate:  # the server's signed statement that this tracker is in its log
+            ack["signed_receipt"] = tx.sign_receipt(lp.id, result.tracker, None)
+        return ack
 
     # -- close --------------------------------------------------------------------------------------
 
@@ -333,8 +336,8 @@ class E2EPolls:
 
     # -- decryption -----------------------------------------------------------------------------------
 
-    async def post_decryption(self, live: Live, caller: Person, poll_id: int, payload: Any) -> dict[str, Any]:
-        lp = live.poll(poll_id)
+    async def post_decryption(self, live: Live, caller: Person, p: PostPartialDecryption) -> dict[str, Any]:
+        lp, payload = live.poll(p.poll_id), p.decryption
         if not lp.secret:
             raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
         box = self.box(lp)
@@ -368,7 +371,7 @@ class E2EPolls:
             {"poll_id": lp.id, "trustee_id": part.trustee_id, "waiting_for": list(box.waiting_for)},
         )
         if lp.result is not None:
-            await self.proc.ballots.result_published(live, lp)
+            await self.on_result(live, lp)
         return {
             "poll_id": lp.id,
             "decrypted_by": list(box.decrypted_by),
@@ -428,7 +431,3 @@ class E2EPolls:
             update(PollRow).where(PollRow.id == lp.id).values(result=json.dumps(lp.result))
         )
         tx.record("poll_result", **lp.result)
-
-
-E2E_ACTIONS = ("get_e2e", "post_trustee_key", "cast_encrypted_ballot", "post_partial_decryption")
-"""The procedure actions :class:`meetingd.ballots.Ballots` hands to this module."""

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ from meeting.errors import (
     PayloadTooLarge,
     error_body,
 )
+from signaling.fanout import redis_ok
 
+from .cluster.health import cluster_health
 from .directory import STATUSES, check_member_id, check_text, member_dict
 from .services import Services, services_key
 from .storage.models import Cell, Member
@@ -205,15 +207,19 @@ async def healthz(request: web.Request) -> web.Response:
         logger.exception("health check: database")
         db = "error"
     status = 200 if db == "ok" else 503
-    return web.json_response(
-        {
-            "ok": db == "ok",
-            "status": "ok" if db == "ok" else "degraded",
-            "version": svc.version,
-            "database": db,
-        },
-        status=status,
-    )
+    body = {
+        "ok": db == "ok",
+        "status": "ok" if db == "ok" else "degraded",
+        "version": svc.version,
+        "database": db,
+    }
+    if svc.cluster is not None:  # several nodes: Redis, this node's lease connection, its meetings
+        body |= await cluster_health(svc.cluster, await redis_ok(svc.namespace.sio))
+        if body["leases"] != "ok":  # cannot own meetings: send clients elsewhere
+            status, body["ok"] = 503, False
+        if body["redis"] != "ok" or body["leases"] != "ok":  # its own meetings are still served
+            body["status"] = "degraded"
+    return web.json_response(body, status=status)
 
 
 # -- sign-in ------------------------------------------------------------------------------
@@ -227,11 +233,18 @@ async def login(request: web.Request) -> web.Response:
     if len(body["member_id"]) > 64 or len(body["password"]) > 1000:
         raise InvalidInput("member_id or password is too long")
     svc = request.app[services_key]
-    member, token = await svc.accounts.login(
-        body["member_id"].strip(), body["password"], request.remote or "?"
+    # Security: once a member has a second factor, a right password only earns a challenge
+    # for POST /api/login/code (meetingd/security/signin.py).
+    step = await svc.security.sign_in.password(
+        body["member_id"].strip(),
+        body["password"],
+        request.remote or "?",
+        request.headers.get("User-Agent", ""),
     )
-    resp = _ok(member=await me_dict(svc, member))
-    _set_session(request, resp, token)
+    if step.session_token is None:
+        return _ok(second_factor={"challenge": step.challenge, "methods": step.methods})
+    resp = _ok(member=await me_dict(svc, step.member))
+    _set_session(request, resp, step.session_token)
     return resp
 
 
@@ -273,6 +286,13 @@ async def accept_invitation(request: web.Request) -> web.Response:
         raise InvalidInput("token and password must be strings")
     svc = request.app[services_key]
     member, token = await svc.accounts.accept_invitation(body["token"], body["password"])
+    await svc.security.sessions.describe(
+        token,
+        member,
+        request.remote or "?",  # security
+        request.headers.get("User-Agent", ""),
+        "invitation",
+    )
     resp = _ok(member=await me_dict(svc, member))
     _set_session(request, resp, token)
     return resp
@@ -282,6 +302,12 @@ async def accept_invitation(request: web.Request) -> web.Response:
 async def socket_token(request: web.Request) -> web.Response:
     svc = request.app[services_key]
     token = await svc.accounts.mint_socket_token(await signed_in(request))
+    # security: the socket knows its session (step-up on socket commands, ending sessions)
+    await svc.security.sessions.link_socket_token(
+        token,
+        request.cookies.get(SESSION_COOKIE, ""),
+        svc.clock() + timedelta(seconds=svc.config.auth.socket_token_seconds),
+    )
     return _ok(token=token, expires_in=svc.config.auth.socket_token_seconds)
 
 
@@ -352,6 +378,9 @@ async def _change_state(request: web.Request, action: str) -> web.Response:
     meeting_id = _path_int(request, "meeting_id")
     if action == "close":
         await svc.meetings.require_chair(meeting_id, member, action)
+        await svc.security.require_step_up(
+            member, request.cookies.get(SESSION_COOKIE), role="officer", action="close the meeting"
+        )
         # Closing a meeting closes its polls and stops its recording first, so the
         # results and the files' hashes are in the minutes before meeting_closed.
         await svc.procedure.close_open_polls(meeting_id, by=member.member_id)
@@ -403,6 +432,26 @@ def _member_fields(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def _admin_step_up(request: web.Request, caller: Member, action: str) -> None:
+    await request.app[services_key].security.require_step_up(
+        caller, request.cookies.get(SESSION_COOKIE), role="admin", action=action
+    )
+
+
+async def _admin_changed(
+    request: web.Request, caller: Member, target: str, change: str, **details: Any
+) -> None:
+    """Every admin change to a member is a security event (the bulk-changes rule counts them)."""
+    await request.app[services_key].security.log.record(
+        "admin_member_changed",
+        member_id=caller.member_id,
+        address=request.remote or "?",
+        target=target,
+        change=change,
+        **details,
+    )
+
+
 @routes.get("/api/admin/members")
 async def admin_members(request: web.Request) -> web.Response:
     await admin(request)
@@ -422,8 +471,10 @@ async def admin_create_member(request: web.Request) -> web.Response:
         {"member_id", "full_name", "cell_id"},
     )
     fields = {"member_id": check_member_id(body["member_id"]), **_member_fields(body)}
+    await _admin_step_up(request, caller, "add a member")
     member = await request.app[services_key].directory.create(fields)
     logger.info("member created member=%s by=%s", member.member_id, caller.member_id)
+    await _admin_changed(request, caller, member.member_id, "created")
     return _ok(member=member_dict(member))
 
 
@@ -435,10 +486,12 @@ async def admin_update_member(request: web.Request) -> web.Response:
     target = request.match_info["member_id"]
     if target == caller.member_id and fields.get("is_admin") is False:
         raise InvalidInput("you cannot remove your own administrator right", field="is_admin")
+    await _admin_step_up(request, caller, "change a member")
     member = await request.app[services_key].directory.update(target, fields)
     logger.info(
         "member updated member=%s by=%s fields=%s", target, caller.member_id, ",".join(sorted(fields))
     )
+    await _admin_changed(request, caller, target, "updated", fields=sorted(fields))
     return _ok(member=member_dict(member))
 
 
@@ -447,8 +500,10 @@ async def admin_invite(request: web.Request) -> web.Response:
     caller = await admin(request)
     svc = request.app[services_key]
     member = await svc.directory.get(request.match_info["member_id"])
+    await _admin_step_up(request, caller, "reset a member's access")
     issued = await svc.accounts.invite(member.id)
     logger.info("access reset member=%s by=%s", member.member_id, caller.member_id)
+    await _admin_changed(request, caller, member.member_id, "access_reset")
     return _ok(url=f"{svc.public_url}/#/invite/{issued.token}", expires_at=iso(issued.expires_at))
 
 

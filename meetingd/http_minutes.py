@@ -13,7 +13,7 @@ from aiohttp import web
 
 from meeting.errors import InvalidInput
 
-from .http import _path_int, read_json, signed_in
+from .http import SESSION_COOKIE, _path_int, read_json, signed_in
 from .minutes import check_lang
 from .services import services_key
 
@@ -85,6 +85,10 @@ async def minutes_cosign(request: web.Request) -> web.Response:
     lang = check_lang(body["lang"]) if "lang" in body else None
     svc = request.app[services_key].minutes
     meeting_id = _path_int(request, "meeting_id")
+    await svc.officer_role(meeting_id, member)
+    await request.app[services_key].security.require_step_up(  # security: step-up
+        member, request.cookies.get(SESSION_COOKIE), role="officer", action="cosign the minutes"
+    )
     result = await svc.cosign(meeting_id, member, body["passphrase"], lang)
     return web.json_response({"ok": True, **result, "minutes": await svc.view(meeting_id, member)})
 

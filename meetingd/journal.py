@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
@@ -34,7 +34,9 @@ from recorder.canonical import canonicalize
 from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
+from recorder.receipt import Receipt
 
+from .storage.dialect import lock_meeting_log
 from .storage.models import MinutesCheckpoint, MinutesEntry
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,20 @@ class JournalTx:
     @property
     def sealed(self) -> bool:
         return self._state.sealed_seq is not None or any(e["type"] == SEAL_TYPE for e in self.pending)
+
+    def sign_receipt(self, poll_id: int, receipt: str, index: int | None) -> str:
+        """The server's signed statement that a ballot is (at ``index``) in this log.
+
+        Given to the voter in the ack, which is sent only after this transaction commits.
+        """
+        statement = Receipt(
+            self._state.log.origin,
+            str(poll_id),
+            receipt,
+            index,
+            int(self._last_at.timestamp() if self._last_at else self._clock().timestamp()),
+        )
+        return statement.sign(self._state.signer)
 
     def record(self, type: str, **fields: Any) -> dict[str, Any]:
         """Append one entry (canonical JSON; integers below 2^53) to this transaction.
@@ -152,12 +168,16 @@ class Journal:
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
-        key: Ed25519PrivateKey,
+        key: Ed25519PrivateKey | Callable[[], Ed25519PrivateKey],
         origin_prefix: str,
         clock: Clock,
         checkpoint_seconds: float = 5.0,
     ) -> None:
-        self._db, self._key, self._clock = db, key, clock
+        """``key`` may be a function that opens it: called once, when first needed (a CLI
+        command that never touches the minutes needs no passphrase)."""
+        self._db, self._clock = db, clock
+        self._key_source = key
+        self._opened: Ed25519PrivateKey | None = key if isinstance(key, Ed25519PrivateKey) else None
         self._prefix = origin_prefix.rstrip("/")
         self._interval = checkpoint_seconds
         self._states: dict[int, _LogState] = {}
@@ -169,8 +189,21 @@ class Journal:
     def origin(self, meeting_id: int) -> str:
         return f"{self._prefix}/{meeting_id}"
 
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The server's minutes key (opened on first use; raises if it cannot be)."""
+        if self._opened is None:
+            source = self._key_source
+            assert not isinstance(source, Ed25519PrivateKey)
+            self._opened = source()
+        return self._opened
+
     def signer(self, meeting_id: int) -> Ed25519Signer:
-        return Ed25519Signer(self.origin(meeting_id), self._key)
+        return Ed25519Signer(self.origin(meeting_id), self.key)
+
+    def signer_for(self, origin: str) -> Ed25519Signer:
+        """The server's minutes key signing another log (the organisation log)."""
+        return Ed25519Signer(origin, self.key)
 
     async def _state(self, meeting_id: int) -> _LogState:
         state = self._states.get(meeting_id)
@@ -179,50 +212,93 @@ class Journal:
         async with self._load_lock:
             state = self._states.get(meeting_id)
             if state is None:
-                signer = self.signer(meeting_id)
                 async with self._db() as s:
-                    rows = (
-                        await s.execute(
-                            select(MinutesEntry.canonical, MinutesEntry.type, MinutesEntry.seq)
-                            .where(MinutesEntry.meeting_id == meeting_id)
-                            .order_by(MinutesEntry.seq)
-                        )
-                    ).all()
-                    notes = (
-                        await s.scalars(
-                            select(MinutesCheckpoint.note)
-                            .where(MinutesCheckpoint.meeting_id == meeting_id)
-                            .order_by(MinutesCheckpoint.size)
-                        )
-                    ).all()
-                log = MinutesLog.restore(
-                    self.origin(meeting_id), [r[0] for r in rows], list(notes), log_key=signer.verifier_key
-                )
-                state = _LogState(log, signer, checkpointed_size=await self._last_size(meeting_id))
-                for _canonical, type_, seq in rows:
-                    state.note(type_, seq)
-                if rows:
-                    state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
+                    state = await self._load(s, meeting_id)
                 self._states[meeting_id] = state
-                if state.checkpointed_size < log.size:
+                if state.checkpointed_size < state.log.size:
                     self._mark_dirty(meeting_id)
         return state
 
-    async def _last_size(self, meeting_id: int) -> int:
-        async with self._db() as s:
-            size = await s.scalar(
-                select(MinutesCheckpoint.size)
-                .where(MinutesCheckpoint.meeting_id == meeting_id)
-                .order_by(MinutesCheckpoint.size.desc())
-                .limit(1)
+    async def _load(self, s: AsyncSession, meeting_id: int) -> _LogState:
+        """The log as stored: entries, checkpoints, and what they say (closed, sealed)."""
+        signer = self.signer(meeting_id)
+        rows = (
+            await s.execute(
+                select(MinutesEntry.canonical, MinutesEntry.type, MinutesEntry.seq)
+                .where(MinutesEntry.meeting_id == meeting_id)
+                .order_by(MinutesEntry.seq)
             )
-        return int(size or 0)
+        ).all()
+        checkpoints = (
+            await s.execute(
+                select(MinutesCheckpoint.size, MinutesCheckpoint.note)
+                .where(MinutesCheckpoint.meeting_id == meeting_id)
+                .order_by(MinutesCheckpoint.size)
+            )
+        ).all()
+        log = MinutesLog.restore(
+            self.origin(meeting_id),
+            [r[0] for r in rows],
+            [note for _, note in checkpoints],
+            log_key=signer.verifier_key,
+        )
+        state = _LogState(log, signer, checkpointed_size=int(checkpoints[-1][0]) if checkpoints else 0)
+        for _canonical, type_, seq in rows:
+            state.note(type_, seq)
+        if rows:
+            state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
+        return state
+
+    async def _in_step(
+        self, s: AsyncSession, state: _LogState, meeting_id: int, *, checkpoints: bool = False
+    ) -> None:
+        """Hold the meeting's log lock for this transaction (storage/dialect.py); catch the
+        tree up if the database has moved on (a commit whose outcome was lost when the
+        database connection dropped, or another node appended): never fork the log."""
+        on_disk = await lock_meeting_log(s, meeting_id)
+        signed = state.checkpointed_size
+        if checkpoints:
+            signed = int(
+                await s.scalar(
+                    select(func.max(MinutesCheckpoint.size)).where(MinutesCheckpoint.meeting_id == meeting_id)
+                )
+                or 0
+            )
+        if on_disk > state.log.size and signed == state.checkpointed_size:
+            # entries appended elsewhere (another node's attendance facts, or a commit whose
+            # outcome was lost): append just those, in order, to the tree
+            rows = (
+                await s.execute(
+                    select(MinutesEntry.canonical, MinutesEntry.type, MinutesEntry.seq)
+                    .where(MinutesEntry.meeting_id == meeting_id, MinutesEntry.seq >= state.log.size)
+                    .order_by(MinutesEntry.seq)
+                )
+            ).all()
+            logger.info("meeting=%s catching up %s entries stored elsewhere", meeting_id, len(rows))
+            for canonical, type_, seq in rows:
+                state.log.append(json.loads(canonical))
+                state.note(type_, seq)
+            if rows:
+                state.last_at = datetime.fromisoformat(json.loads(rows[-1][0])["at"])
+        elif on_disk != state.log.size or signed != state.checkpointed_size:
+            logger.warning(
+                "meeting=%s log has %s entries and a checkpoint at %s stored, %s and %s here: reloading",
+                meeting_id,
+                on_disk,
+                signed,
+                state.log.size,
+                state.checkpointed_size,
+            )
+            fresh = await self._load(s, meeting_id)  # same lock object: waiters stay queued
+            state.log, state.checkpointed_size = fresh.log, fresh.checkpointed_size
+            state.closed, state.sealed_seq, state.last_at = fresh.closed, fresh.sealed_seq, fresh.last_at
 
     @asynccontextmanager
     async def transaction(self, meeting_id: int) -> AsyncIterator[JournalTx]:
         state = await self._state(meeting_id)
         async with state.lock:
             async with self._db() as s, s.begin():
+                await self._in_step(s, state, meeting_id)
                 tx = JournalTx(s, state, meeting_id, self._clock)
                 yield tx
             # committed: now the in-memory tree may grow
@@ -254,8 +330,12 @@ class Journal:
             size = state.log.size
             if size == 0 or size == state.checkpointed_size:
                 return state.log.latest_checkpoint
-            note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
             async with self._db() as s, s.begin():
+                await self._in_step(s, state, meeting_id, checkpoints=True)
+                size = state.log.size
+                if size == state.checkpointed_size:  # another node signed this size
+                    return state.log.latest_checkpoint
+                note = state.log.checkpoint(state.signer)  # refuses an inconsistent one
                 s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note, at=self._clock()))
             state.checkpointed_size = size
         logger.debug("meeting=%s checkpoint size=%s", meeting_id, size)

@@ -13,28 +13,40 @@ dropped and rebuilt from the database on next use.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.agenda import Motion
 from meeting.attendance import Person, RegisterChange
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
-from meeting.quorum import QuorumRule
 from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
+from signaling.messages import Empty
+from signaling.procedure import (
+    AddMotion,
+    AddNote,
+    AgendaPosition,
+    Excuse,
+    FloorTarget,
+    HandTarget,
+    MemberRef,
+    Reorder,
+    RoomCode,
+    SetQuorumRule,
+    SpeakingLimitPayload,
+)
 from voting.poll import PollState
 
 from .ballots import Ballots
-from .e2e_polls import E2E_ACTIONS
 from .journal import Journal, JournalTx
-from .procedure_state import Live, load_live, online_from_seat
+from .procedure_state import Emit, Live, load_live, online_from_seat, require_open
 from .storage.models import Meeting
 from .storage.procedure_models import (
     CheckInRow,
@@ -43,12 +55,31 @@ from .storage.procedure_models import (
     ProcedureSettings,
     SpeechRow,
 )
+from .storage.speaking_models import SpeakingLimit
 
 logger = logging.getLogger(__name__)
 
-Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
+
+
+# What a database that does not answer raises (connection refused, dropped, timed out).
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+def server_busy(meeting_id: int, exc: BaseException) -> InvalidState:
+    logger.warning("meeting=%s database unavailable: %s", meeting_id, exc)
+    return InvalidState(
+        "the database is not answering; nothing was recorded; retry", code="server_busy", retry_after=1.0
+    )
+
+
+class Ownership(Protocol):
+    """Which node may write a meeting (meetingd.cluster.node.ClusterNode); one node: all."""
+
+    async def owns(self, meeting_id: int) -> bool: ...
+
+    async def refuse(self, meeting_id: int) -> MeetingError: ...
 
 
 class Procedure:
@@ -64,10 +95,13 @@ class Procedure:
         group_commit: bool = True,
         group_window_s: float = 0.004,
         tick_s: float = TICK_S,
+        ownership: Ownership | None = None,
     ) -> None:
         """``emit`` broadcasts to a meeting's room; ``roster_of`` is the live roster
-        (signaling's); ``on_floor_given`` unmutes the new speaker's media."""
+        (signaling's); ``on_floor_given`` unmutes the new speaker's media; ``ownership``
+        (several nodes) says whether this node owns a meeting and may write it."""
         self.db, self.journal, self.clock = db, journal, clock
+        self.ownership = ownership
         self.tick_s = tick_s
         self.emit = emit
         self.roster_of = roster_of
@@ -113,16 +147,28 @@ class Procedure:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def live_count(self) -> int:
+        """Meetings whose live state this process holds (metrics)."""
+        return len(self._lives)
+
     async def live(self, meeting_id: int) -> Live:
         live = self._lives.get(meeting_id)
         if live is not None:
             return live
+        if self.ownership is not None and not await self.ownership.owns(meeting_id):
+            # another node owns it: a fresh read-only copy (no timers; writes are refused)
+            async with self.db() as s:
+                return await load_live(s, meeting_id, self.roster_of(meeting_id))
         async with self._load_lock:
             live = self._lives.get(meeting_id)
             if live is None:
-                async with self.db() as s:
-                    live = await load_live(s, meeting_id, self.roster_of(meeting_id))
-                    await self.ballots.e2e.load(s, live)
+                try:
+                    async with self.db() as s:
+                        live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                        await self.ballots.e2e.load(s, live)
+                except DATABASE_DOWN as exc:
+                    raise server_busy(meeting_id, exc) from exc
                 self._lives[meeting_id] = live
                 self.ballots.arm_all(live)
         return live
@@ -135,11 +181,17 @@ class Procedure:
             logger.warning("meeting=%s procedure state dropped; reloading", meeting_id)
 
     async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[Any]]) -> Any:
+        if self.ownership is not None and self._lives.get(live.meeting_id) is not live:
+            raise await self.ownership.refuse(live.meeting_id)  # not the owner's live state
         try:
             async with self.journal.transaction(live.meeting_id) as tx:
                 return await work(tx)
         except MeetingError:
             raise
+        except DATABASE_DOWN as exc:
+            # the database does not answer: nothing was committed, so nothing is acknowledged
+            self.drop(live.meeting_id)
+            raise server_busy(live.meeting_id, exc) from exc
         except Exception:
             self.drop(live.meeting_id)
             raise
@@ -181,37 +233,14 @@ class Procedure:
             "my_votes": {str(pid): self.ballots.my_vote(lp, member_id) for pid, lp in live.polls.items()},
         }
 
-    async def call(
-        self, meeting_id: int, member_id: str, action: str, args: dict[str, Any]
-    ) -> dict[str, Any]:
-        live = await self.live(meeting_id)
-        caller = live.register.person(member_id)
-        if action == "get_procedure":
-            return {"procedure": await self.snapshot(meeting_id, member_id)}
-        if action in (
-            "get_poll_state",
-            "create_poll",
-            "open_poll",
-            "close_poll",
-            "cast_ballot",
-            "record_hand_count",
-            *E2E_ACTIONS,
-        ):
-            return await self.ballots.call(live, caller, action, args)
-        handler = getattr(self, f"_do_{action}")
-        result: dict[str, Any] = await handler(live, caller, **args)
-        return result
+    async def get_procedure(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
+        return {"procedure": await self.snapshot(live.meeting_id, caller.member_id)}
 
     # -- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    async def require_open(tx: JournalTx, meeting_id: int) -> None:
-        m = await tx.session.get(Meeting, meeting_id)
-        if m is None or m.state != MeetingState.OPEN.value:
-            raise InvalidState("the meeting is not open", code="meeting_not_open")
-
-    @staticmethod
     def require(caller: Person, *roles: Role, what: str) -> None:
+        """A rule finer than the command's declared access (someone else's hand)."""
         if caller.role not in roles:
             names = " or ".join(r.value for r in roles)
             raise NotAuthorised(f"only the {names} may {what}")
@@ -303,9 +332,11 @@ class Procedure:
         live.dirty_members.add(change.member_id)
         await self.presence_changed(live, tx)
 
-    async def _do_check_in(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+    async def check_in(self, live: Live, caller: Person, p: MemberRef) -> dict[str, Any]:
+        member_id = p.member_id
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             previous = live.register.checked_in(member_id)
             change = live.register.check_in(caller, member_id, self.clock())
             if change is None:
@@ -341,9 +372,11 @@ class Procedure:
             .values(checked_out_at=now)
         )
 
-    async def _do_check_out(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+    async def check_out(self, live: Live, caller: Person, p: MemberRef) -> dict[str, Any]:
+        member_id = p.member_id
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             change = live.register.check_out(caller, member_id, self.clock())
             await self._close_checkin_row(tx, live, member_id, self.clock())
             await self._register_change(live, change, tx)
@@ -351,14 +384,15 @@ class Procedure:
         await self.transaction(live, work)
         return {"entry": live.register.entry(member_id)}
 
-    async def _do_get_room_code(self, live: Live, caller: Person) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="show the room code")
+    async def get_room_code(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         code, expires = live.room_codes.current(self.clock())
         return {"code": code, "expires_at": iso(expires)}
 
-    async def _do_check_in_with_code(self, live: Live, caller: Person, code: str) -> dict[str, Any]:
+    async def check_in_with_code(self, live: Live, caller: Person, p: RoomCode) -> dict[str, Any]:
+        code = p.code
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             if not live.room_codes.accepts(code, self.clock()):
                 raise InvalidInput(
                     "this room code is wrong or expired", code="invalid_room_code", field="code"
@@ -385,9 +419,11 @@ class Procedure:
         await self.transaction(live, work)
         return {"entry": live.register.entry(caller.member_id)}
 
-    async def _do_excuse(self, live: Live, caller: Person, member_id: str, reason: str) -> dict[str, Any]:
+    async def excuse(self, live: Live, caller: Person, p: Excuse) -> dict[str, Any]:
+        member_id, reason = p.member_id, p.reason
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             change = live.register.excuse(caller, member_id, reason, self.clock())
             row = await tx.session.get(ExcuseRow, (live.meeting_id, live.pk_of[member_id]))
             if row is None:
@@ -401,15 +437,14 @@ class Procedure:
 
     # -- quorum ---------------------------------------------------------------------------
 
-    async def _do_set_quorum_rule(self, live: Live, caller: Person, rule: Any) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="set the quorum rule")
-        parsed = QuorumRule.from_payload(rule)
+    async def set_quorum_rule(self, live: Live, caller: Person, p: SetQuorumRule) -> dict[str, Any]:
+        parsed = p.rule
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             live.quorum.set_rule(parsed)
             settings = await self._settings(tx.session, live.meeting_id)
-            settings.quorum_rule = json.dumps(rule)
+            settings.quorum_rule = p.stored
             tx.record("quorum_rule_set", rule=parsed.to_dict(), by=caller.member_id)
             await self.presence_changed(live, tx)
 
@@ -426,11 +461,11 @@ class Procedure:
 
     # -- agenda and motions -----------------------------------------------------------------
 
-    async def _do_set_agenda_item(self, live: Live, caller: Person, position: int) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="move through the agenda")
+    async def set_agenda_item(self, live: Live, caller: Person, p: AgendaPosition) -> dict[str, Any]:
+        position = p.position
 
         async def work(tx: JournalTx) -> dict[str, Any]:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             item = live.agenda.start_item(position)
             (await self._settings(tx.session, live.meeting_id)).current_item = position
             tx.record("agenda_item_started", position=item.position, title=item.title, by=caller.member_id)
@@ -440,15 +475,12 @@ class Procedure:
         await self.emit(live.meeting_id, "agenda_item_started", {"item": item, "by": caller.member_id})
         return {"item": item}
 
-    async def _do_add_motion(
-        self, live: Live, caller: Person, text: str, proposer: str | None
-    ) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="add a motion")
-        proposer = proposer or caller.member_id
+    async def add_motion(self, live: Live, caller: Person, p: AddMotion) -> dict[str, Any]:
+        text, proposer = p.text, p.proposer or caller.member_id
         live.register.person(proposer)
 
         async def work(tx: JournalTx) -> Motion:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             position, clean = live.agenda.check_motion(text)
             now = self.clock()
             row = MotionRow(
@@ -477,14 +509,14 @@ class Procedure:
         await self.emit(live.meeting_id, "motion_added", {"motion": motion.to_dict()})
         return {"motion": motion.to_dict()}
 
-    async def _do_add_note(self, live: Live, caller: Person, text: str) -> dict[str, Any]:
+    async def add_note(self, live: Live, caller: Person, p: AddNote) -> dict[str, Any]:
         """A minute note by the secretary (or chair), filed under the current agenda item."""
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="write a minute note")
+        text = p.text
         position = live.agenda.current
         note: dict[str, Any] = {}
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             entry = tx.record("secretary_note", text=text, position=position, by=caller.member_id)
             note.update(text=text, position=position, by=caller.member_id, at=entry["at"])
 
@@ -515,15 +547,14 @@ class Procedure:
         if m is None or m.state != MeetingState.OPEN.value:
             raise InvalidState("the meeting is not open", code="meeting_not_open")
 
-    async def _do_raise_hand(self, live: Live, caller: Person) -> dict[str, Any]:
+    async def raise_hand(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         entry = self._own_entry(caller)
         await self._meeting_open(live)
         live.speakers.raise_hand(entry)
         return await self._speakers_changed(live)
 
-    async def _do_lower_hand(
-        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
-    ) -> dict[str, Any]:
+    async def lower_hand(self, live: Live, caller: Person, p: HandTarget) -> dict[str, Any]:
+        member_id, site_id = p.member_id, p.site_id
         if member_id is None and site_id is None:
             entry_id = self._own_entry(caller).entry_id
         else:
@@ -539,10 +570,8 @@ class Procedure:
             return f"site:{caller.site.id}"
         return f"member:{caller.member_id}"
 
-    async def _do_give_floor(
-        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
-    ) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="give the floor")
+    async def give_floor(self, live: Live, caller: Person, p: FloorTarget) -> dict[str, Any]:
+        member_id, site_id = p.member_id, p.site_id
         now = self.clock()
         if member_id is not None:
             who = live.register.person(member_id)
@@ -556,7 +585,7 @@ class Procedure:
             speaker = Speaker.for_site(site, caller.member_id, now)
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             ended = live.speakers.give_floor(speaker, now)
             if ended is not None:
                 await self._speech_ended(tx, live, ended, caller.member_id)
@@ -597,8 +626,10 @@ class Procedure:
             )
             live.speech_row = None
         tx.record("speech_ended", **ended.minutes(), by=by)
+        if ended.overtime_ms > 0:
+            tx.record("speech_overtime", **ended.overtime_minutes(), by=by)
 
-    async def _do_end_speech(self, live: Live, caller: Person) -> dict[str, Any]:
+    async def end_speech(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         current = live.speakers.current
         own = current is not None and current.entry_id == self._own_entry_id(caller)
         if not own:
@@ -611,7 +642,24 @@ class Procedure:
         await self.transaction(live, work)
         return await self._speakers_changed(live)
 
-    async def _do_reorder_queue(self, live: Live, caller: Person, order: list[str]) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="reorder the list of speakers")
-        live.speakers.reorder(order)
+    async def set_speaking_limit(self, live: Live, caller: Person, p: SpeakingLimitPayload) -> dict[str, Any]:
+        """The chair's speaking-time limit (seconds, or None): for the running speech and
+        the ones to come; recorded in the minutes, kept over a restart."""
+        limit_s = p.limit_s
+
+        async def work(tx: JournalTx) -> None:
+            await require_open(tx, live.meeting_id)
+            row = await tx.session.get(SpeakingLimit, live.meeting_id)
+            if row is None:
+                tx.session.add(SpeakingLimit(meeting_id=live.meeting_id, limit_s=limit_s))
+            else:
+                row.limit_s = limit_s
+            live.speakers.set_limit(limit_s)
+            tx.record("speaking_limit_set", limit_s=limit_s, by=caller.member_id)
+
+        await self.transaction(live, work)
+        return await self._speakers_changed(live)
+
+    async def reorder_queue(self, live: Live, caller: Person, p: Reorder) -> dict[str, Any]:
+        live.speakers.reorder(list(p.order))
         return await self._speakers_changed(live)

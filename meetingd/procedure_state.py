@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.agenda import Agenda, AgendaItem, Motion
 from meeting.attendance import AttendanceRegister, CheckIn, Excuse, Online, Person, RoomCodes
-from meeting.errors import NotFound
+from meeting.errors import InvalidState, NotFound
 from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
-from meeting.roles import Attendance, Role
+from meeting.roles import Attendance, MeetingState, Role
 from meeting.roster import ConnState, Roster, Site
 from meeting.speakers import Speaker, SpeakerList
+from signaling.procedure import CastBallot
 from voting import BallotBox, HandCount, Poll, PollConfig, StoredBallot
+from voting.e2e.board import VerifiedBallot
 
+from .journal import JournalTx
 from .storage.models import AgendaItem as AgendaRow
 from .storage.models import Meeting, MeetingSite, Member, Participant
 from .storage.models import Site as SiteRow
@@ -40,6 +44,7 @@ from .storage.procedure_models import (
     SpeechRow,
     SupersededBallot,
 )
+from .storage.speaking_models import SpeakingLimit
 
 
 @dataclass
@@ -57,10 +62,20 @@ class LivePoll:
         return self.poll.config.kind.value == "secret"
 
 
+@dataclass(frozen=True)
+class EncryptedPending:
+    """A secret poll's cast whose every proof already verified (meetingd.e2e_polls)."""
+
+    poll_id: int
+    ballot_id: str
+    replaces: str | None
+    verified: VerifiedBallot
+
+
 @dataclass
 class PendingCast:
     member_id: str
-    args: dict[str, Any]
+    payload: CastBallot | EncryptedPending
     future: asyncio.Future[dict[str, Any]]
 
 
@@ -90,6 +105,17 @@ class Live:
         if lp is None:
             raise NotFound(f"no poll {poll_id} in this meeting")
         return lp
+
+
+Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
+"""Broadcast ``(meeting_id, event, data)`` to a meeting's room."""
+
+
+async def require_open(tx: JournalTx, meeting_id: int) -> None:
+    """Procedure actions need the meeting open (checked inside their transaction)."""
+    m = await tx.session.get(Meeting, meeting_id)
+    if m is None or m.state != MeetingState.OPEN.value:
+        raise InvalidState("the meeting is not open", code="meeting_not_open")
 
 
 def online_from_seat(seat: dict[str, Any], sites: dict[int, Site]) -> Online | None:
@@ -178,7 +204,8 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
                 mo.at,
             )
         )
-    speakers = SpeakerList()
+    limit = await s.get(SpeakingLimit, meeting_id)
+    speakers = SpeakerList(limit.limit_s if limit is not None else None)
     live = Live(meeting_id, register, QuorumWatch(rule), agenda, speakers, sites, pk_of)
     speech = await s.scalar(
         select(SpeechRow).where(SpeechRow.meeting_id == meeting_id, SpeechRow.ended_at.is_(None))
@@ -191,6 +218,7 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
         else:
             who = Speaker.for_site(sites[speech.site_id or 0], "?", speech.started_at)
         speakers.current, speakers.since, live.speech_row = who, speech.started_at, speech.id
+        speakers.current_limit_s = speakers.limit_s
 
     for poll_row in (
         await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id).order_by(PollRow.id))

@@ -22,13 +22,17 @@ from signaling.media import MediaSignaling
 from signaling.namespace import MeetingNamespace
 
 from .accounts import Accounts
+from .cluster.node import ClusterNode
+from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
+from .displays import DisplayCaller, Displays
 from .journal import Journal
 from .meetings import Admission, Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
 from .recording import RecordingService
+from .security.service import Security
 from .storage.models import Member
 
 
@@ -63,7 +67,10 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    displays: Displays  # paired main-room displays (not people)
+    committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
+    security: Security
     origin: PublicOrigin
 
     @property
@@ -86,6 +93,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 
 services_key = web.AppKey("services", Services)
@@ -97,11 +105,17 @@ class SignalingBackend:
     def __init__(self, svc: CoreServices) -> None:
         self._svc = svc
 
-    async def redeem_socket_token(self, token: object) -> Member:
-        return await self._svc.accounts.redeem_socket_token(token)
+    async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
+        return await self._svc.accounts.redeem_socket_token(token, address)
+
+    async def redeem_display_token(self, token: object) -> DisplayCaller:
+        return await self._svc.displays.redeem_socket_token(token)
 
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)
+
+    async def meeting_summary(self, meeting_id: int) -> dict[str, Any]:
+        return await self._svc.meetings.public_detail(meeting_id)
 
     async def start_interval(self, *args: Any) -> None:
         await self._svc.meetings.start_interval(*args)

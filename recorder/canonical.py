@@ -165,7 +165,7 @@ class CanonicalParser:
         if not texts or not _is_bmp_without_surrogates(joined) or _DIGITS_16.search(joined) is not None:
             return [self._one(t) for t in texts]
         self._floats = 0
-        scan = self._plain.scan_once
+        scan = self._plain.scan_once  # type: ignore[attr-defined]  # the C scanner
         values: list[Any] = []
         try:
             for t in texts:

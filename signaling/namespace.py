@@ -1,4 +1,5 @@
-"""The `/meeting` Socket.IO namespace: connect auth, join, roster, chat.
+"""The `/meeting` Socket.IO namespace: connect auth, join, roster, chat, and the one
+dispatcher of every client→server command (declared in :mod:`signaling.command`).
 
 Every handler's return value is the client's ack, always ``{"ok": true, ...}`` or the
 error shape from :func:`meeting.errors.error_body`. A handler that raises anything
@@ -12,9 +13,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-import engineio
 import socketio
 
 from meeting.clock import Clock
@@ -29,16 +29,32 @@ from meeting.errors import (
     error_body,
 )
 from meeting.roles import MeetingState
-from meeting.roster import Roster, RosterEvent
+from meeting.roster import ConnState, Roster, RosterEvent, Seat
 
+from . import fanout
 from .backend import Backend, Caller
-from .messages import Empty, Join, SendChat
+from .command import Command, Payload
+from .commands import all_commands
+from .messages import JOIN, JOIN_DISPLAY, LEAVE, SEND_CHAT, Empty, Join, JoinDisplay, SendChat
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/meeting"
 # A socket refused this many events in a row is flooding; it is disconnected.
 FLOOD_STRIKES = 50
+# What a paired main-room display may send: it watches, it does not take part.
+DISPLAY_EVENTS = frozenset(
+    {
+        "join_display",
+        "leave",
+        "get_procedure",
+        "media_open",
+        "media_close",
+        "subscribe_answer",
+        "ice_candidate",
+        "set_receive_profile",
+    }
+)
 
 
 def room_of(meeting_id: int) -> str:
@@ -61,13 +77,50 @@ class Connection:
     meeting_id: int | None = None
     member_pk: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # a paired display (no roster seat, read-only): the meeting it is paired with
+    display_meeting: int | None = None
 
 
-Handler = Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True)
+class Call:
+    """Who sent a command, on which connection. ``seat`` is None only for ``join`` and
+    for a paired display's commands (``conn.display_meeting`` is set)."""
+
+    sid: str
+    conn: Connection
+    seat: Seat | None
+    data: Any = None  # the payload as sent (JSON): what a cluster node forwards to the owner
+
+    @property
+    def member_id(self) -> str:
+        return self.conn.member.member_id
+
+    @property
+    def meeting_id(self) -> int:
+        """The joined meeting (every command but ``join`` is dispatched only after it)."""
+        assert self.conn.meeting_id is not None
+        return self.conn.meeting_id
+
+
+P = TypeVar("P", bound=Payload)
+Handler = Callable[[Call, P], Awaitable[dict[str, Any]]]
 RosterListener = Callable[[int, RosterEvent], Awaitable[None]]
 JoinExtra = Callable[[int, Connection], Awaitable[dict[str, Any]]]
 # (sid, connection, meeting_id, "leave" | "disconnect"): a joined connection went away.
 ConnectionListener = Callable[[str, Connection, int, str], Awaitable[None]]
+# (sid, connection, address, auth token): a connection was accepted.
+ConnectedListener = Callable[[str, Connection, str, object], Awaitable[None]]
+# (sid, connection): any accepted connection ended.
+DisconnectedListener = Callable[[str, Connection], Awaitable[None]]
+# (sid, connection, event, strikes): events refused by the rate limit (first, and at a flood).
+RateLimitedListener = Callable[[str, Connection, str, int], Awaitable[None]]
+
+
+def remote_address(environ: dict[str, Any]) -> str:
+    """The peer's address (engineio's aiohttp driver leaves REMOTE_ADDR at 127.0.0.1)."""
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote) if remote else str(environ.get("REMOTE_ADDR") or "?")
 
 
 class MeetingNamespace:
@@ -91,46 +144,87 @@ class MeetingNamespace:
         self._roster_listeners: list[RosterListener] = []
         self._join_extras: list[JoinExtra] = []
         self._connection_listeners: list[ConnectionListener] = []
+        self._connected_listeners: list[ConnectedListener] = []
+        self._disconnected_listeners: list[DisconnectedListener] = []
+        self._handled: set[str] = set()
+        self._limited_listeners: list[RateLimitedListener] = []
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-        self.register("join", self._join, needs_join=False)
-        self.register("leave", self._leave)
-        self.register("send_chat", self._send_chat)
+        self.handle(JOIN, self._join)
+        self.handle(JOIN_DISPLAY, self._join_display)
+        self.handle(LEAVE, self._leave)
+        self.handle(SEND_CHAT, self._send_chat)
 
-    # -- plumbing -----------------------------------------------------------------------
+    # -- the dispatcher -----------------------------------------------------------------
 
-    def register(self, event: str, handler: Handler, *, needs_join: bool = True) -> None:
-        """Register a client->server event: auth, rate limit, size limit, join check,
-        and the ack shape are handled here; ``handler(sid, conn, data)`` returns the
-        ack's fields or raises a MeetingError."""
+    def handle(self, command: Command[P], handler: Handler[P]) -> None:
+        """Bind a declared command to its handler (once). Authentication, rate limit,
+        size limit, the join check, the payload's parse, the command's access rule and
+        the ack shape are all done here; ``handler(call, payload)`` returns the ack's
+        fields or raises a MeetingError."""
+        if command.name in self._handled:
+            raise ValueError(f"command {command.name!r} already has a handler")
+        self._handled.add(command.name)
 
-        async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
+        async def dispatch(sid: str, data: Any = None) -> dict[str, Any]:
             try:
-                conn = self._conns.get(sid)
-                if conn is None:
-                    raise NotAuthenticated("connection is not authenticated")
-                try:
-                    conn.bucket.take()
-                except RateLimited:
-                    if conn.bucket.strikes >= FLOOD_STRIKES:
-                        logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
-                        self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
-                    raise
-                if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
-                    raise PayloadTooLarge(
-                        f"payload is larger than {self.limits.max_payload_bytes} bytes",
-                        limit=self.limits.max_payload_bytes,
-                    )
-                if needs_join and conn.meeting_id is None:
-                    raise InvalidState(f"'{event}' before 'join'", hint="join first")
-                return {"ok": True, **await handler(sid, conn, data)}
+                call = self._admit(sid, command, data)
+                payload = command.parse(data)
+                if call.seat is not None and not command.access.allows(call.seat.role):
+                    raise NotAuthorised(f"only {command.access.describe()} may {command.doc}")
+                return {"ok": True, **await handler(call, payload)}
             except MeetingError as exc:
                 return error_body(exc)
             except Exception:
-                logger.exception("event=%s sid=%s failed", event, sid)
+                logger.exception("event=%s sid=%s failed", command.name, sid)
                 return dict(INTERNAL_ERROR)
 
-        self.sio.on(event, wrapped, namespace=NAMESPACE)
+        self.sio.on(command.name, dispatch, namespace=NAMESPACE)
+
+    def _admit(self, sid: str, command: Command[Any], data: Any) -> Call:
+        """Who is calling: checked before the payload is parsed."""
+        conn = self._conns.get(sid)
+        if conn is None:
+            raise NotAuthenticated("connection is not authenticated")
+        try:
+            conn.bucket.take()
+        except RateLimited:
+            if conn.bucket.strikes in (1, FLOOD_STRIKES):  # a burst's first refusal, a flood
+                self._spawn(self._notify_limited(sid, conn, command.name, conn.bucket.strikes))
+            if conn.bucket.strikes >= FLOOD_STRIKES:
+                logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
+                self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+            raise
+        if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload is larger than {self.limits.max_payload_bytes} bytes",
+                limit=self.limits.max_payload_bytes,
+            )
+        if conn.display_meeting is not None:
+            # a paired display: no seat; it may only watch
+            if command.name not in DISPLAY_EVENTS:
+                raise NotAuthorised(f"a paired display only watches: '{command.name}' is not allowed")
+            if command.access.joined and conn.meeting_id is None:
+                raise InvalidState(f"'{command.name}' before 'join_display'", hint="join_display first")
+            return Call(sid, conn, None)
+        if not command.access.joined:
+            return Call(sid, conn, None, data)
+        seat = None
+        if conn.meeting_id is not None:
+            seat = self._rosters[conn.meeting_id].seat(conn.member.member_id)
+        if seat is None:
+            raise InvalidState(f"'{command.name}' before 'join'", hint="join first")
+        return Call(sid, conn, seat, data)
+
+    def unhandled(self) -> list[str]:
+        """Declared commands with no handler bound."""
+        return [c.name for c in all_commands() if c.name not in self._handled]
+
+    def check_complete(self) -> None:
+        """Refuse to serve with a declared command left unbound (called at start-up)."""
+        missing = self.unhandled()
+        if missing:
+            raise RuntimeError(f"commands declared without a handler: {', '.join(missing)}")
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
@@ -146,30 +240,9 @@ class MeetingNamespace:
     async def emit_to_meeting(
         self, meeting_id: int, event: str, data: dict[str, Any], skip_sid: str | None = None
     ) -> None:
-        """Broadcast to a meeting's room: encode once, queue on each connection.
-
-        python-socketio's ``emit`` to a room creates one task per recipient; for a
-        tally or roster update to hundreds of members that task churn dominated the
-        server's CPU. On a single node (the default manager) we write the encoded
-        packet to each connection's send queue directly, in order, with no task.
-        With a cross-node manager (Redis) we must go through ``emit``.
-        """
-        if type(self.sio.manager) is not socketio.AsyncManager:
-            await self.sio.emit(event, data, room=room_of(meeting_id), namespace=NAMESPACE, skip_sid=skip_sid)
-            return
-        encoded = self.sio.packet_class(
-            socketio.packet.EVENT, namespace=NAMESPACE, data=[event, data]
-        ).encode()
-        packets = [
-            engineio.packet.Packet(engineio.packet.MESSAGE, p)
-            for p in (encoded if isinstance(encoded, list) else [encoded])
-        ]
-        eio = self.sio.eio
-        for sid, eio_sid in list(self.sio.manager.get_participants(NAMESPACE, room_of(meeting_id))):
-            if sid == skip_sid:
-                continue
-            for pkt in packets:
-                await eio.send_packet(eio_sid, pkt)
+        """Broadcast to a meeting's room: encode once, queue on each connection
+        (signaling/fanout.py; across nodes through the Redis manager, same fast path)."""
+        await fanout.broadcast(self.sio, NAMESPACE, room_of(meeting_id), event, data, skip_sid)
 
     async def _apply(self, meeting_id: int, member_pk: int, ev: RosterEvent | None) -> None:
         """Persist what a roster event means for attendance, then broadcast it."""
@@ -198,6 +271,26 @@ class MeetingNamespace:
         leaves (``"leave"``) or drops (``"disconnect"``)."""
         self._connection_listeners.append(listener)
 
+    def on_connected(self, listener: ConnectedListener) -> None:
+        """Call ``listener(sid, conn, address, token)`` after a connection is accepted."""
+        self._connected_listeners.append(listener)
+
+    def on_disconnected(self, listener: DisconnectedListener) -> None:
+        """Call ``listener(sid, conn)`` when any accepted connection ends."""
+        self._disconnected_listeners.append(listener)
+
+    def on_rate_limited(self, listener: RateLimitedListener) -> None:
+        """Call ``listener(sid, conn, event, strikes)`` when a connection's events start
+        being refused by the rate limit, and again when it floods."""
+        self._limited_listeners.append(listener)
+
+    async def _notify_limited(self, sid: str, conn: Connection, event: str, strikes: int) -> None:
+        for listener in self._limited_listeners:
+            await listener(sid, conn, event, strikes)
+
+    def connections(self) -> list[tuple[str, Connection]]:
+        return list(self._conns.items())
+
     async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
         for listener in self._connection_listeners:
             try:
@@ -214,15 +307,39 @@ class MeetingNamespace:
             refusal = NotAuthorised(f"origin {origin!r} is not allowed")
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, error_body(refusal))
         token = auth.get("token") if isinstance(auth, dict) else None
+        display_token = auth.get("display_token") if isinstance(auth, dict) else None
+        address = remote_address(environ)
         try:
-            member = await self.backend.redeem_socket_token(token)
+            if display_token is not None:
+                display = await self.backend.redeem_display_token(display_token)
+                self._conns[sid] = Connection(
+                    member=display, bucket=self._bucket(), display_meeting=display.meeting_id
+                )
+                logger.info("socket connected sid=%s display=%s", sid, display.member_id)
+                return
+            member = await self.backend.redeem_socket_token(token, address)
         except MeetingError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, error_body(exc)) from None
-        self._conns[sid] = Connection(member=member, bucket=self._bucket())
+        conn = self._conns[sid] = Connection(member=member, bucket=self._bucket())
         logger.info("socket connected sid=%s member=%s", sid, member.member_id)
+        for listener in self._connected_listeners:
+            try:
+                await listener(sid, conn, address, token)
+            except Exception:
+                logger.exception("connected listener failed sid=%s", sid)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self._conns.pop(sid, None)
+        if conn is not None:
+            for gone in self._disconnected_listeners:
+                try:
+                    await gone(sid, conn)
+                except Exception:
+                    logger.exception("disconnected listener failed sid=%s", sid)
+        if conn is not None and conn.display_meeting is not None:
+            if conn.meeting_id is not None:
+                await self._connection_closed(sid, conn, conn.meeting_id, "disconnect")
+            return
         if conn is None or conn.meeting_id is None or conn.member_pk is None:
             return
         meeting_id, member_pk = conn.meeting_id, conn.member_pk
@@ -246,8 +363,8 @@ class MeetingNamespace:
 
     # -- events -------------------------------------------------------------------------
 
-    async def _join(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        req = Join.parse(data)
+    async def _join(self, call: Call, req: Join) -> dict[str, Any]:
+        sid, conn = call.sid, call.conn
         if conn.meeting_id is not None and conn.meeting_id != req.meeting_id:
             raise InvalidState("this connection is already in another meeting; leave it first")
         adm = await self.backend.admit(req.meeting_id, conn.member)
@@ -256,7 +373,14 @@ class MeetingNamespace:
         roster = self._rosters.get(req.meeting_id)
         if roster is None:
             roster = self._rosters[req.meeting_id] = Roster(adm.sites)
-        ev = roster.join(adm.entitlement, req.attendance, req.site_id, sid, self.clock())
+        attendance, site_id = req.attendance, req.site_id
+        if req.keep_attendance:
+            # a second device: join the way the member already attends, never move them
+            seat = roster.seat(conn.member.member_id)
+            if seat is None or seat.state == ConnState.LEFT:
+                raise InvalidState("you are not in the meeting on another device", code="not_joined")
+            attendance, site_id = seat.attendance, seat.site.id if seat.site else None
+        ev = roster.join(adm.entitlement, attendance, site_id, sid, self.clock())
         timer = self._expiry.pop((req.meeting_id, conn.member.member_id), None)
         if timer is not None:
             timer.cancel()
@@ -276,8 +400,48 @@ class MeetingNamespace:
             answer.update(await extra(req.meeting_id, conn))
         return answer
 
-    async def _leave(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        Empty.parse(data)
+    async def _join_display(self, call: Call, req: JoinDisplay) -> dict[str, Any]:
+        """A paired display joins its meeting's broadcasts: no roster seat, so it is
+        never in the roster, the register or the quorum."""
+        sid, conn = call.sid, call.conn
+        if conn.display_meeting is None:
+            raise NotAuthorised("'join_display' is for a paired display; members send 'join'")
+        if req.meeting_id != conn.display_meeting:
+            raise NotAuthorised("this display is paired with another meeting")
+        meeting = await self.backend.meeting_summary(req.meeting_id)
+        if meeting["state"] == MeetingState.CLOSED.value:
+            raise InvalidState("this meeting is closed", code="meeting_closed")
+        conn.meeting_id = req.meeting_id
+        await self.sio.enter_room(sid, room_of(req.meeting_id), namespace=NAMESPACE)
+        roster = self._rosters.get(req.meeting_id)
+        answer: dict[str, Any] = {
+            "meeting": meeting,
+            "roster": roster.snapshot() if roster else [],
+            "display": {"id": conn.member.id},
+        }
+        for extra in self._join_extras:
+            answer.update(await extra(req.meeting_id, conn))
+        return answer
+
+    def disconnect_display(self, display_id: int) -> int:
+        """A revoked display: drop its sockets. Returns how many."""
+        sids = [
+            sid
+            for sid, c in self._conns.items()
+            if c.display_meeting is not None and c.member.id == display_id
+        ]
+        for sid in sids:
+            self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+        return len(sids)
+
+    async def _leave(self, call: Call, _p: Empty) -> dict[str, Any]:
+        sid, conn = call.sid, call.conn
+        if conn.display_meeting is not None:
+            if conn.meeting_id is not None:
+                await self._connection_closed(sid, conn, conn.meeting_id, "leave")
+                await self.sio.leave_room(sid, room_of(conn.meeting_id), namespace=NAMESPACE)
+                conn.meeting_id = None
+            return {}
         assert conn.meeting_id is not None and conn.member_pk is not None
         meeting_id = conn.meeting_id
         await self._connection_closed(sid, conn, meeting_id, "leave")
@@ -287,17 +451,20 @@ class MeetingNamespace:
         conn.meeting_id = conn.member_pk = None
         return {}
 
-    async def _send_chat(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        req = SendChat.parse(data)
-        assert conn.meeting_id is not None
-        message = await self.backend.post_chat(conn.meeting_id, conn.member, req.text)
-        await self.emit_to_meeting(conn.meeting_id, "chat_posted", {"message": message}, skip_sid=sid)
+    async def _send_chat(self, call: Call, req: SendChat) -> dict[str, Any]:
+        message = await self.backend.post_chat(call.meeting_id, call.conn.member, req.text)
+        await self.emit_to_meeting(call.meeting_id, "chat_posted", {"message": message}, skip_sid=call.sid)
         return {"message": message}
 
     # -- called by the HTTP adapter / daemon / other handler modules --------------------
 
     def roster(self, meeting_id: int) -> Roster | None:
         return self._rosters.get(meeting_id)
+
+    @property
+    def connection_count(self) -> int:
+        """Authenticated Socket.IO connections on this node (metrics)."""
+        return len(self._conns)
 
     def connection(self, sid: str) -> Connection | None:
         return self._conns.get(sid)

@@ -1,19 +1,14 @@
-"""Engine set-up, SQLite durability pragmas and the schema migration path."""
+"""Engine set-up and the schema migration path (SQLite and PostgreSQL: see dialect.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import Connection, event, inspect, select, text
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from . import dialect
 from .models import Base, ChatMessage, SchemaMeta
 
 logger = logging.getLogger(__name__)
@@ -27,35 +22,9 @@ SCHEMA_VERSION = 5
 logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    # Acknowledged facts (ballots, minutes entries, chat) must survive power loss.
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    """BEGIN IMMEDIATE: take the write lock up front.
-
-    With a deferred BEGIN, a transaction that reads and then writes must upgrade its
-    lock; if another writer committed meanwhile SQLite fails at once with "database is
-    locked" instead of waiting (busy_timeout does not apply). Taking the lock at BEGIN
-    makes concurrent transactions queue on busy_timeout instead.
-    """
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    return engine
+    """SQLite or PostgreSQL; what differs between them is in dialect.py."""
+    return dialect.create_engine(url, echo=echo)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -94,9 +63,13 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
+from . import display_models as _display_models  # noqa: E402,F401
 from . import e2e_models as _e2e_models  # noqa: E402
 from . import minutes_models as _minutes_models  # noqa: E402,F401
+from . import org_models as _org_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
+from . import security_models as _security_models  # noqa: E402,F401
+from . import speaking_models as _speaking_models  # noqa: E402,F401
 
 V5_STEPS.append(_e2e_models.retire_plaintext_secret_ballots)
 
@@ -130,6 +103,7 @@ def _upgrade(conn: Connection) -> tuple[int, int]:
 async def upgrade_schema(engine: AsyncEngine) -> tuple[int, int]:
     """Create or migrate the schema in one transaction. Returns (from, to) versions."""
     async with engine.begin() as conn:
+        await dialect.lock_schema(conn)
         start, end = await conn.run_sync(_upgrade)
     if start != end:
         logger.info("schema upgraded from=%s to=%s", start, end)

@@ -39,7 +39,8 @@ def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def tile(page: Page, member_id: str) -> Any:
-    return page.locator(f'.tiles .tile[data-member-id="{member_id}"]')
+    """A participant's tile, on the stage or in the filmstrip/grid."""
+    return page.locator(f'.media-area .tile[data-member-id="{member_id}"]')
 
 
 def inbound(page: Page, member_id: str, root: str = ".media-area") -> dict[str, Any]:
@@ -55,7 +56,7 @@ def inbound(page: Page, member_id: str, root: str = ".media-area") -> dict[str, 
     )
 
 
-def video_width(page: Page, member_id: str, container: str = ".tiles") -> int:
+def video_width(page: Page, member_id: str, container: str = ".media-area") -> int:
     return page.evaluate(
         """([c, id]) => {
             const v = document.querySelector(`${c} .tile[data-member-id="${id}"] video`);
@@ -95,6 +96,10 @@ def test_three_browsers_see_each_other_switch_to_sound_and_leave(
         sign_in(page, who, demo_password)
         enter_meeting(page, how)
         expect(page.locator('.media-status[data-media-state="connected"]')).to_be_visible(timeout=20_000)
+        if how == "main_room":  # the room's computer starts muted, camera off: turn both on
+            page.locator('[data-action="toggle-camera"]').click()
+            page.locator('[data-action="toggle-mic"]').click()
+            expect(page.locator('[data-action="toggle-mic"]')).to_have_attribute("data-on", "true")
 
     # everyone sees everyone else's video advancing
     pairs = [
@@ -115,7 +120,7 @@ def test_three_browsers_see_each_other_switch_to_sound_and_leave(
         ),
         what="a quality indicator",
     )
-    chair.locator(".media-settings summary").click()
+    chair.locator('[data-action="media-settings"]').click()
     chair.screenshot(path=str(artifacts / "media-room-laptop.png"), full_page=True)
     alice.screenshot(path=str(artifacts / "media-room-phone.png"), full_page=True)
 
@@ -145,7 +150,7 @@ def test_three_browsers_see_each_other_switch_to_sound_and_leave(
     expect(bob.locator('.tile[data-member-id="C1-001"] .tile-muted')).to_be_hidden()
 
     # bob switches to sound only: his inbound video stops, audio continues
-    bob.locator(".media-settings summary").click()
+    bob.locator('[data-action="media-settings"]').click()
     bob.locator("#media-profile").select_option("audio_only")
 
     def video_stopped() -> bool:  # frames already in flight drain first

@@ -42,10 +42,11 @@ def person(page: Page, group: str, member_id: str) -> Locator:
 
 
 def show_tab(page: Page, name: str) -> None:
-    """On a phone the roster and the chat are tabs; on a laptop both are shown."""
+    """The room's sections are tabs (the side panel on a laptop, below the stage on a phone)."""
     tab = page.locator(f"#tab-{name}")
     if tab.is_visible():
         tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
 
 
 def shoot(page: Page, path: Path) -> None:
@@ -70,6 +71,7 @@ def test_two_members_see_each_other_chat_and_leave(
     # each sees the other, in the right group, online
     expect(person(chair, "remote", "C1-001")).to_have_attribute("data-state", "online")
     expect(person(member, "main", "C1-CHAIR")).to_have_attribute("data-state", "online")
+    show_tab(member, "people")
     expect(person(member, "main", "C1-CHAIR").locator(".role-chair")).to_be_visible()
     expect(chair.locator(".roster-summary")).to_have_attribute("data-present", "2")
 
@@ -88,13 +90,14 @@ def test_two_members_see_each_other_chat_and_leave(
     expect(chair.locator('.chat-msg[data-member-id="C1-001"] .chat-text')).to_have_text(
         "Good afternoon from the ferry"
     )
+    show_tab(chair, "chat")
     chair.get_by_role("textbox", name="Message").fill("Welcome!")
     chair.keyboard.press("Enter")
     expect(member.locator('.chat-msg[data-member-id="C1-CHAIR"] .chat-text')).to_have_text("Welcome!")
 
     shoot(chair, artifacts / "laptop-room.png")
     shoot(member, artifacts / "phone-room-chat.png")
-    show_tab(member, "roster")
+    show_tab(member, "people")
     shoot(member, artifacts / "phone-room-roster.png")
     chair.set_viewport_size(PHONE)
     shoot(chair, artifacts / "phone-room-chair.png")

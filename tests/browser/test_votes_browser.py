@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LAPTOP, PHONE
-from tests.browser.test_roster_browser import enter_meeting, shoot
+from tests.browser.test_room_browser import pair_display
+from tests.browser.test_roster_browser import enter_meeting, shoot, show_tab
 
 SIGN_IN_TIMEOUT_MS = 30_000  # Argon2id on a busy 2-core machine with five browsers
 
@@ -42,10 +43,11 @@ def vote(page: Page, option: str) -> str:
     expect(card.locator(".vote-confirm")).to_be_visible()
     card.locator('[data-action="confirm-vote"]').click()
     expect(card.locator(".vote-done")).to_be_visible()
-    return card.locator(".receipt-code").inner_text()
+    return card.locator(".receipt-code").get_attribute("data-receipt") or ""
 
 
 def create_and_open_poll(chair: Page, *, secret: bool = False) -> None:
+    show_tab(chair, "chair")
     console = chair.locator(".chair-console")
     console.locator('[data-action="new-poll"]').click()
     form = console.locator(".poll-form")
@@ -61,6 +63,7 @@ def create_and_open_poll(chair: Page, *, secret: bool = False) -> None:
 
 
 def close_poll(chair: Page) -> None:
+    show_tab(chair, "chair")
     card = chair.locator('.chair-console .poll-card[data-state="open"]')
     card.locator('[data-action="close-poll"]').click()
     card.locator('[data-action="close-confirm"]').click()
@@ -87,14 +90,14 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     enter_meeting(phone, "remote")
     sign_in(member, "C1-002", demo_password)
     enter_meeting(member, "remote")
-    sign_in(display, "G-OBS1", demo_password)
-    display.goto(f"/#/display/{MEETING_ID}")
+    pair_display(chair, display)  # the projector pairs with a code: not a person
 
     # 4 of 10 voting members connected: no quorum, shown to everyone
     expect(phone.locator('.quorum[data-quorate="false"]')).to_be_visible()
     expect(phone.locator(".quorum-counts")).to_contain_text("4 of 10 present")
 
     # the secretary checks two members in, in the room: quorum (6 of 10, more than half)
+    show_tab(secretary, "people")
     panel = secretary.locator(".attendance-panel")
     expect(panel.locator(".room-code-value")).to_be_visible()
     for member_id in ("C1-003", "C1-004"):
@@ -104,6 +107,7 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     expect(chair.locator(".quorum-counts")).to_contain_text("6 of 10 present")
 
     # the chair starts the first agenda item, adds a motion and opens a vote on it
+    show_tab(chair, "chair")
     console = chair.locator(".chair-console")
     console.locator('.agenda-item[data-position="1"] [data-action="start-item"]').click()
     expect(phone.locator(".bar-agenda")).to_contain_text("Item 1")
@@ -112,6 +116,8 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     expect(console.locator(".motion-list li")).to_have_count(1)
 
     # a member raises a hand; the chair gives the floor; the time runs
+    show_tab(phone, "speakers")
+    show_tab(chair, "speakers")
     phone.locator('[data-action="raise-hand"]').click()
     expect(chair.locator('.queue-entry[data-entry-id="member:C1-001"]')).to_be_visible()
     chair.locator('.queue-entry[data-entry-id="member:C1-001"] [data-action="give-floor"]').click()
@@ -144,7 +150,9 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     # a reload keeps "you have voted"
     phone.reload()
     expect(phone.locator('.vote-card[data-state="open"] .vote-done')).to_be_visible()
-    expect(phone.locator('.vote-card[data-state="open"] .receipt-code')).to_have_text(receipt1)
+    expect(phone.locator('.vote-card[data-state="open"] .receipt-code')).to_have_attribute(
+        "data-receipt", receipt1
+    )
 
     close_poll(chair)
     expect(board.locator(".outcome")).to_have_attribute("data-outcome", "rejected")
@@ -163,6 +171,12 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     card = phone.locator('.vote-card[data-state="open"]')
     expect(card.locator(".vote-question")).to_have_text("Elect the delegation by secret ballot?")
     receipt = vote(phone, "yes")
+    # a secret choice is not on the screen; "show my choice" shows it for a few seconds
+    expect(card.locator(".vote-done")).to_contain_text("Your vote is counted")
+    expect(card.locator(".vote-picked")).to_have_count(0)
+    card.locator('[data-action="reveal-choice"]').click()
+    expect(card.locator(".vote-reveal .vote-picked")).to_have_text("Yes")
+    expect(card.locator(".vote-picked")).to_have_count(0, timeout=10_000)
     expect(member.locator('.vote-card[data-state="open"] .turnout')).to_have_attribute("data-voted", "1")
     expect(member.locator('.vote-card[data-state="open"] .results-sealed')).to_be_visible()
     expect(member.locator('.vote-card[data-state="open"] .bars')).to_have_count(0)
@@ -174,7 +188,12 @@ def test_chair_runs_votes_members_vote_display_shows_results(
 
     # after a reload the receipt comes from this device (the server keeps no link)
     phone.reload()
-    expect(phone.locator('.vote-card[data-state="open"] .receipt-code')).to_have_text(receipt)
+    expect(phone.locator('.vote-card[data-state="open"] .receipt-code')).to_have_attribute(
+        "data-receipt", receipt
+    )
+    # the secret choice is not on the screen after a reload, and no way to show it
+    expect(phone.locator('.vote-card[data-state="open"] .vote-picked')).to_have_count(0)
+    expect(phone.locator('.vote-card[data-state="open"] [data-action="reveal-choice"]')).to_have_count(0)
     vote(member, "abstain")
     close_poll(chair)  # both trustees' devices check the board and decrypt
     check = phone.locator('.vote-card[data-state="closed"] .receipt-check')
@@ -197,6 +216,7 @@ def test_voting_errors_are_precise(open_page: Callable[..., Page], demo_password
     enter_meeting(chair, "main_room")
     # undo the previous test's check-ins; its members' connections have ended:
     # the quorum is lost (once their reconnect grace period is over)
+    show_tab(chair, "people")
     console = chair.locator(".chair-console")
     panel = chair.locator(".attendance-panel")
     for member_id in ("C1-003", "C1-004"):
@@ -204,6 +224,7 @@ def test_voting_errors_are_precise(open_page: Callable[..., Page], demo_password
         if undo.count():
             undo.click()
     expect(chair.locator('.quorum[data-quorate="false"]')).to_be_visible(timeout=45_000)
+    show_tab(chair, "chair")
     console.locator('[data-action="new-poll"]').click()
     console.locator("#poll-question").fill("Adjourn?")
     console.locator('[data-action="create-poll"]').click()

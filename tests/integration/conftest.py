@@ -1,8 +1,15 @@
-"""A real meetingd server on 127.0.0.1, port 0, SQLite under a temp dir, demo data."""
+"""A real meetingd server on 127.0.0.1, port 0, SQLite under a temp dir, demo data.
+
+Modules (or tests) marked ``@pytest.mark.both_stores`` run once on SQLite and once on a
+real PostgreSQL (a throwaway cluster for the session, one fresh database per test): the
+``store`` fixture gives the config sections of the test's database; ``server`` uses it, and
+tests that start servers themselves pass ``**store`` to :func:`start_server`.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +20,19 @@ import pytest
 import socketio
 from aiohttp import web
 
+from meeting.clock import Clock, utc_now
 from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
+from meetingd.keystore import write_credentials_file
 from meetingd.services import Services, services_key
 from tests.support.polling import wait_for
+from tests.support.postgres import PostgresCluster, find_pg_bin
+from tests.support.redis_server import RedisServer, find_redis
 
 __all__ = ["wait_for"]  # re-exported for the test modules
+
+STORES = ("sqlite", "postgresql")
 
 
 @dataclass
@@ -34,7 +47,15 @@ class Server:
 
 
 def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
-    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides."""
+    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides.
+
+    The minutes key's passphrase is in ``tmp_path/data.credentials/minutes-key``: the
+    default credentials file, beside (not in) the data directory, as ``keys init`` writes
+    it, so ``meetingd ... --data-dir tmp_path/data`` subprocesses find it too.
+    """
+    credentials = tmp_path / "data.credentials" / "minutes-key"
+    if not credentials.exists():
+        write_credentials_file(credentials, "test passphrase of the minutes key")
     return load_config(
         environ={},
         overrides={
@@ -47,13 +68,18 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
                 **sections.get("server", {}),
             },
             "logging": {"format": "text"},
+            # The demo officers have no second factor; tests of strict identity turn the
+            # production default (admins and officers must have one) back on.
+            "security": {"second_factor_required_for": [], **sections.get("security", {})},
         },
     )
 
 
-async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Server, web.AppRunner]:
+async def start_server(
+    tmp_path: Path, *, clock: Clock = utc_now, **sections: dict[str, Any]
+) -> tuple[Server, web.AppRunner]:
     cfg = make_config(tmp_path, **sections)
-    app = build_app(cfg)
+    app = build_app(cfg, clock)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -64,9 +90,46 @@ async def start_server(tmp_path: Path, **sections: dict[str, Any]) -> tuple[Serv
     return Server(url, app, tmp_path / "data"), runner
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store", STORES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    if find_pg_bin() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL binaries missing in CI: ./dev test installs them")
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if find_redis() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("redis-server missing in CI: ./dev test installs it")
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv, runner = await start_server(tmp_path)
+def store(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """Config sections naming this test's database: SQLite in data_dir unless parametrized."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        return {}
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return {"database": {"url": cluster.create_database()}}
+
+
+@pytest.fixture
+async def server(tmp_path: Path, store: dict[str, dict[str, Any]]) -> AsyncIterator[Server]:
+    srv, runner = await start_server(tmp_path, **store)
     yield srv
     await runner.cleanup()
 

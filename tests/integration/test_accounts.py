@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import aiohttp
+import pytest
 
 from meetingd.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.both_stores
 
 
 async def post(server, path, body, cookies=None):

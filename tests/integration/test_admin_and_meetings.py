@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.both_stores
+
 
 async def test_admin_adds_and_edits_a_member(sign_in) -> None:
     admin = await sign_in("C1-CHAIR")

@@ -59,6 +59,8 @@ async def test_a_publishers_frames_reach_two_subscribers(server: Server, peer: A
             "video": True,
             "main_room": True,
             "muted": False,
+            "mic_on": True,
+            "camera_on": True,
         }
     # a late joiner learns who publishes from the media_open ack, and its first
     # subscribe offer carries two videos at once
@@ -140,6 +142,38 @@ async def test_chair_mutes_and_spotlights_others_may_not(server: Server, peer: A
     await carol.m.join(1, "remote")
     refused = await carol.m.emit("media_open", {"main_room": True})
     assert refused["error"] == "not_authorised"
+
+
+async def test_own_microphone_and_camera_switches_reach_everyone(server: Server, peer: Any) -> None:
+    alice, bob = await peer("C1-001"), await peer("C1-002")
+    await alice.join("main_room")
+    await bob.join()
+    await alice.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 5, 15)
+    before = await alice.m.emit("set_media_state", {"microphone": False, "camera": True})
+    assert before["ok"] is True
+    await wait_for(
+        lambda: any(
+            d["member_id"] == "C1-001" and d["mic_on"] is False and d["camera_on"] is True
+            for d in bob.m.seen("publication_changed")
+        )
+    )
+    ack = await alice.m.emit("set_media_state", {"microphone": False, "camera": False})
+    assert ack == {"ok": True, "microphone": False, "camera": False}
+    await wait_for(
+        lambda: any(
+            d["member_id"] == "C1-001" and d["camera_on"] is False for d in bob.m.seen("publication_changed")
+        )
+    )
+    # a late joiner learns the switches from the media_open ack
+    late = await peer("C1-003")
+    opened = await late.join()
+    mine = [p for p in opened["publications"] if p["member_id"] == "C1-001"]
+    assert [(p["mic_on"], p["camera_on"]) for p in mine] == [(False, False)]
+    bad = await alice.m.emit("set_media_state", {"microphone": "off", "camera": False})
+    assert (bad["error"], bad["details"]["field"]) == ("invalid_input", "microphone")
+    bad = await alice.m.emit("set_media_state", {"microphone": True})
+    assert (bad["error"], bad["details"]["field"]) == ("invalid_input", "camera")
 
 
 async def test_bad_input_gets_precise_errors_and_media_keeps_flowing(
@@ -268,7 +302,15 @@ async def test_disconnect_closes_media_after_the_grace(server: Server, peer: Any
     await wait_for(lambda: _media(server).session_count == 1, 5)
     await wait_for(
         lambda: (
-            {"member_id": "C1-001", "audio": False, "video": False, "main_room": False, "muted": False}
+            {
+                "member_id": "C1-001",
+                "audio": False,
+                "video": False,
+                "main_room": False,
+                "muted": False,
+                "mic_on": True,
+                "camera_on": True,
+            }
             in bob.m.seen("publication_changed")
         )
     )
@@ -374,3 +416,42 @@ async def test_giving_the_floor_unmutes_the_speaker(server: Server, peer: Any) -
     await wait_for(lambda: {"member_id": "C1-001", "muted": False} in alice.m.seen("participant_muted"))
     audio = bob.frames[("C1-001", "audio")]
     await wait_for(lambda: bob.frames[("C1-001", "audio")] >= audio + 20, 10)
+
+
+async def test_a_second_device_asks_before_taking_the_media_and_keeps_the_attendance(
+    server: Server, peer: Any
+) -> None:
+    phone, laptop, bob = await peer("C1-001"), await peer("C1-001"), await peer("C1-002")
+    await phone.join("remote", device="phone-tab")
+    await bob.join()
+    await phone.publish()
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= 5, 15)
+
+    # the laptop joins "the way I already attend": still remote, not moved
+    joined = await laptop.m.join(1, "main_room", keep_attendance=True)
+    assert joined["ok"] and joined["me"]["attendance"] == "remote", joined
+    assert not any(
+        d["participant"]["attendance"] == "main_room"
+        for d in bob.m.seen("participant_updated")
+        if d["participant"]["member_id"] == "C1-001"
+    )
+    # its media_open is refused until the member says yes; the phone keeps sending
+    refused = await laptop.m.emit("media_open", {"device": "laptop-tab"})
+    assert refused["error"] == "media_elsewhere", refused
+    video = bob.frames[("C1-001", "video")]
+    await wait_for(lambda: bob.frames[("C1-001", "video")] >= video + 10, 10)
+    assert not phone.m.seen("media_closed")
+    # "use this device for video?" — yes: the phone is told, the laptop takes over
+    taken = await laptop.m.emit("media_open", {"device": "laptop-tab", "take_over": True})
+    assert taken["ok"], taken
+    await wait_for(lambda: {"reason": "replaced"} in phone.m.seen("media_closed"))
+    # the same tab reloading (same device id) replaces its own session without asking
+    again = await laptop.m.emit("media_open", {"device": "laptop-tab"})
+    assert again["ok"], again
+
+
+async def test_keep_attendance_without_another_device_is_not_joined(server: Server, peer: Any) -> None:
+    alice = await peer("C1-003")
+    await alice.m.connect()
+    refused = await alice.m.emit("join", {"meeting_id": 1, "attendance": "remote", "keep_attendance": True})
+    assert refused["error"] == "not_joined"

@@ -14,14 +14,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import Server
+
+pytestmark = pytest.mark.both_stores
+
 
 CHAIR_PASS = "chair passphrase 2026"
 SEC_PASS = "secretary passphrase 2026"
 
 
-def meetingd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def meetingd(
+    *args: str, timeout: float = 120, server: Server | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI; given ``server``, on that server's database (SQLite in data_dir or PostgreSQL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
+    if server is not None and server.svc.config.database.url:
+        env["MEETINGD_DATABASE_URL"] = server.svc.config.database.url
     return subprocess.run(
         [sys.executable, "-m", "meetingd", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -164,7 +174,17 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
         assert status == 200, body
     out = tmp_path / "bundle.json"
     done = meetingd(
-        "minutes", "export", "1", "--data-dir", str(server.data_dir), "-o", str(out), "--lang", "vi", "--pdf"
+        "minutes",
+        "export",
+        "1",
+        "--data-dir",
+        str(server.data_dir),
+        "-o",
+        str(out),
+        "--lang",
+        "vi",
+        "--pdf",
+        server=server,
     )
     assert done.returncode == 0, done.stderr
     if Path("/usr/bin/chromium").exists():

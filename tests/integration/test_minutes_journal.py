@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from meetingd.storage.models import MinutesCheckpoint, MinutesEntry
 from recorder.verifier import verify_bundle
 
 from .conftest import wait_for
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_meeting_facts_are_logged_checkpointed_and_verifiable(sign_in, server) -> None:
@@ -49,10 +52,10 @@ async def test_meeting_facts_are_logged_checkpointed_and_verifiable(sign_in, ser
     assert report.status == "valid-unpinned", report.summary()
 
 
-async def test_journal_survives_a_restart(tmp_path) -> None:
+async def test_journal_survives_a_restart(tmp_path, store) -> None:
     from .conftest import start_server
 
-    srv, runner = await start_server(tmp_path)
+    srv, runner = await start_server(tmp_path, **store)
     async with srv.svc.journal.transaction(1) as tx:
         tx.record("secretary_note", text="first")
     await srv.svc.journal.checkpoint_now(1)
@@ -60,7 +63,7 @@ async def test_journal_survives_a_restart(tmp_path) -> None:
         tx.record("secretary_note", text="second")
     await runner.cleanup()  # graceful: signs what is pending
 
-    srv, runner = await start_server(tmp_path)
+    srv, runner = await start_server(tmp_path, **store)
     try:
         log = await srv.svc.journal.log(1)
         assert log.size == 2

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from meetingd.storage.models import MinutesEntry
 
 from .procedure_helpers import MOTION, open_meeting, open_poll, seen
+
+pytestmark = pytest.mark.both_stores
 
 
 async def minutes(server, kind: str) -> list[dict]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recorder.render import render_minutes
 
 from .procedure_helpers import open_meeting, seen
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_secretary_note_is_filed_under_the_current_item(sign_in, server) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from recorder.verifier import verify_bundle
 from voting.audit import tally_checker
 
@@ -30,6 +32,9 @@ def _tracker(entries: list[dict], poll_id: int) -> list[dict]:
     board = [e for e in entries if e["type"] == "e2e_ballot" and e["poll_id"] == poll_id]
     board[0]["tracker"] = "0" * 64
     return entries
+
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _bundle(server, chair) -> str:

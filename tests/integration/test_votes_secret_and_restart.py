@@ -9,6 +9,7 @@ import logging
 import sqlite3
 
 import aiohttp
+import pytest
 
 from meetingd.demo import DEMO_PASSWORD
 from voting.e2e import ballot as eb
@@ -96,8 +97,9 @@ async def _sign_in(url: str, member_id: str, srv) -> Member:
     return m
 
 
-async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
-    srv, runner = await start_server(tmp_path)
+@pytest.mark.both_stores
+async def test_cast_during_server_restart_loses_nothing(tmp_path, store) -> None:
+    srv, runner = await start_server(tmp_path, **store)
     people: list[Member] = []
     try:
         chair = await _sign_in(srv.url, "C1-CHAIR", srv)
@@ -131,7 +133,7 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
             await m.close()
         people.clear()
 
-        srv, runner = await start_server(tmp_path)
+        srv, runner = await start_server(tmp_path, **store)
         chair = await _sign_in(srv.url, "C1-CHAIR", srv)
         people.append(chair)
         await chair.join()
@@ -165,6 +167,7 @@ async def test_cast_during_server_restart_loses_nothing(tmp_path) -> None:
         await runner.cleanup()
 
 
+@pytest.mark.both_stores
 async def test_time_limit_closes_the_poll(sign_in) -> None:
     chair, (a, *_) = await quorate_meeting(sign_in)
     poll_id = await open_poll(chair, {**MOTION, "time_limit_s": 1})

@@ -41,7 +41,14 @@ def start_meetingd(
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            env={**os.environ, "MEETINGD_LOGGING_FORMAT": "json", **(env or {})},
+            # The demo officers have no second factor: tests that need the production
+            # default (admins and officers must have one) pass it in ``env``.
+            env={
+                **os.environ,
+                "MEETINGD_LOGGING_FORMAT": "json",
+                "MEETINGD_SECURITY_SECOND_FACTOR_REQUIRED_FOR": "",
+                **(env or {}),
+            },
         )
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None

@@ -1,7 +1,9 @@
 // @ts-check
 /**
  * The single-page shell: session, language picker, hash router.
- * Routes: #/login, #/invite/<token>, #/meetings, #/meeting/<id>, #/admin/members.
+ * Routes: #/login, #/invite/<token>, #/meetings, #/meeting/<id>, #/admin/members,
+ * #/security (own second factor and sessions), #/admin/security (alerts, self-check).
+ * #/org, #/committee/<id>, #/profile/<member_id>.
  * @module app
  */
 import { api, ApiError } from "./protocol.js";
@@ -11,9 +13,13 @@ import { mountLogin } from "./login.js";
 import { mountInvite } from "./invite.js";
 import { mountMeetings } from "./meetings.js";
 import { mountRoom } from "./room.js";
-import { mountDisplay } from "./display.js";
+import { mountDisplay, mountPairForm } from "./display.js";
 import { mountAdmin } from "./admin.js";
 import { mountMinutes } from "./minutes.js";
+import { installStepUp, mountSecurity } from "./security.js";
+import { mountSecurityAdmin } from "./security-admin.js";
+import { mountOrg, mountCommittee } from "./committee.js";
+import { mountProfile } from "./profile.js";
 
 /** @typedef {import("./protocol.js").Me} Me */
 
@@ -93,6 +99,8 @@ function renderChrome() {
   user.hidden = !me;
   const adminLink = /** @type {HTMLElement} */ (nav.querySelector('[data-route="admin"]'));
   adminLink.hidden = !me?.is_admin;
+  const securityAdminLink = /** @type {HTMLElement | null} */ (nav.querySelector('[data-route="admin-security"]'));
+  if (securityAdminLink) securityAdminLink.hidden = !me?.is_admin;
   const name = /** @type {HTMLElement} */ (document.getElementById("user-name"));
   name.textContent = me ? me.full_name : "";
   name.title = me ? me.member_id : "";
@@ -140,13 +148,28 @@ function resolve(/** @type {string} */ hash) {
     const id = Number(m[1]);
     return { name: "room", view: (root, c) => mountRoom(root, c, id), needsSession: true };
   }
+  // a projector: a paired display needs no member session (display.js)
+  if (path === "/pair") return { name: "pair", view: (root, c) => mountPairForm(root, c), needsSession: false };
   if ((m = path.match(/^\/display\/(\d+)$/))) {
     const id = Number(m[1]);
-    return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: true };
+    return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: false };
   }
   if ((m = path.match(/^\/minutes\/(\d+)$/))) {
     const id = Number(m[1]);
     return { name: "minutes", view: (root, c) => mountMinutes(root, c, id), needsSession: true };
+  }
+  if (path === "/security") return { name: "security", view: mountSecurity, needsSession: true };
+  if (path === "/admin/security") {
+    return { name: "admin-security", view: me?.is_admin ? mountSecurityAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };
+  }
+  if (path === "/org") return { name: "org", view: mountOrg, needsSession: true };
+  if ((m = path.match(/^\/committee\/(\d+)$/))) {
+    const id = Number(m[1]);
+    return { name: "org", view: (root, c) => mountCommittee(root, c, id), needsSession: true };
+  }
+  if ((m = path.match(/^\/profile\/([^/]+)$/))) {
+    const memberId = decodeURIComponent(m[1]);
+    return { name: "org", view: (root, c) => mountProfile(root, c, memberId), needsSession: true };
   }
   if (path === "/admin/members") {
     return { name: "admin", view: me?.is_admin ? mountAdmin : messageView("error.not_authorised_title", "error.not_authorised"), needsSession: true };
@@ -203,6 +226,7 @@ async function logout() {
 }
 
 async function boot() {
+  installStepUp(); // step_up_required anywhere: ask for a code in place, then retry
   const lang = i18n.initialLanguage();
   try {
     me = await api.me();

@@ -155,7 +155,8 @@ export function createAttendancePanel(proc, { role, mySiteName }) {
     /** @type {HTMLElement[]} */
     const buttons = [];
     const mineToUndo = m.checked_in && (officer ? !m.checked_in.site : m.checked_in.site?.name === mySiteName());
-    if (!m.checked_in && !m.excused) {
+    // a member already present (connected, or checked in) is not offered "Check in"
+    if (!m.present && !m.excused) {
       const b = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "check-in" }, tx("checkin.check_in")));
       b.addEventListener("click", () => run(() => proc.checkIn(m.member_id), b));
       buttons.push(b);

@@ -6,8 +6,9 @@
  */
 import { api, ApiError } from "./protocol.js";
 import { tx, t } from "./i18n.js";
-import { h } from "./dom.js";
+import { h, replaceChildren } from "./dom.js";
 import { errorMessage, formatWait } from "./errors.js";
+import { mountCodeStep } from "./security.js";
 
 const MEMBER_ID = /^[A-Z0-9][A-Z0-9-]{1,31}$/;
 
@@ -81,9 +82,20 @@ export function mountLogin(root, ctx) {
     submit.setAttribute("aria-busy", "true");
     say("");
     try {
-      const member = await api.login(id, password.value);
+      const result = await api.login(id, password.value);
       password.value = "";
-      await ctx.signedIn(member);
+      if (result.second_factor) {
+        // security: the password was right; now a code from the authenticator app
+        submit.removeAttribute("aria-busy");
+        submit.disabled = false;
+        mountCodeStep(step, result.second_factor.challenge, ctx.signedIn, () => {
+          replaceChildren(step, form);
+          say(t("security.sign_in_again"), "info");
+          password.focus();
+        }, result.second_factor.methods);
+        return;
+      }
+      await ctx.signedIn(/** @type {import("./protocol.js").Me} */ (result.member));
     } catch (err) {
       submit.removeAttribute("aria-busy");
       submit.disabled = false;
@@ -97,25 +109,28 @@ export function mountLogin(root, ctx) {
     }
   }
 
+  const form = h("form", { novalidate: true, onsubmit: onSubmit },
+    h("div", { class: "field" },
+      h("label", { for: "login-member-id" }, tx("login.member_id")),
+      memberId,
+      h("p", { class: "hint", id: "login-member-id-hint" }, tx("login.member_id_hint")),
+    ),
+    h("div", { class: "field" },
+      h("label", { for: "login-password" }, tx("login.password")),
+      password,
+      h("label", { class: "check", for: "login-show-password" }, showPassword, tx("login.show_password")),
+    ),
+    message,
+    submit,
+  );
+  const step = h("div", { class: "login-step" }, form); // the password, then (maybe) the code
+
   root.append(
     h("section", { class: "panel narrow auth" },
       h("h1", {}, tx("login.title")),
       h("p", { class: "lede" }, tx("login.lede")),
       expired ? h("p", { class: "form-message info" }, tx("login.expired")) : null,
-      h("form", { novalidate: true, onsubmit: onSubmit },
-        h("div", { class: "field" },
-          h("label", { for: "login-member-id" }, tx("login.member_id")),
-          memberId,
-          h("p", { class: "hint", id: "login-member-id-hint" }, tx("login.member_id_hint")),
-        ),
-        h("div", { class: "field" },
-          h("label", { for: "login-password" }, tx("login.password")),
-          password,
-          h("label", { class: "check", for: "login-show-password" }, showPassword, tx("login.show_password")),
-        ),
-        message,
-        submit,
-      ),
+      step,
       h("p", { class: "hint" }, tx("login.first_time")),
     ),
   );

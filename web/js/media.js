@@ -22,9 +22,23 @@ import { ApiError } from "./protocol.js";
 /** @typedef {"camera" | "mic" | "none"} SendMode */
 /** @typedef {"none" | "low" | "very_low"} UplinkCap */
 /** @typedef {"full" | "low_video" | "last_n" | "main_room_only" | "audio_only"} ProfileMode */
-/** @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed"} MediaState */
+/**
+ * `elsewhere`: this member's media is on another device, which keeps it until the
+ * member says "use this device" here ({@link MediaSession#takeOver}); `moved`: another
+ * device of theirs took it over (they can take it back).
+ * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed" | "elsewhere" | "moved"} MediaState
+ */
 /** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
-/** @typedef {{member_id: string, audio: boolean, video: boolean, main_room: boolean, muted: boolean}} Publication */
+/**
+ * @typedef {object} Publication what a participant publishes, and their own switches
+ * @property {string} member_id
+ * @property {boolean} audio
+ * @property {boolean} video
+ * @property {boolean} main_room
+ * @property {boolean} muted the chair muted them (the server stops forwarding)
+ * @property {boolean} [mic_on] their own microphone switch
+ * @property {boolean} [camera_on] their own camera switch
+ */
 /**
  * @typedef {object} QualityRow
  * @property {string} member_id
@@ -48,7 +62,36 @@ const SERVER_EVENTS = [
   "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
 ];
 const GATHER_WAIT_MS = 1500;
+/** This browser tab's own id, kept over a reload: the server tells a reload from a second device. */
+function deviceId() {
+  const key = "meetingd.device";
+  try {
+    let id = sessionStorage.getItem(key);
+    if (!id) {
+      id = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+      sessionStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return "";
+  }
+}
+
+/** What we ask of the camera. */
+const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
+
+/**
+ * A named moment on the page's timeline (bench/join_bench.py reads them); costs nothing.
+ * @param {string} name
+ */
+function mark(name) {
+  try {
+    performance.mark(name);
+  } catch {
+    // no User Timing: nothing to record
+  }
+}
 
 /**
  * Wait until ICE gathering completes, or `ms` passes (candidates found later trickle).
@@ -74,7 +117,7 @@ function gathered(pc, ms) {
 export class MediaSession extends EventTarget {
   /**
    * @param {import("./protocol.js").MeetingLink} link a joined meeting link
-   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode}} [options]
+   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode, mic?: boolean, camera?: boolean}} [options]
    */
   constructor(link, options = {}) {
     super();
@@ -85,6 +128,10 @@ export class MediaSession extends EventTarget {
     this.send = this.display ? "none" : (options.send ?? "camera");
     /** @type {UplinkCap} */
     this.cap = options.cap ?? "none";
+    /** the member's own microphone switch (off: nothing is sent, not even silence) */
+    this.micOn = options.mic ?? true;
+    /** the member's own camera switch (off: the camera is released) */
+    this.cameraOn = options.camera ?? this.send === "camera";
     /** @type {ProfileMode} */
     this.profile = options.profile ?? "full";
     /** @type {MediaStatus} */
@@ -109,6 +156,8 @@ export class MediaSession extends EventTarget {
     this.activeSpeaker = null;
     this.everConnected = false;
     this.closed = false;
+    /** the next media_open takes the media over from the member's other device */
+    this.takingOver = false;
     this.generation = 0;
     /** @type {Promise<void>} offers are applied one at a time */
     this.offerChain = Promise.resolve();
@@ -133,21 +182,32 @@ export class MediaSession extends EventTarget {
     clearTimeout(this.recoveryTimer);
     this.closePeers();
     this.setState(this.everConnected ? "reconnecting" : "connecting");
+    mark("media:open");
     let ack;
     try {
+      const takeOver = this.takingOver;
+      this.takingOver = false;
       ack = await this.link.emit("media_open", {
-        ...(this.display ? { display: true } : {}),
+        ...(this.display ? { display: true } : { device: deviceId() }),
         ...(this.mainRoom ? { main_room: true } : {}),
+        ...(takeOver ? { take_over: true } : {}),
         profile: this.profileValue(),
       });
     } catch (err) {
       if (generation !== this.generation) return;
+      if (err instanceof ApiError && err.code === "media_elsewhere") {
+        // a second device: the other keeps its media until the member says so here
+        this.status.error = null;
+        this.setState("elsewhere");
+        return;
+      }
       this.status.error = err instanceof ApiError ? err : new ApiError("internal", String(err));
       this.scheduleRecovery(4000);
       this.fireState();
       return;
     }
     if (generation !== this.generation || this.closed) return;
+    mark("media:opened");
     this.status.error = null;
     this.iceServers = ack.ice_servers || [];
     this.publications = new Map((ack.publications || []).map((/** @type {Publication} */ p) => [p.member_id, p]));
@@ -159,10 +219,18 @@ export class MediaSession extends EventTarget {
     this.updateState();
   }
 
+  /** "Use this device for video": take the media over from the member's other device. */
+  async takeOver() {
+    if (this.closed) return;
+    this.takingOver = true;
+    await this.start();
+  }
+
   /** @param {SendMode} mode camera + microphone, microphone only, or nothing */
   async setSend(mode) {
     if (this.display || mode === this.send) return;
     this.send = mode;
+    this.cameraOn = mode === "camera";
     this.status.cameraBlocked = false;
     await this.start();
   }
@@ -170,7 +238,7 @@ export class MediaSession extends EventTarget {
   /** @param {UplinkCap} cap */
   async setCap(cap) {
     this.cap = cap;
-    const sender = this.publishPc?.getSenders().find((s) => s.track?.kind === "video");
+    const sender = this.videoSender();
     if (sender) await this.applyCap(sender);
   }
 
@@ -249,19 +317,25 @@ export class MediaSession extends EventTarget {
 
   /** @param {number} generation */
   async publish(generation) {
-    const wantVideo = this.send === "camera";
+    const wantVideo = this.cameraOn;
     if (!this.localStream || this.localStream.getVideoTracks().length !== (wantVideo ? 1 : 0)) {
       this.stopLocal();
       this.localStream = await this.getMedia(wantVideo);
+      if (wantVideo && !this.localStream?.getVideoTracks().length) this.cameraOn = false;
       this.fire("local", { stream: this.localStream, blocked: this.status.cameraBlocked });
     }
     if (generation !== this.generation || !this.localStream) return;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.publishPc = pc;
-    for (const track of this.localStream.getTracks()) {
-      const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [this.localStream] });
-      const transceiver = pc.addTransceiver(track, init);
-      if (track.kind === "video") this.preferVp8(transceiver);
+    // One sending transceiver per kind, whatever the switches say: turning the camera
+    // or the microphone on or off later is a replaceTrack, with no new negotiation.
+    const stream = this.localStream;
+    for (const kind of /** @type {const} */ (["audio", "video"])) {
+      const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+      const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [stream] });
+      const transceiver = pc.addTransceiver(track ?? kind, init);
+      if (kind === "video") this.preferVp8(transceiver);
+      if (kind === "audio" && track && !this.micOn) await transceiver.sender.replaceTrack(null);
     }
     this.watch(pc, "publish", generation);
     /** @type {RTCIceCandidate[]} */
@@ -287,8 +361,81 @@ export class MediaSession extends EventTarget {
     }
     answered = true;
     for (const c of late) if (!sent.includes(c.candidate)) this.trickle("publish", c);
-    const video = pc.getSenders().find((s) => s.track?.kind === "video");
+    const video = this.videoSender();
     if (video) await this.applyCap(video);
+    this.sendSwitches();
+  }
+
+  /** @returns {RTCRtpSender | null} the publish connection's video sender */
+  videoSender() {
+    const t = this.publishPc?.getTransceivers().find((x) => x.receiver.track.kind === "video");
+    return t?.sender ?? null;
+  }
+
+  /** @returns {RTCRtpSender | null} */
+  audioSender() {
+    const t = this.publishPc?.getTransceivers().find((x) => x.receiver.track.kind === "audio");
+    return t?.sender ?? null;
+  }
+
+  /** Tell everyone our switches (shown on our tile on their screens). */
+  sendSwitches() {
+    if (this.display || this.closed || !this.link.socket.connected) return;
+    this.link.emit("set_media_state", { microphone: this.micOn, camera: this.cameraOn }).catch(() => undefined);
+  }
+
+  /**
+   * The member's microphone switch: off sends nothing (the other side sees no packets).
+   * @param {boolean} on
+   */
+  async setMic(on) {
+    if (this.display) return;
+    this.micOn = on;
+    const track = this.localStream?.getAudioTracks()[0] ?? null;
+    const sender = this.audioSender();
+    if (sender) await sender.replaceTrack(on ? track : null);
+    this.fire("switches", { mic: this.micOn, camera: this.cameraOn });
+    this.sendSwitches();
+  }
+
+  /**
+   * The member's camera switch: off releases the camera; on asks for it again.
+   * @param {boolean} on
+   */
+  async setCamera(on) {
+    if (this.display) return;
+    this.cameraOn = on;
+    const sender = this.videoSender();
+    if (!on) {
+      for (const t of this.localStream?.getVideoTracks() ?? []) {
+        t.stop();
+        this.localStream?.removeTrack(t);
+      }
+      if (sender) await sender.replaceTrack(null);
+    } else if (this.localStream && sender) {
+      try {
+        const cam = await navigator.mediaDevices.getUserMedia({ video: CAMERA });
+        const track = cam.getVideoTracks()[0];
+        if (!this.cameraOn) {
+          track.stop();
+          return;
+        }
+        this.localStream.addTrack(track);
+        await sender.replaceTrack(track);
+        await this.applyCap(sender);
+        this.status.cameraBlocked = false;
+      } catch {
+        this.cameraOn = false;
+        this.status.cameraBlocked = true;
+        this.fireState();
+      }
+    } else {
+      await this.start(); // nothing published yet: start over with the camera
+      return;
+    }
+    this.fire("local", { stream: this.localStream, blocked: this.status.cameraBlocked });
+    this.fire("switches", { mic: this.micOn, camera: this.cameraOn });
+    this.sendSwitches();
   }
 
   /**
@@ -298,9 +445,8 @@ export class MediaSession extends EventTarget {
    * @returns {Promise<MediaStream | null>}
    */
   async getMedia(wantVideo) {
-    const video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: wantVideo ? video : false });
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: wantVideo ? CAMERA : false });
       this.status.cameraBlocked = false;
       return stream;
     } catch {
@@ -377,9 +523,11 @@ export class MediaSession extends EventTarget {
       });
     }
     this.streams = new Map(offer.streams.map((s) => [s.mid, s]));
+    mark("media:subscribe_offer");
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc, GATHER_WAIT_MS);
+    mark("media:subscribe_answer");
     if (generation !== this.generation) return;
     await this.link.emit("subscribe_answer", { sdp: pc.localDescription?.sdp ?? "", type: "answer" });
     this.fire("remote", this.remote());
@@ -501,12 +649,12 @@ export class MediaSession extends EventTarget {
         this.fire("quality", data.participants);
         break;
       case "media_closed":
-        // another tab of ours took over the media session
-        this.closed = true;
+        // another device (or tab) of ours took the media over, with the member's yes
         this.generation += 1;
+        clearTimeout(this.recoveryTimer);
         this.closePeers();
         this.stopLocal();
-        this.setState("closed");
+        this.setState("moved");
         this.fire("closed", data);
         break;
       default:

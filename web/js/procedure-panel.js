@@ -10,7 +10,7 @@ import { t, tx, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { Procedure } from "./procedure.js";
 import { createQuorumIndicator, createAttendancePanel, createSelfCheckIn } from "./attendance.js";
-import { createSpeakersPanel, speakingFor } from "./speakers.js";
+import { createSpeakersPanel, speakingFor, setFloorTime, floorClock } from "./speakers.js";
 import { createVotePanel } from "./vote.js";
 import { createChairConsole, handCountForm, takesHandCounts } from "./chair.js";
 import { renderResults } from "./results.js";
@@ -67,16 +67,15 @@ export function createProcedureArea({ link, myId, role, me }) {
   const siteHands = h("section", { class: "panel proc-panel site-hands", hidden: true });
   let siteHandsSig = "";
 
-  const element = h("div", { class: "proc", "data-role": r() },
+  const voteEmpty = h("p", { class: "vote-empty hint" }, tx("vote.none_open"));
+  // the room puts these where its layout wants them (side panel or tabs, room.js)
+  const parts = {
     bar,
-    votes.element,
-    selfCheckIn.element,
-    h("div", { class: "proc-grid" },
-      consolePanel?.element ?? null,
-      trustee?.element ?? null,
-      speakers.element,
-      siteHands,
-      attendance?.element ?? null));
+    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, trustee?.element ?? null, selfCheckIn.element, siteHands),
+    speakers: speakers.element,
+    chair: consolePanel?.element ?? null,
+    attendance: attendance?.element ?? null,
+  };
 
   function renderSiteHands() {
     if (r() !== "operator") return;
@@ -94,10 +93,11 @@ export function createProcedureArea({ link, myId, role, me }) {
     const cur = proc.state?.speakers.current;
     replaceChildren(agendaLine,
       item ? h("span", { class: "bar-agenda" }, tx("agenda.item_short", { position: item.position }), " ", item.title) : null,
-      cur ? h("span", { class: "bar-speaker" }, " · ", tx("speakers.speaking_short", { name: cur.name }), " ", h("span", { class: "floor-time" }, speakingFor(cur))) : null);
+      cur ? h("span", { class: "bar-speaker" }, " · ", tx("speakers.speaking_short", { name: cur.name }), " ", h("span", { class: "floor-time", "data-floor-state": floorClock(cur).state }, speakingFor(cur))) : null);
   }
 
   const render = batched(() => {
+    voteEmpty.hidden = proc.openPolls().length > 0 || !votes.element.hidden;
     quorum.render();
     renderBar();
     votes.render();
@@ -108,21 +108,11 @@ export function createProcedureArea({ link, myId, role, me }) {
     renderSiteHands();
   });
   proc.addEventListener("change", render);
-  // the quorum bar sticks right under the top bar, whatever its height on this screen
-  const topbar = /** @type {HTMLElement | null} */ (document.querySelector(".topbar"));
-  const placeBar = () => {
-    const sticky = topbar && getComputedStyle(topbar).position === "sticky";
-    element.style.setProperty("--proc-top", `${sticky ? topbar.offsetHeight : 0}px`);
-  };
-  const topbarWatch = typeof ResizeObserver === "function" && topbar ? new ResizeObserver(placeBar) : null;
-  topbarWatch?.observe(/** @type {HTMLElement} */ (topbar));
-  placeBar();
   const timer = setInterval(() => {
     speakers.tick();
     votes.tick();
     const cur = proc.state?.speakers.current;
-    const el = agendaLine.querySelector(".floor-time");
-    if (cur && el) el.textContent = speakingFor(cur);
+    setFloorTime(agendaLine.querySelector(".floor-time"), cur);
   }, 1000);
   const offLang = onLanguageChange(() => {
     siteHandsSig = "";
@@ -130,13 +120,12 @@ export function createProcedureArea({ link, myId, role, me }) {
   });
 
   return {
-    element,
+    parts,
     procedure: proc,
     /** call when the room's own state (my attendance) changed */
     refresh: render,
     destroy() {
       clearInterval(timer);
-      topbarWatch?.disconnect();
       offLang();
       attendance?.destroy();
       proc.destroy();
@@ -166,7 +155,7 @@ export function createDisplayBoard(link, myId) {
       : null);
     const cur = s.speakers.current;
     replaceChildren(speaker, cur
-      ? [h("span", { class: "board-label" }, tx("speakers.has_floor")), h("strong", { class: "board-speaker-name" }, cur.name), " ", h("span", { class: "floor-time" }, speakingFor(cur))]
+      ? [h("span", { class: "board-label" }, tx("speakers.has_floor")), h("strong", { class: "board-speaker-name" }, cur.name), " ", h("span", { class: "floor-time", "data-floor-state": floorClock(cur).state }, speakingFor(cur))]
       : null);
     const open = proc.openPolls()[0];
     const shown = open ?? [...s.polls].reverse().find((p) => p.state === "closed" && p.result) ?? null;
@@ -176,8 +165,7 @@ export function createDisplayBoard(link, myId) {
   proc.addEventListener("change", render);
   const timer = setInterval(() => {
     const cur = proc.state?.speakers.current;
-    const el = speaker.querySelector(".floor-time");
-    if (cur && el) el.textContent = speakingFor(cur);
+    setFloorTime(speaker.querySelector(".floor-time"), cur);
   }, 1000);
   const offLang = onLanguageChange(render);
   element.hidden = true;

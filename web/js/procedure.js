@@ -46,8 +46,9 @@ import { ApiError, request } from "./protocol.js";
  * @property {string} raised_by
  * @property {string} raised_at
  * @property {string} [since]
+ * @property {number | null} [limit_s] the running speech's speaking-time limit
  */
-/** @typedef {{current: SpeakerEntry | null, queue: SpeakerEntry[]}} Speakers */
+/** @typedef {{current: SpeakerEntry | null, queue: SpeakerEntry[], limit_s?: number | null}} Speakers */
 /**
  * @typedef {object} PollConfig
  * @property {string} question
@@ -131,6 +132,8 @@ import { ApiError, request } from "./protocol.js";
  * @property {string | null} replaces
  * @property {"pending" | "acked"} state
  * @property {unknown} [encrypted] a secret poll: the encrypted ballot (no choice is kept)
+ * @property {string | null} [signed_receipt] the server's signed statement (a signed note)
+ *   that the ballot is in the minutes log; `meetingd verify --receipt` checks it
  */
 
 /** Errors after which sending the same ballot again may succeed. */
@@ -371,6 +374,8 @@ export class Procedure extends EventTarget {
   /** @param {{member_id?: string, site_id?: number}} target */
   giveFloor(target) { return this.call("give_floor", target); }
   endSpeech() { return this.call("end_speech", {}); }
+  /** @param {number | null} limitS the chair's speaking-time limit in seconds, or none */
+  setSpeakingLimit(limitS) { return this.call("set_speaking_limit", { limit_s: limitS }); }
   /** @param {string[]} order */
   reorderQueue(order) { return this.call("reorder_queue", { order }); }
   /** @param {Record<string, any>} config @param {number | null} [motionId] */
@@ -514,8 +519,11 @@ export class Procedure extends EventTarget {
         const ack = await this.link.emit(event, payload);
         const receipt = ack.receipt ?? ack.tracker;
         const choices = ack.choices ?? [];
+        const kept = this.storedBallot(pollId);
+        // keep the first statement (a retry's has no log index)
+        const signed = kept && kept.ballot_id === ballot.ballot_id && kept.signed_receipt ? kept.signed_receipt : ack.signed_receipt ?? null;
         /** @type {StoredBallot} */
-        const done = { ...ballot, receipt, choices, state: "acked" };
+        const done = { ...ballot, receipt, choices, state: "acked", signed_receipt: signed };
         this.storeBallot(pollId, done);
         if (this.state) {
           const mine = ballot.encrypted ? { has_voted: true } : { has_voted: true, receipt, choices };

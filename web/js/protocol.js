@@ -61,6 +61,17 @@
 /** @typedef {{id: number | string, name: string, parent_id: number | string | null}} Cell */
 /** @typedef {{attendance: AttendanceMode, site_id?: number}} Attendance */
 /** @typedef {{meeting: Meeting, roster: Participant[], chat: ChatMessage[], me: Participant}} JoinResult */
+/**
+ * A paired main-room display (not a person).
+ * @typedef {object} Display
+ * @property {number} id
+ * @property {number} meeting_id
+ * @property {"waiting" | "paired" | "revoked"} state
+ * @property {string} created_at
+ * @property {string | null} paired_at
+ * @property {string} code_expires_at
+ * @property {string} [code] only in the answer that creates it
+ */
 
 /**
  * An error answer from the server (the one error shape of docs/protocol.md), or a
@@ -117,13 +128,56 @@ function toApiError(body, status) {
 }
 
 /**
+ * Step-up (docs/protocol.md, "Security"): when the server answers `step_up_required`
+ * or `second_factor_required`, the handler set by the UI (security.js) asks the person
+ * for a code in place; when it resolves true the same request or event is sent again,
+ * so the action that needed it is not lost.
+ * @typedef {(err: ApiError) => Promise<boolean>} StepUpHandler
+ */
+/** @type {StepUpHandler | null} */
+let stepUpHandler = null;
+const STEP_UP_CODES = new Set(["step_up_required", "second_factor_required"]);
+
+/** @param {StepUpHandler | null} handler */
+export function setStepUpHandler(handler) {
+  stepUpHandler = handler;
+}
+
+/**
+ * Run `attempt`; while it fails for want of a step-up the handler provides, retry it.
+ * @template T
+ * @param {() => Promise<T>} attempt
+ * @returns {Promise<T>}
+ */
+async function withStepUp(attempt) {
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof ApiError) || !STEP_UP_CODES.has(err.code) || !stepUpHandler || tries >= 3) throw err;
+      if (!(await stepUpHandler(err))) throw err;
+    }
+  }
+}
+
+/**
  * Send one JSON request to the same origin with the session cookie.
- * @param {"GET" | "POST" | "PUT" | "PATCH"} method
+ * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
  * @param {string} path
  * @param {object} [body] state-changing requests always send a JSON object
  * @returns {Promise<any>} the success body
  */
 export async function request(method, path, body) {
+  return withStepUp(() => requestOnce(method, path, body));
+}
+
+/**
+ * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
+ * @param {string} path
+ * @param {object} [body]
+ * @returns {Promise<any>}
+ */
+async function requestOnce(method, path, body) {
   /** @type {RequestInit} */
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (method !== "GET") {
@@ -150,9 +204,16 @@ const enc = encodeURIComponent;
 
 /** The HTTP endpoints, one function each. */
 export const api = {
-  /** @returns {Promise<Me>} */
+  /**
+   * The password step: the member, or (with a second factor) a challenge for {@link api.loginCode}.
+   * @returns {Promise<{member?: Me, second_factor?: {challenge: string, methods: string[]}}>}
+   */
   async login(/** @type {string} */ memberId, /** @type {string} */ password) {
-    return (await request("POST", "/api/login", { member_id: memberId, password })).member;
+    return request("POST", "/api/login", { member_id: memberId, password });
+  },
+  /** @returns {Promise<Me>} */
+  async loginCode(/** @type {string} */ challenge, /** @type {string} */ code) {
+    return (await request("POST", "/api/login/code", { challenge, code })).member;
   },
   async logout() {
     await request("POST", "/api/logout");
@@ -176,6 +237,29 @@ export const api = {
   /** @returns {Promise<string>} a single-use token for the Socket.IO connect */
   async socketToken() {
     return (await request("POST", "/api/socket-token")).token;
+  },
+  /** Officers: a one-time pairing code for a main-room display. @returns {Promise<Display>} */
+  async createDisplay(/** @type {number} */ meetingId) {
+    return (await request("POST", `/api/meetings/${meetingId}/displays`, {})).display;
+  },
+  /** @returns {Promise<Display[]>} */
+  async displays(/** @type {number} */ meetingId) {
+    return (await request("GET", `/api/meetings/${meetingId}/displays`)).displays;
+  },
+  /** @returns {Promise<Display>} */
+  async revokeDisplay(/** @type {number} */ meetingId, /** @type {number} */ displayId) {
+    return (await request("DELETE", `/api/meetings/${meetingId}/displays/${displayId}`)).display;
+  },
+  /** The projector: redeem a code for this screen's display session. @returns {Promise<Display>} */
+  async pairDisplay(/** @type {string} */ code) {
+    return (await request("POST", "/api/displays/pair", { code })).display;
+  },
+  /** @returns {Promise<Display>} */
+  async displayMe() {
+    return (await request("GET", "/api/displays/me")).display;
+  },
+  async displaySocketToken() {
+    return (await request("POST", "/api/displays/socket-token")).token;
   },
   /** @returns {Promise<MeetingSummary[]>} */
   async meetings() {
@@ -221,7 +305,7 @@ export const api = {
 /** @typedef {{state: LinkState, attempt: number, error: ApiError | null}} LinkStatus */
 
 const ACK_TIMEOUT_MS = 10000;
-const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input"]);
+const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input", "not_joined"]);
 
 /**
  * One participant's live link to one meeting: connects with a fresh token on every
@@ -236,11 +320,16 @@ export class MeetingLink extends EventTarget {
   /**
    * @param {number} meetingId
    * @param {Attendance} attendance
+   * @param {{display?: boolean, keepAttendance?: boolean}} [options] display: a paired
+   *   display (no seat, read-only); keepAttendance: join the way this member already
+   *   attends on another device (a second device), or fail with `not_joined`
    */
-  constructor(meetingId, attendance) {
+  constructor(meetingId, attendance, options = {}) {
     super();
     this.meetingId = meetingId;
     this.attendance = attendance;
+    this.display = Boolean(options.display);
+    this.keepAttendance = Boolean(options.keepAttendance);
     /** @type {LinkStatus} */
     this.status = { state: "connecting", attempt: 0, error: null };
     this.everJoined = false;
@@ -257,8 +346,8 @@ export class MeetingLink extends EventTarget {
     const socket = io("/meeting", {
       // Called before every connection attempt: tokens are single-use and short-lived.
       auth: (/** @type {(data: object) => void} */ cb) => {
-        api.socketToken().then(
-          (token) => cb({ token }),
+        (this.display ? api.displaySocketToken() : api.socketToken()).then(
+          (token) => cb(this.display ? { display_token: token } : { token }),
           (err) => {
             this.lastTokenError = err;
             cb({ token: "" });
@@ -268,6 +357,10 @@ export class MeetingLink extends EventTarget {
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
       timeout: 15000,
+      // WebSocket at once: it saves the long-polling handshake and upgrade (round trips a
+      // 300 ms satellite link makes expensive), and with several meetingd nodes behind a
+      // proxy long-polling would need sticky sessions (docs/deploy.md).
+      transports: ["websocket"],
     });
     socket.on("connect", () => this.onConnect());
     socket.on("disconnect", (/** @type {string} */ reason) => this.onDisconnect(reason));
@@ -281,6 +374,7 @@ export class MeetingLink extends EventTarget {
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));
     socket.on("meeting_state_changed", (/** @type {any} */ d) => this.fire("meeting_state", d.meeting));
     socket.on("server_shutting_down", (/** @type {any} */ d) => this.fire("shutting_down", d));
+    socket.on("security_alert", (/** @type {any} */ d) => this.fire("security_alert", d.alert));
     return socket;
   }
 
@@ -305,7 +399,17 @@ export class MeetingLink extends EventTarget {
   async onConnect() {
     clearTimeout(this.retryTimer);
     try {
-      const ack = await this.emit("join", { meeting_id: this.meetingId, ...this.attendance });
+      const ack = this.display
+        ? await this.emit("join_display", { meeting_id: this.meetingId })
+        : await this.emit("join", { meeting_id: this.meetingId, ...this.attendance, ...(this.keepAttendance ? { keep_attendance: true } : {}) });
+      if (this.keepAttendance && !this.display) {
+        // from now on (reconnects), join as we actually attend
+        this.keepAttendance = false;
+        const me = /** @type {JoinResult} */ (ack).me;
+        /** @type {Attendance} */
+        const mine = me.attendance === "sub_site" && me.site ? { attendance: "sub_site", site_id: me.site.id } : { attendance: me.attendance };
+        this.attendance = mine;
+      }
       this.everJoined = true;
       this.retryDelay = 1000;
       this.setStatus("connected");
@@ -346,7 +450,7 @@ export class MeetingLink extends EventTarget {
     // Refused by the server (bad/expired token, Origin). Is the session still valid?
     const refusal = toApiError(err && err.data, 401);
     try {
-      await api.me();
+      await (this.display ? api.displayMe() : api.me());
     } catch (meErr) {
       if (meErr instanceof ApiError && meErr.code === "not_authenticated") {
         this.close();
@@ -384,6 +488,15 @@ export class MeetingLink extends EventTarget {
    * @returns {Promise<any>} the success ack
    */
   async emit(event, payload) {
+    return withStepUp(() => this.emitOnce(event, payload));
+  }
+
+  /**
+   * @param {string} event
+   * @param {object} payload
+   * @returns {Promise<any>}
+   */
+  async emitOnce(event, payload) {
     let ack;
     try {
       ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);

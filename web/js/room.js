@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * The meeting room shell: title and state, the connection banner, the "how do you
- * attend" choice, the live roster and the chat (tabs on a phone, side by side on a
- * laptop).
+ * The meeting room shell, video first: title and state, the connection banner, the
+ * "how do you attend" choice, then the meeting itself — the media area (stage,
+ * filmstrip or grid, control bar) and beside it, on a laptop, a side panel with tabs
+ * (Speakers · Vote · Chat · People · Chair); on a phone the stage stays on top and the
+ * tabs (Video · Speakers · Vote · Chat · …) switch what is below it.
  * @module room
  */
 import { api, ApiError, MeetingLink } from "./protocol.js";
@@ -10,15 +12,21 @@ import { tx, t, formatTime, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { stateBadge, roleBadge } from "./badges.js";
-import { renderRoster, isPresent } from "./roster.js";
+import { renderRoster } from "./roster.js";
 import { createChat } from "./chat.js";
 import { createMediaArea } from "./video.js";
+import { alertText } from "./security-admin.js";
 import { createProcedureArea } from "./procedure-panel.js";
+import { createDisplaysPanel } from "./displays-panel.js";
 
 /** @typedef {import("./protocol.js").Meeting} Meeting */
 /** @typedef {import("./protocol.js").Participant} Participant */
 /** @typedef {import("./protocol.js").Attendance} Attendance */
 /** @typedef {import("./protocol.js").LinkStatus} LinkStatus */
+
+/** @typedef {"video" | "speakers" | "vote" | "chat" | "people" | "chair"} TabName */
+const TAB_ORDER = /** @type {TabName[]} */ (["video", "speakers", "vote", "chat", "people", "chair"]);
+const phone = () => window.matchMedia("(max-width: 899px)").matches;
 
 /** @param {number} id */
 const attendanceKey = (id) => `meetingd.attendance.${id}`;
@@ -56,69 +64,112 @@ export function mountRoom(root, ctx, meetingId) {
   let myself = null;
   let alive = true;
   let unread = 0;
-  /** @type {"roster" | "chat"} */
-  let activeTab = "roster";
+  /** @type {TabName} */
+  let activeTab = phone() ? "video" : "speakers";
 
   const head = h("header", { class: "room-head" });
   const banner = h("div", { class: "link-banner", role: "status", "aria-live": "polite", "data-link-state": "idle", hidden: true });
   const chooser = h("section", { class: "attend panel", hidden: true, "aria-labelledby": "attend-title" });
   const rosterBox = h("div", { class: "roster", id: "roster" });
-  const tabRoster = h("button", { type: "button", role: "tab", id: "tab-roster", "aria-controls": "panel-roster", class: "tab" });
-  const tabChat = h("button", { type: "button", role: "tab", id: "tab-chat", "aria-controls": "panel-chat", class: "tab" });
   const chat = createChat({
     myId,
     send: (text) => (link ? link.sendChat(text) : Promise.reject(new ApiError("network", "not connected"))),
     onIncoming: () => {
-      // count unread only while the chat is out of sight (a phone on the roster tab)
-      const chatPanel = document.getElementById("panel-chat");
-      if (activeTab !== "chat" && chatPanel && chatPanel.offsetParent === null) {
+      // count unread only while the chat is out of sight
+      if (activeTab !== "chat") {
         unread += 1;
         renderTabs();
       }
     },
   });
-  const body = h("div", { class: "room-body", hidden: true, "data-active-tab": activeTab },
-    h("div", { class: "tabs", role: "tablist", "aria-label": t("room.sections"), "data-i18n-aria-label": "room.sections" }, tabRoster, tabChat),
-    h("section", { class: "room-panel", id: "panel-roster", role: "tabpanel", "aria-labelledby": "tab-roster", "data-panel": "roster" },
-      h("h2", { class: "panel-title" }, tx("room.roster")), rosterBox),
-    h("section", { class: "room-panel", id: "panel-chat", role: "tabpanel", "aria-labelledby": "tab-chat", "data-panel": "chat" },
-      h("h2", { class: "panel-title" }, tx("room.chat")), chat.element),
-  );
+  const tabList = h("div", { class: "tabs", role: "tablist", "aria-label": t("room.sections"), "data-i18n-aria-label": "room.sections" });
+  /** @type {Map<TabName, {tab: HTMLButtonElement, panel: HTMLElement}>} */
+  const tabs = new Map();
+  const panels = h("div", { class: "room-panels" });
   const notice = h("div", { class: "room-notice", hidden: true });
   /** @type {ReturnType<typeof createMediaArea> | null} */
   let mediaArea = null;
   const mediaSlot = h("div", { class: "media-slot" });
   /** @type {ReturnType<typeof createProcedureArea> | null} */
   let procArea = null;
-  const procSlot = h("div", { class: "proc-slot" });
-  root.append(h("section", { class: "room" }, head, banner, notice, chooser, procSlot, mediaSlot, body));
+  /** @type {ReturnType<typeof createDisplaysPanel> | null} */
+  let displaysPanel = null;
+  const barSlot = h("div", { class: "bar-slot" });
+  const body = h("div", { class: "room-main", hidden: true, "data-active-tab": activeTab },
+    h("div", { class: "room-stage-col" }, mediaSlot),
+    h("aside", { class: "room-side", "aria-label": t("room.sections"), "data-i18n-aria-label": "room.sections" }, tabList, panels));
+  root.append(h("section", { class: "room" }, head, banner, notice, chooser, barSlot, body));
 
-  for (const [tab, name] of /** @type {const} */ ([[tabRoster, "roster"], [tabChat, "chat"]])) {
-    tab.addEventListener("click", () => selectTab(name));
-    tab.addEventListener("keydown", (event) => {
-      if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-        selectTab(name === "roster" ? "chat" : "roster");
-        (name === "roster" ? tabChat : tabRoster).focus();
-      }
-    });
+  /**
+   * (Re)build the tabs for this member's role: Video (phone only), Speakers, Vote,
+   * Chat, People, and Chair for the officers.
+   * @param {Partial<Record<TabName, (HTMLElement | null)[]>>} content
+   */
+  function buildTabs(content) {
+    tabs.clear();
+    replaceChildren(tabList);
+    replaceChildren(panels);
+    for (const name of TAB_ORDER) {
+      const parts = content[name];
+      if (!parts) continue;
+      const tab = /** @type {HTMLButtonElement} */ (h("button", { type: "button", role: "tab", id: `tab-${name}`, "aria-controls": `panel-${name}`, class: "tab", "data-tab": name }));
+      tab.addEventListener("click", () => {
+        tabChosen = true;
+        selectTab(name);
+      });
+      tab.addEventListener("keydown", (event) => {
+        if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+        const shown = [...tabs.keys()].filter((n) => /** @type {HTMLElement} */ (tabs.get(n)?.tab).offsetParent !== null);
+        const i = shown.indexOf(name);
+        const next = shown[(i + (event.key === "ArrowRight" ? 1 : shown.length - 1)) % shown.length];
+        selectTab(next);
+        tabs.get(next)?.tab.focus();
+      });
+      const panel = h("section", { class: "room-panel", id: `panel-${name}`, role: "tabpanel", "aria-labelledby": `tab-${name}`, "data-panel": name }, parts);
+      tabs.set(name, { tab, panel });
+      tabList.append(tab);
+      panels.append(panel);
+    }
+    if (!tabs.has(activeTab)) activeTab = phone() ? "video" : "speakers";
+    selectTab(activeTab);
   }
 
-  /** @param {"roster" | "chat"} name */
+  /** the member chose a tab themself: the room stops choosing for them */
+  let tabChosen = false;
+
+  /** @param {TabName} name */
   function selectTab(name) {
+    if (!tabs.has(name)) return;
+    if (name === "video" && !phone()) name = tabs.has("chair") ? "chair" : "speakers";
     activeTab = name;
     if (name === "chat") unread = 0;
     body.dataset.activeTab = name;
     renderTabs();
   }
 
+  const layoutWatch = window.matchMedia("(max-width: 899px)");
+  const onLayoutChange = () => selectTab(activeTab === "video" || !tabs.has(activeTab) ? (phone() ? "video" : "speakers") : activeTab);
+  layoutWatch.addEventListener("change", onLayoutChange);
+
   function renderTabs() {
-    const present = [...roster.values()].filter(isPresent).length;
-    replaceChildren(tabRoster, tx("room.roster"), " ", h("span", { class: "tab-count" }, String(present)));
-    replaceChildren(tabChat, tx("room.chat"), unread ? h("span", { class: "tab-unread", "aria-label": t("chat.unread", { count: unread }) }, String(unread)) : null);
-    tabRoster.setAttribute("aria-selected", String(activeTab === "roster"));
-    tabChat.setAttribute("aria-selected", String(activeTab === "chat"));
-    tabRoster.tabIndex = activeTab === "roster" ? 0 : -1;
-    tabChat.tabIndex = activeTab === "chat" ? 0 : -1;
+    const s = procArea?.procedure.state;
+    const openPolls = procArea?.procedure.openPolls().length ?? 0;
+    const queue = s?.speakers.queue.length ?? 0;
+    /** @type {Record<TabName, (HTMLElement | string | null)[]>} */
+    const labels = {
+      video: [tx("room.tab.video")],
+      speakers: [tx("room.tab.speakers"), queue ? h("span", { class: "tab-count" }, String(queue)) : null],
+      vote: [tx("room.tab.vote"), openPolls ? h("span", { class: "tab-live" }, tx("room.tab.vote_open")) : null],
+      chat: [tx("room.chat"), unread ? h("span", { class: "tab-unread", "aria-label": t("chat.unread", { count: unread }) }, String(unread)) : null],
+      // the attendance register's count, the same as the quorum's
+      people: [tx("room.tab.people"), s ? h("span", { class: "tab-count", "data-present": s.attendance.present }, `${s.attendance.present}/${s.attendance.entitled}`) : null],
+      chair: [tx("room.tab.chair")],
+    };
+    for (const [name, { tab }] of tabs) {
+      replaceChildren(tab, labels[name]);
+      tab.setAttribute("aria-selected", String(activeTab === name));
+      tab.tabIndex = activeTab === name ? 0 : -1;
+    }
   }
 
   // ---- header -------------------------------------------------------------
@@ -166,17 +217,18 @@ export function mountRoom(root, ctx, meetingId) {
         stateBadge(meeting.state),
       ),
       h("p", { class: "room-facts" },
-        h("time", { datetime: meeting.starts_at }, formatTime(meeting.starts_at)),
-        meeting.place ? [" · ", meeting.place] : null,
-        meeting.my_role ? [" · ", roleBadge(meeting.my_role)] : null,
+        h("span", { class: "room-when" },
+          h("time", { datetime: meeting.starts_at }, formatTime(meeting.starts_at)),
+          meeting.place ? [" · ", meeting.place] : null,
+          meeting.my_role ? [" · ", roleBadge(meeting.my_role)] : null),
+        attending
+          ? h("span", { class: "room-me" }, h("span", { class: "room-sep" }, " · "),
+              tx("room.you_attend", { where: attending }),
+              meeting.my_role !== "operator" && link
+                ? h("button", { type: "button", class: "link-button", "data-action": "change-attendance", onclick: () => showChooser(true) }, tx("room.change_attendance"))
+                : null)
+          : null,
       ),
-      attending
-        ? h("p", { class: "room-me" },
-            tx("room.you_attend", { where: attending }),
-            meeting.my_role !== "operator" && link
-              ? h("button", { type: "button", class: "link-button", "data-action": "change-attendance", onclick: () => showChooser(true) }, tx("room.change_attendance"))
-              : null)
-        : null,
       actions.length ? h("div", { class: "actions" }, actions) : null,
     );
   }
@@ -327,11 +379,19 @@ export function mountRoom(root, ctx, meetingId) {
 
   // ---- live link --------------------------------------------------------------
 
-  /** @param {Attendance} attendance */
-  function connect(attendance) {
+  /**
+   * @param {Attendance} attendance
+   * @param {{keepAttendance?: boolean}} [options] a second device: join as I already attend
+   */
+  function connect(attendance, options = {}) {
     link?.close();
-    const l = new MeetingLink(meetingId, attendance);
+    const l = new MeetingLink(meetingId, attendance, options);
     link = l;
+    procArea?.destroy();
+    const pa = createProcedureArea({ link: l, myId, role: () => meeting?.my_role ?? null, me: () => myself });
+    procArea = pa;
+    const proc = pa.procedure;
+    const myHand = () => Boolean(proc.state?.speakers.queue.some((e) => e.kind === "member" && e.member_id === myId));
     mediaArea?.destroy();
     mediaArea = createMediaArea({
       link: l,
@@ -339,11 +399,47 @@ export function mountRoom(root, ctx, meetingId) {
       isChair: () => meeting?.my_role === "chair",
       inMainRoom: () => myself?.attendance === "main_room",
       nameOf: (id) => roster.get(id)?.full_name ?? id,
+      hand: {
+        can: () => ["chair", "secretary", "member"].includes(meeting?.my_role ?? ""),
+        raised: myHand,
+        toggle: () => (myHand() ? proc.lowerHand() : proc.raiseHand()),
+      },
+      raisedHands: () => new Set((proc.state?.speakers.queue ?? []).filter((e) => e.kind === "member" && e.member_id).map((e) => /** @type {string} */ (e.member_id))),
+      floor: () => proc.state?.speakers.current?.member_id ?? null,
     });
     replaceChildren(mediaSlot, mediaArea.element);
-    procArea?.destroy();
-    procArea = createProcedureArea({ link: l, myId, role: () => meeting?.my_role ?? null, me: () => myself });
-    replaceChildren(procSlot, procArea.element);
+    replaceChildren(barSlot, pa.parts.bar);
+    const officer = ["chair", "secretary"].includes(meeting?.my_role ?? "");
+    displaysPanel?.destroy();
+    displaysPanel = officer ? createDisplaysPanel(meetingId) : null;
+    buildTabs({
+      video: [],
+      speakers: [pa.parts.speakers],
+      vote: [pa.parts.vote],
+      chat: [h("h2", { class: "panel-title visually-hidden" }, tx("room.chat")), chat.element],
+      people: [pa.parts.attendance, h("h2", { class: "panel-title" }, tx("room.roster")), rosterBox],
+      ...(officer && pa.parts.chair ? { chair: [pa.parts.chair, displaysPanel?.element ?? null] } : {}),
+    });
+    // media tiles show hands and the floor; counts in the tabs and the roster follow the register
+    let procSig = "";
+    proc.addEventListener("change", () => {
+      const st = proc.state;
+      const sig = JSON.stringify([st?.speakers.queue.map((e) => e.entry_id), st?.speakers.current?.entry_id, st?.attendance.present, st?.attendance.members.map((m) => [m.member_id, m.present, m.attendance])]);
+      // arriving (or reloading) while a vote is open: show it
+      if (!tabChosen && activeTab !== "vote" && activeTab !== "chair" && proc.openPolls().length) {
+        tabChosen = true;
+        selectTab("vote");
+      }
+      renderTabs();
+      if (sig === procSig) return;
+      procSig = sig;
+      mediaArea?.refresh();
+      renderRosterNow();
+    });
+    proc.addEventListener("poll_opened", () => {
+      // a vote is the most important thing on the screen now (the chair keeps the console)
+      if (activeTab !== "chair") selectTab("vote");
+    });
     renderBanner(l.status);
     l.addEventListener("status", (e) => {
       if (link !== l) return;
@@ -351,6 +447,12 @@ export function mountRoom(root, ctx, meetingId) {
       chat.setConnected(status.state === "connected");
       if (status.state === "disconnected" && status.error?.code === "not_authenticated") {
         ctx.sessionExpired();
+        return;
+      }
+      if (status.state === "disconnected" && status.error?.code === "not_joined") {
+        // not in the meeting on another device: ask how they attend
+        banner.hidden = true;
+        showChooser(false);
         return;
       }
       if (status.state === "disconnected" && status.error?.code === "invalid_state" && meeting) {
@@ -394,11 +496,19 @@ export function mountRoom(root, ctx, meetingId) {
     l.addEventListener("chat", (e) => chat.posted(/** @type {CustomEvent} */ (e).detail));
     l.addEventListener("meeting_state", (e) => applyMeetingState(/** @type {CustomEvent} */ (e).detail));
     l.addEventListener("shutting_down", () => showNotice(t("room.server_restarting"), "info"));
+    // security: the chair is told of alerts about this meeting (administrators see all)
+    l.addEventListener("security_alert", (e) => showNotice(t("security.chair_alert", { text: alertText(/** @type {CustomEvent} */ (e).detail) }), "error"));
+  }
+
+  function renderRosterNow() {
+    if (!meeting) return;
+    const register = procArea?.procedure.state?.attendance ?? null;
+    renderRoster(rosterBox, meeting, roster, myId, register);
   }
 
   function renderAll() {
     if (!meeting) return;
-    renderRoster(rosterBox, meeting, roster, myId);
+    renderRosterNow();
     renderTabs();
     mediaArea?.refresh();
   }
@@ -435,7 +545,9 @@ export function mountRoom(root, ctx, meetingId) {
       }
       const saved = savedAttendance(meetingId);
       if (saved) connect(saved);
-      else showChooser(false);
+      // a new device: if I am already in the meeting on another, join the same way
+      // (my attendance never changes unasked); otherwise the server says not_joined
+      else connect({ attendance: "main_room" }, { keepAttendance: true });
     },
     (err) => {
       if (!alive) return;
@@ -453,11 +565,13 @@ export function mountRoom(root, ctx, meetingId) {
   return () => {
     alive = false;
     offLang();
+    layoutWatch.removeEventListener("change", onLayoutChange);
     chat.destroy();
     window.removeEventListener("online", onNetworkChange);
     window.removeEventListener("offline", onNetworkChange);
     mediaArea?.destroy();
     procArea?.destroy();
+    displaysPanel?.destroy();
     // navigating away inside the app leaves the meeting; closing the tab does not
     // (the server shows us "reconnecting", then "left")
     link?.leave();

@@ -1,15 +1,17 @@
 // @ts-check
 /**
- * The meeting room's media area: what to send (camera + microphone, microphone only,
- * nothing), an uplink cap for weak links, what to receive, the media state
- * ("connecting media…", "reconnecting…", "camera blocked"), and one tile per
- * participant with their name, a quality indicator and a muted indicator.
- * Media itself is in media.js.
+ * The meeting room's media area, video first: a stage (the spotlight, a shared screen
+ * or the current speaker, large) with a filmstrip, or a grid of equal tiles; a control
+ * bar that is always on screen (microphone, camera, hand, layout, settings) with
+ * keyboard shortcuts on a laptop; the media state; one tile per participant with their
+ * name, the connection quality (in words and bars, not colour only), their microphone
+ * and camera switches, a speaking mark and a raised hand. Media itself is in media.js.
  * @module video
  */
 import { MediaSession } from "./media.js";
 import { tx, t } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
+import { icon } from "./icons.js";
 
 /** @typedef {import("./media.js").SendMode} SendMode */
 /** @typedef {import("./media.js").UplinkCap} UplinkCap */
@@ -17,6 +19,7 @@ import { h, replaceChildren } from "./dom.js";
 /** @typedef {import("./media.js").RemoteMedia} RemoteMedia */
 
 const PREFS_KEY = "meetingd.media";
+const LAYOUT_KEY = "meetingd.layout";
 
 /** @returns {{send: SendMode, cap: UplinkCap, profile: ProfileMode, mainRoom: boolean}} */
 function loadPrefs() {
@@ -54,8 +57,11 @@ export function attach(el, track) {
   if (track) el.play().catch(() => el.dispatchEvent(new CustomEvent("autoplay-blocked")));
 }
 
+/** Quality in bars (shape, not only colour). */
+const QUALITY_BARS = { good: "▮▮▮", fair: "▮▮▯", poor: "▮▯▯", unknown: "▯▯▯" };
+
 /**
- * One tile: video (or initials), name, quality dot, muted mark.
+ * One tile: video (or initials), name, quality, microphone/camera switches, hand, speaking.
  * @param {string} memberId
  * @param {string} name
  * @param {boolean} mine
@@ -64,15 +70,21 @@ export function createTile(memberId, name, mine = false) {
   const video = /** @type {HTMLVideoElement} */ (h("video", { autoplay: true, playsinline: true, muted: true }));
   video.muted = true;
   const audio = /** @type {HTMLAudioElement} */ (h("audio", { autoplay: true }));
-  const initials = h("span", { class: "tile-initials", "aria-hidden": "true" },
-    name.split(/\s+/).filter(Boolean).slice(-2).map((w) => w[0]).join("").toUpperCase());
+  const initialsOf = (/** @type {string} */ text) => text.split(/\s+/).filter(Boolean).slice(-2).map((w) => w[0]).join("").toUpperCase();
+  const initials = h("span", { class: "tile-initials", "aria-hidden": "true" }, initialsOf(name));
   const label = h("span", { class: "tile-name" }, name);
-  const quality = h("span", { class: "tile-quality", "data-quality": "unknown", role: "img" });
-  const muted = h("span", { class: "tile-muted", hidden: true }, tx("media.muted"));
+  const qualityText = h("span", { class: "visually-hidden" });
+  const quality = h("span", { class: "tile-quality", "data-quality": "unknown" }, h("span", { class: "bars", "aria-hidden": "true" }, QUALITY_BARS.unknown), qualityText);
+  const muted = h("span", { class: "tile-flag tile-muted", hidden: true }, icon("mic", { off: true }), tx("media.muted"));
+  const micOff = h("span", { class: "tile-flag tile-mic-off", hidden: true }, icon("mic", { off: true }), tx("media.mic_off_short"));
+  const camOff = h("span", { class: "tile-flag tile-cam-off", hidden: true }, icon("camera", { off: true }), tx("media.camera_off_short"));
+  const hand = h("span", { class: "tile-hand", hidden: true }, icon("hand"), tx("media.hand_raised"));
+  const speaking = h("span", { class: "tile-speaking-mark", hidden: true }, icon("speaker"), h("span", { class: "visually-hidden" }, tx("media.speaking")));
   const tools = h("div", { class: "tile-tools" });
   const element = h("figure", { class: "tile", "data-member-id": memberId, "data-has-video": "false", "data-mine": String(mine) },
     h("div", { class: "tile-media" }, initials, video), audio,
-    h("figcaption", { class: "tile-caption" }, quality, label, muted), tools);
+    h("div", { class: "tile-top" }, hand),
+    h("figcaption", { class: "tile-caption" }, speaking, label, muted, micOff, camOff, quality), tools);
   video.addEventListener("resize", () => { element.dataset.hasVideo = String(video.videoWidth > 0 && !video.hidden); });
   return {
     element, video, audio, tools,
@@ -86,22 +98,50 @@ export function createTile(memberId, name, mine = false) {
     /** @param {string} q */
     setQuality(q) {
       quality.dataset.quality = q;
-      quality.setAttribute("aria-label", t(`media.quality.${q}`));
+      const bars = /** @type {HTMLElement} */ (quality.firstChild);
+      bars.textContent = QUALITY_BARS[/** @type {keyof typeof QUALITY_BARS} */ (q)] ?? QUALITY_BARS.unknown;
+      qualityText.textContent = t(`media.quality.${q}`);
       quality.title = t(`media.quality.${q}`);
     },
-    /** @param {boolean} isMuted */
+    /** @param {boolean} isMuted the chair muted them */
     setMuted(isMuted) {
       muted.hidden = !isMuted;
       element.dataset.muted = String(isMuted);
     },
+    /** @param {{mic: boolean, camera: boolean}} sw their own switches */
+    setSwitches(sw) {
+      micOff.hidden = sw.mic || !muted.hidden;
+      camOff.hidden = sw.camera;
+      element.dataset.mic = sw.mic ? "on" : "off";
+      element.dataset.camera = sw.camera ? "on" : "off";
+    },
+    /** @param {boolean} raised */
+    setHand(raised) {
+      hand.hidden = !raised;
+      element.dataset.hand = String(raised);
+    },
+    /** @param {boolean} on */
+    setSpeaking(on) {
+      speaking.hidden = !on;
+      element.classList.toggle("tile-speaking", on);
+    },
     /** @param {string} text */
     setName(text) {
+      if (label.textContent === text) return;
       label.textContent = text;
+      initials.textContent = initialsOf(text);
     },
   };
 }
 
 /** @typedef {ReturnType<typeof createTile>} Tile */
+
+/** An event's target is somewhere one types: no shortcuts there. */
+function isTyping(/** @type {EventTarget | null} */ target) {
+  const el = /** @type {HTMLElement | null} */ (target);
+  if (!el || !el.tagName) return false;
+  return ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName) || el.isContentEditable;
+}
 
 /**
  * The media area of the meeting room.
@@ -111,6 +151,9 @@ export function createTile(memberId, name, mine = false) {
  *   isChair: () => boolean,
  *   inMainRoom: () => boolean,
  *   nameOf: (memberId: string) => string,
+ *   hand: {can: () => boolean, raised: () => boolean, toggle: () => Promise<unknown>},
+ *   raisedHands: () => Set<string>,
+ *   floor: () => string | null,
  * }} opts
  */
 export function createMediaArea(opts) {
@@ -118,6 +161,9 @@ export function createMediaArea(opts) {
   const media = new MediaSession(opts.link, { send: prefs.send, cap: prefs.cap, profile: prefs.profile });
   /** @type {Map<string, Tile>} */
   const tiles = new Map();
+  /** @type {"stage" | "grid"} */
+  let layout = localStorage.getItem(LAYOUT_KEY) === "grid" ? "grid" : "stage";
+  let firstJoin = true;
 
   /**
    * @param {string} id
@@ -134,14 +180,22 @@ export function createMediaArea(opts) {
     return h("div", { class: "field media-field" }, h("label", { for: id }, tx(labelKey)), sel);
   };
   const sendField = select("media-send", "media.send", [["camera", "media.send.camera"], ["mic", "media.send.mic"], ["none", "media.send.none"]], prefs.send,
-    (v) => { prefs.send = /** @type {SendMode} */ (v); savePrefs(prefs); media.setSend(prefs.send); });
+    (v) => { prefs.send = /** @type {SendMode} */ (v); savePrefs(prefs); media.setSend(prefs.send); renderControls(); });
   const capField = select("media-cap", "media.cap", [["none", "media.cap.none"], ["low", "media.cap.low"], ["very_low", "media.cap.very_low"]], prefs.cap,
     (v) => { prefs.cap = /** @type {UplinkCap} */ (v); savePrefs(prefs); media.setCap(prefs.cap); });
   const profileField = select("media-profile", "media.profile", [["full", "media.profile.full"], ["low_video", "media.profile.low_video"], ["last_n", "media.profile.last_n"], ["main_room_only", "media.profile.main_room_only"], ["audio_only", "media.profile.audio_only"]], prefs.profile,
     (v) => { prefs.profile = /** @type {ProfileMode} */ (v); savePrefs(prefs); media.setProfile(prefs.profile).catch(() => undefined); renderTiles(); });
   const roomCamera = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "media-room-camera" }));
-  roomCamera.addEventListener("change", () => media.setMainRoom(roomCamera.checked));
-  const roomCameraField = h("div", { class: "media-check", hidden: true }, roomCamera, h("label", { for: "media-room-camera" }, tx("media.room_camera")));
+  roomCamera.addEventListener("change", async () => {
+    await media.setMainRoom(roomCamera.checked);
+    // the room's camera computer sends its camera and the room's microphone
+    if (roomCamera.checked) {
+      await media.setCamera(true);
+      await media.setMic(true);
+    }
+    renderControls();
+  });
+  const roomCameraField = h("label", { class: "media-check", for: "media-room-camera", hidden: true }, roomCamera, h("span", {}, tx("media.room_camera")));
   const status = h("p", { class: "media-status", role: "status", "aria-live": "polite", "data-media-state": "idle" });
   const sound = h("button", { type: "button", class: "btn btn-small", hidden: true, "data-action": "enable-sound" }, tx("media.enable_sound"));
   sound.addEventListener("click", () => {
@@ -167,13 +221,90 @@ export function createMediaArea(opts) {
       .finally(() => { recButton.disabled = false; });
   });
   opts.link.socket.on("recording_changed", (/** @type {{recording: boolean}} */ d) => { recording = Boolean(d.recording); renderRecording(); });
+
+  // ---- the control bar ------------------------------------------------------------
+  /**
+   * @param {string} action
+   * @param {string} shortcut
+   * @param {() => void} onClick
+   */
+  const control = (action, shortcut, onClick) => {
+    const b = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ctl", "data-action": action, "aria-keyshortcuts": shortcut || undefined }));
+    b.addEventListener("click", onClick);
+    return b;
+  };
+  const micButton = control("toggle-mic", "M", () => { media.setMic(!media.micOn).then(renderControls); });
+  const camButton = control("toggle-camera", "V", () => { media.setCamera(!media.cameraOn).then(renderControls); });
+  const handButton = control("toggle-hand", "H", () => {
+    handButton.disabled = true;
+    opts.hand.toggle().catch(() => undefined).finally(() => { handButton.disabled = false; renderControls(); });
+  });
+  const layoutButton = control("toggle-layout", "G", () => {
+    layout = layout === "stage" ? "grid" : "stage";
+    try {
+      localStorage.setItem(LAYOUT_KEY, layout);
+    } catch {
+      // not kept
+    }
+    renderControls();
+    renderTiles();
+  });
+  const settingsPanel = h("div", { class: "media-settings", id: "media-settings", hidden: true },
+    h("div", { class: "media-controls" }, sendField, capField, profileField, roomCameraField),
+    h("p", { class: "shortcuts hint" }, tx("media.shortcuts")));
+  const settingsButton = control("media-settings", "", () => {
+    settingsPanel.hidden = !settingsPanel.hidden;
+    settingsButton.setAttribute("aria-expanded", String(!settingsPanel.hidden));
+  });
+  settingsButton.setAttribute("aria-controls", "media-settings");
+  settingsButton.setAttribute("aria-expanded", "false");
+  replaceChildren(settingsButton, icon("more"), h("span", { class: "ctl-label" }, tx("media.ctl.more")));
+  const controlBar = h("div", { class: "control-bar", role: "toolbar", "aria-label": t("media.controls"), "data-i18n-aria-label": "media.controls" },
+    micButton, camButton, handButton, layoutButton, settingsButton);
+  const note = h("p", { class: "media-note", hidden: true }, tx("media.main_room_note"));
+
+  function renderControls() {
+    const sending = media.send !== "none" && !media.display;
+    micButton.hidden = camButton.hidden = !sending;
+    const micOn = media.micOn && Boolean(media.localStream?.getAudioTracks().length);
+    micButton.dataset.on = String(micOn);
+    micButton.setAttribute("aria-pressed", String(!micOn));
+    replaceChildren(micButton, icon("mic", { off: !micOn }), h("span", { class: "ctl-label" }, tx(micOn ? "media.ctl.mute" : "media.ctl.unmute")));
+    micButton.title = `${t(micOn ? "media.ctl.mute" : "media.ctl.unmute")} (M)`;
+    const camOn = media.cameraOn;
+    camButton.dataset.on = String(camOn);
+    camButton.setAttribute("aria-pressed", String(!camOn));
+    replaceChildren(camButton, icon("camera", { off: !camOn }), h("span", { class: "ctl-label" }, tx(camOn ? "media.ctl.camera_off" : "media.ctl.camera_on")));
+    camButton.title = `${t(camOn ? "media.ctl.camera_off" : "media.ctl.camera_on")} (V)`;
+    const raised = opts.hand.raised();
+    handButton.hidden = !opts.hand.can();
+    handButton.dataset.on = String(raised);
+    handButton.setAttribute("aria-pressed", String(raised));
+    replaceChildren(handButton, icon("hand"), h("span", { class: "ctl-label" }, tx(raised ? "media.ctl.lower_hand" : "media.ctl.raise_hand")));
+    handButton.title = `${t(raised ? "media.ctl.lower_hand" : "media.ctl.raise_hand")} (H)`;
+    replaceChildren(layoutButton, icon(layout === "stage" ? "grid" : "stage"), h("span", { class: "ctl-label" }, tx(layout === "stage" ? "media.ctl.grid" : "media.ctl.stage")));
+    layoutButton.title = `${t(layout === "stage" ? "media.ctl.grid" : "media.ctl.stage")} (G)`;
+    element.dataset.layout = layout;
+  }
+
+  /** @param {KeyboardEvent} event */
+  const onKey = (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    const key = event.key.toLowerCase();
+    /** @type {HTMLButtonElement | null} */
+    const target = key === "m" ? micButton : key === "v" ? camButton : key === "h" ? handButton : key === "g" ? layoutButton : null;
+    if (!target || target.hidden || target.disabled) return;
+    event.preventDefault();
+    target.click();
+  };
+  document.addEventListener("keydown", onKey);
+
+  const stage = h("div", { class: "stage", "data-member-id": "" });
   const grid = h("div", { class: "tiles", "data-count": "0" });
-  const settings = h("details", { class: "media-settings" },
-    h("summary", {}, tx("media.settings")),
-    h("div", { class: "media-controls" }, sendField, capField, profileField, roomCameraField));
-  const element = h("section", { class: "media-area panel", "aria-labelledby": "media-title" },
-    h("div", { class: "media-head" }, h("h2", { id: "media-title", class: "panel-title" }, tx("media.title")), recIndicator, status, sound, recButton),
-    settings, grid);
+  const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
+    stage, grid,
+    h("div", { class: "media-line" }, recIndicator, status, sound, recButton),
+    note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
   /** @type {any} */ (element).media = media;
@@ -185,13 +316,21 @@ export function createMediaArea(opts) {
     status.dataset.mediaState = s.state;
     /** @type {(HTMLElement | string)[]} */
     const parts = [];
-    if (s.state === "connecting") parts.push(tx("media.state.connecting"));
-    else if (s.state === "reconnecting") parts.push(tx("media.state.reconnecting"));
-    else if (s.state === "connected") parts.push(tx("media.state.connected"));
+    const mark = h("span", { class: "state-mark", "aria-hidden": "true" }, s.state === "connected" ? "✓" : s.state === "reconnecting" ? "!" : "…");
+    if (s.state === "connecting") parts.push(mark, tx("media.state.connecting"));
+    else if (s.state === "reconnecting") parts.push(mark, tx("media.state.reconnecting"));
+    else if (s.state === "connected") parts.push(mark, tx("media.state.connected"));
     else if (s.state === "closed") parts.push(tx("media.state.closed"));
+    else if (s.state === "elsewhere" || s.state === "moved") {
+      // a second device: ask, never take over silently (the other keeps its media)
+      parts.push(h("span", { class: "media-elsewhere" }, tx(s.state === "elsewhere" ? "media.state.elsewhere" : "media.state.moved")),
+        h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "take-over", onclick: () => media.takeOver() },
+          tx(s.state === "elsewhere" ? "media.take_over" : "media.take_back")));
+    }
     if (s.cameraBlocked) parts.push(h("span", { class: "media-blocked", "data-camera-blocked": "true" }, tx("media.camera_blocked")));
     if (s.error && s.state !== "connected") parts.push(h("span", { class: "media-error" }, s.error.message));
     replaceChildren(status, parts);
+    renderControls();
   }
 
   /** @param {string} memberId */
@@ -221,9 +360,23 @@ export function createMediaArea(opts) {
     );
   }
 
+  /**
+   * Who is large on the stage: the chair's spotlight, else whoever has the floor, else
+   * the most recent speaker, else the first one sending video; never oneself unless alone.
+   * @param {Map<string, RemoteMedia>} remote
+   */
+  function onStage(remote) {
+    const candidates = [media.spotlight, opts.floor(), media.activeSpeaker];
+    for (const id of candidates) if (id && remote.has(id)) return id;
+    for (const [id, item] of remote) if (item.video && media.publications.get(id)?.camera_on !== false) return id;
+    const first = remote.keys().next();
+    return first.done ? null : first.value;
+  }
+
   function renderTiles() {
     const remote = media.remote();
     const showVideo = prefs.profile !== "audio_only";
+    const hands = opts.raisedHands();
     for (const [memberId, tile] of tiles) {
       if (!remote.has(memberId)) {
         tile.set({ audio: null, video: null }, false);
@@ -231,36 +384,52 @@ export function createMediaArea(opts) {
         tiles.delete(memberId);
       }
     }
+    mine.set({ audio: null, video: media.cameraOn ? media.localStream?.getVideoTracks()[0] ?? null : null }, true);
+    mine.setMuted(Boolean(media.publications.get(opts.myId)?.muted));
+    mine.setSwitches({ mic: media.micOn && Boolean(media.localStream?.getAudioTracks().length), camera: media.cameraOn });
+    mine.setQuality(media.quality.get(opts.myId)?.quality ?? "unknown");
+    mine.setHand(hands.has(opts.myId));
+    mine.setSpeaking(false);
     /** @type {HTMLElement[]} */
     const order = [];
-    if (media.localStream) {
-      mine.set({ audio: null, video: media.localStream.getVideoTracks()[0] ?? null }, true);
-      mine.setMuted(Boolean(media.publications.get(opts.myId)?.muted));
-      mine.setQuality(media.quality.get(opts.myId)?.quality ?? "unknown");
-      order.push(mine.element);
-    } else {
-      mine.set({ audio: null, video: null }, false);
-    }
+    const staged = layout === "stage" ? onStage(remote) : null;
     for (const [memberId, item] of remote) {
       const tile = tileFor(memberId);
       tile.setName(opts.nameOf(memberId));
       const pub = media.publications.get(memberId);
-      tile.set(item, showVideo && pub?.video !== false);
+      tile.set(item, showVideo && pub?.video !== false && pub?.camera_on !== false);
       tile.setMuted(Boolean(pub?.muted));
+      tile.setSwitches({ mic: pub?.mic_on !== false, camera: pub?.camera_on !== false });
       tile.setQuality(media.quality.get(memberId)?.quality ?? "unknown");
-      tile.element.classList.toggle("tile-speaking", media.activeSpeaker === memberId);
+      tile.setSpeaking(media.activeSpeaker === memberId);
+      tile.setHand(hands.has(memberId));
       renderTools(tile, memberId);
-      order.push(tile.element);
+      if (memberId !== staged) order.push(tile.element);
     }
-    replaceChildren(grid, order);
+    if (media.send !== "none" || media.localStream) order.unshift(mine.element);
+    if (staged) {
+      stage.dataset.memberId = staged;
+      const big = tileFor(staged).element;
+      if (stage.firstChild !== big) replaceChildren(stage, big);
+    } else if (layout === "stage" && !remote.size && media.status.state === "connected") {
+      stage.dataset.memberId = "";
+      replaceChildren(stage, h("p", { class: "empty" }, tx("media.nobody")));
+    } else {
+      stage.dataset.memberId = "";
+      replaceChildren(stage);
+    }
+    stage.hidden = layout === "grid";
+    // move nodes only when the order changes: re-attaching a playing video restarts it
+    if (order.length !== grid.children.length || order.some((el, i) => grid.children[i] !== el)) replaceChildren(grid, order);
     grid.dataset.count = String(order.length);
-    if (!order.length) grid.append(h("p", { class: "empty" }, tx("media.nobody")));
+    element.dataset.remote = String(remote.size);
   }
 
   media.addEventListener("state", renderStatus);
   media.addEventListener("local", renderTiles);
   media.addEventListener("remote", renderTiles);
   media.addEventListener("publication", renderTiles);
+  media.addEventListener("switches", () => { renderControls(); renderTiles(); });
   media.addEventListener("muted", (e) => {
     const d = /** @type {CustomEvent<{member_id: string, muted: boolean}>} */ (e).detail;
     if (d.member_id === opts.myId) {
@@ -271,6 +440,7 @@ export function createMediaArea(opts) {
   media.addEventListener("spotlight", renderTiles);
   media.addEventListener("speaker", renderTiles);
   media.addEventListener("quality", renderTiles);
+  renderControls();
 
   return {
     element,
@@ -282,17 +452,29 @@ export function createMediaArea(opts) {
         roomCamera.checked = false;
         media.mainRoom = false;
       }
+      if (firstJoin) {
+        firstJoin = false;
+        // in the room, a phone's microphone and loudspeaker echo: start with both off
+        if (opts.inMainRoom()) {
+          media.micOn = false;
+          media.cameraOn = false;
+        }
+        note.hidden = !opts.inMainRoom();
+      }
       media.start();
       renderStatus();
       renderRecording();
+      renderControls();
     },
-    /** Names or roles changed (roster update, language). */
+    /** Names, roles, hands or the floor changed (roster or procedure update, language). */
     refresh() {
       mine.setName(opts.nameOf(opts.myId));
       renderTiles();
       renderRecording();
+      renderControls();
     },
     destroy() {
+      document.removeEventListener("keydown", onKey);
       media.close();
       for (const tile of [...tiles.values(), mine]) tile.set({ audio: null, video: null }, false);
     },

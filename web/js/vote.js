@@ -27,7 +27,23 @@ import { prepareBallot, checkBallot } from "./e2e-client.js";
  *   poll: the ballot encrypted on this device, waiting for "confirm" (or "check this ballot")
  * @property {boolean} encrypting
  * @property {boolean} auditing the prepared ballot was opened for a check: it is never cast
+ * @property {boolean} castHere this page cast the ballot (a reload forgets it)
+ * @property {number[] | null} castChoices what this page cast, kept in memory only
+ * @property {number} revealUntil "show my choice" is on until this time (ms)
  */
+
+/** How long "show my choice" shows a secret choice. */
+const REVEAL_MS = 5000;
+
+/**
+ * A receipt or tracker in groups of four, so a narrow screen breaks it between groups.
+ * @param {string} code
+ */
+export function receiptCode(code) {
+  const groups = code.match(/.{1,4}/g) ?? [code];
+  return h("code", { class: "receipt-code", "data-receipt": code, "aria-label": code },
+    groups.flatMap((g, i) => [i ? " " : "", h("span", { class: "receipt-group" }, g)]));
+}
 
 /** @param {string} tracker the first 16 hex digits, in groups of four */
 export function shortTracker(tracker) {
@@ -58,7 +74,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     let s = ui.get(pollId);
     if (!s) {
       s = { selected: [], step: "choose", error: "", retrying: false, changing: false, prepared: null, encrypting: false,
-        auditing: false };
+        auditing: false, castHere: false, castChoices: null, revealUntil: 0 };
       ui.set(pollId, s);
     }
     return s;
@@ -114,6 +130,9 @@ export function createVotePanel(proc, { canVote, whyNot }) {
       } else {
         await proc.cast(poll.poll_id, s.selected);
       }
+      s.castHere = true;
+      s.castChoices = [...s.selected];
+      s.revealUntil = 0;
       s.step = "done";
       s.changing = false;
       followed.add(poll.poll_id);
@@ -232,19 +251,54 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   }
 
   /**
+   * A download link for the server's signed receipt kept on this device, if any.
+   * @param {Poll} poll
+   */
+  function signedReceiptLink(poll) {
+    const signed = proc.storedBallot(poll.poll_id)?.signed_receipt;
+    if (!signed) return null;
+    const url = URL.createObjectURL(new Blob([signed], { type: "text/plain" }));
+    return h("p", { class: "hint" },
+      h("a", { href: url, download: `receipt-poll-${poll.poll_id}.txt`, "data-action": "download-receipt" }, tx("vote.signed_receipt")),
+      " ", tx("vote.signed_receipt_hint"));
+  }
+
+  /**
+   * After casting: the tracker and "counted", never the choice of a secret ballot on
+   * screen (neighbours in the room can read a phone). "Show my choice" reveals it for
+   * a few seconds, and only on the page that cast it: after a reload it is gone.
    * @param {Poll} poll
    * @param {ReturnType<Procedure["myVote"]>} mine
    */
   function receipt(poll, mine) {
     const s = stateOf(poll.poll_id);
-    const picked = mine.choices ? (mine.choices.length ? mine.choices.map((i) => optionLabel(poll.config, i)).join(", ") : t("vote.blank")) : null;
+    const secret = poll.config.kind === "secret";
+    const pickedText = (/** @type {number[]} */ c) => (c.length ? c.map((i) => optionLabel(poll.config, i)).join(", ") : t("vote.blank"));
+    /** @type {HTMLElement | null} */
+    let choiceLine = null;
+    if (!secret && mine.choices) {
+      choiceLine = h("p", {}, tx("vote.your_choice"), " ", h("strong", { class: "vote-picked" }, pickedText(mine.choices)));
+    } else if (secret && s.castHere && s.castChoices) {
+      const cast = s.castChoices;
+      const shown = Date.now() < s.revealUntil;
+      choiceLine = shown
+        ? h("p", { class: "vote-reveal", "data-revealed": "true" }, tx("vote.your_choice"), " ", h("strong", { class: "vote-picked" }, pickedText(cast)))
+        : h("button", { type: "button", class: "btn btn-quiet", "data-action": "reveal-choice",
+            onclick: () => {
+              s.revealUntil = Date.now() + REVEAL_MS;
+              render();
+              setTimeout(render, REVEAL_MS + 50);
+            } }, tx("vote.tap_to_show"));
+    }
     return h("div", { class: "vote-done", "data-voted": "true" },
-      h("p", { class: "vote-done-title" }, h("span", { class: "check", "aria-hidden": "true" }, "✓"), tx("vote.you_voted")),
-      picked ? h("p", {}, tx("vote.your_choice"), " ", h("strong", { class: "vote-picked" }, picked)) : null,
+      h("p", { class: "vote-done-title" }, h("span", { class: "check", "aria-hidden": "true" }, "✓"),
+        tx(secret ? "vote.counted" : "vote.you_voted")),
       mine.receipt
-        ? h("p", { class: "receipt" }, tx(poll.config.kind === "secret" ? "vote.tracker" : "vote.receipt"), " ", h("code", { class: "receipt-code" }, mine.receipt))
-        : poll.config.kind === "secret" ? h("p", { class: "hint" }, tx("vote.receipt_other_device")) : null,
-      mine.receipt && poll.config.kind === "secret" && poll.state === "open" ? h("p", { class: "hint" }, tx("vote.receipt_hint")) : null,
+        ? h("p", { class: "receipt" }, tx(secret ? "vote.tracker" : "vote.receipt"), " ", receiptCode(mine.receipt))
+        : secret ? h("p", { class: "hint" }, tx("vote.receipt_other_device")) : null,
+      choiceLine,
+      mine.receipt && secret && poll.state === "open" ? h("p", { class: "hint" }, tx("vote.receipt_hint")) : null,
+      signedReceiptLink(poll),
       poll.config.allow_change && poll.state === "open" && (poll.config.kind === "open" || proc.storedBallot(poll.poll_id))
         ? h("button", { type: "button", class: "btn", "data-action": "change-vote", onclick: () => { s.changing = true; s.step = "choose"; s.selected = []; render(); } }, tx("vote.change"))
         : null,
@@ -286,7 +340,8 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   function signature(poll) {
     const s = stateOf(poll.poll_id);
     const mine = proc.myVote(poll.poll_id);
-    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result), proc.receiptCheck(poll)]);
+    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result), Date.now() < s.revealUntil,
+      proc.receiptCheck(poll)]);
   }
 
   /** @param {Poll} poll */
@@ -360,9 +415,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
       ui.delete(poll.poll_id);
       followed.add(poll.poll_id);
     }
-    render();
-    // bring the vote into view: it is the most important thing on the screen now
-    element.scrollIntoView({ block: "start", behavior: "smooth" });
+    render(); // the room brings the Vote tab forward (room.js)
   });
   render();
   return { element, render, tick };

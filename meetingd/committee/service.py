@@ -1,0 +1,36 @@
+"""The committee services, assembled once (see :attr:`meetingd.services.Services.committee`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meeting.clock import Clock
+
+from ..journal import Journal
+from ..security.events import EventSink
+from .figures import Figures
+from .org import Organisation
+from .org_log import OrgLog
+from .profiles import Profiles
+
+
+@dataclass(frozen=True)
+class CommitteeServices:
+    log: OrgLog
+    org: Organisation
+    figures: Figures
+    profiles: Profiles
+
+
+def committee_services(
+    db: async_sessionmaker[AsyncSession],
+    journal: Journal,
+    clock: Clock,
+    origin_prefix: str,
+    events: EventSink | None = None,
+) -> CommitteeServices:
+    log = OrgLog(db, journal.signer_for(f"{origin_prefix.rstrip('/')}/org"), clock)
+    figures = Figures(db, journal)
+    return CommitteeServices(log, Organisation(db, log), figures, Profiles(db, log, figures, events))

@@ -1,0 +1,174 @@
+"""Room broadcasts written as one encoded packet per connection, on one node or many.
+
+python-socketio's ``emit`` to a room creates one task per recipient; for a tally or
+roster update to hundreds of members that task churn dominated the server's CPU. The
+fast path encodes the Socket.IO packet once and writes it to each local connection's
+send queue, in order, with no task per recipient.
+
+Across nodes, broadcasts travel through python-socketio's Redis manager (one published
+message per broadcast, not per recipient). :class:`RedisFanout` keeps that transport and
+replaces only the *delivery* on each node, local or remote, with the same fast path, so
+a cluster never silently degrades to per-recipient emits. Emits the fast path cannot
+carry (callbacks, binary attachments, no room) go through python-socketio unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import engineio
+import socketio
+from socketio.async_redis_manager import AsyncRedisManager
+
+logger = logging.getLogger(__name__)
+
+
+async def write_to_room(
+    sio: socketio.AsyncServer, namespace: str, room: str, event: str, data: Any, skip_sid: str | None = None
+) -> int:
+    """Encode ``[event, data]`` once and queue it on each local member of ``room``.
+
+    Returns how many connections it was written to.
+    """
+    args = list(data) if isinstance(data, tuple) else [data]
+    encoded = sio.packet_class(socketio.packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+    packets = [
+        engineio.packet.Packet(engineio.packet.MESSAGE, p)
+        for p in (encoded if isinstance(encoded, list) else [encoded])
+    ]
+    eio = sio.eio
+    sent = 0
+    for sid, eio_sid in list(sio.manager.get_participants(namespace, room)):
+        if sid == skip_sid:
+            continue
+        for pkt in packets:
+            await eio.send_packet(eio_sid, pkt)
+        sent += 1
+    return sent
+
+
+class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio has no type hints
+    """python-socketio's Redis manager with encode-once delivery on every node.
+
+    ``published`` and ``delivered`` count broadcasts sent to Redis and written locally
+    (for metrics and for the test that proves the fast path is taken on every node).
+    """
+
+    def __init__(self, url: str, channel: str = "meetingd-socketio", **kwargs: Any) -> None:
+        # Connect attempts give up quickly when Redis is down (the node keeps serving its
+        # own meetings); no read timeout, the subscriber waits for messages indefinitely.
+        options = {"socket_connect_timeout": 2, "health_check_interval": 10}
+        super().__init__(
+            url,
+            channel=channel,
+            write_only=False,
+            redis_options=options | kwargs.pop("redis_options", {}),
+            **kwargs,
+        )
+        self._clients: list[tuple[Any, Any]] = []
+        self.published = 0
+        self.fast_deliveries = 0
+        self.slow_deliveries = 0
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: str | None = None,
+        skip_sid: str | None = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        await super().emit(
+            event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+        )
+        if not kwargs.get("ignore_queue"):
+            self.published += 1
+
+    def _redis_connect(self) -> None:
+        # The publisher and the listener each (re)connect after an error, replacing the
+        # client the other may still use: keep every one made, to close them all.
+        super()._redis_connect()
+        self._clients.append((self.redis, self.pubsub))
+
+    async def close(self) -> None:
+        """Stop listening and close every Redis connection made (server shutdown)."""
+        thread = getattr(self, "thread", None)
+        if thread is not None:
+            thread.cancel()
+            await asyncio.gather(thread, return_exceptions=True)
+        for redis, pubsub in self._clients:
+            await pubsub.aclose()
+            await redis.aclose()
+        self._clients.clear()
+        self.connected = False
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        room = message.get("room")
+        if (
+            message.get("callback") is None
+            and not message.get("binary")
+            and isinstance(room, str)
+            and self.server is not None
+        ):
+            data = message["data"]
+            payload = data[0] if len(data) == 1 else tuple(data)
+            await write_to_room(
+                self.server,
+                message.get("namespace") or "/",
+                room,
+                message["event"],
+                payload,
+                message.get("skip_sid"),
+            )
+            self.fast_deliveries += 1
+            return
+        self.slow_deliveries += 1
+        await super()._handle_emit(message)
+
+
+async def broadcast(
+    sio: socketio.AsyncServer, namespace: str, room: str, event: str, data: Any, skip_sid: str | None = None
+) -> None:
+    """A room broadcast, encode-once wherever its members are connected."""
+    manager = sio.manager
+    if type(manager) is socketio.AsyncManager:  # one node
+        await write_to_room(sio, namespace, room, event, data, skip_sid)
+    elif isinstance(manager, RedisFanout):  # published once; RedisFanout delivers on each node
+        await sio.emit(event, data, room=room, namespace=namespace, skip_sid=skip_sid)
+    else:
+        raise TypeError(
+            f"{type(manager).__name__}: broadcasts need socketio.AsyncManager "
+            "or signaling.fanout.RedisFanout (encode-once delivery)"
+        )
+
+
+def client_manager(redis_url: str) -> socketio.AsyncManager:
+    """The Socket.IO client manager: in-process for one node, Redis for a cluster."""
+    if not redis_url:
+        return socketio.AsyncManager()
+    return RedisFanout(redis_url)
+
+
+async def close_manager(sio: socketio.AsyncServer) -> None:
+    """Release what the client manager holds (the Redis connections of a cluster node)."""
+    if isinstance(sio.manager, RedisFanout):
+        await sio.manager.close()
+
+
+async def redis_ok(sio: socketio.AsyncServer, within_s: float = 1.0) -> bool | None:
+    """Whether this node reaches its Redis (None: a single node, no Redis)."""
+    manager = sio.manager
+    if not isinstance(manager, RedisFanout):
+        return None
+    try:
+        if manager.redis is None:
+            manager._redis_connect()
+        return bool(await asyncio.wait_for(manager.redis.ping(), within_s))
+    except Exception as exc:  # down, refused, timed out: reported, never raised
+        logger.warning("redis ping failed: %s", exc)
+        return False

@@ -1,0 +1,151 @@
+"""The committee's pages in the browser: figures with charts and tables, a member's profile.
+
+The organisation is a synthetic committee (a year of signed minutes, written before the
+real ``meetingd`` process starts on the same data directory); C1-001 is made its officer.
+Phone and laptop, English and Vietnamese; screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LAPTOP, PHONE
+from tests.browser.test_votes_browser import sign_in
+
+pytestmark = pytest.mark.browser
+
+OFFICER = "C1-001"
+
+
+async def _seed(data: Path) -> None:
+    from meetingd.app import open_services
+    from meetingd.committee.synthetic import seed_organisation
+    from meetingd.config import load_config
+    from meetingd.demo import seed_demo
+
+    cfg = load_config(environ={}, overrides={"server": {"data_dir": str(data)}})
+    svc = await open_services(cfg)
+    try:
+        await seed_demo(svc)
+        now = datetime.now(UTC)
+        first = now.month + 1  # the twelve months up to last month
+        await seed_organisation(
+            svc,
+            cells=12,
+            members_per_cell=8,
+            months=11,
+            year=now.year - 1 if first <= 12 else now.year,
+            first_month=(first - 1) % 12 + 1,
+        )
+        await svc.committee.org.import_csv(
+            f"kind,key,name,parent,title\ncommittee_officer,{OFFICER},,K-SYN,committee secretary\n", "test"
+        )
+    finally:
+        await svc.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.support.server import start_meetingd, stop_meetingd
+
+    tmp = tmp_path_factory.mktemp("committee")
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, beside pytest's
+        pool.submit(asyncio.run, _seed(tmp / "data")).result()
+    base_url, proc = start_meetingd(tmp)
+    try:
+        yield base_url.rstrip("/")
+    finally:
+        stop_meetingd(proc)
+
+
+def signed_in(page: Page, member_id: str, password: str, lang: str) -> None:
+    """Sign in and pick the language (it is saved for the member, so every test sets it)."""
+    sign_in(page, member_id, password)
+    page.select_option("#language", lang)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def open_committee(page: Page) -> None:
+    page.goto("/#/org")
+    page.locator('[data-committee="K-SYN"]').click()
+    expect(page.locator(".committee .stat")).to_have_count(4)
+    expect(page.locator(".chart canvas").first).to_be_visible()
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], width  # type: ignore[index]
+
+
+def test_a_committee_officer_sees_trends_bars_and_flags_on_a_laptop_in_english(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(LAPTOP)
+    signed_in(page, OFFICER, demo_password, "en")
+    open_committee(page)
+    expect(page.locator("h1")).to_have_text("Synthetic committee (K-SYN)")
+    expect(page.locator("figure.chart-figure")).to_have_count(2)
+    expect(page.locator("figure.chart-figure table.figures")).to_have_count(2)  # a table beside each chart
+    expect(page.locator("table.figures").nth(1).locator("tbody tr")).to_have_count(12)
+    expect(page.get_by_role("heading", name="Cells that did not meet")).to_be_visible()
+    expect(page.locator('.downloads a[href*="report.pdf"]')).to_be_visible()
+    page.screenshot(path=str(artifacts / "committee-laptop-en.png"), full_page=True)
+    # another cell picked for the trend line redraws it
+    page.select_option("#trend-cell", "K-SYN cell 003")
+    expect(page.locator("table.figures").first.locator("thead th").nth(2)).to_have_text("K-SYN cell 003")
+
+
+def test_the_committee_page_fits_a_phone_in_vietnamese(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(PHONE)
+    signed_in(page, OFFICER, demo_password, "vi")
+    open_committee(page)
+    expect(page.get_by_role("heading", name="Tỷ lệ dự họp theo tháng")).to_be_visible()
+    expect(page.get_by_role("heading", name="Tỷ lệ dự họp theo chi bộ")).to_be_visible()
+    box = page.locator(".chart").first.bounding_box()
+    assert box is not None and box["width"] <= PHONE["width"]
+    no_sideways_scroll(page)
+    page.screenshot(path=str(artifacts / "committee-phone-vi.png"), full_page=True)
+
+
+def test_a_member_profile_shows_the_timeline_and_records_a_change(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(PHONE)
+    signed_in(page, OFFICER, demo_password, "en")
+    open_committee(page)
+    page.locator(".flags a").first.click()
+    expect(page.locator(".profile .chart canvas")).to_be_visible()
+    expect(page.locator(".profile table.figures tbody tr")).to_have_count(11)
+    page.select_option("#change-kind", "reward")
+    page.locator("#change-title").fill("Certificate of merit")
+    page.locator("#change-date").fill("2026-05-01")
+    page.locator("#change-reason").fill("Led the flood relief")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator('[data-section="reward"]')).to_contain_text("Certificate of merit")
+    expect(page.locator(".history li")).to_have_count(1)
+    no_sideways_scroll(page)
+    page.screenshot(path=str(artifacts / "profile-phone-en.png"), full_page=True)
+
+
+def test_a_member_cannot_see_the_committee_and_reads_their_own_profile_in_vietnamese(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(LAPTOP)
+    signed_in(page, "C1-002", demo_password, "vi")
+    page.goto("/#/org")
+    expect(page.locator(".committee p.muted")).to_contain_text("Bạn không phụ trách")
+    page.goto("/#/committee/1")
+    expect(page.locator(".form-message.error")).to_contain_text("Không tìm thấy cấp ủy")
+    page.goto("/#/org")
+    page.get_by_role("link", name="Hồ sơ của tôi").click()
+    expect(page.locator(".profile h1")).to_contain_text("C1-002")
+    page.screenshot(path=str(artifacts / "profile-laptop-vi.png"), full_page=True)

@@ -1,0 +1,117 @@
+"""The organisation tree: who sees which cell, and the all-or-nothing CSV import check."""
+
+from __future__ import annotations
+
+import pytest
+
+from meeting.errors import InvalidInput
+from meeting.organisation import (
+    CellNode,
+    Committee,
+    OrgSnapshot,
+    OrgTree,
+    Viewer,
+    committee_order,
+    parse_org_csv,
+)
+
+
+def tree() -> OrgTree:
+    t = OrgTree()
+    t.committees = {
+        1: Committee(1, "K-PROV", "Province"),
+        2: Committee(2, "K-D1", "District 1", 1),
+        3: Committee(3, "K-D2", "District 2", 1),
+        4: Committee(4, "K-W1", "Ward 1", 2),
+    }
+    t.cells = {
+        10: CellNode(10, "Cell A", 2),
+        11: CellNode(11, "Cell B", 4),
+        12: CellNode(12, "Cell C", 3),
+        13: CellNode(13, "Cell D", None),
+    }
+    return t
+
+
+def test_a_committee_officer_sees_the_cells_under_their_committee_at_any_depth() -> None:
+    v = Viewer("X", 10, officer_of_committees=frozenset({2}))
+    assert tree().scope(v) == {10, 11}
+    assert tree().may_see_committee(v, 4) and not tree().may_see_committee(v, 1)
+    assert not tree().may_see_cell(v, 12)
+
+
+def test_a_cell_officer_sees_their_cell_only_and_an_admin_everything() -> None:
+    assert tree().scope(Viewer("X", 12, officer_of_cells=frozenset({12}))) == {12}
+    assert tree().scope(Viewer("X", 12)) == set()
+    assert tree().scope(Viewer("A", 13, is_admin=True)) is None
+
+
+def test_the_tree_shown_to_an_officer_starts_at_their_committee() -> None:
+    shown = tree().to_dict(Viewer("X", 10, officer_of_committees=frozenset({2})))
+    assert [c["code"] for c in shown["committees"]] == ["K-D1"]
+    assert shown["committees"][0]["committees"][0]["cells"][0]["name"] == "Cell B"
+    full = tree().to_dict(Viewer("A", 13, is_admin=True))
+    assert [c["code"] for c in full["committees"]] == ["K-PROV"] and full["cells"][0]["name"] == "Cell D"
+
+
+GOOD = """kind,key,name,parent,title
+committee,K-PROV,Province,,
+committee,K-D1,District 1,K-PROV,
+cell,Cell A,,K-D1,
+site,Island post,,Cell A,
+committee_officer,M-1,,K-D1,secretary
+cell_officer,M-2,,Cell A,deputy
+"""
+
+
+def test_a_good_file_parses_and_committees_come_parents_first() -> None:
+    rows = parse_org_csv(
+        GOOD.replace(
+            "K-PROV,Province,,\ncommittee,K-D1,District 1,K-PROV,",
+            "K-D1,District 1,K-PROV,\ncommittee,K-PROV,Province,,",
+        ),
+        OrgSnapshot(member_ids=frozenset({"M-1", "M-2"})),
+    )
+    assert [r.key for r in committee_order(rows)] == ["K-PROV", "K-D1"]
+
+
+@pytest.mark.parametrize(
+    ("line", "bad", "expect"),
+    [
+        (3, "committee,K-D1,District 1,K-NOPE,", "line 3: unknown committee 'K-NOPE'"),
+        (6, "committee_officer,M-9,,K-D1,secretary", "line 6: unknown member 'M-9'"),
+        (5, "site,Island post,,Cell Z,", "line 5: unknown cell 'Cell Z'"),
+        (4, "cell,Cell A,,,", "line 4: parent is empty"),
+        (2, "committee,k prov,Province,,", "line 2: committee code 'k prov' is not valid"),
+        (7, "cell_officer,M-2,,Cell A,", "line 7: an officer needs a title"),
+        (4, "shop,Cell A,,K-D1,", "line 4: kind 'shop' is not one of"),
+    ],
+)
+def test_a_bad_line_rejects_the_whole_file_naming_its_line(line: int, bad: str, expect: str) -> None:
+    lines = GOOD.splitlines()
+    lines[line - 1] = bad
+    with pytest.raises(InvalidInput) as exc:
+        parse_org_csv("\n".join(lines) + "\n", OrgSnapshot(member_ids=frozenset({"M-1", "M-2"})))
+    assert any(e.startswith(expect) for e in exc.value.details["errors"]), exc.value.details
+
+
+def test_committees_may_not_sit_above_themselves() -> None:
+    text = "kind,key,name,parent\ncommittee,K-A,A,K-B\ncommittee,K-B,B,K-A\n"
+    with pytest.raises(InvalidInput) as exc:
+        parse_org_csv(text, OrgSnapshot())
+    assert "line 2: committee K-A would sit above itself" in exc.value.details["errors"]
+
+
+def test_a_cycle_through_an_existing_committee_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="would sit above itself"):
+        parse_org_csv(
+            "kind,key,name,parent\ncommittee,K-TOP,Top,K-LOW\n",
+            OrgSnapshot(committees={"K-TOP": None, "K-LOW": "K-TOP"}),
+        )
+
+
+def test_unknown_columns_and_duplicates_are_named() -> None:
+    with pytest.raises(InvalidInput, match="line 1: unknown column"):
+        parse_org_csv("kind,key,parent,colour\n", OrgSnapshot())
+    with pytest.raises(InvalidInput, match="line 3: committee K-A already on line 2"):
+        parse_org_csv("kind,key,name,parent\ncommittee,K-A,A,\ncommittee,K-A,A again,\n", OrgSnapshot())
