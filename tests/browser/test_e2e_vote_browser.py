@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LAPTOP, PHONE
-from tests.browser.test_roster_browser import enter_meeting, shoot
+from tests.browser.test_roster_browser import enter_meeting, shoot, show_tab
 from tests.browser.test_votes_browser import close_poll, create_and_open_poll, sign_in
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,8 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     expect(chair.locator('.quorum[data-quorate="true"]')).to_be_visible()
 
     # no secret vote before both key shares; each is made in its trustee's browser
+    show_tab(chair, "chair")
+    show_tab(secretary, "chair")
     panel = chair.locator(".trustee-panel")
     expect(panel.locator('[data-ready="false"]')).to_be_visible()
     panel.locator('[data-action="create-key"]').click()
@@ -46,11 +48,16 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     expect(panel.locator('[data-ready="true"]')).to_be_visible()
     # a reload keeps the share (IndexedDB)
     secretary.reload()
+    expect(secretary.locator('.link-banner[data-link-state="connected"]')).to_be_visible()
+    expect(secretary.locator("#tab-chair")).to_be_visible()
+    show_tab(secretary, "chair")
     expect(secretary.locator('.trustee-panel[data-key="here"]')).to_be_visible()
     shoot(chair, artifacts / "laptop-trustee-panel-ready.png")
 
     create_and_open_poll(chair, secret=True)
     # the first voter checks a ballot before voting: it opens, then is encrypted anew
+    for page in voters:
+        show_tab(page, "vote")
     phone = voters[0]
     card = phone.locator('.vote-card[data-state="open"]')
     card.locator('.vote-option[data-option="no"]').click()

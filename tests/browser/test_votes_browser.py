@@ -164,6 +164,7 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     # a secret ballot: the chair's and the secretary's devices make their key shares,
     # then only "x of y have voted" until close
     for trustee in (chair, secretary):
+        show_tab(trustee, "chair")
         trustee.locator('.trustee-panel [data-action="create-key"]').click()
         expect(trustee.locator('.trustee-panel[data-key="here"]')).to_be_visible()
     expect(chair.locator('.trustee-panel [data-ready="true"]')).to_be_visible()

@@ -71,9 +71,10 @@ export function createProcedureArea({ link, myId, role, me }) {
   // the room puts these where its layout wants them (side panel or tabs, room.js)
   const parts = {
     bar,
-    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, trustee?.element ?? null, selfCheckIn.element, siteHands),
+    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, selfCheckIn.element, siteHands),
     speakers: speakers.element,
-    chair: consolePanel?.element ?? null,
+    // the officers' tab: the console, then their trustee panel (key share, decryption)
+    chair: consolePanel ? h("div", { class: "chair-parts" }, consolePanel.element, trustee?.element ?? null) : null,
     attendance: attendance?.element ?? null,
   };
 
