@@ -31,7 +31,7 @@ import { ApiError, request } from "./protocol.js";
  * @property {number} present
  * @property {number} entitled
  * @property {number} required
- * @property {{description: string}} rule
+ * @property {Record<string, any>} rule the quorum rule (structured: numerator/denominator/comparison, or members)
  * @property {boolean} locked
  */
 /** @typedef {{position: number, title: string}} AgendaItem */
@@ -630,6 +630,7 @@ export class Procedure extends EventTarget {
  * @property {{lang: string, sha256: string, covers: number, seq: number} | null} sealed
  * @property {{role: "chair" | "secretary", member_id: string, full_name: string, key: OfficerKey | null, cosigned: boolean, cosigned_at: string | null}[]} officers
  * @property {string} html_url
+ * @property {{name: string, fingerprint: string, verifier_key: string, cosigned_size: number, pending_size: number, last_error: string | null, refused: string | null}[]} [witnesses]
  */
 
 export const minutesApi = {
