@@ -29,7 +29,7 @@ from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .displays import Displays
-from .http import add_routes, error_middleware
+from .http import IMPORT_MAP_CSP, add_routes, error_middleware
 from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
@@ -59,7 +59,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self' ws: wss:; style-src 'self'; "
+        f"script-src 'self' {IMPORT_MAP_CSP}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
