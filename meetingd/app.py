@@ -18,6 +18,7 @@ from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.security import SecurityChannel
+from signaling.server import make_server
 
 from . import __version__
 from .accounts import Accounts
@@ -203,7 +204,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=cfg.limits.max_payload_bytes)
     app.on_response_prepare.append(_security_headers)
-    sio = socketio.AsyncServer(
+    sio = make_server(
         async_mode="aiohttp",
         # Origin is checked in our connect handler, with a precise error.
         cors_allowed_origins="*",

@@ -51,9 +51,10 @@ class PublicOrigin:
         self._extra = frozenset(_origin(o) for o in extra_origins)
 
     def allows(self, origin: str | None) -> bool:
-        """Same-origin only (plus configured extras). No Origin: a non-browser client."""
+        """Same-origin only (plus configured extras). No Origin at all is not allowed:
+        the HTTP adapter accepts an explicit bearer token instead (``check_origin``)."""
         if origin is None:
-            return True
+            return False
         return origin.lower().rstrip("/") in self._extra | {_origin(self.url)}
 
 

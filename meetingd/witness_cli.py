@@ -11,22 +11,22 @@ from .config import ConfigError
 
 def cmd_witness_serve(args: argparse.Namespace) -> int:
     from . import logs
-    from .cli import _config, _run
+    from .cli_support import config_from_args, run_command
     from .witness import serve_witness
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     logs.setup(cfg.logging.level, cfg.logging.format)
-    _run(serve_witness(cfg))
+    run_command(serve_witness(cfg))
     return 0
 
 
 def cmd_witness_key(args: argparse.Namespace) -> int:
     from recorder.cosignature import Cosigner
 
-    from .cli import _config
+    from .cli_support import config_from_args
     from .keystore import load_or_create_witness_key
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     if not cfg.witness.name:
         raise ConfigError(f"{cfg.source}: [witness] name is empty")
     key = Cosigner(cfg.witness.name, load_or_create_witness_key(cfg)).verifier_key
