@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .cosign_cli import add_cosign_command
 from .pdf import CHROMIUM, print_pdf
 from .verify_cli import add_verify_command
 
@@ -360,6 +361,7 @@ def add_minutes_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     pa.set_defaults(fn=cmd_minutes_participation)
 
     add_verify_command(sub)
+    add_cosign_command(sub)
 
     k = sub.add_parser("keys", help="the server's minutes signing key").add_subparsers(
         dest="sub", required=True
