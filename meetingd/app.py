@@ -17,7 +17,6 @@ from aiohttp import web
 from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
-from signaling.procedure import register_procedure
 from signaling.security import SecurityChannel
 
 from . import __version__
@@ -35,6 +34,7 @@ from .media_wiring import install_media, media_key
 from .meetings import Meetings
 from .minutes import MinutesService
 from .procedure import Procedure
+from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
 from .security.alerts import AlertRules
@@ -89,7 +89,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     secret = server_secret(secret_path)
     journal = Journal(
         db,
-        load_or_create_server_key(cfg, secret),
+        lambda: load_or_create_server_key(cfg, secret),
         cfg.minutes.origin_prefix,
         clock,
         cfg.minutes.checkpoint_seconds,
@@ -163,7 +163,8 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
     core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
     core.security.sessions.on_ended(channel.end_sessions)
-    register_procedure(namespace, procedure, hooks)
+    bind_procedure(namespace, procedure, hooks)
+    namespace.check_complete()  # every declared command has its handler
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
         **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
@@ -195,7 +196,9 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        svc = app[services_key] = assemble(await open_services(cfg, clock), sio)
+        core = await open_services(cfg, clock)
+        core.journal.key  # noqa: B018 - the server refuses to start without its minutes key
+        svc = app[services_key] = assemble(core, sio)
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()

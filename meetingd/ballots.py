@@ -17,28 +17,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 
 from meeting.attendance import Person
-from meeting.clock import iso
+from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, MeetingError, NotAuthorised
 from meeting.roles import Role
+from signaling.procedure import CastBallot, CreatePoll, HandCount, OpenPoll, PollRef
 from voting import (
     BallotBox,
     BallotCast,
     Counts,
     Poll,
-    PollConfig,
     PollState,
     SecretBallotStored,
     VoterMarked,
 )
 
 from .journal import JournalTx
-from .procedure_state import Live, LivePoll, PendingCast
+from .procedure_state import Emit, Live, LivePoll, PendingCast, require_open
 from .storage.models import Member
 from .storage.procedure_models import (
     HandCountRow,
@@ -48,9 +49,6 @@ from .storage.procedure_models import (
     SecretBallot,
     SupersededBallot,
 )
-
-if TYPE_CHECKING:
-    from .procedure import Procedure
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +61,29 @@ def _int_poll(d: dict[str, Any], poll_id: int) -> dict[str, Any]:
     return out
 
 
+T = TypeVar("T")
+Outcome = dict[str, Any] | MeetingError  # one cast's ack, or its refusal
+
+
+class PollHost(Protocol):
+    """What the poll service needs from the procedure that owns it (and no more)."""
+
+    clock: Clock
+    emit: Emit
+
+    async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[T]]) -> T:
+        """Run ``work`` in one journal transaction; on failure the live state is dropped."""
+        ...
+
+    async def live(self, meeting_id: int) -> Live:
+        """The meeting's live state (reloaded from the database after a drop)."""
+        ...
+
+    def spawn(self, coro: Awaitable[Any]) -> None: ...
+
+
 class Ballots:
-    def __init__(self, proc: Procedure, *, group_commit: bool, window_s: float) -> None:
+    def __init__(self, proc: PollHost, *, group_commit: bool, window_s: float) -> None:
         self.proc = proc
         self.group_commit = group_commit
         self.window_s = window_s
@@ -107,36 +126,23 @@ class Ballots:
                     out.update(receipt=b.receipt, choices=list(b.choices))
         return out
 
-    # -- dispatch -----------------------------------------------------------------------
-
-    async def call(self, live: Live, caller: Person, action: str, args: dict[str, Any]) -> dict[str, Any]:
-        if action == "get_poll_state":
-            lp = live.poll(args["poll_id"])
-            return {"poll": self.poll_dict(live, lp), "you": self.my_vote(lp, caller.member_id)}
-        if action == "cast_ballot":
-            return await self.cast(live, caller, args)
-        if action == "record_hand_count":
-            return await self.hand_count(live, caller, args["poll_id"], args["counts"])
-        self.proc.require(caller, Role.CHAIR, what=action.replace("_", " "))
-        if action == "create_poll":
-            return await self.create(live, caller, args["config"], args["motion_id"])
-        if action == "open_poll":
-            return await self.open(live, caller, args["poll_id"], args["override_quorum"])
-        return await self.close(live, args["poll_id"], by=caller.member_id)
+    async def get_poll_state(self, live: Live, caller: Person, p: PollRef) -> dict[str, Any]:
+        lp = live.poll(p.poll_id)
+        return {"poll": self.poll_dict(live, lp), "you": self.my_vote(lp, caller.member_id)}
 
     # -- chair's commands -----------------------------------------------------------------
 
-    async def create(self, live: Live, caller: Person, payload: Any, motion_id: int | None) -> dict[str, Any]:
-        config = PollConfig.from_payload(payload)
+    async def create(self, live: Live, caller: Person, p: CreatePoll) -> dict[str, Any]:
+        config, motion_id = p.config, p.motion_id
         if motion_id is not None:
             live.agenda.motion(motion_id)
 
         async def work(tx: JournalTx) -> LivePoll:
-            await self.proc.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             row = PollRow(
                 meeting_id=live.meeting_id,
                 motion_id=motion_id,
-                config=json.dumps(payload),
+                config=p.stored,
                 state=PollState.DRAFT.value,
             )
             tx.session.add(row)
@@ -158,11 +164,11 @@ class Ballots:
         await self.proc.emit(live.meeting_id, "poll_created", {"poll": poll})
         return {"poll": poll}
 
-    async def open(self, live: Live, caller: Person, poll_id: int, override: bool) -> dict[str, Any]:
-        lp = live.poll(poll_id)
+    async def open(self, live: Live, caller: Person, p: OpenPoll) -> dict[str, Any]:
+        lp, override = live.poll(p.poll_id), p.override_quorum
 
         async def work(tx: JournalTx) -> None:
-            await self.proc.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             reg = live.register
             live.quorum.evaluate(reg.present_voting(), reg.entitled_voting())
             opened = lp.poll.open(self.proc.clock(), live.quorum.quorate, override)
@@ -187,6 +193,9 @@ class Ballots:
         poll = self.poll_dict(live, lp)
         await self.proc.emit(live.meeting_id, "poll_opened", {"poll": poll})
         return {"poll": poll}
+
+    async def close_poll(self, live: Live, caller: Person, p: PollRef) -> dict[str, Any]:
+        return await self.close(live, p.poll_id, by=caller.member_id)
 
     async def close(self, live: Live, poll_id: int, *, by: str | None) -> dict[str, Any]:
         lp = live.poll(poll_id)
@@ -270,28 +279,72 @@ class Ballots:
 
     # -- casting ------------------------------------------------------------------------
 
-    async def cast(self, live: Live, caller: Person, args: dict[str, Any]) -> dict[str, Any]:
-        live.poll(args["poll_id"])
+    async def cast(self, live: Live, caller: Person, p: CastBallot) -> dict[str, Any]:
+        """Validate fully (the payload is typed; the poll's choice rules here), then join
+        the next group commit: a malformed ballot is refused before it can touch a batch."""
+        lp = live.poll(p.poll_id)
+        lp.poll.config.validate_choices(list(p.choices))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        pending = PendingCast(caller.member_id, args, future)
-        if not self.group_commit:
-            await self._commit(live, [pending])
-        else:
-            live.pending.append(pending)
-            if live.flusher is None:
-                live.flusher = asyncio.ensure_future(self._flusher(live))
+        self._enqueue(live, PendingCast(caller.member_id, p, future))
         return await future
+
+    def _enqueue(self, live: Live, pending: PendingCast) -> None:
+        if not self.group_commit:
+            self.proc.spawn(self._commit(live, [pending]))
+            return
+        live.pending.append(pending)
+        if live.flusher is None:
+            live.flusher = asyncio.ensure_future(self._flusher(live))
 
     async def _flusher(self, live: Live) -> None:
         try:
             await asyncio.sleep(self.window_s)
             while live.pending:
                 batch, live.pending = live.pending, []
-                await self._commit(live, batch)
+                if not await self._commit(live, batch):
+                    # The failed batch dropped this live state: what queued meanwhile
+                    # goes to the state reloaded from the database.
+                    rest, live.pending = live.pending, []
+                    fresh = await self.proc.live(live.meeting_id)
+                    for c in rest:
+                        self._enqueue(fresh, c)
+                    return
         finally:
             live.flusher = None
 
-    async def _commit(self, live: Live, batch: list[PendingCast]) -> None:
+    async def _commit(self, live: Live, batch: list[PendingCast]) -> bool:
+        """Commit ``batch`` in one transaction and settle its futures. If the transaction
+        fails (a bug, a database error) the live state is dropped; each cast is then
+        retried alone on the reloaded state, so only the offending one is refused.
+        False if ``live`` was dropped."""
+        try:
+            outcomes = await self._commit_batch(live, batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                logger.exception("meeting=%s ballot commit failed", live.meeting_id)
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return False
+            logger.exception(
+                "meeting=%s ballot batch of %d failed; retrying each alone", live.meeting_id, len(batch)
+            )
+            for c in batch:
+                await self._commit(await self.proc.live(live.meeting_id), [c])
+            return False
+        self.commits += 1
+        for c, outcome in zip(batch, outcomes, strict=True):
+            if c.future.done():
+                continue
+            if isinstance(outcome, MeetingError):
+                c.future.set_exception(outcome)
+            else:
+                c.future.set_result(outcome)
+                live.dirty_polls.add(c.payload.poll_id)
+        return True
+
+    async def _commit_batch(
+        self, live: Live, batch: list[PendingCast]
+    ) -> list[dict[str, Any] | MeetingError]:
         outcomes: list[dict[str, Any] | MeetingError] = []
 
         async def work(tx: JournalTx) -> None:
@@ -312,28 +365,13 @@ class Ballots:
                     outcomes.append(exc)
             await rows.write(tx)
 
-        try:
-            await self.proc.transaction(live, work)
-        except Exception as exc:
-            logger.exception("meeting=%s ballot batch of %d failed", live.meeting_id, len(batch))
-            for c in batch:
-                if not c.future.done():
-                    c.future.set_exception(exc)
-            return
-        self.commits += 1
-        for c, outcome in zip(batch, outcomes, strict=True):
-            if c.future.done():
-                continue
-            if isinstance(outcome, MeetingError):
-                c.future.set_exception(outcome)
-            else:
-                c.future.set_result(outcome)
-                live.dirty_polls.add(c.args["poll_id"])
+        await self.proc.transaction(live, work)
+        return outcomes
 
     def _cast_one(
         self, live: Live, tx: JournalTx, c: PendingCast, active: set[int], rows: _BatchRows, now: datetime
     ) -> dict[str, Any]:
-        lp = live.poll(c.args["poll_id"])
+        lp = live.poll(c.payload.poll_id)
         reg = live.register
         person = reg.person(c.member_id)
         pk = live.pk_of[c.member_id]
@@ -342,11 +380,11 @@ class Ballots:
         try:
             result = lp.box.cast(
                 c.member_id,
-                c.args["ballot_id"],
-                c.args["choices"],
+                c.payload.ballot_id,
+                c.payload.choices,
                 now,
                 eligible and not blocked,
-                c.args["replaces"],
+                c.payload.replaces,
             )
         except NotAuthorised as exc:
             if exc.code == "not_eligible" and eligible and blocked:
@@ -395,7 +433,8 @@ class Ballots:
 
     # -- hand counts ------------------------------------------------------------------------
 
-    async def hand_count(self, live: Live, caller: Person, poll_id: int, counts: list[Any]) -> dict[str, Any]:
+    async def hand_count(self, live: Live, caller: Person, p: HandCount) -> dict[str, Any]:
+        poll_id, counts = p.poll_id, p.counts
         if caller.role.is_officer:
             site = None
         elif caller.role == Role.OPERATOR and caller.site is not None:

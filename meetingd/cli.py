@@ -15,6 +15,7 @@ from meeting.errors import MeetingError
 from . import __version__, logs
 from .committee.cli import add_committee_commands
 from .config import Config, ConfigError, describe, load_config
+from .keystore import KeyCustodyError
 from .minutes_cli import add_minutes_commands
 from .security.cli import add_security_commands
 
@@ -58,10 +59,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner: list[str] = []
         if args.demo:
             from .demo import seed_demo
+            from .keystore import provision_demo_passphrase
+
+            written = provision_demo_passphrase(cfg)
+            if written is not None:
+                banner.append(
+                    f"demo: the minutes key's passphrase was written to {written} "
+                    "(outside the data directory; back it up separately)"
+                )
 
             async def seed(svc: Any) -> int:
                 nonlocal banner
-                _created, banner = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
+                _created, lines = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
+                banner = [*banner, *lines]
                 return 0
 
             await _with_services(cfg, seed)
@@ -192,5 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except MeetingError as exc:
         print(f"meetingd: {exc.message}", file=sys.stderr)
         return 1
+    except KeyCustodyError as exc:
+        print(f"meetingd: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -134,9 +134,15 @@ class MinutesSettings:
         "How often a signed checkpoint is made while entries arrive (and always at close).", 5.0
     )
     key_passphrase_file: str = _h(
-        "File holding the passphrase that encrypts the server's minutes signing key at rest. "
-        "Empty: derived from the server secret (auth.secret_key_file).",
+        "File holding the passphrase that encrypts the server's minutes signing key at rest; "
+        "it must be outside data_dir and not readable by other users. Empty: the "
+        "environment variable key_passphrase_env, else a systemd credential "
+        "meetingd-minutes-key, else <data_dir>.credentials/minutes-key (meetingd keys init).",
         "",
+    )
+    key_passphrase_env: str = _h(
+        "Environment variable holding the minutes key's passphrase (checked first).",
+        "MEETINGD_KEY_PASSPHRASE",
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -168,12 +168,16 @@ class Journal:
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
-        key: Ed25519PrivateKey,
+        key: Ed25519PrivateKey | Callable[[], Ed25519PrivateKey],
         origin_prefix: str,
         clock: Clock,
         checkpoint_seconds: float = 5.0,
     ) -> None:
-        self._db, self._key, self._clock = db, key, clock
+        """``key`` may be a function that opens it: called once, when first needed (a CLI
+        command that never touches the minutes needs no passphrase)."""
+        self._db, self._clock = db, clock
+        self._key_source = key
+        self._opened: Ed25519PrivateKey | None = key if isinstance(key, Ed25519PrivateKey) else None
         self._prefix = origin_prefix.rstrip("/")
         self._interval = checkpoint_seconds
         self._states: dict[int, _LogState] = {}
@@ -185,12 +189,21 @@ class Journal:
     def origin(self, meeting_id: int) -> str:
         return f"{self._prefix}/{meeting_id}"
 
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The server's minutes key (opened on first use; raises if it cannot be)."""
+        if self._opened is None:
+            source = self._key_source
+            assert not isinstance(source, Ed25519PrivateKey)
+            self._opened = source()
+        return self._opened
+
     def signer(self, meeting_id: int) -> Ed25519Signer:
-        return Ed25519Signer(self.origin(meeting_id), self._key)
+        return Ed25519Signer(self.origin(meeting_id), self.key)
 
     def signer_for(self, origin: str) -> Ed25519Signer:
         """The server's minutes key signing another log (the organisation log)."""
-        return Ed25519Signer(origin, self._key)
+        return Ed25519Signer(origin, self.key)
 
     async def _state(self, meeting_id: int) -> _LogState:
         state = self._states.get(meeting_id)

@@ -260,24 +260,22 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from recorder.keys import (
-        decrypt_private_key,
-        encrypt_private_key,
-        fingerprint,
-        generate_private_key,
-    )
+    from recorder.keys import encrypt_private_key, fingerprint, generate_private_key
 
-    from .app import server_secret
-    from .keystore import key_passphrase, server_key_path
+    from .keystore import KeyCustodyError, open_key_file, require_passphrase, server_key_path
     from .minutes import retired_server_keys_dir
 
-    secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file else cfg.data_path / "secret.key"
-    passphrase = key_passphrase(cfg, server_secret(secret_path))
     path = server_key_path(cfg)
     if not path.exists():
         print("no server minutes key to rotate", file=sys.stderr)
         return 1
-    old = decrypt_private_key(path.read_text(), passphrase)  # proves we can open it
+    try:
+        pw = require_passphrase(cfg)
+        old = open_key_file(path, pw)  # proves we can open it
+    except KeyCustodyError as exc:
+        print(f"meetingd keys rotate: {exc}", file=sys.stderr)
+        return 1
+    passphrase = pw.value
     old_fp = fingerprint(old.public_key())
     retired = retired_server_keys_dir(cfg)
     retired.mkdir(parents=True, exist_ok=True)
@@ -292,6 +290,69 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     print(f"retired key {old_fp} (kept as {keep})")
     print(f"new key     {fingerprint(new.public_key())}: used for meetings from now on; restart the server")
     return 0
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    """Create the server's minutes key, sealed under a passphrase kept outside data_dir."""
+    import getpass
+
+    from recorder.keys import fingerprint
+
+    from .keystore import (
+        PASSPHRASE_MIN,
+        KeyCustodyError,
+        Passphrase,
+        default_credentials_file,
+        find_passphrase,
+        load_or_create_server_key,
+        server_key_path,
+        write_credentials_file,
+    )
+
+    cfg = _config_of(args)
+    try:
+        found = find_passphrase(cfg)
+        if found is None:
+            if not sys.stdin.isatty():
+                print(
+                    f"meetingd keys init: no passphrase configured and no terminal to ask on; "
+                    f"set {cfg.minutes.key_passphrase_env} or minutes.key_passphrase_file",
+                    file=sys.stderr,
+                )
+                return 1
+            first = getpass.getpass(f"passphrase for the minutes key ({PASSPHRASE_MIN}+ chars): ")
+            if first != getpass.getpass("again: "):
+                print("meetingd keys init: the passphrases differ", file=sys.stderr)
+                return 1
+            if len(first) < PASSPHRASE_MIN:
+                print(f"meetingd keys init: shorter than {PASSPHRASE_MIN} characters", file=sys.stderr)
+                return 1
+            target = default_credentials_file(cfg)
+            write_credentials_file(target, first)
+            found = Passphrase(first, str(target))
+            print(
+                f"wrote the passphrase to {target} (outside the data directory, mode 0600); "
+                "back it up apart from the data directory"
+            )
+        from .app import server_secret
+
+        secret = cfg.auth.secret_key_file or str(cfg.data_path / "secret.key")
+        existed = server_key_path(cfg).exists()
+        key = load_or_create_server_key(cfg, server_secret(Path(secret)))
+    except KeyCustodyError as exc:
+        print(f"meetingd keys init: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{'opened' if existed else 'created'} {server_key_path(cfg)} (passphrase from "
+        f"{found.source}); fingerprint {fingerprint(key.public_key())}"
+    )
+    return 0
+
+
+def _config_of(args: argparse.Namespace) -> Any:
+    from .cli import _config
+
+    return _config(args)
 
 
 # -- parser -------------------------------------------------------------------------------------
@@ -339,6 +400,12 @@ def add_minutes_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     ks = k.add_parser("show", parents=[common], help="fingerprints of current and retired keys")
     ks.set_defaults(fn=cmd_keys_show)
+    ki = k.add_parser(
+        "init",
+        parents=[common],
+        help="create the minutes key, sealed under a passphrase kept outside data_dir",
+    )
+    ki.set_defaults(fn=cmd_keys_init)
     kr = k.add_parser(
         "rotate", parents=[common], help="new key for new meetings; the old one is retired and kept"
     )

@@ -13,7 +13,6 @@ dropped and rebuilt from the database on next use.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -25,15 +24,27 @@ from meeting.agenda import Motion
 from meeting.attendance import Person, RegisterChange
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
-from meeting.quorum import QuorumRule
 from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
+from signaling.messages import Empty
+from signaling.procedure import (
+    AddMotion,
+    AddNote,
+    AgendaPosition,
+    Excuse,
+    FloorTarget,
+    HandTarget,
+    MemberRef,
+    Reorder,
+    RoomCode,
+    SetQuorumRule,
+)
 from voting.poll import PollState
 
 from .ballots import Ballots
 from .journal import Journal, JournalTx
-from .procedure_state import Live, load_live, online_from_seat
+from .procedure_state import Emit, Live, load_live, online_from_seat, require_open
 from .storage.models import Meeting
 from .storage.procedure_models import (
     CheckInRow,
@@ -45,7 +56,6 @@ from .storage.procedure_models import (
 
 logger = logging.getLogger(__name__)
 
-Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
 
@@ -196,36 +206,14 @@ class Procedure:
             "my_votes": {str(pid): self.ballots.my_vote(lp, member_id) for pid, lp in live.polls.items()},
         }
 
-    async def call(
-        self, meeting_id: int, member_id: str, action: str, args: dict[str, Any]
-    ) -> dict[str, Any]:
-        live = await self.live(meeting_id)
-        caller = live.register.person(member_id)
-        if action == "get_procedure":
-            return {"procedure": await self.snapshot(meeting_id, member_id)}
-        if action in (
-            "get_poll_state",
-            "create_poll",
-            "open_poll",
-            "close_poll",
-            "cast_ballot",
-            "record_hand_count",
-        ):
-            return await self.ballots.call(live, caller, action, args)
-        handler = getattr(self, f"_do_{action}")
-        result: dict[str, Any] = await handler(live, caller, **args)
-        return result
+    async def get_procedure(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
+        return {"procedure": await self.snapshot(live.meeting_id, caller.member_id)}
 
     # -- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    async def require_open(tx: JournalTx, meeting_id: int) -> None:
-        m = await tx.session.get(Meeting, meeting_id)
-        if m is None or m.state != MeetingState.OPEN.value:
-            raise InvalidState("the meeting is not open", code="meeting_not_open")
-
-    @staticmethod
     def require(caller: Person, *roles: Role, what: str) -> None:
+        """A rule finer than the command's declared access (someone else's hand)."""
         if caller.role not in roles:
             names = " or ".join(r.value for r in roles)
             raise NotAuthorised(f"only the {names} may {what}")
@@ -317,9 +305,11 @@ class Procedure:
         live.dirty_members.add(change.member_id)
         await self.presence_changed(live, tx)
 
-    async def _do_check_in(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+    async def check_in(self, live: Live, caller: Person, p: MemberRef) -> dict[str, Any]:
+        member_id = p.member_id
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             previous = live.register.checked_in(member_id)
             change = live.register.check_in(caller, member_id, self.clock())
             if change is None:
@@ -355,9 +345,11 @@ class Procedure:
             .values(checked_out_at=now)
         )
 
-    async def _do_check_out(self, live: Live, caller: Person, member_id: str) -> dict[str, Any]:
+    async def check_out(self, live: Live, caller: Person, p: MemberRef) -> dict[str, Any]:
+        member_id = p.member_id
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             change = live.register.check_out(caller, member_id, self.clock())
             await self._close_checkin_row(tx, live, member_id, self.clock())
             await self._register_change(live, change, tx)
@@ -365,14 +357,15 @@ class Procedure:
         await self.transaction(live, work)
         return {"entry": live.register.entry(member_id)}
 
-    async def _do_get_room_code(self, live: Live, caller: Person) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="show the room code")
+    async def get_room_code(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         code, expires = live.room_codes.current(self.clock())
         return {"code": code, "expires_at": iso(expires)}
 
-    async def _do_check_in_with_code(self, live: Live, caller: Person, code: str) -> dict[str, Any]:
+    async def check_in_with_code(self, live: Live, caller: Person, p: RoomCode) -> dict[str, Any]:
+        code = p.code
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             if not live.room_codes.accepts(code, self.clock()):
                 raise InvalidInput(
                     "this room code is wrong or expired", code="invalid_room_code", field="code"
@@ -399,9 +392,11 @@ class Procedure:
         await self.transaction(live, work)
         return {"entry": live.register.entry(caller.member_id)}
 
-    async def _do_excuse(self, live: Live, caller: Person, member_id: str, reason: str) -> dict[str, Any]:
+    async def excuse(self, live: Live, caller: Person, p: Excuse) -> dict[str, Any]:
+        member_id, reason = p.member_id, p.reason
+
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             change = live.register.excuse(caller, member_id, reason, self.clock())
             row = await tx.session.get(ExcuseRow, (live.meeting_id, live.pk_of[member_id]))
             if row is None:
@@ -415,15 +410,14 @@ class Procedure:
 
     # -- quorum ---------------------------------------------------------------------------
 
-    async def _do_set_quorum_rule(self, live: Live, caller: Person, rule: Any) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="set the quorum rule")
-        parsed = QuorumRule.from_payload(rule)
+    async def set_quorum_rule(self, live: Live, caller: Person, p: SetQuorumRule) -> dict[str, Any]:
+        parsed = p.rule
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             live.quorum.set_rule(parsed)
             settings = await self._settings(tx.session, live.meeting_id)
-            settings.quorum_rule = json.dumps(rule)
+            settings.quorum_rule = p.stored
             tx.record("quorum_rule_set", rule=parsed.to_dict(), by=caller.member_id)
             await self.presence_changed(live, tx)
 
@@ -440,11 +434,11 @@ class Procedure:
 
     # -- agenda and motions -----------------------------------------------------------------
 
-    async def _do_set_agenda_item(self, live: Live, caller: Person, position: int) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="move through the agenda")
+    async def set_agenda_item(self, live: Live, caller: Person, p: AgendaPosition) -> dict[str, Any]:
+        position = p.position
 
         async def work(tx: JournalTx) -> dict[str, Any]:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             item = live.agenda.start_item(position)
             (await self._settings(tx.session, live.meeting_id)).current_item = position
             tx.record("agenda_item_started", position=item.position, title=item.title, by=caller.member_id)
@@ -454,15 +448,12 @@ class Procedure:
         await self.emit(live.meeting_id, "agenda_item_started", {"item": item, "by": caller.member_id})
         return {"item": item}
 
-    async def _do_add_motion(
-        self, live: Live, caller: Person, text: str, proposer: str | None
-    ) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="add a motion")
-        proposer = proposer or caller.member_id
+    async def add_motion(self, live: Live, caller: Person, p: AddMotion) -> dict[str, Any]:
+        text, proposer = p.text, p.proposer or caller.member_id
         live.register.person(proposer)
 
         async def work(tx: JournalTx) -> Motion:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             position, clean = live.agenda.check_motion(text)
             now = self.clock()
             row = MotionRow(
@@ -491,14 +482,14 @@ class Procedure:
         await self.emit(live.meeting_id, "motion_added", {"motion": motion.to_dict()})
         return {"motion": motion.to_dict()}
 
-    async def _do_add_note(self, live: Live, caller: Person, text: str) -> dict[str, Any]:
+    async def add_note(self, live: Live, caller: Person, p: AddNote) -> dict[str, Any]:
         """A minute note by the secretary (or chair), filed under the current agenda item."""
-        self.require(caller, Role.CHAIR, Role.SECRETARY, what="write a minute note")
+        text = p.text
         position = live.agenda.current
         note: dict[str, Any] = {}
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             entry = tx.record("secretary_note", text=text, position=position, by=caller.member_id)
             note.update(text=text, position=position, by=caller.member_id, at=entry["at"])
 
@@ -529,15 +520,14 @@ class Procedure:
         if m is None or m.state != MeetingState.OPEN.value:
             raise InvalidState("the meeting is not open", code="meeting_not_open")
 
-    async def _do_raise_hand(self, live: Live, caller: Person) -> dict[str, Any]:
+    async def raise_hand(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         entry = self._own_entry(caller)
         await self._meeting_open(live)
         live.speakers.raise_hand(entry)
         return await self._speakers_changed(live)
 
-    async def _do_lower_hand(
-        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
-    ) -> dict[str, Any]:
+    async def lower_hand(self, live: Live, caller: Person, p: HandTarget) -> dict[str, Any]:
+        member_id, site_id = p.member_id, p.site_id
         if member_id is None and site_id is None:
             entry_id = self._own_entry(caller).entry_id
         else:
@@ -553,10 +543,8 @@ class Procedure:
             return f"site:{caller.site.id}"
         return f"member:{caller.member_id}"
 
-    async def _do_give_floor(
-        self, live: Live, caller: Person, member_id: str | None, site_id: int | None
-    ) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="give the floor")
+    async def give_floor(self, live: Live, caller: Person, p: FloorTarget) -> dict[str, Any]:
+        member_id, site_id = p.member_id, p.site_id
         now = self.clock()
         if member_id is not None:
             who = live.register.person(member_id)
@@ -570,7 +558,7 @@ class Procedure:
             speaker = Speaker.for_site(site, caller.member_id, now)
 
         async def work(tx: JournalTx) -> None:
-            await self.require_open(tx, live.meeting_id)
+            await require_open(tx, live.meeting_id)
             ended = live.speakers.give_floor(speaker, now)
             if ended is not None:
                 await self._speech_ended(tx, live, ended, caller.member_id)
@@ -612,7 +600,7 @@ class Procedure:
             live.speech_row = None
         tx.record("speech_ended", **ended.minutes(), by=by)
 
-    async def _do_end_speech(self, live: Live, caller: Person) -> dict[str, Any]:
+    async def end_speech(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         current = live.speakers.current
         own = current is not None and current.entry_id == self._own_entry_id(caller)
         if not own:
@@ -625,7 +613,6 @@ class Procedure:
         await self.transaction(live, work)
         return await self._speakers_changed(live)
 
-    async def _do_reorder_queue(self, live: Live, caller: Person, order: list[str]) -> dict[str, Any]:
-        self.require(caller, Role.CHAIR, what="reorder the list of speakers")
-        live.speakers.reorder(order)
+    async def reorder_queue(self, live: Live, caller: Person, p: Reorder) -> dict[str, Any]:
+        live.speakers.reorder(list(p.order))
         return await self._speakers_changed(live)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.agenda import Agenda, AgendaItem, Motion
 from meeting.attendance import AttendanceRegister, CheckIn, Excuse, Online, Person, RoomCodes
-from meeting.errors import NotFound
+from meeting.errors import InvalidState, NotFound
 from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
-from meeting.roles import Attendance, Role
+from meeting.roles import Attendance, MeetingState, Role
 from meeting.roster import ConnState, Roster, Site
 from meeting.speakers import Speaker, SpeakerList
+from signaling.procedure import CastBallot
 from voting import BallotBox, HandCount, Poll, PollConfig, StoredBallot
 
+from .journal import JournalTx
 from .storage.models import AgendaItem as AgendaRow
 from .storage.models import Meeting, MeetingSite, Member, Participant
 from .storage.models import Site as SiteRow
@@ -62,7 +65,7 @@ class LivePoll:
 @dataclass
 class PendingCast:
     member_id: str
-    args: dict[str, Any]
+    payload: CastBallot
     future: asyncio.Future[dict[str, Any]]
 
 
@@ -92,6 +95,17 @@ class Live:
         if lp is None:
             raise NotFound(f"no poll {poll_id} in this meeting")
         return lp
+
+
+Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
+"""Broadcast ``(meeting_id, event, data)`` to a meeting's room."""
+
+
+async def require_open(tx: JournalTx, meeting_id: int) -> None:
+    """Procedure actions need the meeting open (checked inside their transaction)."""
+    m = await tx.session.get(Meeting, meeting_id)
+    if m is None or m.state != MeetingState.OPEN.value:
+        raise InvalidState("the meeting is not open", code="meeting_not_open")
 
 
 def online_from_seat(seat: dict[str, Any], sites: dict[int, Site]) -> Online | None:

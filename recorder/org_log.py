@@ -32,6 +32,15 @@ from recorder.note import VerifierKey
 
 ORG_LOG_FORMAT = "meetingd-org-log/v1"
 
+# Every entry type the organisation log holds (a log of its own, apart from the minutes'
+# types in recorder/entry_types.py); the daemon refuses to append any other.
+ORG_ENTRY_TYPES: dict[str, str] = {
+    "profile_change": "an attributed change to a member's e-profile (kind, data, by, reason)",
+    "profile_read": "someone read another member's profile",
+    "profile_change_refused": "a profile change was refused (who tried, what, the error code)",
+    "org_imported": "an administrator imported the organisation CSV (its SHA-256, counts)",
+}
+
 
 def export_org_log(
     origin: str, log_key: VerifierKey, entries: Sequence[bytes | str], checkpoints: Sequence[str]

@@ -108,9 +108,34 @@ def _hands(poll_tally: Mapping[str, Any] | None) -> int:
     return ballots if isinstance(ballots, int) and not isinstance(ballots, bool) else 0
 
 
+# The entry types the figures depend on; every other entry (leaving, agenda, notes,
+# recordings, the seal...) changes none of them, so it is skipped before folding. The
+# daemon reads only these from storage; a bundle's other entries are skipped here.
+SUMMARY_TYPES = frozenset(
+    {
+        "meeting_opened",
+        "meeting_closed",
+        "member_joined",
+        "member_checked_in",
+        "member_excused",
+        "quorum_reached",
+        "quorum_lost",
+        "quorum_changed",
+        "quorum_checked",
+        "quorum_rule_set",
+        "floor_given",
+        "speech_ended",
+        "poll_opened",
+        "ballot_cast",
+        "voter_marked",
+        "poll_result",
+    }
+)
+
+
 def summarise_meeting(entries: Sequence[Mapping[str, Any]]) -> MeetingSummary:
     """One closed meeting's figures from its minutes entries (log order)."""
-    f = read_facts(entries)
+    f = read_facts([e for e in entries if e.get("type") in SUMMARY_TYPES])
     entitled = tuple(sorted(p.member_id for p in f.entitled))
     attended = {
         p.member_id: (p.attendance if p.attendance in ATTENDANCE_MODES else "remote")

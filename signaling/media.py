@@ -3,7 +3,8 @@
 One :class:`~media.sfu.Sfu` per meeting (a meeting's media lives on one node; one
 SFU per meeting keeps meetings apart). A participant's media session is keyed by
 member id and owned by the connection that sent ``media_open``; a display page gets
-a receive-only session of its own. This module parses payloads, checks roles, and
+a receive-only session of its own. This module handles the media commands (declared,
+with their typed payloads, in :mod:`signaling.media_commands`), and
 turns the SFU's facts (:mod:`media.events`) into messages; the SFU does the media.
 """
 
@@ -24,12 +25,13 @@ from media.events import (
     SubscribeOffer,
 )
 from media.sfu import Sfu
-from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
+from meeting.errors import InvalidState, MeetingError, NotAuthorised, NotFound
 from meeting.roles import Attendance, Role
 from meeting.roster import ConnState
 
-from .messages import _object
-from .namespace import NAMESPACE, Connection, MeetingNamespace
+from . import media_commands as cmd
+from .messages import Empty
+from .namespace import NAMESPACE, Call, Connection, MeetingNamespace
 
 logger = logging.getLogger(__name__)
 
@@ -37,36 +39,9 @@ SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
 IceServersFor = Callable[[str], list[dict[str, Any]]]
 
 DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
-STATS_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OPERATOR)
-MEMBER_ID_MAX = 32
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
 FAIR_LOSS, POOR_LOSS = 0.03, 0.10
 FAIR_RTT, POOR_RTT = 0.4, 0.8
-
-
-# --- payloads ------------------------------------------------------------------------
-
-
-def _bool(p: dict[str, Any], name: str, default: bool = False) -> bool:
-    value = p.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be true or false", field=name)
-    return value
-
-
-def _member_id(value: Any, name: str = "member_id") -> str:
-    if not isinstance(value, str) or not value or len(value) > MEMBER_ID_MAX:
-        raise InvalidInput(f"'{name}' must be a member id", field=name)
-    return value
-
-
-def _description(payload: object, expected: str) -> str:
-    p = _object(payload, {"sdp", "type"}, {"sdp", "type"})
-    if p["type"] != expected:
-        raise InvalidInput(f"'type' must be '{expected}'", field="type", code="invalid_sdp")
-    if not isinstance(p["sdp"], str):
-        raise InvalidInput("'sdp' must be a string", field="sdp", code="invalid_sdp")
-    return str(p["sdp"])
 
 
 # --- quality -----------------------------------------------------------------------
@@ -171,23 +146,19 @@ class MediaSignaling:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.recording: Any | None = None  # meetingd.recording.RecordingService
-        handlers: dict[str, Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]] = {
-            "media_open": self._open,
-            "media_close": self._close,
-            "publish_offer": self._publish_offer,
-            "subscribe_answer": self._subscribe_answer,
-            "ice_candidate": self._ice_candidate,
-            "set_receive_profile": self._set_receive_profile,
-            "set_main_room_camera": self._set_main_room_camera,
-            "mute_participant": self._mute_participant,
-            "set_media_state": self._set_media_state,
-            "spotlight": self._spotlight_event,
-            "get_media_stats": self._get_stats,
-            "start_recording": self._start_recording,
-            "stop_recording": self._stop_recording,
-        }
-        for event, handler in handlers.items():
-            namespace.register(event, handler)
+        namespace.handle(cmd.MEDIA_OPEN, self._open)
+        namespace.handle(cmd.MEDIA_CLOSE, self._close)
+        namespace.handle(cmd.PUBLISH_OFFER, self._publish_offer)
+        namespace.handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
+        namespace.handle(cmd.ICE_CANDIDATE, self._ice_candidate)
+        namespace.handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
+        namespace.handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
+        namespace.handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
+        namespace.handle(cmd.SET_MEDIA_STATE, self._set_media_state)
+        namespace.handle(cmd.SPOTLIGHT, self._spotlight_event)
+        namespace.handle(cmd.GET_MEDIA_STATS, self._get_stats)
+        namespace.handle(cmd.START_RECORDING, self._start_recording)
+        namespace.handle(cmd.STOP_RECORDING, self._stop_recording)
         namespace.on_connection_closed(self._connection_closed)
 
     # -- lifecycle --------------------------------------------------------------
@@ -239,18 +210,6 @@ class MediaSignaling:
         task = asyncio.ensure_future(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _seat_role(self, conn: Connection) -> tuple[Role, Attendance]:
-        assert conn.meeting_id is not None
-        roster = self.ns.roster(conn.meeting_id)
-        seat = roster.seat(conn.member.member_id) if roster else None
-        if seat is None:
-            raise InvalidState("'join' first")
-        return seat.role, seat.attendance
-
-    def _require_chair(self, conn: Connection, what: str) -> None:
-        if self._seat_role(conn)[0] != Role.CHAIR:
-            raise NotAuthorised(f"only the chair may {what}")
 
     def _own_session(self, conn: Connection, event: str) -> tuple[Sfu, _Session]:
         assert conn.meeting_id is not None
@@ -323,21 +282,18 @@ class MediaSignaling:
 
     # -- events -------------------------------------------------------------------
 
-    async def _open(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"main_room", "profile", "display"}, set())
-        main_room, display = _bool(p, "main_room"), _bool(p, "display")
-        profile = p.get("profile", "full")
-        role, attendance = self._seat_role(conn)
-        assert conn.meeting_id is not None
-        meeting_id, member_id = conn.meeting_id, conn.member.member_id
+    async def _open(self, call: Call, p: cmd.MediaOpen) -> dict[str, Any]:
+        sid, conn = call.sid, call.conn
+        main_room, display, profile = p.main_room, p.display, p.profile
+        assert call.seat is not None
+        role, attendance = call.seat.role, call.seat.attendance
+        meeting_id, member_id = call.meeting_id, call.member_id
         if main_room and attendance != Attendance.MAIN_ROOM and role != Role.CHAIR:
             raise NotAuthorised("only a computer attending in the main room is the main-room camera")
         if display and role not in DISPLAY_ROLES:
             raise NotAuthorised(
                 "a main-room display signs in as the chair, the secretary or an observer account"
             )
-        if display and main_room:
-            raise InvalidInput("a display does not publish: 'main_room' is not allowed", field="main_room")
         previous = conn.extra.get("media_pid")
         if isinstance(previous, str):  # the same connection starts over
             await self._end_session(meeting_id, previous, "reopened")
@@ -380,53 +336,34 @@ class MediaSignaling:
             "recording": self._recording_state(meeting_id),
         }
 
-    async def _close(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        _object(data, set(), set())
-        _, session = self._own_session(conn, "media_close")
+    async def _close(self, call: Call, _p: Empty) -> dict[str, Any]:
+        _, session = self._own_session(call.conn, "media_close")
         await self._end_session(session.meeting_id, session.pid, "closed")
         return {}
 
-    async def _publish_offer(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        sdp = _description(data, "offer")
-        sfu, session = self._own_session(conn, "publish_offer")
+    async def _publish_offer(self, call: Call, p: cmd.Offer) -> dict[str, Any]:
+        sfu, session = self._own_session(call.conn, "publish_offer")
         if session.display:
             raise NotAuthorised("a display session receives only")
-        return {"answer": await sfu.accept_offer(session.pid, sdp, "offer")}
+        return {"answer": await sfu.accept_offer(session.pid, p.sdp, "offer")}
 
-    async def _subscribe_answer(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        sdp = _description(data, "answer")
-        sfu, session = self._own_session(conn, "subscribe_answer")
-        await sfu.accept_answer(session.pid, sdp, "answer")
+    async def _subscribe_answer(self, call: Call, p: cmd.Answer) -> dict[str, Any]:
+        sfu, session = self._own_session(call.conn, "subscribe_answer")
+        await sfu.accept_answer(session.pid, p.sdp, "answer")
         return {}
 
-    async def _ice_candidate(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"target", "candidate"}, {"target", "candidate"})
-        if p["target"] not in ("publish", "subscribe"):
-            raise InvalidInput("'target' must be 'publish' or 'subscribe'", field="target")
-        candidate = p["candidate"]
-        if candidate is not None and not isinstance(candidate, dict):
-            raise InvalidInput("'candidate' must be an object or null", field="candidate")
-        if isinstance(candidate, dict):
-            extra = set(candidate) - {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
-            if extra:
-                raise InvalidInput(f"unknown field 'candidate.{sorted(extra)[0]}'", field="candidate")
-            candidate = {k: v for k, v in candidate.items() if k != "usernameFragment"}
-        sfu, session = self._own_session(conn, "ice_candidate")
-        await sfu.add_ice_candidate(session.pid, candidate, target=p["target"])
+    async def _ice_candidate(self, call: Call, p: cmd.IceCandidate) -> dict[str, Any]:
+        sfu, session = self._own_session(call.conn, "ice_candidate")
+        await sfu.add_ice_candidate(session.pid, p.candidate, target=p.target)
         return {}
 
-    async def _set_receive_profile(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"profile"}, {"profile"})
-        sfu, session = self._own_session(conn, "set_receive_profile")
-        return {"profile": await sfu.set_receive_profile(session.pid, p["profile"])}
+    async def _set_receive_profile(self, call: Call, p: cmd.ReceiveProfile) -> dict[str, Any]:
+        sfu, session = self._own_session(call.conn, "set_receive_profile")
+        return {"profile": await sfu.set_receive_profile(session.pid, p.profile)}
 
-    async def _set_main_room_camera(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"member_id", "main_room"}, {"member_id", "main_room"})
-        member_id, flag = _member_id(p["member_id"]), _bool(p, "main_room")
-        self._require_chair(conn, "choose the main-room camera")
-        assert conn.meeting_id is not None
-        self._member_session(conn.meeting_id, member_id)
-        await self._set_main_room(conn.meeting_id, member_id, flag)
+    async def _set_main_room_camera(self, call: Call, p: cmd.MainRoomCamera) -> dict[str, Any]:
+        self._member_session(call.meeting_id, p.member_id)
+        await self._set_main_room(call.meeting_id, p.member_id, p.main_room)
         return {}
 
     async def _set_main_room(self, meeting_id: int, pid: str, flag: bool) -> None:
@@ -442,23 +379,18 @@ class MediaSignaling:
             await sfu.mute(member_id, False)
             logger.info("meeting=%s member=%s unmuted: floor given", meeting_id, member_id)
 
-    async def _mute_participant(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"member_id", "muted"}, {"member_id", "muted"})
-        member_id, muted = _member_id(p["member_id"]), _bool(p, "muted")
-        self._require_chair(conn, "mute a participant")
-        assert conn.meeting_id is not None
-        sfu, _ = self._member_session(conn.meeting_id, member_id)
-        await sfu.mute(member_id, muted)
-        logger.info("meeting=%s member=%s muted=%s by chair", conn.meeting_id, member_id, muted)
-        return {"member_id": member_id, "muted": muted}
+    async def _mute_participant(self, call: Call, p: cmd.MuteParticipant) -> dict[str, Any]:
+        sfu, _ = self._member_session(call.meeting_id, p.member_id)
+        await sfu.mute(p.member_id, p.muted)
+        logger.info("meeting=%s member=%s muted=%s by chair", call.meeting_id, p.member_id, p.muted)
+        return {"member_id": p.member_id, "muted": p.muted}
 
-    async def _set_media_state(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+    async def _set_media_state(self, call: Call, p: cmd.MediaState) -> dict[str, Any]:
         """A participant's own microphone and camera switches, relayed to everyone
         (``publication_changed``). The client stops sending when a switch is off; the
         chair's mute (``mute_participant``) is apart from this and wins."""
-        p = _object(data, {"microphone", "camera"}, {"microphone", "camera"})
-        mic_on, camera_on = _bool(p, "microphone"), _bool(p, "camera")
-        _, session = self._own_session(conn, "set_media_state")
+        mic_on, camera_on = p.microphone, p.camera
+        _, session = self._own_session(call.conn, "set_media_state")
         if session.display:
             raise NotAuthorised("a display session does not publish")
         switches = self._switches.setdefault(session.meeting_id, {})
@@ -469,50 +401,36 @@ class MediaSignaling:
             )
         return {"microphone": mic_on, "camera": camera_on}
 
-    async def _spotlight_event(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        p = _object(data, {"member_id"}, {"member_id"})
-        member_id = None if p["member_id"] is None else _member_id(p["member_id"])
-        self._require_chair(conn, "spotlight a speaker")
-        assert conn.meeting_id is not None
+    async def _spotlight_event(self, call: Call, p: cmd.Spotlight) -> dict[str, Any]:
+        meeting_id, member_id = call.meeting_id, p.member_id
         if member_id is not None:
-            roster = self.ns.roster(conn.meeting_id)
+            roster = self.ns.roster(meeting_id)
             seat = roster.seat(member_id) if roster else None
             if seat is None or seat.state == ConnState.LEFT:
                 raise NotFound(f"{member_id} is not in the meeting", field="member_id")
-        self._spotlight[conn.meeting_id] = member_id
-        self._emit(conn.meeting_id, "spotlight_changed", {"member_id": member_id})
+        self._spotlight[meeting_id] = member_id
+        self._emit(meeting_id, "spotlight_changed", {"member_id": member_id})
         return {"member_id": member_id}
 
-    async def _start_recording(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        _object(data, set(), set())
-        self._require_chair(conn, "record the meeting")
+    async def _start_recording(self, call: Call, _p: Empty) -> dict[str, Any]:
         if self.recording is None:
             raise InvalidState("recording is not available on this server", code="recording_unavailable")
-        assert conn.meeting_id is not None
-        return dict(
-            await self.recording.start(conn.meeting_id, conn.member.member_id, self.sfus.get(conn.meeting_id))
-        )
+        meeting_id = call.meeting_id
+        return dict(await self.recording.start(meeting_id, call.member_id, self.sfus.get(meeting_id)))
 
-    async def _stop_recording(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        _object(data, set(), set())
-        self._require_chair(conn, "stop the recording")
+    async def _stop_recording(self, call: Call, _p: Empty) -> dict[str, Any]:
         if self.recording is None:
             raise InvalidState("the meeting is not being recorded", code="not_recording")
-        assert conn.meeting_id is not None
-        entry = await self.recording.stop(conn.meeting_id, conn.member.member_id, "chair")
+        entry = await self.recording.stop(call.meeting_id, call.member_id, "chair")
         return {
-            **self._recording_state(conn.meeting_id),
+            **self._recording_state(call.meeting_id),
             "files": [
                 {k: f[k] for k in ("member_id", "kind", "name", "sha256", "bytes")} for f in entry["files"]
             ],
         }
 
-    async def _get_stats(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        _object(data, set(), set())
-        if self._seat_role(conn)[0] not in STATS_ROLES:
-            raise NotAuthorised("media statistics are for the officers and site operators")
-        assert conn.meeting_id is not None
-        sfu = self.sfus.get(conn.meeting_id)
+    async def _get_stats(self, call: Call, _p: Empty) -> dict[str, Any]:
+        sfu = self.sfus.get(call.meeting_id)
         participants = []
         if sfu is not None:
             for pid in sfu.participant_ids:
@@ -520,7 +438,7 @@ class MediaSignaling:
                     participants.append(await sfu.stats(pid))
                 except NotFound:
                     continue  # closed meanwhile
-        return {"participants": participants, "quality": self.quality.get(conn.meeting_id, [])}
+        return {"participants": participants, "quality": self.quality.get(call.meeting_id, [])}
 
     # -- leaving ------------------------------------------------------------------
 

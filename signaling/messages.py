@@ -1,35 +1,18 @@
-"""Client -> server payloads, parsed into typed structures before any use.
+"""The session's client→server commands: ``join``, ``leave``, ``send_chat``.
 
-Unknown fields, missing fields and wrong types are ``invalid_input`` naming the field.
+Payloads are parsed into typed structures before any use (field readers in
+:mod:`signaling.fields`); see :mod:`signaling.command` for how an event is declared.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from meeting.errors import InvalidInput
 from meeting.roles import Attendance
 
-
-def _object(payload: object, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise InvalidInput("payload must be a JSON object")
-    unknown = sorted(set(payload) - allowed)
-    if unknown:
-        raise InvalidInput(f"unknown field '{unknown[0]}'", field=unknown[0])
-    for name in sorted(required):
-        if name not in payload:
-            raise InvalidInput(f"missing field '{name}'", field=name)
-    return payload
-
-
-def _int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**53:
-        raise InvalidInput(f"'{name}' must be a positive integer", field=name)
-    return value
+from .command import Access, command
+from .fields import optional_positive_int, positive_int, read_object
 
 
 @dataclass(frozen=True)
@@ -40,24 +23,27 @@ class Join:
 
     @classmethod
     def parse(cls, payload: object) -> Join:
-        p = _object(payload, {"meeting_id", "attendance", "site_id"}, {"meeting_id", "attendance"})
+        p = read_object(payload, {"meeting_id", "attendance", "site_id"}, {"meeting_id", "attendance"})
         try:
             attendance = Attendance(p["attendance"])
         except (ValueError, TypeError):
             raise InvalidInput(
                 "'attendance' must be one of main_room, sub_site, remote", field="attendance"
             ) from None
-        site = p.get("site_id")
         return cls(
-            _int(p["meeting_id"], "meeting_id"), attendance, None if site is None else _int(site, "site_id")
+            positive_int(p["meeting_id"], "meeting_id"),
+            attendance,
+            optional_positive_int(p.get("site_id"), "site_id"),
         )
 
 
 @dataclass(frozen=True)
 class Empty:
+    """A command without arguments: ``{}`` (or no payload at all)."""
+
     @classmethod
     def parse(cls, payload: object) -> Empty:
-        _object(payload, set(), set())
+        read_object(payload, set(), set())
         return cls()
 
 
@@ -69,7 +55,7 @@ class SendChat:
 
     @classmethod
     def parse(cls, payload: object) -> SendChat:
-        p = _object(payload, {"text"}, {"text"})
+        p = read_object(payload, {"text"}, {"text"})
         text = p["text"]
         if not isinstance(text, str):
             raise InvalidInput("'text' must be a string", field="text")
@@ -79,3 +65,8 @@ class SendChat:
         if len(text) > cls.MAX:
             raise InvalidInput(f"'text' must be at most {cls.MAX} characters", field="text")
         return cls(text)
+
+
+JOIN = command("join", Join, Access.connected(), "take a seat in a meeting", also="a participant of it")
+LEAVE = command("leave", Empty, Access.anyone(), "leave the meeting")
+SEND_CHAT = command("send_chat", SendChat, Access.anyone(), "post a chat message")

@@ -1,4 +1,5 @@
-"""The `/meeting` Socket.IO namespace: connect auth, join, roster, chat.
+"""The `/meeting` Socket.IO namespace: connect auth, join, roster, chat, and the one
+dispatcher of every client→server command (declared in :mod:`signaling.command`).
 
 Every handler's return value is the client's ack, always ``{"ok": true, ...}`` or the
 error shape from :func:`meeting.errors.error_body`. A handler that raises anything
@@ -12,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import socketio
 
@@ -28,11 +29,13 @@ from meeting.errors import (
     error_body,
 )
 from meeting.roles import MeetingState
-from meeting.roster import Roster, RosterEvent
+from meeting.roster import Roster, RosterEvent, Seat
 
 from . import fanout
 from .backend import Backend, Caller
-from .messages import Empty, Join, SendChat
+from .command import Command, Payload
+from .commands import all_commands
+from .messages import JOIN, LEAVE, SEND_CHAT, Empty, Join, SendChat
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,27 @@ class Connection:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[[str, Connection, Any], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True)
+class Call:
+    """Who sent a command, on which connection. ``seat`` is None only for ``join``."""
+
+    sid: str
+    conn: Connection
+    seat: Seat | None
+
+    @property
+    def member_id(self) -> str:
+        return self.conn.member.member_id
+
+    @property
+    def meeting_id(self) -> int:
+        """The joined meeting (every command but ``join`` is dispatched only after it)."""
+        assert self.conn.meeting_id is not None
+        return self.conn.meeting_id
+
+
+P = TypeVar("P", bound=Payload)
+Handler = Callable[[Call, P], Awaitable[dict[str, Any]]]
 RosterListener = Callable[[int, RosterEvent], Awaitable[None]]
 JoinExtra = Callable[[int, Connection], Awaitable[dict[str, Any]]]
 # (sid, connection, meeting_id, "leave" | "disconnect"): a joined connection went away.
@@ -106,49 +129,77 @@ class MeetingNamespace:
         self._connection_listeners: list[ConnectionListener] = []
         self._connected_listeners: list[ConnectedListener] = []
         self._disconnected_listeners: list[DisconnectedListener] = []
+        self._handled: set[str] = set()
         self._limited_listeners: list[RateLimitedListener] = []
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-        self.register("join", self._join, needs_join=False)
-        self.register("leave", self._leave)
-        self.register("send_chat", self._send_chat)
+        self.handle(JOIN, self._join)
+        self.handle(LEAVE, self._leave)
+        self.handle(SEND_CHAT, self._send_chat)
 
-    # -- plumbing -----------------------------------------------------------------------
+    # -- the dispatcher -----------------------------------------------------------------
 
-    def register(self, event: str, handler: Handler, *, needs_join: bool = True) -> None:
-        """Register a client->server event: auth, rate limit, size limit, join check,
-        and the ack shape are handled here; ``handler(sid, conn, data)`` returns the
-        ack's fields or raises a MeetingError."""
+    def handle(self, command: Command[P], handler: Handler[P]) -> None:
+        """Bind a declared command to its handler (once). Authentication, rate limit,
+        size limit, the join check, the payload's parse, the command's access rule and
+        the ack shape are all done here; ``handler(call, payload)`` returns the ack's
+        fields or raises a MeetingError."""
+        if command.name in self._handled:
+            raise ValueError(f"command {command.name!r} already has a handler")
+        self._handled.add(command.name)
 
-        async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
+        async def dispatch(sid: str, data: Any = None) -> dict[str, Any]:
             try:
-                conn = self._conns.get(sid)
-                if conn is None:
-                    raise NotAuthenticated("connection is not authenticated")
-                try:
-                    conn.bucket.take()
-                except RateLimited:
-                    if conn.bucket.strikes in (1, FLOOD_STRIKES):  # a burst's first refusal, a flood
-                        self._spawn(self._notify_limited(sid, conn, event, conn.bucket.strikes))
-                    if conn.bucket.strikes >= FLOOD_STRIKES:
-                        logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
-                        self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
-                    raise
-                if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
-                    raise PayloadTooLarge(
-                        f"payload is larger than {self.limits.max_payload_bytes} bytes",
-                        limit=self.limits.max_payload_bytes,
-                    )
-                if needs_join and conn.meeting_id is None:
-                    raise InvalidState(f"'{event}' before 'join'", hint="join first")
-                return {"ok": True, **await handler(sid, conn, data)}
+                call = self._admit(sid, command, data)
+                payload = command.parse(data)
+                if call.seat is not None and not command.access.allows(call.seat.role):
+                    raise NotAuthorised(f"only {command.access.describe()} may {command.doc}")
+                return {"ok": True, **await handler(call, payload)}
             except MeetingError as exc:
                 return error_body(exc)
             except Exception:
-                logger.exception("event=%s sid=%s failed", event, sid)
+                logger.exception("event=%s sid=%s failed", command.name, sid)
                 return dict(INTERNAL_ERROR)
 
-        self.sio.on(event, wrapped, namespace=NAMESPACE)
+        self.sio.on(command.name, dispatch, namespace=NAMESPACE)
+
+    def _admit(self, sid: str, command: Command[Any], data: Any) -> Call:
+        """Who is calling: checked before the payload is parsed."""
+        conn = self._conns.get(sid)
+        if conn is None:
+            raise NotAuthenticated("connection is not authenticated")
+        try:
+            conn.bucket.take()
+        except RateLimited:
+            if conn.bucket.strikes in (1, FLOOD_STRIKES):  # a burst's first refusal, a flood
+                self._spawn(self._notify_limited(sid, conn, command.name, conn.bucket.strikes))
+            if conn.bucket.strikes >= FLOOD_STRIKES:
+                logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
+                self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+            raise
+        if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload is larger than {self.limits.max_payload_bytes} bytes",
+                limit=self.limits.max_payload_bytes,
+            )
+        if not command.access.joined:
+            return Call(sid, conn, None)
+        seat = None
+        if conn.meeting_id is not None:
+            seat = self._rosters[conn.meeting_id].seat(conn.member.member_id)
+        if seat is None:
+            raise InvalidState(f"'{command.name}' before 'join'", hint="join first")
+        return Call(sid, conn, seat)
+
+    def unhandled(self) -> list[str]:
+        """Declared commands with no handler bound."""
+        return [c.name for c in all_commands() if c.name not in self._handled]
+
+    def check_complete(self) -> None:
+        """Refuse to serve with a declared command left unbound (called at start-up)."""
+        missing = self.unhandled()
+        if missing:
+            raise RuntimeError(f"commands declared without a handler: {', '.join(missing)}")
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
@@ -275,8 +326,8 @@ class MeetingNamespace:
 
     # -- events -------------------------------------------------------------------------
 
-    async def _join(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        req = Join.parse(data)
+    async def _join(self, call: Call, req: Join) -> dict[str, Any]:
+        sid, conn = call.sid, call.conn
         if conn.meeting_id is not None and conn.meeting_id != req.meeting_id:
             raise InvalidState("this connection is already in another meeting; leave it first")
         adm = await self.backend.admit(req.meeting_id, conn.member)
@@ -305,8 +356,8 @@ class MeetingNamespace:
             answer.update(await extra(req.meeting_id, conn))
         return answer
 
-    async def _leave(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        Empty.parse(data)
+    async def _leave(self, call: Call, _p: Empty) -> dict[str, Any]:
+        sid, conn = call.sid, call.conn
         assert conn.meeting_id is not None and conn.member_pk is not None
         meeting_id = conn.meeting_id
         await self._connection_closed(sid, conn, meeting_id, "leave")
@@ -316,11 +367,9 @@ class MeetingNamespace:
         conn.meeting_id = conn.member_pk = None
         return {}
 
-    async def _send_chat(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        req = SendChat.parse(data)
-        assert conn.meeting_id is not None
-        message = await self.backend.post_chat(conn.meeting_id, conn.member, req.text)
-        await self.emit_to_meeting(conn.meeting_id, "chat_posted", {"message": message}, skip_sid=sid)
+    async def _send_chat(self, call: Call, req: SendChat) -> dict[str, Any]:
+        message = await self.backend.post_chat(call.meeting_id, call.conn.member, req.text)
+        await self.emit_to_meeting(call.meeting_id, "chat_posted", {"message": message}, skip_sid=call.sid)
         return {"message": message}
 
     # -- called by the HTTP adapter / daemon / other handler modules --------------------

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from .namespace import NAMESPACE, Connection, Handler, MeetingNamespace
+from .command import Command, Payload
+from .namespace import NAMESPACE, Call, Connection, Handler, MeetingNamespace
+from .procedure import OpenPoll
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +45,25 @@ class SecurityHooks(Protocol):
     def gone(self, sid: str, member_id: str) -> None: ...
 
 
-def step_up_action(event: str, data: Any) -> str | None:
+P = TypeVar("P", bound=Payload)
+
+
+def step_up_action(event: str, payload: object) -> str | None:
     """What a command must be confirmed as, or None when it needs no step-up."""
-    if event == "open_poll" and isinstance(data, dict) and data.get("override_quorum") is True:
+    if isinstance(payload, OpenPoll) and payload.override_quorum:
         return "open a poll without quorum"
     return STEP_UP_EVENTS.get(event)
 
 
-def guard(event: str, handler: Handler, hooks: SecurityHooks) -> Handler:
-    """``handler`` behind a step-up check (for the events of STEP_UP_EVENTS)."""
+def guard(command: Command[P], handler: Handler[P], hooks: SecurityHooks) -> Handler[P]:
+    """``handler`` behind a step-up check (for the events of STEP_UP_EVENTS). It runs
+    after the payload is parsed and the command's access rule is checked."""
 
-    async def guarded(sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        action = step_up_action(event, data)
+    async def guarded(call: Call, payload: P) -> dict[str, Any]:
+        action = step_up_action(command.name, payload)
         if action is not None:
-            await hooks.require_step_up(conn, action)
-        return await handler(sid, conn, data)
+            await hooks.require_step_up(call.conn, action)
+        return await handler(call, payload)
 
     return guarded
 

@@ -248,7 +248,8 @@ class BallotBox:
     ) -> CastResult:
         """Cast (or retry) a ballot.
 
-        Checked in this order: ids and choices well formed (``InvalidInput``); a retry
+        Checked in this order: ids (``replaces`` too) and choices well formed
+        (``InvalidInput``, see :meth:`PollConfig.validate_choices`); a retry
         of an accepted ballot returns its receipt with ``duplicate=True`` (even after
         close); a ballot id reused with other choices → ``Conflict ballot_id_reused``;
         a replaced ballot's id → ``Conflict ballot_superseded``; poll not open
@@ -260,6 +261,8 @@ class BallotBox:
         now = require_utc(now)
         check_voter_id(voter_id)
         check_ballot_id(ballot_id)
+        if replaces is not None:
+            check_ballot_id(replaces, field="replaces")
         normal = self.poll.config.validate_choices(choices)
         poll_id = self.poll.poll_id
         key = ballot_key(poll_id, voter_id, ballot_id)

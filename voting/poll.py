@@ -224,14 +224,15 @@ class PollConfig:
                 raise InvalidInput(
                     f"option {choice} is out of range", code="option_out_of_range", field="choices"
                 )
-        if len(set(choices)) != len(choices):
-            raise InvalidInput("the same option is chosen twice", code="duplicate_choice", field="choices")
-        if self.poll_type is PollType.MOTION and len(choices) != 1:
-            raise InvalidInput("choose exactly one option", code="too_many_choices", field="choices")
+        # The documented order (docs/voting-rules.md): range, too few/many, duplicates.
+        if self.poll_type is PollType.MOTION and not choices:
+            raise InvalidInput("choose one option", code="choice_required", field="choices")
         if len(choices) > self.max_choices:
             raise InvalidInput(
                 f"at most {self.max_choices} choices", code="too_many_choices", field="choices"
             )
+        if len(set(choices)) != len(choices):
+            raise InvalidInput("the same option is chosen twice", code="duplicate_choice", field="choices")
         return tuple(sorted(choices))
 
     def result(self, tally: Tally, counts: Counts) -> Outcome | ElectionOutcome:

@@ -29,11 +29,12 @@ TokenSource = Callable[[int], bytes]
 """``secrets.token_bytes`` or a test double with the same signature."""
 
 
-def check_ballot_id(ballot_id: object) -> str:
+def check_ballot_id(ballot_id: object, field: str = "ballot_id") -> str:
+    """A ballot id as sent (``field`` names it in the error: ``ballot_id`` or ``replaces``)."""
     if not isinstance(ballot_id, str) or not BALLOT_ID_PATTERN.fullmatch(ballot_id):
         raise InvalidInput(
-            "ballot_id must be 16-64 characters of A-Z a-z 0-9 _ - (a random UUID)",
-            field="ballot_id",
+            f"{field} must be 16-64 characters of A-Z a-z 0-9 _ - (a random UUID)",
+            field=field,
         )
     return ballot_id
 

@@ -11,26 +11,38 @@ same prefix of each exported bundle and recompute the same figures.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.errors import NotFound
 from recorder.checkpoint import Checkpoint
 from recorder.note import parse_signed_note
-from recorder.participation import MeetingSummary, committee_figures, member_timeline, summarise_meeting
+from recorder.participation import (
+    FIGURES_VERSION,
+    SUMMARY_TYPES,
+    MeetingSummary,
+    committee_figures,
+    member_timeline,
+    summarise_meeting,
+)
 
 from ..journal import Journal
 from ..storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
-from ..storage.org_models import CommitteeRow, MeetingFiguresRow
+from ..storage.org_models import CommitteeReportRow, CommitteeRow, MeetingFiguresRow
 from .org import load_tree, viewer_of
 
 CHUNK = 500
+COMPUTE_CHUNK = 100  # meetings whose entries are parsed at once
+MAX_DECODED = 50_000  # decoded meeting summaries kept in memory
+MAX_REPORTS = 8
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,36 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 class Figures:
     def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal) -> None:
         self._db, self._journal = db, journal
+        # In memory, both checked against storage on every use: decoded summaries by
+        # meeting (valid while its latest checkpoint size is the same), and whole reports
+        # by (committee, period) with the fingerprint of everything they were computed from.
+        self._decoded: dict[int, Counted] = {}
+        self._reports: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
+
+    def _remember(self, meeting_id: int, counted: Counted) -> Counted:
+        if len(self._decoded) >= MAX_DECODED:
+            self._decoded.pop(next(iter(self._decoded)))
+        self._decoded[meeting_id] = counted
+        return counted
+
+    async def latest_sizes(self, s: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(sorted(meeting_ids)):
+            rows = await s.execute(
+                select(MinutesCheckpoint.meeting_id, func.max(MinutesCheckpoint.size))
+                .where(MinutesCheckpoint.meeting_id.in_(chunk))
+                .group_by(MinutesCheckpoint.meeting_id)
+            )
+            out.update({mid: size for mid, size in rows.all()})
+        return out
 
     async def summaries(self, meeting_ids: Sequence[int]) -> list[Counted]:
-        """Summaries of closed meetings (cached; recomputed when a newer checkpoint exists)."""
+        """Summaries of closed meetings (cached; recomputed when a newer checkpoint exists).
+
+        A few queries per chunk of meetings, whatever the chunk's size: latest checkpoint
+        sizes, cached rows, then for the meetings to (re)compute their checkpoint notes and
+        entries in one query each, and one bulk write of the new cache rows.
+        """
         out: list[Counted] = []
         async with self._db() as s:
             for chunk in _chunks(sorted(meeting_ids)):
@@ -65,56 +104,129 @@ class Figures:
                         )
                     ).all()
                 )
-                cached = {
-                    r.meeting_id: r
-                    for r in (
-                        await s.scalars(
-                            select(MeetingFiguresRow).where(MeetingFiguresRow.meeting_id.in_(chunk))
-                        )
-                    ).all()
-                }
+                rows = await s.execute(
+                    select(
+                        MeetingFiguresRow.meeting_id,
+                        MeetingFiguresRow.size,
+                        MeetingFiguresRow.root,
+                        MeetingFiguresRow.summary,
+                    ).where(MeetingFiguresRow.meeting_id.in_(chunk))
+                )
+                cached = {mid: (size, root, summary) for mid, size, root, summary in rows.all()}
+                todo: list[int] = []
                 for mid in chunk:
                     size = latest.get(mid)
                     if not size:
                         continue  # never signed: nothing to count
-                    row = cached.get(mid)
-                    if row is not None and row.size == size:
-                        out.append(
-                            Counted(
-                                MeetingSummary.from_dict(json.loads(row.summary)),
-                                self._journal.origin(mid),
-                                size,
-                                row.root,
-                            )
-                        )
+                    known = self._decoded.get(mid)
+                    if known is not None and known.size == size:
+                        out.append(known)
                         continue
-                    out.append(await self._compute(s, mid, size, row))
+                    row = cached.get(mid)
+                    doc = json.loads(row[2]) if row is not None and row[0] == size else None
+                    if row is not None and doc is not None and doc.get("v") == FIGURES_VERSION:
+                        summary = MeetingSummary.from_dict(doc)
+                        out.append(
+                            self._remember(mid, Counted(summary, self._journal.origin(mid), size, row[1]))
+                        )
+                    else:
+                        todo.append(mid)
+                todo = await self._only_sealed_since(s, todo, latest, cached, out)
+                for part in range(0, len(todo), COMPUTE_CHUNK):  # bounded memory: parsed entries
+                    ids = todo[part : part + COMPUTE_CHUNK]
+                    out += await self._compute(s, ids, latest, stale=[m for m in ids if m in cached])
             await s.commit()
         return out
 
-    async def _compute(
-        self, s: AsyncSession, meeting_id: int, size: int, row: MeetingFiguresRow | None
-    ) -> Counted:
-        note = await s.scalar(
-            select(MinutesCheckpoint.note).where(
-                MinutesCheckpoint.meeting_id == meeting_id, MinutesCheckpoint.size == size
+    async def _only_sealed_since(
+        self,
+        s: AsyncSession,
+        todo: list[int],
+        sizes: dict[int, int],
+        cached: dict[int, tuple[int, str, str]],
+        out: list[Counted],
+    ) -> list[int]:
+        """Keep a cached summary whose log only grew by entries the figures ignore (the seal):
+        move it to the new checkpoint (size and root) instead of recomputing it."""
+        grown = [
+            m
+            for m in todo
+            if m in cached
+            and cached[m][0] < sizes[m]
+            and json.loads(cached[m][2]).get("v") == FIGURES_VERSION
+        ]
+        if not grown:
+            return todo
+        relevant = set(
+            (
+                await s.scalars(
+                    select(MinutesEntry.meeting_id).where(
+                        MinutesEntry.meeting_id.in_(grown),
+                        MinutesEntry.type.in_(SUMMARY_TYPES),
+                        MinutesEntry.seq
+                        >= select(MeetingFiguresRow.size)
+                        .where(MeetingFiguresRow.meeting_id == MinutesEntry.meeting_id)
+                        .scalar_subquery(),
+                    )
+                )
+            ).all()
+        )
+        keep = [m for m in grown if m not in relevant]
+        roots = await self._roots(s, keep, sizes)
+        for mid in keep:
+            await s.execute(
+                update(MeetingFiguresRow)
+                .where(MeetingFiguresRow.meeting_id == mid)
+                .values(size=sizes[mid], root=roots[mid])
+            )
+            summary = MeetingSummary.from_dict(json.loads(cached[mid][2]))
+            out.append(
+                self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], roots[mid]))
+            )
+        return [m for m in todo if m not in set(keep)]
+
+    async def _roots(self, s: AsyncSession, ids: list[int], sizes: dict[int, int]) -> dict[int, str]:
+        """Base64 root of each meeting's checkpoint at ``sizes[meeting]``."""
+        if not ids:
+            return {}
+        rows = await s.execute(
+            select(MinutesCheckpoint.meeting_id, MinutesCheckpoint.size, MinutesCheckpoint.note).where(
+                MinutesCheckpoint.meeting_id.in_(ids)
             )
         )
-        root = base64.b64encode(Checkpoint.parse(parse_signed_note(note or "").text).root_hash).decode()
-        texts = (
-            await s.scalars(
-                select(MinutesEntry.canonical)
-                .where(MinutesEntry.meeting_id == meeting_id, MinutesEntry.seq < size)
-                .order_by(MinutesEntry.seq)
+        return {
+            mid: base64.b64encode(Checkpoint.parse(parse_signed_note(note).text).root_hash).decode()
+            for mid, size, note in rows.all()
+            if size == sizes[mid]
+        }
+
+    async def _compute(
+        self, s: AsyncSession, ids: list[int], sizes: dict[int, int], stale: list[int]
+    ) -> list[Counted]:
+        roots = await self._roots(s, ids, sizes)
+        entries: dict[int, list[Any]] = {mid: [] for mid in ids}
+        for mid, seq, text in (
+            await s.execute(
+                select(MinutesEntry.meeting_id, MinutesEntry.seq, MinutesEntry.canonical)
+                .where(MinutesEntry.meeting_id.in_(ids), MinutesEntry.type.in_(SUMMARY_TYPES))
+                .order_by(MinutesEntry.meeting_id, MinutesEntry.seq)
             )
-        ).all()
-        summary = summarise_meeting([json.loads(t) for t in texts])
-        text = json.dumps(summary.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        if row is None:
-            s.add(MeetingFiguresRow(meeting_id=meeting_id, size=size, root=root, summary=text))
-        else:
-            row.size, row.root, row.summary = size, root, text
-        return Counted(summary, self._journal.origin(meeting_id), size, root)
+        ).all():
+            if seq < sizes[mid]:
+                entries[mid].append(json.loads(text))
+        out, rows = [], []
+        for mid in ids:
+            root = roots[mid]
+            summary = summarise_meeting(entries.pop(mid))
+            text = json.dumps(
+                {**summary.to_dict(), "v": FIGURES_VERSION}, ensure_ascii=False, separators=(",", ":")
+            )
+            rows.append({"meeting_id": mid, "size": sizes[mid], "root": root, "summary": text})
+            out.append(self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], root)))
+        if stale:
+            await s.execute(delete(MeetingFiguresRow).where(MeetingFiguresRow.meeting_id.in_(stale)))
+        await s.execute(insert(MeetingFiguresRow), rows)
+        return out
 
     async def committee(
         self, caller: Member | None, committee_id: int, start: date, end: date, absent_run: int
@@ -155,6 +267,30 @@ class Figures:
                 and start - timedelta(days=1) <= opened_at.date() <= end + timedelta(days=1)
             ):
                 closed.append(mid)
+        async with self._db() as s:
+            latest = await self.latest_sizes(s, closed)
+        key = (committee_id, start, end, absent_run)
+        fingerprint = (
+            FIGURES_VERSION,
+            row.code,
+            row.name,
+            tuple(sorted(tree.committees_under(committee_id))),
+            tuple(sorted(names.items())),
+            tuple(sorted(scheduled.items())),
+            tuple(sorted(latest.items())),
+        )
+        memo = self._reports.get(key)
+        if memo is not None and memo[0] == fingerprint:
+            self._reports.move_to_end(key)
+            return memo[1]
+        digest = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+        stored_key = f"{committee_id}:{start}:{end}:{absent_run}"
+        async with self._db() as s:
+            stored = await s.get(CommitteeReportRow, stored_key)
+        if stored is not None and stored.fingerprint == digest:
+            data: dict[str, Any] = json.loads(stored.data)
+            self._memo(key, fingerprint, data)
+            return data
         counted = await self.summaries(closed)
         lo, hi = start.isoformat(), end.isoformat()
         figures = committee_figures(
@@ -175,7 +311,7 @@ class Figures:
             ),
             key=lambda c: c.origin,
         )
-        return {
+        data = {
             "committee": {
                 "id": row.id,
                 "code": row.code,
@@ -190,6 +326,23 @@ class Figures:
                 for c in used
             ],
         }
+        # the stored copy goes through JSON, so it must equal what a fresh computation gives
+        data = json.loads(json.dumps(data, ensure_ascii=False))
+        async with self._db() as s, s.begin():
+            await s.merge(
+                CommitteeReportRow(
+                    key=stored_key,
+                    fingerprint=digest,
+                    data=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                )
+            )
+        self._memo(key, fingerprint, data)
+        return data
+
+    def _memo(self, key: tuple[Any, ...], fingerprint: Any, data: dict[str, Any]) -> None:
+        self._reports[key] = (fingerprint, data)
+        if len(self._reports) > MAX_REPORTS:
+            self._reports.popitem(last=False)
 
     async def member_timeline(self, member_pk: int, member_id: str) -> list[dict[str, Any]]:
         async with self._db() as s:

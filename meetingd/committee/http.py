@@ -135,6 +135,7 @@ async def committee_figures(request: web.Request) -> web.Response:
     doc = await _committee_doc(request)
     if request.query.get("detail") != "1":
         doc["figures"] = {k: v for k, v in doc["figures"].items() if k not in PAGE_OMITS}
+        doc["bundles_count"] = len(doc.pop("bundles"))
     return web.json_response({"ok": True, "report": doc})
 
 

@@ -154,7 +154,7 @@ class Organisation:
                         replaced_cells.add(cell_id)
                     s.add(CellOfficer(cell_id=cell_id, member_pk=members[r.key], title=r.title))
                     counts["officer"] += 1
-            tx.record(
+            tx.append(
                 "org_imported",
                 by=by,
                 sha256=hashlib.sha256(text.encode()).hexdigest(),

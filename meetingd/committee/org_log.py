@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
-from meeting.errors import InvalidState
+from meeting.errors import InvalidInput, InvalidState
 from recorder.canonical import parse_canonical
 from recorder.minutes_log import MinutesLog
 from recorder.note import Ed25519Signer
-from recorder.org_log import export_org_log
+from recorder.org_log import ORG_ENTRY_TYPES, export_org_log
 
 from ..storage.org_models import OrgLogCheckpoint, OrgLogEntry
 
@@ -37,7 +37,9 @@ class OrgTx:
         self.session, self._log, self._clock = session, log, clock
         self.pending: list[dict[str, Any]] = []
 
-    def record(self, type: str, **fields: Any) -> dict[str, Any]:
+    def append(self, type: str, **fields: Any) -> dict[str, Any]:
+        if type not in ORG_ENTRY_TYPES:
+            raise InvalidInput(f"the organisation log has no entry type {type!r}")
         entry = {"type": type, **fields, "seq": self._log.size, "at": iso(self._clock())}
         canonical = self._log.append(entry).canonical.decode("utf-8")
         self.session.add(
@@ -95,7 +97,7 @@ class OrgLog:
 
     async def append(self, type: str, **fields: Any) -> dict[str, Any]:
         async with self.transaction() as tx:
-            return tx.record(type, **fields)
+            return tx.append(type, **fields)
 
     async def member_entries(self, member_id: str) -> list[dict[str, Any]]:
         async with self._db() as s:

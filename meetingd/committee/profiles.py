@@ -113,7 +113,7 @@ class Profiles:
                 m.cell_id = dest
             if kind == "status":
                 m.status = clean["status"]
-            entry = tx.record(
+            entry = tx.append(
                 "profile_change", member_id=member_id, by=caller.member_id, reason=why, kind=kind, data=clean
             )
         return entry

@@ -21,7 +21,7 @@ from voting.ballot_box import BallotBox, BallotCast, VoterMarked
 from voting.poll import BallotKind, Poll, PollConfig
 from voting.rules import Counts
 
-from ..services import Services
+from ..services import CoreServices
 from ..storage.models import Cell, Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
 from ..storage.org_models import CellCommittee, CommitteeOfficer, CommitteeRow
 
@@ -139,7 +139,7 @@ def meeting_entries(
 
 
 async def seed_organisation(
-    svc: Services,
+    svc: CoreServices,
     *,
     cells: int = 200,
     members_per_cell: int = 50,

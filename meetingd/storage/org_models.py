@@ -75,3 +75,14 @@ class MeetingFiguresRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     root: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
+
+
+class CommitteeReportRow(Base):
+    """A committee's computed figures for one period, with the SHA-256 of everything they
+    were computed from (cells, scheduled meetings, every counted log's latest checkpoint).
+    A cache: used only while that fingerprint still matches storage."""
+
+    __tablename__ = "committee_reports"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # committee:from:to:absent_run
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)

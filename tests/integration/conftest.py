@@ -24,6 +24,7 @@ from meeting.clock import Clock, utc_now
 from meetingd.app import build_app
 from meetingd.config import load_config
 from meetingd.demo import DEMO_PASSWORD, seed_demo
+from meetingd.keystore import write_credentials_file
 from meetingd.services import Services, services_key
 from tests.support.polling import wait_for
 from tests.support.postgres import PostgresCluster, find_pg_bin
@@ -46,7 +47,15 @@ class Server:
 
 
 def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Any:
-    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides."""
+    """Test config: 127.0.0.1, port 0, data under tmp_path; ``sections`` add overrides.
+
+    The minutes key's passphrase is in ``tmp_path/data.credentials/minutes-key``: the
+    default credentials file, beside (not in) the data directory, as ``keys init`` writes
+    it, so ``meetingd ... --data-dir tmp_path/data`` subprocesses find it too.
+    """
+    credentials = tmp_path / "data.credentials" / "minutes-key"
+    if not credentials.exists():
+        write_credentials_file(credentials, "test passphrase of the minutes key")
     return load_config(
         environ={},
         overrides={

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from meeting.errors import InvalidState
+from meeting.errors import InvalidInput, InvalidState
 from meetingd.committee.org_log import OrgLog
 from meetingd.storage.models import Cell
 from meetingd.storage.org_models import CommitteeRow, OrgLogEntry
@@ -215,3 +215,9 @@ async def test_the_organisation_log_is_tamper_evident(sign_in, server) -> None:
     )
     with pytest.raises(InvalidState, match="contradicts its signed checkpoints"):
         await fresh.append("profile_read", member_id="C1-006", by="C1-CHAIR")
+
+
+async def test_the_organisation_log_holds_only_its_declared_entry_types(server) -> None:
+    with pytest.raises(InvalidInput, match="no entry type 'meeting_opened'"):
+        await server.svc.committee.log.append("meeting_opened", member_id="C1-001")
+    assert (await server.svc.committee.log.export())["entries"] == []

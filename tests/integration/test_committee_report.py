@@ -125,3 +125,56 @@ async def test_the_report_prints_to_pdf_with_headless_chromium(
         f"{server.url}/api/committees/{cid}/report.csv?from=2025-01-01&to=2025-12-31"
     ) as r:
         assert r.status == 200 and "#member" in await r.text()
+
+
+async def test_the_organisation_log_exports_and_verifies_from_the_command_line(
+    sign_in, server: Server, tmp_path: Path
+) -> None:
+    data = ["--data-dir", str(server.data_dir)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,key,name,parent,title\ncommittee,K-A,A,,\ncell_officer,NOBODY,,Nowhere,x\n")
+    code, text = await meetingd("org", "import", str(bad), *data)
+    assert code == 1 and "line 3: unknown cell 'Nowhere'" in text and "nothing was imported" in text, text
+    good = tmp_path / "org.csv"
+    good.write_text(
+        f"kind,key,name,parent,title\ncommittee,K-A,A,,\ncell,{DEMO_CELL},,K-A,\n"
+        "cell_officer,C1-SEC,,Cell 1 - Harbour Ward,secretary\n"
+    )
+    code, text = await meetingd("org", "import", str(good), *data)
+    assert code == 0 and "1 committees, 1 cells" in text, text
+    officer = await sign_in("C1-SEC")
+    status, _ = await officer.call(
+        "POST",
+        "/api/profiles/C1-007/changes",
+        {"kind": "reward", "data": {"title": "Certificate", "date": "2026-01-01"}, "reason": "good work"},
+    )
+    assert status == 201
+    export = tmp_path / "org-log.json"
+    code, text = await meetingd("org", "export", "-o", str(export), *data)
+    assert code == 0, text
+    key = text.split("log key: ")[1].strip()
+    code, text = await meetingd("org", "verify", str(export), "--log-key", key)
+    assert code == 0 and text.strip().endswith("OK"), text
+    doc = json.loads(export.read_text())
+    doc["entries"] = [e.replace("Certificate", "Medal") for e in doc["entries"]]
+    export.write_text(json.dumps(doc))
+    code, text = await meetingd("org", "verify", str(export), "--log-key", key)
+    assert code == 1 and "do not have the signed root" in text and "FAILED" in text, text
+
+
+async def test_cached_figures_follow_a_meeting_that_closes_later(sign_in, server: Server) -> None:
+    rep = await server.svc.committee.org.import_csv(
+        f"kind,key,name,parent\ncommittee,K-C,Cache test,\ncell,{DEMO_CELL},,K-C\n", "test"
+    )
+    assert rep.cells == 1
+    admin = await sign_in("C1-CHAIR")
+    tree = (await admin.call("GET", "/api/org"))[1]["tree"]
+    cid = next(c["id"] for c in tree["committees"] if c["code"] == "K-C")
+    path = f"/api/committees/{cid}/figures"
+    before = (await admin.call("GET", path))[1]["report"]
+    assert before["figures"]["totals"]["held"] == 0 and before["bundles_count"] == 0
+    assert (await admin.call("GET", path))[1]["report"]["figures"] == before["figures"]  # cached
+    await held_meeting(sign_in)
+    after = (await admin.call("GET", path))[1]["report"]
+    assert after["figures"]["totals"]["held"] == 1 and after["bundles_count"] == 1
+    assert after["figures"]["totals"]["attended"] == 6

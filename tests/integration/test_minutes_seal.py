@@ -38,7 +38,7 @@ async def test_members_leaving_after_the_seal_do_not_unseal_the_minutes(server, 
     for m in members:  # members close their tabs; the grace period (1 s here) runs out
         assert m.sio is not None
         await m.sio.disconnect()
-    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, timeout=10)
+    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, seconds=10)
     state = server.svc.journal._states[1]
     async with state.lock:  # any write the quorum flip started has finished
         pass
@@ -61,7 +61,7 @@ async def test_the_journal_refuses_any_append_after_the_seal(server, sign_in, ca
     assert await _types(server) == before
     # a fresh journal over the same database (a restart) knows the seal from storage
     svc = server.svc
-    fresh = Journal(svc.db, svc.journal._key, svc.config.minutes.origin_prefix, svc.clock)
+    fresh = Journal(svc.db, svc.journal.key, svc.config.minutes.origin_prefix, svc.clock)
     with pytest.raises(MinutesSealed):
         async with fresh.transaction(1) as tx:
             tx.record("meeting_closed", by="C1-CHAIR")
@@ -82,7 +82,7 @@ async def test_presence_after_close_is_not_recorded_before_the_seal(server, sign
     for m in members:
         assert m.sio is not None
         await m.sio.disconnect()
-    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, timeout=10)
+    await wait_for(lambda: live.quorum.to_dict()["quorate"] is False, seconds=10)
     async with server.svc.journal._states[1].lock:
         pass
     assert await _types(server) == closed

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from signaling.commands import all_commands, markdown_table
+
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
 
@@ -34,3 +36,16 @@ async def test_every_socket_event_is_documented(server) -> None:
     # documented as `event` or `event {payload}`
     missing = [e for e in sorted(events) if not re.search(rf"`{re.escape(e)}[` ]", DOC)]
     assert not missing, f"undocumented events: {missing}"
+
+
+async def test_registry_handlers_and_protocol_doc_agree(server) -> None:
+    """One declaration per command: the server registers exactly the declared commands,
+    each has its handler, and the doc's command table is the registry's."""
+    sio = server.svc.namespace.sio
+    registered = set(sio.handlers["/meeting"]) - {"connect", "disconnect"}
+    declared = {c.name for c in all_commands()}
+    assert registered == declared
+    assert server.svc.namespace.unhandled() == []
+    assert markdown_table() in DOC, "docs/protocol.md: paste the output of 'python -m signaling.commands'"
+    for c in all_commands():  # and each has its prose, not only its table row
+        assert len(re.findall(rf"`{re.escape(c.name)}[` ]", DOC)) >= 2, f"{c.name} has no description"

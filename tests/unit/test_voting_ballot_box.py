@@ -133,6 +133,20 @@ def test_open_cast_event_shape() -> None:
     }
 
 
+@pytest.mark.parametrize("secret", [False, True])
+@pytest.mark.parametrize("replaces", [5, "short", ["x" * 20], True])
+def test_a_malformed_replaces_is_invalid_input_naming_replaces(secret: bool, replaces: object) -> None:
+    kind = BallotKind.SECRET if secret else BallotKind.OPEN
+    box = open_box(PollConfig.motion("Adopt?", kind=kind, allow_change=True))
+    with pytest.raises(InvalidInput) as info:
+        box.cast("alice", bid(1), [YES], T0, eligible=True, replaces=replaces)  # type: ignore[arg-type]
+    assert info.value.code == "invalid_input" and info.value.details["field"] == "replaces"
+    box.cast("alice", bid(2), [YES], T0, eligible=True)  # the box is untouched by the refusal
+    with pytest.raises(InvalidInput) as info:
+        box.cast("alice", bid(3), [NO], T0, eligible=True, replaces=replaces)  # type: ignore[arg-type]
+    assert info.value.details["field"] == "replaces"
+
+
 def test_secret_change_requires_naming_the_replaced_ballot() -> None:
     box = open_box(PollConfig.motion("Adopt?", kind=BallotKind.SECRET, allow_change=True))
     first = box.cast("alice", bid(1), [YES], T0, eligible=True)

@@ -98,8 +98,8 @@ def test_validate_choices() -> None:
         ([3], "option_out_of_range"),
         ([-1], "option_out_of_range"),
         ([0, 1], "too_many_choices"),
-        ([], "too_many_choices"),
-        ([0, 0], "duplicate_choice"),
+        ([], "choice_required"),  # a motion takes exactly one
+        ([0, 0], "too_many_choices"),  # too many is checked before duplicates (documented order)
         ([True], "invalid_input"),
         ("0", "invalid_input"),
     ):
@@ -111,6 +111,14 @@ def test_validate_choices() -> None:
     assert election.validate_choices([]) == ()  # blank ballot
     with pytest.raises(InvalidInput):
         election.validate_choices([0, 1, 2])
+    for bad, code in (
+        ([1, 1], "duplicate_choice"),
+        ([1, 1, 1], "too_many_choices"),
+        ([5, 5, 5], "option_out_of_range"),
+    ):
+        with pytest.raises(InvalidInput) as info:
+            election.validate_choices(bad)
+        assert info.value.code == code, bad
 
 
 def test_poll_lifecycle_with_time_limit() -> None:

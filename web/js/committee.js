@@ -241,7 +241,7 @@ export function mountCommittee(root, ctx, id) {
         h("h3", {}, tx("committee.no_quorum")),
         fl.closed_without_quorum.length ? h("ul", {}, fl.closed_without_quorum.slice(0, 100).map((/** @type {any} */ m) =>
           h("li", {}, `${m.cell} · ${String(m.opened_at).slice(0, 10)}`))) : h("p", { class: "muted" }, tx("committee.none"))),
-      h("p", { class: "muted" }, tx("committee.source", { count: report.bundles.length })));
+      h("p", { class: "muted" }, tx("committee.source", { count: report.bundles_count ?? report.bundles.length })));
     body.removeAttribute("aria-busy");
     disposers.push(trend.start(), bars.start());
   }

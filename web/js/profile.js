@@ -73,8 +73,8 @@ export function mountProfile(root, ctx, memberId) {
     replaceChildren(body,
       h("p", { class: "profile-meta" }, tx("profile.cell_status", { cell: m.cell, status: t(`profile.status.${m.status}`) })),
       h("section", { class: "panel" }, h("h2", {}, tx("profile.participation")),
-        h("p", {}, tx("profile.attended_of", { attended, total: timeline.length })),
-        timeline.length ? chart.element : h("p", { class: "muted" }, tx("profile.no_meetings"))),
+        timeline.length ? [h("p", {}, tx("profile.attended_of", { attended, total: timeline.length })), chart.element]
+          : h("p", { class: "muted" }, tx("profile.no_meetings"))),
       Object.keys(FIELDS).map((kind) => section(kind, p[kind])),
       h("section", { class: "panel" }, h("h2", {}, tx("profile.history")),
         p.history.length ? h("ol", { class: "history" }, p.history.map((/** @type {any} */ e) => h("li", {},
@@ -113,7 +113,8 @@ export function mountProfile(root, ctx, memberId) {
   }
 
   function changeForm() {
-    const kinds = [...view.editable, "correction"];
+    const recorded = Object.keys(FIELDS).some((k) => view.profile[k].length);
+    const kinds = recorded ? [...view.editable, "correction"] : [...view.editable];
     const kind = /** @type {HTMLSelectElement} */ (h("select", { id: "change-kind" },
       kinds.map((k) => h("option", { value: k }, t(`profile.kind.${k}`)))));
     const fields = h("div", { class: "change-fields" });

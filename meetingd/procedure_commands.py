@@ -1,0 +1,72 @@
+"""Binds the procedure's and the votes' commands (declared in :mod:`signaling.procedure`)
+to their handlers in :class:`~meetingd.procedure.Procedure` and
+:class:`~meetingd.ballots.Ballots`.
+
+A handler here takes ``(live, caller, payload)``: the meeting's live state, the caller
+as the attendance register knows them, and the typed payload. To add a procedure
+event: declare it in signaling/procedure.py, write the handler, add one ``on(...)``
+line below (see :mod:`signaling.command` for the whole recipe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from meeting.attendance import Person
+from signaling import procedure as cmd
+from signaling.command import Command, Payload
+from signaling.namespace import Call, Connection, MeetingNamespace
+from signaling.security import STEP_UP_EVENTS, SecurityHooks, guard
+
+from .procedure import Procedure
+from .procedure_state import Live
+
+P = TypeVar("P", bound=Payload)
+ProcedureHandler = Callable[[Live, Person, P], Awaitable[dict[str, Any]]]
+
+
+def bind_procedure(
+    namespace: MeetingNamespace, procedure: Procedure, security: SecurityHooks | None = None
+) -> None:
+    """Bind every procedure command, and add the ``procedure`` snapshot to ``join``.
+    With ``security``, the commands of ``signaling.security.STEP_UP_EVENTS`` need a
+    recent second factor (step-up) first."""
+
+    def on(command: Command[P], handler: ProcedureHandler[P]) -> None:
+        async def run(call: Call, payload: P) -> dict[str, Any]:
+            live = await procedure.live(call.meeting_id)
+            return await handler(live, live.register.person(call.member_id), payload)
+
+        if security is not None and command.name in STEP_UP_EVENTS:
+            namespace.handle(command, guard(command, run, security))
+        else:
+            namespace.handle(command, run)
+
+    ballots = procedure.ballots
+    on(cmd.GET_PROCEDURE, procedure.get_procedure)
+    on(cmd.GET_POLL_STATE, ballots.get_poll_state)
+    on(cmd.GET_ROOM_CODE, procedure.get_room_code)
+    on(cmd.CHECK_IN, procedure.check_in)
+    on(cmd.CHECK_OUT, procedure.check_out)
+    on(cmd.CHECK_IN_WITH_CODE, procedure.check_in_with_code)
+    on(cmd.EXCUSE, procedure.excuse)
+    on(cmd.SET_QUORUM_RULE, procedure.set_quorum_rule)
+    on(cmd.SET_AGENDA_ITEM, procedure.set_agenda_item)
+    on(cmd.ADD_MOTION, procedure.add_motion)
+    on(cmd.ADD_NOTE, procedure.add_note)
+    on(cmd.RAISE_HAND, procedure.raise_hand)
+    on(cmd.LOWER_HAND, procedure.lower_hand)
+    on(cmd.GIVE_FLOOR, procedure.give_floor)
+    on(cmd.END_SPEECH, procedure.end_speech)
+    on(cmd.REORDER_QUEUE, procedure.reorder_queue)
+    on(cmd.CREATE_POLL, ballots.create)
+    on(cmd.OPEN_POLL, ballots.open)
+    on(cmd.CLOSE_POLL, ballots.close_poll)
+    on(cmd.CAST_BALLOT, ballots.cast)
+    on(cmd.RECORD_HAND_COUNT, ballots.hand_count)
+
+    async def join_extra(meeting_id: int, conn: Connection) -> dict[str, Any]:
+        return {"procedure": await procedure.snapshot(meeting_id, conn.member.member_id)}
+
+    namespace.add_join_extra(join_extra)
