@@ -18,20 +18,25 @@ from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.security import SecurityChannel
+from signaling.server import make_server
 
 from . import __version__
 from .accounts import Accounts
 from .cluster.health import cluster_node
+from .cluster.routing import RoutedProcedure, RoutedSignaling
 from .committee.http import add_committee_routes
 from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
+from .displays import Displays
 from .http import add_routes, error_middleware
+from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
 from .keystore import load_or_create_server_key
 from .media_wiring import install_media, media_key
 from .meetings import Meetings
+from .metrics import add_metrics_route
 from .minutes import MinutesService
 from .procedure import Procedure
 from .procedure_commands import bind_procedure
@@ -44,6 +49,7 @@ from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
+from .witness_push import WitnessPusher, parse_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +113,8 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         meetings=Meetings(db, clock, journal),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg),
-        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix),
+        displays=Displays(db, clock),
+        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
         version=__version__,
         origin=origin,
         security=Security(
@@ -125,9 +132,10 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
 def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     """Build the live adapters over ``core``, each with what it needs, in order."""
     cfg, clock, lim = core.config, core.clock, core.config.limits
+    cluster = cluster_node(cfg, core.db)  # None: one node
     namespace = MeetingNamespace(
         sio,
-        SignalingBackend(core),
+        SignalingBackend(core) if cluster is None else RoutedSignaling(core, cluster),
         Limits(
             lim.max_payload_bytes,
             lim.events_per_second,
@@ -148,7 +156,6 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         queue_frames=cfg.recording.queue_frames,
     )
     media.use_recording(recording)
-    cluster = cluster_node(cfg, core.db)  # None: one node
     procedure = Procedure(
         core.db,
         core.journal,
@@ -158,16 +165,32 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
-    namespace.on_roster_change(procedure.on_roster)
+    # several nodes: commands and roster changes for a meeting another node owns go there
+    routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
     hooks = SocketHooks(core.security)
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions
     core.security.log.on_alert(lambda alert: channel.push_alert(alert, core.security.chair_of))
     core.security.sessions.on_ended(channel.end_sessions)
-    bind_procedure(namespace, procedure, hooks)
+    bind_procedure(namespace, procedure, hooks, routed)
     namespace.check_complete()  # every declared command has its handler
+    witness_push = WitnessPusher(
+        core.db,
+        core.journal,
+        parse_witnesses(cfg.minutes.witnesses),
+        clock,
+        retry_max_seconds=cfg.minutes.witness_retry_max_seconds,
+    )
+    core.journal.on_checkpoint(witness_push.checkpoint_signed)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
-        **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
+        **fields,
+        namespace=namespace,
+        procedure=procedure,
+        media=media,
+        recording=recording,
+        witness_push=witness_push,
+        cluster=cluster,
     )
 
 
@@ -181,7 +204,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=cfg.limits.max_payload_bytes)
     app.on_response_prepare.append(_security_headers)
-    sio = socketio.AsyncServer(
+    sio = make_server(
         async_mode="aiohttp",
         # Origin is checked in our connect handler, with a precise error.
         cors_allowed_origins="*",
@@ -202,12 +225,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
+        svc.witness_push.start()  # resumes what a previous run left queued
         if svc.cluster is not None:  # leases first: restoring open polls leases their meetings
             await svc.cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        await svc.witness_push.stop()
         if svc.cluster is not None:
             await svc.cluster.stop()
         await svc.engine.dispose()
@@ -226,8 +251,10 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     add_minutes_routes(app)
+    add_display_routes(app)
     add_security_routes(app)
     add_committee_routes(app)
+    add_metrics_route(app)
     return app
 
 

@@ -47,7 +47,7 @@ CONTENT: dict[str, dict[str, Any]] = {
     "vi": {
         "title": "Họp chi bộ thường kỳ tháng",
         "place": "Hội trường phường, phòng 2",
-        "site": "Điểm đảo",
+        "site": "Đảo Xanh",
         "agenda": [
             "Khai mạc và thông qua chương trình",
             "Báo cáo hoạt động quý",

@@ -91,6 +91,14 @@ class Meetings:
                 raise NotAuthorised("you are not a participant of this meeting")
             return await self._detail(s, m, mine.role if mine else None)
 
+    async def public_detail(self, meeting_id: int) -> dict[str, Any]:
+        """The meeting as a paired display sees it (no role of its own)."""
+        async with self._db() as s:
+            m = await s.get(Meeting, meeting_id)
+            if m is None:
+                raise NotFound(f"no meeting {meeting_id}")
+            return await self._detail(s, m, None)
+
     async def _detail(self, s: AsyncSession, m: Meeting, my_role: str | None) -> dict[str, Any]:
         out = await self._summary(s, m, my_role)
         agenda = (

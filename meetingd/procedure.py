@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.agenda import Motion
@@ -39,6 +40,7 @@ from signaling.procedure import (
     Reorder,
     RoomCode,
     SetQuorumRule,
+    SpeakingLimitPayload,
 )
 from voting.poll import PollState
 
@@ -53,11 +55,23 @@ from .storage.procedure_models import (
     ProcedureSettings,
     SpeechRow,
 )
+from .storage.speaking_models import SpeakingLimit
 
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.25
 TALLY_SENDS_PER_S = 2000
+
+
+# What a database that does not answer raises (connection refused, dropped, timed out).
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+def server_busy(meeting_id: int, exc: BaseException) -> InvalidState:
+    logger.warning("meeting=%s database unavailable: %s", meeting_id, exc)
+    return InvalidState(
+        "the database is not answering; nothing was recorded; retry", code="server_busy", retry_after=1.0
+    )
 
 
 class Ownership(Protocol):
@@ -122,6 +136,10 @@ class Procedure:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def checkpoint(self, meeting_id: int) -> None:
+        """Sign a checkpoint of the meeting's log now (e.g. at a poll's close)."""
+        await self.journal.checkpoint_now(meeting_id)
+
     def spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
             try:
@@ -132,6 +150,11 @@ class Procedure:
         task = asyncio.ensure_future(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def live_count(self) -> int:
+        """Meetings whose live state this process holds (metrics)."""
+        return len(self._lives)
 
     async def live(self, meeting_id: int) -> Live:
         live = self._lives.get(meeting_id)
@@ -144,8 +167,11 @@ class Procedure:
         async with self._load_lock:
             live = self._lives.get(meeting_id)
             if live is None:
-                async with self.db() as s:
-                    live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                try:
+                    async with self.db() as s:
+                        live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                except DATABASE_DOWN as exc:
+                    raise server_busy(meeting_id, exc) from exc
                 self._lives[meeting_id] = live
                 self.ballots.arm_all(live)
         return live
@@ -165,6 +191,10 @@ class Procedure:
                 return await work(tx)
         except MeetingError:
             raise
+        except DATABASE_DOWN as exc:
+            # the database does not answer: nothing was committed, so nothing is acknowledged
+            self.drop(live.meeting_id)
+            raise server_busy(live.meeting_id, exc) from exc
         except Exception:
             self.drop(live.meeting_id)
             raise
@@ -599,6 +629,8 @@ class Procedure:
             )
             live.speech_row = None
         tx.record("speech_ended", **ended.minutes(), by=by)
+        if ended.overtime_ms > 0:
+            tx.record("speech_overtime", **ended.overtime_minutes(), by=by)
 
     async def end_speech(self, live: Live, caller: Person, _p: Empty) -> dict[str, Any]:
         current = live.speakers.current
@@ -609,6 +641,24 @@ class Procedure:
         async def work(tx: JournalTx) -> None:
             ended = live.speakers.end_speech(self.clock())
             await self._speech_ended(tx, live, ended, caller.member_id)
+
+        await self.transaction(live, work)
+        return await self._speakers_changed(live)
+
+    async def set_speaking_limit(self, live: Live, caller: Person, p: SpeakingLimitPayload) -> dict[str, Any]:
+        """The chair's speaking-time limit (seconds, or None): for the running speech and
+        the ones to come; recorded in the minutes, kept over a restart."""
+        limit_s = p.limit_s
+
+        async def work(tx: JournalTx) -> None:
+            await require_open(tx, live.meeting_id)
+            row = await tx.session.get(SpeakingLimit, live.meeting_id)
+            if row is None:
+                tx.session.add(SpeakingLimit(meeting_id=live.meeting_id, limit_s=limit_s))
+            else:
+                row.limit_s = limit_s
+            live.speakers.set_limit(limit_s)
+            tx.record("speaking_limit_set", limit_s=limit_s, by=caller.member_id)
 
         await self.transaction(live, work)
         return await self._speakers_changed(live)

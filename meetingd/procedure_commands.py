@@ -11,7 +11,7 @@ line below (see :mod:`signaling.command` for the whole recipe).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from meeting.attendance import Person
 from signaling import procedure as cmd
@@ -26,17 +26,42 @@ P = TypeVar("P", bound=Payload)
 ProcedureHandler = Callable[[Live, Person, P], Awaitable[dict[str, Any]]]
 
 
+class Router(Protocol):
+    """Several nodes (meetingd.cluster.routing): runs a command at the meeting's owner."""
+
+    def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None: ...
+
+    async def route(self, name: str, meeting_id: int, member_id: str, data: Any) -> dict[str, Any] | None:
+        """The owner's answer, or None when this node owns the meeting (run it here)."""
+        ...
+
+    async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]: ...
+
+
 def bind_procedure(
-    namespace: MeetingNamespace, procedure: Procedure, security: SecurityHooks | None = None
+    namespace: MeetingNamespace,
+    procedure: Procedure,
+    security: SecurityHooks | None = None,
+    router: Router | None = None,
 ) -> None:
     """Bind every procedure command, and add the ``procedure`` snapshot to ``join``.
     With ``security``, the commands of ``signaling.security.STEP_UP_EVENTS`` need a
-    recent second factor (step-up) first."""
+    recent second factor (step-up) first. With ``router``, a command for a meeting
+    another node owns runs there (its payload forwarded as sent)."""
 
     def on(command: Command[P], handler: ProcedureHandler[P]) -> None:
         async def run(call: Call, payload: P) -> dict[str, Any]:
+            if call.conn.display_meeting is not None:  # a paired display reads the public state
+                return {"procedure": await procedure.snapshot(call.meeting_id, call.member_id)}
+            if router is not None:
+                forwarded = await router.route(command.name, call.meeting_id, call.member_id, call.data)
+                if forwarded is not None:
+                    return forwarded
             live = await procedure.live(call.meeting_id)
             return await handler(live, live.register.person(call.member_id), payload)
+
+        if router is not None:
+            router.add(command, handler)
 
         if security is not None and command.name in STEP_UP_EVENTS:
             namespace.handle(command, guard(command, run, security))
@@ -60,6 +85,7 @@ def bind_procedure(
     on(cmd.GIVE_FLOOR, procedure.give_floor)
     on(cmd.END_SPEECH, procedure.end_speech)
     on(cmd.REORDER_QUEUE, procedure.reorder_queue)
+    on(cmd.SET_SPEAKING_LIMIT, procedure.set_speaking_limit)
     on(cmd.CREATE_POLL, ballots.create)
     on(cmd.OPEN_POLL, ballots.open)
     on(cmd.CLOSE_POLL, ballots.close_poll)
@@ -67,6 +93,7 @@ def bind_procedure(
     on(cmd.RECORD_HAND_COUNT, ballots.hand_count)
 
     async def join_extra(meeting_id: int, conn: Connection) -> dict[str, Any]:
-        return {"procedure": await procedure.snapshot(meeting_id, conn.member.member_id)}
+        snapshot = router.snapshot if router is not None else procedure.snapshot
+        return {"procedure": await snapshot(meeting_id, conn.member.member_id)}
 
     namespace.add_join_extra(join_extra)

@@ -45,6 +45,7 @@ from .storage.procedure_models import (
     SpeechRow,
     SupersededBallot,
 )
+from .storage.speaking_models import SpeakingLimit
 
 
 @dataclass
@@ -194,7 +195,8 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
                 mo.at,
             )
         )
-    speakers = SpeakerList()
+    limit = await s.get(SpeakingLimit, meeting_id)
+    speakers = SpeakerList(limit.limit_s if limit is not None else None)
     live = Live(meeting_id, register, QuorumWatch(rule), agenda, speakers, sites, pk_of)
     speech = await s.scalar(
         select(SpeechRow).where(SpeechRow.meeting_id == meeting_id, SpeechRow.ended_at.is_(None))
@@ -207,6 +209,7 @@ async def load_live(s: AsyncSession, meeting_id: int, roster: Roster | None) -> 
         else:
             who = Speaker.for_site(sites[speech.site_id or 0], "?", speech.started_at)
         speakers.current, speakers.since, live.speech_row = who, speech.started_at, speech.id
+        speakers.current_limit_s = speakers.limit_s
 
     for poll_row in (
         await s.scalars(select(PollRow).where(PollRow.meeting_id == meeting_id).order_by(PollRow.id))

@@ -26,6 +26,7 @@ from .cluster.node import ClusterNode
 from .committee.service import CommitteeServices
 from .config import Config
 from .directory import Directory
+from .displays import DisplayCaller, Displays
 from .journal import Journal
 from .meetings import Admission, Meetings
 from .minutes import MinutesService
@@ -33,6 +34,7 @@ from .procedure import Procedure
 from .recording import RecordingService
 from .security.service import Security
 from .storage.models import Member
+from .witness_push import WitnessPusher
 
 
 def _origin(url: str) -> str:
@@ -49,9 +51,10 @@ class PublicOrigin:
         self._extra = frozenset(_origin(o) for o in extra_origins)
 
     def allows(self, origin: str | None) -> bool:
-        """Same-origin only (plus configured extras). No Origin: a non-browser client."""
+        """Same-origin only (plus configured extras). No Origin at all is not allowed:
+        the HTTP adapter accepts an explicit bearer token instead (``check_origin``)."""
         if origin is None:
-            return True
+            return False
         return origin.lower().rstrip("/") in self._extra | {_origin(self.url)}
 
 
@@ -66,6 +69,7 @@ class CoreServices:
     meetings: Meetings
     journal: Journal
     minutes: MinutesService  # officer keys, sealing, cosigning, export
+    displays: Displays  # paired main-room displays (not people)
     committee: CommitteeServices  # organisation tree, e-profiles, participation figures
     version: str
     security: Security
@@ -91,6 +95,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    witness_push: WitnessPusher  # checkpoints to the configured witnesses (witness_push.py)
     cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 
@@ -106,8 +111,14 @@ class SignalingBackend:
     async def redeem_socket_token(self, token: object, address: str = "?") -> Member:
         return await self._svc.accounts.redeem_socket_token(token, address)
 
+    async def redeem_display_token(self, token: object) -> DisplayCaller:
+        return await self._svc.displays.redeem_socket_token(token)
+
     async def admit(self, meeting_id: int, member: Any) -> Admission:
         return await self._svc.meetings.admit(meeting_id, member)
+
+    async def meeting_summary(self, meeting_id: int) -> dict[str, Any]:
+        return await self._svc.meetings.public_detail(meeting_id)
 
     async def start_interval(self, *args: Any) -> None:
         await self._svc.meetings.start_interval(*args)

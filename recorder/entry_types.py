@@ -29,6 +29,8 @@ ENTRY_TYPES: dict[str, str] = {
     "secretary_note": "the secretary (or chair) wrote a minute note",
     "floor_given": "the chair gave the floor to a speaker",
     "speech_ended": "a speech ended, with its duration",
+    "speaking_limit_set": "the chair set (or lifted) the speaking-time limit",
+    "speech_overtime": "a speech ended past its speaking-time limit, and by how much",
     # votes
     "poll_created": "a poll was drafted",
     "poll_opened": "a poll opened for voting",

@@ -32,10 +32,20 @@ class Admission(Protocol):
     def member_pk(self) -> int: ...
 
 
+class DisplayCaller(Caller, Protocol):
+    """A paired main-room display: not a member, scoped to one meeting."""
+
+    meeting_id: int
+
+
 class Backend(Protocol):
     async def redeem_socket_token(self, token: object, address: str = "?") -> Caller: ...
 
+    async def redeem_display_token(self, token: object) -> DisplayCaller: ...
+
     async def admit(self, meeting_id: int, member: Any) -> Admission: ...
+
+    async def meeting_summary(self, meeting_id: int) -> dict[str, Any]: ...
 
     async def start_interval(
         self, meeting_id: int, member_pk: int, attendance: str, site_id: int | None, at: datetime

@@ -112,6 +112,7 @@ class _Session:
     member_id: str
     sid: str
     display: bool
+    device: str = ""  # the client's own id for this browser tab (a reload keeps it)
 
 
 class MediaSignaling:
@@ -285,8 +286,13 @@ class MediaSignaling:
     async def _open(self, call: Call, p: cmd.MediaOpen) -> dict[str, Any]:
         sid, conn = call.sid, call.conn
         main_room, display, profile = p.main_room, p.display, p.profile
-        assert call.seat is not None
-        role, attendance = call.seat.role, call.seat.attendance
+        if conn.display_meeting is not None:  # a paired display: no seat, receives only
+            if not display:
+                raise NotAuthorised("a paired display receives only: send 'display': true")
+            role, attendance = Role.OBSERVER, Attendance.MAIN_ROOM
+        else:
+            assert call.seat is not None
+            role, attendance = call.seat.role, call.seat.attendance
         meeting_id, member_id = call.meeting_id, call.member_id
         if main_room and attendance != Attendance.MAIN_ROOM and role != Role.CHAIR:
             raise NotAuthorised("only a computer attending in the main room is the main-room camera")
@@ -298,8 +304,17 @@ class MediaSignaling:
         if isinstance(previous, str):  # the same connection starts over
             await self._end_session(meeting_id, previous, "reopened")
         pid = f"display:{member_id}:{next(self._display_ids)}" if display else member_id
-        if not display and (meeting_id, pid) in self._sessions:
-            await self._end_session(meeting_id, pid, "replaced")  # another tab, a reconnect
+        other = self._sessions.get((meeting_id, pid)) if not display else None
+        second_device = other is not None and other.device and p.device and other.device != p.device
+        if second_device and other is not None and other.sid != sid and not p.take_over:
+            # A second device: the first keeps its media until the member says so here.
+            # (A client that names no device, e.g. a bare reconnect, replaces as before.)
+            raise InvalidState(
+                "your camera and microphone are on another device; send take_over to use this one",
+                code="media_elsewhere",
+            )
+        if other is not None:
+            await self._end_session(meeting_id, pid, "replaced")  # the same tab reloaded, or take_over
         sfu = self.sfus.get(meeting_id)
         if sfu is None:
 
@@ -309,7 +324,7 @@ class MediaSignaling:
             sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
             if self.recording is not None:
                 self.recording.attach(meeting_id, sfu)
-        self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display)
+        self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display, p.device)
         conn.extra["media_pid"] = pid
         try:
             await sfu.open_participant(pid, main_room=main_room, profile=profile)

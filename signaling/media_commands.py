@@ -17,6 +17,7 @@ from .messages import Empty
 
 CHAIR = Access.roles(Role.CHAIR)
 ICE_CANDIDATE_FIELDS = {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
+DEVICE_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,21 @@ class MediaOpen:
     main_room: bool
     profile: object  # checked by the SFU's receive profiles (precise codes)
     display: bool
+    device: str = ""  # the client's id for this browser tab: a reload is not a second device
+    take_over: bool = False  # "use this device for video": replace the member's other device
 
     @classmethod
     def parse(cls, payload: object) -> MediaOpen:
-        p = read_object(payload, {"main_room", "profile", "display"}, set())
+        p = read_object(payload, {"main_room", "profile", "display", "device", "take_over"}, set())
         main_room, display = boolean(p, "main_room"), boolean(p, "display")
         if display and main_room:
             raise InvalidInput("a display does not publish: 'main_room' is not allowed", field="main_room")
-        return cls(main_room, p.get("profile", "full"), display)
+        device = p.get("device", "")
+        if not isinstance(device, str) or len(device) > DEVICE_MAX:
+            raise InvalidInput(
+                f"'device' must be a string of at most {DEVICE_MAX} characters", field="device"
+            )
+        return cls(main_room, p.get("profile", "full"), display, device, boolean(p, "take_over"))
 
 
 def _description(payload: object, expected: str) -> str:

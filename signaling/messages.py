@@ -12,7 +12,7 @@ from meeting.errors import InvalidInput
 from meeting.roles import Attendance
 
 from .command import Access, command
-from .fields import optional_positive_int, positive_int, read_object
+from .fields import boolean, optional_positive_int, positive_int, read_object
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,13 @@ class Join:
     meeting_id: int
     attendance: Attendance
     site_id: int | None
+    keep_attendance: bool = False  # a second device: join the way the member already attends
 
     @classmethod
     def parse(cls, payload: object) -> Join:
-        p = read_object(payload, {"meeting_id", "attendance", "site_id"}, {"meeting_id", "attendance"})
+        p = read_object(
+            payload, {"meeting_id", "attendance", "site_id", "keep_attendance"}, {"meeting_id", "attendance"}
+        )
         try:
             attendance = Attendance(p["attendance"])
         except (ValueError, TypeError):
@@ -34,7 +37,18 @@ class Join:
             positive_int(p["meeting_id"], "meeting_id"),
             attendance,
             optional_positive_int(p.get("site_id"), "site_id"),
+            boolean(p, "keep_attendance"),
         )
+
+
+@dataclass(frozen=True)
+class JoinDisplay:
+    meeting_id: int
+
+    @classmethod
+    def parse(cls, payload: object) -> JoinDisplay:
+        p = read_object(payload, {"meeting_id"}, {"meeting_id"})
+        return cls(positive_int(p["meeting_id"], "meeting_id"))
 
 
 @dataclass(frozen=True)
@@ -70,3 +84,10 @@ class SendChat:
 JOIN = command("join", Join, Access.connected(), "take a seat in a meeting", also="a participant of it")
 LEAVE = command("leave", Empty, Access.anyone(), "leave the meeting")
 SEND_CHAT = command("send_chat", SendChat, Access.anyone(), "post a chat message")
+JOIN_DISPLAY = command(
+    "join_display",
+    JoinDisplay,
+    Access.connected(),
+    "watch a meeting as its paired display",
+    also="a paired display",
+)

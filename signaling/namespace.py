@@ -29,19 +29,33 @@ from meeting.errors import (
     error_body,
 )
 from meeting.roles import MeetingState
-from meeting.roster import Roster, RosterEvent, Seat
+from meeting.roster import ConnState, Roster, RosterEvent, Seat
 
 from . import fanout
 from .backend import Backend, Caller
 from .command import Command, Payload
 from .commands import all_commands
-from .messages import JOIN, LEAVE, SEND_CHAT, Empty, Join, SendChat
+from .messages import JOIN, JOIN_DISPLAY, LEAVE, SEND_CHAT, Empty, Join, JoinDisplay, SendChat
+from .wire_json import check_value
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/meeting"
 # A socket refused this many events in a row is flooding; it is disconnected.
 FLOOD_STRIKES = 50
+# What a paired main-room display may send: it watches, it does not take part.
+DISPLAY_EVENTS = frozenset(
+    {
+        "join_display",
+        "leave",
+        "get_procedure",
+        "media_open",
+        "media_close",
+        "subscribe_answer",
+        "ice_candidate",
+        "set_receive_profile",
+    }
+)
 
 
 def room_of(meeting_id: int) -> str:
@@ -64,15 +78,19 @@ class Connection:
     meeting_id: int | None = None
     member_pk: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # a paired display (no roster seat, read-only): the meeting it is paired with
+    display_meeting: int | None = None
 
 
 @dataclass(frozen=True)
 class Call:
-    """Who sent a command, on which connection. ``seat`` is None only for ``join``."""
+    """Who sent a command, on which connection. ``seat`` is None only for ``join`` and
+    for a paired display's commands (``conn.display_meeting`` is set)."""
 
     sid: str
     conn: Connection
     seat: Seat | None
+    data: Any = None  # the payload as sent (JSON): what a cluster node forwards to the owner
 
     @property
     def member_id(self) -> str:
@@ -134,6 +152,7 @@ class MeetingNamespace:
         sio.on("connect", self._on_connect, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self.handle(JOIN, self._join)
+        self.handle(JOIN_DISPLAY, self._join_display)
         self.handle(LEAVE, self._leave)
         self.handle(SEND_CHAT, self._send_chat)
 
@@ -177,19 +196,27 @@ class MeetingNamespace:
                 logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
                 self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
             raise
+        check_value(data)  # nesting, huge numbers, NaN, lone surrogates: invalid_input naming the field
         if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is larger than {self.limits.max_payload_bytes} bytes",
                 limit=self.limits.max_payload_bytes,
             )
-        if not command.access.joined:
+        if conn.display_meeting is not None:
+            # a paired display: no seat; it may only watch
+            if command.name not in DISPLAY_EVENTS:
+                raise NotAuthorised(f"a paired display only watches: '{command.name}' is not allowed")
+            if command.access.joined and conn.meeting_id is None:
+                raise InvalidState(f"'{command.name}' before 'join_display'", hint="join_display first")
             return Call(sid, conn, None)
+        if not command.access.joined:
+            return Call(sid, conn, None, data)
         seat = None
         if conn.meeting_id is not None:
             seat = self._rosters[conn.meeting_id].seat(conn.member.member_id)
         if seat is None:
             raise InvalidState(f"'{command.name}' before 'join'", hint="join first")
-        return Call(sid, conn, seat)
+        return Call(sid, conn, seat, data)
 
     def unhandled(self) -> list[str]:
         """Declared commands with no handler bound."""
@@ -279,11 +306,26 @@ class MeetingNamespace:
         origin = environ.get("HTTP_ORIGIN")
         if not self._origin_ok(origin):
             logger.info("socket refused sid=%s origin=%s", sid, origin)
-            refusal = NotAuthorised(f"origin {origin!r} is not allowed")
+            refusal = (
+                NotAuthorised(
+                    "no Origin header: a non-browser client sends the server's URL as Origin",
+                    code="origin_required",
+                )
+                if origin is None
+                else NotAuthorised(f"origin {origin!r} is not allowed")
+            )
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, error_body(refusal))
         token = auth.get("token") if isinstance(auth, dict) else None
+        display_token = auth.get("display_token") if isinstance(auth, dict) else None
         address = remote_address(environ)
         try:
+            if display_token is not None:
+                display = await self.backend.redeem_display_token(display_token)
+                self._conns[sid] = Connection(
+                    member=display, bucket=self._bucket(), display_meeting=display.meeting_id
+                )
+                logger.info("socket connected sid=%s display=%s", sid, display.member_id)
+                return
             member = await self.backend.redeem_socket_token(token, address)
         except MeetingError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, error_body(exc)) from None
@@ -303,6 +345,10 @@ class MeetingNamespace:
                     await gone(sid, conn)
                 except Exception:
                     logger.exception("disconnected listener failed sid=%s", sid)
+        if conn is not None and conn.display_meeting is not None:
+            if conn.meeting_id is not None:
+                await self._connection_closed(sid, conn, conn.meeting_id, "disconnect")
+            return
         if conn is None or conn.meeting_id is None or conn.member_pk is None:
             return
         meeting_id, member_pk = conn.meeting_id, conn.member_pk
@@ -336,7 +382,14 @@ class MeetingNamespace:
         roster = self._rosters.get(req.meeting_id)
         if roster is None:
             roster = self._rosters[req.meeting_id] = Roster(adm.sites)
-        ev = roster.join(adm.entitlement, req.attendance, req.site_id, sid, self.clock())
+        attendance, site_id = req.attendance, req.site_id
+        if req.keep_attendance:
+            # a second device: join the way the member already attends, never move them
+            seat = roster.seat(conn.member.member_id)
+            if seat is None or seat.state == ConnState.LEFT:
+                raise InvalidState("you are not in the meeting on another device", code="not_joined")
+            attendance, site_id = seat.attendance, seat.site.id if seat.site else None
+        ev = roster.join(adm.entitlement, attendance, site_id, sid, self.clock())
         timer = self._expiry.pop((req.meeting_id, conn.member.member_id), None)
         if timer is not None:
             timer.cancel()
@@ -356,8 +409,48 @@ class MeetingNamespace:
             answer.update(await extra(req.meeting_id, conn))
         return answer
 
+    async def _join_display(self, call: Call, req: JoinDisplay) -> dict[str, Any]:
+        """A paired display joins its meeting's broadcasts: no roster seat, so it is
+        never in the roster, the register or the quorum."""
+        sid, conn = call.sid, call.conn
+        if conn.display_meeting is None:
+            raise NotAuthorised("'join_display' is for a paired display; members send 'join'")
+        if req.meeting_id != conn.display_meeting:
+            raise NotAuthorised("this display is paired with another meeting")
+        meeting = await self.backend.meeting_summary(req.meeting_id)
+        if meeting["state"] == MeetingState.CLOSED.value:
+            raise InvalidState("this meeting is closed", code="meeting_closed")
+        conn.meeting_id = req.meeting_id
+        await self.sio.enter_room(sid, room_of(req.meeting_id), namespace=NAMESPACE)
+        roster = self._rosters.get(req.meeting_id)
+        answer: dict[str, Any] = {
+            "meeting": meeting,
+            "roster": roster.snapshot() if roster else [],
+            "display": {"id": conn.member.id},
+        }
+        for extra in self._join_extras:
+            answer.update(await extra(req.meeting_id, conn))
+        return answer
+
+    def disconnect_display(self, display_id: int) -> int:
+        """A revoked display: drop its sockets. Returns how many."""
+        sids = [
+            sid
+            for sid, c in self._conns.items()
+            if c.display_meeting is not None and c.member.id == display_id
+        ]
+        for sid in sids:
+            self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+        return len(sids)
+
     async def _leave(self, call: Call, _p: Empty) -> dict[str, Any]:
         sid, conn = call.sid, call.conn
+        if conn.display_meeting is not None:
+            if conn.meeting_id is not None:
+                await self._connection_closed(sid, conn, conn.meeting_id, "leave")
+                await self.sio.leave_room(sid, room_of(conn.meeting_id), namespace=NAMESPACE)
+                conn.meeting_id = None
+            return {}
         assert conn.meeting_id is not None and conn.member_pk is not None
         meeting_id = conn.meeting_id
         await self._connection_closed(sid, conn, meeting_id, "leave")
@@ -376,6 +469,11 @@ class MeetingNamespace:
 
     def roster(self, meeting_id: int) -> Roster | None:
         return self._rosters.get(meeting_id)
+
+    @property
+    def connection_count(self) -> int:
+        """Authenticated Socket.IO connections on this node (metrics)."""
+        return len(self._conns)
 
     def connection(self, sid: str) -> Connection | None:
         return self._conns.get(sid)

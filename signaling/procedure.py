@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from meeting.errors import InvalidInput
 from meeting.quorum import QuorumRule
 from meeting.roles import Role
+from meeting.speakers import check_limit
 from voting.poll import PollConfig
 from voting.receipt import check_ballot_id
 
@@ -158,6 +159,18 @@ class Reorder:
 
 
 @dataclass(frozen=True)
+class SpeakingLimitPayload:
+    """The chair's speaking-time limit: whole seconds (10 s .. 1 h), or None for none."""
+
+    limit_s: int | None
+
+    @classmethod
+    def parse(cls, payload: object) -> SpeakingLimitPayload:
+        p = read_object(payload, {"limit_s"}, {"limit_s"})
+        return cls(check_limit(p["limit_s"]))
+
+
+@dataclass(frozen=True)
 class CreatePoll:
     config: PollConfig
     stored: str  # the config as sent, JSON: kept with the poll
@@ -265,6 +278,7 @@ LOWER_HAND = command(
 GIVE_FLOOR = command("give_floor", FloorTarget, CHAIR, "give the floor")
 END_SPEECH = command("end_speech", Empty, Access.anyone(), "end a speech", also="someone else's: the chair")
 REORDER_QUEUE = command("reorder_queue", Reorder, CHAIR, "reorder the list of speakers")
+SET_SPEAKING_LIMIT = command("set_speaking_limit", SpeakingLimitPayload, CHAIR, "set the speaking time")
 CREATE_POLL = command("create_poll", CreatePoll, CHAIR, "create a poll")
 OPEN_POLL = command("open_poll", OpenPoll, CHAIR, "open a poll")
 CLOSE_POLL = command("close_poll", PollRef, CHAIR, "close a poll")

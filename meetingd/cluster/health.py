@@ -17,7 +17,14 @@ def cluster_node(cfg: Config, db: async_sessionmaker[AsyncSession]) -> ClusterNo
     """This node's ClusterNode when ``[cluster] redis_url`` is set; None for one node."""
     if not cfg.cluster.redis_url:
         return None
-    return ClusterNode(db, cfg.database_url, cfg.node_id, check_seconds=cfg.cluster.lease_check_seconds)
+    return ClusterNode(
+        db,
+        cfg.database_url,
+        cfg.node_id,
+        redis_url=cfg.cluster.redis_url,
+        check_seconds=cfg.cluster.lease_check_seconds,
+        forward_timeout_s=cfg.cluster.forward_timeout_seconds,
+    )
 
 
 async def cluster_health(cluster: ClusterNode | None, redis_ok: bool | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meeting.errors import InvalidState
 
 from ..storage.models import Meeting
+from .forward import Forwarder, Handler
 from .lease import LeaseHolder, LeaseLost
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,19 @@ Forget = Callable[[int], None]
 
 class ClusterNode:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], url: str, node_id: str, *, check_seconds: float
+        self,
+        db: async_sessionmaker[AsyncSession],
+        url: str,
+        node_id: str,
+        *,
+        redis_url: str,
+        check_seconds: float,
+        forward_timeout_s: float = 5.0,
     ) -> None:
         self.db = db
         self.leases = LeaseHolder(url, node_id, check_seconds=check_seconds, on_lost=self.lost)
+        self.forwarder = Forwarder(redis_url, node_id, timeout_s=forward_timeout_s)
+        self._serve: Handler | None = None
         self.node_id = node_id
         self._check = check_seconds
         self._restore: Restore | None = None
@@ -100,9 +110,15 @@ class ClusterNode:
             except Exception:
                 logger.exception("node=%s adopting meetings failed", self.node_id)
 
+    def serve_with(self, handler: Handler) -> None:
+        """Who answers the requests other nodes forward here (routing.RoutedProcedure)."""
+        self._serve = handler
+
     async def start(self, restore: Restore, forget: Forget) -> None:
         self._restore, self._forget = restore, forget
         await self.leases.start()
+        if self._serve is not None:
+            await self.forwarder.start(self._serve)
         self._task = asyncio.ensure_future(self._adopter())
 
     async def stop(self) -> None:
@@ -110,4 +126,5 @@ class ClusterNode:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self.forwarder.stop()
         await self.leases.stop()

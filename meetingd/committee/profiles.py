@@ -11,6 +11,7 @@ from meeting.errors import InvalidInput, NotAuthorised, NotFound
 from meeting.organisation import OrgTree, Viewer
 from meeting.profile import FIELDS, check_edit, fold_profile, may_read, parse_change
 
+from ..security.events import EventSink
 from ..storage.models import Member
 from .figures import Figures
 from .org import load_tree, viewer_of
@@ -29,8 +30,14 @@ def check_reason(value: Any) -> str:
 
 
 class Profiles:
-    def __init__(self, db: async_sessionmaker[AsyncSession], log: OrgLog, figures: Figures) -> None:
-        self._db, self._log, self._figures = db, log, figures
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        log: OrgLog,
+        figures: Figures,
+        events: EventSink | None = None,
+    ) -> None:
+        self._db, self._log, self._figures, self._events = db, log, figures, events
 
     async def _context(self, caller: Member, member_id: str) -> tuple[OrgTree, Viewer, Member | None]:
         async with self._db() as s:
@@ -105,6 +112,14 @@ class Profiles:
                 kind=str(kind)[:32],
                 error=exc.code,
             )
+            if self._events is not None:  # administrators see refusals beside the other security events
+                await self._events.record(
+                    "profile_change_refused",
+                    member_id=caller.member_id,
+                    target=member_id,
+                    change=str(kind)[:32],
+                    error=exc.code,
+                )
             raise
         async with self._log.transaction() as tx:
             m = await tx.session.get(Member, target.id)

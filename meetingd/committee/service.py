@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meeting.clock import Clock
 
 from ..journal import Journal
+from ..security.events import EventSink
 from .figures import Figures
 from .org import Organisation
 from .org_log import OrgLog
@@ -24,8 +25,12 @@ class CommitteeServices:
 
 
 def committee_services(
-    db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock, origin_prefix: str
+    db: async_sessionmaker[AsyncSession],
+    journal: Journal,
+    clock: Clock,
+    origin_prefix: str,
+    events: EventSink | None = None,
 ) -> CommitteeServices:
     log = OrgLog(db, journal.signer_for(f"{origin_prefix.rstrip('/')}/org"), clock)
     figures = Figures(db, journal)
-    return CommitteeServices(log, Organisation(db, log), figures, Profiles(db, log, figures))
+    return CommitteeServices(log, Organisation(db, log), figures, Profiles(db, log, figures, events))

@@ -63,10 +63,13 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
+from . import display_models as _display_models  # noqa: E402,F401
 from . import minutes_models as _minutes_models  # noqa: E402,F401
 from . import org_models as _org_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
 from . import security_models as _security_models  # noqa: E402,F401
+from . import speaking_models as _speaking_models  # noqa: E402,F401
+from . import witness_models as _witness_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

@@ -59,6 +59,19 @@ def tab(page: Page, name: str) -> None:
         expect(page.locator(f'.room-main [data-panel="{name}"]')).to_be_visible()
 
 
+def pair_display(chair: Page, display: Page) -> None:
+    """The chair creates a one-time code (Chair tab); the projector, signed in as nobody, types it."""
+    tab(chair, "chair")
+    panel = chair.locator(".displays-panel")
+    panel.locator('[data-action="create-display"]').click()
+    code = panel.locator(".display-code-value").get_attribute("data-code")
+    assert code
+    display.goto("/#/pair")
+    display.locator("#pair-code").fill(code.lower().replace("-", " "))
+    display.locator(".pair button[type='submit']").click()
+    expect(display.locator(".display")).to_be_visible()
+
+
 def remote_tile(page: Page, member_id: str) -> Any:
     return page.locator(f'.media-area .tile[data-member-id="{member_id}"]')
 
@@ -110,8 +123,9 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
 
     sign_in(remote, "C1-002", demo_password)
     enter_meeting(remote, "remote")
-    sign_in(display, "G-OBS1", demo_password)
-    display.goto("/#/display/1")
+    # the projector is not a person: it pairs with a code, signed in as nobody
+    pair_display(chair, display)
+    expect(chair.locator('.display-row[data-state="paired"]')).to_have_count(1)
 
     # video first: the stage starts near the top on the laptop and the phone
     wait_until(lambda: inbound(chair, "C1-002")["frames"] > 10, what="the remote member's video at the chair")
@@ -160,6 +174,17 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     expect(remote_tile(chair, "C1-001")).to_have_attribute("data-hand", "true")
     expect(phone.locator(".tile-mine")).to_have_attribute("data-hand", "true")
 
+    # the chair sets a speaking time and gives the floor: a countdown on every screen
+    tab(chair, "speakers")
+    chair.locator("#speaking-limit").select_option("60")
+    chair.locator('.queue-entry[data-entry-id="member:C1-001"] [data-action="give-floor"]').click()
+    for page, where in ((phone, ".bar-speaker"), (chair, ".floor"), (display, ".board-speaker")):
+        clock = page.locator(f"{where} .floor-time")
+        expect(clock).to_have_attribute("data-floor-state", "ok")
+        expect(clock).to_contain_text("left")
+    # the floor holder goes on the stage
+    expect(chair.locator('.media-area .stage .tile[data-member-id="C1-001"]')).to_be_visible()
+
     # one attendance truth: the secretary-less chair checks a member in who has no
     # device; quorum bar, People tab and roster agree, on every screen
     tab(chair, "people")
@@ -174,6 +199,9 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     )
     for page in (chair, phone, remote):
         assert_counts_agree(page, 4)
+    # the display shows the meeting (a remote member large), and is in no roster
+    wait_until(lambda: inbound(display, "C1-001", ".display")["frames"] > 10, what="video on the display")
+    expect(chair.locator('.person[data-member-id^="display"]')).to_have_count(0)
 
     # layouts: no sideways scroll at 360, 390 and 1280; the top bar is one row
     for page, name in ((chair, "chair"), (phone, "phone"), (remote, "remote")):
@@ -208,6 +236,12 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     for page in (chair, phone, remote):
         page.locator("#language").select_option("en")
 
+    # the chair revokes the display: it is told, and asks for a new code
+    tab(chair, "chair")
+    chair.locator('.display-row[data-state="paired"] [data-action="revoke-display"]').click()
+    expect(display.locator("#pair-code")).to_be_visible(timeout=15_000)
+    display.screenshot(path=str(artifacts / "room-display-revoked-en.png"))
+
 
 def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: Path, lang: str) -> None:
     for page, who in ((chair, "chair"), (remote, "remote")):
@@ -225,3 +259,38 @@ def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: 
     chair.set_viewport_size(LAPTOP)
     tab(chair, "chair")
     display.screenshot(path=str(artifacts / f"room-display-{lang}.png"))
+
+
+def test_a_second_device_asks_before_taking_the_video_and_keeps_the_attendance(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    chair = open_page(LAPTOP)
+    phone = open_page(PHONE)
+    laptop = open_page(LAPTOP)
+    sign_in(chair, "C1-SEC", demo_password)  # fresh: the chair of the test above is in its grace
+    enter_meeting(chair, "main_room")
+    sign_in(phone, "C1-005", demo_password)
+    enter_meeting(phone, "remote")
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > 10, what="the phone's video")
+
+    # the same member opens the meeting on a laptop: no question about attendance, still remote
+    sign_in(laptop, "C1-005", demo_password)
+    laptop.goto("/#/meeting/1")
+    expect(laptop.locator(".room-me")).to_contain_text("remotely")
+    expect(laptop.locator(".attend")).to_be_hidden()
+    take = laptop.locator('[data-action="take-over"]')
+    expect(take).to_be_visible()
+    laptop.screenshot(path=str(artifacts / "room-laptop-second-device-en.png"))
+    # the phone keeps its media until the member says yes on the laptop
+    frames = inbound(chair, "C1-005")["frames"]
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > frames + 10, what="the phone still sending")
+    expect(phone.locator('.media-status[data-media-state="connected"]')).to_be_visible()
+    expect(chair.locator('.person[data-member-id="C1-005"]')).to_have_attribute("data-state", "online")
+    take.click()
+    expect(phone.locator('[data-action="take-over"]')).to_be_visible(timeout=15_000)
+    expect(laptop.locator('.media-status[data-media-state="connected"]')).to_be_visible(timeout=20_000)
+    phone.screenshot(path=str(artifacts / "room-phone-moved-en.png"))
+    # the laptop's camera now reaches the chair; the member still attends remotely
+    frames = inbound(chair, "C1-005")["frames"]
+    wait_until(lambda: inbound(chair, "C1-005")["frames"] > frames + 10, what="the laptop's video")
+    expect(laptop.locator(".room-me")).to_contain_text("remotely")

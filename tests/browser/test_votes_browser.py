@@ -9,13 +9,14 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LAPTOP, PHONE
+from tests.browser.conftest import LAPTOP, PHONE, running_meetingd
+from tests.browser.test_room_browser import pair_display
 from tests.browser.test_roster_browser import enter_meeting, shoot, show_tab
 
 SIGN_IN_TIMEOUT_MS = 30_000  # Argon2id on a busy 2-core machine with five browsers
@@ -32,6 +33,13 @@ def sign_in(page: Page, member_id: str, password: str) -> None:
 pytestmark = pytest.mark.browser
 
 MEETING_ID = 1
+
+
+@pytest.fixture
+def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A meetingd of each test's own: no test here depends on another's leftovers."""
+    with running_meetingd(tmp_path_factory.mktemp("meetingd")) as url:
+        yield url
 
 
 def vote(page: Page, option: str) -> str:
@@ -88,8 +96,7 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     enter_meeting(phone, "remote")
     sign_in(member, "C1-002", demo_password)
     enter_meeting(member, "remote")
-    sign_in(display, "G-OBS1", demo_password)
-    display.goto(f"/#/display/{MEETING_ID}")
+    pair_display(chair, display)  # the projector pairs with a code: not a person
 
     # 4 of 10 voting members connected: no quorum, shown to everyone
     expect(phone.locator('.quorum[data-quorate="false"]')).to_be_visible()
@@ -208,16 +215,11 @@ def test_voting_errors_are_precise(open_page: Callable[..., Page], demo_password
     chair = open_page(LAPTOP)
     sign_in(chair, "C1-CHAIR", demo_password)
     enter_meeting(chair, "main_room")
-    # undo the previous test's check-ins; its members' connections have ended:
-    # the quorum is lost (once their reconnect grace period is over)
-    show_tab(chair, "people")
+    chair.locator('.room-head [data-action="open"]').click()
+    expect(chair.locator(".room-head [data-state]")).to_have_attribute("data-state", "open")
+    # the chair and an observer: 1 of 10 voting members present, no quorum
     console = chair.locator(".chair-console")
-    panel = chair.locator(".attendance-panel")
-    for member_id in ("C1-003", "C1-004"):
-        undo = panel.locator(f'.checkin-row[data-member-id="{member_id}"] [data-action="check-out"]')
-        if undo.count():
-            undo.click()
-    expect(chair.locator('.quorum[data-quorate="false"]')).to_be_visible(timeout=45_000)
+    expect(chair.locator('.quorum[data-quorate="false"]')).to_be_visible()
     show_tab(chair, "chair")
     console.locator('[data-action="new-poll"]').click()
     console.locator("#poll-question").fill("Adjourn?")

@@ -123,8 +123,8 @@ async def test_a_node_whose_lease_connection_dies_is_told_what_it_lost(holders) 
             )
     finally:
         await engine.dispose()
-    await wait_for(lambda: bool(lost), timeout=5)
+    await wait_for(lambda: bool(lost), seconds=5)
     assert lost == [{3, 4}] and not a.held
     assert await b.acquire(3)  # another node can take over
-    await wait_for(lambda: a.connected, timeout=5)  # a reconnects, owning nothing
+    await wait_for(lambda: a.connected, seconds=5)  # a reconnects, owning nothing
     assert await a.acquire(3) is False and await a.acquire(5) is True

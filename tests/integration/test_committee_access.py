@@ -12,6 +12,7 @@ from meeting.errors import InvalidInput, InvalidState
 from meetingd.committee.org_log import OrgLog
 from meetingd.storage.models import Cell
 from meetingd.storage.org_models import CommitteeRow, OrgLogEntry
+from meetingd.storage.security_models import SecurityEvent
 from recorder.org_log import verify_org_log
 
 from .conftest import Member, Server
@@ -152,6 +153,16 @@ async def test_profiles_are_read_and_changed_by_the_right_people_and_all_of_it_i
     assert ("profile_change_refused", "C1-SEC", "C2-001") in kinds
     assert ("profile_read", "C1-SEC", "C1-003") in kinds
     assert ("profile_read", "C1-003", "C1-003") not in kinds  # reading one's own is not
+    async with server.svc.db() as s:  # refusals also reach the security log, beside other security events
+        refused = (
+            await s.execute(
+                select(SecurityEvent.member_id, SecurityEvent.details).where(
+                    SecurityEvent.kind == "profile_change_refused"
+                )
+            )
+        ).all()
+    assert sorted(m for m, _ in refused) == ["C1-003", "C1-003", "C1-SEC"]
+    assert {json.loads(d)["target"] for m, d in refused if m == "C1-SEC"} == {"C2-001"}
 
 
 async def test_a_transfer_moves_the_member_and_a_correction_keeps_the_history(sign_in, server) -> None:

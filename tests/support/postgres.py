@@ -66,6 +66,7 @@ class PostgresCluster:
     _bin: Path = field(init=False)
     _prefix: list[str] = field(init=False, default_factory=list)
     _counter: int = field(init=False, default=0)
+    _options: str = field(init=False, default="")
 
     def start(self, timeout: float = 60.0) -> PostgresCluster:
         pg_bin = find_pg_bin()
@@ -98,21 +99,30 @@ class PostgresCluster:
         ]
         if not self.durable:
             options.append("-c fsync=off -c full_page_writes=off")
+        self._options = " ".join(options)
+        self.resume(timeout)
+        return self
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """Start the server (again) on the same data directory and port."""
         self._pg(
             "pg_ctl",
             "-D",
-            str(data),
+            str(self.base / "data"),
             "-l",
             str(self.base / "server.log"),
             "-w",
             "-t",
             str(int(timeout)),
             "-o",
-            " ".join(options),
+            self._options,
             "start",
             timeout=timeout + 5,
         )
-        return self
+
+    def crash(self) -> None:
+        """Stop the server at once (``-m immediate``: like a crash); :meth:`resume` restarts it."""
+        self._pg("pg_ctl", "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop", timeout=30)
 
     def _pg(self, tool: str, *args: str, timeout: float = 60.0) -> str:
         cmd = [*self._prefix, str(self._bin / tool), *args]

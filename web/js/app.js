@@ -13,7 +13,7 @@ import { mountLogin } from "./login.js";
 import { mountInvite } from "./invite.js";
 import { mountMeetings } from "./meetings.js";
 import { mountRoom } from "./room.js";
-import { mountDisplay } from "./display.js";
+import { mountDisplay, mountPairForm } from "./display.js";
 import { mountAdmin } from "./admin.js";
 import { mountMinutes } from "./minutes.js";
 import { flagSecurityLink, installStepUp, mountSecurity } from "./security.js";
@@ -149,9 +149,11 @@ function resolve(/** @type {string} */ hash) {
     const id = Number(m[1]);
     return { name: "room", view: (root, c) => mountRoom(root, c, id), needsSession: true };
   }
+  // a projector: a paired display needs no member session (display.js)
+  if (path === "/pair") return { name: "pair", view: (root, c) => mountPairForm(root, c), needsSession: false };
   if ((m = path.match(/^\/display\/(\d+)$/))) {
     const id = Number(m[1]);
-    return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: true };
+    return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: false };
   }
   if ((m = path.match(/^\/minutes\/(\d+)$/))) {
     const id = Number(m[1]);

@@ -13,6 +13,21 @@ import { errorMessage, runAction } from "./errors.js";
 /** @typedef {import("./procedure.js").RegisterEntry} RegisterEntry */
 
 /**
+ * The quorum rule in the member's language, from its structured fields (never the
+ * server's English description).
+ * @param {Record<string, any> | undefined} rule
+ */
+export function quorumRuleText(rule) {
+  if (!rule) return "";
+  if (typeof rule.members === "number") return t("quorum.rule.members", { count: rule.members });
+  if (typeof rule.numerator === "number" && typeof rule.denominator === "number") {
+    const comparison = rule.comparison === "at_least" ? "at_least" : "more_than";
+    return t(`quorum.rule.${comparison}`, { fraction: `${rule.numerator}/${rule.denominator}` });
+  }
+  return "";
+}
+
+/**
  * "Quorum: 6 of 10 present (6 needed)" — green when quorate, a warning when not.
  * @param {Procedure} proc
  */
@@ -35,7 +50,7 @@ export function createQuorumIndicator(proc) {
       h("span", { class: "quorum-counts" }, tx("quorum.counts", { present: q.present, entitled: q.entitled, required: q.required })),
       proc.state?.attendance.excused ? h("span", { class: "quorum-excused" }, tx("quorum.excused", { count: proc.state.attendance.excused })) : null,
     );
-    el.title = q.rule?.description ?? "";
+    el.title = quorumRuleText(q.rule);
   }
   render();
   return { element: el, render };

@@ -2,14 +2,19 @@
 /**
  * The main-room display (route `#/display/<meeting_id>`), for the projector: the
  * current speaker large (the chair's spotlight, else the most recent remote speaker),
- * the remote sites in a grid, names and connection quality. No controls in the way;
- * the chair, the secretary or an observer ("display") account signs in on it.
+ * the remote sites in a grid, names and connection quality. No controls in the way.
+ *
+ * A projector is not a person: it signs in with a one-time pairing code the chair or
+ * the secretary created (route `#/pair`, or the form shown here), gets a display
+ * session scoped to this meeting, and joins with `join_display` — never in the
+ * roster or the quorum. An officer who opens this page on the projector pairs it at
+ * once, with no code to type. The chair can revoke it.
  *
  * It receives only (a display media session) and never plays the main room's own
  * audio back into the room.
  * @module display
  */
-import { ApiError, MeetingLink } from "./protocol.js";
+import { api, ApiError, MeetingLink } from "./protocol.js";
 import { MediaSession } from "./media.js";
 import { createTile } from "./video.js";
 import { tx, t } from "./i18n.js";
@@ -27,6 +32,77 @@ import { createDisplayBoard } from "./procedure-panel.js";
  */
 export function mountDisplay(root, ctx, meetingId) {
   ctx.setTitle("display.title_loading");
+  /** @type {(() => void) | null} */
+  let unmount = null;
+  let alive = true;
+  const showPairing = (/** @type {string} */ reasonKey) => {
+    unmount?.();
+    unmount = null;
+    document.body.classList.remove("display-mode");
+    root.replaceChildren();
+    mountPairForm(root, ctx, { meetingId, reasonKey });
+  };
+  (async () => {
+    // this screen already paired with this meeting, or an officer pairs it now
+    let paired = await api.displayMe().then((d) => d.meeting_id === meetingId, () => false);
+    if (!paired && ctx.me) {
+      paired = await api.createDisplay(meetingId)
+        .then((d) => api.pairDisplay(/** @type {string} */ (d.code)))
+        .then(() => true, () => false);
+    }
+    if (!alive) return;
+    if (paired) unmount = mountPairedDisplay(root, ctx, meetingId, () => showPairing("pair.revoked"));
+    else showPairing(ctx.me ? "pair.not_officer" : "pair.intro");
+  })();
+  return () => {
+    alive = false;
+    unmount?.();
+    document.body.classList.remove("display-mode");
+  };
+}
+
+/**
+ * The pairing form: type the code the chair or the secretary shows.
+ * @param {HTMLElement} root
+ * @param {import("./app.js").AppContext} ctx
+ * @param {{meetingId?: number, reasonKey?: string}} [options]
+ */
+export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro" } = {}) {
+  ctx.setTitle("pair.title");
+  const input = /** @type {HTMLInputElement} */ (h("input", { id: "pair-code", name: "code", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", maxlength: "16", class: "code-input", required: true }));
+  const message = h("p", { class: "form-message", role: "alert" });
+  const button = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary" }, tx("pair.submit")));
+  /** @param {SubmitEvent} event */
+  const submit = async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      const d = await api.pairDisplay(input.value);
+      if (meetingId === d.meeting_id) ctx.go(`#/display/${d.meeting_id}?paired=${d.id}`);
+      else ctx.go(`#/display/${d.meeting_id}`);
+    } catch (err) {
+      message.className = "form-message error";
+      message.textContent = err instanceof ApiError && err.code === "invalid_input" ? t("pair.error.invalid_input") : errorMessage(err, "pair");
+      button.disabled = false;
+    }
+  };
+  root.append(h("section", { class: "panel narrow pair" },
+    h("h1", {}, tx("pair.title")),
+    h("p", {}, tx(reasonKey)),
+    h("form", { onsubmit: submit },
+      h("div", { class: "field" }, h("label", { for: "pair-code" }, tx("pair.code")), input),
+      message,
+      h("div", { class: "actions" }, button))));
+  input.focus();
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {import("./app.js").AppContext} ctx
+ * @param {number} meetingId
+ * @param {() => void} onRevoked
+ */
+function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
   document.body.classList.add("display-mode");
   /** @type {Map<string, Participant>} */
   const roster = new Map();
@@ -47,9 +123,9 @@ export function mountDisplay(root, ctx, meetingId) {
   root.append(h("section", { class: "display" },
     h("header", { class: "display-head" }, title, message, state, fullscreen), stage, grid));
 
-  const link = new MeetingLink(meetingId, { attendance: "main_room" });
+  const link = new MeetingLink(meetingId, { attendance: "main_room" }, { display: true });
   // the agenda item, the speaker and live vote results (procedure-panel.js)
-  const board = createDisplayBoard(link, ctx.me?.member_id ?? "");
+  const board = createDisplayBoard(link, "display");
   root.querySelector(".display-head")?.after(board.element);
   const nameOf = (/** @type {string} */ id) => roster.get(id)?.full_name ?? id;
   /** @param {Participant} p */
@@ -58,7 +134,7 @@ export function mountDisplay(root, ctx, meetingId) {
   link.addEventListener("status", (e) => {
     const status = /** @type {CustomEvent<import("./protocol.js").LinkStatus>} */ (e).detail;
     if (status.state === "disconnected" && status.error) {
-      if (status.error.code === "not_authenticated") return ctx.sessionExpired();
+      if (status.error.code === "not_authenticated") return onRevoked();
       message.hidden = false;
       message.textContent = errorMessage(status.error, "room");
     }

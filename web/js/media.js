@@ -22,7 +22,12 @@ import { ApiError } from "./protocol.js";
 /** @typedef {"camera" | "mic" | "none"} SendMode */
 /** @typedef {"none" | "low" | "very_low"} UplinkCap */
 /** @typedef {"full" | "low_video" | "last_n" | "main_room_only" | "audio_only"} ProfileMode */
-/** @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed"} MediaState */
+/**
+ * `elsewhere`: this member's media is on another device, which keeps it until the
+ * member says "use this device" here ({@link MediaSession#takeOver}); `moved`: another
+ * device of theirs took it over (they can take it back).
+ * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed" | "elsewhere" | "moved"} MediaState
+ */
 /** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
 /**
  * @typedef {object} Publication what a participant publishes, and their own switches
@@ -57,6 +62,21 @@ const SERVER_EVENTS = [
   "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
 ];
 const GATHER_WAIT_MS = 1500;
+/** This browser tab's own id, kept over a reload: the server tells a reload from a second device. */
+function deviceId() {
+  const key = "meetingd.device";
+  try {
+    let id = sessionStorage.getItem(key);
+    if (!id) {
+      id = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+      sessionStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return "";
+  }
+}
+
 /** What we ask of the camera. */
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
@@ -136,6 +156,8 @@ export class MediaSession extends EventTarget {
     this.activeSpeaker = null;
     this.everConnected = false;
     this.closed = false;
+    /** the next media_open takes the media over from the member's other device */
+    this.takingOver = false;
     this.generation = 0;
     /** @type {Promise<void>} offers are applied one at a time */
     this.offerChain = Promise.resolve();
@@ -163,13 +185,22 @@ export class MediaSession extends EventTarget {
     mark("media:open");
     let ack;
     try {
+      const takeOver = this.takingOver;
+      this.takingOver = false;
       ack = await this.link.emit("media_open", {
-        ...(this.display ? { display: true } : {}),
+        ...(this.display ? { display: true } : { device: deviceId() }),
         ...(this.mainRoom ? { main_room: true } : {}),
+        ...(takeOver ? { take_over: true } : {}),
         profile: this.profileValue(),
       });
     } catch (err) {
       if (generation !== this.generation) return;
+      if (err instanceof ApiError && err.code === "media_elsewhere") {
+        // a second device: the other keeps its media until the member says so here
+        this.status.error = null;
+        this.setState("elsewhere");
+        return;
+      }
       this.status.error = err instanceof ApiError ? err : new ApiError("internal", String(err));
       this.scheduleRecovery(4000);
       this.fireState();
@@ -186,6 +217,13 @@ export class MediaSession extends EventTarget {
     this.fire("spotlight", { member_id: this.spotlight });
     if (this.send !== "none") await this.publish(generation);
     this.updateState();
+  }
+
+  /** "Use this device for video": take the media over from the member's other device. */
+  async takeOver() {
+    if (this.closed) return;
+    this.takingOver = true;
+    await this.start();
   }
 
   /** @param {SendMode} mode camera + microphone, microphone only, or nothing */
@@ -611,12 +649,12 @@ export class MediaSession extends EventTarget {
         this.fire("quality", data.participants);
         break;
       case "media_closed":
-        // another tab of ours took over the media session
-        this.closed = true;
+        // another device (or tab) of ours took the media over, with the member's yes
         this.generation += 1;
+        clearTimeout(this.recoveryTimer);
         this.closePeers();
         this.stopLocal();
-        this.setState("closed");
+        this.setState("moved");
         this.fire("closed", data);
         break;
       default:

@@ -10,7 +10,7 @@ import { t, tx, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { Procedure } from "./procedure.js";
 import { createQuorumIndicator, createAttendancePanel, createSelfCheckIn } from "./attendance.js";
-import { createSpeakersPanel, speakingFor } from "./speakers.js";
+import { createSpeakersPanel, speakingFor, setFloorTime, floorClock } from "./speakers.js";
 import { createVotePanel } from "./vote.js";
 import { createChairConsole, handCountForm, takesHandCounts } from "./chair.js";
 import { renderResults } from "./results.js";
@@ -91,7 +91,7 @@ export function createProcedureArea({ link, myId, role, me }) {
     const cur = proc.state?.speakers.current;
     replaceChildren(agendaLine,
       item ? h("span", { class: "bar-agenda" }, tx("agenda.item_short", { position: item.position }), " ", item.title) : null,
-      cur ? h("span", { class: "bar-speaker" }, " · ", tx("speakers.speaking_short", { name: cur.name }), " ", h("span", { class: "floor-time" }, speakingFor(cur))) : null);
+      cur ? h("span", { class: "bar-speaker" }, " · ", tx("speakers.speaking_short", { name: cur.name }), " ", h("span", { class: "floor-time", "data-floor-state": floorClock(cur).state }, speakingFor(cur))) : null);
   }
 
   const render = batched(() => {
@@ -110,8 +110,7 @@ export function createProcedureArea({ link, myId, role, me }) {
     speakers.tick();
     votes.tick();
     const cur = proc.state?.speakers.current;
-    const el = agendaLine.querySelector(".floor-time");
-    if (cur && el) el.textContent = speakingFor(cur);
+    setFloorTime(agendaLine.querySelector(".floor-time"), cur);
   }, 1000);
   const offLang = onLanguageChange(() => {
     siteHandsSig = "";
@@ -154,7 +153,7 @@ export function createDisplayBoard(link, myId) {
       : null);
     const cur = s.speakers.current;
     replaceChildren(speaker, cur
-      ? [h("span", { class: "board-label" }, tx("speakers.has_floor")), h("strong", { class: "board-speaker-name" }, cur.name), " ", h("span", { class: "floor-time" }, speakingFor(cur))]
+      ? [h("span", { class: "board-label" }, tx("speakers.has_floor")), h("strong", { class: "board-speaker-name" }, cur.name), " ", h("span", { class: "floor-time", "data-floor-state": floorClock(cur).state }, speakingFor(cur))]
       : null);
     const open = proc.openPolls()[0];
     const shown = open ?? [...s.polls].reverse().find((p) => p.state === "closed" && p.result) ?? null;
@@ -164,8 +163,7 @@ export function createDisplayBoard(link, myId) {
   proc.addEventListener("change", render);
   const timer = setInterval(() => {
     const cur = proc.state?.speakers.current;
-    const el = speaker.querySelector(".floor-time");
-    if (cur && el) el.textContent = speakingFor(cur);
+    setFloorTime(speaker.querySelector(".floor-time"), cur);
   }, 1000);
   const offLang = onLanguageChange(render);
   element.hidden = true;

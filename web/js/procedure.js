@@ -31,7 +31,7 @@ import { ApiError, request } from "./protocol.js";
  * @property {number} present
  * @property {number} entitled
  * @property {number} required
- * @property {{description: string}} rule
+ * @property {Record<string, any>} rule the quorum rule (structured: numerator/denominator/comparison, or members)
  * @property {boolean} locked
  */
 /** @typedef {{position: number, title: string}} AgendaItem */
@@ -46,8 +46,9 @@ import { ApiError, request } from "./protocol.js";
  * @property {string} raised_by
  * @property {string} raised_at
  * @property {string} [since]
+ * @property {number | null} [limit_s] the running speech's speaking-time limit
  */
-/** @typedef {{current: SpeakerEntry | null, queue: SpeakerEntry[]}} Speakers */
+/** @typedef {{current: SpeakerEntry | null, queue: SpeakerEntry[], limit_s?: number | null}} Speakers */
 /**
  * @typedef {object} PollConfig
  * @property {string} question
@@ -357,6 +358,8 @@ export class Procedure extends EventTarget {
   /** @param {{member_id?: string, site_id?: number}} target */
   giveFloor(target) { return this.call("give_floor", target); }
   endSpeech() { return this.call("end_speech", {}); }
+  /** @param {number | null} limitS the chair's speaking-time limit in seconds, or none */
+  setSpeakingLimit(limitS) { return this.call("set_speaking_limit", { limit_s: limitS }); }
   /** @param {string[]} order */
   reorderQueue(order) { return this.call("reorder_queue", { order }); }
   /** @param {Record<string, any>} config @param {number | null} [motionId] */
@@ -565,6 +568,7 @@ export class Procedure extends EventTarget {
  * @property {{lang: string, sha256: string, covers: number, seq: number} | null} sealed
  * @property {{role: "chair" | "secretary", member_id: string, full_name: string, key: OfficerKey | null, cosigned: boolean, cosigned_at: string | null}[]} officers
  * @property {string} html_url
+ * @property {{name: string, fingerprint: string, verifier_key: string, cosigned_size: number, pending_size: number, last_error: string | null, refused: string | null}[]} [witnesses]
  */
 
 export const minutesApi = {

@@ -61,6 +61,17 @@
 /** @typedef {{id: number | string, name: string, parent_id: number | string | null}} Cell */
 /** @typedef {{attendance: AttendanceMode, site_id?: number}} Attendance */
 /** @typedef {{meeting: Meeting, roster: Participant[], chat: ChatMessage[], me: Participant}} JoinResult */
+/**
+ * A paired main-room display (not a person).
+ * @typedef {object} Display
+ * @property {number} id
+ * @property {number} meeting_id
+ * @property {"waiting" | "paired" | "revoked"} state
+ * @property {string} created_at
+ * @property {string | null} paired_at
+ * @property {string} code_expires_at
+ * @property {string} [code] only in the answer that creates it
+ */
 
 /**
  * An error answer from the server (the one error shape of docs/protocol.md), or a
@@ -151,7 +162,7 @@ async function withStepUp(attempt) {
 
 /**
  * Send one JSON request to the same origin with the session cookie.
- * @param {"GET" | "POST" | "PUT" | "PATCH"} method
+ * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
  * @param {string} path
  * @param {object} [body] state-changing requests always send a JSON object
  * @returns {Promise<any>} the success body
@@ -161,7 +172,7 @@ export async function request(method, path, body) {
 }
 
 /**
- * @param {"GET" | "POST" | "PUT" | "PATCH"} method
+ * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
  * @param {string} path
  * @param {object} [body]
  * @returns {Promise<any>}
@@ -227,6 +238,29 @@ export const api = {
   async socketToken() {
     return (await request("POST", "/api/socket-token")).token;
   },
+  /** Officers: a one-time pairing code for a main-room display. @returns {Promise<Display>} */
+  async createDisplay(/** @type {number} */ meetingId) {
+    return (await request("POST", `/api/meetings/${meetingId}/displays`, {})).display;
+  },
+  /** @returns {Promise<Display[]>} */
+  async displays(/** @type {number} */ meetingId) {
+    return (await request("GET", `/api/meetings/${meetingId}/displays`)).displays;
+  },
+  /** @returns {Promise<Display>} */
+  async revokeDisplay(/** @type {number} */ meetingId, /** @type {number} */ displayId) {
+    return (await request("DELETE", `/api/meetings/${meetingId}/displays/${displayId}`)).display;
+  },
+  /** The projector: redeem a code for this screen's display session. @returns {Promise<Display>} */
+  async pairDisplay(/** @type {string} */ code) {
+    return (await request("POST", "/api/displays/pair", { code })).display;
+  },
+  /** @returns {Promise<Display>} */
+  async displayMe() {
+    return (await request("GET", "/api/displays/me")).display;
+  },
+  async displaySocketToken() {
+    return (await request("POST", "/api/displays/socket-token")).token;
+  },
   /** @returns {Promise<MeetingSummary[]>} */
   async meetings() {
     return (await request("GET", "/api/meetings")).meetings;
@@ -271,7 +305,7 @@ export const api = {
 /** @typedef {{state: LinkState, attempt: number, error: ApiError | null}} LinkStatus */
 
 const ACK_TIMEOUT_MS = 10000;
-const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input"]);
+const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input", "not_joined"]);
 
 /**
  * One participant's live link to one meeting: connects with a fresh token on every
@@ -286,11 +320,16 @@ export class MeetingLink extends EventTarget {
   /**
    * @param {number} meetingId
    * @param {Attendance} attendance
+   * @param {{display?: boolean, keepAttendance?: boolean}} [options] display: a paired
+   *   display (no seat, read-only); keepAttendance: join the way this member already
+   *   attends on another device (a second device), or fail with `not_joined`
    */
-  constructor(meetingId, attendance) {
+  constructor(meetingId, attendance, options = {}) {
     super();
     this.meetingId = meetingId;
     this.attendance = attendance;
+    this.display = Boolean(options.display);
+    this.keepAttendance = Boolean(options.keepAttendance);
     /** @type {LinkStatus} */
     this.status = { state: "connecting", attempt: 0, error: null };
     this.everJoined = false;
@@ -307,8 +346,8 @@ export class MeetingLink extends EventTarget {
     const socket = io("/meeting", {
       // Called before every connection attempt: tokens are single-use and short-lived.
       auth: (/** @type {(data: object) => void} */ cb) => {
-        api.socketToken().then(
-          (token) => cb({ token }),
+        (this.display ? api.displaySocketToken() : api.socketToken()).then(
+          (token) => cb(this.display ? { display_token: token } : { token }),
           (err) => {
             this.lastTokenError = err;
             cb({ token: "" });
@@ -318,6 +357,10 @@ export class MeetingLink extends EventTarget {
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
       timeout: 15000,
+      // WebSocket at once: it saves the long-polling handshake and upgrade (round trips a
+      // 300 ms satellite link makes expensive), and with several meetingd nodes behind a
+      // proxy long-polling would need sticky sessions (docs/deploy.md).
+      transports: ["websocket"],
     });
     socket.on("connect", () => this.onConnect());
     socket.on("disconnect", (/** @type {string} */ reason) => this.onDisconnect(reason));
@@ -356,7 +399,17 @@ export class MeetingLink extends EventTarget {
   async onConnect() {
     clearTimeout(this.retryTimer);
     try {
-      const ack = await this.emit("join", { meeting_id: this.meetingId, ...this.attendance });
+      const ack = this.display
+        ? await this.emit("join_display", { meeting_id: this.meetingId })
+        : await this.emit("join", { meeting_id: this.meetingId, ...this.attendance, ...(this.keepAttendance ? { keep_attendance: true } : {}) });
+      if (this.keepAttendance && !this.display) {
+        // from now on (reconnects), join as we actually attend
+        this.keepAttendance = false;
+        const me = /** @type {JoinResult} */ (ack).me;
+        /** @type {Attendance} */
+        const mine = me.attendance === "sub_site" && me.site ? { attendance: "sub_site", site_id: me.site.id } : { attendance: me.attendance };
+        this.attendance = mine;
+      }
       this.everJoined = true;
       this.retryDelay = 1000;
       this.setStatus("connected");
@@ -397,7 +450,7 @@ export class MeetingLink extends EventTarget {
     // Refused by the server (bad/expired token, Origin). Is the session still valid?
     const refusal = toApiError(err && err.data, 401);
     try {
-      await api.me();
+      await (this.display ? api.displayMe() : api.me());
     } catch (meErr) {
       if (meErr instanceof ApiError && meErr.code === "not_authenticated") {
         this.close();

@@ -17,6 +17,7 @@ import { createChat } from "./chat.js";
 import { createMediaArea } from "./video.js";
 import { alertText } from "./security-admin.js";
 import { createProcedureArea } from "./procedure-panel.js";
+import { createDisplaysPanel } from "./displays-panel.js";
 
 /** @typedef {import("./protocol.js").Meeting} Meeting */
 /** @typedef {import("./protocol.js").Participant} Participant */
@@ -91,6 +92,8 @@ export function mountRoom(root, ctx, meetingId) {
   const mediaSlot = h("div", { class: "media-slot" });
   /** @type {ReturnType<typeof createProcedureArea> | null} */
   let procArea = null;
+  /** @type {ReturnType<typeof createDisplaysPanel> | null} */
+  let displaysPanel = null;
   const barSlot = h("div", { class: "bar-slot" });
   const body = h("div", { class: "room-main", hidden: true, "data-active-tab": activeTab },
     h("div", { class: "room-stage-col" }, mediaSlot),
@@ -376,10 +379,13 @@ export function mountRoom(root, ctx, meetingId) {
 
   // ---- live link --------------------------------------------------------------
 
-  /** @param {Attendance} attendance */
-  function connect(attendance) {
+  /**
+   * @param {Attendance} attendance
+   * @param {{keepAttendance?: boolean}} [options] a second device: join as I already attend
+   */
+  function connect(attendance, options = {}) {
     link?.close();
-    const l = new MeetingLink(meetingId, attendance);
+    const l = new MeetingLink(meetingId, attendance, options);
     link = l;
     procArea?.destroy();
     const pa = createProcedureArea({ link: l, myId, role: () => meeting?.my_role ?? null, me: () => myself });
@@ -404,13 +410,15 @@ export function mountRoom(root, ctx, meetingId) {
     replaceChildren(mediaSlot, mediaArea.element);
     replaceChildren(barSlot, pa.parts.bar);
     const officer = ["chair", "secretary"].includes(meeting?.my_role ?? "");
+    displaysPanel?.destroy();
+    displaysPanel = officer ? createDisplaysPanel(meetingId) : null;
     buildTabs({
       video: [],
       speakers: [pa.parts.speakers],
       vote: [pa.parts.vote],
       chat: [h("h2", { class: "panel-title visually-hidden" }, tx("room.chat")), chat.element],
       people: [pa.parts.attendance, h("h2", { class: "panel-title" }, tx("room.roster")), rosterBox],
-      ...(officer && pa.parts.chair ? { chair: [pa.parts.chair] } : {}),
+      ...(officer && pa.parts.chair ? { chair: [pa.parts.chair, displaysPanel?.element ?? null] } : {}),
     });
     // media tiles show hands and the floor; counts in the tabs and the roster follow the register
     let procSig = "";
@@ -439,6 +447,12 @@ export function mountRoom(root, ctx, meetingId) {
       chat.setConnected(status.state === "connected");
       if (status.state === "disconnected" && status.error?.code === "not_authenticated") {
         ctx.sessionExpired();
+        return;
+      }
+      if (status.state === "disconnected" && status.error?.code === "not_joined") {
+        // not in the meeting on another device: ask how they attend
+        banner.hidden = true;
+        showChooser(false);
         return;
       }
       if (status.state === "disconnected" && status.error?.code === "invalid_state" && meeting) {
@@ -531,7 +545,9 @@ export function mountRoom(root, ctx, meetingId) {
       }
       const saved = savedAttendance(meetingId);
       if (saved) connect(saved);
-      else showChooser(false);
+      // a new device: if I am already in the meeting on another, join the same way
+      // (my attendance never changes unasked); otherwise the server says not_joined
+      else connect({ attendance: "main_room" }, { keepAttendance: true });
     },
     (err) => {
       if (!alive) return;
@@ -555,6 +571,7 @@ export function mountRoom(root, ctx, meetingId) {
     window.removeEventListener("offline", onNetworkChange);
     mediaArea?.destroy();
     procArea?.destroy();
+    displaysPanel?.destroy();
     // navigating away inside the app leaves the meeting; closing the tab does not
     // (the server shows us "reconnecting", then "left")
     link?.leave();

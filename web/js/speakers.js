@@ -7,7 +7,7 @@
  */
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
-import { runAction } from "./errors.js";
+import { errorMessage, runAction } from "./errors.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
 /** @typedef {import("./procedure.js").SpeakerEntry} SpeakerEntry */
@@ -19,14 +19,47 @@ export function formatDuration(ms) {
   return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
+/** The warning comes this long before the limit. */
+export const WARN_MS = 30_000;
+
 /**
- * "Speaking: Ana · 1:23" — updated every second by the caller's clock.
- * @param {SpeakerEntry & {since?: string}} current
+ * The running speech's clock: how long so far, and against the chair's limit how long
+ * is left ("ok", "warn" in the last 30 s) or how far over ("over").
+ * @param {SpeakerEntry & {since?: string, limit_s?: number | null}} current
+ * @returns {{elapsed: number, left: number | null, state: "none" | "ok" | "warn" | "over"}}
+ */
+export function floorClock(current) {
+  const since = current.since ? new Date(current.since).getTime() : Date.now();
+  const elapsed = Math.max(0, Date.now() - since);
+  if (!current.limit_s) return { elapsed, left: null, state: "none" };
+  const left = current.limit_s * 1000 - elapsed;
+  return { elapsed, left, state: left < 0 ? "over" : left <= WARN_MS ? "warn" : "ok" };
+}
+
+/**
+ * "1:23", or with a limit "0:37 left" / "over time +0:12" (words, not colour only).
+ * @param {SpeakerEntry & {since?: string, limit_s?: number | null}} current
  */
 export function speakingFor(current) {
-  const since = current.since ? new Date(current.since).getTime() : Date.now();
-  return formatDuration(Date.now() - since);
+  const c = floorClock(current);
+  if (c.left === null) return formatDuration(c.elapsed);
+  if (c.state === "over") return t("speakers.over_time", { time: formatDuration(-(/** @type {number} */ (c.left))) });
+  return t("speakers.time_left", { time: formatDuration(/** @type {number} */ (c.left) + 999) });
 }
+
+/**
+ * Put the running speech's clock into `el` (its text and `data-floor-state`).
+ * @param {Element | null} el
+ * @param {(SpeakerEntry & {since?: string, limit_s?: number | null}) | null | undefined} current
+ */
+export function setFloorTime(el, current) {
+  if (!el || !current) return;
+  el.textContent = speakingFor(current);
+  /** @type {HTMLElement} */ (el).dataset.floorState = floorClock(current).state;
+}
+
+/** Speaking-time limits the chair picks from, in seconds (0: none). */
+const LIMITS = [0, 60, 120, 180, 300, 600];
 
 /**
  * @param {Procedure} proc
@@ -40,9 +73,20 @@ export function createSpeakersPanel(proc, { myId, role }) {
   const mine = h("div", { class: "my-hand" });
   const queue = h("ol", { class: "speaker-queue", "aria-labelledby": "queue-title" });
   const message = h("p", { class: "form-message", role: "alert" });
+  const limitSelect = /** @type {HTMLSelectElement} */ (h("select", { id: "speaking-limit", "data-setting": "speaking-limit" }));
+  limitSelect.addEventListener("change", () => {
+    const value = Number(limitSelect.value);
+    proc.setSpeakingLimit(value ? value : null).catch((err) => {
+      message.className = "form-message error";
+      message.textContent = errorMessage(err, "speakers");
+    });
+  });
+  const limitField = isChair
+    ? h("div", { class: "field inline speaking-limit" }, h("label", { for: "speaking-limit" }, tx("speakers.limit")), limitSelect)
+    : null;
   const element = h("section", { class: "panel proc-panel speakers-panel", "aria-labelledby": "speakers-title" },
     h("h2", { id: "speakers-title" }, tx("speakers.title")),
-    item, floor, mine, message,
+    item, floor, limitField, mine, message,
     h("h3", { id: "queue-title" }, tx("speakers.queue")), queue);
 
   /**
@@ -79,13 +123,22 @@ export function createSpeakersPanel(proc, { myId, role }) {
       ? [h("span", { class: "agenda-label" }, tx("agenda.current")), h("strong", { class: "agenda-title", "data-position": current.position }, `${current.position}. ${current.title}`)]
       : h("span", { class: "hint" }, tx("agenda.none")));
     const sp = s.speakers;
+    if (isChair && document.activeElement !== limitSelect) {
+      replaceChildren(limitSelect, LIMITS.map((sec) => h("option", { value: String(sec) },
+        sec ? t("speakers.limit_minutes", { count: sec / 60 }) : t("speakers.no_limit"))));
+      limitSelect.value = String(sp.limit_s ?? 0);
+      if (limitSelect.value === "" && sp.limit_s) {
+        limitSelect.append(h("option", { value: String(sp.limit_s) }, formatDuration(sp.limit_s * 1000)));
+        limitSelect.value = String(sp.limit_s);
+      }
+    }
     if (sp.current) {
       const c = sp.current;
       const canEnd = isChair || c.member_id === myId || (role === "operator" && c.kind === "site" && isMine(c));
       replaceChildren(floor,
         h("span", { class: "floor-label" }, tx("speakers.has_floor")),
         h("strong", { class: "floor-name", "data-entry-id": c.entry_id }, c.name),
-        h("span", { class: "floor-time", "data-since": c.since ?? "" }, speakingFor(c)),
+        h("span", { class: "floor-time", "data-since": c.since ?? "", "data-floor-state": floorClock(c).state }, speakingFor(c)),
         canEnd ? button(c.member_id === myId ? "speakers.end_mine" : "speakers.end", "end-speech", () => proc.endSpeech()) : null);
       floor.dataset.speaking = "true";
     } else {
@@ -126,9 +179,7 @@ export function createSpeakersPanel(proc, { myId, role }) {
 
   /** Refresh only the running clock. */
   function tick() {
-    const c = proc.state?.speakers.current;
-    const el = floor.querySelector(".floor-time");
-    if (c && el) el.textContent = speakingFor(c);
+    setFloorTime(floor.querySelector(".floor-time"), proc.state?.speakers.current);
   }
 
   render();

@@ -70,8 +70,8 @@ export function createTile(memberId, name, mine = false) {
   const video = /** @type {HTMLVideoElement} */ (h("video", { autoplay: true, playsinline: true, muted: true }));
   video.muted = true;
   const audio = /** @type {HTMLAudioElement} */ (h("audio", { autoplay: true }));
-  const initials = h("span", { class: "tile-initials", "aria-hidden": "true" },
-    name.split(/\s+/).filter(Boolean).slice(-2).map((w) => w[0]).join("").toUpperCase());
+  const initialsOf = (/** @type {string} */ text) => text.split(/\s+/).filter(Boolean).slice(-2).map((w) => w[0]).join("").toUpperCase();
+  const initials = h("span", { class: "tile-initials", "aria-hidden": "true" }, initialsOf(name));
   const label = h("span", { class: "tile-name" }, name);
   const qualityText = h("span", { class: "visually-hidden" });
   const quality = h("span", { class: "tile-quality", "data-quality": "unknown" }, h("span", { class: "bars", "aria-hidden": "true" }, QUALITY_BARS.unknown), qualityText);
@@ -127,7 +127,9 @@ export function createTile(memberId, name, mine = false) {
     },
     /** @param {string} text */
     setName(text) {
+      if (label.textContent === text) return;
       label.textContent = text;
+      initials.textContent = initialsOf(text);
     },
   };
 }
@@ -319,6 +321,12 @@ export function createMediaArea(opts) {
     else if (s.state === "reconnecting") parts.push(mark, tx("media.state.reconnecting"));
     else if (s.state === "connected") parts.push(mark, tx("media.state.connected"));
     else if (s.state === "closed") parts.push(tx("media.state.closed"));
+    else if (s.state === "elsewhere" || s.state === "moved") {
+      // a second device: ask, never take over silently (the other keeps its media)
+      parts.push(h("span", { class: "media-elsewhere" }, tx(s.state === "elsewhere" ? "media.state.elsewhere" : "media.state.moved")),
+        h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "take-over", onclick: () => media.takeOver() },
+          tx(s.state === "elsewhere" ? "media.take_over" : "media.take_back")));
+    }
     if (s.cameraBlocked) parts.push(h("span", { class: "media-blocked", "data-camera-blocked": "true" }, tx("media.camera_blocked")));
     if (s.error && s.state !== "connected") parts.push(h("span", { class: "media-error" }, s.error.message));
     replaceChildren(status, parts);
@@ -403,7 +411,7 @@ export function createMediaArea(opts) {
       stage.dataset.memberId = staged;
       const big = tileFor(staged).element;
       if (stage.firstChild !== big) replaceChildren(stage, big);
-    } else if (layout === "stage" && !remote.size) {
+    } else if (layout === "stage" && !remote.size && media.status.state === "connected") {
       stage.dataset.memberId = "";
       replaceChildren(stage, h("p", { class: "empty" }, tx("media.nobody")));
     } else {

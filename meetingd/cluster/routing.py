@@ -1,0 +1,153 @@
+"""Where a meeting's commands run: at this node if it owns the meeting, else forwarded
+to the owner (forward.py). Implements signaling's ProcedureBackend and roster listener,
+so signaling does not know whether it talks to one node or a cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from typing import Any, TypeVar
+
+from meeting.errors import InvalidState, MeetingError
+from meeting.roster import RosterEvent
+from signaling.command import Command, Payload
+
+from ..meetings import Meetings
+from ..procedure import Procedure
+from ..procedure_commands import ProcedureHandler
+from ..services import CoreServices, SignalingBackend
+from .node import ClusterNode
+
+logger = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Payload)
+
+
+class RoutedSignaling(SignalingBackend):
+    """Signaling's storage backend on a cluster node: a meeting's attendance intervals (and
+    their member_joined / member_left minutes entries) are written by its owner, so the
+    owner is the one writer of the meeting's log. If the owner cannot be reached they are
+    written here (the journal keeps one log either way: it appends under the meeting's lock
+    after catching up with what is stored)."""
+
+    def __init__(self, core: CoreServices, node: ClusterNode) -> None:
+        super().__init__(core)
+        self.node = node
+
+    async def _forward(self, meeting_id: int, payload: dict[str, Any]) -> bool:
+        """True if the owner (another node) wrote it."""
+        if await self.node.owns(meeting_id):
+            return False
+        try:
+            owner = await self.node.leases.owner_of(meeting_id)
+            if owner is None:
+                return False
+            await self.node.forwarder.call(owner, "interval", {"meeting_id": meeting_id, **payload})
+            return True
+        except MeetingError as exc:
+            logger.warning("meeting=%s attendance written here, owner unreachable: %s", meeting_id, exc.code)
+            return False
+
+    async def start_interval(self, *args: Any) -> None:
+        meeting_id, member_pk, attendance, site_id, at = args
+        payload = {"op": "start", "member_pk": member_pk, "attendance": attendance, "site_id": site_id}
+        if not await self._forward(meeting_id, payload | {"at": at.isoformat()}):
+            await super().start_interval(*args)
+
+    async def end_interval(self, *args: Any) -> None:
+        meeting_id, member_pk, at = args
+        if not await self._forward(meeting_id, {"op": "end", "member_pk": member_pk, "at": at.isoformat()}):
+            await super().end_interval(*args)
+
+
+class RoutedProcedure:
+    """The procedure's Router (meetingd.procedure_commands) and roster listener on a
+    cluster node: commands for a meeting another node owns run at the owner."""
+
+    def __init__(self, procedure: Procedure, meetings: Meetings, node: ClusterNode) -> None:
+        self.procedure, self.meetings, self.node, self.forwarder = procedure, meetings, node, node.forwarder
+        self._commands: dict[str, tuple[Command[Any], ProcedureHandler[Any]]] = {}
+        # the owner last forwarded to, per meeting: no lease lookups on the hot path; dropped
+        # when the owner refuses or cannot be reached (the client's retry looks it up again)
+        self._owners: dict[int, str] = {}
+        node.serve_with(self.serve)
+
+    def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None:
+        self._commands[command.name] = (command, handler)
+
+    async def _owner(self, meeting_id: int) -> str | None:
+        """None when this node owns the meeting (or just leased it), else the owner's id."""
+        if await self.node.owns(meeting_id):
+            return None
+        owner = await self.node.leases.owner_of(meeting_id)
+        if owner is None:  # freed meanwhile: take it
+            if await self.node.owns(meeting_id):
+                return None
+            raise await self.node.refuse(meeting_id)
+        return owner
+
+    async def _forward(self, meeting_id: int, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Run at the owner; None when this node is the owner."""
+        if self.node.leases.holds(meeting_id):
+            return None
+        owner = self._owners.get(meeting_id)
+        if owner is None:
+            owner = await self._owner(meeting_id)
+            if owner is None:
+                return None
+            self._owners[meeting_id] = owner
+        try:
+            return await self.forwarder.call(owner, kind, {"meeting_id": meeting_id, **payload})
+        except MeetingError as exc:
+            if exc.code in ("not_owner", "owner_unreachable", "owner_timeout", "server_busy"):
+                self._owners.pop(meeting_id, None)
+            raise
+
+    async def route(self, name: str, meeting_id: int, member_id: str, data: Any) -> dict[str, Any] | None:
+        return await self._forward(
+            meeting_id, "command", {"member_id": member_id, "name": name, "data": data}
+        )
+
+    async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]:
+        reply = await self._forward(meeting_id, "snapshot", {"member_id": member_id})
+        if reply is None:
+            return await self.procedure.snapshot(meeting_id, member_id)
+        return dict(reply["procedure"])
+
+    async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
+        """A member came, changed or went at this node: the owner's register must know."""
+        try:
+            if await self._forward(meeting_id, "roster", {"event": dataclasses.asdict(ev)}) is None:
+                await self.procedure.on_roster(meeting_id, ev)
+        except MeetingError as exc:  # the member's presence reaches the owner on its next event
+            logger.warning("meeting=%s roster event not delivered to the owner: %s", meeting_id, exc.code)
+
+    async def serve(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A request forwarded by another node (this node believes it owns the meeting)."""
+        meeting_id = int(payload["meeting_id"])
+        if not await self.node.owns(meeting_id):
+            raise await self.node.refuse(meeting_id)
+        if kind == "command":
+            command, handler = self._commands[str(payload["name"])]
+            parsed = command.parse(payload["data"])  # parsed again here, as sent by the client
+            live = await self.procedure.live(meeting_id)
+            return await handler(live, live.register.person(str(payload["member_id"])), parsed)
+        if kind == "snapshot":
+            return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
+        if kind == "roster":
+            await self.procedure.on_roster(meeting_id, RosterEvent(**payload["event"]))
+            return {}
+        if kind == "interval":
+            at = datetime.fromisoformat(str(payload["at"]))
+            pk = int(payload["member_pk"])
+            if payload["op"] == "start":
+                site = payload["site_id"]
+                await self.meetings.start_interval(
+                    meeting_id, pk, str(payload["attendance"]), None if site is None else int(site), at
+                )
+            else:
+                await self.meetings.end_interval(meeting_id, pk, at)
+            return {}
+        raise InvalidState(f"unknown forwarded request {kind!r}", code="invalid_state")
