@@ -49,7 +49,7 @@ from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
-from .witness_push import WitnessPusher, parse_witnesses
+from .witness_push import Refusal, WitnessPusher, parse_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,17 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         retry_max_seconds=cfg.minutes.witness_retry_max_seconds,
     )
     core.journal.on_checkpoint(witness_push.checkpoint_signed)
+
+    async def witness_refused(refusal: Refusal) -> None:  # security: a possible fork, an alert
+        await core.security.log.record(
+            "witness_refused_checkpoint",
+            meeting_id=refusal.meeting_id,
+            witness=refusal.witness,
+            size=refusal.size,
+            reason=refusal.reason,
+        )
+
+    witness_push.on_refusal(witness_refused)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
         **fields,

@@ -34,6 +34,7 @@ from signaling.fields import read_object
 
 from .cluster.health import cluster_health
 from .directory import STATUSES, check_member_id, check_text, member_dict
+from .security.devices import ensure_device_cookie
 from .services import Services, services_key
 from .storage.models import Cell, Member
 
@@ -293,6 +294,7 @@ async def login(request: web.Request) -> web.Response:
         return _ok(second_factor={"challenge": step.challenge, "methods": step.methods})
     resp = _ok(member=await me_dict(svc, step.member))
     _set_session(request, resp, step.session_token)
+    ensure_device_cookie(request, resp, svc.config.server.tls != "off")  # security: devices
     return resp
 
 
