@@ -239,6 +239,8 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     # the chair revokes the display: it is told, and asks for a new code
     tab(chair, "chair")
     chair.locator('.display-row[data-state="paired"] [data-action="revoke-display"]').click()
+    expect(chair.locator('.display-row[data-state="paired"]')).to_have_count(0)
+    chair.screenshot(path=str(artifacts / "room-laptop-chair-revoked-en.png"))
     expect(display.locator("#pair-code")).to_be_visible(timeout=15_000)
     display.screenshot(path=str(artifacts / "room-display-revoked-en.png"))
 
