@@ -25,6 +25,8 @@ from tests.browser.test_roster_browser import enter_meeting, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 SMALL_PHONE = {"width": 360, "height": 740}
+# facts that cross the server (switches, hands, counts) on a loaded 2-core machine
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
