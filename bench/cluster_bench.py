@@ -49,6 +49,8 @@ async def serve(data_dir: str, db_url: str, redis_url: str, node_id: str, member
         "auth": {"socket_token_seconds": 3600},
         "logging": {"format": "text", "level": "warning"},
         "cluster": {"node_id": node_id, "lease_check_seconds": 0.5},
+        # the bench's chair has no authenticator app: no second factor before open_poll
+        "security": {"second_factor_required_for": []},
     }
     if db_url:
         overrides["database"] = {"url": db_url}
@@ -129,6 +131,8 @@ async def start_node(
         str(members),
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
+        # every node opens the same minutes key with the same passphrase (docs/deploy.md)
+        env={**os.environ, "MEETINGD_KEY_PASSPHRASE": "cluster bench passphrase"},
     )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 120)
@@ -218,7 +222,8 @@ async def vote_run(
             timeout=30,
         )
         poll_id = ack["poll"]["poll_id"]
-        assert (await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=30))["ok"]
+        opened = await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
+        assert opened["ok"], (label, opened)
         latencies: list[float] = []
         accepted = [0, 0, 0]
         errors: dict[str, int] = {}
@@ -324,7 +329,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"{two['server_cpu_ms_per_ballot'] - one_pg['server_cpu_ms_per_ballot']:.3f} ms CPU per ballot, "
             f"p99 {two['p99_ms'] - one_pg['p99_ms']:+.1f} ms vs one PostgreSQL node"
         )
-        times = [await failover_run(pg.create_database(), redis.url) for _ in range(args.failovers)]
+        times = [await failover_run(pg.create_database(), redis.url) for _ in range(max(args.failovers, 1))]
         print(
             "failover (kill -9 -> new owner serving a reconnected client): "
             + ", ".join(f"{t:.2f}" for t in times)

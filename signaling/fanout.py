@@ -59,7 +59,7 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
     def __init__(self, url: str, channel: str = "meetingd-socketio", **kwargs: Any) -> None:
         # Connect attempts give up quickly when Redis is down (the node keeps serving its
         # own meetings); no read timeout, the subscriber waits for messages indefinitely.
-        options = {"socket_connect_timeout": 2, "health_check_interval": 10}
+        options = {"socket_connect_timeout": 5, "health_check_interval": 10}
         super().__init__(
             url,
             channel=channel,

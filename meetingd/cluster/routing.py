@@ -69,6 +69,9 @@ class RoutedProcedure:
     def __init__(self, procedure: Procedure, meetings: Meetings, node: ClusterNode) -> None:
         self.procedure, self.meetings, self.node, self.forwarder = procedure, meetings, node, node.forwarder
         self._commands: dict[str, tuple[Command[Any], ProcedureHandler[Any]]] = {}
+        # the owner last forwarded to, per meeting: no lease lookups on the hot path; dropped
+        # when the owner refuses or cannot be reached (the client's retry looks it up again)
+        self._owners: dict[int, str] = {}
         node.serve_with(self.serve)
 
     def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None:
@@ -85,33 +88,39 @@ class RoutedProcedure:
             raise await self.node.refuse(meeting_id)
         return owner
 
-    async def route(self, name: str, meeting_id: int, member_id: str, data: Any) -> dict[str, Any] | None:
-        owner = await self._owner(meeting_id)
-        if owner is None:
+    async def _forward(self, meeting_id: int, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Run at the owner; None when this node is the owner."""
+        if self.node.leases.holds(meeting_id):
             return None
-        return await self.forwarder.call(
-            owner, "command", {"meeting_id": meeting_id, "member_id": member_id, "name": name, "data": data}
+        owner = self._owners.get(meeting_id)
+        if owner is None:
+            owner = await self._owner(meeting_id)
+            if owner is None:
+                return None
+            self._owners[meeting_id] = owner
+        try:
+            return await self.forwarder.call(owner, kind, {"meeting_id": meeting_id, **payload})
+        except MeetingError as exc:
+            if exc.code in ("not_owner", "owner_unreachable", "owner_timeout", "server_busy"):
+                self._owners.pop(meeting_id, None)
+            raise
+
+    async def route(self, name: str, meeting_id: int, member_id: str, data: Any) -> dict[str, Any] | None:
+        return await self._forward(
+            meeting_id, "command", {"member_id": member_id, "name": name, "data": data}
         )
 
     async def snapshot(self, meeting_id: int, member_id: str) -> dict[str, Any]:
-        owner = await self._owner(meeting_id)
-        if owner is None:
+        reply = await self._forward(meeting_id, "snapshot", {"member_id": member_id})
+        if reply is None:
             return await self.procedure.snapshot(meeting_id, member_id)
-        reply = await self.forwarder.call(
-            owner, "snapshot", {"meeting_id": meeting_id, "member_id": member_id}
-        )
         return dict(reply["procedure"])
 
     async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
         """A member came, changed or went at this node: the owner's register must know."""
         try:
-            owner = await self._owner(meeting_id)
-            if owner is None:
+            if await self._forward(meeting_id, "roster", {"event": dataclasses.asdict(ev)}) is None:
                 await self.procedure.on_roster(meeting_id, ev)
-            else:
-                await self.forwarder.call(
-                    owner, "roster", {"meeting_id": meeting_id, "event": dataclasses.asdict(ev)}
-                )
         except MeetingError as exc:  # the member's presence reaches the owner on its next event
             logger.warning("meeting=%s roster event not delivered to the owner: %s", meeting_id, exc.code)
 
