@@ -36,13 +36,15 @@ import { prepareBallot, checkBallot } from "./e2e-client.js";
 const REVEAL_MS = 5000;
 
 /**
- * A receipt or tracker in groups of four, so a narrow screen breaks it between groups.
+ * A receipt or tracker that a narrow screen breaks only between its groups: at its
+ * own dashes ("7HYM-FQBK-…"), or in groups of four when it has none.
  * @param {string} code
  */
 export function receiptCode(code) {
-  const groups = code.match(/.{1,4}/g) ?? [code];
+  const dashed = code.includes("-");
+  const groups = dashed ? code.split("-") : code.match(/.{1,4}/g) ?? [code];
   return h("code", { class: "receipt-code", "data-receipt": code, "aria-label": code },
-    groups.flatMap((g, i) => [i ? " " : "", h("span", { class: "receipt-group" }, g)]));
+    groups.flatMap((g, i) => [...(i ? (dashed ? ["-", h("wbr")] : [" "]) : []), h("span", { class: "receipt-group" }, g)]));
 }
 
 /** @param {string} tracker the first 16 hex digits, in groups of four */
