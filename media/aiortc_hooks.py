@@ -8,16 +8,26 @@ the names used below.
 
 Hooks:
 
-* :func:`install_frame_sink` replaces a receiver's jitter buffer with a
+* :func:`install_packet_sink` (the relay's publish side) replaces a receiver's
+  jitter buffer with a :class:`PacketTap`: every packet goes, as it arrives, to
+  a callback as a :class:`~media.rtpwire.MediaPacket` (payload untouched), and
+  through a :class:`FrameAssembler` to a frame callback only while someone
+  (recording, the low rendition) wants whole frames. Nothing reaches the decoder.
+* :func:`install_frame_sink` (test and bench clients) replaces it with a
   :class:`FrameAssembler` that hands re-assembled, still-encoded frames to a
-  callback and never to the decoder thread. A video frame is released as soon
-  as its marker packet completes it (the stock buffer waits for the next
-  frame's first packet, ~33 ms at 30 fps).
+  callback. A video frame is released as soon as its marker packet completes it
+  (the stock buffer waits for the next frame's first packet, ~33 ms at 30 fps).
+* :func:`attach_sender` takes a subscriber's ``RTCRtpSender`` off aiortc's
+  encode-and-send task: once aiortc starts it (``send()``), a :class:`SenderLink`
+  writes finished RTP straight into the sender's SRTP session and ICE socket,
+  synchronously, keeping the sender's counters (sender reports, ``getStats``)
+  right; the NACKs and PLI/FIR the sender receives go to callbacks.
 * :func:`request_keyframe` sends a PLI from a receiver to its remote sender.
 * :func:`on_keyframe_request` routes the PLI/FIR a sender receives to a
   callback (the stock sender would force its encoder, which we do not use).
 * :func:`announce_host_candidates` makes one peer connection's ICE gatherers
-  bind and announce configured addresses (aioice skips loopback).
+  bind and announce configured addresses (aioice skips loopback), and gives each
+  connection a consent check that waits for a slow answer (:func:`tolerant_consent`).
 """
 
 from __future__ import annotations
@@ -33,21 +43,37 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aioice import Candidate
+import aioice.ice
+import pylibsrtp
+from aioice import Candidate, stun
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add, uint16_gt
+
+from media.rtpwire import MediaPacket, h264_starts_keyframe, parse_vp8
 
 logger = logging.getLogger(__name__)
 
 AIORTC_VERSION = "1.16.0"
 
-# Name-mangled attributes of RTCRtpReceiver we rely on (checked by the hook test).
+# Name-mangled attributes we rely on (checked by the hook test).
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+_SENDER_PACKETS = "_RTCRtpSender__packet_count"
+_SENDER_OCTETS = "_RTCRtpSender__octet_count"
+_SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
+_SENDER_RTP_TS = "_RTCRtpSender__rtp_timestamp"
+_DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
+_DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 # A video frame whose packets are still incomplete after this long is given up.
 MAX_FRAME_WAIT = 1.0
@@ -127,6 +153,13 @@ class FrameAssembler:
             self._add_audio(packet, now)
             return False, None
         return self._add_video(packet, now), None
+
+    def reset(self) -> None:
+        """Forget everything held: the next frame start resynchronises."""
+        self._packets.clear()
+        self._next_seq = None
+        self._blocked_since = None
+        self._discontinuity = False
 
     def _emit(self, packets: Sequence[RtpPacket], arrival: float) -> None:
         first = packets[0]
@@ -240,6 +273,118 @@ class FrameAssembler:
         self._release()
 
 
+PacketSink = Callable[[MediaPacket], bool]
+
+_VP8, _H264, _OTHER = 1, 2, 3
+
+
+class PacketTap:
+    """Stands in for aiortc's ``JitterBuffer`` on one publisher's receiver (the relay).
+
+    ``add(packet)`` turns each packet (after aiortc's SRTP, statistics, NACK
+    generation and RTX unwrapping) into a :class:`MediaPacket` and hands it to
+    ``on_packet`` at once: nothing is held back for a missing packet.
+    ``on_packet`` returns whether whole frames are wanted now; only then do
+    packets also go through a :class:`FrameAssembler` to ``on_frame``.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        codecs: dict[int, RTCRtpCodecParameters],
+        on_packet: PacketSink,
+        on_frame: FrameSink,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kind = kind
+        self.ssrc: int | None = None
+        self._codecs = codecs
+        self._on_packet = on_packet
+        self._clock = clock
+        self._assembler = FrameAssembler(kind, codecs, on_frame, clock)
+        self._assembling = False
+        self._formats: dict[int, int] = {}
+        self.packets = 0
+
+    @property
+    def capacity(self) -> int:  # what aiortc reads from a JitterBuffer
+        return MAX_HELD_PACKETS
+
+    def _format(self, payload_type: int) -> int:
+        fmt = self._formats.get(payload_type)
+        if fmt is None:
+            codec = self._codecs.get(payload_type)
+            name = "" if codec is None else codec.name.upper()
+            fmt = self._formats[payload_type] = _VP8 if name == "VP8" else _H264 if name == "H264" else _OTHER
+        return fmt
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.ssrc = packet.ssrc
+        self.packets += 1
+        payload = packet.payload
+        marker = bool(packet.marker)
+        fmt = self._format(packet.payload_type)
+        if fmt == _VP8:
+            _start, key, pid, pid_at, pid_len = parse_vp8(payload)
+            media = MediaPacket(
+                payload,
+                packet.sequence_number,
+                packet.timestamp,
+                marker,
+                keyframe=key,
+                frame_end=marker,
+                picture_id=pid,
+                picture_id_at=pid_at,
+                picture_id_len=pid_len,
+                arrival=self._clock(),
+            )
+        elif fmt == _H264:
+            media = MediaPacket(
+                payload,
+                packet.sequence_number,
+                packet.timestamp,
+                marker,
+                keyframe=h264_starts_keyframe(payload),
+                frame_end=marker,
+                arrival=self._clock(),
+            )
+        else:
+            level = packet.extensions.audio_level
+            media = MediaPacket(
+                payload,
+                packet.sequence_number,
+                packet.timestamp,
+                marker,
+                keyframe=True,
+                frame_end=True,
+                arrival=self._clock(),
+                audio_level=None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F),
+            )
+        if self._on_packet(media):
+            self._assembling = True
+            return self._assembler.add(packet)
+        if self._assembling:
+            self._assembling = False
+            self._assembler.reset()
+        return False, None
+
+
+def install_packet_sink(
+    receiver: RTCRtpReceiver, kind: str, on_packet: PacketSink, on_frame: FrameSink
+) -> PacketTap:
+    """Make ``receiver`` hand each packet to ``on_packet`` (and frames, when wanted, to ``on_frame``).
+
+    Call before the receiver gets its first packet (right after
+    ``setRemoteDescription``). The receiver's decoder thread still starts but stays idle.
+    """
+    if not hasattr(receiver, _RECEIVER_JITTER_BUFFER):
+        raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer to hook")
+    codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, _RECEIVER_CODECS)
+    tap = PacketTap(kind, codecs, on_packet, on_frame)
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
+    return tap
+
+
 def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> FrameAssembler:
     """Make ``receiver`` hand encoded frames to ``sink`` instead of decoding them.
 
@@ -255,9 +400,9 @@ def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> 
     return assembler
 
 
-def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | None:
+def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | PacketTap | None:
     buffer = getattr(receiver, _RECEIVER_JITTER_BUFFER, None)
-    return buffer if isinstance(buffer, FrameAssembler) else None
+    return buffer if isinstance(buffer, FrameAssembler | PacketTap) else None
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
@@ -269,6 +414,114 @@ async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
     return True
 
 
+class SenderLink:
+    """Writes finished RTP packets through one started ``RTCRtpSender``'s transport.
+
+    What aiortc negotiated for the sender (payload types, SSRCs, header extension
+    ids) is read from the parameters of its ``send()``. :meth:`send` protects a
+    packet with the transport's SRTP session and hands it to the nominated ICE
+    pair's socket, synchronously (aiortc's path awaits three coroutines per
+    packet), and keeps the sender's counters that its RTCP sender reports and
+    ``getStats`` read.
+    """
+
+    def __init__(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
+        codec = parameters.codecs[0]
+        if codec.payloadType is None:
+            raise ValueError("the sender's codec has no payload type")
+        self.payload_type: int = codec.payloadType
+        self.clock_rate = codec.clockRate
+        self.rtx_payload_type: int | None = None
+        for c in parameters.codecs:
+            if is_rtx(c) and c.payloadType is not None and c.parameters.get("apt") == codec.payloadType:
+                self.rtx_payload_type = c.payloadType
+                break
+        self.ssrc: int = sender._ssrc
+        self.rtx_ssrc: int = sender._rtx_ssrc
+        ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
+        self.mid: str | None = parameters.muxId or None
+        self.mid_id = ids.get(MID_URI, 0)
+        self.abs_send_time_id = ids.get(ABS_SEND_TIME_URI, 0)
+        self.audio_level_id = ids.get(AUDIO_LEVEL_URI, 0)
+        self._dtls = sender.transport
+        self._counters: dict[str, Any] = sender.__dict__
+        self._transport_counters: dict[str, Any] = self._dtls.__dict__
+        # aioice's nominated pairs (emptied when the connection closes, e.g. consent expired)
+        self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
+
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+        """Send one RTP packet; False (nothing sent) while the transport is not connected."""
+        dtls = self._dtls
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
+            return False
+        data = self._protect(dtls._tx_srtp, header, payload)
+        if data is None:
+            return False
+        pair.protocol.transport.sendto(data, pair.remote_addr)
+        counters = self._counters
+        counters[_SENDER_PACKETS] += 1
+        counters[_SENDER_OCTETS] += len(payload)
+        counters[_SENDER_NTP] = ntp
+        counters[_SENDER_RTP_TS] = timestamp
+        transport_counters = self._transport_counters
+        transport_counters[_DTLS_TX_BYTES] += len(data)
+        transport_counters[_DTLS_TX_PACKETS] += 1
+        return True
+
+    def resend(self, header: bytes, payload: bytes) -> bool:
+        """Send a retransmission (not counted as media in the sender report)."""
+        dtls = self._dtls
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
+            return False
+        data = self._protect(dtls._tx_srtp, header, payload)
+        if data is None:
+            return False
+        pair.protocol.transport.sendto(data, pair.remote_addr)
+        return True
+
+    @staticmethod
+    def _protect(session: pylibsrtp.Session, header: bytes, payload: bytes) -> bytes | None:
+        try:
+            return session.protect(header + payload)
+        except (pylibsrtp.Error, ValueError):  # older than the replay window, too long: drop it
+            return None
+
+
+def attach_sender(
+    sender: RTCRtpSender,
+    *,
+    on_started: Callable[[SenderLink], None],
+    on_keyframe_request: Callable[[], None],
+    on_nack: Callable[[int], None],
+) -> None:
+    """Route ``sender``'s start, PLI/FIR and NACKs to the relay (per instance).
+
+    ``on_started`` gets the :class:`SenderLink` once aiortc has started the sender
+    (after DTLS, with the negotiated parameters). aiortc's own RTP task keeps
+    waiting on the track (a :class:`~media.forwarding.ForwardingTrack` never
+    yields), so it encodes and sends nothing; its RTCP task still sends the
+    sender reports and handles receiver reports.
+    """
+    original = sender.send
+    started = False
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        nonlocal started
+        await original(parameters)
+        if not started:
+            started = True
+            on_started(SenderLink(sender, parameters))
+
+    async def retransmit(sequence_number: int) -> None:
+        on_nack(sequence_number)
+
+    sender.send = send  # type: ignore[method-assign]
+    sender._retransmit = retransmit  # type: ignore[method-assign]
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Route the PLI/FIR that ``sender`` receives to ``callback`` (per instance)."""
     sender._send_keyframe = callback  # type: ignore[method-assign]
@@ -277,6 +530,81 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
 def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
     """The msid stream id the remote side sees for ``sender``'s track."""
     sender._stream_id = stream_id
+
+
+def set_receive_buffer(pc: RTCPeerConnection, size: int) -> int:
+    """Ask for a ``size``-byte kernel receive buffer on every ICE socket ``pc`` gathered.
+
+    Root may exceed ``net.core.rmem_max`` (SO_RCVBUFFORCE). Returns how many sockets
+    were set. Call after ``setLocalDescription`` (gathering binds the sockets).
+    """
+    done = 0
+    connections = {
+        id(c): c
+        for t in pc.getTransceivers()
+        for c in [t.receiver.transport.transport.iceGatherer._connection]
+    }
+    for connection in connections.values():
+        for protocol in connection._protocols:
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, size)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            done += 1
+    return done
+
+
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+# --- ICE: consent freshness that survives a busy peer ---------------------------------
+
+# aioice sends each consent check once and counts it failed after 0.5 s; 6 failures in a
+# row (~30 s) close the connection. A peer (or this server) whose event loop is late by
+# more than 0.5 s at each check loses a live connection. Here each check is retransmitted
+# (0.5 + 1 + 2 s to answer) and two thirds as many failures in a row (4) close it: a dead
+# link is still noticed in ~30-35 s. aioice's CONSENT_INTERVAL / CONSENT_FAILURES are read
+# at each check, so a shorter interval (as a test sets) keeps aioice's single try.
+CONSENT_RETRANSMISSIONS = 2
+
+
+def tolerant_consent(connection: Connection) -> None:
+    """Replace ``connection``'s consent loop (RFC 7675) with one that waits for slow answers."""
+
+    async def query_consent() -> None:
+        assert connection.remote_password is not None
+        failures = 0
+        while True:
+            interval = aioice.ice.CONSENT_INTERVAL
+            retransmissions = CONSENT_RETRANSMISSIONS if interval >= 4 else 0
+            limit = (
+                max(1, aioice.ice.CONSENT_FAILURES * 2 // 3)
+                if retransmissions
+                else aioice.ice.CONSENT_FAILURES
+            )
+            await asyncio.sleep(interval * (0.8 + 0.4 * random.random()))  # noqa: S311
+            for pair in list(connection._nominated.values()):
+                request = connection.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=connection.remote_password.encode("utf8"),
+                        retransmissions=retransmissions,
+                    )
+                    failures = 0
+                except stun.TransactionError:
+                    failures += 1
+                if failures >= limit:
+                    logger.info("ice consent to send expired")
+                    connection._query_consent_task = None
+                    await connection.close()
+                    return
+
+    connection.query_consent = query_consent  # type: ignore[method-assign]
 
 
 # --- ICE: announce configured addresses --------------------------------------------
@@ -374,3 +702,4 @@ def announce_host_candidates(
 
         connection.get_component_candidates = gather  # type: ignore[method-assign]
         connection._meetingd_announce = True  # type: ignore[attr-defined]
+        tolerant_consent(connection)

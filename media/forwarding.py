@@ -1,29 +1,40 @@
-"""Encoded-frame fan-out: one published track to N forwarding tracks.
+"""Packet-level fan-out: one published track to N forwarding tracks (Galène's rtpwriter model).
 
-A :class:`PublishedTrack` receives complete encoded frames from a hooked
-receiver (``aiortc_hooks.install_frame_sink``), wraps each once in an
-``av.Packet`` and appends it to every subscriber's bounded queue. Each
-:class:`ForwardingTrack` is the track of one subscriber's ``RTCRtpSender``:
-its ``recv()`` returns the ``av.Packet``, which aiortc's sender packetizes
-without encoding. A slow subscriber overflows only its own queue and then
-waits for the next keyframe; it never blocks the publisher or the others.
+A :class:`PublishedTrack` receives every RTP packet of a hooked receiver as it
+arrives (``aiortc_hooks.install_packet_sink``) as a :class:`~media.rtpwire.MediaPacket`
+whose payload is built once and shared. Each :class:`ForwardingTrack` (the track of
+one subscriber's ``RTCRtpSender``) rewrites only what must differ per subscriber:
+SSRC, sequence number, timestamp and payload type in a fresh header, the VP8 picture
+id after a source switch; then :class:`~media.aiortc_hooks.SenderLink` SRTP-protects
+and sends it synchronously: no queue, no task hop per packet. Each forwarding track
+keeps a ring of what it sent, to answer its subscriber's NACKs (RTX).
+
+Whole frames are assembled only while someone taps them (recording, the low
+rendition): :attr:`PublishedTrack.taps`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import random
+import time
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.aiortc_hooks import EncodedFrame
+from media.rtpwire import HeaderWriter, MediaPacket, Vp8Packetizer, vp8_media_packets, with_picture_id
 
 logger = logging.getLogger(__name__)
+
+
+# A keyframe request made before the publisher's first packet is retried this often.
+KEYFRAME_RETRY_DELAY = 0.1
+MAX_KEYFRAME_RETRIES = 30
 
 
 class KeyframeRequester:
@@ -41,6 +52,7 @@ class KeyframeRequester:
         self._last_sent: float | None = None
         self._pending: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._retries = 0
         self.requested = 0
         self.sent = 0
 
@@ -64,6 +76,11 @@ class KeyframeRequester:
         try:
             if await self._send():
                 self.sent += 1
+                self._retries = 0
+            elif self._retries < MAX_KEYFRAME_RETRIES and self._pending is None:
+                # Nothing received from the publisher yet: ask again shortly.
+                self._retries += 1
+                self._pending = self._loop.call_later(KEYFRAME_RETRY_DELAY, self._fire)
         except ConnectionError:
             pass
 
@@ -75,43 +92,109 @@ class KeyframeRequester:
             self._task.cancel()
 
 
-class ForwardingTrack(MediaStreamTrack):
-    """What one subscriber's sender reads: encoded ``av.Packet``s of one publisher track.
+# Sent packets each video subscriber keeps for NACKs (a power of two; ~2 s at 1 Mbit/s).
+HISTORY_PACKETS = 512
+# Recent sequence numbers a published track remembers, to drop duplicates.
+SEEN_PACKETS = 1024
 
-    The track lives as long as its sender; :meth:`set_source` points it at
-    another publisher (a recycled transceiver) without disturbing the sender.
+_History = tuple[int, int, bytes, MediaPacket]  # sent seq, sent timestamp, payload, packet
+
+
+class Link(Protocol):
+    """What a forwarding track needs of its started sender (``aiortc_hooks.SenderLink``)."""
+
+    ssrc: int
+    payload_type: int
+    clock_rate: int
+    rtx_ssrc: int
+    rtx_payload_type: int | None
+    mid: str | None
+    mid_id: int
+    abs_send_time_id: int
+    audio_level_id: int
+
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool: ...
+
+    def resend(self, header: bytes, payload: bytes) -> bool: ...
+
+
+class ForwardingTrack(MediaStreamTrack):
+    """One subscriber's sender of one publisher track: writes the publisher's packets, re-headed.
+
+    The track lives as long as its sender; :meth:`set_source` points it at another
+    publisher (a recycled transceiver) without disturbing the sender: the outgoing
+    sequence numbers stay contiguous, timestamps and VP8 picture ids continue from
+    where the previous source stopped, and video restarts at a keyframe.
+    ``recv()`` never yields (aiortc's own RTP task just waits on it).
     """
 
-    def __init__(self, kind: str, max_queue: int) -> None:
+    def __init__(self, kind: str, history: int = HISTORY_PACKETS) -> None:
         super().__init__()
         self.kind = kind
         self.source: PublishedTrack | None = None
-        self._max_queue = max_queue
-        self._queue: deque[av.Packet[Any]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
         self._enabled = True
         self.needs_keyframe = kind == "video"
-        self._reading = False  # the sender has asked for a first frame
-        self.forwarded = 0
-        self.dropped = 0
+        self._link: Link | None = None
+        self._writer: HeaderWriter | None = None
+        self._clock_rate = 90000 if kind == "video" else 48000
+        # Re-base on the next packet forwarded: sequence numbers always; timestamps and
+        # picture ids too when the source changed (``_switched``).
+        self._rebase = True
+        self._switched = False
+        self._seq_delta = random.getrandbits(15)
+        self._ts_delta = random.getrandbits(32)
+        self._pid_delta = 0
+        self._start_seq = 0
+        self._last: MediaPacket | None = None  # the newest packet sent
+        if history & (history - 1):
+            raise ValueError("history must be a power of two")
+        self._mask = history - 1
+        self._history: list[_History | None] = [None] * history if kind == "video" else []
+        self._rtx_seq = random.getrandbits(15)
+        self._ended: asyncio.Future[None] | None = None
+        self.forwarded = 0  # frames (video: marker packets; audio: packets)
+        self.packets = 0
+        self.dropped = 0  # frames not sent: waiting for a keyframe, not started, disabled
         self.keyframe_requests = 0
+        self.nacks = 0
+        self.retransmitted = 0
 
     @property
     def enabled(self) -> bool:
         return self._enabled
+
+    @property
+    def started(self) -> bool:
+        """aiortc has started the sender (DTLS up, parameters negotiated)."""
+        return self._link is not None
+
+    def on_started(self, link: Link) -> None:
+        """The sender is running: forward from now on, video from a keyframe, asked for now."""
+        self._link = link
+        self._clock_rate = link.clock_rate
+        self._writer = HeaderWriter(
+            link.ssrc,
+            link.payload_type,
+            mid=link.mid,
+            mid_id=link.mid_id,
+            abs_send_time_id=link.abs_send_time_id if self.kind == "video" else 0,
+            audio_level_id=link.audio_level_id if self.kind == "audio" else 0,
+        )
+        if self.kind == "video" and self.source is not None and self._enabled:
+            self.source.keyframes.request()
 
     def set_source(self, source: PublishedTrack | None) -> None:
         if source is self.source:
             return
         if self.source is not None:
             self.source.detach(self)
-        self.dropped += len(self._queue)
-        self._queue.clear()
         self.needs_keyframe = self.kind == "video"
+        self._rebase = True
+        self._switched = self._last is not None
         self.source = source
         if source is not None:
             source.attach(self)
-            if self._reading and self.kind == "video":
+            if self._link is not None and self.kind == "video":
                 source.keyframes.request()
 
     def request_keyframe(self) -> None:
@@ -125,62 +208,103 @@ class ForwardingTrack(MediaStreamTrack):
         if enabled == self._enabled:
             return
         self._enabled = enabled
-        if not enabled:
-            self.dropped += len(self._queue)
-            self._queue.clear()
-        elif self.kind == "video":
-            self.needs_keyframe = True
-            if self.source is not None:
-                self.source.keyframes.request()
-
-    def push(self, packet: av.Packet[Any], keyframe: bool) -> bool:
-        """Queue a frame; False when this track is waiting for a keyframe."""
-        if not self._enabled or not self._reading:
-            return True
-        if self.needs_keyframe:
-            if not keyframe:
-                self.dropped += 1
-                return False
-            self.needs_keyframe = False
-        queue = self._queue
-        if len(queue) >= self._max_queue:
+        if enabled:
+            self._rebase = True
             if self.kind == "video":
-                # Too slow: drop everything and resume at a keyframe.
-                self.dropped += len(queue)
-                queue.clear()
-                if not keyframe:
-                    self.needs_keyframe = True
-                    self.dropped += 1
-                    return False
-            else:
-                queue.popleft()
-                self.dropped += 1
-        queue.append(packet)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+                self.needs_keyframe = True
+                if self.source is not None:
+                    self.source.keyframes.request()
+
+    def resume(self) -> None:
+        """The source skipped packets on purpose (unmute): continue the sequence numbers."""
+        self._rebase = True
+
+    def forward(self, packet: MediaPacket) -> bool:
+        """Send one packet of the source; False when this track waits for a keyframe."""
+        link = self._link
+        if link is None or not self._enabled:
+            self.dropped += packet.frame_end
+            return True
+        rebased = self._rebase
+        if rebased:
+            if self.needs_keyframe and not packet.keyframe:
+                self.dropped += packet.frame_end
+                return False
+            self._rebase_at(packet)
+        elif (packet.seq - self._start_seq) & 0xFFFF >= 0x8000:
+            return True  # from before this track (re)started: its slot is taken
+        seq = (packet.seq + self._seq_delta) & 0xFFFF
+        timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
+        payload = packet.payload
+        if self._pid_delta and packet.picture_id >= 0:
+            payload = with_picture_id(packet, (packet.picture_id + self._pid_delta) & 0x7FFF)
+        writer = self._writer
+        assert writer is not None
+        if not link.send(writer.header(packet, seq, timestamp), payload, timestamp, packet.ntp):
+            if rebased:  # the restart did not go out: restart at the next keyframe instead
+                self._rebase = True
+                self.needs_keyframe = self.kind == "video"
+            return True
+        self.packets += 1
+        self.forwarded += packet.frame_end
+        last = self._last
+        if last is None or (packet.seq - last.seq) & 0xFFFF < 0x8000:
+            self._last = packet
+        history = self._history
+        if history:
+            history[seq & self._mask] = (seq, timestamp, payload, packet)
         return True
 
+    def _rebase_at(self, packet: MediaPacket) -> None:
+        self._rebase = False
+        self.needs_keyframe = False
+        last = self._last
+        if last is not None:
+            self._seq_delta = (last.seq + self._seq_delta + 1 - packet.seq) & 0xFFFF
+            if self._switched:
+                gap = max(1, int((packet.arrival - last.arrival) * self._clock_rate))
+                self._ts_delta = (last.timestamp + self._ts_delta + gap - packet.timestamp) & 0xFFFFFFFF
+                if packet.picture_id >= 0 and last.picture_id >= 0:
+                    self._pid_delta = (last.picture_id + self._pid_delta + 1 - packet.picture_id) & 0x7FFF
+        else:
+            self._seq_delta = (self._seq_delta - packet.seq) & 0xFFFF
+        self._switched = False
+        self._start_seq = packet.seq
+        self._last = packet
+
+    def retransmit(self, seq: int) -> None:
+        """A NACK from this subscriber: resend the packet from the ring (as RTX when negotiated)."""
+        self.nacks += 1
+        history = self._history
+        entry = history[seq & self._mask] if history else None
+        link, writer = self._link, self._writer
+        if entry is None or entry[0] != seq or link is None or writer is None:
+            return
+        _seq, timestamp, payload, packet = entry
+        if link.rtx_payload_type is not None:
+            header = writer.header(
+                packet, self._rtx_seq, timestamp, payload_type=link.rtx_payload_type, ssrc=link.rtx_ssrc
+            )
+            payload = HeaderWriter.rtx_payload(seq, payload)
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        else:
+            header = writer.header(packet, seq, timestamp)
+        if link.resend(header, payload):
+            self.retransmitted += 1
+
     async def recv(self) -> av.Packet[Any]:
-        queue = self._queue
-        if not self._reading:
-            # First read: the sender is running. Start at a keyframe, asked for now.
-            self._reading = True
-            if self.kind == "video" and self.source is not None:
-                self.source.keyframes.request()
-        while not queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-        self.forwarded += 1
-        return queue.popleft()
+        # aiortc's RTP task waits here for the sender's life: packets go out through forward().
+        if self.readyState == "live":
+            if self._ended is None:
+                self._ended = asyncio.get_running_loop().create_future()
+            await self._ended
+        raise MediaStreamError
 
     def stop(self) -> None:
         self.set_source(None)
         super().stop()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
 
 
 class PublishedTrack:
@@ -198,27 +322,45 @@ class PublishedTrack:
         self.publisher_id = publisher_id
         self.kind = kind
         self.codec_mime: str | None = None
-        self.muted = False
+        self._muted = False
         self.keyframes = KeyframeRequester(request_keyframe, keyframe_interval)
         self._subscribers: list[ForwardingTrack] = []
         self._on_audio_level = on_audio_level
         self._time_base: Fraction | None = None
         self._ts_last: int | None = None
         self._ts_offset = 0
+        self._seen = [-1] * SEEN_PACKETS
+        self.packets = 0
+        self.duplicates = 0
         self.frames = 0
         self.keyframes_seen = 0
         self.last_frame_at: float | None = None
-        # Optional tap for recording or measurement: called with every frame.
+        # Optional taps for recording or the low rendition: called with every whole frame
+        # (after the mute check). While the list is empty no frame is assembled.
         self.taps: list[Callable[[EncodedFrame, av.Packet[Any]], None]] = []
         # Set on a rendition's output (media/rendition.py): the publisher track it renders.
         self.origin: PublishedTrack | None = None
+        # For a re-encoded track (a rendition's output): its own packetizer and numbering.
+        self._packetizer: Vp8Packetizer | None = None
+        self._next_seq = random.getrandbits(16)
 
     @property
     def subscribers(self) -> tuple[ForwardingTrack, ...]:
         return tuple(self._subscribers)
 
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @muted.setter
+    def muted(self, muted: bool) -> None:
+        if self._muted and not muted:
+            for sub in self._subscribers:
+                sub.resume()  # no gap in their sequence numbers for the muted stretch
+        self._muted = muted
+
     def attach(self, track: ForwardingTrack) -> None:
-        """A new subscriber: it gets nothing until a keyframe (requested once it reads).
+        """A new subscriber: it gets nothing until a keyframe (requested once its sender runs).
 
         Call through ``ForwardingTrack.set_source``.
         """
@@ -230,35 +372,55 @@ class PublishedTrack:
         except ValueError:
             pass
 
-    def on_frame(self, frame: EncodedFrame) -> None:
-        """Sink of the hooked receiver: runs on the event loop for every frame."""
-        self.frames += 1
-        self.last_frame_at = frame.arrival
-        if self._time_base is None:
-            self.codec_mime = frame.codec.mimeType
-            self._time_base = Fraction(1, frame.codec.clockRate)
+    def on_packet(self, packet: MediaPacket) -> bool:
+        """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
+        self.packets += 1
+        self.last_frame_at = packet.arrival
         if self.kind == "audio":
-            if frame.audio_level is not None and self._on_audio_level is not None:
-                self._on_audio_level(self.publisher_id, frame.audio_level)
-            if self.muted:
-                return
+            if packet.audio_level is not None and self._on_audio_level is not None:
+                self._on_audio_level(self.publisher_id, packet.audio_level & 0x7F)
+            if self._muted:
+                return False
+        slot = packet.seq % SEEN_PACKETS
+        if self._seen[slot] == packet.seq:
+            self.duplicates += 1
+            return bool(self.taps)
+        self._seen[slot] = packet.seq
+        self.frames += packet.frame_end
+        if packet.keyframe and self.kind == "video":
+            self.keyframes_seen += 1
+        subscribers = self._subscribers
+        if subscribers:
+            packet.stamp()
+            waiting = False
+            for sub in subscribers:
+                if not sub.forward(packet):
+                    waiting = True
+            if waiting:
+                self.keyframes.request()
+        return bool(self.taps)
+
+    def on_frame(self, frame: EncodedFrame) -> None:
+        """Whole frames (assembled only while there are taps): to every tap."""
+        if self._time_base is None:
+            self._time_base = Fraction(1, frame.codec.clockRate)
+        if self.kind == "audio" and self._muted:
+            return
         packet = av.Packet(frame.data)
         packet.pts = self._unwrap(frame.timestamp)
         packet.time_base = self._time_base
-        for tap in self.taps:
+        for tap in list(self.taps):
             tap(frame, packet)
-        keyframe = frame.keyframe
-        if keyframe and self.kind == "video":
-            self.keyframes_seen += 1
-        waiting = False
-        if frame.discontinuity:
-            for sub in self._subscribers:
-                sub.needs_keyframe = True
-        for sub in self._subscribers:
-            if not sub.push(packet, keyframe):
-                waiting = True
-        if waiting:
-            self.keyframes.request()
+
+    def send_frame(self, data: bytes, timestamp: int, keyframe: bool) -> None:
+        """A frame encoded here (a rendition's output, VP8): packetized once, fanned out."""
+        if self._packetizer is None:
+            self._packetizer = Vp8Packetizer(random.getrandbits(15))
+        payloads = self._packetizer.packetize(data)
+        packets = vp8_media_packets(payloads, self._next_seq, timestamp, keyframe, time.monotonic())
+        self._next_seq = (self._next_seq + len(packets)) & 0xFFFF
+        for packet in packets:
+            self.on_packet(packet)
 
     def _unwrap(self, timestamp: int) -> int:
         last = self._ts_last

@@ -7,7 +7,7 @@ decodes them (one PyAV VP8 decoder), scales them down and re-encodes them (one P
 encoder, ~150 kbit/s, at most 15 fps). The encoded low frames come back to the event loop
 and fan out through :attr:`LowRendition.output`, a :class:`PublishedTrack` that the
 subscribers' :class:`ForwardingTrack`\\ s attach to exactly as to the original: encoded
-once per publisher, shared by every low subscriber.
+and packetized once per publisher, shared by every low subscriber.
 
 The tap only offers to a small bounded queue; when the worker is behind, frames are
 dropped and decoding resumes at the publisher's next keyframe (requested). A keyframe
@@ -101,18 +101,7 @@ class LowRendition:
     def _deliver(self, data: bytes, pts: int, keyframe: bool) -> None:
         if self._stopped:
             return
-        out = self.output
-        out.frames += 1
-        out.keyframes_seen += keyframe
-        packet = av.Packet(data)
-        packet.pts = pts
-        packet.time_base = TIME_BASE
-        waiting = False
-        for sub in out.subscribers:
-            if not sub.push(packet, keyframe):
-                waiting = True
-        if waiting:
-            out.keyframes.request()
+        self.output.send_frame(data, pts & 0xFFFFFFFF, keyframe)
 
     def stop(self) -> None:
         """Stop tapping, detach the subscribers, end the worker thread (it exits promptly)."""

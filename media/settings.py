@@ -30,7 +30,8 @@ class MediaSettings:
     udp_port_max: int | None = None
     bind_address: str = "0.0.0.0"  # noqa: S104
     keyframe_interval_min: float = 0.5
-    subscriber_queue_frames: int = 60
+    # Sent video packets each subscriber keeps to answer its NACKs (a power of two).
+    nack_history_packets: int = 512
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))
@@ -48,8 +49,14 @@ class MediaSettings:
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise InvalidInput("media: each ICE server needs 'urls'")
-        if self.keyframe_interval_min <= 0 or self.subscriber_queue_frames < 2:
-            raise InvalidInput("media: keyframe interval and queue size must be positive")
+        if self.keyframe_interval_min <= 0 or not (
+            16 <= self.nack_history_packets <= 8192
+            and self.nack_history_packets & (self.nack_history_packets - 1) == 0
+        ):
+            raise InvalidInput(
+                "media: keyframe_interval_min must be positive and nack_history_packets"
+                " a power of two in 16-8192"
+            )
 
     @property
     def port_range(self) -> tuple[int, int] | None:

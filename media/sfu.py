@@ -3,7 +3,7 @@
 Per participant: a *publish* connection (client offers, :meth:`Sfu.accept_offer`
 answers) and a *subscribe* connection (the server offers through a
 :class:`~media.events.SubscribeOffer` event, the client answers through
-:meth:`Sfu.accept_answer`). Frames are forwarded still encoded; see
+:meth:`Sfu.accept_answer`). RTP packets are forwarded as they arrive, still encoded; see
 ``media/forwarding.py`` and ``docs/media.md``.
 """
 
@@ -352,7 +352,10 @@ class Sfu:
                 "kind": sub.track.kind,
                 "enabled": sub.track.enabled,
                 "forwarded": sub.track.forwarded,
+                "packets": sub.track.packets,
                 "dropped": sub.track.dropped,
+                "nacks": sub.track.nacks,
+                "retransmitted": sub.track.retransmitted,
                 "keyframe_requests": sub.track.keyframe_requests,
             }
             if session.subscribe_pc is not None and session.subscribe_pc.connectionState != "new":
@@ -460,7 +463,7 @@ class Sfu:
             on_audio_level=self.ranking.on_audio_level if kind == "audio" else None,
         )
         track.muted = kind == "audio" and pid in self._muted
-        aiortc_hooks.install_frame_sink(receiver, kind, track.on_frame)
+        aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
         session.published[mid] = track
         self.ranking.add(pid)
         self._notify("track_published", track)
@@ -584,13 +587,18 @@ class Sfu:
         if session.subscribe_pc is None:
             session.subscribe_pc = self._new_pc(session, "subscribe")
         pc = session.subscribe_pc
-        track = ForwardingTrack(kind, self.settings.subscriber_queue_frames)
+        track = ForwardingTrack(kind, self.settings.nack_history_packets)
         transceiver = pc.addTransceiver(track, direction="sendonly")
         capabilities = RTCRtpSender.getCapabilities(kind).codecs
         preferred = [c for c in capabilities if c.mimeType.lower() == codec_mime.lower()]
         preferred += [c for c in capabilities if c.mimeType.lower() == f"{kind}/rtx"]
         transceiver.setCodecPreferences(preferred)
-        aiortc_hooks.on_keyframe_request(transceiver.sender, track.request_keyframe)
+        aiortc_hooks.attach_sender(
+            transceiver.sender,
+            on_started=track.on_started,
+            on_keyframe_request=track.request_keyframe,
+            on_nack=track.retransmit,
+        )
         sub = Subscription(transceiver, track, codec_mime)
         session.subscriptions.append(sub)
         return sub

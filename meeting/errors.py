@@ -1,8 +1,9 @@
 """The domain error tree.
 
-Every error carries a stable machine-readable ``code`` and an HTTP-ish
-``status``. Adapters map them to one JSON shape in exactly one function
-(``meetingd.errors.error_body``)::
+Every error carries a stable machine-readable ``code``, nothing about transports: the
+HTTP adapter maps the error classes to statuses in one function
+(``meetingd.http.http_status``). Adapters answer with one JSON shape
+(:func:`error_body`), for HTTP bodies and Socket.IO acks alike::
 
     {"ok": false, "error": "<code>", "message": "<human text>"}
 """
@@ -16,7 +17,6 @@ class MeetingError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "error"
-    status = 400
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)
@@ -30,50 +30,42 @@ class InvalidInput(MeetingError):
     """The payload is malformed: wrong type, missing or unknown field, out of range."""
 
     code = "invalid_input"
-    status = 400
 
 
 class NotAuthenticated(MeetingError):
     """The caller has not proven who they are (or the proof expired)."""
 
     code = "not_authenticated"
-    status = 401
 
 
 class NotAuthorised(MeetingError):
     """The caller is known but their role does not allow this action."""
 
     code = "not_authorised"
-    status = 403
 
 
 class NotFound(MeetingError):
     code = "not_found"
-    status = 404
 
 
 class InvalidState(MeetingError):
     """The action is valid in general but not now (e.g. closing a closed meeting)."""
 
     code = "invalid_state"
-    status = 409
 
 
 class Conflict(MeetingError):
     """The action collides with existing data (e.g. a duplicate member id)."""
 
     code = "conflict"
-    status = 409
 
 
 class PayloadTooLarge(MeetingError):
     code = "payload_too_large"
-    status = 413
 
 
 class RateLimited(MeetingError):
     code = "rate_limited"
-    status = 429
 
     def __init__(self, message: str, *, retry_after: float = 1.0, **details: Any) -> None:
         super().__init__(message, retry_after=round(retry_after, 3), **details)

@@ -18,6 +18,7 @@ from meeting.clock import Clock, utc_now
 from signaling.fanout import client_manager, close_manager
 from signaling.namespace import Limits, MeetingNamespace
 from signaling.security import SecurityChannel
+from signaling.server import make_server
 
 from . import __version__
 from .accounts import Accounts
@@ -48,6 +49,7 @@ from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
+from .witness_push import WitnessPusher, parse_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +174,23 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     core.security.sessions.on_ended(channel.end_sessions)
     bind_procedure(namespace, procedure, hooks, routed)
     namespace.check_complete()  # every declared command has its handler
+    witness_push = WitnessPusher(
+        core.db,
+        core.journal,
+        parse_witnesses(cfg.minutes.witnesses),
+        clock,
+        retry_max_seconds=cfg.minutes.witness_retry_max_seconds,
+    )
+    core.journal.on_checkpoint(witness_push.checkpoint_signed)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
-        **fields, namespace=namespace, procedure=procedure, media=media, recording=recording, cluster=cluster
+        **fields,
+        namespace=namespace,
+        procedure=procedure,
+        media=media,
+        recording=recording,
+        witness_push=witness_push,
+        cluster=cluster,
     )
 
 
@@ -188,7 +204,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=cfg.limits.max_payload_bytes)
     app.on_response_prepare.append(_security_headers)
-    sio = socketio.AsyncServer(
+    sio = make_server(
         async_mode="aiohttp",
         # Origin is checked in our connect handler, with a precise error.
         cors_allowed_origins="*",
@@ -209,12 +225,14 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         app[media_key], app[recording_key] = svc.media, svc.recording
         await svc.recording.prune()
         svc.journal.start()
+        svc.witness_push.start()  # resumes what a previous run left queued
         if svc.cluster is not None:  # leases first: restoring open polls leases their meetings
             await svc.cluster.start(svc.procedure.live, svc.procedure.drop)
         await svc.procedure.start()
         yield
         await svc.procedure.stop()
         await svc.journal.stop()
+        await svc.witness_push.stop()
         if svc.cluster is not None:
             await svc.cluster.stop()
         await svc.engine.dispose()

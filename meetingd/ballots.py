@@ -81,6 +81,10 @@ class PollHost(Protocol):
 
     def spawn(self, coro: Awaitable[Any]) -> None: ...
 
+    async def checkpoint(self, meeting_id: int) -> None:
+        """Sign a checkpoint now (a poll closed: the witnesses see its result at once)."""
+        ...
+
 
 class Ballots:
     def __init__(self, proc: PollHost, *, group_commit: bool, window_s: float) -> None:
@@ -229,6 +233,7 @@ class Ballots:
             tx.record("poll_result", **lp.result)
 
         await self.proc.transaction(live, work)
+        await self.proc.checkpoint(live.meeting_id)  # witnessed at every poll close
         if lp.timer is not None:
             lp.timer.cancel()
             lp.timer = None

@@ -3,54 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from meeting.errors import MeetingError
 
 from . import __version__, logs
+from .cli_support import config_from_args, run_command, with_services
 from .committee.cli import add_committee_commands
-from .config import Config, ConfigError, describe, load_config
+from .config import ConfigError, describe
 from .keystore import KeyCustodyError
 from .minutes_cli import add_minutes_commands
 from .security.cli import add_security_commands
-
-
-def _config(args: argparse.Namespace) -> Config:
-    path = args.config or os.environ.get("MEETINGD_CONFIG") or None
-    overrides: dict[str, dict[str, Any]] = {"server": {}}
-    for opt in ("host", "port", "data_dir", "tls"):
-        value = getattr(args, opt, None)
-        if value is not None:
-            overrides["server"][opt] = value
-    return load_config(path, overrides=overrides)
-
-
-def _run(coro: Awaitable[Any]) -> Any:
-    try:
-        import uvloop
-
-        return uvloop.run(coro)  # type: ignore[arg-type]
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def _with_services(cfg: Config, fn: Callable[[Any], Awaitable[int]]) -> int:
-    from .app import open_services
-
-    svc = await open_services(cfg)
-    try:
-        return await fn(svc)
-    finally:
-        await svc.engine.dispose()
+from .witness_cli import add_witness_commands
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     logs.setup(cfg.logging.level, cfg.logging.format)
 
     async def main() -> None:
@@ -74,15 +44,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 banner = [*banner, *lines]
                 return 0
 
-            await _with_services(cfg, seed)
+            await with_services(cfg, seed)
         await serve(cfg, banner=banner)
 
-    _run(main())
+    run_command(main())
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     print(f"{cfg.source}: OK")
     if args.verbose:
         for section, key, _default, _help in describe():
@@ -91,7 +61,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_members_import(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     text = Path(args.file).read_text(encoding="utf-8")
 
     async def run(svc: Any) -> int:
@@ -102,11 +72,11 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_members_list(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         members, cells = await svc.directory.list()
@@ -121,11 +91,11 @@ def cmd_members_list(args: argparse.Namespace) -> int:
         print(f"{len(members)} members")
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_members_invite(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         member = await svc.directory.get(args.member_id)
@@ -138,7 +108,7 @@ def cmd_members_invite(args: argparse.Namespace) -> int:
         print(f"single use, expires {issued.expires_at.isoformat()}")
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -187,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     mv.add_argument("member_id")
     mv.set_defaults(fn=cmd_members_invite)
     add_minutes_commands(sub, common)
+    add_witness_commands(sub, common)
     add_security_commands(sub, common)
     add_committee_commands(sub, common)
     return p

@@ -149,6 +149,19 @@ class MinutesSettings:
         "Environment variable holding the minutes key's passphrase (checked first).",
         "MEETINGD_KEY_PASSPHRASE",
     )
+    witnesses: list[str] = _h(
+        "Witnesses that cosign this server's minutes logs (C2SP tlog-witness), each "
+        "'<submission URL prefix> <witness verifier key>', e.g. 'https://committee.example"
+        "/witness committee.example/witness+1a2b3c4d+BA...'. Checkpoints are pushed during "
+        "the meeting, at each poll close and at the seal, queued while a witness is "
+        "unreachable.",
+        [],
+    )
+    witness_retry_max_seconds: float = _h(
+        "Longest wait between two attempts to reach an unreachable witness (backoff doubles "
+        "from 1 s up to this).",
+        300.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,23 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class WitnessSettings:
+    name: str = _h(
+        "Key name of this server's witness key (meetingd witness), e.g. "
+        "'committee.example/witness'. Empty: this server is not a witness.",
+        "",
+    )
+    host: str = _h("Address the witness listens on.", "127.0.0.1")
+    port: int = _h("TCP port of the witness (0 picks a free one and prints it).", 8444)
+    logs: list[str] = _h(
+        "Logs this witness cosigns, each '<origin prefix> <base64 Ed25519 public key>' as "
+        "'meetingd keys show' prints them on the cell's server: every origin "
+        "'<prefix>/<meeting id>' is accepted with that key.",
+        [],
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -249,6 +279,7 @@ class Config:
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    witness: WitnessSettings = field(default_factory=WitnessSettings)
     source: str = field(default="<defaults>", compare=False)
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,14 +14,20 @@ from sqlalchemy import text
 from meeting.clock import iso
 from meeting.errors import (
     INTERNAL_ERROR,
+    Conflict,
     InvalidInput,
+    InvalidState,
     MeetingError,
+    NotAuthenticated,
     NotAuthorised,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     error_body,
 )
+from signaling import wire_json
 from signaling.fanout import redis_ok
+from signaling.fields import read_object
 
 from .cluster.health import cluster_health
 from .directory import STATUSES, check_member_id, check_text, member_dict
@@ -42,11 +47,59 @@ routes = web.RouteTableDef()
 # -- errors, origin, payloads ---------------------------------------------------------------
 
 
+HTTP_STATUS: tuple[tuple[type[MeetingError], int], ...] = (
+    (InvalidInput, 400),
+    (NotAuthenticated, 401),
+    (NotAuthorised, 403),
+    (NotFound, 404),
+    (InvalidState, 409),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (RateLimited, 429),
+)
+
+
+def http_status(exc: MeetingError) -> int:
+    """The ONE place a domain error becomes an HTTP status (by its class; 400 otherwise)."""
+    for cls, status in HTTP_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
 def _json_error(exc: MeetingError) -> web.Response:
     headers = {}
     if exc.code == "rate_limited":
         headers["Retry-After"] = str(int(exc.details.get("retry_after", 1)) + 1)
-    return web.json_response(error_body(exc), status=exc.status, headers=headers)
+    return web.json_response(error_body(exc), status=http_status(exc), headers=headers)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """``Authorization: Bearer <session token>``: how a non-browser client authenticates."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def session_token(request: web.Request) -> str | None:
+    """The caller's session token: the bearer token if given, else the session cookie."""
+    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+
+
+def check_origin(request: web.Request, svc: Services) -> None:
+    """The CSRF rule for state-changing requests: a browser's request carries an allowed
+    ``Origin``; a request with no ``Origin`` must carry an explicit bearer token (an API
+    or CLI client; a browser never adds one on its own)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if bearer_token(request) is None:
+            raise NotAuthorised(
+                "request refused: no Origin header (a non-browser client authenticates with "
+                "'Authorization: Bearer <session token>')",
+                code="origin_required",
+            )
+        return
+    if not svc.origin_ok(origin):
+        raise NotAuthorised(f"cross-origin request refused (Origin {origin!r} is not allowed)")
 
 
 @web.middleware
@@ -55,8 +108,8 @@ async def error_middleware(
 ) -> web.StreamResponse:
     svc = request.app[services_key]
     try:
-        if request.method in UNSAFE and not svc.origin_ok(request.headers.get("Origin")):
-            raise NotAuthorised("cross-origin request refused (Origin header missing or not allowed)")
+        if request.method in UNSAFE:
+            check_origin(request, svc)
         return await handler(request)
     except MeetingError as exc:
         return _json_error(exc)
@@ -92,18 +145,13 @@ async def read_json(request: web.Request, allowed: set[str], required: set[str])
     ):
         raise PayloadTooLarge("body is too large")
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("body must be valid JSON") from None
+        body = wire_json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError) as exc:  # not JSON, or nested beyond recursion
+        raise InvalidInput(f"body must be valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidInput(f"unknown field '{unknown[0]}'", field=unknown[0])
-    for name in sorted(required):
-        if name not in body:
-            raise InvalidInput(f"missing field '{name}'", field=name)
-    return body
+    wire_json.check_value(body)  # nesting, huge numbers, NaN, lone surrogates: naming the field
+    return read_object(body, allowed, required)
 
 
 def _str(body: dict[str, Any], name: str, *, max_len: int = 200) -> str:
@@ -135,7 +183,7 @@ def _ok(**fields: Any) -> web.Response:
 
 
 async def signed_in(request: web.Request) -> Member:
-    return await request.app[services_key].accounts.session_member(request.cookies.get(SESSION_COOKIE))
+    return await request.app[services_key].accounts.session_member(session_token(request))
 
 
 async def admin(request: web.Request) -> Member:
@@ -228,7 +276,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/api/logout")
 async def logout(request: web.Request) -> web.Response:
     await signed_in(request)
-    await request.app[services_key].accounts.logout(request.cookies.get(SESSION_COOKIE))
+    await request.app[services_key].accounts.logout(session_token(request))
     resp = _ok()
     resp.del_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -282,7 +330,7 @@ async def socket_token(request: web.Request) -> web.Response:
     # security: the socket knows its session (step-up on socket commands, ending sessions)
     await svc.security.sessions.link_socket_token(
         token,
-        request.cookies.get(SESSION_COOKIE, ""),
+        (session_token(request) or ""),
         svc.clock() + timedelta(seconds=svc.config.auth.socket_token_seconds),
     )
     return _ok(token=token, expires_in=svc.config.auth.socket_token_seconds)
@@ -356,7 +404,7 @@ async def _change_state(request: web.Request, action: str) -> web.Response:
     if action == "close":
         await svc.meetings.require_chair(meeting_id, member, action)
         await svc.security.require_step_up(
-            member, request.cookies.get(SESSION_COOKIE), role="officer", action="close the meeting"
+            member, session_token(request), role="officer", action="close the meeting"
         )
         # Closing a meeting closes its polls and stops its recording first, so the
         # results and the files' hashes are in the minutes before meeting_closed.
@@ -411,7 +459,7 @@ def _member_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 async def _admin_step_up(request: web.Request, caller: Member, action: str) -> None:
     await request.app[services_key].security.require_step_up(
-        caller, request.cookies.get(SESSION_COOKIE), role="admin", action=action
+        caller, session_token(request), role="admin", action=action
     )
 
 

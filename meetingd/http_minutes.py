@@ -13,7 +13,7 @@ from aiohttp import web
 
 from meeting.errors import InvalidInput
 
-from .http import SESSION_COOKIE, _path_int, read_json, signed_in
+from .http import _path_int, read_json, session_token, signed_in
 from .minutes import check_lang
 from .services import services_key
 
@@ -87,7 +87,7 @@ async def minutes_cosign(request: web.Request) -> web.Response:
     meeting_id = _path_int(request, "meeting_id")
     await svc.officer_role(meeting_id, member)
     await request.app[services_key].security.require_step_up(  # security: step-up
-        member, request.cookies.get(SESSION_COOKIE), role="officer", action="cosign the minutes"
+        member, session_token(request), role="officer", action="cosign the minutes"
     )
     result = await svc.cosign(meeting_id, member, body["passphrase"], lang)
     return web.json_response({"ok": True, **result, "minutes": await svc.view(meeting_id, member)})

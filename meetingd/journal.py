@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState
 from recorder.canonical import canonicalize
+from recorder.checkpoint import add_cosignatures
 from recorder.entry_types import ENTRY_TYPES
 from recorder.minutes_log import MinutesLog
-from recorder.note import Ed25519Signer
+from recorder.note import Ed25519Signer, NoteSignature, parse_signed_note
 from recorder.receipt import Receipt
 
 from .storage.dialect import lock_meeting_log
@@ -185,6 +186,7 @@ class Journal:
         self._dirty: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._checkpoint_listeners: list[Callable[[int, int], Awaitable[None]]] = []
 
     def origin(self, meeting_id: int) -> str:
         return f"{self._prefix}/{meeting_id}"
@@ -339,7 +341,28 @@ class Journal:
                 s.add(MinutesCheckpoint(meeting_id=meeting_id, size=size, note=note, at=self._clock()))
             state.checkpointed_size = size
         logger.debug("meeting=%s checkpoint size=%s", meeting_id, size)
+        for listener in self._checkpoint_listeners:
+            try:
+                await listener(meeting_id, size)
+            except Exception:
+                logger.exception("meeting=%s checkpoint listener failed", meeting_id)
         return note
+
+    def on_checkpoint(self, listener: Callable[[int, int], Awaitable[None]]) -> None:
+        """Call ``listener(meeting_id, size)`` after each new checkpoint is stored."""
+        self._checkpoint_listeners.append(listener)
+
+    async def add_cosignature(self, meeting_id: int, size: int, sig: NoteSignature) -> str:
+        """Append one (already verified) cosignature line to the stored checkpoint of ``size``."""
+        async with self._db() as s, s.begin():
+            row = await s.get(MinutesCheckpoint, (meeting_id, size))
+            if row is None:
+                raise InvalidState(f"meeting {meeting_id} has no checkpoint of size {size}")
+            if not any(
+                x.name == sig.name and x.key_id == sig.key_id for x in parse_signed_note(row.note).signatures
+            ):
+                row.note = add_cosignatures(row.note, [sig])
+            return row.note
 
     async def replace_latest_checkpoint(self, meeting_id: int, note: str) -> None:
         """Store the latest checkpoint again with cosignature lines added."""

@@ -199,3 +199,19 @@ def require_passphrase(cfg: Config) -> Passphrase:
     if passphrase is None:
         raise _missing(cfg)
     return passphrase
+
+
+def witness_key_path(cfg: Config) -> Path:
+    return cfg.data_path / "keys" / "witness.json"
+
+
+def load_or_create_witness_key(cfg: Config) -> Ed25519PrivateKey:
+    """The witness key (``meetingd witness``), sealed under the same passphrase sources."""
+    passphrase = require_passphrase(cfg)
+    path = witness_key_path(cfg)
+    if path.exists():
+        return open_key_file(path, passphrase)
+    key = generate_private_key()
+    _seal(path, key, passphrase.value)
+    logger.info("generated witness key path=%s passphrase_from=%s", path, passphrase.source)
+    return key

@@ -53,6 +53,8 @@ from .keystore import server_key_path
 from .ratelimit import SlidingWindow
 from .storage.minutes_models import MinutesDocument, OfficerKey
 from .storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
+from .storage.witness_models import WitnessPush
+from .witness_push import parse_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +322,7 @@ class MinutesService:
             "checkpoint": checkpoint,
             "sealed": {k: seal[k] for k in ("lang", "sha256", "covers", "seq")} if seal else None,
             "officers": officers,
+            "witnesses": await self.witness_status(meeting_id),
             "html_url": f"/api/meetings/{meeting_id}/minutes.html",
         }
 
@@ -488,7 +491,17 @@ class MinutesService:
             warnings.append(
                 f"the minutes were sealed in {seal.get('lang')!r}; the bundle carries that document"
             )
-        return restored.export(key, cosigners, minutes_html=doc.html if doc else None), warnings
+        witnesses = [w.key for w in parse_witnesses(self._cfg.minutes.witnesses)]
+        for w in await self.witness_status(meeting_id):
+            if w["refused"]:
+                warnings.append(f"witness {w['name']} REFUSED this log: {w['refused']}")
+            elif w["cosigned_size"] != len(log.entries):
+                warnings.append(
+                    f"witness {w['name']} has not cosigned the sealed checkpoint yet "
+                    f"(cosigned size {w['cosigned_size']} of {len(log.entries)})"
+                )
+        bundle = restored.export(key, cosigners, witnesses=witnesses, minutes_html=doc.html if doc else None)
+        return bundle, warnings
 
     async def policy(self, meeting_id: int) -> str:
         """A trust policy for this meeting's bundle, as this server sees it.
@@ -509,7 +522,37 @@ class MinutesService:
                 continue
             lines.append(f"# {o['role']} {o['member_id']}: fingerprint {o['key']['fingerprint']}")
             lines.append(f"officer {o['role']} {o['key']['verifier_key']}")
+        witnesses = view["witnesses"]
+        for w in witnesses:
+            lines.append(f"# witness {w['name']}: fingerprint {w['fingerprint']}")
+            lines.append(f"witness {w['verifier_key']}")
+        lines.append(f"quorum {len(witnesses)}")
         return "\n".join(lines) + "\n"
+
+    async def witness_status(self, meeting_id: int) -> list[dict[str, Any]]:
+        """Each configured witness: what it cosigned of this log, what waits, any refusal."""
+        async with self._db() as s:
+            rows = {
+                r.witness: r
+                for r in (
+                    await s.scalars(select(WitnessPush).where(WitnessPush.meeting_id == meeting_id))
+                ).all()
+            }
+        out = []
+        for w in parse_witnesses(self._cfg.minutes.witnesses):
+            r = rows.get(w.name)
+            out.append(
+                {
+                    "name": w.name,
+                    "fingerprint": w.key.fingerprint,
+                    "verifier_key": w.key.encode(),
+                    "cosigned_size": r.cosigned_size if r else 0,
+                    "pending_size": r.pending_size if r else 0,
+                    "last_error": r.last_error if r else None,
+                    "refused": r.refused if r else None,
+                }
+            )
+        return out
 
     async def inclusion_proof(self, meeting_id: int, index: int) -> str:
         """A C2SP tlog-proof of entry ``index`` against the meeting's latest checkpoint."""

@@ -9,55 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .pdf import CHROMIUM, print_pdf
 from .verify_cli import add_verify_command
-
-CHROMIUM = "/usr/bin/chromium"
-
 
 # -- meetingd minutes export / participation ---------------------------------------------------
 
 
-def print_pdf(html: str, pdf: Path) -> bool:
-    """Print ``html`` to ``pdf`` with headless Chromium; False when Chromium is absent."""
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        return False
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "minutes.html"
-        page.write_text(html, encoding="utf-8")
-        subprocess.run(  # noqa: S603 (fixed executable, our own arguments)
-            [
-                exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp}/profile",
-                "--no-pdf-header-footer",
-                f"--print-to-pdf={pdf}",
-                page.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    return pdf.exists()
-
-
 def cmd_minutes_export(args: argparse.Namespace) -> int:
-    from .cli import _config, _run, _with_services
+    from .cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         bundle, warnings = await svc.minutes.export(args.meeting_id, args.lang)
@@ -81,13 +47,13 @@ def cmd_minutes_export(args: argparse.Namespace) -> int:
                 )
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_minutes_policy(args: argparse.Namespace) -> int:
-    from .cli import _config, _run, _with_services
+    from .cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         text = await svc.minutes.policy(args.meeting_id)
@@ -98,25 +64,25 @@ def cmd_minutes_policy(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_minutes_proof(args: argparse.Namespace) -> int:
-    from .cli import _config, _run, _with_services
+    from .cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         sys.stdout.write(await svc.minutes.inclusion_proof(args.meeting_id, args.entry))
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def cmd_minutes_participation(args: argparse.Namespace) -> int:
-    from .cli import _config, _run, _with_services
+    from .cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run(svc: Any) -> int:
         text = await svc.minutes.participation_csv(args.meeting_id, None)
@@ -127,7 +93,7 @@ def cmd_minutes_participation(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 # -- meetingd keys ------------------------------------------------------------------------------
@@ -162,9 +128,9 @@ def _verifier_key(prefix: str, meeting_id: int, public_key_b64: str) -> str:
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
-    from .cli import _config
+    from .cli_support import config_from_args
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     keys = _server_keys(cfg)
     if not keys:
         print("no server minutes key yet (it is created when the server first starts)")
@@ -182,9 +148,9 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_export(args: argparse.Namespace) -> int:
-    from .cli import _config, _run, _with_services
+    from .cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     doc: dict[str, Any] = {
         "format": "meetingd-server-keys/v1",
         "origin_prefix": cfg.minutes.origin_prefix.rstrip("/"),
@@ -206,7 +172,7 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
             }
             return 0
 
-        _run(_with_services(cfg, run))
+        run_command(with_services(cfg, run))
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -217,9 +183,9 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from .cli import _config, _run
+    from .cli_support import config_from_args, run_command
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def blockers() -> list[str]:
         from sqlalchemy import select
@@ -250,7 +216,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    problems = _run(blockers())
+    problems = run_command(blockers())
     if problems and not args.force:
         for p in problems:
             print(f"meetingd keys rotate: {p}", file=sys.stderr)
@@ -350,9 +316,9 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def _config_of(args: argparse.Namespace) -> Any:
-    from .cli import _config
+    from .cli_support import config_from_args
 
-    return _config(args)
+    return config_from_args(args)
 
 
 # -- parser -------------------------------------------------------------------------------------

@@ -136,6 +136,10 @@ class Procedure:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def checkpoint(self, meeting_id: int) -> None:
+        """Sign a checkpoint of the meeting's log now (e.g. at a poll's close)."""
+        await self.journal.checkpoint_now(meeting_id)
+
     def spawn(self, coro: Awaitable[Any]) -> None:
         async def run() -> None:
             try:

@@ -34,6 +34,7 @@ from .procedure import Procedure
 from .recording import RecordingService
 from .security.service import Security
 from .storage.models import Member
+from .witness_push import WitnessPusher
 
 
 def _origin(url: str) -> str:
@@ -50,9 +51,10 @@ class PublicOrigin:
         self._extra = frozenset(_origin(o) for o in extra_origins)
 
     def allows(self, origin: str | None) -> bool:
-        """Same-origin only (plus configured extras). No Origin: a non-browser client."""
+        """Same-origin only (plus configured extras). No Origin at all is not allowed:
+        the HTTP adapter accepts an explicit bearer token instead (``check_origin``)."""
         if origin is None:
-            return True
+            return False
         return origin.lower().rstrip("/") in self._extra | {_origin(self.url)}
 
 
@@ -93,6 +95,7 @@ class Services(CoreServices):
     procedure: Procedure
     media: MediaSignaling
     recording: RecordingService
+    witness_push: WitnessPusher  # checkpoints to the configured witnesses (witness_push.py)
     cluster: ClusterNode | None = None  # [cluster] redis_url set: leases, adoption (cluster/)
 
 

@@ -36,6 +36,7 @@ from .backend import Backend, Caller
 from .command import Command, Payload
 from .commands import all_commands
 from .messages import JOIN, JOIN_DISPLAY, LEAVE, SEND_CHAT, Empty, Join, JoinDisplay, SendChat
+from .wire_json import check_value
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ class MeetingNamespace:
                 logger.warning("flood sid=%s member=%s: disconnecting", sid, conn.member.member_id)
                 self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
             raise
+        check_value(data)  # nesting, huge numbers, NaN, lone surrogates: invalid_input naming the field
         if len(json.dumps(data, separators=(",", ":"))) > self.limits.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is larger than {self.limits.max_payload_bytes} bytes",
@@ -304,7 +306,14 @@ class MeetingNamespace:
         origin = environ.get("HTTP_ORIGIN")
         if not self._origin_ok(origin):
             logger.info("socket refused sid=%s origin=%s", sid, origin)
-            refusal = NotAuthorised(f"origin {origin!r} is not allowed")
+            refusal = (
+                NotAuthorised(
+                    "no Origin header: a non-browser client sends the server's URL as Origin",
+                    code="origin_required",
+                )
+                if origin is None
+                else NotAuthorised(f"origin {origin!r} is not allowed")
+            )
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, error_body(refusal))
         token = auth.get("token") if isinstance(auth, dict) else None
         display_token = auth.get("display_token") if isinstance(auth, dict) else None

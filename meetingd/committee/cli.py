@@ -27,7 +27,7 @@ def _day(value: str, name: str) -> date:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from ..cli import _config, _run, _with_services
+    from ..cli_support import config_from_args, run_command, with_services
 
     text = Path(args.file).read_text(encoding="utf-8")
 
@@ -45,11 +45,11 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return int(_run(_with_services(_config(args), run)))
+    return int(run_command(with_services(config_from_args(args), run)))
 
 
 def cmd_org_export(args: argparse.Namespace) -> int:
-    from ..cli import _config, _run, _with_services
+    from ..cli_support import config_from_args, run_command, with_services
 
     async def run(svc: Any) -> int:
         doc = await svc.committee.log.export()
@@ -58,7 +58,7 @@ def cmd_org_export(args: argparse.Namespace) -> int:
         print(f"log key: {doc['log_key']}")
         return 0
 
-    return int(_run(_with_services(_config(args), run)))
+    return int(run_command(with_services(config_from_args(args), run)))
 
 
 def cmd_org_verify(args: argparse.Namespace) -> int:
@@ -85,8 +85,8 @@ async def _committee_id(svc: Any, ref: str) -> int:
 
 
 def cmd_report_committee(args: argparse.Namespace) -> int:
-    from ..cli import _config, _run, _with_services
-    from ..minutes_cli import print_pdf
+    from ..cli_support import config_from_args, run_command, with_services
+    from ..pdf import print_pdf
 
     out = Path(args.output)
     if out.suffix not in (".pdf", ".csv", ".html", ".json"):
@@ -126,7 +126,7 @@ def cmd_report_committee(args: argparse.Namespace) -> int:
             print(f"wrote {len(doc['bundles'])} bundles to {args.bundles}")
         return 0
 
-    return int(_run(_with_services(_config(args), run)))
+    return int(run_command(with_services(config_from_args(args), run)))
 
 
 def cmd_report_verify(args: argparse.Namespace) -> int:

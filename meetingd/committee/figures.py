@@ -45,6 +45,15 @@ MAX_DECODED = 50_000  # decoded meeting summaries kept in memory
 MAX_REPORTS = 8
 
 
+PAGE_OMITS = ("members", "polls")  # the page shows cells, trends and flags; reports carry all
+
+
+def page_view(data: dict[str, Any]) -> dict[str, Any]:
+    figures = {k: v for k, v in data["figures"].items() if k not in PAGE_OMITS}
+    view = {k: v for k, v in data.items() if k != "bundles"}
+    return {**view, "figures": figures, "bundles_count": len(data["bundles"])}
+
+
 @dataclass(frozen=True)
 class Counted:
     """A meeting's summary and the signed prefix of its log it was computed from."""
@@ -229,9 +238,19 @@ class Figures:
         return out
 
     async def committee(
-        self, caller: Member | None, committee_id: int, start: date, end: date, absent_run: int
+        self,
+        caller: Member | None,
+        committee_id: int,
+        start: date,
+        end: date,
+        absent_run: int,
+        *,
+        page: bool = False,
     ) -> dict[str, Any]:
         """The committee's figures for the period, with the list of logs they came from.
+
+        ``page=True`` is what the committee page shows (:func:`page_view`): the same
+        figures without the per-member and per-poll rows, and how many logs were counted.
 
         ``caller=None`` is the command line (an administrator on the server)."""
         async with self._db() as s:
@@ -279,18 +298,59 @@ class Figures:
             tuple(sorted(scheduled.items())),
             tuple(sorted(latest.items())),
         )
+        digest = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+        stored_key = f"{committee_id}:{start}:{end}:{absent_run}"
+        if page:
+            hit = await self._cached((*key, "page"), f"{stored_key}:page", fingerprint, digest)
+            if hit is not None:
+                return hit
+        full = await self._cached(key, stored_key, fingerprint, digest)
+        if full is None:
+            full = await self._compute_report(
+                row, tree, committee_id, names, scheduled, closed, start, end, absent_run
+            )
+            await self._store(key, stored_key, fingerprint, digest, full)
+        if not page:
+            return full
+        view = page_view(full)
+        await self._store((*key, "page"), f"{stored_key}:page", fingerprint, digest, view)
+        return view
+
+    async def _cached(
+        self, key: tuple[Any, ...], stored_key: str, fingerprint: Any, digest: str
+    ) -> dict[str, Any] | None:
         memo = self._reports.get(key)
         if memo is not None and memo[0] == fingerprint:
             self._reports.move_to_end(key)
             return memo[1]
-        digest = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
-        stored_key = f"{committee_id}:{start}:{end}:{absent_run}"
         async with self._db() as s:
             stored = await s.get(CommitteeReportRow, stored_key)
-        if stored is not None and stored.fingerprint == digest:
-            data: dict[str, Any] = json.loads(stored.data)
-            self._memo(key, fingerprint, data)
-            return data
+        if stored is None or stored.fingerprint != digest:
+            return None
+        data: dict[str, Any] = json.loads(stored.data)
+        self._memo(key, fingerprint, data)
+        return data
+
+    async def _store(
+        self, key: tuple[Any, ...], stored_key: str, fingerprint: Any, digest: str, data: dict[str, Any]
+    ) -> None:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        async with self._db() as s, s.begin():
+            await s.merge(CommitteeReportRow(key=stored_key, fingerprint=digest, data=text))
+        self._memo(key, fingerprint, data)
+
+    async def _compute_report(
+        self,
+        row: CommitteeRow,
+        tree: Any,
+        committee_id: int,
+        names: dict[int, str],
+        scheduled: dict[str, int],
+        closed: list[int],
+        start: date,
+        end: date,
+        absent_run: int,
+    ) -> dict[str, Any]:
         counted = await self.summaries(closed)
         lo, hi = start.isoformat(), end.isoformat()
         figures = committee_figures(
@@ -301,17 +361,16 @@ class Figures:
             end=hi,
             absent_run=absent_run,
         )
+        wanted = set(names.values())
         used = sorted(
             (
                 c
                 for c in counted
-                if lo <= c.summary.opened_at[:10] <= hi
-                and c.summary.cell in set(names.values())
-                and c.summary.closed_at
+                if lo <= c.summary.opened_at[:10] <= hi and c.summary.cell in wanted and c.summary.closed_at
             ),
             key=lambda c: c.origin,
         )
-        data = {
+        return {
             "committee": {
                 "id": row.id,
                 "code": row.code,
@@ -326,18 +385,6 @@ class Figures:
                 for c in used
             ],
         }
-        # the stored copy goes through JSON, so it must equal what a fresh computation gives
-        data = json.loads(json.dumps(data, ensure_ascii=False))
-        async with self._db() as s, s.begin():
-            await s.merge(
-                CommitteeReportRow(
-                    key=stored_key,
-                    fingerprint=digest,
-                    data=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-                )
-            )
-        self._memo(key, fingerprint, data)
-        return data
 
     def _memo(self, key: tuple[Any, ...], fingerprint: Any, data: dict[str, Any]) -> None:
         self._reports[key] = (fingerprint, data)

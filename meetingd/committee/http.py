@@ -26,7 +26,6 @@ from .report import report_csv, report_document, report_html
 routes = web.RouteTableDef()
 
 MAX_PERIOD_DAYS = 3 * 366
-PAGE_OMITS = ("members", "polls")  # the page shows cells, trends and flags; reports carry all
 
 
 def parse_day(value: str | None, name: str, default: date) -> date:
@@ -121,21 +120,20 @@ async def profile_change(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "change": entry}, status=201)
 
 
-async def _committee_doc(request: web.Request) -> dict[str, Any]:
+async def _committee_doc(request: web.Request, *, page: bool = False) -> dict[str, Any]:
     member = await signed_in(request)
     svc = request.app[services_key]
     now = svc.clock()
     start, end, run = parse_period(request.query, now.date())
-    data = await svc.committee.figures.committee(member, _path_int(request, "committee_id"), start, end, run)
+    data = await svc.committee.figures.committee(
+        member, _path_int(request, "committee_id"), start, end, run, page=page
+    )
     return report_document(data, iso(now) or "")
 
 
 @routes.get("/api/committees/{committee_id}/figures")
 async def committee_figures(request: web.Request) -> web.Response:
-    doc = await _committee_doc(request)
-    if request.query.get("detail") != "1":
-        doc["figures"] = {k: v for k, v in doc["figures"].items() if k not in PAGE_OMITS}
-        doc["bundles_count"] = len(doc.pop("bundles"))
+    doc = await _committee_doc(request, page=request.query.get("detail") != "1")
     return web.json_response({"ok": True, "report": doc})
 
 
@@ -172,7 +170,7 @@ async def committee_report(request: web.Request) -> web.StreamResponse:
                 "Cache-Control": "no-cache",
             },
         )
-    from ..minutes_cli import print_pdf
+    from ..pdf import print_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "report.pdf"

@@ -29,11 +29,11 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 def cmd_security_check(args: argparse.Namespace) -> int:
-    from ..cli import _config, _run
+    from ..cli_support import config_from_args, run_command
     from ..storage.db import create_engine, sessionmaker
     from .check import run_checks
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
 
     async def run() -> list[Any]:
         # No schema upgrade here: a schema behind is one of the findings.
@@ -43,7 +43,7 @@ def cmd_security_check(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    findings = _run(run())
+    findings = run_command(run())
     if args.json:
         print(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False))
     else:
@@ -54,9 +54,9 @@ def cmd_security_check(args: argparse.Namespace) -> int:
 
 
 def cmd_security_report(args: argparse.Namespace) -> int:
-    from ..cli import _config, _run, _with_services
+    from ..cli_support import config_from_args, run_command, with_services
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     since = parse_since(args.since, utc_now())
 
     async def run(svc: Any) -> int:
@@ -91,7 +91,7 @@ def cmd_security_report(args: argparse.Namespace) -> int:
             print(f"  {n:6}  {kind}")
         return 0
 
-    return int(_run(_with_services(cfg, run)))
+    return int(run_command(with_services(cfg, run)))
 
 
 def add_security_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from aiohttp import web
 from meeting.clock import iso
 from meeting.errors import InvalidInput, NotAuthenticated
 
-from ..http import SESSION_COOKIE, WEB_DIR, _set_session, admin, me_dict, read_json, signed_in
+from ..http import WEB_DIR, _set_session, admin, me_dict, read_json, session_token, signed_in
 from ..services import Services, services_key
 from .sessions import digest
 
@@ -44,7 +44,7 @@ def _ua(request: web.Request) -> str:
 
 
 def _cookie_hash(request: web.Request) -> str | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     return digest(token) if token else None
 
 
@@ -189,7 +189,7 @@ async def totp_remove(request: web.Request) -> web.Response:
     member = await signed_in(request)
     svc = _svc(request)
     await svc.security.require_step_up(
-        member, request.cookies.get(SESSION_COOKIE), role="member", action="remove your authenticator"
+        member, session_token(request), role="member", action="remove your authenticator"
     )
     await svc.security.factors.remove_totp(member, _address(request))
     return _ok(security=await svc.security.my_status(member))
@@ -202,7 +202,7 @@ async def recovery_codes(request: web.Request) -> web.Response:
         await read_json(request, set(), set())
     svc = _svc(request)
     await svc.security.require_step_up(
-        member, request.cookies.get(SESSION_COOKIE), role="member", action="make new recovery codes"
+        member, session_token(request), role="member", action="make new recovery codes"
     )
     return _ok(recovery_codes=await svc.security.factors.new_recovery_codes(member, _address(request)))
 
@@ -240,7 +240,7 @@ async def passkey_remove(request: web.Request) -> web.Response:
         raise InvalidInput("passkey id must be a number", field="passkey_id")
     svc = _svc(request)
     await svc.security.require_step_up(
-        member, request.cookies.get(SESSION_COOKIE), role="member", action="remove a passkey"
+        member, session_token(request), role="member", action="remove a passkey"
     )
     await svc.security.passkeys.remove(member, int(raw), _address(request))
     return _ok(security=await svc.security.my_status(member))
@@ -302,7 +302,7 @@ async def end_member_sessions(request: web.Request) -> web.Response:
     svc = _svc(request)
     target = await svc.directory.get(request.match_info["member_id"])
     await svc.security.require_step_up(
-        caller, request.cookies.get(SESSION_COOKIE), role="admin", action="end a member's sessions"
+        caller, session_token(request), role="admin", action="end a member's sessions"
     )
     keep = _cookie_hash(request) if target.id == caller.id else None
     n = await svc.security.sessions.end_all(target, by=caller, address=_address(request), keep_hash=keep)

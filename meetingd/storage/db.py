@@ -69,6 +69,7 @@ from . import org_models as _org_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
 from . import security_models as _security_models  # noqa: E402,F401
 from . import speaking_models as _speaking_models  # noqa: E402,F401
+from . import witness_models as _witness_models  # noqa: E402,F401
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

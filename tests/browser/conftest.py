@@ -8,6 +8,7 @@ flags are the ones DESIGN.md lists ("How we test").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,16 +32,23 @@ LAPTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def running_meetingd(data_dir: Path) -> Iterator[str]:
     """Base URL of a real ``meetingd`` process with the demo organisation."""
     from tests.support.server import start_meetingd, stop_meetingd
 
-    base_url, proc = start_meetingd(tmp_path_factory.mktemp("meetingd"))
+    base_url, proc = start_meetingd(data_dir)
     try:
         yield base_url.rstrip("/")
     finally:
         stop_meetingd(proc)
+
+
+@pytest.fixture(scope="module")
+def meetingd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One meetingd per module (a module whose tests must not share state overrides it)."""
+    with running_meetingd(tmp_path_factory.mktemp("meetingd")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,10 @@ async def _seed(data: Path) -> None:
     from meetingd.committee.synthetic import seed_organisation
     from meetingd.config import load_config
     from meetingd.demo import seed_demo
+    from meetingd.keystore import provision_demo_passphrase
 
     cfg = load_config(environ={}, overrides={"server": {"data_dir": str(data)}})
+    provision_demo_passphrase(cfg)  # as 'serve --demo' does; the process then finds it
     svc = await open_services(cfg)
     try:
         await seed_demo(svc)

@@ -152,5 +152,7 @@ async def test_socket_without_token_is_refused(server) -> None:
     refused: list = []
     sio.on("connect_error", refused.append, namespace="/meeting")
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(server.url, namespaces=["/meeting"], transports=["websocket"])
+        await sio.connect(
+            server.url, namespaces=["/meeting"], transports=["websocket"], headers={"Origin": server.url}
+        )
     assert refused[0]["data"]["error"] == "not_authenticated"

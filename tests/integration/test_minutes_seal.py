@@ -8,6 +8,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
+from meetingd.http import http_status
 from meetingd.journal import Journal, MinutesSealed
 from meetingd.storage.models import MinutesEntry
 
@@ -56,7 +57,7 @@ async def test_the_journal_refuses_any_append_after_the_seal(server, sign_in, ca
     with pytest.raises(MinutesSealed) as info:
         async with server.svc.journal.transaction(1) as tx:
             tx.record("secretary_note", text="a late note")
-    assert info.value.code == "minutes_sealed" and info.value.status == 409
+    assert info.value.code == "minutes_sealed" and http_status(info.value) == 409
     assert "meeting=1 refused minutes entry type=secretary_note" in caplog.text
     assert await _types(server) == before
     # a fresh journal over the same database (a restart) knows the seal from storage

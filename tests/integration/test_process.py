@@ -54,7 +54,13 @@ async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
             sio = socketio.AsyncClient(reconnection=False)
             notices: list = []
             sio.on("server_shutting_down", notices.append, namespace="/meeting")
-            await sio.connect(url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
+            await sio.connect(
+                url,
+                namespaces=["/meeting"],
+                auth={"token": token},
+                transports=["websocket"],
+                headers={"Origin": url},
+            )
             await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
             acks = [
                 await sio.call("send_chat", {"text": f"note {i}"}, namespace="/meeting") for i in range(20)
@@ -78,7 +84,13 @@ async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
             async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
                 token = (await r.json())["token"]
             sio = socketio.AsyncClient(reconnection=False)
-            await sio.connect(url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
+            await sio.connect(
+                url,
+                namespaces=["/meeting"],
+                auth={"token": token},
+                transports=["websocket"],
+                headers={"Origin": url},
+            )
             ack = await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
             assert [m["text"] for m in ack["chat"]] == [f"note {i}" for i in range(20)]
             await sio.disconnect()

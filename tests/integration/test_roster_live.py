@@ -126,14 +126,21 @@ async def test_socket_token_is_single_use(sign_in, server) -> None:
     a = await sign_in("C1-001")
     token = await a.token()
     first = socketio.AsyncClient(reconnection=False)
-    await first.connect(server.url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"])
+    origin = {"Origin": server.url}
+    await first.connect(
+        server.url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"], headers=origin
+    )
     await first.disconnect()
     second = socketio.AsyncClient(reconnection=False)
     refused: list[object] = []
     second.on("connect_error", refused.append, namespace="/meeting")
     with pytest.raises(socketio.exceptions.ConnectionError):
         await second.connect(
-            server.url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"]
+            server.url,
+            namespaces=["/meeting"],
+            auth={"token": token},
+            transports=["websocket"],
+            headers=origin,
         )
     message = "connect token is invalid, used or expired; get a new one"
     assert refused == [

@@ -154,8 +154,16 @@ async def test_role_checks_on_poll_commands(sign_in) -> None:
 
 
 async def test_meeting_must_be_open_for_polls(sign_in) -> None:
-    _, members = await open_meeting(sign_in)
-    chair = await sign_in("C1-CHAIR")
-    await chair.call("POST", "/api/meetings/1/close")
-    # a fresh chair socket cannot join a closed meeting; the joined one is refused
-    del members
+    chair, _ = await open_meeting(sign_in)
+    draft = (await chair.emit("create_poll", {"config": MOTION}))["poll"]["poll_id"]
+    status, body = await chair.call("POST", "/api/meetings/1/close")
+    assert status == 200, body
+    # the chair's socket is still joined: its poll commands are refused, precisely
+    ack = await chair.emit("create_poll", {"config": MOTION})
+    assert ack["ok"] is False and ack["error"] == "meeting_not_open", ack
+    ack = await chair.emit("open_poll", {"poll_id": draft})
+    assert ack["ok"] is False and ack["error"] == "meeting_not_open", ack
+    # and a fresh connection cannot join the closed meeting at all
+    late = await sign_in("C1-001")
+    ack = await late.join()
+    assert ack["ok"] is False and ack["error"] == "meeting_closed", ack

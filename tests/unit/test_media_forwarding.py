@@ -1,24 +1,98 @@
-"""Fan-out, keyframe gating, slow subscribers, keyframe-request coalescing, profiles."""
+"""Packet fan-out: keyframe gating, per-subscriber headers, source switches, NACKs, mute,
+keyframe-request coalescing, profiles."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from dataclasses import dataclass, field
 
 import pytest
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from media.aiortc_hooks import EncodedFrame
 from media.forwarding import ForwardingTrack, KeyframeRequester, PublishedTrack
 from media.profiles import ReceiveProfile, SpeakerRanking
+from media.rtpwire import MediaPacket, Vp8Packetizer, parse_vp8, vp8_media_packets
 from media.settings import MediaSettings
 from meeting.errors import InvalidInput
 from tests.support.polling import wait_for
 
-VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+MID_ID, ABS_ID, LEVEL_ID = 1, 3, 2
 
 
-def _frame(ts: int, key: bool) -> EncodedFrame:
-    return EncodedFrame(data=b"\x00" if key else b"\x01", timestamp=ts, keyframe=key, codec=VP8, arrival=0.0)
+@dataclass
+class WireLink:
+    """A started sender's wire, recording the packets written to it (stands in for the socket)."""
+
+    ssrc: int
+    payload_type: int = 97
+    clock_rate: int = 90000
+    rtx_ssrc: int = 777
+    rtx_payload_type: int | None = 98
+    mid: str | None = "1"
+    mid_id: int = MID_ID
+    abs_send_time_id: int = ABS_ID
+    audio_level_id: int = LEVEL_ID
+    sent: list[bytes] = field(default_factory=list)
+    resent: list[bytes] = field(default_factory=list)
+    refuse: int = 0  # refuse this many sends (the transport is not writable)
+
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+        if self.refuse:
+            self.refuse -= 1
+            return False
+        self.sent.append(header + payload)
+        return True
+
+    def resend(self, header: bytes, payload: bytes) -> bool:
+        self.resent.append(header + payload)
+        return True
+
+    def packets(self) -> list[RtpPacket]:
+        return [_parse(d) for d in self.sent]
+
+
+def _parse(data: bytes) -> RtpPacket:
+    extensions = HeaderExtensionsMap()
+    extensions.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=MID_ID, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+                RTCRtpHeaderExtensionParameters(
+                    id=ABS_ID, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+                ),
+                RTCRtpHeaderExtensionParameters(
+                    id=LEVEL_ID, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+                ),
+            ]
+        )
+    )
+    return RtpPacket.parse(data, extensions)
+
+
+def _vp8(
+    seq: int, ts: int, *, key: bool = False, start: bool = True, marker: bool = True, pid: int = 100
+) -> MediaPacket:
+    descriptor = bytes((0x90 if start else 0x80, 0x80, 0x80 | (pid >> 8), pid & 0xFF))
+    payload = descriptor + (b"\x00key" if key else b"\x01delta")
+    _start, keyframe, picture_id, at, length = parse_vp8(payload)
+    return MediaPacket(
+        payload,
+        seq & 0xFFFF,
+        ts,
+        marker,
+        keyframe=keyframe,
+        frame_end=marker,
+        picture_id=picture_id,
+        picture_id_at=at,
+        picture_id_len=length,
+        arrival=ts / 90000,
+    )
+
+
+def _opus(seq: int, ts: int, level: int | None = 0x80 | 30) -> MediaPacket:
+    return MediaPacket(b"opus%d" % seq, seq, ts, False, keyframe=True, audio_level=level)
 
 
 class Publisher:
@@ -35,45 +109,155 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def _reading(track: ForwardingTrack) -> asyncio.Task[object]:
-    task = asyncio.get_running_loop().create_task(track.recv())
-    await _settle()
-    return task
+def _started(
+    kind: str, ssrc: int, source: PublishedTrack | None = None, **link: object
+) -> tuple[ForwardingTrack, WireLink]:
+    track = ForwardingTrack(kind)
+    if source is not None:
+        track.set_source(source)
+    wire = WireLink(ssrc, **link)  # type: ignore[arg-type]
+    track.on_started(wire)
+    return track, wire
 
 
-async def test_new_subscriber_waits_for_a_keyframe_and_asks_for_one_at_once() -> None:
+def _contiguous(seqs: list[int]) -> bool:
+    return all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+
+
+async def test_new_subscriber_waits_for_a_keyframe_and_asks_for_one_when_its_sender_starts() -> None:
     pub = Publisher()
     source = PublishedTrack("alice", "video", pub.request, keyframe_interval=10.0)
-    track = ForwardingTrack("video", max_queue=4)
+    track = ForwardingTrack("video")
     track.set_source(source)
-    first = await _reading(track)
-    assert pub.requests == 1
-    source.on_frame(_frame(3000, key=False))
+    source.on_packet(_vp8(1, 0, key=True))
     await _settle()
-    assert not first.done()
-    source.on_frame(_frame(6000, key=True))
-    packet = await asyncio.wait_for(first, 1)
-    assert bytes(packet) == b"\x00" and packet.pts == 6000  # type: ignore[attr-defined]
+    assert pub.requests == 0  # not started: nothing is sent, nothing asked
+    wire = WireLink(ssrc=1111)
+    track.on_started(wire)
+    await _settle()
+    assert pub.requests == 1
+    source.on_packet(_vp8(2, 3000))
+    assert wire.sent == [] and track.needs_keyframe
+    source.on_packet(_vp8(3, 6000, key=True, marker=False))
+    source.on_packet(_vp8(4, 6000, start=False))
+    sent = wire.packets()
+    assert [p.payload for p in sent] == [_vp8(3, 6000, key=True).payload, _vp8(4, 6000, start=False).payload]
+    assert _contiguous([p.sequence_number for p in sent]) and sent[0].timestamp == sent[1].timestamp
+    assert [p.marker for p in sent] == [0, 1] and track.forwarded == 1
     track.stop()
 
 
-async def test_a_slow_subscriber_drops_to_the_next_keyframe_without_blocking_others() -> None:
-    pub = Publisher()
-    source = PublishedTrack("alice", "video", pub.request, keyframe_interval=10.0)
-    slow, fast = ForwardingTrack("video", 3), ForwardingTrack("video", 3)
-    for t in (slow, fast):
-        t.set_source(source)
-        (await _reading(t)).cancel()
-    source.on_frame(_frame(0, key=True))
-    received = []
-    for i in range(1, 10):
-        source.on_frame(_frame(i * 3000, key=False))
-        received.append(await asyncio.wait_for(fast.recv(), 1))
-    assert len(received) == 9  # the fast one got every frame
-    assert slow.needs_keyframe and slow.dropped >= 3
-    source.on_frame(_frame(99 * 3000, key=True))
-    assert not slow.needs_keyframe
-    assert (await asyncio.wait_for(slow.recv(), 1)).pts == 99 * 3000  # type: ignore[attr-defined]
+async def test_each_subscriber_gets_the_shared_payload_under_its_own_header() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    a, wire_a = _started("video", 1111, source)
+    b, wire_b = _started("video", 2222, source, payload_type=120, abs_send_time_id=0)
+    packets = [_vp8(65534 + i, 3000 * i, key=i == 0) for i in range(4)]  # wraps at 65535
+    for p in packets:
+        source.on_packet(p)
+    got_a, got_b = wire_a.packets(), wire_b.packets()
+    assert [p.payload for p in got_a] == [p.payload for p in got_b] == [p.payload for p in packets]
+    assert {p.ssrc for p in got_a} == {1111} and {p.ssrc for p in got_b} == {2222}
+    assert {p.payload_type for p in got_a} == {97} and {p.payload_type for p in got_b} == {120}
+    assert _contiguous([p.sequence_number for p in got_a]) and _contiguous([p.sequence_number for p in got_b])
+    assert all(p.extensions.mid == "1" for p in got_a + got_b)
+    assert all(p.extensions.abs_send_time is not None for p in got_a)
+    assert all(p.extensions.abs_send_time is None for p in got_b)
+    assert [(p.timestamp - got_a[0].timestamp) & 0xFFFFFFFF for p in got_a] == [0, 3000, 6000, 9000]
+    source.on_packet(packets[2])  # a duplicate (a second retransmission upstream) is not sent again
+    assert len(wire_a.sent) == 4 and source.duplicates == 1
+    a.stop()
+    b.stop()
+
+
+async def test_a_source_switch_continues_sequence_timestamp_and_picture_id_from_a_keyframe() -> None:
+    first = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    second = PublishedTrack("bob", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, first)
+    for i in range(3):
+        first.on_packet(_vp8(100 + i, 9000 + 3000 * i, key=i == 0, pid=10 + i))
+    track.set_source(second)
+    assert track.needs_keyframe and track in second.subscribers and track not in first.subscribers
+    second.on_packet(_vp8(5000, 50_000, pid=7000))  # not a keyframe: waits
+    second.on_packet(_vp8(5001, 53_000, key=True, pid=7001))
+    second.on_packet(_vp8(5002, 56_000, pid=7002))
+    got = wire.packets()
+    assert len(got) == 5 and _contiguous([p.sequence_number for p in got])
+    assert [parse_vp8(p.payload)[2] for p in got] == [10, 11, 12, 13, 14]
+    assert parse_vp8(got[3].payload)[1]  # still the keyframe, only its picture id rewritten
+    assert got[3].payload[4:] == b"\x00key"
+    jump = (got[3].timestamp - got[2].timestamp) & 0xFFFFFFFF
+    assert 0 < jump < 0x80000000 and (got[4].timestamp - got[3].timestamp) & 0xFFFFFFFF == 3000
+    track.stop()
+
+
+async def test_a_keyframe_that_could_not_be_sent_makes_the_track_wait_for_the_next_one() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, source, refuse=1)
+    source.on_packet(_vp8(1, 0, key=True))  # refused
+    source.on_packet(_vp8(2, 3000))  # a delta frame would not decode without it
+    assert wire.sent == [] and track.needs_keyframe
+    source.on_packet(_vp8(3, 6000, key=True))
+    assert [p.payload for p in wire.packets()] == [_vp8(3, 6000, key=True).payload]
+    track.stop()
+
+
+async def test_nacks_are_answered_from_the_ring_as_rtx_and_unknown_ones_are_not() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, source)
+    for i in range(5):
+        source.on_packet(_vp8(10 + i, 3000 * i, key=i == 0))
+    sent = wire.packets()
+    lost = sent[2]
+    track.retransmit(lost.sequence_number)
+    track.retransmit((sent[-1].sequence_number + 50) & 0xFFFF)  # never sent
+    assert len(wire.resent) == 1 and track.nacks == 2 and track.retransmitted == 1
+    rtx = _parse(wire.resent[0])
+    assert rtx.ssrc == 777 and rtx.payload_type == 98 and rtx.timestamp == lost.timestamp
+    assert rtx.payload == lost.sequence_number.to_bytes(2, "big") + lost.payload
+    plain, plain_wire = _started("video", 2222, source, rtx_payload_type=None)
+    source.on_packet(_vp8(20, 90_000, key=True))
+    plain.retransmit(plain_wire.packets()[0].sequence_number)
+    assert _parse(plain_wire.resent[0]).sequence_number == plain_wire.packets()[0].sequence_number
+    track.stop()
+    plain.stop()
+
+
+async def test_a_late_packet_from_before_the_start_is_dropped() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, source)
+    source.on_packet(_vp8(50, 0, key=True))
+    source.on_packet(_vp8(49, 0, marker=False))  # reordered, from before the keyframe
+    source.on_packet(_vp8(52, 3000))  # 51 lost upstream: the gap stays visible downstream
+    seqs = [p.sequence_number for p in wire.packets()]
+    assert len(seqs) == 2 and (seqs[1] - seqs[0]) & 0xFFFF == 2
+    source.on_packet(_vp8(51, 3000, start=False, marker=False))  # its retransmission fills it
+    assert (wire.packets()[2].sequence_number - seqs[0]) & 0xFFFF == 1
+    track.stop()
+
+
+async def test_muted_audio_is_not_forwarded_and_unmuting_leaves_no_sequence_gap() -> None:
+    levels: list[tuple[str, int]] = []
+    source = PublishedTrack(
+        "alice",
+        "audio",
+        Publisher().request,
+        keyframe_interval=1.0,
+        on_audio_level=lambda pid, level: levels.append((pid, level)),
+    )
+    track, wire = _started("audio", 1111, source, clock_rate=48000)
+    source.on_packet(_opus(1, 960))
+    source.muted = True
+    for i in range(2, 10):
+        source.on_packet(_opus(i, 960 * i))
+    assert len(wire.sent) == 1 and track.forwarded == 1
+    source.muted = False
+    source.on_packet(_opus(10, 9600, level=None))
+    got = wire.packets()
+    assert [p.payload for p in got] == [b"opus1", b"opus10"] and _contiguous([p.sequence_number for p in got])
+    # the audio level goes on to the subscriber (last-N ranks speakers from it) and to the ranking
+    assert got[0].extensions.audio_level == (True, 30) and got[1].extensions.audio_level is None
+    assert levels[0] == ("alice", 30)
+    track.stop()
 
 
 async def test_keyframe_requests_are_coalesced_and_rate_limited() -> None:
@@ -92,19 +276,29 @@ async def test_keyframe_requests_are_coalesced_and_rate_limited() -> None:
     requester.close()
 
 
-async def test_muted_audio_is_not_forwarded() -> None:
-    opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
-    pub = Publisher()
-    source = PublishedTrack("alice", "audio", pub.request, keyframe_interval=1.0)
-    track = ForwardingTrack("audio", 8)
-    track.set_source(source)
-    (await _reading(track)).cancel()
-    source.muted = True
-    source.on_frame(EncodedFrame(b"a", 960, True, opus, 0.0))
-    assert track.forwarded == 0 and not track._queue
-    source.muted = False
-    source.on_frame(EncodedFrame(b"b", 1920, True, opus, 0.0))
-    assert bytes(await asyncio.wait_for(track.recv(), 1)) == b"b"
+async def test_a_keyframe_request_before_the_publishers_first_packet_is_retried() -> None:
+    answers = [False, False, True]
+
+    async def send() -> bool:
+        return answers.pop(0)
+
+    requester = KeyframeRequester(send, min_interval=0.01)
+    requester.request()
+    await wait_for(lambda: requester.sent >= 1, seconds=2, what="the retried request")
+    assert requester.sent == 1 and answers == []
+    requester.close()
+
+
+def test_vp8_packetizer_splits_a_frame_under_one_picture_id() -> None:
+    frame = b"\x00" + bytes(range(256)) * 10
+    payloads = Vp8Packetizer(picture_id=0x7FFF).packetize(frame)
+    assert len(payloads) == 3 and all(len(p) <= 1204 for p in payloads)
+    parsed = [parse_vp8(p) for p in payloads]
+    assert parsed[0][:3] == (True, True, 0x7FFF) and all(not p[0] for p in parsed[1:])
+    assert b"".join(p[4:] for p in payloads) == frame
+    packets = vp8_media_packets(payloads, 65535, 1234, True, 0.0)
+    assert [p.seq for p in packets] == [65535, 0, 1] and [p.marker for p in packets] == [False, False, True]
+    assert packets[0].keyframe and not packets[1].keyframe
 
 
 @pytest.mark.parametrize(

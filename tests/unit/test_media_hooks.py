@@ -6,11 +6,14 @@ import inspect
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpRtpfbPacket, RtpPacket
 
 from media import aiortc_hooks
 from media.aiortc_hooks import EncodedFrame, FrameAssembler, is_keyframe
@@ -48,6 +51,39 @@ def test_sender_packs_pre_encoded_packets_and_routes_pli_to_send_keyframe() -> N
         assert callable(get_encoder(codec).pack)
 
 
+def test_sender_internals_the_packet_link_writes_to_are_where_it_expects() -> None:
+    init = inspect.getsource(RTCRtpSender.__init__)
+    for name in ("packet_count", "octet_count", "ntp_timestamp", "rtp_timestamp"):
+        assert f"self.__{name} = 0" in init, name
+    rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
+    assert "packet_count=self.__packet_count" in rtcp and "rtp_timestamp=self.__rtp_timestamp" in rtcp
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "if not self.__started:" in send and "self._run_rtp(parameters.codecs[0])" in send
+    assert "self._ssrc = random32()" in init and "self._rtx_ssrc = random32()" in init
+    dtls_send = inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "if self._state != State.CONNECTED:" in dtls_send
+    assert "data = self._tx_srtp.protect(data)" in dtls_send
+    assert "self.__tx_bytes += len(data)" in dtls_send and "self.__tx_packets += 1" in dtls_send
+    ice_init = inspect.getsource(RTCIceTransport.__init__)
+    assert "self._connection = gatherer._connection" in ice_init
+    assert "self._send = self._connection.send" in ice_init
+    sendto = inspect.getsource(aioice.ice.Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
+    assert {"lost", "fmt"} <= set(inspect.signature(RtcpRtpfbPacket).parameters)
+    assert callable(pylibsrtp.Session.protect)
+
+
+def test_aioice_starts_its_consent_loop_through_an_overridable_method() -> None:
+    connect = inspect.getsource(aioice.ice.Connection.connect)
+    assert "self._query_consent_task = asyncio.create_task(self.query_consent())" in connect
+    consent = inspect.getsource(aioice.ice.Connection.query_consent)
+    assert "self.build_request(pair, nominate=False)" in consent
+    assert "retransmissions=0" in consent and "return await self.close()" in consent
+    assert aioice.ice.CONSENT_INTERVAL == 5 and aioice.ice.CONSENT_FAILURES == 6
+
+
 def test_aioice_gathers_host_candidates_through_an_overridable_method() -> None:
     source = inspect.getsource(aioice.ice.Connection.gather_candidates)
     assert "self.get_component_candidates(component=component, addresses=addresses)" in source
@@ -69,6 +105,8 @@ async def test_hooks_install_on_a_real_peer_connection() -> None:
         assert isinstance(connection, aioice.ice.Connection)
         assert isinstance(connection._protocols, list)
         aiortc_hooks.announce_host_candidates(pc, ["127.0.0.1"])
+        assert "query_consent" in vars(connection)  # the tolerant loop, on this connection only
+        assert "query_consent" not in vars(aioice.ice.Connection(ice_controlling=True))
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)
         sdp = pc.localDescription.sdp
@@ -77,6 +115,16 @@ async def test_hooks_install_on_a_real_peer_connection() -> None:
         aiortc_hooks.on_keyframe_request(transceiver.sender, lambda: requests.append(1))
         transceiver.sender._send_keyframe()
         assert requests == [1]
+        nacks: list[int] = []
+        links: list[aiortc_hooks.SenderLink] = []
+        aiortc_hooks.attach_sender(
+            transceiver.sender,
+            on_started=links.append,
+            on_keyframe_request=lambda: None,
+            on_nack=nacks.append,
+        )
+        await transceiver.sender._retransmit(42)
+        assert nacks == [42]
     finally:
         await pc.close()
 

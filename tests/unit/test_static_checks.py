@@ -72,6 +72,57 @@ def test_import_contracts_cover_the_whole_core() -> None:
     assert {p.name for p in top} == set(PACKAGES), "a new package must join the checks above"
 
 
+def test_no_module_imports_itself_through_others() -> None:
+    """No import cycle between modules, anywhere (lazy, function-level imports included):
+    the cycles ballots <-> procedure and cli <-> minutes_cli are gone and stay gone."""
+    import grimp
+
+    graph = grimp.build_graph(*PACKAGES)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(root: str) -> None:  # Tarjan's strongly connected components, iteratively
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph.modules:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert not cycles, f"import cycles: {cycles}"
+
+
 def test_tsc_check_js_finds_nothing_in_the_web_client() -> None:
     tsc = ROOT / "web" / "node_modules" / ".bin" / "tsc"
     assert tsc.exists(), "typescript is not installed: run 'npm ci' in web/ (./dev test does)"

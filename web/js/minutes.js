@@ -119,6 +119,15 @@ export function mountMinutes(root, ctx, meetingId) {
       v.officers.every((o) => o.cosigned) && v.officers.length
         ? h("p", { class: "form-message success all-cosigned" }, tx("minutes.all_cosigned"))
         : null,
+      (v.witnesses ?? []).length ? h("h3", {}, tx("minutes.witnesses")) : null,
+      (v.witnesses ?? []).length
+        ? h("ul", { class: "witnesses" }, (v.witnesses ?? []).map((w) => h("li", { class: "witness", "data-refused": String(Boolean(w.refused)) },
+          h("strong", {}, w.name), " ",
+          w.refused
+            ? h("p", { class: "form-message error witness-refused", role: "alert" }, tx("minutes.witness_refused"), " ", w.refused)
+            : h("span", { class: "chip" }, tx("minutes.witness_cosigned", { size: w.cosigned_size, total: v.entries.length })),
+          h("p", { class: "hint" }, tx("minutes.key_fingerprint"), " ", h("code", { class: "fingerprint" }, formatFingerprint(w.fingerprint))))))
+        : null,
     );
   }
 

@@ -568,6 +568,7 @@ export class Procedure extends EventTarget {
  * @property {{lang: string, sha256: string, covers: number, seq: number} | null} sealed
  * @property {{role: "chair" | "secretary", member_id: string, full_name: string, key: OfficerKey | null, cosigned: boolean, cosigned_at: string | null}[]} officers
  * @property {string} html_url
+ * @property {{name: string, fingerprint: string, verifier_key: string, cosigned_size: number, pending_size: number, last_error: string | null, refused: string | null}[]} [witnesses]
  */
 
 export const minutesApi = {

@@ -1,0 +1,73 @@
+"""The python-socketio / python-engineio internals signaling relies on, pinned: if an
+upgrade moves or renames one, this fails loudly here instead of quietly elsewhere.
+
+Used by signaling/fanout.py (encode-once broadcasts, the Redis manager's delivery),
+signaling/server.py (the decoder hook, unreadable packets) and
+signaling/namespace.py (shutdown).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+import socketio
+from socketio.async_pubsub_manager import AsyncPubSubManager
+from socketio.async_redis_manager import AsyncRedisManager
+
+from signaling import wire_json
+from signaling.namespace import NAMESPACE
+from signaling.server import MeetingServer, make_server
+
+
+def params(fn: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_the_server_hooks_signaling_overrides_keep_their_signatures() -> None:
+    assert params(socketio.AsyncServer._handle_eio_message) == ["self", "eio_sid", "data"]
+    assert inspect.iscoroutinefunction(socketio.AsyncServer._handle_eio_message)
+    assert MeetingServer._handle_eio_message is not socketio.AsyncServer._handle_eio_message
+    assert params(socketio.AsyncManager.sid_from_eio_sid) == ["self", "eio_sid", "namespace"]
+    assert params(socketio.AsyncManager.get_participants) == ["self", "namespace", "room"]
+
+
+def test_the_json_option_replaces_the_packet_decoder_of_both_layers() -> None:
+    sio = make_server(async_mode="aiohttp")
+    assert sio.packet_class.json is wire_json
+    assert engineio.packet.Packet.json is wire_json
+    # the catch-all handler is how unknown events get an answer
+    assert "*" in sio.handlers[NAMESPACE]
+
+
+def test_socketio_packets_still_decode_through_the_json_module() -> None:
+    sio = make_server(async_mode="aiohttp")
+    encoded = sio.packet_class(
+        socketio.packet.EVENT, namespace=NAMESPACE, data=["x", {"n": 1}], id=7
+    ).encode()
+    assert isinstance(encoded, str) and encoded.startswith("2/meeting,7")
+    decoded = sio.packet_class(encoded_packet="2/meeting,7" + '["x",{"n":' + "9" * 200 + "}]")
+    assert decoded.id == 7 and decoded.data[0] == "x"
+    assert isinstance(decoded.data[1]["n"], wire_json.OversizedInt)  # kept for the dispatcher to refuse
+    deep = sio.packet_class(encoded_packet='2/meeting,8["join",' + "[" * 20_000 + "]" * 20_000 + "]")
+    assert deep.id == 8 and isinstance(deep.data[1], wire_json.Undecodable)
+
+
+def test_the_encode_once_broadcast_path_exists() -> None:
+    assert socketio.packet.EVENT == 2
+    assert engineio.packet.MESSAGE == 4
+    assert params(engineio.packet.Packet.__init__)[:3] == ["self", "packet_type", "data"]
+    assert params(engineio.AsyncServer.send_packet) == ["self", "sid", "pkt"]
+    server = engineio.AsyncServer(async_mode="aiohttp")
+    assert isinstance(server.sockets, dict)  # namespace.shutdown() checks it before disconnect()
+    assert "sid" in params(engineio.AsyncServer.disconnect)
+
+
+def test_the_redis_manager_hooks_the_fanout_overrides_exist() -> None:
+    for name in ("_redis_connect", "_handle_emit", "emit"):
+        assert hasattr(AsyncRedisManager, name), name
+    assert params(AsyncPubSubManager._handle_emit) == ["self", "message"]
+    source = inspect.getsource(AsyncRedisManager._redis_connect)
+    assert "self.redis" in source and "self.pubsub" in source  # the clients fanout closes
