@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 
 from meeting.attendance import Person
-from meeting.clock import Clock, iso
+from meeting.clock import iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from signaling.e2e import CastEncryptedBallot
@@ -38,7 +37,7 @@ from voting import (
 
 from .e2e_polls import E2EBatch, E2EPolls
 from .journal import JournalTx
-from .procedure_state import Emit, EncryptedPending, Live, LivePoll, PendingCast, require_open
+from .procedure_state import EncryptedPending, Live, LivePoll, PendingCast, PollHost, require_open
 from .storage.models import Member
 from .storage.procedure_models import (
     HandCountRow,
@@ -61,27 +60,6 @@ def _int_poll(d: dict[str, Any], poll_id: int) -> dict[str, Any]:
 
 T = TypeVar("T")
 Outcome = dict[str, Any] | MeetingError  # one cast's ack, or its refusal
-
-
-class PollHost(Protocol):
-    """What the poll service needs from the procedure that owns it (and no more)."""
-
-    clock: Clock
-    emit: Emit
-
-    async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[T]]) -> T:
-        """Run ``work`` in one journal transaction; on failure the live state is dropped."""
-        ...
-
-    async def live(self, meeting_id: int) -> Live:
-        """The meeting's live state (reloaded from the database after a drop)."""
-        ...
-
-    def spawn(self, coro: Awaitable[Any]) -> None: ...
-
-    async def checkpoint(self, meeting_id: int) -> None:
-        """Sign a checkpoint now (a poll closed: the witnesses see its result at once)."""
-        ...
 
 
 class Ballots:

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,12 +35,9 @@ from voting.e2e.tally import PartialDecryption, sums_to_list
 from voting.tally import PollType, Tally, TallyPart
 
 from .journal import JournalTx
-from .procedure_state import EncryptedPending, Live, LivePoll, require_open
+from .procedure_state import EncryptedPending, Live, LivePoll, PollHost, require_open
 from .storage.e2e_models import E2EBallotRow, E2EDecryptionRow, E2EPollRow, TrusteeKeyRow
 from .storage.procedure_models import PollRow, PollVoter
-
-if TYPE_CHECKING:
-    from .ballots import PollHost
 
 logger = logging.getLogger(__name__)
 

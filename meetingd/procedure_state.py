@@ -12,13 +12,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.agenda import Agenda, AgendaItem, Motion
 from meeting.attendance import AttendanceRegister, CheckIn, Excuse, Online, Person, RoomCodes
+from meeting.clock import Clock
 from meeting.errors import InvalidState, NotFound
 from meeting.quorum import QuorumRule
 from meeting.quorum_watch import QuorumWatch
@@ -109,6 +110,30 @@ class Live:
 
 Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 """Broadcast ``(meeting_id, event, data)`` to a meeting's room."""
+
+
+T = TypeVar("T")
+
+
+class PollHost(Protocol):
+    """What the poll service needs from the procedure that owns it (and no more)."""
+
+    clock: Clock
+    emit: Emit
+
+    async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[T]]) -> T:
+        """Run ``work`` in one journal transaction; on failure the live state is dropped."""
+        ...
+
+    async def live(self, meeting_id: int) -> Live:
+        """The meeting's live state (reloaded from the database after a drop)."""
+        ...
+
+    def spawn(self, coro: Awaitable[Any]) -> None: ...
+
+    async def checkpoint(self, meeting_id: int) -> None:
+        """Sign a checkpoint now (a poll closed: the witnesses see its result at once)."""
+        ...
 
 
 async def require_open(tx: JournalTx, meeting_id: int) -> None:

@@ -17,21 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meeting.errors import MeetingError
+from voting.finding import AuditFinding, config_from_dict
 from voting.poll import PollConfig
 from voting.rules import Counts
-from voting.tally import PollType, Tally, TallyPart
+from voting.tally import Tally, TallyPart
 
-
-@dataclass(frozen=True)
-class AuditFinding:
-    """Shaped like ``recorder.verifier.Finding``: where, what, how bad."""
-
-    location: str
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.location}: {self.message}"
+__all__ = ["AuditFinding", "config_from_dict", "tally_checker"]
 
 
 @dataclass
@@ -43,30 +34,6 @@ class _PollRecord:
     voters_marked: set[str] = field(default_factory=set)
     hands: dict[str | None, tuple[int, ...]] = field(default_factory=dict)
     closed: bool = False
-
-
-def config_from_dict(d: Mapping[str, Any]) -> PollConfig:
-    """Rebuild a :class:`PollConfig` from its ``to_dict()`` form (as in ``poll_opened``)."""
-    rule = d["rule"]
-    rule_payload: Any = (
-        rule["kind"]
-        if rule["kind"] != "custom"
-        else {k: rule[k] for k in ("numerator", "denominator", "comparison", "base")}
-    )
-    payload: dict[str, Any] = {
-        "question": d["question"],
-        "kind": d["kind"],
-        "rule": rule_payload,
-        "abstentions_in_base": d.get("abstentions_in_base", False),
-        "time_limit_s": d.get("time_limit_s"),
-        "allow_change": d.get("allow_change", False),
-    }
-    if d["type"] == PollType.MOTION.value:
-        payload["options"] = "yes_no_abstain" if "abstain" in d["options"] else "yes_no"
-    else:
-        payload["options"] = list(d["options"])
-        payload["max_choices"] = d["max_choices"]
-    return PollConfig.from_payload(payload)
 
 
 def _tally(config: PollConfig, ballots: Iterable[tuple[int, ...]], hands: Iterable[tuple[int, ...]]) -> Tally:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meeting.errors import MeetingError
-from voting.audit import AuditFinding, config_from_dict
 from voting.e2e.ballot import EncryptedBallot, PollContext, verify_ballot
 from voting.e2e.elgamal import Ciphertext
 from voting.e2e.group import add, decode_point
 from voting.e2e.keys import TrusteeKey, verify_trustee_key
 from voting.e2e.tally import PartialDecryption, combine, homomorphic_sums, verify_partial
+from voting.finding import AuditFinding, config_from_dict
 from voting.rules import Counts
 from voting.tally import Tally, TallyPart
 
