@@ -9,13 +9,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from meeting.clock import iso
 from meeting.errors import InvalidInput, NotFound
 from recorder.org_log import verify_org_log
 
-from ..storage.org_models import CommitteeRow
 from .report import report_csv, report_document, report_html, verify_report
 
 
@@ -75,6 +72,11 @@ def cmd_org_verify(args: argparse.Namespace) -> int:
 
 
 async def _committee_id(svc: Any, ref: str) -> int:
+    # the storage stack loads here: `meetingd verify` must run without it (test_minutes_cosign)
+    from sqlalchemy import select
+
+    from ..storage.org_models import CommitteeRow
+
     async with svc.db() as s:
         row = await s.scalar(select(CommitteeRow).where(CommitteeRow.code == ref))
         if row is None and ref.isdigit():
