@@ -192,7 +192,9 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
     bundle = json.loads(out.read_text())
     assert [c["role"] for c in bundle["cosigners"]] == ["chair", "secretary"]
     policy = tmp_path / "policy.txt"
-    written = meetingd("minutes", "policy", "1", "--data-dir", str(server.data_dir), "-o", str(policy))
+    written = meetingd(
+        "minutes", "policy", "1", "--data-dir", str(server.data_dir), "-o", str(policy), server=server
+    )
     assert written.returncode == 0, written.stderr
     text = policy.read_text()
     for role, mid in (("chair", "C1-CHAIR"), ("secretary", "C1-SEC")):
