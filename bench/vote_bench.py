@@ -8,6 +8,15 @@ cast once at a random instant of the window, closes the poll, and prints: acks/s
 latency p50/p99, server CPU and RSS, tally == accepted ballots, and the time from
 close to the published result. Runs twice: with group commit, then without (baseline).
 Not a test. Target: p99 <= 250 ms.
+
+``--secret`` runs the encrypted secret poll against the open-ballot run as its baseline,
+in the same run: ballots encrypted and proved beforehand by the Python implementation
+in worker processes (so the client is not the tail), cast as ``cast_encrypted_ballot``;
+server CPU per ballot includes every proof check; after close two trustee clients
+(chair, secretary) fetch the board, verify every ballot, recompute the sums and post
+their partial decryptions: close -> published result. Then headless Chromium encrypts and
+proves a 3-option ballot and a 10-candidate one (median of 20 each) with web/js/e2e.js.
+Targets: p99 <= 100 ms, <= 3 ms CPU per ballot, close -> result <= 2 s, browser <= 100 ms.
 """
 
 from __future__ import annotations
@@ -85,6 +94,7 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     chair = everyone["C1-CHAIR"]
     await svc.meetings.change_state(1, "open", chair)
     tokens = {"C1-CHAIR": [await svc.accounts.mint_socket_token(chair) for _ in range(3)]}
+    tokens["C1-SEC"] = [await svc.accounts.mint_socket_token(everyone["C1-SEC"]) for _ in range(3)]
     for i in range(members):  # three single-use tokens each: a timed-out join retries
         mid = f"B-{i:05d}"
         tokens[mid] = [await svc.accounts.mint_socket_token(everyone[mid]) for _ in range(3)]
@@ -107,7 +117,68 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]:
+def _encrypt_batch(args: tuple[dict[str, Any], list[int]]) -> list[dict[str, Any]]:
+    """A worker process: encrypt and prove one ballot per choice (Python implementation)."""
+    from voting.e2e.ballot import encrypt_ballot
+    from voting.e2e.record import context_from_dict
+
+    context, choices = args
+    ctx = context_from_dict(context)
+    return [encrypt_ballot(ctx, [int(i == c) for i in range(ctx.n_options)])[0].to_dict() for c in choices]
+
+
+def encrypt_all(context: dict[str, Any], choices: list[int], workers: int = 2) -> list[dict[str, Any]]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [choices[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_encrypt_batch, [(context, c) for c in chunks]))
+    out: list[dict[str, Any]] = [{}] * len(choices)
+    for w, part in enumerate(parts):
+        for j, ballot in enumerate(part):
+            out[w + j * workers] = ballot
+    return out
+
+
+async def trustee_decrypts(client: Any, member_id: str, secret: int, poll_id: int) -> dict[str, Any]:
+    """A trustee's device: fetch the board, verify every ballot and the sums, decrypt.
+    Returns the ack with the time of each step (ms)."""
+    from voting.e2e.ballot import EncryptedBallot, verify_ballot
+    from voting.e2e.record import context_from_dict
+    from voting.e2e.tally import homomorphic_sums, partial_decrypt, sums_to_list
+
+    t0 = time.perf_counter()
+    state = await client.call(
+        "get_e2e", {"poll_id": poll_id, "board": True}, namespace="/meeting", timeout=60
+    )
+    t1 = time.perf_counter()
+    ctx = context_from_dict(state["poll"]["context"])
+    counted = []
+    for entry in state["board"]:
+        ballot = EncryptedBallot.from_dict(entry["ballot"])
+        verify_ballot(ctx, ballot)
+        if not entry["superseded"]:
+            counted.append(ballot)
+    sums = homomorphic_sums(ctx, counted)
+    assert sums_to_list(sums) == state["sums"]
+    part = partial_decrypt(ctx, member_id, secret, sums)
+    t2 = time.perf_counter()
+    ack: dict[str, Any] = await client.call(
+        "post_partial_decryption",
+        {"poll_id": poll_id, "decryption": part.to_dict()},
+        namespace="/meeting",
+        timeout=60,
+    )
+    t3 = time.perf_counter()
+    ack["steps_ms"] = {
+        "board_fetch": round((t1 - t0) * 1000),
+        "verify_board_and_decrypt": round((t2 - t1) * 1000),
+        "post": round((t3 - t2) * 1000),
+    }
+    return ack
+
+
+async def run(members: int, window: float, group_commit: bool, secret: bool = False) -> dict[str, Any]:
     import socketio
 
     data = tempfile.mkdtemp(prefix="vote-bench-")
@@ -177,33 +248,60 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
             async with sem:
                 await connect(mid)
 
-        voters = [m for m in tokens if m != "C1-CHAIR"]
+        await connect("C1-SEC")
+        voters = [m for m in tokens if m not in ("C1-CHAIR", "C1-SEC")]
         await asyncio.gather(*(bounded(m) for m in voters))
         joined_s = time.perf_counter() - t0
         chair = clients["C1-CHAIR"]
+        trustee_secrets: dict[str, int] = {}
+        if secret:
+            from voting.e2e.keys import make_trustee_key
+
+            for tid in ("C1-CHAIR", "C1-SEC"):
+                x, key = make_trustee_key("1", tid)
+                trustee_secrets[tid] = x
+                ack = await clients[tid].call(
+                    "post_trustee_key", {"key": key.to_dict()}, namespace="/meeting"
+                )
+                assert ack["ok"], ack
         ack = await chair.call(
             "create_poll",
-            {"config": {"question": "Bench?", "options": "yes_no_abstain"}},
+            {
+                "config": {
+                    "question": "Bench?",
+                    "options": "yes_no_abstain",
+                    "kind": "secret" if secret else "open",
+                }
+            },
             namespace="/meeting",
             timeout=30,
         )
         poll_id = ack["poll"]["poll_id"]
         ack = await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
         assert ack["ok"], ack
+        planned = {m: random.randrange(3) for m in voters}
+        encrypted: dict[str, dict[str, Any]] = {}
+        if secret:
+            state = await chair.call("get_e2e", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
+            t_enc = time.perf_counter()
+            made = encrypt_all(state["poll"]["context"], [planned[m] for m in voters])
+            encrypted = dict(zip(voters, made, strict=True))
+            results["client_encrypt_s"] = round(time.perf_counter() - t_enc, 1)
         latencies: list[float] = []
         accepted = {0: 0, 1: 0, 2: 0}
         errors: dict[str, int] = {}
 
         async def vote(mid: str) -> None:
             await asyncio.sleep(random.uniform(0, window))
-            choice = random.randrange(3)
+            choice = planned[mid]
             start = time.perf_counter()
-            ack = await clients[mid].call(
-                "cast_ballot",
-                {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [choice]},
-                namespace="/meeting",
-                timeout=60,
-            )
+            if secret:
+                event = "cast_encrypted_ballot"
+                payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "ballot": encrypted[mid]}
+            else:
+                event = "cast_ballot"
+                payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [choice]}
+            ack = await clients[mid].call(event, payload, namespace="/meeting", timeout=60)
             latencies.append(time.perf_counter() - start)
             if ack.get("ok"):
                 accepted[choice] += 1
@@ -216,12 +314,22 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
         cpu = cpu_seconds(pid) - cpu0
         closing = time.perf_counter()
         await chair.call("close_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=60)
+        results["close_ack_ms"] = round((time.perf_counter() - closing) * 1000, 1)
+        if secret:  # both trustees' devices at once, as in a meeting
+            acks = await asyncio.gather(
+                *(trustee_decrypts(clients[t], t, x, poll_id) for t, x in trustee_secrets.items())
+            )
+            assert all(a.get("ok") for a in acks), acks
+            results["trustee_steps_ms"] = {
+                t: a["steps_ms"] for t, a in zip(trustee_secrets, acks, strict=True)
+            }
         await asyncio.wait_for(done.wait(), 60)
         close_to_result = results["result_at"] - closing
         tally = results["result"]["tally"]
         ok = sum(accepted.values())
         lat = sorted(latencies)
         out = {
+            "secret": secret,
             "group_commit": group_commit,
             "members": members,
             "joined_s": round(joined_s, 1),
@@ -241,11 +349,53 @@ async def run(members: int, window: float, group_commit: bool) -> dict[str, Any]
             "tally_matches": tally["counts"] == [accepted[i] for i in range(3)] and tally["voters"] == ok,
             "close_to_result_ms": round(close_to_result * 1000, 1),
         }
+        out["close_ack_ms"] = results["close_ack_ms"]
+        if secret:
+            out["trustee_steps_ms"] = results.get("trustee_steps_ms")
+            out["client_encrypt_s"] = results.get("client_encrypt_s")
+            out["browser"] = await browser_encrypt_ms(url)
         await asyncio.gather(*(c.disconnect() for c in clients.values()), return_exceptions=True)
         return out
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
+
+
+async def browser_encrypt_ms(url: str) -> dict[str, Any]:
+    """Headless Chromium encrypts and proves ballots with web/js/e2e.js: median of 20."""
+    from playwright.async_api import async_playwright
+
+    script = """async ([n, lo, hi]) => {
+      const e2e = await import('/js/e2e.js');
+      const a = e2e.makeTrusteeKey('1', 'chair'), b = e2e.makeTrusteeKey('1', 'secretary');
+      const ctx = e2e.pollContext({meeting_id: '1', poll_id: '9', n_options: n, min_marks: lo, max_marks: hi,
+        public_key: e2e.jointKey([a.key.public_share, b.key.public_share])});
+      const marks = Array.from({length: n}, (_, i) => (i === 0 ? 1 : 0));
+      e2e.encryptBallot(ctx, marks);  // warm up
+      const ms = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        e2e.encryptBallot(ctx, marks);
+        ms.push(performance.now() - t);
+      }
+      ms.sort((x, y) => x - y);
+      return (ms[9] + ms[10]) / 2;
+    }"""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            three = await page.evaluate(script, [3, 1, 1])
+            ten = await page.evaluate(script, [10, 1, 3])
+        finally:
+            await browser.close()
+    return {
+        "motion_3_options_median_ms": round(three, 1),
+        "election_10_candidates_3_seats_median_ms": round(ten, 1),
+    }
 
 
 def main() -> None:
@@ -255,6 +405,7 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--group-commit", default="1", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["group", "single"], help="run one mode only")
+    parser.add_argument("--secret", action="store_true", help="encrypted secret poll vs open ballots")
     args = parser.parse_args()
     try:
         import uvloop
@@ -264,6 +415,21 @@ def main() -> None:
         runner = asyncio.run
     if args.serve:
         runner(serve(args.serve, args.members, args.group_commit == "1"))
+        return
+    if args.secret:
+        baseline = runner(run(args.members, args.window, True))
+        print(json.dumps(baseline), flush=True)
+        enc = runner(run(args.members, args.window, True, secret=True))
+        print(json.dumps(enc), flush=True)
+        cpu, cpu0 = enc["server_cpu_ms_per_ballot"], baseline["server_cpu_ms_per_ballot"]
+        print(
+            f"encrypted secret poll: ack p99 {enc['p99_ms']} ms (open ballots {baseline['p99_ms']} ms, "
+            f"{enc['p99_ms'] / max(baseline['p99_ms'], 0.001):.1f}x); server CPU/ballot {cpu} ms incl. "
+            f"proof checks (open {cpu0} ms, {cpu / max(cpu0, 0.001):.1f}x); close -> result "
+            f"{enc['close_to_result_ms']} ms with two trustee clients "
+            f"(open {baseline['close_to_result_ms']} ms); "
+            f"browser encrypt+prove {enc['browser']}"
+        )
         return
     modes = {"group": [True], "single": [False]}.get(args.only or "", [True, False])
     reports = []

@@ -29,7 +29,7 @@ from .committee.service import committee_services
 from .config import Config
 from .directory import Directory
 from .displays import Displays
-from .http import add_routes, error_middleware
+from .http import IMPORT_MAP_CSP, add_routes, error_middleware
 from .http_displays import add_display_routes
 from .http_minutes import add_minutes_routes
 from .journal import Journal
@@ -49,7 +49,7 @@ from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
 from .storage.db import create_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
-from .witness_push import WitnessPusher, parse_witnesses
+from .witness_push import Refusal, WitnessPusher, parse_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self' ws: wss:; style-src 'self'; "
+        f"script-src 'self' {IMPORT_MAP_CSP}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
@@ -182,6 +183,17 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         retry_max_seconds=cfg.minutes.witness_retry_max_seconds,
     )
     core.journal.on_checkpoint(witness_push.checkpoint_signed)
+
+    async def witness_refused(refusal: Refusal) -> None:  # security: a possible fork, an alert
+        await core.security.log.record(
+            "witness_refused_checkpoint",
+            meeting_id=refusal.meeting_id,
+            witness=refusal.witness,
+            size=refusal.size,
+            reason=refusal.reason,
+        )
+
+    witness_push.on_refusal(witness_refused)
     fields = {f.name: getattr(core, f.name) for f in dataclasses.fields(CoreServices)}
     return Services(
         **fields,

@@ -6,10 +6,9 @@ ballot box and written in ONE journal transaction (rows + minutes entries), then
 are acknowledged — an ack always follows the commit. With ``group_commit=False`` each
 cast is its own transaction (the benchmark's baseline).
 
-**Secrecy.** A secret poll writes ``poll_voters`` (who) and ``secret_ballots`` (what)
-with no link, no time, no rowid; its minutes get ``voter_marked`` (who) during the
-vote and the receipts with their choices only at close (``poll_result``). Nothing
-about a secret ballot's content is logged.
+**Secrecy.** A secret poll takes only encrypted ballots (``meetingd.e2e_polls``): the
+server checks their proofs, stores ciphertexts apart from who voted, and never sees a
+choice; the result comes from the trustees' partial decryptions.
 """
 
 from __future__ import annotations
@@ -25,8 +24,9 @@ from sqlalchemy import delete, insert, select, update
 
 from meeting.attendance import Person
 from meeting.clock import Clock, iso
-from meeting.errors import InvalidInput, MeetingError, NotAuthorised
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
+from signaling.e2e import CastEncryptedBallot
 from signaling.procedure import CastBallot, CreatePoll, HandCount, OpenPoll, PollRef
 from voting import (
     BallotBox,
@@ -34,19 +34,17 @@ from voting import (
     Counts,
     Poll,
     PollState,
-    SecretBallotStored,
-    VoterMarked,
 )
 
+from .e2e_polls import E2EBatch, E2EPolls
 from .journal import JournalTx
-from .procedure_state import Emit, Live, LivePoll, PendingCast, require_open
+from .procedure_state import Emit, EncryptedPending, Live, LivePoll, PendingCast, require_open
 from .storage.models import Member
 from .storage.procedure_models import (
     HandCountRow,
     OpenBallot,
     PollRow,
     PollVoter,
-    SecretBallot,
     SupersededBallot,
 )
 
@@ -95,12 +93,19 @@ class Ballots:
         """Transactions that carried ballots (the benchmark reads it)."""
         self.acked = 0
         """Ballots acknowledged after their commit (metrics: meetingd_ballots_acked_total)."""
+        self.e2e = E2EPolls(proc, on_result=self.result_published)
+        """Secret polls: encrypted ballots (the only kind a secret poll takes)."""
 
     # -- views --------------------------------------------------------------------------
 
     def live_view(self, live: Live, lp: LivePoll) -> dict[str, Any]:
         view = _int_poll(lp.box.live_view(), lp.id)
         view["eligible"] = live.register.present_voting()
+        if lp.secret:  # the count exists only once the trustees have decrypted it
+            view["voted"] = self.e2e.voted(lp)
+            view.pop("tally", None)
+            if lp.result is not None:
+                view["tally"] = lp.result["tally"]
         return view
 
     def poll_dict(self, live: Live, lp: LivePoll) -> dict[str, Any]:
@@ -117,14 +122,17 @@ class Ballots:
             "quorate": p.quorate,
             "quorum_override": p.quorum_override,
             "close_reason": lp.close_reason,
-            "voted": lp.box.voted_count,
+            "voted": self.e2e.voted(lp) if lp.secret else lp.box.voted_count,
             "eligible": live.register.present_voting(),
-            "tally": view.get("tally"),
+            "tally": (lp.result["tally"] if lp.result else None) if lp.secret else view.get("tally"),
+            "e2e": self.e2e.poll_view(lp) if lp.secret else None,
             "hand_counts": [_int_poll(h.to_dict(), lp.id) for h in lp.box.hand_counts()],
             "result": lp.result,
         }
 
     def my_vote(self, lp: LivePoll, member_id: str) -> dict[str, Any]:
+        if lp.secret:
+            return {"has_voted": self.e2e.has_voted(lp, member_id)}
         out: dict[str, Any] = {"has_voted": lp.box.has_voted(member_id)}
         if out["has_voted"] and not lp.secret:
             for b in lp.box.stored_ballots():
@@ -177,6 +185,8 @@ class Ballots:
             await require_open(tx, live.meeting_id)
             reg = live.register
             live.quorum.evaluate(reg.present_voting(), reg.entitled_voting())
+            if lp.secret:
+                self.e2e.require_keys(live)
             opened = lp.poll.open(self.proc.clock(), live.quorum.quorate, override)
             await tx.session.execute(
                 update(PollRow)
@@ -189,6 +199,8 @@ class Ballots:
                 )
             )
             tx.record("poll_opened", **_int_poll(opened.to_dict(), lp.id), by=caller.member_id)
+            if lp.secret:
+                self.e2e.open_poll(tx, live, lp)
             if not live.quorum.locked:
                 live.quorum.locked = True
                 live.quorum_dirty = True
@@ -213,6 +225,16 @@ class Ballots:
             closed = lp.poll.close(self.proc.clock())
             reg = live.register
             counts = Counts(entitled=reg.entitled_voting(), present=reg.present_voting())
+            if lp.secret:  # the result waits for the trustees' partial decryptions
+                lp.close_reason = closed.reason.value
+                await tx.session.execute(
+                    update(PollRow)
+                    .where(PollRow.id == lp.id)
+                    .values(state="closed", closed_at=closed.at, close_reason=closed.reason.value)
+                )
+                tx.record("poll_closed", **_int_poll(closed.to_dict(), lp.id), by=by)
+                await self.e2e.close_poll(tx, lp, counts)
+                return
             result = lp.box.result(counts)
             lp.close_reason = closed.reason.value
             lp.result = {
@@ -246,9 +268,15 @@ class Ballots:
         )
         poll = self.poll_dict(live, lp)
         await self.proc.emit(live.meeting_id, "poll_closed", {"poll": poll})
+        if lp.secret:
+            await self.e2e.board_published(live, lp)
+        else:
+            await self.result_published(live, lp)
+        return {"poll": poll}
+
+    async def result_published(self, live: Live, lp: LivePoll) -> None:
         await self.proc.emit(live.meeting_id, "poll_result", lp.result or {})
         await self.proc.emit(live.meeting_id, "tally_updated", self.live_view(live, lp))
-        return {"poll": poll}
 
     # -- time limits ----------------------------------------------------------------------
 
@@ -290,9 +318,25 @@ class Ballots:
         """Validate fully (the payload is typed; the poll's choice rules here), then join
         the next group commit: a malformed ballot is refused before it can touch a batch."""
         lp = live.poll(p.poll_id)
+        if lp.secret:
+            raise InvalidState(
+                "a secret poll takes only encrypted ballots (cast_encrypted_ballot)",
+                code="encrypted_ballot_required",
+            )
         lp.poll.config.validate_choices(list(p.choices))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._enqueue(live, PendingCast(caller.member_id, p, future))
+        return await future
+
+    async def cast_encrypted(self, live: Live, caller: Person, p: CastEncryptedBallot) -> dict[str, Any]:
+        """Every proof is checked first: only a verified ballot joins a group commit."""
+        lp = live.poll(p.poll_id)
+        if not lp.secret:
+            raise InvalidState("an open (named) poll takes plain ballots", code="poll_not_secret")
+        verified = self.e2e.verify(lp, p.ballot)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        pending = EncryptedPending(p.poll_id, p.ballot_id, p.replaces, verified)
+        self._enqueue(live, PendingCast(caller.member_id, pending, future))
         return await future
 
     def _enqueue(self, live: Live, pending: PendingCast) -> None:
@@ -390,6 +434,8 @@ class Ballots:
         person = reg.person(c.member_id)
         pk = live.pk_of[c.member_id]
         eligible = person.voting and reg.is_present(c.member_id) and pk in active
+        if isinstance(c.payload, EncryptedPending):
+            return self.e2e.cast_one(live, tx, lp, c.member_id, c.payload, eligible, rows.e2e, rows.voters)
         blocked = self._hand_counted_place(live, lp, c.member_id)
         try:
             result = lp.box.cast(
@@ -422,20 +468,8 @@ class Ballots:
                     "at": now,
                 }
                 index = tx.record("ballot_cast", **_int_poll(ev.to_dict(), lp.id))["seq"]
-            elif isinstance(ev, VoterMarked):
-                rows.voters.append({"poll_id": lp.id, "member_pk": pk})
-                tx.record("voter_marked", poll_id=lp.id, voter_id=ev.voter_id)
-            elif isinstance(ev, SecretBallotStored):
-                if ev.replaces_key is not None:
-                    rows.replace(rows.secret, ev.replaces_key, lp.id)
-                rows.secret[ev.ballot_key] = {
-                    "ballot_key": ev.ballot_key,
-                    "poll_id": lp.id,
-                    "receipt": ev.receipt,
-                    "choices": json.dumps(list(ev.choices)),
-                }
         ack = _int_poll(result.ack(), lp.id) | {"ok": True}
-        ack["signed_receipt"] = tx.sign_receipt(lp.id, ack["receipt"], None if lp.secret else index)
+        ack["signed_receipt"] = tx.sign_receipt(lp.id, ack["receipt"], index)
         return ack
 
     def _hand_counted_place(self, live: Live, lp: LivePoll, member_id: str) -> bool:
@@ -499,30 +533,27 @@ class _BatchRows:
     def __init__(self) -> None:
         self.voters: list[dict[str, Any]] = []
         self.open: dict[str, dict[str, Any]] = {}
-        self.secret: dict[str, dict[str, Any]] = {}
         self.superseded: list[dict[str, Any]] = []
         self.delete_open: list[str] = []
-        self.delete_secret: list[str] = []
+        self.e2e = E2EBatch()
 
     def replace(self, pending: dict[str, dict[str, Any]], key: str, poll_id: int) -> None:
         self.superseded.append({"ballot_key": key, "poll_id": poll_id})
         if pending.pop(key, None) is None:
-            (self.delete_open if pending is self.open else self.delete_secret).append(key)
+            self.delete_open.append(key)
 
     async def write(self, tx: JournalTx) -> None:
         s = tx.session
         if self.delete_open:
             await s.execute(delete(OpenBallot).where(OpenBallot.ballot_key.in_(self.delete_open)))
-        if self.delete_secret:
-            await s.execute(delete(SecretBallot).where(SecretBallot.ballot_key.in_(self.delete_secret)))
         for model, values in (
             (PollVoter, self.voters),
             (OpenBallot, list(self.open.values())),
-            (SecretBallot, list(self.secret.values())),
             (SupersededBallot, self.superseded),
         ):
             if values:
                 await s.execute(insert(model), values)
+        await self.e2e.write(s)
 
 
 def _iso(dt: datetime | None) -> str | None:

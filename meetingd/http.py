@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +34,7 @@ from signaling.fields import read_object
 
 from .cluster.health import cluster_health
 from .directory import STATUSES, check_member_id, check_text, member_dict
+from .security.devices import ensure_device_cookie
 from .services import Services, services_key
 from .storage.models import Cell, Member
 
@@ -39,6 +43,26 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "meetingd_session"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SOCKETIO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+NOBLE_PACKAGES = {
+    # ES modules of @noble/curves (ristretto255 for secret ballots, web/js/e2e.js) and of
+    # @noble/hashes, which it imports; the import map in index.html points at these.
+    "noble-curves": WEB_DIR / "node_modules" / "@noble" / "curves",
+    "noble-hashes": WEB_DIR / "node_modules" / "@noble" / "hashes",
+}
+
+
+def _import_map_source() -> str:
+    """The CSP source allowing index.html's inline import map (and nothing else inline)."""
+    found = re.search(
+        r'<script type="importmap">(.*?)</script>', (WEB_DIR / "index.html").read_text(), re.DOTALL
+    )
+    if found is None:
+        return ""
+    digest = base64.b64encode(hashlib.sha256(found.group(1).encode("utf-8")).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+IMPORT_MAP_CSP = _import_map_source()
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 routes = web.RouteTableDef()
@@ -270,6 +294,7 @@ async def login(request: web.Request) -> web.Response:
         return _ok(second_factor={"challenge": step.challenge, "methods": step.methods})
     resp = _ok(member=await me_dict(svc, step.member))
     _set_session(request, resp, step.session_token)
+    ensure_device_cookie(request, resp, svc.config.server.tls != "off")  # security: devices
     return resp
 
 
@@ -553,3 +578,8 @@ def add_routes(app: web.Application) -> None:
     for sub in ("js", "css", "i18n", "img"):
         if (WEB_DIR / sub).is_dir():
             app.router.add_static(f"/{sub}", WEB_DIR / sub, show_index=False)
+    for name, path in NOBLE_PACKAGES.items():
+        if path.is_dir():
+            app.router.add_static(f"/vendor/{name}", path, show_index=False)
+        else:
+            logger.error("%s missing: run 'npm ci' in web/ (secret ballots need it)", path)

@@ -15,6 +15,7 @@ from meeting.errors import InvalidInput
 
 from .http import _path_int, read_json, session_token, signed_in
 from .minutes import check_lang
+from .security.devices import device_of_request
 from .services import services_key
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ async def minutes_cosign(request: web.Request) -> web.Response:
         member, session_token(request), role="officer", action="cosign the minutes"
     )
     result = await svc.cosign(meeting_id, member, body["passphrase"], lang)
+    await request.app[services_key].security.devices.key_used(  # security: a new device?
+        member, device_of_request(request), request.remote or "?", "officer_key", meeting_id
+    )
     return web.json_response({"ok": True, **result, "minutes": await svc.view(meeting_id, member)})
 
 

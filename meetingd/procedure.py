@@ -170,6 +170,7 @@ class Procedure:
                 try:
                     async with self.db() as s:
                         live = await load_live(s, meeting_id, self.roster_of(meeting_id))
+                        await self.ballots.e2e.load(s, live)
                 except DATABASE_DOWN as exc:
                     raise server_busy(meeting_id, exc) from exc
                 self._lives[meeting_id] = live

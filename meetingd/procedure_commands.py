@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from meeting.attendance import Person
+from signaling import e2e as e2e_cmd
 from signaling import procedure as cmd
 from signaling.command import Command, Payload
 from signaling.namespace import Call, Connection, MeetingNamespace
@@ -91,6 +92,10 @@ def bind_procedure(
     on(cmd.CLOSE_POLL, ballots.close_poll)
     on(cmd.CAST_BALLOT, ballots.cast)
     on(cmd.RECORD_HAND_COUNT, ballots.hand_count)
+    on(e2e_cmd.GET_E2E, ballots.e2e.get_e2e)
+    on(e2e_cmd.POST_TRUSTEE_KEY, ballots.e2e.post_key)
+    on(e2e_cmd.CAST_ENCRYPTED_BALLOT, ballots.cast_encrypted)
+    on(e2e_cmd.POST_PARTIAL_DECRYPTION, ballots.e2e.post_decryption)
 
     async def join_extra(meeting_id: int, conn: Connection) -> dict[str, Any]:
         snapshot = router.snapshot if router is not None else procedure.snapshot

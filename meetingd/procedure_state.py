@@ -27,6 +27,7 @@ from meeting.roster import ConnState, Roster, Site
 from meeting.speakers import Speaker, SpeakerList
 from signaling.procedure import CastBallot
 from voting import BallotBox, HandCount, Poll, PollConfig, StoredBallot
+from voting.e2e.board import VerifiedBallot
 
 from .journal import JournalTx
 from .storage.models import AgendaItem as AgendaRow
@@ -39,9 +40,7 @@ from .storage.procedure_models import (
     MotionRow,
     OpenBallot,
     PollRow,
-    PollVoter,
     ProcedureSettings,
-    SecretBallot,
     SpeechRow,
     SupersededBallot,
 )
@@ -63,10 +62,20 @@ class LivePoll:
         return self.poll.config.kind.value == "secret"
 
 
+@dataclass(frozen=True)
+class EncryptedPending:
+    """A secret poll's cast whose every proof already verified (meetingd.e2e_polls)."""
+
+    poll_id: int
+    ballot_id: str
+    replaces: str | None
+    verified: VerifiedBallot
+
+
 @dataclass
 class PendingCast:
     member_id: str
-    payload: CastBallot
+    payload: CastBallot | EncryptedPending
     future: asyncio.Future[dict[str, Any]]
 
 
@@ -232,14 +241,8 @@ async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> Li
         quorum_override=row.quorum_override,
     )
     ballots: list[StoredBallot] = []
-    voters: list[str] = []
     if config.kind.value == "secret":
-        for sb in await s.scalars(select(SecretBallot).where(SecretBallot.poll_id == row.id)):
-            ballots.append(StoredBallot(sb.ballot_key, sb.receipt, tuple(json.loads(sb.choices))))
-        voters = [
-            by_pk.get(pk, f"pk:{pk}")
-            for pk in (await s.scalars(select(PollVoter.member_pk).where(PollVoter.poll_id == row.id))).all()
-        ]
+        pass  # encrypted: its box is restored by meetingd.e2e_polls (no plaintext ballots)
     else:
         for ob in await s.scalars(select(OpenBallot).where(OpenBallot.poll_id == row.id)):
             ballots.append(
@@ -259,7 +262,7 @@ async def _load_poll(s: AsyncSession, row: PollRow, by_pk: dict[int, str]) -> Li
         )
         for h in (await s.scalars(select(HandCountRow).where(HandCountRow.poll_id == row.id)))
     ]
-    box = BallotBox.restore(poll, ballots=ballots, voters=voters, superseded=superseded, hand_counts=hands)
+    box = BallotBox.restore(poll, ballots=ballots, superseded=superseded, hand_counts=hands)
     return LivePoll(
         row.id, row.motion_id, poll, box, row.close_reason, json.loads(row.result) if row.result else None
     )

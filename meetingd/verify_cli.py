@@ -48,6 +48,12 @@ def entry_checks() -> list[Any]:
                         "hand_count_recorded",
                         "poll_closed",
                         "poll_result",
+                        # encrypted secret polls (voting.e2e.record, through voting.audit)
+                        "e2e_trustee_key",
+                        "e2e_poll_key",
+                        "e2e_ballot",
+                        "e2e_board_closed",
+                        "e2e_partial_decryption",
                     }
                 ),
                 tally_checker,
@@ -117,7 +123,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return int(exc.code or EXIT_USAGE)
     report = verify_bundle(text, policy=policy, known_checkpoints=known, checks=entry_checks())
     entries: list[dict[str, Any]] = []
-    if args.recordings or receipts:
+    if args.recordings or receipts or args.tracker:
         try:
             entries = [
                 e for e in (json.loads(x) for x in json.loads(text).get("entries", [])) if isinstance(e, dict)
@@ -133,6 +139,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for path, receipt in receipts:
             report.findings += list(receipt_findings(receipt, text, policy, path))
         report.checked.append(f"{len(receipts)} signed receipt(s) included in the log")
+    trackers, missing_trackers = tracker_lines(entries, args.tracker or [])
     status = report.status
     if status == "valid":
         print("VALID: sealed, cosigned and pinned by the trust policy")
@@ -154,6 +161,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("note: voting.audit is not installed; poll tallies were not recomputed")
     for f in report.findings:
         print(f"{f.severity.upper()} {f.location}: {f.message}")
+    for line in trackers:
+        print(line)
+    if missing_trackers:
+        return EXIT_INVALID
     return {"valid": EXIT_VALID, "valid-unpinned": EXIT_UNPINNED}.get(status, EXIT_INVALID)
 
 
@@ -188,4 +199,28 @@ def add_verify_command(sub: Any) -> None:
         metavar="FILE",
         help="a signed ballot receipt; must be in the log (repeatable)",
     )
+    v.add_argument(
+        "--tracker",
+        action="append",
+        metavar="T",
+        help="a secret ballot's tracker (or its first 16+ hex digits): is it on the board? (repeatable)",
+    )
     v.set_defaults(fn=cmd_verify)
+
+
+def tracker_lines(entries: Sequence[Mapping[str, Any]], trackers: Sequence[str]) -> tuple[list[str], int]:
+    """Where each tracker is on a board (counted or superseded), and how many are on none."""
+    try:
+        from voting.e2e.record import find_tracker
+    except ImportError as exc:
+        return [f"trackers cannot be looked up: {exc}"], len(trackers)
+    lines, missing = [], 0
+    for t in trackers:
+        found = find_tracker(entries, t)
+        if not found:
+            missing += 1
+            lines.append(f"tracker {t}: NOT on any board")
+        for f in found:
+            state = "superseded by a later ballot of the same voter" if f.superseded else "counted"
+            lines.append(f"tracker {t}: on the board of poll {f.poll_id}, entries[{f.index}], {state}")
+    return lines, missing

@@ -35,10 +35,17 @@ ENTRY_TYPES: dict[str, str] = {
     "poll_created": "a poll was drafted",
     "poll_opened": "a poll opened for voting",
     "ballot_cast": "an open ballot: who voted what",
-    "voter_marked": "a secret poll: who has voted (never what)",
+    "voter_marked": "a secret poll: who has voted (never what), written at close in voter order",
     "hand_count_recorded": "an officer entered a show of hands",
     "poll_closed": "a poll closed",
     "poll_result": "a poll's tally and outcome",
+    # encrypted secret ballots (docs/e2e-ballots.md)
+    "e2e_trustee_key": "a trustee's public key share with its proof of knowledge",
+    "e2e_poll_key": "a secret poll's context at open: its public key, limits and trustees",
+    "e2e_ballot": "at close: one encrypted ballot of the board, with its tracker",
+    "e2e_board_closed": "at close: the homomorphic sums of the counted ballots",
+    "e2e_partial_decryption": "a trustee's partial decryption of the sums, with its proofs",
+    "e2e_partial_decryption_refused": "a partial decryption the server refused, and why",
     # recordings
     "recording_started": "the chair started recording",
     "recording_stopped": "recording stopped; each file's SHA-256",

@@ -1,8 +1,9 @@
 """A client→server Socket.IO event, declared once: name, typed payload, who may send it.
 
 Every event a client can send is a :class:`Command`, made by :func:`command` in the
-module of its area (``signaling/session.py``, ``signaling/procedure.py``,
-``signaling/media_commands.py``) and listed by :func:`registered`. The namespace
+module of its area (``signaling/messages.py``, ``signaling/procedure.py``,
+``signaling/media_commands.py``); :mod:`signaling.commands` imports every area and
+lists them all (a new area module joins its ``AREAS``). The namespace
 (:meth:`signaling.namespace.MeetingNamespace.handle`) binds each command to one handler
 with typed arguments; start-up fails if a declared command has no handler
 (:meth:`~signaling.namespace.MeetingNamespace.check_complete`), and a test checks that
@@ -38,7 +39,10 @@ How to add an event
    (``tests/integration/test_protocol_doc.py`` fails until the table matches).
 
 Never dispatch on a client string any other way (no ``getattr``, no if-chains): an
-event with no declaration is simply not registered, and Socket.IO drops it.
+event with no declaration has no handler, and the server answers it ``unknown_event``
+(signaling/server.py). Before the payload reaches ``parse`` the dispatcher has refused
+what no payload may hold (:func:`signaling.wire_json.check_value`: deep nesting, huge
+integers, NaN, lone surrogates), so a parser only checks its own fields.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The registry: every client→server command of the ``/meeting`` namespace.
 
 Importing this module imports every area's declarations (:mod:`signaling.messages`,
-:mod:`signaling.procedure`, :mod:`signaling.media_commands`), so :func:`all_commands`
+:mod:`signaling.procedure`, :mod:`signaling.e2e`, :mod:`signaling.media_commands`), so :func:`all_commands`
 is complete. How to add a command: :mod:`signaling.command`.
 
 ``python -m signaling.commands`` prints the command table of docs/protocol.md.
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import media_commands, messages, procedure
+from . import e2e, media_commands, messages, procedure
 from .command import Command, registered
 
-AREAS = (messages, procedure, media_commands)  # imported for their declarations
+AREAS = (messages, procedure, e2e, media_commands)  # imported for their declarations
 TABLE_BEGIN = "<!-- commands:begin (python -m signaling.commands) -->"
 TABLE_END = "<!-- commands:end -->"
 

@@ -440,8 +440,13 @@ class MeetingNamespace:
             if c.display_meeting is not None and c.member.id == display_id
         ]
         for sid in sids:
-            self._spawn(self.sio.disconnect(sid, namespace=NAMESPACE))
+            self._spawn(self._revoke(sid))
         return len(sids)
+
+    async def _revoke(self, sid: str) -> None:
+        # say why first, so the screen shows the pairing form at once (no retry loop)
+        await self.sio.emit("display_revoked", {}, to=sid, namespace=NAMESPACE)
+        await self.sio.disconnect(sid, namespace=NAMESPACE)
 
     async def _leave(self, call: Call, _p: Empty) -> dict[str, Any]:
         sid, conn = call.sid, call.conn

@@ -24,6 +24,7 @@ SESSION_KEY = "session"  # Connection.extra key: hash of the browser session beh
 STEP_UP_EVENTS: dict[str, str] = {
     "open_poll": "open a poll",
     "close_poll": "close a poll",
+    "set_quorum_rule": "change the quorum rule",  # lowering the quorum is overriding it too
 }
 
 

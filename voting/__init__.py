@@ -12,7 +12,6 @@ from voting.ballot_box import (
     CastResult,
     HandCount,
     PollResult,
-    SecretBallotStored,
     StoredBallot,
     VoterMarked,
 )
@@ -66,7 +65,6 @@ __all__ = [
     "PollState",
     "PollType",
     "RuleKind",
-    "SecretBallotStored",
     "StoredBallot",
     "Tally",
     "TallyPart",

@@ -1,16 +1,11 @@
 """The ballots of one poll: casting, idempotent retries, hand counts, tally, receipts.
 
 Pure state, no I/O. Every accepted change returns events for the adapters to persist
-(before the ack) and broadcast. For a **secret** poll the box keeps two things apart:
-
-* the set of voters who have voted (``voter_marked`` events: voter id, no time, no key);
-* the ballots (``secret_ballot_stored`` events: ballot key, receipt, choices; no voter,
-  no time), held in a list sorted by ballot key, a SHA-256 value, so their order says
-  nothing about who cast them or when.
-
-Storage must keep them apart too: a ballots table keyed by ``ballot_key`` (``WITHOUT
-ROWID``, no timestamp column), and no ballot content in the minutes until the poll
-closes and publishes every receipt with its choices.
+(before the ack) and broadcast. This box takes the ballots of **open** (named) polls:
+a secret poll takes only encrypted ballots (:mod:`voting.e2e.board`), and a plaintext
+cast into one is refused (``encrypted_ballot_required``) — there is no plaintext secret
+mode. For a secret poll the box still answers what may be shown (``live_view``) and
+refuses hand counts.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ from voting.receipt import (
     check_ballot_id,
     check_voter_id,
     open_receipt,
-    secret_receipt,
 )
 from voting.rules import Counts, ElectionOutcome, Outcome
 from voting.tally import Tally, TallyPart
@@ -84,28 +78,7 @@ class VoterMarked:
         return {"type": "voter_marked", "poll_id": self.poll_id, "voter_id": self.voter_id}
 
 
-@dataclass(frozen=True)
-class SecretBallotStored:
-    """Secret poll: a ballot's content. Deliberately no voter and no time."""
-
-    poll_id: str
-    ballot_key: str
-    receipt: str = field(repr=False)
-    choices: tuple[int, ...] = field(repr=False)
-    replaces_key: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": "secret_ballot_stored",
-            "poll_id": self.poll_id,
-            "ballot_key": self.ballot_key,
-            "receipt": self.receipt,
-            "choices": list(self.choices),
-            "replaces_key": self.replaces_key,
-        }
-
-
-CastEvent = BallotCast | VoterMarked | SecretBallotStored
+CastEvent = BallotCast | VoterMarked
 
 
 @dataclass(frozen=True)
@@ -259,6 +232,8 @@ class BallotBox:
         the ballot id it replaces (``replaces``): the box cannot find it otherwise.
         """
         now = require_utc(now)
+        if self._secret:
+            raise InvalidState("a secret poll takes only encrypted ballots", code="encrypted_ballot_required")
         check_voter_id(voter_id)
         check_ballot_id(ballot_id)
         if replaces is not None:
@@ -280,21 +255,11 @@ class BallotBox:
             raise NotAuthorised("not eligible to vote in this poll", code="not_eligible")
 
         replaces_key = self._replaced_key(voter_id, replaces)
-        if self._secret:
-            receipt = self._new_secret_receipt()
-        else:
-            receipt = open_receipt(key)
-        self._store(
-            StoredBallot(key, receipt, normal, None if self._secret else voter_id),
-            voter_id,
-            replaces_key,
+        receipt = open_receipt(key)
+        self._store(StoredBallot(key, receipt, normal, voter_id), voter_id, replaces_key)
+        events: tuple[CastEvent, ...] = (
+            BallotCast(poll_id, voter_id, key, receipt, normal, now, replaces_key),
         )
-        events: tuple[CastEvent, ...]
-        if self._secret:
-            stored = SecretBallotStored(poll_id, key, receipt, normal, replaces_key)
-            events = (stored,) if replaces_key else (VoterMarked(poll_id, voter_id), stored)
-        else:
-            events = (BallotCast(poll_id, voter_id, key, receipt, normal, now, replaces_key),)
         return CastResult(poll_id, receipt, normal, False, replaces_key is not None, events)
 
     def _replaced_key(self, voter_id: str, replaces: str | None) -> str | None:
@@ -305,26 +270,10 @@ class BallotBox:
             return None
         if not self.poll.config.allow_change:
             raise Conflict("already voted in this poll", code="already_voted")
-        if self._secret:
-            if replaces is None:
-                raise Conflict(
-                    "already voted; to change a secret ballot, name the ballot it replaces",
-                    code="already_voted",
-                )
-            old = ballot_key(self.poll.poll_id, voter_id, check_ballot_id(replaces))
-            if self._ballots.get(old) is None:
-                raise Conflict("the replaced ballot is unknown", code="replaced_ballot_unknown")
-            return old
         old = self._open_current[voter_id]
         if replaces is not None and ballot_key(self.poll.poll_id, voter_id, replaces) != old:
             raise Conflict("the replaced ballot is not current", code="replaced_ballot_unknown")
         return old
-
-    def _new_secret_receipt(self) -> str:
-        while True:
-            receipt = secret_receipt(self._token)
-            if receipt not in self._receipts:
-                return receipt
 
     def _store(self, ballot: StoredBallot, voter_id: str, replaces_key: str | None) -> None:
         if replaces_key is not None:
@@ -433,15 +382,10 @@ class BallotBox:
         return view
 
     def published_receipts(self) -> tuple[dict[str, Any], ...]:
-        """After close: every receipt with its choices, sorted by receipt (secret
-        polls), or by voter with the voter named (open polls)."""
+        """After close: every receipt with its choices, sorted by voter with the voter
+        named (open polls; a secret poll publishes its board instead)."""
         if self.poll.state is not PollState.CLOSED:
             raise InvalidState("receipts are published when the poll closes", code="poll_not_closed")
-        if self._secret:
-            return tuple(
-                {"receipt": b.receipt, "choices": list(b.choices)}
-                for b in sorted(self._ballots, key=lambda b: b.receipt)
-            )
         return tuple(
             {"voter_id": b.voter_id, "receipt": b.receipt, "choices": list(b.choices)}
             for b in sorted(self._ballots, key=lambda b: (b.voter_id or "", b.receipt))
@@ -459,28 +403,20 @@ class BallotBox:
         poll: Poll,
         *,
         ballots: Iterable[StoredBallot],
-        voters: Iterable[str] = (),
         superseded: Iterable[str] = (),
         hand_counts: Iterable[HandCount] = (),
         token: TokenSource = secrets.token_bytes,
     ) -> BallotBox:
-        """Rebuild from storage after a restart. Open polls take voters from the
-        ballots; secret polls take the separately stored voter set."""
+        """Rebuild from storage after a restart (voters come from the ballots; a secret
+        poll's box holds none)."""
         box = cls(poll, token=token)
         for ballot in ballots:
-            if box._secret != (ballot.voter_id is None):
+            if box._secret or ballot.voter_id is None:
                 raise InvalidState("ballot does not match the poll's kind", code="restore_mismatch")
-            if ballot.voter_id is not None:
-                box._voters.add(ballot.voter_id)
-                box._open_current[ballot.voter_id] = ballot.key
+            box._voters.add(ballot.voter_id)
+            box._open_current[ballot.voter_id] = ballot.key
             box._ballots.add(ballot)
             box._receipts.add(ballot.receipt)
-        if box._secret:
-            box._voters.update(voters)
-            if len(box._voters) != len(box._ballots):
-                raise InvalidState(
-                    "voters and secret ballots do not match in number", code="restore_mismatch"
-                )
         box._superseded.update(superseded)
         for entry in hand_counts:
             box._hand[entry.site] = entry

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..config import Config
 from ..demo import DEMO_CELL, DEMO_PASSWORD, OBSERVER, PEOPLE
-from ..keystore import server_key_path
+from ..keystore import KeyCustodyError, default_credentials_file, find_passphrase, server_key_path
 from ..passwords import verify_password
 from ..storage.models import Cell, Meeting, Member, Participant, SchemaMeta
 from ..storage.security_models import SecondFactor
@@ -117,6 +117,7 @@ def check_files(cfg: Config) -> list[Finding]:
     ]
     if cfg.server.tls_key:
         candidates.append((Path(cfg.server.tls_key), "the TLS private key"))
+    candidates.append((default_credentials_file(cfg), "the minutes key passphrase"))
     if cfg.minutes.key_passphrase_file:
         candidates.append((Path(cfg.minutes.key_passphrase_file), "the minutes key passphrase"))
     if cfg.media.turn_secret_file:
@@ -125,36 +126,40 @@ def check_files(cfg: Config) -> list[Finding]:
 
 
 def check_key_passphrase(cfg: Config) -> list[Finding]:
-    key = server_key_path(cfg)
-    data = cfg.data_path.resolve()
-    if not cfg.minutes.key_passphrase_file:
-        secret = (
-            Path(cfg.auth.secret_key_file).expanduser().resolve()
-            if cfg.auth.secret_key_file
-            else data / "secret.key"
-        )
-        if not secret.is_relative_to(data):
-            return []
+    """Where the minutes key's passphrase comes from (meetingd/keystore.py), and whether
+    a copy of the data directory's surroundings would hold the key and it together."""
+    try:
+        found = find_passphrase(cfg)
+    except KeyCustodyError as exc:
         return [
             Finding(
-                "passphrase_beside_key",
+                "key_passphrase_unusable",
                 "high",
-                "the minutes signing key's passphrase is derived from the server secret, "
-                f"which lies in the same data directory as the key ({key.parent.parent}): "
-                "whoever copies that directory can sign minutes",
-                "put a passphrase in a file outside the data directory (mode 600, another "
-                "disk or a credentials store) and set [minutes] key_passphrase_file",
+                str(exc),
+                "fix the passphrase source named above; the server refuses to start until then",
             )
         ]
-    pf = Path(cfg.minutes.key_passphrase_file).expanduser().resolve()
-    if pf.is_relative_to(data):
+    if found is None:
+        return [
+            Finding(
+                "no_key_passphrase",
+                "high",
+                "no passphrase for the minutes signing key is configured: the server will not start",
+                f"run 'meetingd keys init', or set {cfg.minutes.key_passphrase_env} or a systemd "
+                "credential meetingd-minutes-key",
+            )
+        ]
+    default = default_credentials_file(cfg)
+    if found.source == str(default):
         return [
             Finding(
                 "passphrase_beside_key",
-                "high",
-                f"the minutes key passphrase file {pf} is inside the data directory, "
-                "next to the key it protects",
-                "move it outside the data directory and update [minutes] key_passphrase_file",
+                "medium",
+                f"the minutes key's passphrase is in {default}, next to the data directory "
+                f"{cfg.data_path}: a copy of {default.parent.parent} holds the key and its passphrase",
+                "move it to a systemd credential (LoadCredential=meetingd-minutes-key:...), the "
+                f"environment variable {cfg.minutes.key_passphrase_env}, or [minutes] "
+                "key_passphrase_file on another disk, then delete that file",
             )
         ]
     return []

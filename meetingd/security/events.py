@@ -102,7 +102,8 @@ class SecurityLog:
         """Append one event; raise the alerts it triggers. Never raises to the caller."""
         ev = Event(kind, self._clock(), member_id, address, meeting_id, details)
         try:
-            async with self._db() as s, s.begin():
+            drafts = self._rules.feed(ev)
+            async with self._db() as s, s.begin():  # the event and its alerts: one commit
                 s.add(
                     SecurityEvent(
                         at=ev.at,
@@ -113,52 +114,52 @@ class SecurityLog:
                         details=json.dumps(details, sort_keys=True, default=str),
                     )
                 )
+                alerts = [await self._raise(s, draft, ev.at) for draft in drafts]
             logger.info(
                 "security event=%s member=%s address=%s meeting=%s", kind, member_id, address, meeting_id
             )
-            for draft in self._rules.feed(ev):
-                await self._publish(await self._raise(draft, ev.at))
+            for alert in alerts:
+                await self._publish(alert)
         except Exception:
             logger.exception("security event=%s could not be recorded", kind)
 
-    async def _raise(self, d: AlertDraft, at: datetime) -> dict[str, Any]:
-        async with self._db() as s, s.begin():
-            row = await s.scalar(
-                select(SecurityAlert)
-                .where(
-                    SecurityAlert.rule == d.rule,
-                    SecurityAlert.key == d.key,
-                    SecurityAlert.state != "resolved",
-                )
-                .order_by(SecurityAlert.id.desc())
-                .limit(1)
+    async def _raise(self, s: AsyncSession, d: AlertDraft, at: datetime) -> dict[str, Any]:
+        row = await s.scalar(
+            select(SecurityAlert)
+            .where(
+                SecurityAlert.rule == d.rule,
+                SecurityAlert.key == d.key,
+                SecurityAlert.state != "resolved",
             )
-            if row is None:
-                row = SecurityAlert(
-                    rule=d.rule,
-                    key=d.key,
-                    severity=d.severity,
-                    state="new",
-                    summary=d.summary,
-                    details=json.dumps(d.details, default=str),
-                    member_id=d.member_id,
-                    address=d.address,
-                    meeting_id=d.meeting_id,
-                    count=1,
-                    first_at=at,
-                    last_at=at,
-                )
-                s.add(row)
-                logger.warning("security alert rule=%s key=%s: %s", d.rule, d.key, d.summary)
-            else:
-                row.count += 1
-                row.last_at = at
-                row.summary = d.summary
-                row.details = json.dumps(d.details, default=str)
-                if d.meeting_id is not None:
-                    row.meeting_id = d.meeting_id
-            await s.flush()
-            return alert_dict(row)
+            .order_by(SecurityAlert.id.desc())
+            .limit(1)
+        )
+        if row is None:
+            row = SecurityAlert(
+                rule=d.rule,
+                key=d.key,
+                severity=d.severity,
+                state="new",
+                summary=d.summary,
+                details=json.dumps(d.details, default=str),
+                member_id=d.member_id,
+                address=d.address,
+                meeting_id=d.meeting_id,
+                count=1,
+                first_at=at,
+                last_at=at,
+            )
+            s.add(row)
+            logger.warning("security alert rule=%s key=%s: %s", d.rule, d.key, d.summary)
+        else:
+            row.count += 1
+            row.last_at = at
+            row.summary = d.summary
+            row.details = json.dumps(d.details, default=str)
+            if d.meeting_id is not None:
+                row.meeting_id = d.meeting_id
+        await s.flush()
+        return alert_dict(row)
 
     async def _publish(self, alert: dict[str, Any]) -> None:
         for listener in self._listeners:

@@ -17,6 +17,7 @@ from meeting.errors import InvalidInput, NotAuthenticated
 
 from ..http import WEB_DIR, _set_session, admin, me_dict, read_json, session_token, signed_in
 from ..services import Services, services_key
+from .devices import ensure_device_cookie
 from .sessions import digest
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ async def login_code(request: web.Request) -> web.Response:
     )
     resp = _ok(member=await me_dict(svc, member))
     _set_session(request, resp, token)
+    ensure_device_cookie(request, resp, svc.config.server.tls != "off")
     return resp
 
 
@@ -124,6 +126,7 @@ async def login_passkey(request: web.Request) -> web.Response:
     )
     resp = _ok(member=await me_dict(svc, member))
     _set_session(request, resp, token)
+    ensure_device_cookie(request, resp, svc.config.server.tls != "off")
     return resp
 
 

@@ -13,6 +13,7 @@ from meeting.clock import Clock
 from ..accounts import Accounts
 from ..config import Config
 from ..storage.models import Meeting, Member, Participant
+from .devices import Devices
 from .events import SecurityLog
 from .factors import SecondFactors
 from .passkeys import Passkeys
@@ -41,6 +42,7 @@ class Security:
         self.sessions = Sessions(db, clock, log)
         self.step_up = StepUp(s, self.factors, self.sessions, clock)
         self.presence = Presence(log)
+        self.devices = Devices(db, log)
         self.passkeys = Passkeys(db, cfg, clock, log, self.factors, origins)
         self.sign_in = SignIn(db, s, accounts, self.factors, self.passkeys, self.sessions, clock)
 

@@ -25,6 +25,8 @@ from tests.browser.test_roster_browser import enter_meeting, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 SMALL_PHONE = {"width": 360, "height": 740}
+# facts that cross the server (switches, hands, counts) on a loaded 2-core machine
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +241,8 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     # the chair revokes the display: it is told, and asks for a new code
     tab(chair, "chair")
     chair.locator('.display-row[data-state="paired"] [data-action="revoke-display"]').click()
+    expect(chair.locator('.display-row[data-state="paired"]')).to_have_count(0)
+    chair.screenshot(path=str(artifacts / "room-laptop-chair-revoked-en.png"))
     expect(display.locator("#pair-code")).to_be_visible(timeout=15_000)
     display.screenshot(path=str(artifacts / "room-display-revoked-en.png"))
 

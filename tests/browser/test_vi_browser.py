@@ -133,6 +133,8 @@ def test_every_screen_in_vietnamese_shows_no_english(
     # the projector: its pairing form, then the paired display
     display.goto("/#/pair")
     display.locator("#language").select_option("vi")
+    expect(display.locator("h1")).to_have_text(VI["pair.title"])
+    expect(display.locator(".skip-link")).to_have_text(VI["app.skip_to_content"])
     assert_vietnamese(display, "display-pair", artifacts)
     pair_display(chair, display)
     assert_vietnamese(display, "display", artifacts)

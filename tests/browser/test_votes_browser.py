@@ -3,7 +3,8 @@
 The chair opens the meeting and the polls from the chair console, the secretary checks
 members in until there is quorum, two members vote (one on a phone-sized screen), the
 result appears on the main-room display; a secret poll shows only "x of y have voted"
-until close, then the member sees their receipt counted as cast.
+until close (the ballot encrypted on the member's device), then the trustees' devices
+decrypt the sum and the member sees their tracker counted as cast.
 Screenshots go to test-artifacts/.
 """
 
@@ -167,7 +168,13 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     )
     shoot(display, artifacts / "laptop-display-results-closed.png")
 
-    # a secret ballot: only "x of y have voted" until close
+    # a secret ballot: the chair's and the secretary's devices make their key shares,
+    # then only "x of y have voted" until close
+    for trustee in (chair, secretary):
+        show_tab(trustee, "chair")
+        trustee.locator('.trustee-panel [data-action="create-key"]').click()
+        expect(trustee.locator('.trustee-panel[data-key="here"]')).to_be_visible()
+    expect(chair.locator('.trustee-panel [data-ready="true"]')).to_be_visible()
     create_and_open_poll(chair, secret=True)
     card = phone.locator('.vote-card[data-state="open"]')
     expect(card.locator(".vote-question")).to_have_text("Elect the delegation by secret ballot?")
@@ -196,10 +203,10 @@ def test_chair_runs_votes_members_vote_display_shows_results(
     expect(phone.locator('.vote-card[data-state="open"] .vote-picked')).to_have_count(0)
     expect(phone.locator('.vote-card[data-state="open"] [data-action="reveal-choice"]')).to_have_count(0)
     vote(member, "abstain")
-    close_poll(chair)
+    close_poll(chair)  # both trustees' devices check the board and decrypt
     check = phone.locator('.vote-card[data-state="closed"] .receipt-check')
-    expect(check.first).to_have_attribute("data-check", "counted")
-    expect(check.first).to_contain_text("counted as cast")
+    expect(check.first).to_have_attribute("data-check", "tracker_counted", timeout=30_000)
+    expect(check.first).to_contain_text("Counted as cast")
     expect(
         display.locator('.display-proc .results[data-kind="secret"] .bar-row[data-option="yes"]')
     ).to_have_attribute("data-count", "1")

@@ -18,6 +18,7 @@ async def _display_socket(server: Server, cookies: Any) -> tuple[socketio.AsyncC
     sio = socketio.AsyncClient(reconnection=False)
     events: list[str] = []
     sio.on("disconnect", lambda *a: events.append("disconnect"), namespace="/meeting")
+    sio.on("display_revoked", lambda *a: events.append("display_revoked"), namespace="/meeting")
     sio.on("participant_joined", lambda d: events.append("participant_joined"), namespace="/meeting")
     await sio.connect(
         server.url,
@@ -88,6 +89,7 @@ async def test_a_paired_display_watches_without_being_a_participant(server: Serv
     _, revoked = await chair.call("DELETE", f"/api/meetings/1/displays/{paired['display']['id']}")
     assert revoked["display"]["state"] == "revoked"
     await wait_for(lambda: "disconnect" in events)
+    assert events.index("display_revoked") < events.index("disconnect")  # told why, first
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         async with http.get(f"{server.url}/api/displays/me") as r:
             assert (await r.json())["error"] == "not_authenticated"

@@ -8,7 +8,9 @@ import ssl
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import socketio
@@ -39,28 +41,31 @@ def test_demo_serves_health_and_web_client(tmp_path: Path) -> None:
     assert "12 members" in out.stdout
 
 
+async def _member_socket(
+    http: aiohttp.ClientSession, url: str, member_id: str, **handlers: Callable[[Any], Any]
+) -> socketio.AsyncClient:
+    """Sign ``member_id`` in and open its socket, as a browser does (with Origin)."""
+    async with http.post(
+        url + "/api/login", headers={"Origin": url}, json={"member_id": member_id, "password": DEMO_PASSWORD}
+    ) as r:
+        assert r.status == 200
+    async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
+        token = (await r.json())["token"]
+    sio = socketio.AsyncClient(reconnection=False)
+    for event, handler in handlers.items():
+        sio.on(event, handler, namespace="/meeting")
+    await sio.connect(
+        url, namespaces=["/meeting"], auth={"token": token}, transports=["websocket"], headers={"Origin": url}
+    )
+    return sio
+
+
 async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
     url, proc = start_meetingd(tmp_path)
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(
-                url + "/api/login",
-                headers={"Origin": url},
-                json={"member_id": "C1-001", "password": DEMO_PASSWORD},
-            ) as r:
-                assert r.status == 200
-            async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
-                token = (await r.json())["token"]
-            sio = socketio.AsyncClient(reconnection=False)
             notices: list = []
-            sio.on("server_shutting_down", notices.append, namespace="/meeting")
-            await sio.connect(
-                url,
-                namespaces=["/meeting"],
-                auth={"token": token},
-                transports=["websocket"],
-                headers={"Origin": url},
-            )
+            sio = await _member_socket(http, url, "C1-001", server_shutting_down=notices.append)
             await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
             acks = [
                 await sio.call("send_chat", {"text": f"note {i}"}, namespace="/meeting") for i in range(20)
@@ -75,22 +80,7 @@ async def test_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> None:
     url, proc = start_meetingd(tmp_path)
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(
-                url + "/api/login",
-                headers={"Origin": url},
-                json={"member_id": "C1-002", "password": DEMO_PASSWORD},
-            ) as r:
-                assert r.status == 200
-            async with http.post(url + "/api/socket-token", headers={"Origin": url}) as r:
-                token = (await r.json())["token"]
-            sio = socketio.AsyncClient(reconnection=False)
-            await sio.connect(
-                url,
-                namespaces=["/meeting"],
-                auth={"token": token},
-                transports=["websocket"],
-                headers={"Origin": url},
-            )
+            sio = await _member_socket(http, url, "C1-002")
             ack = await sio.call("join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting")
             assert [m["text"] for m in ack["chat"]] == [f"note {i}" for i in range(20)]
             await sio.disconnect()

@@ -267,3 +267,16 @@ async def test_the_chair_is_told_when_a_member_of_their_meeting_is_in_two_places
         await sio.disconnect()
     finally:
         await there_http.close()
+
+
+async def test_a_key_used_from_a_new_device_raises_an_alert(sign_in, server) -> None:
+    m = await sign_in("C1-SEC")
+    device = [c for c in m.http.cookie_jar if c.key == "meetingd_device"]
+    assert device and device[0]["httponly"], "sign-in gives the browser its device cookie"
+    member = await server.svc.directory.get("C1-SEC")
+    devices = server.svc.security.devices
+    assert await devices.key_used(member, "laptop", "127.0.0.1", "officer_key", 1) is False  # first ever
+    assert await devices.key_used(member, "laptop", "127.0.0.1", "officer_key", 1) is False
+    assert await devices.key_used(member, "stranger", "10.9.9.9", "officer_key", 1) is True
+    alerts = await server.svc.security.log.alerts()
+    assert [(a["rule"], a["member_id"], a["meeting_id"]) for a in alerts] == [("new_device", "C1-SEC", 1)]

@@ -86,6 +86,7 @@ async def test_a_schema_behind_is_a_finding_with_its_fix(tmp_path) -> None:
     finally:
         await engine.dispose()
     assert "schema_behind" in findings and "start meetingd once" in findings["schema_behind"].fix
+    assert "keys init" in findings["no_key_passphrase"].fix  # nothing configured in this data dir
 
 
 def test_an_installed_dependency_older_than_required_is_a_finding(tmp_path) -> None:

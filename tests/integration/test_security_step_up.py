@@ -86,6 +86,8 @@ async def test_opening_and_closing_a_poll_on_the_socket_needs_step_up(sign_in, c
     assert created["ok"], created
     poll_id = created["poll"]["poll_id"]
     clock.advance(11 * 60)
+    ack = await chair.emit("set_quorum_rule", {"rule": {"members": 2}})
+    assert (ack["error"], ack["details"]["action"]) == ("step_up_required", "change the quorum rule")
     ack = await chair.emit("open_poll", {"poll_id": poll_id, "override_quorum": True})
     assert ack["error"] == "step_up_required"
     assert ack["details"]["action"] == "open a poll without quorum"

@@ -1,5 +1,5 @@
-"""Secret ballots leave no member-choice link in the database or the logs; a restart in
-the middle of a poll loses nothing."""
+"""A finished secret poll leaves no plaintext choice in the data directory or the logs; a
+restart in the middle of a poll (open or encrypted) loses nothing."""
 
 from __future__ import annotations
 
@@ -12,97 +12,81 @@ import aiohttp
 import pytest
 
 from meetingd.demo import DEMO_PASSWORD
+from voting.e2e import ballot as eb
+from voting.e2e import group
 
 from .conftest import Member, start_server, wait_for
+from .e2e_helpers import Trustee, marks_for, poll_context
 from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, seen
 
 SECRET = {**MOTION, "kind": "secret", "allow_change": True}
 
 
-async def test_secret_ballot_leaves_no_link_in_database_or_logs(sign_in, server, caplog) -> None:
+async def test_a_finished_secret_poll_leaves_no_plaintext_choice_in_the_data_directory(
+    sign_in, server, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     chair, members = await quorate_meeting(sign_in)
+    sec = await sign_in("C1-SEC")
+    assert (await sec.join())["ok"]
+    trustees = [Trustee(chair), Trustee(sec)]
+    for t in trustees:
+        assert (await t.post_key())["ok"]
     poll_id = await open_poll(chair, SECRET)
-    cast: dict[str, tuple[str, list[int], str]] = {}
+    ctx = await poll_context(members[0], poll_id)
+    secrets: list[int] = [t.secret for t in trustees]
+    cast: dict[str, tuple[str, str]] = {}
     for i, m in enumerate(members):
-        bid, choices = ballot_id(), [i % 3]
-        ack = await m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": bid, "choices": choices})
+        ballot, randomness = eb.encrypt_ballot(ctx, marks_for(i % 3))
+        secrets += randomness
+        bid = ballot_id()
+        ack = await m.emit(
+            "cast_encrypted_ballot", {"poll_id": poll_id, "ballot_id": bid, "ballot": ballot.to_dict()}
+        )
         assert ack["ok"], ack
-        cast[m.member_id] = (ack["receipt"], choices, bid)
-    # one member changes their secret ballot (naming the ballot it replaces)
-    first = members[0].member_id
-    new_bid = ballot_id()
-    ack = await members[0].emit(
-        "cast_ballot", {"poll_id": poll_id, "ballot_id": new_bid, "choices": [2], "replaces": cast[first][2]}
-    )
-    assert ack["ok"] and ack["replaced"], ack
-    cast[first] = (ack["receipt"], [2], new_bid)
-    live = await seen(chair, "tally_updated", lambda d: d["voted"] == 6)
-    assert "tally" not in live  # only "x of y have voted" while open
-    state = await members[1].emit("get_poll_state", {"poll_id": poll_id})
-    assert state["you"] == {"has_voted": True} and state["poll"]["tally"] is None
+        cast[m.member_id] = (ack["tracker"], bid)
     await chair.emit("close_poll", {"poll_id": poll_id})
-    result = await seen(members[0], "poll_result")
-    published = {r["receipt"]: r["choices"] for r in result["receipts"]}
-    assert all("voter_id" not in r for r in result["receipts"])
-    for receipt, choices, _ in cast.values():
-        assert published[receipt] == choices  # each voter's ballot counted as cast
-    assert len(published) == 6
+    await seen(sec, "e2e_board_published")
+    for t in trustees:
+        assert (await t.decrypt(poll_id))["ok"]
+    result = await seen(members[0], "poll_result", lambda d: d["poll_id"] == poll_id)
+    assert result["tally"]["counts"] == [2, 2, 2]
+
+    # every file of the data directory: no trustee secret, no ballot's randomness
+    # (either would open a ballot), as hex or as raw bytes
+    files = [p for p in server.data_dir.rglob("*") if p.is_file()]
+    assert any(p.name.endswith("-wal") for p in files) or files
+    raw = b"".join(p.read_bytes() for p in files)
+    for k in secrets:
+        le = group.scalar_bytes(k)
+        assert le not in raw and le.hex().encode() not in raw and le[::-1] not in raw
 
     db = sqlite3.connect(server.data_dir / "meetingd.db")
-    members_ids = {mid for mid in cast} | {"C1-CHAIR"}
-    pks = {
-        pk
-        for (pk,) in db.execute(
-            f"SELECT id FROM members WHERE member_id IN ({','.join('?' * len(members_ids))})",
-            sorted(members_ids),
-        )
-    }
-    receipts = {r for r, _, _ in cast.values()}
-    tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    holding_choices = []
-    for table in tables:
-        cols = [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
-        for row in db.execute(f"SELECT * FROM {table}"):
-            text = json.dumps(row, default=str)
-            if not any(r in text for r in receipts):
-                continue
-            holding_choices.append(table)
-            if table == "minutes_entries":  # only the published result, at close
-                entry = json.loads(row[cols.index("canonical")])
-                assert entry["type"] == "poll_result", entry
-                assert "voter_id" not in json.dumps(entry["receipts"])
-                continue
-            if table == "polls":  # the published result, written at close
-                assert row[cols.index("state")] == "closed"
-                assert "voter_id" not in row[cols.index("result")]
-                continue
-            assert not any(
-                c in cols for c in ("member_pk", "voter_id", "member_id", "at", "created_at", "id")
-            ), (table, cols)
-            assert not any(mid in text for mid in members_ids), (table, row)
-    assert "secret_ballots" in set(holding_choices)
-    # the ballots table has no rowid (no insertion order) and lists ballots in key order
-    for table in ("secret_ballots", "poll_voters", "superseded_ballots"):
+    assert db.execute("SELECT count(*) FROM secret_ballots").fetchone() == (0,)
+    cols = [c[1] for c in db.execute("PRAGMA table_info(e2e_ballots)")]
+    assert cols == ["ballot_key", "poll_id", "tracker", "ballot", "superseded"]
+    for table in ("e2e_ballots", "poll_voters"):
         try:
             db.execute(f"SELECT rowid FROM {table}")
             raise AssertionError(f"{table} has a rowid")
         except sqlite3.OperationalError:
             pass
-    keys = [k for (k,) in db.execute("SELECT ballot_key FROM secret_ballots")]
-    assert keys == sorted(keys)
-    voters = db.execute("SELECT * FROM poll_voters WHERE poll_id=?", (poll_id,)).fetchall()
-    assert [c[1] for c in db.execute("PRAGMA table_info(poll_voters)")] == ["poll_id", "member_pk"]
-    assert {pk for _, pk in voters} <= pks and len(voters) == 6
-    # minutes: voter_marked names who voted, never what or a receipt
-    for (canonical,) in db.execute("SELECT canonical FROM minutes_entries WHERE type='voter_marked'"):
-        entry = json.loads(canonical)
-        assert set(entry) == {"type", "seq", "at", "meeting_id", "poll_id", "voter_id"}
+    entries = [json.loads(c) for (c,) in db.execute("SELECT canonical FROM minutes_entries ORDER BY seq")]
+    closed_seq = next(e["seq"] for e in entries if e["type"] == "poll_closed" and e["poll_id"] == poll_id)
+    marks = [e for e in entries if e["type"] == "voter_marked" and e["poll_id"] == poll_id]
+    # who voted: published at close in voter order, so neither time nor place says when
+    assert [e["voter_id"] for e in marks] == sorted(cast) and all(e["seq"] > closed_seq for e in marks)
+    assert all(set(e) == {"type", "seq", "at", "meeting_id", "poll_id", "voter_id"} for e in marks)
+    board = [e for e in entries if e["type"] == "e2e_ballot"]
+    assert all(e["seq"] > closed_seq for e in board)  # the board is published at close only
+    assert [e["tracker"] for e in board] == sorted(e["tracker"] for e in board)
+    assert {e["tracker"] for e in board} == {t for t, _ in cast.values()}
+    assert not any("choices" in e or "marks" in e for e in entries if e.get("poll_id") == poll_id)
     db.close()
-    # the logs: no receipt, no ballot id, no ballot key
+    # the logs: no tracker, no ballot id
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    for receipt, _, bid in cast.values():
-        assert receipt not in logged and bid not in logged
+    for tracker, bid in cast.values():
+        assert tracker not in logged and bid not in logged
 
 
 async def _sign_in(url: str, member_id: str, srv) -> Member:
@@ -191,3 +175,73 @@ async def test_time_limit_closes_the_poll(sign_in) -> None:
     assert closed["poll"]["poll_id"] == poll_id and closed["poll"]["close_reason"] == "time_limit"
     late = await a.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
     assert late["error"] == "poll_closed"
+
+
+async def test_an_encrypted_poll_survives_restarts_during_the_vote_and_the_decryption(tmp_path) -> None:
+    srv, runner = await start_server(tmp_path)
+    people: list[Member] = []
+
+    async def enter(*ids: str) -> list[Member]:
+        out = []
+        for mid in ids:
+            m = await _sign_in(srv.url, mid, srv)
+            people.append(m)
+            assert (await m.join())["ok"]
+            out.append(m)
+        return out
+
+    async def restart() -> None:
+        nonlocal srv, runner
+        for m in people:
+            await m.close()
+        people.clear()
+        await runner.cleanup()
+        srv, runner = await start_server(tmp_path)
+
+    try:
+        chair, sec = await enter("C1-CHAIR", "C1-SEC")
+        assert (await chair.call("POST", "/api/meetings/1/open"))[0] == 200
+        await chair.join()
+        await sec.join()
+        voters = await enter(*[f"C1-00{i}" for i in range(1, 7)])
+        trustees = [Trustee(chair), Trustee(sec)]
+        for t in trustees:
+            assert (await t.post_key())["ok"]
+        poll_id = await open_poll(chair, SECRET)
+        ctx = await poll_context(voters[0], poll_id)
+        first = {
+            "poll_id": poll_id,
+            "ballot_id": ballot_id(),
+            "ballot": eb.encrypt_ballot(ctx, [1, 0, 0])[0].to_dict(),
+        }
+        acked = await voters[0].emit("cast_encrypted_ballot", first)
+        assert acked["ok"]
+        second = {
+            "poll_id": poll_id,
+            "ballot_id": ballot_id(),
+            "ballot": eb.encrypt_ballot(ctx, [0, 0, 1])[0].to_dict(),
+        }
+        assert (await voters[1].emit("cast_encrypted_ballot", second))["ok"]
+
+        await restart()
+        chair, sec, a, b = await enter("C1-CHAIR", "C1-SEC", "C1-001", "C1-002")
+        again = await a.emit("cast_encrypted_ballot", first)  # a retry after the restart
+        assert again["ok"] and again["duplicate"] and again["tracker"] == acked["tracker"], again
+        state = await b.emit("get_poll_state", {"poll_id": poll_id})
+        assert state["poll"]["voted"] == 2 and state["you"] == {"has_voted": True}
+        await chair.emit("close_poll", {"poll_id": poll_id})
+        trustees[0].member = chair
+        assert (await trustees[0].decrypt(poll_id))["ok"]
+
+        await restart()
+        chair, sec, a = await enter("C1-CHAIR", "C1-SEC", "C1-001")
+        waiting = await chair.emit("get_e2e", {"poll_id": poll_id})
+        assert waiting["poll"]["waiting_for"] == ["C1-SEC"]
+        trustees[1].member = sec
+        ack = await trustees[1].decrypt(poll_id)
+        assert ack["ok"] and ack["result"]["tally"]["counts"] == [1, 0, 1], ack
+        await wait_for(lambda: bool(a.seen("poll_result")))
+    finally:
+        for m in people:
+            await m.close()
+        await runner.cleanup()

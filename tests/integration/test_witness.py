@@ -192,6 +192,9 @@ async def test_a_cell_and_its_witness_through_a_cut_link_a_restart_and_a_fork(
         assert "REFUSED checkpoint size=2" in caplog.text and "possible fork" in caplog.text
         shown = (await server.svc.minutes.witness_status(2))[0]
         assert shown["refused"] and shown["cosigned_size"] == 1
+        # ... and it is a security alert (administrators and the meeting's chair see it live)
+        alerts = await server.svc.security.log.alerts(meeting_id=2)
+        assert [(a["rule"], a["severity"]) for a in alerts] == [("witness_refused", "high")]
 
         # meeting 1 closes and is sealed; the sealed checkpoint is witnessed; the bundle verifies
         from sqlalchemy import update

@@ -20,7 +20,7 @@ OTHER_LOGS = ("meetingd/committee/",)
 def _documented() -> set[str]:
     names: set[str] = set()
     for heading in re.findall(r"^### (.+)$", DOC.read_text(encoding="utf-8"), re.M):
-        names.update(re.findall(r"`([a-z_]+)`", heading))
+        names.update(re.findall(r"`([a-z][a-z0-9_]*)`", heading))
     return names
 
 

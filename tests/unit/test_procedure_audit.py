@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voting import BallotBox, Counts, Poll, PollConfig
-from voting.audit import config_from_dict, tally_checker
+from voting.audit import _tally, config_from_dict, tally_checker
 
 T0 = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 
@@ -23,17 +23,39 @@ def test_audit_imports_only_stdlib_and_voting() -> None:
 
 
 def _entries(config: PollConfig, votes: list[tuple[str, list[int]]]) -> list[dict]:
+    """Minutes of an open poll cast through the ballot box; for a secret poll, the
+    records of the first version (who voted, then every receipt with its choices at
+    close), which old bundles still carry and ``meetingd verify`` still checks."""
     poll = Poll("7", config)
     entries = [{"type": "poll_opened", **poll.open(T0, True).to_dict()}]
     box = BallotBox(poll)
+    secret = config.kind.value == "secret"
     for voter, choices in votes:
+        if secret:
+            entries.append({"type": "voter_marked", "poll_id": "7", "voter_id": voter})
+            continue
         result = box.cast(voter, f"ballot-{voter}-0123456789", choices, T0, True)
-        for ev in result.events:
-            d = ev.to_dict()
-            if d["type"] in ("ballot_cast", "voter_marked"):
-                entries.append(d)
+        entries += [ev.to_dict() for ev in result.events]
     entries.append(poll.close(T0).to_dict())
-    result = box.result(Counts(entitled=20, present=len(votes)))
+    counts = Counts(entitled=20, present=len(votes))
+    if secret:
+        tally = _tally(config, [tuple(c) for _, c in votes], [])
+        receipts = sorted(
+            ({"receipt": f"R{i:04d}", "choices": c} for i, (_, c) in enumerate(votes)),
+            key=lambda r: r["receipt"],
+        )
+        entries.append(
+            {
+                "type": "poll_result",
+                "poll_id": "7",
+                "tally": tally.to_dict(),
+                "outcome": config.result(tally, counts).to_dict(),
+                "receipts": receipts,
+                "counts": {"entitled": 20, "present": len(votes)},
+            }
+        )
+        return entries
+    result = box.result(counts)
     entries.append({**result.to_dict(), "counts": {"entitled": 20, "present": len(votes)}})
     return entries
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
-from voting.ballot_box import BallotBox, BallotCast, SecretBallotStored, VoterMarked
+from voting.ballot_box import BallotBox, BallotCast
 from voting.poll import BallotKind, OptionsPreset, Poll, PollConfig
 from voting.rules import Counts, MajorityRule, Outcome
 
@@ -133,11 +133,9 @@ def test_open_cast_event_shape() -> None:
     }
 
 
-@pytest.mark.parametrize("secret", [False, True])
 @pytest.mark.parametrize("replaces", [5, "short", ["x" * 20], True])
-def test_a_malformed_replaces_is_invalid_input_naming_replaces(secret: bool, replaces: object) -> None:
-    kind = BallotKind.SECRET if secret else BallotKind.OPEN
-    box = open_box(PollConfig.motion("Adopt?", kind=kind, allow_change=True))
+def test_a_malformed_replaces_is_invalid_input_naming_replaces(replaces: object) -> None:
+    box = open_box(PollConfig.motion("Adopt?", allow_change=True))
     with pytest.raises(InvalidInput) as info:
         box.cast("alice", bid(1), [YES], T0, eligible=True, replaces=replaces)  # type: ignore[arg-type]
     assert info.value.code == "invalid_input" and info.value.details["field"] == "replaces"
@@ -145,29 +143,6 @@ def test_a_malformed_replaces_is_invalid_input_naming_replaces(secret: bool, rep
     with pytest.raises(InvalidInput) as info:
         box.cast("alice", bid(3), [NO], T0, eligible=True, replaces=replaces)  # type: ignore[arg-type]
     assert info.value.details["field"] == "replaces"
-
-
-def test_secret_change_requires_naming_the_replaced_ballot() -> None:
-    box = open_box(PollConfig.motion("Adopt?", kind=BallotKind.SECRET, allow_change=True))
-    first = box.cast("alice", bid(1), [YES], T0, eligible=True)
-    assert code_of(lambda: box.cast("alice", bid(2), [NO], T0, eligible=True)) == "already_voted"
-    assert (
-        code_of(lambda: box.cast("alice", bid(2), [NO], T0, eligible=True, replaces=bid(9)))
-        == "replaced_ballot_unknown"
-    )
-    # another member cannot replace alice's ballot even knowing its id
-    box.cast("bob", bid(3), [YES], T0, eligible=True)
-    assert (
-        code_of(lambda: box.cast("bob", bid(4), [NO], T0, eligible=True, replaces=bid(1)))
-        == "replaced_ballot_unknown"
-    )
-    second = box.cast("alice", bid(2), [NO], T0, eligible=True, replaces=bid(1))
-    assert second.replaced and second.receipt != first.receipt
-    (stored,) = second.events
-    assert isinstance(stored, SecretBallotStored) and stored.replaces_key is not None
-    box.poll.close(T0)
-    assert sorted(r["choices"][0] for r in box.published_receipts()) == [YES, NO]
-    assert first.receipt not in {r["receipt"] for r in box.published_receipts()}
 
 
 # -- hand counts --------------------------------------------------------------------------
@@ -230,7 +205,7 @@ def test_hand_count_limits() -> None:
 
 
 def test_result_of_an_election() -> None:
-    config = PollConfig.election("Two delegates", ["Ana", "Bo", "Cy"], max_choices=2)
+    config = PollConfig.election("Two delegates", ["Ana", "Bo", "Cy"], max_choices=2, kind=BallotKind.OPEN)
     box = open_box(config)
     for i, choices in enumerate([[0, 1], [0, 2], [0, 1], [1], []]):
         box.cast(f"m{i}", bid(i), choices, T0, eligible=True)
@@ -243,19 +218,16 @@ def test_result_of_an_election() -> None:
 
 
 def test_restore_after_restart_keeps_ballots_and_idempotency() -> None:
-    config = PollConfig.motion("Q", kind=BallotKind.SECRET, allow_change=True)
+    config = PollConfig.motion("Q", allow_change=True)
     box = open_box(config)
     receipts = {}
     for i in range(5):
         receipts[i] = box.cast(f"m{i}", bid(i), [i % 3], T0, eligible=True).receipt
     change = box.cast("m0", bid(10), [NO], T0, eligible=True, replaces=bid(0))
-    (stored,) = change.events
-    assert isinstance(stored, SecretBallotStored) and stored.replaces_key is not None
-    voters = [f"m{i}" for i in range(5)]
+    (cast,) = change.events
+    assert isinstance(cast, BallotCast) and cast.replaces_key is not None
     poll = Poll.restore("poll-1", config, opened_at=T0, closed_at=None, quorate=True)
-    restored = BallotBox.restore(
-        poll, ballots=box.stored_ballots(), voters=voters, superseded=[stored.replaces_key]
-    )
+    restored = BallotBox.restore(poll, ballots=box.stored_ballots(), superseded=[cast.replaces_key])
     assert restored.has_voted("m3") and restored.voted_count == 5
     assert restored.cast("m3", bid(3), [0], T0, eligible=True).receipt == receipts[3]
     assert code_of(lambda: restored.cast("m0", bid(0), [0], T0, eligible=True)) == ("ballot_superseded")
@@ -270,7 +242,7 @@ def test_restore_after_restart_keeps_ballots_and_idempotency() -> None:
 
 @st.composite
 def scenario(draw: st.DrawFn) -> tuple[PollConfig, list[tuple[Any, ...]]]:
-    kind = draw(st.sampled_from(list(BallotKind)))
+    kind = BallotKind.OPEN  # a secret poll takes only encrypted ballots (voting/e2e)
     allow_change = draw(st.booleans())
     if draw(st.booleans()):
         config = PollConfig.motion("Q", kind=kind, allow_change=allow_change)
@@ -302,7 +274,6 @@ def test_tally_equals_accepted_ballots_and_retries_are_idempotent(
 ) -> None:
     config, ops = case
     box = open_box(config)
-    secret = config.kind is BallotKind.SECRET
     current: dict[str, tuple[str, tuple[int, ...]]] = {}  # voter -> (ballot id, choices)
     receipts: dict[tuple[str, str], str] = {}  # (voter, ballot id) -> receipt
     superseded: set[tuple[str, str]] = set()
@@ -348,8 +319,6 @@ def test_tally_equals_accepted_ballots_and_retries_are_idempotent(
                 receipts[(voter, ballot)] = result.receipt
         elif not config.allow_change:
             assert code_of(attempt) == "already_voted"
-        elif secret and replaces is None:
-            assert code_of(attempt) == "already_voted"
         elif replaces is not None and replaces != mine[0]:
             assert code_of(attempt) == "replaced_ballot_unknown"
         else:
@@ -362,8 +331,7 @@ def test_tally_equals_accepted_ballots_and_retries_are_idempotent(
         # nobody votes twice; the live tally equals the accepted ballots
         assert box.voted_count == len(current)
         assert all(box.has_voted(voter) for voter in current)
-        if not secret:
-            assert box.tally().counts == _expected_counts(config, current)
+        assert box.tally().counts == _expected_counts(config, current)
 
     if not closed:
         box.poll.close(T0)
@@ -371,13 +339,9 @@ def test_tally_equals_accepted_ballots_and_retries_are_idempotent(
     assert tally.counts == _expected_counts(config, current)
     assert tally.voters == len(current)
     published = box.published_receipts()
-    if secret:  # sorted by receipt: the order says nothing about who or when
-        expected = sorted((receipts[(v, b)], list(c)) for v, (b, c) in current.items())
-        assert [(r["receipt"], r["choices"]) for r in published] == expected
-        assert all(set(r) == {"receipt", "choices"} for r in published)
-    else:  # named vote: sorted by voter
-        named = sorted((v, receipts[(v, b)], list(c)) for v, (b, c) in current.items())
-        assert [(r["voter_id"], r["receipt"], r["choices"]) for r in published] == named
+    # named vote: sorted by voter
+    named = sorted((v, receipts[(v, b)], list(c)) for v, (b, c) in current.items())
+    assert [(r["voter_id"], r["receipt"], r["choices"]) for r in published] == named
     assert len({r["receipt"] for r in published}) == len(published)
 
 
@@ -413,22 +377,3 @@ def test_rules_see_combined_tally() -> None:
     box.poll.close(T0)
     outcome = box.result(Counts(5, 5)).outcome
     assert isinstance(outcome, Outcome) and outcome.adopted  # 2 of 3 is exactly 2/3
-
-
-def test_secret_cast_events_carry_no_link() -> None:
-    box = open_box(PollConfig.motion("Q", kind=BallotKind.SECRET))
-    result = box.cast("member-alice", bid(1), [YES], T0, eligible=True)
-    marked, stored = result.events
-    assert isinstance(marked, VoterMarked) and isinstance(stored, SecretBallotStored)
-    assert set(marked.to_dict()) == {"type", "poll_id", "voter_id"}
-    stored_dict = stored.to_dict()
-    assert set(stored_dict) == {
-        "type",
-        "poll_id",
-        "ballot_key",
-        "receipt",
-        "choices",
-        "replaces_key",
-    }
-    assert "member-alice" not in repr(stored_dict)
-    assert result.receipt not in repr(result) and result.receipt not in repr(stored)

@@ -16,7 +16,7 @@ import { mountRoom } from "./room.js";
 import { mountDisplay, mountPairForm } from "./display.js";
 import { mountAdmin } from "./admin.js";
 import { mountMinutes } from "./minutes.js";
-import { installStepUp, mountSecurity } from "./security.js";
+import { flagSecurityLink, installStepUp, mountSecurity } from "./security.js";
 import { mountSecurityAdmin } from "./security-admin.js";
 import { mountOrg, mountCommittee } from "./committee.js";
 import { mountProfile } from "./profile.js";
@@ -101,6 +101,7 @@ function renderChrome() {
   adminLink.hidden = !me?.is_admin;
   const securityAdminLink = /** @type {HTMLElement | null} */ (nav.querySelector('[data-route="admin-security"]'));
   if (securityAdminLink) securityAdminLink.hidden = !me?.is_admin;
+  if (me) void flagSecurityLink(nav.querySelector('[data-route="security"]'));
   const name = /** @type {HTMLElement} */ (document.getElementById("user-name"));
   name.textContent = me ? me.full_name : "";
   name.title = me ? me.member_id : "";

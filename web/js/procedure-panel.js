@@ -14,6 +14,7 @@ import { createSpeakersPanel, speakingFor, setFloorTime, floorClock } from "./sp
 import { createVotePanel } from "./vote.js";
 import { createChairConsole, handCountForm, takesHandCounts } from "./chair.js";
 import { renderResults } from "./results.js";
+import { createTrusteePanel } from "./trustee.js";
 
 /** @typedef {import("./protocol.js").MeetingLink} MeetingLink */
 /** @typedef {import("./protocol.js").Participant} Participant */
@@ -59,6 +60,7 @@ export function createProcedureArea({ link, myId, role, me }) {
   const selfCheckIn = createSelfCheckIn(proc, myId);
   const speakers = createSpeakersPanel(proc, { myId, role: r() });
   const consolePanel = officer() ? createChairConsole(proc, { role: r() }) : null;
+  const trustee = officer() ? createTrusteePanel(proc, { myId }) : null;
   const attendance = officer() || r() === "operator"
     ? createAttendancePanel(proc, { role: r(), mySiteName: () => me()?.site?.name ?? null })
     : null;
@@ -71,7 +73,8 @@ export function createProcedureArea({ link, myId, role, me }) {
     bar,
     vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, selfCheckIn.element, siteHands),
     speakers: speakers.element,
-    chair: consolePanel?.element ?? null,
+    // the officers' tab: the console, then their trustee panel (key share, decryption)
+    chair: consolePanel ? h("div", { class: "chair-parts" }, consolePanel.element, trustee?.element ?? null) : null,
     attendance: attendance?.element ?? null,
   };
 

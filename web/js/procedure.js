@@ -109,6 +109,7 @@ import { ApiError, request } from "./protocol.js";
  * @property {Tally | null} tally
  * @property {HandCount[]} hand_counts
  * @property {PollResult | null} result
+ * @property {import("./e2e-client.js").E2EPoll | null} [e2e] secret polls, from open
  */
 /** @typedef {{has_voted: boolean, receipt?: string, choices?: number[]}} MyVote */
 /**
@@ -130,6 +131,7 @@ import { ApiError, request } from "./protocol.js";
  * @property {string | null} receipt
  * @property {string | null} replaces
  * @property {"pending" | "acked"} state
+ * @property {unknown} [encrypted] a secret poll: the encrypted ballot (no choice is kept)
  * @property {string | null} [signed_receipt] the server's signed statement (a signed note)
  *   that the ballot is in the minutes log; `meetingd verify --receipt` checks it
  */
@@ -177,6 +179,10 @@ export class Procedure extends EventTarget {
     this.state = null;
     /** @type {Map<number, Promise<any>>} ballots being sent, per poll */
     this.sending = new Map();
+    /** @type {Map<number, Map<string, boolean>>} closed secret polls' boards: tracker → superseded */
+    this.boards = new Map();
+    /** @type {Set<number>} */
+    this.boardsLoading = new Set();
     this.closed = false;
     /** @type {[string, (d: any) => void][]} */
     this.handlers = [
@@ -203,6 +209,16 @@ export class Procedure extends EventTarget {
       ["hand_count_recorded", (d) => this.patchPoll(d.hand_count.poll_id, (p) => {
         p.hand_counts = [...p.hand_counts.filter((x) => x.site !== d.hand_count.site), d.hand_count];
       })],
+      ["e2e_board_published", (d) => {
+        this.patchPoll(d.poll_id, (p) => {
+          if (p.e2e) p.e2e = { ...p.e2e, waiting_for: d.waiting_for, counted: d.counted };
+        });
+        this.fire("board_published", d);
+      }],
+      ["e2e_decryption_received", (d) => this.patchPoll(d.poll_id, (p) => {
+        if (p.e2e) p.e2e = { ...p.e2e, waiting_for: d.waiting_for, decrypted_by: [...p.e2e.decrypted_by, d.trustee_id] };
+      })],
+      ["trustee_key_posted", (d) => this.fire("trustee_key_posted", d)],
       ["poll_result", (d) => {
         this.patchPoll(d.poll_id, (p) => {
           p.state = "closed";
@@ -429,7 +445,7 @@ export class Procedure extends EventTarget {
       has_voted: Boolean(server?.has_voted || localAcked),
       pending: Boolean(local && local.state === "pending" && this.sending.has(pollId)),
       receipt: server?.receipt ?? localAcked?.receipt ?? null,
-      choices: server?.choices ?? localAcked?.choices ?? null,
+      choices: server?.choices ?? (localAcked && !localAcked.encrypted ? localAcked.choices : null),
     };
   }
 
@@ -456,6 +472,23 @@ export class Procedure extends EventTarget {
   }
 
   /**
+   * Cast a secret poll's ballot, encrypted on this device (e2e-client.prepareBallot).
+   * Only the encrypted ballot and its tracker are kept here, never the choice; a retry
+   * sends the same encrypted ballot, so it counts once.
+   * @param {number} pollId
+   * @param {{ballot: unknown, tracker: string}} prepared
+   */
+  castEncrypted(pollId, prepared) {
+    const previous = this.storedBallot(pollId);
+    const replaces = previous && previous.state === "acked" ? previous.ballot_id : previous?.replaces ?? null;
+    /** @type {StoredBallot} */
+    const ballot = { ballot_id: newBallotId(), choices: [], receipt: prepared.tracker, replaces, state: "pending",
+      encrypted: prepared.ballot };
+    this.storeBallot(pollId, ballot);
+    return this.send(pollId, ballot);
+  }
+
+  /**
    * @param {number} pollId
    * @param {StoredBallot} ballot
    */
@@ -473,22 +506,28 @@ export class Procedure extends EventTarget {
    */
   async sendUntilAcked(pollId, ballot) {
     /** @type {Record<string, any>} */
-    const payload = { poll_id: pollId, ballot_id: ballot.ballot_id, choices: ballot.choices };
+    const payload = ballot.encrypted
+      ? { poll_id: pollId, ballot_id: ballot.ballot_id, ballot: ballot.encrypted }
+      : { poll_id: pollId, ballot_id: ballot.ballot_id, choices: ballot.choices };
     if (ballot.replaces) payload.replaces = ballot.replaces;
+    const event = ballot.encrypted ? "cast_encrypted_ballot" : "cast_ballot";
     let delay = 1000;
     for (;;) {
       if (this.closed) throw new ApiError("network", "left the meeting");
       await this.connected();
       try {
-        const ack = await this.link.emit("cast_ballot", payload);
+        const ack = await this.link.emit(event, payload);
+        const receipt = ack.receipt ?? ack.tracker;
+        const choices = ack.choices ?? [];
         const kept = this.storedBallot(pollId);
         // keep the first statement (a retry's has no log index)
         const signed = kept && kept.ballot_id === ballot.ballot_id && kept.signed_receipt ? kept.signed_receipt : ack.signed_receipt ?? null;
         /** @type {StoredBallot} */
-        const done = { ...ballot, receipt: ack.receipt, choices: ack.choices, state: "acked", signed_receipt: signed };
+        const done = { ...ballot, receipt, choices, state: "acked", signed_receipt: signed };
         this.storeBallot(pollId, done);
         if (this.state) {
-          this.state.my_votes = { ...this.state.my_votes, [String(pollId)]: { has_voted: true, receipt: ack.receipt, choices: ack.choices } };
+          const mine = ballot.encrypted ? { has_voted: true } : { has_voted: true, receipt, choices };
+          this.state.my_votes = { ...this.state.my_votes, [String(pollId)]: mine };
           this.fire("change", { what: "polls", poll_id: pollId });
         }
         return ack;
@@ -508,6 +547,21 @@ export class Procedure extends EventTarget {
         delay = Math.min(delay * 2, 8000);
       }
     }
+  }
+
+  /**
+   * Fetch a closed secret poll's board (tracker → superseded) for "counted as cast".
+   * @param {number} pollId
+   */
+  loadBoard(pollId) {
+    if (this.boardsLoading.has(pollId)) return;
+    this.boardsLoading.add(pollId);
+    this.link.emit("get_e2e", { poll_id: pollId, board: true }).then((ack) => {
+      const board = new Map();
+      for (const entry of ack.board ?? []) board.set(entry.tracker, entry.superseded);
+      this.boards.set(pollId, board);
+      this.fire("change", { what: "polls", poll_id: pollId });
+    }, () => undefined).finally(() => this.boardsLoading.delete(pollId));
   }
 
   /** Resolves once the link is joined. */
@@ -541,11 +595,19 @@ export class Procedure extends EventTarget {
    * After close: is this member's receipt among the published ones, with the choices
    * they made? `null` when there is nothing to check (no receipt kept here).
    * @param {Poll} poll
-   * @returns {"counted" | "missing" | "different" | null}
+   * @returns {"counted" | "missing" | "different" | "tracker_counted" | "tracker_missing" | null}
    */
   receiptCheck(poll) {
     const mine = this.myVote(poll.poll_id);
     if (!poll.result || !mine.receipt) return null;
+    if (poll.e2e) {
+      const board = this.boards.get(poll.poll_id);
+      if (!board) {
+        this.loadBoard(poll.poll_id);
+        return null;
+      }
+      return board.get(mine.receipt) === false ? "tracker_counted" : "tracker_missing";
+    }
     const found = poll.result.receipts.find((r) => r.receipt === mine.receipt);
     if (!found) return "missing";
     if (mine.choices && !sameChoices(found.choices, mine.choices)) return "different";

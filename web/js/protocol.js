@@ -374,6 +374,11 @@ export class MeetingLink extends EventTarget {
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));
     socket.on("meeting_state_changed", (/** @type {any} */ d) => this.fire("meeting_state", d.meeting));
     socket.on("server_shutting_down", (/** @type {any} */ d) => this.fire("shutting_down", d));
+    socket.on("display_revoked", () => {
+      // a paired display the chair revoked: stop, and say so (no reconnecting)
+      this.close();
+      this.setStatus("disconnected", 0, new ApiError("not_authenticated", "this display was revoked", 401));
+    });
     socket.on("security_alert", (/** @type {any} */ d) => this.fire("security_alert", d.alert));
     return socket;
   }

@@ -87,6 +87,8 @@ export function renderResults(poll, { large = false, showQuestion = true } = {})
   if (poll.state !== "draft") box.append(turnout(poll));
   if (secretHidden) {
     box.append(h("p", { class: "results-sealed" }, tx("vote.secret_until_close")));
+  } else if (config.kind === "secret" && !poll.result) {
+    box.append(h("p", { class: "results-sealed results-decrypting" }, tx("vote.decrypting")));
   } else if (tally) {
     box.append(bars(poll, tally, large));
   }

@@ -412,3 +412,20 @@ export function sessionsTable(sessions, end) {
     ),
   );
 }
+
+/**
+ * Mark the Security link of the top bar when the member's role requires a second
+ * factor they do not have yet (so they find where to set it up before they need it).
+ * @param {HTMLElement | null} link
+ */
+export async function flagSecurityLink(link) {
+  if (!link) return;
+  try {
+    const st = await securityApi.status();
+    const missing = st.required && !st.totp && !st.passkeys.length;
+    link.classList.toggle("needs-attention", missing);
+    link.title = missing ? t("security.required_for_you") : "";
+  } catch {
+    // not signed in, or the server is away: leave the link as it is
+  }
+}

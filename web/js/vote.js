@@ -11,6 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { renderResults, optionLabel } from "./results.js";
 import { formatDuration } from "./speakers.js";
+import { prepareBallot, checkBallot } from "./e2e-client.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
 /** @typedef {import("./procedure.js").Poll} Poll */
@@ -22,6 +23,10 @@ import { formatDuration } from "./speakers.js";
  * @property {string} error
  * @property {boolean} retrying
  * @property {boolean} changing re-voting in a poll that allows changes
+ * @property {{ballot: unknown, tracker: string, randomness: string[]} | null} prepared a secret
+ *   poll: the ballot encrypted on this device, waiting for "confirm" (or "check this ballot")
+ * @property {boolean} encrypting
+ * @property {boolean} auditing the prepared ballot was opened for a check: it is never cast
  * @property {boolean} castHere this page cast the ballot (a reload forgets it)
  * @property {number[] | null} castChoices what this page cast, kept in memory only
  * @property {number} revealUntil "show my choice" is on until this time (ms)
@@ -31,13 +36,20 @@ import { formatDuration } from "./speakers.js";
 const REVEAL_MS = 5000;
 
 /**
- * A receipt or tracker in groups of four, so a narrow screen breaks it between groups.
+ * A receipt or tracker that a narrow screen breaks only between its groups: at its
+ * own dashes ("7HYM-FQBK-…"), or in groups of four when it has none.
  * @param {string} code
  */
 export function receiptCode(code) {
-  const groups = code.match(/.{1,4}/g) ?? [code];
+  const dashed = code.includes("-");
+  const groups = dashed ? code.split("-") : code.match(/.{1,4}/g) ?? [code];
   return h("code", { class: "receipt-code", "data-receipt": code, "aria-label": code },
-    groups.flatMap((g, i) => [i ? " " : "", h("span", { class: "receipt-group" }, g)]));
+    groups.flatMap((g, i) => [...(i ? (dashed ? ["-", h("wbr")] : [" "]) : []), h("span", { class: "receipt-group" }, g)]));
+}
+
+/** @param {string} tracker the first 16 hex digits, in groups of four */
+export function shortTracker(tracker) {
+  return (tracker.slice(0, 16).match(/.{4}/g) ?? []).join(" ");
 }
 
 /** @param {Poll} poll */
@@ -63,7 +75,8 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   function stateOf(pollId) {
     let s = ui.get(pollId);
     if (!s) {
-      s = { selected: [], step: "choose", error: "", retrying: false, changing: false, castHere: false, castChoices: null, revealUntil: 0 };
+      s = { selected: [], step: "choose", error: "", retrying: false, changing: false, prepared: null, encrypting: false,
+        auditing: false, castHere: false, castChoices: null, revealUntil: 0 };
       ui.set(pollId, s);
     }
     return s;
@@ -111,7 +124,14 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     s.retrying = false;
     render();
     try {
-      await proc.cast(poll.poll_id, s.selected);
+      if (poll.config.kind === "secret") {
+        const prepared = s.prepared;
+        if (!prepared || s.auditing) throw new Error("no encrypted ballot to cast");
+        s.prepared = null; // the randomness goes with it: nobody can open this ballot now
+        await proc.castEncrypted(poll.poll_id, prepared);
+      } else {
+        await proc.cast(poll.poll_id, s.selected);
+      }
       s.castHere = true;
       s.castChoices = [...s.selected];
       s.revealUntil = 0;
@@ -147,19 +167,84 @@ export function createVotePanel(proc, { canVote, whyNot }) {
         })),
       multi
         ? h("div", { class: "actions" },
-            h("button", { type: "button", class: "btn btn-primary btn-block", "data-action": "review-vote", onclick: () => { s.step = "confirm"; render(); } },
-              s.selected.length ? tx("vote.review") : tx("vote.review_blank")))
+            h("button", { type: "button", class: "btn btn-primary btn-block", "data-action": "review-vote",
+              disabled: poll.config.kind === "secret" && !s.selected.length,
+              onclick: () => { s.step = "confirm"; render(); } },
+              s.selected.length ? tx("vote.review") : tx(poll.config.kind === "secret" ? "vote.choose_at_least_one" : "vote.review_blank")))
         : null,
     );
   }
 
   /** @param {Poll} poll */
+  function encrypt(poll) {
+    const s = stateOf(poll.poll_id);
+    const context = poll.e2e?.context;
+    if (s.encrypting || s.prepared || !context) return;
+    s.encrypting = true;
+    setTimeout(() => { // let "encrypting…" show first
+      try {
+        s.prepared = prepareBallot(context, s.selected);
+      } catch {
+        s.error = t("vote.error.encrypt_failed");
+        s.step = "choose";
+      }
+      s.encrypting = false;
+      render();
+    }, 0);
+  }
+
+  /**
+   * A secret ballot: encrypted on this phone before it is confirmed; "check this
+   * ballot" opens it with its randomness (Benaloh) and then it is thrown away.
+   * @param {Poll} poll
+   */
+  function secretConfirm(poll) {
+    const s = stateOf(poll.poll_id);
+    const picked = s.selected.map((i) => optionLabel(poll.config, i)).join(", ");
+    if (!poll.e2e) return h("p", { class: "hint", role: "status" }, tx("vote.e2e_waiting"));
+    if (!s.prepared) {
+      encrypt(poll);
+      return h("div", { class: "vote-sending vote-encrypting", role: "status" },
+        h("span", { class: "spinner", "aria-hidden": "true" }), tx("vote.encrypting"));
+    }
+    const prepared = s.prepared;
+    if (s.auditing) {
+      let opened = /** @type {number[] | null} */ (null);
+      try { opened = checkBallot(poll.e2e.context, prepared.ballot, prepared.randomness); } catch { opened = null; }
+      const ok = opened !== null && opened.length === s.selected.length && opened.every((i) => s.selected.includes(i));
+      const inside = opened ? opened.map((i) => optionLabel(poll.config, i)).join(", ") : "?";
+      return h("div", { class: "vote-audit", "data-audit": ok ? "ok" : "failed" },
+        h("p", { class: `form-message ${ok ? "success" : "error"}`, role: "status" },
+          ok ? tx("vote.audit_ok", { choice: inside }) : tx("vote.audit_failed", { choice: inside })),
+        h("p", { class: "hint" }, tx("vote.audit_explain")),
+        h("details", {},
+          h("summary", {}, tx("vote.audit_details")),
+          h("p", {}, tx("vote.tracker"), " ", h("code", { class: "tracker-code" }, prepared.tracker)),
+          h("pre", { class: "audit-data" }, JSON.stringify({ ballot: prepared.ballot, randomness: prepared.randomness }, null, 1))),
+        h("div", { class: "vote-confirm-actions" },
+          h("button", { type: "button", class: "btn btn-primary btn-big", "data-action": "encrypt-anew",
+            onclick: () => { s.prepared = null; s.auditing = false; render(); } }, tx("vote.encrypt_anew"))));
+    }
+    return h("div", { class: "vote-confirm" },
+      h("p", { class: "vote-confirm-text" }, tx("vote.you_chose"), " ", h("strong", { class: "vote-picked" }, picked)),
+      h("p", { class: "hint" }, tx("vote.encrypted_note")),
+      h("p", { class: "hint" }, tx("vote.tracker"), " ", h("code", { class: "tracker-code" }, shortTracker(prepared.tracker))),
+      poll.config.allow_change ? null : h("p", { class: "hint" }, tx("vote.final_note")),
+      h("div", { class: "vote-confirm-actions" },
+        h("button", { type: "button", class: "btn btn-primary btn-big", "data-action": "confirm-vote", onclick: () => send(poll) }, tx("vote.confirm")),
+        h("button", { type: "button", class: "btn", "data-action": "check-ballot", onclick: () => { s.auditing = true; render(); } }, tx("vote.check_ballot")),
+        h("button", { type: "button", class: "btn btn-big", "data-action": "back", onclick: () => { s.prepared = null; s.step = "choose"; render(); } }, tx("vote.back"))),
+    );
+  }
+
+  /** @param {Poll} poll */
   function confirmStep(poll) {
+    if (poll.config.kind === "secret") return secretConfirm(poll);
     const s = stateOf(poll.poll_id);
     const picked = s.selected.length ? s.selected.map((i) => optionLabel(poll.config, i)).join(", ") : t("vote.blank");
     return h("div", { class: "vote-confirm" },
       h("p", { class: "vote-confirm-text" }, tx("vote.you_chose"), " ", h("strong", { class: "vote-picked" }, picked)),
-      poll.config.kind === "secret" ? h("p", { class: "hint" }, tx("vote.secret_note")) : h("p", { class: "hint" }, tx("vote.open_note")),
+      h("p", { class: "hint" }, tx("vote.open_note")),
       poll.config.allow_change ? null : h("p", { class: "hint" }, tx("vote.final_note")),
       h("div", { class: "vote-confirm-actions" },
         h("button", { type: "button", class: "btn btn-primary btn-big", "data-action": "confirm-vote", onclick: () => send(poll) }, tx("vote.confirm")),
@@ -226,7 +311,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   function receiptCheck(poll) {
     const check = proc.receiptCheck(poll);
     if (!check) return null;
-    const cls = check === "counted" ? "success" : "error";
+    const cls = check === "counted" || check === "tracker_counted" ? "success" : "error";
     return h("p", { class: `form-message ${cls} receipt-check`, "data-check": check }, tx(`vote.check.${check}`));
   }
 
@@ -257,7 +342,8 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   function signature(poll) {
     const s = stateOf(poll.poll_id);
     const mine = proc.myVote(poll.poll_id);
-    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result), Date.now() < s.revealUntil]);
+    return JSON.stringify([poll.state, canVote(), s, mine, Boolean(poll.result), Date.now() < s.revealUntil,
+      proc.receiptCheck(poll)]);
   }
 
   /** @param {Poll} poll */

@@ -1,0 +1,433 @@
+"""Encrypted secret polls on the server: trustees' keys, encrypted casts, the board,
+the trustees' partial decryptions and the published result (docs/e2e-ballots.md).
+
+The server never sees a choice. It checks every proof before a ballot may join a
+group commit (an invalid ballot gets its error at once and never shares a batch), keeps
+ciphertexts (``e2e_ballots``) and who voted (``poll_voters``) apart, and writes to the
+minutes: each trustee's key, the poll's context at open, and at close who voted
+(``voter_marked`` in voter order: no time, no order of voting), the board sorted by
+tracker, the sums, each partial decryption (and each refused one), and the result.
+:class:`meetingd.ballots.Ballots` calls in at open, cast, close and for views.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meeting.attendance import Person
+from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
+from meeting.roles import Role
+from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
+from voting import Counts, PollState
+from voting.ballot_box import VoterMarked
+from voting.e2e.ballot import EncryptedBallot, PollContext
+from voting.e2e.board import EncryptedBallotStored, EncryptedBox, VerifiedBallot, verify_cast
+from voting.e2e.keys import TrusteeKey, joint_key, verify_trustee_key
+from voting.e2e.record import context_from_dict
+from voting.e2e.tally import PartialDecryption, sums_to_list
+from voting.tally import PollType, Tally, TallyPart
+
+from .journal import JournalTx
+from .procedure_state import EncryptedPending, Live, LivePoll, require_open
+from .storage.e2e_models import E2EBallotRow, E2EDecryptionRow, E2EPollRow, TrusteeKeyRow
+from .storage.procedure_models import PollRow, PollVoter
+
+if TYPE_CHECKING:
+    from .ballots import PollHost
+
+logger = logging.getLogger(__name__)
+
+TRUSTEE_ROLES = (Role.CHAIR, Role.SECRETARY)
+Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
+
+
+def trustees_of(live: Live) -> list[str]:
+    """The meeting's trustees: its chair(s) and secretary(ies), by member id."""
+    return sorted(p.member_id for p in live.register.people if p.role in TRUSTEE_ROLES)
+
+
+def mark_limits(lp: LivePoll) -> tuple[int, int]:
+    config = lp.poll.config
+    if config.poll_type is PollType.MOTION:
+        return 1, 1
+    # An encrypted election ballot marks at least one candidate: the per-candidate sums
+    # cannot tell how many ballots were blank (docs/e2e-ballots.md, §5).
+    return 1, config.max_choices
+
+
+class E2EBatch:
+    """The encrypted-ballot rows of one group commit."""
+
+    def __init__(self) -> None:
+        self.ballots: dict[str, dict[str, Any]] = {}
+        self.superseded: list[str] = []
+
+    async def write(self, s: AsyncSession) -> None:
+        if self.superseded:
+            await s.execute(
+                update(E2EBallotRow)
+                .where(E2EBallotRow.ballot_key.in_(self.superseded))
+                .values(superseded=True)
+            )
+        for row in self.ballots.values():
+            s.add(E2EBallotRow(**row))
+
+
+class E2EPolls:
+    def __init__(self, proc: PollHost, *, on_result: Callable[[Live, LivePoll], Awaitable[None]]) -> None:
+        self.proc = proc
+        self.on_result = on_result
+        self.boxes: dict[int, EncryptedBox] = {}
+        self.keys: dict[int, dict[str, TrusteeKey]] = {}
+        self.verify_cpu_s = 0.0
+        """Time spent verifying ballots (the benchmark reads it)."""
+
+    # -- loading ---------------------------------------------------------------------------
+
+    async def load(self, s: AsyncSession, live: Live) -> None:
+        """Restore the meeting's trustee keys and every opened secret poll's box."""
+        mid = live.meeting_id
+        self.keys[mid] = {}
+        for row in (await s.scalars(select(TrusteeKeyRow).where(TrusteeKeyRow.meeting_id == mid))).all():
+            self.keys[mid][row.trustee_id] = TrusteeKey.from_dict(json.loads(row.key))
+        by_pk = {v: k for k, v in live.pk_of.items()}
+        for lp in live.polls.values():
+            if not lp.secret:
+                continue
+            prow = await s.get(E2EPollRow, lp.id)
+            if prow is None:
+                continue
+            ctx = context_from_dict(json.loads(prow.context))
+            trustees = {t["trustee_id"]: bytes.fromhex(t["public_share"]) for t in json.loads(prow.trustees)}
+            rows = (await s.scalars(select(E2EBallotRow).where(E2EBallotRow.poll_id == lp.id))).all()
+            voters = [
+                by_pk.get(pk, f"pk:{pk}")
+                for pk in (
+                    await s.scalars(select(PollVoter.member_pk).where(PollVoter.poll_id == lp.id))
+                ).all()
+            ]
+            parts = [
+                PartialDecryption.from_dict(json.loads(d.decryption))
+                for d in (
+                    await s.scalars(select(E2EDecryptionRow).where(E2EDecryptionRow.poll_id == lp.id))
+                ).all()
+            ]
+            self.boxes[lp.id] = EncryptedBox.restore(
+                lp.poll,
+                ctx,
+                trustees,
+                ballots=[
+                    (r.ballot_key, EncryptedBallot.from_dict(json.loads(r.ballot)), r.superseded)
+                    for r in rows
+                ],
+                voters=voters,
+                decryptions=parts,
+            )
+
+    def box(self, lp: LivePoll) -> EncryptedBox:
+        box = self.boxes.get(lp.id)
+        if box is None:
+            raise InvalidState("this secret poll has not been opened", code="poll_not_open")
+        return box
+
+    # -- views -----------------------------------------------------------------------------
+
+    def voted(self, lp: LivePoll) -> int:
+        box = self.boxes.get(lp.id)
+        return box.voted_count if box is not None else 0
+
+    def has_voted(self, lp: LivePoll, member_id: str) -> bool:
+        box = self.boxes.get(lp.id)
+        return box is not None and box.has_voted(member_id)
+
+    def poll_view(self, lp: LivePoll) -> dict[str, Any] | None:
+        """The ``e2e`` part of a secret poll's description (null before open)."""
+        box = self.boxes.get(lp.id)
+        if box is None:
+            return None
+        closed = lp.poll.state is PollState.CLOSED
+        return {
+            "context": box.ctx.to_dict(),
+            "trustees": sorted(box.trustees),
+            "decrypted_by": list(box.decrypted_by) if closed else [],
+            "waiting_for": list(box.waiting_for) if closed and lp.result is None else [],
+            "counted": box.counted if closed else None,
+        }
+
+    async def get_e2e(self, live: Live, caller: Person, p: GetE2E) -> dict[str, Any]:
+        return self.state(live, p.poll_id, p.board)
+
+    def state(self, live: Live, poll_id: int | None, with_board: bool) -> dict[str, Any]:
+        mid = live.meeting_id
+        keys = self.keys.get(mid, {})
+        trustees = trustees_of(live)
+        out: dict[str, Any] = {
+            "trustees": [
+                {
+                    "trustee_id": t,
+                    "role": live.register.person(t).role.value,
+                    "key": keys[t].to_dict() if t in keys else None,
+                }
+                for t in trustees
+            ],
+            "public_key": joint_key([keys[t] for t in trustees]).hex()
+            if trustees and all(t in keys for t in trustees)
+            else None,
+        }
+        if poll_id is not None:
+            lp = live.poll(poll_id)
+            if not lp.secret:
+                raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
+            out["poll"] = self.poll_view(lp)
+            if with_board and out["poll"] is not None and lp.poll.state is PollState.CLOSED:
+                box = self.box(lp)
+                out["board"] = [e.to_dict() for e in box.board()]
+                out["sums"] = sums_to_list(box.sums())
+        return out
+
+    # -- trustees' keys --------------------------------------------------------------------------
+
+    async def post_key(self, live: Live, caller: Person, p: PostTrusteeKey) -> dict[str, Any]:
+        payload = p.key
+        if caller.member_id not in trustees_of(live):
+            raise NotAuthorised("only the chair and the secretary hold key shares", code="not_a_trustee")
+        key = TrusteeKey.from_dict(payload, "key")
+        if key.trustee_id != caller.member_id:
+            raise NotAuthorised("a trustee posts only their own key share", code="not_a_trustee")
+        verify_trustee_key(str(live.meeting_id), key)
+        keys = self.keys.setdefault(live.meeting_id, {})
+
+        async def work(tx: JournalTx) -> None:
+            await require_open(tx, live.meeting_id)
+            if caller.member_id in keys:
+                raise Conflict("this trustee's key share is posted already", code="trustee_key_exists")
+            if any(k.share == key.share for k in keys.values()):
+                raise Conflict("the same public share was posted twice", code="duplicate_share")
+            tx.session.add(
+                TrusteeKeyRow(
+                    meeting_id=live.meeting_id, trustee_id=key.trustee_id, key=json.dumps(key.to_dict())
+                )
+            )
+            tx.record("e2e_trustee_key", **key.to_dict())
+            keys[key.trustee_id] = key
+
+        await self.proc.transaction(live, work)
+        logger.info("meeting=%s trustee=%s key share posted", live.meeting_id, key.trustee_id)
+        state = self.state(live, None, False)
+        await self.proc.emit(
+            live.meeting_id,
+            "trustee_key_posted",
+            {"trustee_id": key.trustee_id, "public_key": state["public_key"]},
+        )
+        return state
+
+    # -- open ------------------------------------------------------------------------------------
+
+    def require_keys(self, live: Live) -> list[TrusteeKey]:
+        """Every trustee's key share, or ``e2e_key_incomplete`` (checked before opening)."""
+        trustees = trustees_of(live)
+        keys = self.keys.get(live.meeting_id, {})
+        missing = [t for t in trustees if t not in keys]
+        if not trustees or missing:
+            raise InvalidState(
+                f"waiting for the key share of {', '.join(missing) or 'a trustee'}",
+                code="e2e_key_incomplete",
+                missing=missing,
+            )
+        return [keys[t] for t in trustees]
+
+    def open_poll(self, tx: JournalTx, live: Live, lp: LivePoll) -> None:
+        """Inside the opening transaction: fix the poll's context (public key, limits)."""
+        shares = self.require_keys(live)
+        lo, hi = mark_limits(lp)
+        ctx = PollContext(
+            str(live.meeting_id), str(lp.id), joint_key(shares), len(lp.poll.config.options), lo, hi
+        )
+        listed = [{"trustee_id": k.trustee_id, "public_share": k.share.hex()} for k in shares]
+        tx.session.add(
+            E2EPollRow(poll_id=lp.id, context=json.dumps(ctx.to_dict()), trustees=json.dumps(listed))
+        )
+        tx.record("e2e_poll_key", poll_id=lp.id, context=ctx.to_dict(), trustees=listed)
+        self.boxes[lp.id] = EncryptedBox(lp.poll, ctx, {k.trustee_id: k.share for k in shares})
+
+    # -- casting ----------------------------------------------------------------------------------
+
+    def verify(self, lp: LivePoll, payload: Any) -> VerifiedBallot:
+        """Check every proof, before the ballot may join a batch (~2 ms for 3 options)."""
+        box = self.box(lp)
+        started = time.process_time()
+        try:
+            return verify_cast(box.ctx, payload)
+        finally:
+            self.verify_cpu_s += time.process_time() - started
+
+    def cast_one(
+        self,
+        live: Live,
+        tx: JournalTx,
+        lp: LivePoll,
+        member_id: str,
+        c: EncryptedPending,
+        eligible: bool,
+        batch: E2EBatch,
+        voters: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        box = self.box(lp)
+        result = box.cast(member_id, c.ballot_id, c.verified, self.proc.clock(), eligible, c.replaces)
+        for ev in result.events:
+            if isinstance(ev, VoterMarked):  # in the minutes only at close (no time, no order)
+                voters.append({"poll_id": lp.id, "member_pk": live.pk_of[member_id]})
+            elif isinstance(ev, EncryptedBallotStored):
+                if ev.replaces_key is not None:
+                    pending = batch.ballots.get(ev.replaces_key)
+                    if pending is not None:
+                        pending["superseded"] = True
+                    else:
+                        batch.superseded.append(ev.replaces_key)
+                batch.ballots[ev.ballot_key] = {
+                    "ballot_key": ev.ballot_key,
+                    "poll_id": lp.id,
+                    "tracker": ev.tracker,
+                    "ballot": json.dumps(ev.ballot.to_dict()),
+                    "superseded": False,
+                }
+        ack = {**result.ack(), "poll_id": lp.id}
+        if not result.duplicate:  # the server's signed statement that this tracker is in its log
+            ack["signed_receipt"] = tx.sign_receipt(lp.id, result.tracker, None)
+        return ack
+
+    # -- close --------------------------------------------------------------------------------------
+
+    async def close_poll(self, tx: JournalTx, lp: LivePoll, counts: Counts) -> None:
+        """Inside the closing transaction (the poll already closed): publish the board
+        (sorted by tracker) and the sums; the result waits for the trustees."""
+        box = self.box(lp)
+        for voter in box.voters():
+            tx.record("voter_marked", poll_id=lp.id, voter_id=voter)
+        for entry in box.board():
+            tx.record("e2e_ballot", poll_id=lp.id, **entry.to_dict())
+        tx.record(
+            "e2e_board_closed",
+            poll_id=lp.id,
+            counted=box.counted,
+            sums=sums_to_list(box.sums()),
+            trustees=sorted(box.trustees),
+        )
+        await tx.session.execute(
+            update(E2EPollRow)
+            .where(E2EPollRow.poll_id == lp.id)
+            .values(member_counts=json.dumps({"entitled": counts.entitled, "present": counts.present}))
+        )
+
+    async def board_published(self, live: Live, lp: LivePoll) -> None:
+        box = self.box(lp)
+        await self.proc.emit(
+            live.meeting_id,
+            "e2e_board_published",
+            {"poll_id": lp.id, "counted": box.counted, "waiting_for": list(box.waiting_for)},
+        )
+
+    # -- decryption -----------------------------------------------------------------------------------
+
+    async def post_decryption(self, live: Live, caller: Person, p: PostPartialDecryption) -> dict[str, Any]:
+        lp, payload = live.poll(p.poll_id), p.decryption
+        if not lp.secret:
+            raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
+        box = self.box(lp)
+        if lp.poll.state is not PollState.CLOSED:
+            raise InvalidState("decryption starts when the poll closes", code="poll_not_closed")
+        try:
+            part = PartialDecryption.from_dict(payload, "decryption")
+            part = box.add_decryption(caller.member_id, part)
+        except (NotAuthorised, InvalidInput) as exc:
+            await self._refused(live, lp, caller, exc)
+            raise
+
+        async def work(tx: JournalTx) -> None:
+            tx.session.add(
+                E2EDecryptionRow(
+                    poll_id=lp.id, trustee_id=part.trustee_id, decryption=json.dumps(part.to_dict())
+                )
+            )
+            tx.record("e2e_partial_decryption", poll_id=lp.id, decryption=part.to_dict())
+            counts = box.counts()
+            if counts is not None:
+                await self._publish_result(tx, lp, counts)
+
+        await self.proc.transaction(live, work)
+        logger.info(
+            "meeting=%s poll=%s partial decryption from trustee=%s", live.meeting_id, lp.id, part.trustee_id
+        )
+        await self.proc.emit(
+            live.meeting_id,
+            "e2e_decryption_received",
+            {"poll_id": lp.id, "trustee_id": part.trustee_id, "waiting_for": list(box.waiting_for)},
+        )
+        if lp.result is not None:
+            await self.on_result(live, lp)
+        return {
+            "poll_id": lp.id,
+            "decrypted_by": list(box.decrypted_by),
+            "waiting_for": list(box.waiting_for),
+            "result": lp.result,
+        }
+
+    async def _refused(self, live: Live, lp: LivePoll, caller: Person, exc: MeetingError) -> None:
+        """A refused partial decryption is a fact of the meeting."""
+        if caller.member_id not in self.box(lp).trustees and exc.code != "not_a_trustee":
+            return
+
+        async def work(tx: JournalTx) -> None:
+            tx.record(
+                "e2e_partial_decryption_refused",
+                poll_id=lp.id,
+                by=caller.member_id,
+                error=exc.code,
+                field=exc.details.get("field"),
+            )
+
+        await self.proc.transaction(live, work)
+        logger.warning(
+            "meeting=%s poll=%s partial decryption refused by=%s error=%s",
+            live.meeting_id,
+            lp.id,
+            caller.member_id,
+            exc.code,
+        )
+
+    async def _publish_result(self, tx: JournalTx, lp: LivePoll, counts_: tuple[int, ...]) -> None:
+        box = self.box(lp)
+        config = lp.poll.config
+        prow = await tx.session.get(E2EPollRow, lp.id)
+        members = json.loads(prow.member_counts) if prow is not None and prow.member_counts else None
+        if members is None:
+            raise InvalidState("the member counts at close are missing", code="restore_mismatch")
+        tally = Tally(
+            config.poll_type,
+            config.options,
+            TallyPart(counts_, box.counted, 0),
+            TallyPart.empty(len(config.options)),
+            config.abstain_index,
+        )
+        outcome = config.result(tally, Counts(entitled=members["entitled"], present=members["present"]))
+        result = {
+            "type": "poll_result",
+            "poll_id": lp.id,
+            "tally": tally.to_dict(),
+            "outcome": outcome.to_dict(),
+            "receipts": [],
+            "counts": members,
+            "e2e": {"counts": list(counts_), "counted": box.counted},
+        }
+        lp.result = {k: v for k, v in result.items() if k != "type"}
+        await tx.session.execute(
+            update(PollRow).where(PollRow.id == lp.id).values(result=json.dumps(lp.result))
+        )
+        tx.record("poll_result", **lp.result)

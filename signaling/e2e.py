@@ -1,0 +1,98 @@
+"""Client→server commands of encrypted secret ballots (docs/protocol.md, "Secret ballots").
+
+Payloads are typed here; the ballot, key and decryption objects themselves are parsed
+(every point and scalar, with precise codes) by ``voting.e2e`` in the handlers
+(``meetingd/e2e_polls.py``), so a malformed ballot is refused before it can join a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from meeting.errors import InvalidInput
+from meeting.roles import Role
+from voting.receipt import check_ballot_id
+
+from .command import Access, command
+from .fields import boolean, optional_positive_int, positive_int, read_object
+
+
+def _json_object(value: object, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"'{name}' must be an object", field=name)
+    return value
+
+
+@dataclass(frozen=True)
+class GetE2E:
+    poll_id: int | None
+    board: bool
+
+    @classmethod
+    def parse(cls, payload: object) -> GetE2E:
+        p = read_object(payload, {"poll_id", "board"}, set())
+        return cls(optional_positive_int(p.get("poll_id"), "poll_id"), boolean(p, "board"))
+
+
+@dataclass(frozen=True)
+class PostTrusteeKey:
+    key: dict[str, Any]
+
+    @classmethod
+    def parse(cls, payload: object) -> PostTrusteeKey:
+        return cls(_json_object(read_object(payload, {"key"}, {"key"})["key"], "key"))
+
+
+@dataclass(frozen=True)
+class CastEncryptedBallot:
+    poll_id: int
+    ballot_id: str
+    ballot: dict[str, Any]
+    replaces: str | None
+
+    @classmethod
+    def parse(cls, payload: object) -> CastEncryptedBallot:
+        p = read_object(
+            payload, {"poll_id", "ballot_id", "ballot", "replaces"}, {"poll_id", "ballot_id", "ballot"}
+        )
+        replaces = p.get("replaces")
+        return cls(
+            positive_int(p["poll_id"], "poll_id"),
+            check_ballot_id(p["ballot_id"]),
+            _json_object(p["ballot"], "ballot"),
+            None if replaces is None else check_ballot_id(replaces, field="replaces"),
+        )
+
+
+@dataclass(frozen=True)
+class PostPartialDecryption:
+    poll_id: int
+    decryption: dict[str, Any]
+
+    @classmethod
+    def parse(cls, payload: object) -> PostPartialDecryption:
+        p = read_object(payload, {"poll_id", "decryption"}, {"poll_id", "decryption"})
+        return cls(positive_int(p["poll_id"], "poll_id"), _json_object(p["decryption"], "decryption"))
+
+
+TRUSTEES = Access.roles(Role.CHAIR, Role.SECRETARY)
+
+GET_E2E = command("get_e2e", GetE2E, Access.anyone(), "read the secret-ballot keys and board")
+POST_TRUSTEE_KEY = command(
+    "post_trustee_key", PostTrusteeKey, TRUSTEES, "post a trustee key share", also="their own share, once"
+)
+CAST_ENCRYPTED_BALLOT = command(
+    "cast_encrypted_ballot",
+    CastEncryptedBallot,
+    Access.anyone(),
+    "cast an encrypted ballot",
+    also="voting members present, active membership; every proof checked first",
+)
+POST_PARTIAL_DECRYPTION = command(
+    "post_partial_decryption",
+    PostPartialDecryption,
+    TRUSTEES,
+    "post a partial decryption",
+    also="the poll's trustees, for themselves, once, after close",
+)

@@ -1,0 +1,134 @@
+"""The browser's ballot cryptography (web/js/e2e.js, @noble/curves served by meetingd)
+and the server's (voting/e2e, libsodium) agree: a ballot made in headless Chromium
+verifies in Python, and one made in Python verifies in the browser code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from voting.e2e import ballot as eb
+from voting.e2e import group, keys, tally
+
+LOAD = "async () => { window.e2e = await import('/js/e2e.js'); return Object.keys(window.e2e).length; }"
+
+
+@pytest.fixture
+def e2e_page(open_page: Callable[..., Page]) -> Page:
+    page = open_page()
+    page.goto("/")
+    assert page.evaluate(LOAD) > 10
+    return page
+
+
+def _ctx_dict(ctx: eb.PollContext) -> dict[str, Any]:
+    d = ctx.to_dict()
+    del d["version"]
+    return d
+
+
+def test_the_browser_matches_the_rfc_generator_and_refuses_bad_points(e2e_page: Page) -> None:
+    out = e2e_page.evaluate(
+        """() => {
+        const codes = [];
+        for (const t of ['00'.repeat(32), 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+                         'E2F2AE0A6ABC4E71A884A961C500515F58E30B6AA582DD8DB6A65945E08D2D76']) {
+          try { e2e.decodePoint(t, 'p'); codes.push('accepted'); } catch (e) { codes.push(e.code); }
+        }
+        try { e2e.decodeScalar('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 's'); }
+        catch (e) { codes.push(e.code); }
+        return {codes, g: e2e.decodePoint(
+          'e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76', 'g').toHex()};
+    }"""
+    )
+    assert out["codes"] == [
+        "identity_point",
+        "non_canonical_point",
+        "non_canonical_point",
+        "scalar_out_of_range",
+    ]
+    assert out["g"] == group.GENERATOR.hex()
+
+
+def test_a_ballot_made_in_chromium_verifies_and_decrypts_in_python(e2e_page: Page) -> None:
+    made = e2e_page.evaluate(
+        """() => {
+        const a = e2e.makeTrusteeKey('41', 'chair'), b = e2e.makeTrusteeKey('41', 'secretary');
+        const y = e2e.jointKey([a.key.public_share, b.key.public_share]);
+        const d = {meeting_id: '41', poll_id: '9', public_key: y, n_options: 10, min_marks: 0, max_marks: 3};
+        const ctx = e2e.pollContext(d);
+        const ballots = [[1,0,0,1,0,0,0,0,0,1], [0,0,0,0,0,0,0,0,0,0], [1,1,0,0,0,0,0,0,0,0]]
+          .map((m) => e2e.encryptBallot(ctx, m));
+        return {keys: [a.key, b.key], secrets: [e2e.secretToHex(a.secret), e2e.secretToHex(b.secret)],
+                y, ballots};
+    }"""
+    )
+    trustees = [keys.TrusteeKey.from_dict(k) for k in made["keys"]]
+    for k in trustees:
+        keys.verify_trustee_key("41", k)
+    y = keys.joint_key(trustees)
+    assert y.hex() == made["y"]
+    ctx = eb.PollContext("41", "9", y, 10, 0, 3)
+    parsed = []
+    for item in made["ballots"]:
+        b = eb.EncryptedBallot.from_dict(item["ballot"])
+        eb.verify_ballot(ctx, b)
+        assert b.tracker() == item["tracker"]
+        parsed.append(b)
+    assert eb.audit_ballot(ctx, parsed[0], made["ballots"][0]["randomness"]) == (1, 0, 0, 1, 0, 0, 0, 0, 0, 1)
+    sums = tally.homomorphic_sums(ctx, parsed)
+    xs = [group.decode_scalar(s, "x") for s in made["secrets"]]
+    parts = [tally.partial_decrypt(ctx, k.trustee_id, x, sums) for k, x in zip(trustees, xs, strict=True)]
+    assert tally.combine(sums, parts, 3) == (2, 1, 0, 1, 0, 0, 0, 0, 0, 1)
+
+
+def test_a_ballot_made_in_python_verifies_in_the_browser_and_tampering_is_caught(e2e_page: Page) -> None:
+    x1, k1 = keys.make_trustee_key("41", "chair")
+    x2, k2 = keys.make_trustee_key("41", "secretary")
+    ctx = eb.PollContext("41", "7", keys.joint_key([k1, k2]), 3, 1, 1)
+    ballots = [eb.encrypt_ballot(ctx, m)[0] for m in ([1, 0, 0], [0, 0, 1], [1, 0, 0])]
+    sums = tally.homomorphic_sums(ctx, ballots)
+    part = tally.partial_decrypt(ctx, "chair", x1, sums)
+    tampered = ballots[0].to_dict()
+    tampered["ciphertexts"][0], tampered["ciphertexts"][1] = (
+        tampered["ciphertexts"][1],
+        tampered["ciphertexts"][0],
+    )
+    out = e2e_page.evaluate(
+        """([d, keysIn, ballots, tampered, part, sx2]) => {
+        const ctx = e2e.pollContext(d);
+        keysIn.forEach((k) => e2e.verifyTrusteeKey(d.meeting_id, k));
+        const trackers = ballots.map((b) => { e2e.verifyBallot(ctx, b); return e2e.trackerOf(b); });
+        let code = null;
+        try { e2e.verifyBallot(ctx, tampered); } catch (e) { code = e.code; }
+        let other = null;
+        const ctx8 = e2e.pollContext({...d, poll_id: '8'});
+        try { e2e.verifyBallot(ctx8, ballots[0]); } catch (e) { other = e.code; }
+        const sums = e2e.homomorphicSums(ctx, ballots);
+        e2e.verifyPartial(ctx, keysIn[0].public_share, sums, part);
+        let badPart = null;
+        try { e2e.verifyPartial(ctx, keysIn[1].public_share, sums, part); } catch (e) { badPart = e.code; }
+        const mine = e2e.partialDecrypt(ctx, 'secretary', e2e.secretFromHex(sx2), sums);
+        return {trackers, code, other, badPart, sums: e2e.sumsToWire(sums), mine};
+    }""",
+        [
+            _ctx_dict(ctx),
+            [k1.to_dict(), k2.to_dict()],
+            [b.to_dict() for b in ballots],
+            tampered,
+            part.to_dict(),
+            group.scalar_hex(x2),
+        ],
+    )
+    assert out["trackers"] == [b.tracker() for b in ballots]
+    assert out["code"] == "invalid_proof"
+    assert out["other"] == "ballot_for_another_poll"
+    assert out["badPart"] == "invalid_decryption_proof"
+    assert out["sums"] == [s.to_dict() for s in sums]
+    mine = tally.PartialDecryption.from_dict(out["mine"])
+    tally.verify_partial(ctx, k2.share, sums, mine)
+    assert tally.combine(sums, [part, mine], 3) == (2, 0, 1)
+    del x1
