@@ -105,7 +105,12 @@ def test_self_signed_https_prints_fingerprint(tmp_path: Path) -> None:
 
 
 def test_members_import_is_all_or_nothing(tmp_path: Path) -> None:
+    from meetingd.keystore import write_credentials_file
+
     data = str(tmp_path / "data")
+    # the import is recorded in the signed organisation log: the minutes key's passphrase
+    # sits in the default credentials file beside the data directory (as keys init writes it)
+    write_credentials_file(tmp_path / "data.credentials" / "minutes-key", "import test passphrase")
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "member_id,full_name,cell,contact,status\n"
