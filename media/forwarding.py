@@ -379,14 +379,14 @@ class PublishedTrack:
         if self.kind == "audio":
             if packet.audio_level is not None and self._on_audio_level is not None:
                 self._on_audio_level(self.publisher_id, packet.audio_level & 0x7F)
-            if self._muted:
-                return False
         slot = packet.seq % SEEN_PACKETS
         if self._seen[slot] == packet.seq:
             self.duplicates += 1
             return bool(self.taps)
         self._seen[slot] = packet.seq
-        self.frames += packet.frame_end
+        self.frames += packet.frame_end  # received, muted or not: the stats count what arrived
+        if self._muted and self.kind == "audio":
+            return False
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
         subscribers = self._subscribers
