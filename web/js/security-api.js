@@ -172,6 +172,9 @@ export class AlertFeed extends EventTarget {
       },
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
+      // WebSocket only, as the meeting link: a same-origin long-polling request carries
+      // no Origin header, and the server refuses a connect without one.
+      transports: ["websocket"],
     });
     this.socket.on("connect", () => this.fire("status", "live"));
     this.socket.on("disconnect", () => this.fire("status", "offline"));
