@@ -16,12 +16,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
+from meeting.clock import Clock
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
@@ -35,17 +36,25 @@ from voting.e2e.tally import PartialDecryption, sums_to_list
 from voting.tally import PollType, Tally, TallyPart
 
 from .journal import JournalTx
-from .procedure_state import EncryptedPending, Live, LivePoll, require_open
+from .procedure_state import Emit, EncryptedPending, Live, LivePoll, require_open
 from .storage.e2e_models import E2EBallotRow, E2EDecryptionRow, E2EPollRow, TrusteeKeyRow
 from .storage.procedure_models import PollRow, PollVoter
 
-if TYPE_CHECKING:
-    from .ballots import PollHost
+T = TypeVar("T")
+
+
+class PollHost(Protocol):
+    """What this service needs from the procedure (the same as meetingd.ballots.PollHost)."""
+
+    clock: Clock
+    emit: Emit
+
+    async def transaction(self, live: Live, work: Callable[[JournalTx], Awaitable[T]]) -> T: ...
+
 
 logger = logging.getLogger(__name__)
 
 TRUSTEE_ROLES = (Role.CHAIR, Role.SECRETARY)
-Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 
 
 def trustees_of(live: Live) -> list[str]:
