@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
+from meeting.clock import Clock
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
@@ -42,7 +43,6 @@ from .storage.procedure_models import PollRow, PollVoter
 logger = logging.getLogger(__name__)
 
 TRUSTEE_ROLES = (Role.CHAIR, Role.SECRETARY)
-Emit = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 
 
 def trustees_of(live: Live) -> list[str]:

@@ -59,6 +59,12 @@ def entry_checks() -> list[Any]:
                 tally_checker,
             )
         )
+    try:
+        from voting.e2e.record import E2E_TYPES, e2e_findings
+    except ImportError:  # the ristretto255 binding (rbcl) is missing
+        pass
+    else:
+        checks.append(EntryCheck("encrypted ballots", E2E_TYPES, e2e_findings))
     return checks
 
 

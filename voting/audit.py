@@ -98,19 +98,6 @@ def tally_checker(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding
                 yield from _check_result(where, entry, record)
         except (KeyError, TypeError, ValueError, MeetingError) as exc:
             yield AuditFinding(where, f"malformed {kind} entry: {exc!r}")
-    yield from _e2e_findings(entries)
-
-
-def _e2e_findings(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding]:
-    """Encrypted (secret) polls are re-checked by :mod:`voting.e2e.record`."""
-    if not any(e.get("type") == "e2e_poll_key" for e in entries):
-        return
-    try:
-        from voting.e2e.record import e2e_findings
-    except ImportError as exc:  # the ristretto255 binding (rbcl) is missing
-        yield AuditFinding("entries", f"encrypted polls not re-checked: {exc}", "warning")
-        return
-    yield from e2e_findings(entries)
 
 
 _PROSE = frozenset({"explanation", "description"})

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from meetingd.verify_cli import entry_checks
 from recorder.verifier import verify_bundle
 from voting.audit import tally_checker
+from voting.e2e.record import e2e_findings
 
 from .e2e_helpers import Trustee, encrypt, poll_context
 from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, seen
@@ -89,7 +91,7 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tm
     assert secret_result["tally"]["counts"] == [4, 3, 1]
 
     bundle = await _bundle(server, chair)
-    report = verify_bundle(bundle, tally_checker=tally_checker)
+    report = verify_bundle(bundle, checks=entry_checks())
     assert report.ok, report.summary()
     entries = [json.loads(e) if isinstance(e, str) else e for e in json.loads(bundle)["entries"]]
     assert list(tally_checker(entries)) == []
@@ -105,7 +107,7 @@ async def test_minutes_with_polls_verify_and_tamper_is_found(sign_in, server, tm
         (_tracker, "tracker"),
     ):
         altered = tamper(json.loads(json.dumps(entries)), secret_id)
-        found = [f.message for f in tally_checker(altered)]
+        found = [f.message for f in e2e_findings(altered)]
         assert any(words in m for m in found), (tamper.__name__, found)
     # a voter finds their tracker offline; a made-up one is not on the board
     path = tmp_path / "bundle.json"
