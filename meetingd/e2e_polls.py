@@ -22,7 +22,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
-from meeting.clock import Clock
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
 from meeting.roles import Role
 from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
