@@ -325,7 +325,9 @@ async def test_packets_after_an_upstream_loss_are_forwarded_at_once_not_held_for
         stats = await sfu.stats("C1-001")
         (published,) = [t for t in stats["publish"]["tracks"] if t["kind"] == "video"]
         print(f"upstream loss: server got {server_got} video packets, bob {bob_got}; {published}")
-        assert relay.stats.to_server.lost > 0 and published["packets_lost"] > 0  # loss happened
+        # loss happened on the uplink (the receiver may recover all of it by NACK, so its
+        # packets_lost can end at 0: the relay's count is the one that proves the loss)
+        assert relay.stats.to_server.lost > 0
         assert server_got > 100
         # everything the server got reached bob (RTCP-timed stats may trail by a few)
         assert bob_got >= server_got * 0.97, (bob_got, server_got)
