@@ -14,7 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +25,7 @@ from meeting.errors import InvalidState, NotAuthenticated, NotFound, RateLimited
 from .config import AuthSettings
 from .passwords import check_strength, hash_password, verify_password
 from .ratelimit import SlidingWindow
+from .security.events import EventSink
 from .storage.models import Invitation, Member, SocketToken, WebSession
 
 logger = logging.getLogger(__name__)
@@ -34,20 +35,6 @@ LOGIN_WINDOW_SECONDS = 15 * 60
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class EventSink(Protocol):
-    """Where sign-in failures and token misuse are recorded (meetingd.security.events)."""
-
-    async def record(
-        self,
-        kind: str,
-        *,
-        member_id: str | None = None,
-        address: str | None = None,
-        meeting_id: int | None = None,
-        **details: Any,
-    ) -> None: ...
 
 
 class _NoEvents:
