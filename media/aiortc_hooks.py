@@ -22,6 +22,8 @@ Hooks:
   writes finished RTP straight into the sender's SRTP session and ICE socket,
   synchronously, keeping the sender's counters (sender reports, ``getStats``)
   right; the NACKs and PLI/FIR the sender receives go to callbacks.
+* :func:`media_stream_counts` reads a receiver's media-stream counters (its
+  ``getStats()`` mixes them up with the RTX stream's).
 * :func:`request_keyframe` sends a PLI from a receiver to its remote sender.
 * :func:`on_keyframe_request` routes the PLI/FIR a sender receives to a
   callback (the stock sender would force its encoder, which we do not use).
@@ -64,6 +66,8 @@ AIORTC_VERSION = "1.16.0"
 # Name-mangled attributes we rely on (checked by the hook test).
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+_RECEIVER_REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
+_RECEIVER_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
 _SENDER_PACKETS = "_RTCRtpSender__packet_count"
 _SENDER_OCTETS = "_RTCRtpSender__octet_count"
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
@@ -403,6 +407,32 @@ def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> 
 def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | PacketTap | None:
     buffer = getattr(receiver, _RECEIVER_JITTER_BUFFER, None)
     return buffer if isinstance(buffer, FrameAssembler | PacketTap) else None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCounts:
+    """One received media stream's RTCP counters (RFC 3550 A.3, A.8)."""
+
+    packets_received: int
+    packets_lost: int
+    jitter: int
+
+
+def media_stream_counts(receiver: RTCRtpReceiver) -> InboundCounts | None:
+    """The counters of the media stream ``receiver`` gets, retransmission streams left out.
+
+    aiortc's ``getStats()`` files every SSRC of a receiver under one report id, so once an
+    RTX packet has arrived its ``inbound-rtp`` report shows the RTX stream's few packets in
+    place of the media stream's. The receiver's per-SSRC statistics are read here instead;
+    the SSRCs it learned as RTX (from the remote's parameters) are skipped, and of the rest
+    the busiest is the media stream. None before any packet."""
+    streams: dict[int, Any] = getattr(receiver, _RECEIVER_REMOTE_STREAMS, {})
+    rtx: dict[int, int] = getattr(receiver, _RECEIVER_RTX_SSRC, {})
+    media = [s for ssrc, s in streams.items() if ssrc not in rtx]
+    if not media:
+        return None
+    stream = max(media, key=lambda s: s.packets_received)
+    return InboundCounts(stream.packets_received, stream.packets_lost, stream.jitter)
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> bool:

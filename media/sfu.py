@@ -334,14 +334,15 @@ class Sfu:
                 }
                 receiver = receivers.get(mid)
                 if receiver is not None:
+                    counts = aiortc_hooks.media_stream_counts(receiver)
+                    if counts is not None:
+                        entry.update(
+                            packets_received=counts.packets_received,
+                            packets_lost=counts.packets_lost,
+                            jitter=counts.jitter,
+                        )
                     for s in (await receiver.getStats()).values():
-                        if s.type == "inbound-rtp":
-                            entry.update(
-                                packets_received=s.packetsReceived,
-                                packets_lost=s.packetsLost,
-                                jitter=s.jitter,
-                            )
-                        elif s.type == "transport":  # one bundled transport: same for all
+                        if s.type == "transport":  # one bundled transport: same for all
                             bytes_received = s.bytesReceived
                 publish.append(entry)
         subscribe: list[dict[str, Any]] = []

@@ -200,3 +200,28 @@ def test_a_lost_packet_is_given_up_and_the_next_frame_flags_a_discontinuity() ->
 )
 def test_keyframes_are_detected_from_the_bitstream(name: str, data: bytes, expected: bool) -> None:
     assert is_keyframe(name, data) is expected
+
+
+def test_receiver_keeps_per_ssrc_statistics_and_its_rtx_map() -> None:
+    """media_stream_counts reads these (getStats() files every SSRC under one report id)."""
+    from aiortc.rtcdtlstransport import RTCCertificate
+    from aiortc.rtcicetransport import RTCIceGatherer
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__remote_streams: dict[int, StreamStatistics] = {}" in init
+    assert "self.__rtx_ssrc: dict[int, int] = {}" in init
+    dtls = RTCDtlsTransport(RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()])
+    receiver = RTCRtpReceiver("video", dtls)
+    assert aiortc_hooks.media_stream_counts(receiver) is None
+    streams = getattr(receiver, aiortc_hooks._RECEIVER_REMOTE_STREAMS)
+    rtx = getattr(receiver, aiortc_hooks._RECEIVER_RTX_SSRC)
+    media, retransmissions = StreamStatistics(90000), StreamStatistics(90000)
+    for seq in range(50):
+        media.add(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000, ssrc=1))
+    for seq in range(80):  # more RTX than media: still left out by its SSRC
+        retransmissions.add(RtpPacket(payload_type=97, sequence_number=seq, ssrc=2))
+    streams[1], streams[2] = media, retransmissions
+    rtx[2] = 1
+    counts = aiortc_hooks.media_stream_counts(receiver)
+    assert counts is not None and counts.packets_received == 50 and counts.packets_lost == 0
