@@ -61,7 +61,7 @@ async def test_a_broadcast_on_one_node_reaches_members_on_the_other(two_nodes) -
         assert (await on_b.join())["ok"]
         # node b's roster broadcast reached the member connected to node a
         await wait_for(
-            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.seen("participant_joined")),
+            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.roster_changes("joined")),
             seconds=10,
         )
         assert managers[0].fast_deliveries > before  # delivered on a by the encode-once path
