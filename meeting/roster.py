@@ -51,6 +51,20 @@ class Seat:
     joined_at: datetime
     connections: set[str] = field(default_factory=set)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Seat:
+        """The seat :meth:`to_dict` wrote (another node's, forwarded; no connections)."""
+        site = d["site"]
+        return cls(
+            str(d["member_id"]),
+            str(d["full_name"]),
+            Role(d["role"]),
+            Attendance(d["attendance"]),
+            Site(int(site["id"]), str(site["name"])) if site else None,
+            ConnState(d["state"]),
+            datetime.fromisoformat(str(d["joined_at"]).replace("Z", "+00:00")),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "member_id": self.member_id,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from meeting.errors import InvalidState, MeetingError
 from meeting.roster import RosterEvent
 from signaling.command import Command, Payload
+from signaling.media import MediaSignaling
 
 from ..meetings import Meetings
 from ..procedure import Procedure
@@ -72,7 +73,22 @@ class RoutedProcedure:
         # the owner last forwarded to, per meeting: no lease lookups on the hot path; dropped
         # when the owner refuses or cannot be reached (the client's retry looks it up again)
         self._owners: dict[int, str] = {}
+        self.media: MediaSignaling | None = None
         node.serve_with(self.serve)
+
+    def use_media(self, media: MediaSignaling) -> None:
+        """Media commands for a meeting another node owns run at that node's SFU too."""
+        self.media = media
+        media.router = self
+
+    async def route_media(self, name: str, meeting_id: int, call: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._forward(meeting_id, "media", {"name": name, "call": call})
+
+    async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None:
+        try:
+            await self._forward(meeting_id, "media_closed", {"sid": sid, "reason": reason})
+        except MeetingError as exc:  # the owner's grace timer or its own failover ends it
+            logger.warning("meeting=%s media close of sid=%s not delivered: %s", meeting_id, sid, exc.code)
 
     def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None:
         self._commands[command.name] = (command, handler)
@@ -134,6 +150,11 @@ class RoutedProcedure:
             parsed = command.parse(payload["data"])  # parsed again here, as sent by the client
             live = await self.procedure.live(meeting_id)
             return await handler(live, live.register.person(str(payload["member_id"])), parsed)
+        if kind == "media" and self.media is not None:
+            return await self.media.run_forwarded(str(payload["name"]), dict(payload["call"]))
+        if kind == "media_closed" and self.media is not None:
+            await self.media.remote_closed(meeting_id, str(payload["sid"]), str(payload["reason"]))
+            return {}
         if kind == "snapshot":
             return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
         if kind == "roster":

@@ -106,3 +106,14 @@ def test_roster_deltas_send_each_member_once_in_their_latest_state() -> None:
     assert dropped is not None
     deltas.add(dropped)
     assert [c["kind"] for c in deltas.drain()] == ["updated"]
+
+
+def test_a_seat_survives_its_dict_form_as_another_node_forwards_it() -> None:
+    from meeting.roster import Seat
+
+    r = Roster([ISLAND])
+    r.join(OP, Attendance.SUB_SITE, ISLAND.id, "s1", T0)
+    seat = r.seat("C1-OP")
+    assert seat is not None
+    again = Seat.from_dict(seat.to_dict())
+    assert again.to_dict() == seat.to_dict() and again.role is Role.OPERATOR and again.site == ISLAND
