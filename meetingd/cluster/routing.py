@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from meeting.errors import InvalidState, MeetingError
-from meeting.roster import RosterEvent
+from meeting.roster import Roster, RosterEvent
 from signaling.command import Command, Payload
 from signaling.media import MediaSignaling
 
@@ -74,6 +75,9 @@ class RoutedProcedure:
         # when the owner refuses or cannot be reached (the client's retry looks it up again)
         self._owners: dict[int, str] = {}
         self.media: MediaSignaling | None = None
+        # at the owner: each meeting's latest seat per member, from every node's roster changes
+        self._seats: dict[int, dict[str, dict[str, Any]]] = {}
+        self.roster_of: Callable[[int], Roster | None] = lambda _meeting_id: None
         node.serve_with(self.serve)
 
     def use_media(self, media: MediaSignaling) -> None:
@@ -132,10 +136,30 @@ class RoutedProcedure:
             return await self.procedure.snapshot(meeting_id, member_id)
         return dict(reply["procedure"])
 
+    def _saw(self, meeting_id: int, ev: RosterEvent) -> None:
+        """The owner's view of the meeting's roster on every node (latest seat per member)."""
+        self._seats.setdefault(meeting_id, {})[str(ev.seat["member_id"])] = ev.seat
+
+    async def roster_view(self, meeting_id: int, conn: Any) -> dict[str, Any]:
+        """A join ack's roster on a cluster node: the seats of members connected to every
+        node (the owner hears every node's roster changes), this node's own seats first-hand."""
+        local = self.roster_of(meeting_id)
+        here = {seat["member_id"]: seat for seat in (local.snapshot() if local is not None else [])}
+        try:
+            reply = await self._forward(meeting_id, "roster_view", {})
+        except MeetingError as exc:  # the owner is unreachable: this node's roster, said in the log
+            logger.warning("meeting=%s join ack lists this node's roster only: %s", meeting_id, exc.code)
+            return {}
+        seats = list(self._seats.get(meeting_id, {}).values()) if reply is None else list(reply["seats"])
+        merged = {str(seat["member_id"]): seat for seat in seats} | here
+        ordered = sorted(merged.values(), key=lambda s: (s["state"] == "left", s["full_name"]))
+        return {"roster": ordered}
+
     async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
         """A member came, changed or went at this node: the owner's register must know."""
         try:
             if await self._forward(meeting_id, "roster", {"event": dataclasses.asdict(ev)}) is None:
+                self._saw(meeting_id, ev)
                 await self.procedure.on_roster(meeting_id, ev)
         except MeetingError as exc:  # the member's presence reaches the owner on its next event
             logger.warning("meeting=%s roster event not delivered to the owner: %s", meeting_id, exc.code)
@@ -158,8 +182,12 @@ class RoutedProcedure:
         if kind == "snapshot":
             return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
         if kind == "roster":
-            await self.procedure.on_roster(meeting_id, RosterEvent(**payload["event"]))
+            ev = RosterEvent(**payload["event"])
+            self._saw(meeting_id, ev)
+            await self.procedure.on_roster(meeting_id, ev)
             return {}
+        if kind == "roster_view":
+            return {"seats": list(self._seats.get(meeting_id, {}).values())}
         if kind == "interval":
             at = datetime.fromisoformat(str(payload["at"]))
             pk = int(payload["member_pk"])
