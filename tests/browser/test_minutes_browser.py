@@ -264,3 +264,61 @@ def test_officers_keys_are_made_in_their_browsers_and_the_bundle_verifies_with_t
     stored = b"".join(f.read_bytes() for f in (server_dir / "data").rglob("*") if f.is_file())
     for secret in secrets:
         assert secret not in stored
+
+
+def test_browser_cosignatures_and_backups_match_the_python_format_on_both_engines(
+    open_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    """Both key engines (WebCrypto and the @noble/curves fallback) make cosignature lines
+    that recorder.cosignature verifies, and backup files that the documented format opens;
+    an altered or foreign file is refused with its own error code."""
+    from recorder.cosignature import verify_cosignature
+    from recorder.note import VerifierKey, parse_signature_line
+
+    page = open_page(PHONE)
+    page.goto("/")
+    text = "meetingd.local/minutes/7\n3\n" + base64.b64encode(bytes(range(32))).decode() + "\n"
+    made = page.evaluate(
+        """async ([text, pass]) => {
+            const m = await import('/js/officer-key.js');
+            const out = {};
+            for (const engine of ['webcrypto', 'noble']) {
+                const name = `meetingd.local/minutes/member/T-${engine}`;
+                const k = await m.createKey(name, {engine, backupPassphrase: pass});
+                const line = await m.cosignLine(k.key, text, 1700000000);
+                await m.forgetKey(name);
+                const back = await m.restoreBackup(k.backup, pass);
+                const again = await m.cosignLine(back.key, text, 1700000001);
+                const codes = [];
+                for (const [file, p] of [[k.backup.replace(/"ciphertext": "./, '"ciphertext": "A'), pass],
+                                         [k.backup, 'a wrong passphrase'], ['{"format": 1}', pass],
+                                         [k.backup.replace(/"iv": "/, '"iv": "!!'), pass]]) {
+                    try { await m.restoreBackup(file, p); codes.push('accepted'); }
+                    catch (e) { codes.push(e.code); }
+                }
+                out[engine] = {vkey: k.verifierKey, fp: k.fingerprint, line, again, backup: k.backup,
+                               engine: back.key.engine, codes};
+            }
+            return out;
+        }""",
+        [text, BACKUP_PASS],
+    )
+    for engine, got in made.items():
+        key = VerifierKey.parse(got["vkey"])
+        assert key.fingerprint == got["fp"]
+        for line, ts in ((got["line"], 1700000000), (got["again"], 1700000001)):
+            assert line.endswith("\n")
+            done = verify_cosignature(text, parse_signature_line(line[:-1]), key)
+            assert done.timestamp == ts, engine
+        path = tmp_path / f"backup-{engine}.json"
+        path.write_text(got["backup"])
+        seed, vkey = open_backup(path, BACKUP_PASS)
+        assert vkey == got["vkey"]
+        assert Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw() == key.public_key
+        assert got["codes"] == [
+            "wrong_passphrase",
+            "wrong_passphrase",
+            "backup_malformed",
+            "backup_malformed",
+        ]
+    assert made["webcrypto"]["engine"] == "webcrypto"

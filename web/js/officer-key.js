@@ -295,6 +295,16 @@ function str(v, what) {
   return v;
 }
 
+/** @param {unknown} v @param {string} what */
+function b64Field(v, what) {
+  try {
+    return fromBase64(str(v, what));
+  } catch (err) {
+    if (err instanceof KeyError) throw err;
+    throw new KeyError("backup_malformed", `the backup file's ${what} is not base64`);
+  }
+}
+
 /**
  * Restore a backup file onto this device (non-extractable where WebCrypto can).
  * @param {string} text the file's content
@@ -311,8 +321,18 @@ export async function restoreBackup(text, passphrase) {
   }
   if (!doc || doc.format !== BACKUP_FORMAT) throw new KeyError("backup_malformed", "this is not a meetingd key backup file");
   const vkey = str(doc.verifier_key, "verifier key");
-  const [name, , material] = vkey.split("+");
-  const raw = fromBase64(str(material, "public key"));
+  // name+keyid+base64: split at the first two "+" only (base64 may contain "+")
+  const first = vkey.indexOf("+");
+  const second = first < 0 ? -1 : vkey.indexOf("+", first + 1);
+  if (second < 0) throw new KeyError("backup_malformed", "the backup's verifier key is not name+id+key");
+  const name = vkey.slice(0, first);
+  /** @type {Uint8Array} */
+  let raw;
+  try {
+    raw = fromBase64(vkey.slice(second + 1));
+  } catch {
+    throw new KeyError("backup_malformed", "the backup's public key is not base64");
+  }
   if (raw.length !== 33 || raw[0] !== SIG_COSIGNATURE_V1) throw new KeyError("backup_malformed", "the backup's verifier key is not a cosignature key");
   const pub = raw.slice(1);
   if ((await verifierKey(name, pub)) !== vkey) throw new KeyError("backup_malformed", "the backup's verifier key does not check");
@@ -320,15 +340,14 @@ export async function restoreBackup(text, passphrase) {
   if (kdf.name !== "PBKDF2" || kdf.hash !== "SHA-256" || !Number.isInteger(kdf.iterations) || kdf.iterations < 100_000 || kdf.iterations > 10_000_000) {
     throw new KeyError("backup_malformed", "the backup's key derivation is not one meetingd writes");
   }
-  const aes = await wrappingKey(passphrase, fromBase64(str(kdf.salt, "salt")), kdf.iterations);
+  const aes = await wrappingKey(passphrase, b64Field(kdf.salt, "salt"), kdf.iterations);
+  const iv = b64Field(doc.cipher?.iv, "iv");
+  const sealed = b64Field(doc.ciphertext, "ciphertext");
+  if (doc.cipher?.name !== "AES-GCM" || iv.length !== 12) throw new KeyError("backup_malformed", "the backup's cipher is not one meetingd writes");
   /** @type {Uint8Array} */
   let pkcs8;
   try {
-    pkcs8 = new Uint8Array(await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromBase64(str(doc.cipher?.iv, "iv")), additionalData: utf8.encode(vkey) },
-      aes,
-      fromBase64(str(doc.ciphertext, "ciphertext")),
-    ));
+    pkcs8 = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: utf8.encode(vkey) }, aes, sealed));
   } catch {
     throw new KeyError("wrong_passphrase", "wrong passphrase, or the file was altered");
   }
