@@ -14,6 +14,7 @@ from .figures import Figures
 from .org import Organisation
 from .org_log import OrgLog
 from .profiles import Profiles
+from .summaries import MeetingSummaries
 
 
 @dataclass(frozen=True)
@@ -32,5 +33,7 @@ def committee_services(
     events: EventSink | None = None,
 ) -> CommitteeServices:
     log = OrgLog(db, journal.signer_for(f"{origin_prefix.rstrip('/')}/org"), clock)
-    figures = Figures(db, journal)
+    summaries = MeetingSummaries(db, journal, clock)
+    journal.on_checkpoint(summaries.meeting_signed)  # a closed meeting's summary, once signed
+    figures = Figures(db, summaries)
     return CommitteeServices(log, Organisation(db, log), figures, Profiles(db, log, figures, events))
