@@ -16,7 +16,7 @@
  */
 import { api, ApiError, MeetingLink } from "./protocol.js";
 import { MediaSession } from "./media.js";
-import { createTile } from "./video.js";
+import { createTile, createScreenTile } from "./video.js";
 import { tx, t } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
@@ -148,7 +148,7 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     if (!media) {
       media = new MediaSession(link, { display: true, profile: "full" });
       /** @type {any} */ (root.querySelector(".display")).media = media;
-      for (const ev of ["remote", "publication", "muted", "spotlight", "speaker", "quality"]) {
+      for (const ev of ["remote", "publication", "muted", "spotlight", "speaker", "quality", "screen"]) {
         media.addEventListener(ev, render);
       }
       media.addEventListener("speaker", () => {
@@ -187,6 +187,8 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     return tile;
   }
 
+  const screenTile = createScreenTile();
+
   function render() {
     if (!media) return;
     const remote = media.remote();
@@ -199,6 +201,9 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     }
     const isMainRoom = (/** @type {string} */ id) => Boolean(media?.publications.get(id)?.main_room)
       || roster.get(id)?.attendance === "main_room";
+    // a shared screen takes the stage; whoever would be there joins the grid
+    const screen = media.screenTrack();
+    const sharer = screen ? media.screenSharer : null;
     let onStage = media.spotlight && remote.has(media.spotlight) ? media.spotlight : null;
     if (!onStage && lastRemoteSpeaker && remote.has(lastRemoteSpeaker)) onStage = lastRemoteSpeaker;
     if (!onStage) onStage = [...remote.keys()].find((id) => !isMainRoom(id) && remote.get(id)?.video) ?? null;
@@ -215,13 +220,18 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
       tile.setMuted(Boolean(pub?.muted));
       tile.setQuality(media.quality.get(id)?.quality ?? "unknown");
       tile.element.classList.toggle("tile-speaking", media.activeSpeaker === id);
-      if (id === onStage) continue;
+      if (id === onStage && !sharer) continue;
       if (isMainRoom(id) && id !== media.spotlight) continue;
       others.push(tile.element);
     }
-    stage.dataset.memberId = onStage ?? "";
-    if (onStage) replaceChildren(stage, tileFor(onStage).element);
+    stage.dataset.memberId = sharer ? "" : onStage ?? "";
+    stage.dataset.screen = sharer ? "on" : "off";
+    if (sharer) {
+      screenTile.show(sharer, t("media.share.screen_of", { name: nameOf(sharer) }), screen);
+      if (stage.firstChild !== screenTile.element) replaceChildren(stage, screenTile.element);
+    } else if (onStage) replaceChildren(stage, tileFor(onStage).element);
     else replaceChildren(stage, h("p", { class: "display-empty" }, tx("display.nobody")));
+    if (!sharer) screenTile.show("", "", null);
     replaceChildren(grid, others);
     grid.dataset.count = String(others.length);
   }
