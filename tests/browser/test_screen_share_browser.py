@@ -41,9 +41,8 @@ def screen_frames(page: Page, member_id: str, root: str = ".media-area") -> int:
 def assert_screen_advances(page: Page, member_id: str, root: str = ".media-area") -> None:
     wait_until(lambda: screen_frames(page, member_id, root) > 5, 20, what=f"{member_id}'s screen frames")
     before = screen_frames(page, member_id, root)
-    wait_until(
-        lambda: screen_frames(page, member_id, root) >= before + 5, 20, what=f"{member_id}'s screen to advance"
-    )
+    advanced = f"{member_id}'s screen to advance"
+    wait_until(lambda: screen_frames(page, member_id, root) >= before + 5, 20, what=advanced)
 
 
 def test_the_floor_holder_shares_a_screen_everyone_sees_it_large_and_the_chair_stops_it(
