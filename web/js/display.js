@@ -62,17 +62,18 @@ export function mountDisplay(root, ctx, meetingId) {
 }
 
 /**
- * The pairing form: type the code the chair or the secretary shows.
+ * The pairing form: type the code the chair or the secretary shows, or open the page
+ * their QR code names (`#/pair/<code>`): then it pairs at once.
  * @param {HTMLElement} root
  * @param {import("./app.js").AppContext} ctx
- * @param {{meetingId?: number, reasonKey?: string}} [options]
+ * @param {{meetingId?: number, reasonKey?: string, code?: string}} [options]
  */
-export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro" } = {}) {
+export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro", code } = {}) {
   ctx.setTitle("pair.title");
   const input = /** @type {HTMLInputElement} */ (h("input", { id: "pair-code", name: "code", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", maxlength: "16", class: "code-input", required: true }));
   const message = h("p", { class: "form-message", role: "alert" });
   const button = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary" }, tx("pair.submit")));
-  /** @param {SubmitEvent} event */
+  /** @param {Event} event */
   const submit = async (event) => {
     event.preventDefault();
     button.disabled = true;
@@ -93,7 +94,13 @@ export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro" }
       h("div", { class: "field" }, h("label", { for: "pair-code" }, tx("pair.code")), input),
       message,
       h("div", { class: "actions" }, button))));
-  input.focus();
+  if (code) {
+    // scanned: the QR is the officer's code, so pair now (a used or expired one says so)
+    input.value = code;
+    message.className = "form-message";
+    message.textContent = t("pair.pairing");
+    submit(new Event("submit"));
+  } else input.focus();
 }
 
 /**
