@@ -71,6 +71,8 @@
  * @property {string | null} paired_at
  * @property {string} code_expires_at
  * @property {string} [code] only in the answer that creates it
+ * @property {string} [pair_url] the page that pairs the device opening it (with the code)
+ * @property {string} [qr] that page as a QR code (an SVG data: URI), with the code
  */
 
 /**
