@@ -33,7 +33,6 @@ import rbcl
 from meeting.errors import InvalidInput
 
 
-
 def _remove_rbcl_copy() -> None:
     """Unlink the copy of libsodium that importing ``rbcl`` wrote to the temp dir."""
     loader = sys.modules.get("rbcl._sodium")
