@@ -29,6 +29,7 @@ Pure: the server (``meetingd/e2e_trustees.py``) and ``meetingd verify``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -322,6 +323,26 @@ class DkgRound:
                 "the threshold must be between 1 and the number of trustees", field="threshold"
             )
 
+    def copy(self) -> DkgRound:
+        """An independent copy (the server tries a step on it before it commits)."""
+        return dataclasses.replace(
+            self, keys=dict(self.keys), dealings=dict(self.dealings), confirmed=dict(self.confirmed)
+        )
+
+    @classmethod
+    def from_view(cls, meeting_id: str, view: Mapping[str, Any]) -> DkgRound:
+        """Rebuild a round from the server's public view (``get_e2e``'s ``dkg``),
+        re-checking every key and dealing in it: what a trustee's device does before it
+        deals or confirms, trusting nothing the server says."""
+        r = cls(meeting_id, int(view["round"]), tuple(view["trustees"]), int(view["threshold"]))
+        for k in view["keys"]:
+            key = EncKey.from_dict(k)
+            r.add_key(key.trustee_id, key)
+        for d in view["dealings"]:
+            dealing = Dealing.from_dict(d)
+            r.add_dealing(dealing.dealer, dealing)
+        return r
+
     def index(self, trustee_id: str) -> int:
         return self.trustees.index(trustee_id) + 1
 
@@ -493,6 +514,28 @@ class DkgRound:
                 for t in self.trustees
             ],
         }
+
+
+def apply_step(r: DkgRound, caller: str, step: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Check and apply one posted step (``key``, ``dealing``, ``confirmation``,
+    ``complaint``) to the round; returns the fields of its minutes entry."""
+    if step == "key":
+        key = EncKey.from_dict(data, "data")
+        r.add_key(caller, key)
+        return {"key": key.to_dict()}
+    if step == "dealing":
+        dealing = Dealing.from_dict(data, "data")
+        r.add_dealing(caller, dealing)
+        return {"dealing": dealing.to_dict()}
+    if step == "confirmation":
+        if set(data) != {"verification_key"}:
+            raise InvalidInput("a confirmation holds only verification_key", field="data")
+        vk = decode_point(data["verification_key"], "data.verification_key")
+        r.add_confirmation(caller, vk)
+        return {"trustee_id": caller, "verification_key": vk.hex()}
+    complaint = Complaint.from_dict(data, "data")
+    r.add_complaint(caller, complaint)
+    return {"complaint": complaint.to_dict()}
 
 
 def combine_factors(factors: Mapping[int, bytes]) -> bytes:
