@@ -87,6 +87,8 @@ class E2EPolls:
         self.boxes: dict[int, EncryptedBox] = {}
         self.keys: dict[int, dict[str, TrusteeKey]] = {}
         self.trustees = E2ETrustees(proc)
+        self.poll_rounds: dict[int, int] = {}
+        """Threshold polls: poll id → the key generation round of their key."""
         """The deputy and the threshold key generation (``meetingd.e2e_trustees``)."""
         self.verify_cpu_s = 0.0
         """Time spent verifying ballots (the benchmark reads it)."""
@@ -112,6 +114,8 @@ class E2EPolls:
             trow = await s.get(E2EPollThresholdRow, lp.id)
             threshold = trow.threshold if trow is not None else None
             indices = json.loads(trow.indices) if trow is not None else None
+            if trow is not None:
+                self.poll_rounds[lp.id] = trow.round
             rows = (await s.scalars(select(E2EBallotRow).where(E2EBallotRow.poll_id == lp.id))).all()
             voters = [
                 by_pk.get(pk, f"pk:{pk}")
@@ -165,6 +169,7 @@ class E2EPolls:
             "context": box.ctx.to_dict(),
             "trustees": sorted(box.trustees),
             "threshold": box.threshold,
+            "round": self.poll_rounds.get(lp.id),
             "decrypted_by": list(box.decrypted_by) if closed else [],
             "waiting_for": list(box.waiting_for) if closed and lp.result is None else [],
             "counted": box.counted if closed else None,
@@ -205,6 +210,8 @@ class E2EPolls:
             if not lp.secret:
                 raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
             out["poll"] = self.poll_view(lp)
+            if lp.id in self.poll_rounds:
+                out["poll_dkg"] = self.trustees.view(live, self.poll_rounds[lp.id])
             if with_board and out["poll"] is not None and lp.poll.state is PollState.CLOSED:
                 box = self.box(lp)
                 out["board"] = [e.to_dict() for e in box.board()]
@@ -288,8 +295,11 @@ class E2EPolls:
             indices = {t["trustee_id"]: t["index"] for t in done["trustees"]}
             extra = {"threshold": r.threshold, "round": r.round}
             tx.session.add(
-                E2EPollThresholdRow(poll_id=lp.id, threshold=r.threshold, indices=json.dumps(indices))
+                E2EPollThresholdRow(
+                    poll_id=lp.id, threshold=r.threshold, indices=json.dumps(indices), round=r.round
+                )
             )
+            self.poll_rounds[lp.id] = r.round
             box = EncryptedBox(
                 lp.poll,
                 ctx,

@@ -47,12 +47,15 @@ class E2ETrustees:
         self.proc = proc
         self.rounds: dict[int, DkgRound | None] = {}
         self.last_round: dict[int, int] = {}
+        self.history: dict[int, dict[int, DkgRound]] = {}
+        """Every round with a deputy, by number (a poll decrypts under the round it opened with)."""
 
     async def load(self, s: AsyncSession, live: Live) -> None:
         """Replay the meeting's stored steps (each re-checked) into its current round."""
         mid = live.meeting_id
         self.rounds[mid] = None
         self.last_round[mid] = 0
+        self.history[mid] = {}
         rows = (
             await s.scalars(
                 select(E2EDkgStepRow).where(E2EDkgStepRow.meeting_id == mid).order_by(E2EDkgStepRow.id)
@@ -62,11 +65,14 @@ class E2ETrustees:
             data = json.loads(row.data)
             self.last_round[mid] = max(self.last_round[mid], row.round)
             if row.step == "named":
-                self.rounds[mid] = (
+                named = (
                     None
                     if data["deputy"] is None
                     else DkgRound(str(mid), row.round, tuple(data["trustees"]), data["threshold"])
                 )
+                self.rounds[mid] = named
+                if named is not None:
+                    self.history[mid][row.round] = named
                 continue
             r = self.rounds[mid]
             if r is not None and r.round == row.round:
@@ -79,9 +85,10 @@ class E2ETrustees:
         r = self.current(live)
         return r.trustees[-1] if r is not None else None
 
-    def view(self, live: Live) -> dict[str, Any] | None:
-        """The ``dkg`` part of ``get_e2e``: everything public about the current round."""
-        r = self.current(live)
+    def view(self, live: Live, round_: int | None = None) -> dict[str, Any] | None:
+        """The ``dkg`` part of ``get_e2e``: everything public about the current round
+        (or the numbered one)."""
+        r = self.current(live) if round_ is None else self.history.get(live.meeting_id, {}).get(round_)
         if r is None:
             return None
         return {
@@ -135,6 +142,8 @@ class E2ETrustees:
             tx.record("e2e_trustees_named", round=round_, by=caller.member_id, **fields)
             self.rounds[mid] = new
             self.last_round[mid] = round_
+            if new is not None:
+                self.history.setdefault(mid, {})[round_] = new
 
         await self.proc.transaction(live, work)
         logger.info("meeting=%s trustees named round=%s deputy=%s", mid, round_, p.member_id)
@@ -169,6 +178,7 @@ class E2ETrustees:
             if probe.phase is Phase.COMPLETE:
                 tx.record("e2e_dkg_complete", **probe.complete())
             self.rounds[mid] = probe
+            self.history.setdefault(mid, {})[probe.round] = probe
 
         await self.proc.transaction(live, work)
         logger.info("meeting=%s dkg round=%s step=%s trustee=%s", mid, r.round, p.step, caller.member_id)

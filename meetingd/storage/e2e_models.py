@@ -106,3 +106,5 @@ class E2EPollThresholdRow(Base):
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"), primary_key=True)
     threshold: Mapped[int] = mapped_column(Integer)
     indices: Mapped[str] = mapped_column(Text)
+    round: Mapped[int] = mapped_column(Integer)
+    """The key generation round whose key the poll uses."""
