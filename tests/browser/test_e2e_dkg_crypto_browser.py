@@ -1,5 +1,5 @@
 """The browser's threshold key generation and backup file (web/js/e2e.js, e2e-client.js)
-agree with the server's (voting/e2e/dkg.py) and with docs/e2e-ballots.md §3b–§3c: a
+agree with the server's (voting/e2e/dkg.py) and with docs/e2e-ballots.md §3b and §3c: a
 round mixing a Python trustee and two browser trustees completes and decrypts, a bad
 share is shown by the browser's complaint, and the backup file opens with Python's
 ``cryptography`` from the documented format alone."""
@@ -100,9 +100,9 @@ def test_a_round_of_one_python_and_two_browser_trustees_completes_and_decrypts(p
 
 def test_the_browser_complains_about_a_bad_share_and_refuses_a_forged_dealing(page: Page) -> None:
     r = dkg.DkgRound("41", 4, TRUSTEES)
-    e_chair, key = dkg.make_enc_key("41", 4, "C1-CHAIR")
+    _e_chair, key = dkg.make_enc_key("41", 4, "C1-CHAIR")
     r.add_key("C1-CHAIR", key)
-    e_dep, key = dkg.make_enc_key("41", 4, "C1-001")
+    _e_dep, key = dkg.make_enc_key("41", 4, "C1-001")
     r.add_key("C1-001", key)
     sec = page.evaluate("() => { window.sec = e2e.makeDkgKey('41', 4, 'C1-SEC'); return window.sec.key; }")
     dkg.apply_step(r, "C1-SEC", "key", sec)
