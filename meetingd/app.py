@@ -168,6 +168,10 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
     )
     # several nodes: commands and roster changes for a meeting another node owns go there
     routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    if routed is not None:
+        routed.use_media(media)  # and media: the owner's SFU, ICE straight to the owner
+        routed.roster_of = namespace.roster
+        namespace.add_join_extra(routed.roster_view)  # the join ack lists every node's members
     namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
     hooks = SocketHooks(core.security)
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions

@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from media.events import (
     ConnectionStateChanged,
@@ -27,14 +27,16 @@ from media.events import (
 from media.sfu import Sfu
 from meeting.errors import InvalidState, MeetingError, NotAuthorised, NotFound
 from meeting.roles import Attendance, Role
-from meeting.roster import ConnState
+from meeting.roster import ConnState, Seat
 
 from . import media_commands as cmd
+from .command import Command, Payload
 from .messages import Empty
-from .namespace import NAMESPACE, Call, Connection, MeetingNamespace
+from .namespace import NAMESPACE, Call, Connection, Handler, MeetingNamespace
 
 logger = logging.getLogger(__name__)
 
+P = TypeVar("P", bound=Payload)
 SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
 IceServersFor = Callable[[str], list[dict[str, Any]]]
 
@@ -42,6 +44,41 @@ DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
 FAIR_LOSS, POOR_LOSS = 0.03, 0.10
 FAIR_RTT, POOR_RTT = 0.4, 0.8
+
+
+class MediaRouter(Protocol):
+    """Where a meeting's media runs (meetingd.cluster.routing on a cluster node): its owner
+    node holds the SFU, so a member connected to another node has its media commands run
+    there, and its ICE goes straight to the owner's announced addresses (the owner writes
+    the SDP). ``route_media`` returns None when the media runs here."""
+
+    async def route_media(
+        self, name: str, meeting_id: int, call: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None: ...
+
+
+@dataclass
+class _RemoteCaller:
+    """The member behind a connection held by another node (signaling's Caller)."""
+
+    id: int
+    member_id: str
+    full_name: str
+
+
+def forwardable(call: Call) -> dict[str, Any]:
+    """What the owner node needs to run a media command for a connection held here."""
+    member = call.conn.member
+    return {
+        "sid": call.sid,
+        "member": {"id": member.id, "member_id": member.member_id, "full_name": member.full_name},
+        "meeting_id": call.meeting_id,
+        "display_meeting": call.conn.display_meeting,
+        "seat": call.seat.to_dict() if call.seat is not None else None,
+        "data": call.data,
+    }
 
 
 # --- quality -----------------------------------------------------------------------
@@ -147,20 +184,72 @@ class MediaSignaling:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.recording: Any | None = None  # meetingd.recording.RecordingService
-        namespace.handle(cmd.MEDIA_OPEN, self._open)
-        namespace.handle(cmd.MEDIA_CLOSE, self._close)
-        namespace.handle(cmd.PUBLISH_OFFER, self._publish_offer)
-        namespace.handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
-        namespace.handle(cmd.ICE_CANDIDATE, self._ice_candidate)
-        namespace.handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
-        namespace.handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
-        namespace.handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
-        namespace.handle(cmd.SET_MEDIA_STATE, self._set_media_state)
-        namespace.handle(cmd.SPOTLIGHT, self._spotlight_event)
-        namespace.handle(cmd.GET_MEDIA_STATS, self._get_stats)
-        namespace.handle(cmd.START_RECORDING, self._start_recording)
-        namespace.handle(cmd.STOP_RECORDING, self._stop_recording)
+        # a cluster node: media runs at the meeting's owner (None: one node, all here)
+        self.router: MediaRouter | None = None
+        # owner side: connections held by other nodes whose media runs here, by sid
+        self._remote_conns: dict[str, Connection] = {}
+        # the other side: connections held here whose media runs at an owner, by sid
+        self._forwarded: dict[str, int] = {}
+        self._commands: dict[str, tuple[Command[Any], Handler[Any]]] = {}
+        self._handle(cmd.MEDIA_OPEN, self._open)
+        self._handle(cmd.MEDIA_CLOSE, self._close)
+        self._handle(cmd.PUBLISH_OFFER, self._publish_offer)
+        self._handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
+        self._handle(cmd.ICE_CANDIDATE, self._ice_candidate)
+        self._handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
+        self._handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
+        self._handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
+        self._handle(cmd.SET_MEDIA_STATE, self._set_media_state)
+        self._handle(cmd.SPOTLIGHT, self._spotlight_event)
+        self._handle(cmd.GET_MEDIA_STATS, self._get_stats)
+        self._handle(cmd.START_RECORDING, self._start_recording)
+        self._handle(cmd.STOP_RECORDING, self._stop_recording)
         namespace.on_connection_closed(self._connection_closed)
+
+    def _handle(self, command: Command[P], handler: Handler[P]) -> None:
+        """Bind a media command; on a cluster node it runs at the meeting's owner."""
+        self._commands[command.name] = (command, handler)
+
+        async def run(call: Call, payload: P) -> dict[str, Any]:
+            if self.router is not None:
+                reply = await self.router.route_media(command.name, call.meeting_id, forwardable(call))
+                if reply is not None:
+                    self._forwarded[call.sid] = call.meeting_id
+                    return reply
+            return await handler(call, payload)
+
+        self.ns.handle(command, run)
+
+    async def run_forwarded(self, name: str, info: dict[str, Any]) -> dict[str, Any]:
+        """Run a media command another node forwarded (this node owns the meeting): parsed
+        and access-checked again here, on a stand-in for that node's connection (kept by
+        sid, so the media session stays tied to it)."""
+        command, handler = self._commands[name]
+        sid, meeting_id = str(info["sid"]), int(info["meeting_id"])
+        conn = self._remote_conns.get(sid)
+        if conn is None:
+            m = info["member"]
+            conn = Connection(
+                member=_RemoteCaller(int(m["id"]), str(m["member_id"]), str(m["full_name"])), bucket=None
+            )
+            self._remote_conns[sid] = conn
+        conn.meeting_id = meeting_id
+        display = info.get("display_meeting")
+        conn.display_meeting = None if display is None else int(display)
+        seat = Seat.from_dict(info["seat"]) if info.get("seat") is not None else None
+        payload = command.parse(info.get("data"))
+        if seat is not None and not command.access.allows(seat.role):
+            raise NotAuthorised(f"only {command.access.describe()} may {command.doc}")
+        return await handler(Call(sid, conn, seat, info.get("data")), payload)
+
+    async def remote_closed(self, meeting_id: int, sid: str, reason: str) -> None:
+        """Another node's connection whose media runs here left or dropped."""
+        conn = self._remote_conns.pop(sid, None)
+        if conn is not None:
+            await self._connection_closed(sid, conn, meeting_id, reason)
+
+    def _connection(self, sid: str) -> Connection | None:
+        return self.ns.connection(sid) or self._remote_conns.get(sid)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -458,6 +547,9 @@ class MediaSignaling:
     # -- leaving ------------------------------------------------------------------
 
     async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
+        forwarded_to = self._forwarded.pop(sid, None)
+        if forwarded_to is not None and self.router is not None:
+            await self.router.media_closed(forwarded_to, sid, reason)
         pid = conn.extra.pop("media_pid", None)
         session = self._sessions.get((meeting_id, pid)) if isinstance(pid, str) else None
         if session is None or session.sid != sid:
@@ -488,7 +580,7 @@ class MediaSignaling:
         sfu = self.sfus.get(meeting_id)
         if session is None or sfu is None:
             return
-        conn = self.ns.connection(session.sid)
+        conn = self._connection(session.sid)
         if conn is not None and conn.extra.get("media_pid") == pid:
             conn.extra.pop("media_pid", None)
             if reason == "replaced":

@@ -368,9 +368,10 @@ export class MeetingLink extends EventTarget {
     socket.io.on("reconnect_attempt", (/** @type {number} */ n) => {
       if (this.status.state !== "connected") this.setStatus(this.everJoined ? "reconnecting" : "connecting", n);
     });
-    socket.on("participant_joined", (/** @type {any} */ d) => this.fire("participant", { kind: "joined", participant: d.participant }));
-    socket.on("participant_updated", (/** @type {any} */ d) => this.fire("participant", { kind: "updated", participant: d.participant }));
-    socket.on("participant_left", (/** @type {any} */ d) => this.fire("participant", { kind: "left", participant: d.participant }));
+    // roster changes come merged, a few times a second: one message per room, not per change
+    socket.on("roster_changed", (/** @type {any} */ d) => {
+      for (const change of d.changes) this.fire("participant", { kind: change.kind, participant: change.participant });
+    });
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));
     socket.on("meeting_state_changed", (/** @type {any} */ d) => this.fire("meeting_state", d.meeting));
     socket.on("server_shutting_down", (/** @type {any} */ d) => this.fire("shutting_down", d));
