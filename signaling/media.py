@@ -50,6 +50,9 @@ DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
 FAIR_LOSS, POOR_LOSS = 0.03, 0.10
 FAIR_RTT, POOR_RTT = 0.4, 0.8
+# A participant whose connections received nothing (no media, no RTCP) for this long has
+# lost its link: the chair is told at once (media_quality, link "lost").
+LINK_LOST_AFTER = 3.0
 
 
 class MediaRouter(Protocol):
@@ -154,6 +157,20 @@ def summarise(stats: dict[str, Any], previous: _Sample | None, now: float) -> tu
     }, sample
 
 
+@dataclass
+class _Link:
+    """When a participant's connections last received something (server side)."""
+
+    count: int
+    changed_at: float
+    lost: bool = False
+
+
+def link_state(quality: str, lost: bool) -> str:
+    """ok / weak / lost: what the chair sees of a site's link."""
+    return "lost" if lost else "weak" if quality == "poor" else "ok"
+
+
 # --- the events ----------------------------------------------------------------------
 
 
@@ -197,6 +214,7 @@ class MediaSignaling:
         self._screen: dict[int, str] = {}  # meeting id -> the member sharing a screen
         self._floor_of: FloorOf = lambda _meeting_id: None
         self._samples: dict[tuple[int, str], _Sample] = {}
+        self._links: dict[tuple[int, str], _Link] = {}
         self.quality: dict[int, list[dict[str, Any]]] = {}
         self._display_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -678,6 +696,7 @@ class MediaSignaling:
         if timer is not None:
             timer.cancel()
         self._samples.pop(key, None)
+        self._links.pop(key, None)
         sfu = self.sfus.get(meeting_id)
         if session is None or sfu is None:
             return
@@ -728,7 +747,7 @@ class MediaSignaling:
             for meeting_id, sfu in list(self.sfus.items()):
                 try:
                     self._check_speaker(meeting_id, sfu)
-                    if n % self._quality_every == 0:
+                    if self._check_links(meeting_id, sfu) or n % self._quality_every == 0:
                         await self._broadcast_quality(meeting_id, sfu)
                 except Exception:
                     logger.exception("meeting=%s media tick failed", meeting_id)
@@ -740,6 +759,36 @@ class MediaSignaling:
         if speaker != self._speaker.get(meeting_id):
             self._speaker[meeting_id] = speaker
             self._emit(meeting_id, "active_speaker_changed", {"member_id": speaker})
+
+    def _check_links(self, meeting_id: int, sfu: Sfu) -> bool:
+        """Note who received nothing for LINK_LOST_AFTER; True if someone's link came or went."""
+        now = asyncio.get_running_loop().time()
+        changed = False
+        for pid in sfu.participant_ids:
+            session = self._sessions.get((meeting_id, pid))
+            if session is None or session.display:
+                continue
+            try:
+                count = sfu.datagrams_received(pid)
+            except NotFound:
+                continue
+            link = self._links.get((meeting_id, pid))
+            if count is None:  # not connected (yet, or being replaced): not "lost" either
+                if link is not None and link.lost:
+                    changed = True
+                self._links.pop((meeting_id, pid), None)
+                continue
+            if link is None or count != link.count:
+                if link is not None and link.lost:
+                    changed = True
+                self._links[(meeting_id, pid)] = _Link(count, now)
+                continue
+            lost = now - link.changed_at > LINK_LOST_AFTER
+            if lost != link.lost:
+                link.lost = lost
+                changed = True
+                logger.info("meeting=%s participant=%s link %s", meeting_id, pid, "lost" if lost else "back")
+        return changed
 
     async def _broadcast_quality(self, meeting_id: int, sfu: Sfu) -> None:
         now = asyncio.get_running_loop().time()
@@ -754,6 +803,8 @@ class MediaSignaling:
                 continue
             row, sample = summarise(stats, self._samples.get((meeting_id, pid)), now)
             self._samples[(meeting_id, pid)] = sample
+            link = self._links.get((meeting_id, pid))
+            row["link"] = link_state(row["quality"], link is not None and link.lost)
             rows.append(row)
         self.quality[meeting_id] = rows
         if rows:
