@@ -6,6 +6,7 @@
  * @module e2e-client
  */
 import * as e2e from "./e2e.js";
+import { keyValueStore } from "./idb.js";
 
 /** @typedef {import("./protocol.js").MeetingLink} MeetingLink */
 /**
@@ -35,48 +36,19 @@ import * as e2e from "./e2e.js";
  */
 /** @typedef {{secret: string, public_share: string}} StoredShare */
 
-const DB = "meetingd-e2e";
-const STORE = "shares";
-
-/** @returns {Promise<IDBDatabase>} */
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-/**
- * @param {"readonly" | "readwrite"} mode
- * @param {(s: IDBObjectStore) => IDBRequest} fn
- * @returns {Promise<any>}
- */
-async function withStore(mode, fn) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const req = fn(db.transaction(STORE, mode).objectStore(STORE));
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const shares = keyValueStore("meetingd-e2e", "shares");
 
 /** @param {number} meetingId @param {string} memberId */
 const shareKey = (meetingId, memberId) => `${meetingId}/${memberId}`;
 
 /** @param {number} meetingId @param {string} memberId @returns {Promise<StoredShare | null>} */
 export async function loadShare(meetingId, memberId) {
-  return (await withStore("readonly", (s) => s.get(shareKey(meetingId, memberId)))) ?? null;
+  return (await shares.get(shareKey(meetingId, memberId))) ?? null;
 }
 
 /** @param {number} meetingId @param {string} memberId @param {StoredShare} share */
 export async function saveShare(meetingId, memberId, share) {
-  await withStore("readwrite", (s) => s.put(share, shareKey(meetingId, memberId)));
+  await shares.put(shareKey(meetingId, memberId), share);
 }
 
 /**
