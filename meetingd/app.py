@@ -167,6 +167,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
+    media.use_floor(procedure.floor_holder)  # a member shares a screen while holding the floor
     # several nodes: commands and roster changes for a meeting another node owns go there
     routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
     if routed is not None:
