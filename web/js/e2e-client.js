@@ -62,12 +62,12 @@ const dkgKey = (meetingId, memberId, round) => `${meetingId}/${memberId}/dkg/${r
 /** A threshold trustee's encryption secret e_j for a round (docs/e2e-ballots.md §3b).
  * @param {number} meetingId @param {string} memberId @param {number} round @returns {Promise<StoredShare | null>} */
 export async function loadDkgSecret(meetingId, memberId, round) {
-  return (await withStore("readonly", (s) => s.get(dkgKey(meetingId, memberId, round)))) ?? null;
+  return (await shares.get(dkgKey(meetingId, memberId, round))) ?? null;
 }
 
 /** @param {number} meetingId @param {string} memberId @param {number} round @param {StoredShare} share */
 export async function saveDkgSecret(meetingId, memberId, round, share) {
-  await withStore("readwrite", (s) => s.put(share, dkgKey(meetingId, memberId, round)));
+  await shares.put(dkgKey(meetingId, memberId, round), share);
 }
 
 // -- the passphrase-encrypted backup file (docs/e2e-ballots.md §3c) ---------------------------
