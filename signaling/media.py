@@ -25,7 +25,7 @@ from media.events import (
     SubscribeOffer,
 )
 from media.sfu import Sfu
-from meeting.errors import InvalidState, MeetingError, NotAuthorised, NotFound
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
 from meeting.roles import Attendance, Role
 from meeting.roster import ConnState, Seat
 
@@ -39,11 +39,20 @@ logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
 SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
 IceServersFor = Callable[[str], list[dict[str, Any]]]
+FloorOf = Callable[[int], str | None]  # meeting id -> the member holding the floor
+
+# A shared screen is a publish-only SFU session of its own, "screen:<member id>"; its
+# subscribers see it as that member's stream with source "screen".
+SCREEN_PREFIX = "screen:"
+SHARE_ANY_TIME = (Role.CHAIR, Role.SECRETARY)
 
 DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
 FAIR_LOSS, POOR_LOSS = 0.03, 0.10
 FAIR_RTT, POOR_RTT = 0.4, 0.8
+# A participant whose connections received nothing (no media, no RTCP) for this long has
+# lost its link: the chair is told at once (media_quality, link "lost").
+LINK_LOST_AFTER = 3.0
 
 
 class MediaRouter(Protocol):
@@ -90,6 +99,15 @@ class _Sample:
     bytes_received: int
     packets_received: int
     packets_lost: int
+
+
+def _stream_entry(stream: dict[str, object]) -> dict[str, object]:
+    """A subscribe offer's stream as the client sees it: a shared screen is its member's
+    stream with source "screen"."""
+    pid = stream.get("participant_id")
+    if isinstance(pid, str) and pid.startswith(SCREEN_PREFIX):
+        return {**stream, "participant_id": pid.removeprefix(SCREEN_PREFIX), "source": "screen"}
+    return {**stream, "source": "camera"}
 
 
 def classify(loss: float | None, rtt: float | None) -> str:
@@ -139,6 +157,20 @@ def summarise(stats: dict[str, Any], previous: _Sample | None, now: float) -> tu
     }, sample
 
 
+@dataclass
+class _Link:
+    """When a participant's connections last received something (server side)."""
+
+    count: int
+    changed_at: float
+    lost: bool = False
+
+
+def link_state(quality: str, lost: bool) -> str:
+    """ok / weak / lost: what the chair sees of a site's link."""
+    return "lost" if lost else "weak" if quality == "poor" else "ok"
+
+
 # --- the events ----------------------------------------------------------------------
 
 
@@ -150,6 +182,7 @@ class _Session:
     sid: str
     display: bool
     device: str = ""  # the client's own id for this browser tab (a reload keeps it)
+    screen: bool = False  # a shared screen's publish-only session
 
 
 class MediaSignaling:
@@ -178,7 +211,10 @@ class MediaSignaling:
         self._switches: dict[int, dict[str, tuple[bool, bool]]] = {}
         self._spotlight: dict[int, str | None] = {}
         self._speaker: dict[int, str | None] = {}
+        self._screen: dict[int, str] = {}  # meeting id -> the member sharing a screen
+        self._floor_of: FloorOf = lambda _meeting_id: None
         self._samples: dict[tuple[int, str], _Sample] = {}
+        self._links: dict[tuple[int, str], _Link] = {}
         self.quality: dict[int, list[dict[str, Any]]] = {}
         self._display_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -202,6 +238,8 @@ class MediaSignaling:
         self._handle(cmd.SET_MEDIA_STATE, self._set_media_state)
         self._handle(cmd.SPOTLIGHT, self._spotlight_event)
         self._handle(cmd.GET_MEDIA_STATS, self._get_stats)
+        self._handle(cmd.SHARE_SCREEN, self._share_screen)
+        self._handle(cmd.STOP_SCREEN_SHARE, self._stop_screen_share)
         self._handle(cmd.START_RECORDING, self._start_recording)
         self._handle(cmd.STOP_RECORDING, self._stop_recording)
         namespace.on_connection_closed(self._connection_closed)
@@ -279,6 +317,11 @@ class MediaSignaling:
 
         recording.on_change = changed
 
+    def use_floor(self, floor_of: FloorOf) -> None:
+        """Who holds the floor (the procedure's list of speakers): a member may share a
+        screen while speaking."""
+        self._floor_of = floor_of
+
     def _recording_state(self, meeting_id: int) -> dict[str, Any]:
         if self.recording is None:
             return {"recording": False, "started_at": None}
@@ -347,8 +390,17 @@ class MediaSignaling:
                 self._emit_to(
                     session.sid,
                     "subscribe_offer",
-                    {**event.description, "streams": event.streams, "new_connection": event.new_connection},
+                    {
+                        **event.description,
+                        "streams": [_stream_entry(s) for s in event.streams],
+                        "new_connection": event.new_connection,
+                    },
                 )
+        elif event.participant_id.startswith(SCREEN_PREFIX):
+            # a shared screen's facts are screen_share_changed; a failed link ends it
+            if isinstance(event, ConnectionStateChanged) and event.state in ("failed", "closed"):
+                if session is not None:
+                    self._spawn(self._end_session(meeting_id, session.pid, "failed"))
         elif isinstance(event, PublicationChanged):
             pubs = self._publications.setdefault(meeting_id, {})
             if event.audio or event.video:
@@ -371,6 +423,19 @@ class MediaSignaling:
                 )
 
     # -- events -------------------------------------------------------------------
+
+    def _sfu(self, meeting_id: int) -> Sfu:
+        """The meeting's SFU, made on first use."""
+        sfu = self.sfus.get(meeting_id)
+        if sfu is None:
+
+            def relay(event: MediaEvent, m: int = meeting_id) -> None:
+                self._on_sfu_event(m, event)
+
+            sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
+            if self.recording is not None:
+                self.recording.attach(meeting_id, sfu)
+        return sfu
 
     async def _open(self, call: Call, p: cmd.MediaOpen) -> dict[str, Any]:
         sid, conn = call.sid, call.conn
@@ -404,15 +469,7 @@ class MediaSignaling:
             )
         if other is not None:
             await self._end_session(meeting_id, pid, "replaced")  # the same tab reloaded, or take_over
-        sfu = self.sfus.get(meeting_id)
-        if sfu is None:
-
-            def relay(event: MediaEvent, m: int = meeting_id) -> None:
-                self._on_sfu_event(m, event)
-
-            sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
-            if self.recording is not None:
-                self.recording.attach(meeting_id, sfu)
+        sfu = self._sfu(meeting_id)
         self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display, p.device)
         conn.extra["media_pid"] = pid
         try:
@@ -438,6 +495,7 @@ class MediaSignaling:
             "spotlight": self._spotlight.get(meeting_id),
             "active_speaker": self._speaker.get(meeting_id),
             "recording": self._recording_state(meeting_id),
+            "screen_share": self._screen.get(meeting_id),
         }
 
     async def _close(self, call: Call, _p: Empty) -> dict[str, Any]:
@@ -457,9 +515,67 @@ class MediaSignaling:
         return {}
 
     async def _ice_candidate(self, call: Call, p: cmd.IceCandidate) -> dict[str, Any]:
+        if p.target == "screen":
+            sfu, session = self._screen_session(call)
+            await sfu.add_ice_candidate(session.pid, p.candidate, target="publish")
+            return {}
         sfu, session = self._own_session(call.conn, "ice_candidate")
         await sfu.add_ice_candidate(session.pid, p.candidate, target=p.target)
         return {}
+
+    # -- screen sharing -------------------------------------------------------------
+
+    def _screen_session(self, call: Call) -> tuple[Sfu, _Session]:
+        pid = call.conn.extra.get("screen_pid")
+        session = self._sessions.get((call.meeting_id, pid)) if isinstance(pid, str) else None
+        sfu = self.sfus.get(call.meeting_id)
+        if session is None or sfu is None:
+            raise InvalidState("this connection shares no screen", code="not_sharing")
+        return sfu, session
+
+    async def _share_screen(self, call: Call, p: cmd.Offer) -> dict[str, Any]:
+        """Publish a screen (``getDisplayMedia``) on a publish-only session of its own;
+        everyone's stage and the display show it. One share at a time per meeting."""
+        assert call.seat is not None
+        meeting_id, member_id = call.meeting_id, call.member_id
+        if call.seat.role not in SHARE_ANY_TIME and self._floor_of(meeting_id) != member_id:
+            raise NotAuthorised(
+                "only the chair, the secretary or the member who has the floor may share a screen"
+            )
+        sharer = self._screen.get(meeting_id)
+        if sharer is not None and sharer != member_id:
+            raise InvalidState(f"{sharer} is sharing a screen; one share at a time", code="screen_share_busy")
+        pid = SCREEN_PREFIX + member_id
+        if (meeting_id, pid) in self._sessions:  # the sharer starts over (a new screen or window)
+            await self._end_session(meeting_id, pid, "replaced")
+        sfu = self._sfu(meeting_id)
+        session = _Session(meeting_id, pid, member_id, call.sid, display=False, screen=True)
+        self._sessions[(meeting_id, pid)] = session
+        call.conn.extra["screen_pid"] = pid
+        await sfu.open_participant(pid, publish_only=True, owner=member_id)
+        try:
+            answer = await sfu.accept_offer(pid, p.sdp, "offer")
+        except MeetingError:
+            await self._end_session(meeting_id, pid, "refused")
+            raise
+        if not any(t.kind == "video" for t in sfu.published_tracks() if t.publisher_id == pid):
+            await self._end_session(meeting_id, pid, "refused")
+            raise InvalidInput("a screen share needs a video track", field="sdp", code="invalid_sdp")
+        self._screen[meeting_id] = member_id
+        logger.info("meeting=%s member=%s shares a screen", meeting_id, member_id)
+        self._emit(meeting_id, "screen_share_changed", {"member_id": member_id, "stopped_by": None})
+        return {"answer": answer}
+
+    async def _stop_screen_share(self, call: Call, _p: Empty) -> dict[str, Any]:
+        meeting_id = call.meeting_id
+        sharer = self._screen.get(meeting_id)
+        if sharer is None:
+            raise InvalidState("nobody is sharing a screen", code="not_sharing")
+        is_chair = call.seat is not None and call.seat.role == Role.CHAIR
+        if sharer != call.member_id and not is_chair:
+            raise NotAuthorised("only the sharer or the chair may stop the screen share")
+        await self._end_session(meeting_id, SCREEN_PREFIX + sharer, "stopped", by=call.member_id)
+        return {"member_id": sharer}
 
     async def _set_receive_profile(self, call: Call, p: cmd.ReceiveProfile) -> dict[str, Any]:
         sfu, session = self._own_session(call.conn, "set_receive_profile")
@@ -550,6 +666,9 @@ class MediaSignaling:
         forwarded_to = self._forwarded.pop(sid, None)
         if forwarded_to is not None and self.router is not None:
             await self.router.media_closed(forwarded_to, sid, reason)
+        screen = conn.extra.pop("screen_pid", None)
+        if isinstance(screen, str):  # a shared screen ends with its connection
+            await self._end_session(meeting_id, screen, reason)
         pid = conn.extra.pop("media_pid", None)
         session = self._sessions.get((meeting_id, pid)) if isinstance(pid, str) else None
         if session is None or session.sid != sid:
@@ -570,18 +689,26 @@ class MediaSignaling:
 
         self._closing[key] = asyncio.get_running_loop().call_later(grace, expire)
 
-    async def _end_session(self, meeting_id: int, pid: str, reason: str) -> None:
+    async def _end_session(self, meeting_id: int, pid: str, reason: str, *, by: str | None = None) -> None:
         key = (meeting_id, pid)
         session = self._sessions.pop(key, None)
         timer = self._closing.pop(key, None)
         if timer is not None:
             timer.cancel()
         self._samples.pop(key, None)
+        self._links.pop(key, None)
         sfu = self.sfus.get(meeting_id)
         if session is None or sfu is None:
             return
         conn = self._connection(session.sid)
-        if conn is not None and conn.extra.get("media_pid") == pid:
+        if session.screen:
+            if conn is not None and conn.extra.get("screen_pid") == pid:
+                conn.extra.pop("screen_pid", None)
+            if self._screen.get(meeting_id) == session.member_id:
+                del self._screen[meeting_id]
+                stopped_by = by if by is not None else session.member_id
+                self._emit(meeting_id, "screen_share_changed", {"member_id": None, "stopped_by": stopped_by})
+        elif conn is not None and conn.extra.get("media_pid") == pid:
             conn.extra.pop("media_pid", None)
             if reason == "replaced":
                 self._emit_to(session.sid, "media_closed", {"reason": "replaced"})
@@ -606,6 +733,7 @@ class MediaSignaling:
                 self._main_room,
                 self._muted,
                 self._speaker,
+                self._screen,
                 self.quality,
                 self._switches,
             ):
@@ -619,7 +747,7 @@ class MediaSignaling:
             for meeting_id, sfu in list(self.sfus.items()):
                 try:
                     self._check_speaker(meeting_id, sfu)
-                    if n % self._quality_every == 0:
+                    if self._check_links(meeting_id, sfu) or n % self._quality_every == 0:
                         await self._broadcast_quality(meeting_id, sfu)
                 except Exception:
                     logger.exception("meeting=%s media tick failed", meeting_id)
@@ -632,12 +760,42 @@ class MediaSignaling:
             self._speaker[meeting_id] = speaker
             self._emit(meeting_id, "active_speaker_changed", {"member_id": speaker})
 
+    def _check_links(self, meeting_id: int, sfu: Sfu) -> bool:
+        """Note who received nothing for LINK_LOST_AFTER; True if someone's link came or went."""
+        now = asyncio.get_running_loop().time()
+        changed = False
+        for pid in sfu.participant_ids:
+            session = self._sessions.get((meeting_id, pid))
+            if session is None or session.display:
+                continue
+            try:
+                count = sfu.datagrams_received(pid)
+            except NotFound:
+                continue
+            link = self._links.get((meeting_id, pid))
+            if count is None:  # not connected (yet, or being replaced): not "lost" either
+                if link is not None and link.lost:
+                    changed = True
+                self._links.pop((meeting_id, pid), None)
+                continue
+            if link is None or count != link.count:
+                if link is not None and link.lost:
+                    changed = True
+                self._links[(meeting_id, pid)] = _Link(count, now)
+                continue
+            lost = now - link.changed_at > LINK_LOST_AFTER
+            if lost != link.lost:
+                link.lost = lost
+                changed = True
+                logger.info("meeting=%s participant=%s link %s", meeting_id, pid, "lost" if lost else "back")
+        return changed
+
     async def _broadcast_quality(self, meeting_id: int, sfu: Sfu) -> None:
         now = asyncio.get_running_loop().time()
         rows = []
         for pid in sfu.participant_ids:
             session = self._sessions.get((meeting_id, pid))
-            if session is None or session.display:
+            if session is None or session.display or session.screen:
                 continue
             try:
                 stats = await sfu.stats(pid)
@@ -645,6 +803,8 @@ class MediaSignaling:
                 continue
             row, sample = summarise(stats, self._samples.get((meeting_id, pid)), now)
             self._samples[(meeting_id, pid)] = sample
+            link = self._links.get((meeting_id, pid))
+            row["link"] = link_state(row["quality"], link is not None and link.lost)
             rows.append(row)
         self.quality[meeting_id] = rows
         if rows:

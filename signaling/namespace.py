@@ -144,6 +144,8 @@ class MeetingNamespace:
         self._conns: dict[str, Connection] = {}
         self._roster_pending: dict[int, RosterDeltas] = {}
         self.roster_tick_s = ROSTER_TICK_S
+        if isinstance(sio.manager, fanout.RedisFanout):
+            sio.manager.on_back = self.resync_everyone
         self._rosters: dict[int, Roster] = {}
         self._meeting_state: dict[int, str] = {}
         self._expiry: dict[tuple[int, str], asyncio.TimerHandle] = {}
@@ -283,6 +285,11 @@ class MeetingNamespace:
         pending = self._roster_pending.pop(meeting_id, None)
         if pending:
             await self.emit_to_meeting(meeting_id, "roster_changed", {"changes": pending.drain()})
+
+    async def resync_everyone(self) -> None:
+        """Redis was unreachable and is back: every client, on every node, may have missed
+        broadcasts, so each is told to read the meeting's state again (it re-joins)."""
+        await self.sio.emit("resync", {"reason": "broadcasts_lost"}, namespace=NAMESPACE)
 
     def on_roster_change(self, listener: RosterListener) -> None:
         """Call ``listener(meeting_id, event)`` after each roster event is applied."""
