@@ -355,7 +355,8 @@ class Journal:
     async def add_cosignature(self, meeting_id: int, size: int, sig: NoteSignature) -> str:
         """Append one (already verified) cosignature line to the stored checkpoint of ``size``."""
         async with self._db() as s, s.begin():
-            row = await s.get(MinutesCheckpoint, (meeting_id, size))
+            # locked (PostgreSQL): an officer's cosignature may be added at the same moment
+            row = await s.get(MinutesCheckpoint, (meeting_id, size), with_for_update=True)
             if row is None:
                 raise InvalidState(f"meeting {meeting_id} has no checkpoint of size {size}")
             if not any(

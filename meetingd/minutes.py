@@ -502,7 +502,7 @@ class MinutesService:
             )
         clock = now or self._clock()
         async with self._lock(meeting_id), self._db() as s, s.begin():
-            row = await self._final_checkpoint(s, meeting_id)
+            row = await self._final_checkpoint(s, meeting_id, for_update=True)
             note = parse_signed_note(row.note)
             cp = Checkpoint.parse(note.text)
             try:
@@ -547,14 +547,20 @@ class MinutesService:
             },
         }
 
-    async def _final_checkpoint(self, s: AsyncSession, meeting_id: int) -> MinutesCheckpoint:
-        """The sealed log's last checkpoint, covering every entry (the one officers cosign)."""
-        row = await s.scalar(
+    async def _final_checkpoint(
+        self, s: AsyncSession, meeting_id: int, *, for_update: bool = False
+    ) -> MinutesCheckpoint:
+        """The sealed log's last checkpoint, covering every entry (the one officers cosign).
+
+        ``for_update``: locked until the transaction ends (PostgreSQL), for a writer that adds
+        a line to it; the witness push (Journal.add_cosignature) locks it the same way."""
+        query = (
             select(MinutesCheckpoint)
             .where(MinutesCheckpoint.meeting_id == meeting_id)
             .order_by(MinutesCheckpoint.size.desc())
             .limit(1)
         )
+        row = await s.scalar(query.with_for_update() if for_update else query)
         last = await s.scalar(
             select(MinutesEntry)
             .where(MinutesEntry.meeting_id == meeting_id)

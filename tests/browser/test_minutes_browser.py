@@ -333,3 +333,17 @@ def test_browser_cosignatures_and_backups_match_the_python_format_on_both_engine
             "backup_malformed",
         ]
     assert made["webcrypto"]["engine"] == "webcrypto"
+    # what the page signs is the checkpoint text: it must be this meeting's, of the size and
+    # root it shows (a server must not get a signature over another meeting's checkpoint)
+    root_hex = bytes(range(32)).hex()
+    checks = page.evaluate(
+        """async ([text, root]) => {
+            const m = await import('/js/minutes.js');
+            const other = 'ff' + root.slice(2);
+            return [m.checkpointMatches(text, 7, 3, root), m.checkpointMatches(text, 8, 3, root),
+                    m.checkpointMatches(text, 7, 4, root), m.checkpointMatches(text, 7, 3, other),
+                    m.checkpointMatches(text.replace('/7', '/17'), 7, 3, root)];
+        }""",
+        [text, root_hex],
+    )
+    assert checks == [True, False, False, False, False]

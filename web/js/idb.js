@@ -31,9 +31,13 @@ export function keyValueStore(dbName, storeName) {
     const db = await open();
     try {
       return await new Promise((resolve, reject) => {
-        const req = fn(db.transaction(storeName, mode).objectStore(storeName));
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
+        // settled when the transaction commits, not when the request succeeds: a write that
+        // is aborted at commit (quota) must not look stored (it may be the only key copy)
+        const tx = db.transaction(storeName, mode);
+        const req = fn(tx.objectStore(storeName));
+        tx.oncomplete = () => resolve(req.result);
+        tx.onabort = () => reject(tx.error || req.error || new Error("IndexedDB transaction aborted"));
+        tx.onerror = () => reject(tx.error || req.error);
       });
     } finally {
       db.close();

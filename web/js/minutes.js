@@ -21,6 +21,26 @@ import { cosignLine } from "./officer-key.js";
 export { formatFingerprint };
 
 /**
+ * Whether a checkpoint's text (C2SP tlog-checkpoint: origin, size, base64 root hash) is this
+ * meeting's log, of the size and root shown: what an officer signs is the text, so a server
+ * must not get a signature over another meeting's checkpoint by showing this one's figures.
+ * @param {string} text @param {number | string} meetingId @param {number} size @param {string} rootHex
+ * @returns {boolean}
+ */
+export function checkpointMatches(text, meetingId, size, rootHex) {
+  const [origin, sizeLine, rootLine] = text.split("\n");
+  if (!origin || !origin.endsWith(`/${meetingId}`) || origin.includes(" ")) return false;
+  if (sizeLine !== String(size)) return false;
+  try {
+    const bytes = Uint8Array.from(atob(rootLine || ""), (c) => c.charCodeAt(0));
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return bytes.length === 32 && hex === rootHex.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * @param {HTMLElement} root
  * @param {import("./app.js").AppContext} ctx
  * @param {number} meetingId
@@ -183,6 +203,11 @@ export function mountMinutes(root, ctx, meetingId) {
           try {
             const fresh = await minutesApi.view(meetingId); // sign exactly what the server holds now
             if (!fresh.checkpoint || fresh.checkpoint.text !== cp.text) { view = fresh; render(); return; }
+            // what is signed is the text: it must be this meeting's log, of the size and root shown
+            if (!checkpointMatches(cp.text, meetingId, cp.size, cp.root_hash)) {
+              msg.textContent = t("minutes.checkpoint_mismatch");
+              return;
+            }
             const line = await cosignLine(here.key, cp.text);
             const res = await minutesApi.cosign(meetingId, line);
             view = res.minutes;
