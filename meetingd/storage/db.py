@@ -65,7 +65,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 # Table modules beyond models.py register on the same Base when imported here.
 from . import display_models as _display_models  # noqa: E402,F401
 from . import e2e_models as _e2e_models  # noqa: E402
-from . import minutes_models as _minutes_models  # noqa: E402,F401
+from . import minutes_models as _minutes_models  # noqa: E402
 from . import org_models as _org_models  # noqa: E402,F401
 from . import participation_models as _participation_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
@@ -74,6 +74,7 @@ from . import speaking_models as _speaking_models  # noqa: E402,F401
 from . import witness_models as _witness_models  # noqa: E402,F401
 
 V5_STEPS.append(_e2e_models.retire_plaintext_secret_ballots)
+V5_STEPS.append(_minutes_models.retire_server_held_officer_keys)
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:

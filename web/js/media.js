@@ -12,9 +12,21 @@
  * replaced by starting over with `media_open` (the server replaces the session and
  * its connections); the state is `reconnecting` until both connections are up again.
  *
+ * Watching the link: every 500 ms the client reads what its connections received
+ * (getStats: packets and bytes of every inbound stream, and each transport's bytes, which
+ * include the server's RTCP). Nothing for 1.5 s is a dead link whatever ICE says: the
+ * state is `reconnecting` (never "connected" over a dead link) and `stalled` is true;
+ * per publisher, a video that stops while their camera is on is `frozen`.
+ *
  * Events (CustomEvent `detail`): `state` {@link MediaStatus}, `local` {stream, error},
  * `remote` Map<member_id, RemoteMedia>, `publication`, `muted` {member_id, muted},
- * `spotlight` {member_id}, `speaker` {member_id}, `quality` rows, `closed` {reason}.
+ * `spotlight` {member_id}, `speaker` {member_id}, `quality` rows, `closed` {reason},
+ * `screen` {member_id, stopped_by} (who shares a screen; {@link MediaSession#screenTrack}),
+ * `inbound` {stalled, frozen: Set<member_id>}.
+ *
+ * Screen sharing is a third connection, publish-only: {@link MediaSession#shareScreen}
+ * offers one `getDisplayMedia` video track with `share_screen`; the others receive it on
+ * their subscribe connection as an m-line with `source: "screen"`.
  * @module media
  */
 import { ApiError } from "./protocol.js";
@@ -28,7 +40,7 @@ import { ApiError } from "./protocol.js";
  * device of theirs took it over (they can take it back).
  * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed" | "elsewhere" | "moved"} MediaState
  */
-/** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
+/** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null, stalled?: boolean}} MediaStatus */
 /**
  * @typedef {object} Publication what a participant publishes, and their own switches
  * @property {string} member_id
@@ -46,9 +58,10 @@ import { ApiError } from "./protocol.js";
  * @property {number | null} bitrate_kbps
  * @property {number | null} loss
  * @property {number | null} rtt_ms
+ * @property {"ok" | "weak" | "lost"} [link] the server's view of their link
  */
 /** @typedef {{memberId: string, audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} RemoteMedia */
-/** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video"}} StreamEntry */
+/** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video", source?: "camera" | "screen"}} StreamEntry */
 
 /** Sender caps for a weak uplink: bits per second and resolution divider. */
 export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, scaleResolutionDownBy?: number}>} */ ({
@@ -60,6 +73,7 @@ export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, sc
 const SERVER_EVENTS = [
   "subscribe_offer", "publication_changed", "participant_muted", "spotlight_changed",
   "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
+  "screen_share_changed",
 ];
 const GATHER_WAIT_MS = 1500;
 /** This browser tab's own id, kept over a reload: the server tells a reload from a second device. */
@@ -80,6 +94,9 @@ function deviceId() {
 /** What we ask of the camera. */
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
+/** How often the inbound counters are read, and how long nothing may arrive before we say so. */
+const INBOUND_POLL_MS = 500;
+const STALL_AFTER_MS = 1500;
 
 /**
  * A named moment on the page's timeline (bench/join_bench.py reads them); costs nothing.
@@ -117,11 +134,13 @@ function gathered(pc, ms) {
 export class MediaSession extends EventTarget {
   /**
    * @param {import("./protocol.js").MeetingLink} link a joined meeting link
-   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode, mic?: boolean, camera?: boolean}} [options]
+   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode, mic?: boolean, camera?: boolean, memberId?: string}} [options]
    */
   constructor(link, options = {}) {
     super();
     this.link = link;
+    /** our own member id (tells our screen share from someone else's) */
+    this.memberId = options.memberId ?? "";
     this.display = Boolean(options.display);
     this.mainRoom = Boolean(options.mainRoom);
     /** @type {SendMode} */
@@ -154,6 +173,14 @@ export class MediaSession extends EventTarget {
     this.spotlight = null;
     /** @type {string | null} */
     this.activeSpeaker = null;
+    /** @type {string | null} who shares a screen now (the server's word) */
+    this.screenSharer = null;
+    /** @type {RTCPeerConnection | null} our own screen share's connection */
+    this.screenPc = null;
+    /** @type {MediaStream | null} what getDisplayMedia gave us */
+    this.screenStream = null;
+    /** the server told everyone our share started (a later other sharer or null ends it) */
+    this.screenConfirmed = false;
     this.everConnected = false;
     this.closed = false;
     /** the next media_open takes the media over from the member's other device */
@@ -165,6 +192,17 @@ export class MediaSession extends EventTarget {
     this.recoveryTimer = undefined;
     /** @type {Record<string, (data: any) => void>} */
     this.handlers = {};
+    /** nothing has arrived for STALL_AFTER_MS on the connections we have */
+    this.stalled = false;
+    /** @type {Set<string>} publishers whose video stopped arriving while their camera is on */
+    this.frozen = new Set();
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.inboundTimer = undefined;
+    this.inboundBusy = false;
+    /** @type {{total: number, at: number}} */
+    this.inboundLast = { total: -1, at: 0 };
+    /** @type {Map<string, {packets: number, at: number}>} per publisher: video packets, when they last grew */
+    this.videoLast = new Map();
     const socket = link.socket;
     for (const event of SERVER_EVENTS) {
       const fn = (/** @type {any} */ data) => this.onServerEvent(event, data);
@@ -213,10 +251,90 @@ export class MediaSession extends EventTarget {
     this.publications = new Map((ack.publications || []).map((/** @type {Publication} */ p) => [p.member_id, p]));
     this.spotlight = ack.spotlight ?? null;
     this.activeSpeaker = ack.active_speaker ?? null;
+    this.screenSharer = ack.screen_share ?? null;
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
     this.fire("publication", null);
     this.fire("spotlight", { member_id: this.spotlight });
     if (this.send !== "none") await this.publish(generation);
+    this.watchInbound();
     this.updateState();
+  }
+
+  // ---- watching what arrives --------------------------------------------------------
+
+  /** Read the inbound counters every INBOUND_POLL_MS (once per session). */
+  watchInbound() {
+    if (this.inboundTimer !== undefined || this.closed) return;
+    this.inboundTimer = setInterval(() => {
+      if (this.inboundBusy) return;
+      this.inboundBusy = true;
+      this.checkInbound().catch(() => undefined).finally(() => { this.inboundBusy = false; });
+    }, INBOUND_POLL_MS);
+  }
+
+  /** Compare what arrived with the last reading: a link that went quiet, a frozen video. */
+  async checkInbound() {
+    const now = performance.now();
+    const pcs = [this.publishPc, this.subscribePc].filter((pc) => pc !== null && pc.connectionState !== "closed" && pc.remoteDescription);
+    if (!pcs.length) {
+      // between connections (recovering): a stall stays until something arrives again
+      this.inboundLast = { total: -1, at: now };
+      return;
+    }
+    let total = 0;
+    /** @type {Map<string, number>} */
+    const video = new Map();
+    for (const pc of /** @type {RTCPeerConnection[]} */ (pcs)) {
+      const report = await pc.getStats();
+      for (const s of report.values()) {
+        if (s.type === "transport") total += s.bytesReceived || 0;
+        else if (s.type === "inbound-rtp") total += (s.packetsReceived || 0) + (s.bytesReceived || 0);
+      }
+    }
+    const sub = this.subscribePc;
+    if (sub) {
+      for (const t of sub.getTransceivers()) {
+        const entry = t.mid ? this.streams.get(t.mid) : undefined;
+        if (!entry || !entry.participant_id || entry.kind !== "video") continue;
+        for (const s of (await t.receiver.getStats()).values()) {
+          if (s.type === "inbound-rtp") video.set(entry.participant_id, s.packetsReceived || 0);
+        }
+      }
+    }
+    if (total !== this.inboundLast.total) {
+      this.inboundLast = { total, at: now };
+      if (total > 0) this.setStalled(false); // something arrives
+    } else if (total > 0 && now - this.inboundLast.at > STALL_AFTER_MS) {
+      this.setStalled(true); // it arrived, and then stopped
+    }
+    /** @type {Set<string>} */
+    const frozen = new Set();
+    for (const [id, packets] of video) {
+      const last = this.videoLast.get(id);
+      if (!last || packets !== last.packets) {
+        this.videoLast.set(id, { packets, at: now });
+        continue;
+      }
+      const pub = this.publications.get(id);
+      const expected = pub?.video !== false && pub?.camera_on !== false && this.profile !== "audio_only";
+      if (expected && packets > 0 && now - last.at > STALL_AFTER_MS) frozen.add(id);
+    }
+    for (const id of this.videoLast.keys()) if (!video.has(id)) this.videoLast.delete(id);
+    const changed = frozen.size !== this.frozen.size || [...frozen].some((id) => !this.frozen.has(id));
+    if (changed) {
+      this.frozen = frozen;
+      this.fire("inbound", { stalled: this.stalled, frozen: this.frozen });
+    }
+  }
+
+  /** @param {boolean} stalled */
+  setStalled(stalled) {
+    if (stalled === this.stalled) return;
+    this.stalled = stalled;
+    this.status = { ...this.status, stalled };
+    this.fire("inbound", { stalled, frozen: this.frozen });
+    this.updateState();
+    this.fireState();
   }
 
   /** "Use this device for video": take the media over from the member's other device. */
@@ -274,7 +392,7 @@ export class MediaSession extends EventTarget {
     if (!pc) return out;
     for (const t of pc.getTransceivers()) {
       const entry = t.mid ? this.streams.get(t.mid) : undefined;
-      if (!entry || !entry.participant_id) continue;
+      if (!entry || !entry.participant_id || entry.source === "screen") continue;
       const item = out.get(entry.participant_id) ?? { memberId: entry.participant_id, audio: null, video: null };
       item[entry.kind] = t.receiver.track;
       out.set(entry.participant_id, item);
@@ -282,20 +400,102 @@ export class MediaSession extends EventTarget {
     return out;
   }
 
-  /** Inbound figures of one publisher's video and audio, from the subscribe connection. */
+  /** Inbound figures of one publisher's video and audio (and screen), from the subscribe connection. */
   async inboundStats(/** @type {string} */ memberId) {
-    /** @type {{video: any, audio: any}} */
-    const found = { video: null, audio: null };
+    /** @type {{video: any, audio: any, screen: any}} */
+    const found = { video: null, audio: null, screen: null };
     const pc = this.subscribePc;
     if (!pc) return found;
     for (const t of pc.getTransceivers()) {
       const entry = t.mid ? this.streams.get(t.mid) : undefined;
       if (!entry || entry.participant_id !== memberId) continue;
       for (const s of (await t.receiver.getStats()).values()) {
-        if (s.type === "inbound-rtp") found[entry.kind] = s;
+        if (s.type === "inbound-rtp") found[entry.source === "screen" ? "screen" : entry.kind] = s;
       }
     }
     return found;
+  }
+
+  /** @returns {MediaStreamTrack | null} the shared screen we receive now (someone else's) */
+  screenTrack() {
+    const pc = this.subscribePc;
+    if (!pc || !this.screenSharer) return null;
+    for (const t of pc.getTransceivers()) {
+      const entry = t.mid ? this.streams.get(t.mid) : undefined;
+      if (entry?.source === "screen" && entry.participant_id === this.screenSharer) return t.receiver.track;
+    }
+    return null;
+  }
+
+  /** @returns {boolean} this browser can share a screen */
+  static canShareScreen() {
+    return typeof navigator.mediaDevices?.getDisplayMedia === "function";
+  }
+
+  /**
+   * Share a screen (or a window): `getDisplayMedia`, then a publish-only connection of
+   * its own. The browser's own "stop sharing" ends it too. Rejects with an ApiError
+   * (`not_authorised`, `screen_share_busy`, ...) or the browser's refusal.
+   */
+  async shareScreen() {
+    if (this.display || this.closed || this.screenPc) return;
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+    const track = stream.getVideoTracks()[0];
+    if (!track) throw new ApiError("invalid_input", "no screen to share");
+    track.contentHint = "detail";
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.screenPc = pc;
+    this.screenStream = stream;
+    track.addEventListener("ended", () => { if (this.screenPc === pc) this.stopScreenShare().catch(() => undefined); });
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    this.preferVp8(transceiver);
+    /** @type {RTCIceCandidate[]} */
+    const late = [];
+    let answered = false;
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate) return;
+      if (answered) this.trickle("screen", e.candidate);
+      else late.push(e.candidate);
+    });
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, GATHER_WAIT_MS);
+      const sent = pc.localDescription?.sdp ?? "";
+      const ack = await this.link.emit("share_screen", { sdp: sent, type: "offer" });
+      await pc.setRemoteDescription(ack.answer);
+      answered = true;
+      for (const c of late) if (!sent.includes(c.candidate)) this.trickle("screen", c);
+    } catch (err) {
+      this.releaseScreen(pc);
+      throw err;
+    }
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
+  }
+
+  /** Stop our own screen share (the server tells everyone). */
+  async stopScreenShare() {
+    const pc = this.screenPc;
+    if (!pc) return;
+    this.releaseScreen(pc);
+    if (this.link.socket.connected && this.screenSharer === this.memberId) {
+      await this.link.emit("stop_screen_share", {}).catch(() => undefined);
+    }
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
+  }
+
+  /** Chair: stop whoever shares a screen. */
+  async stopSomeonesScreen() {
+    await this.link.emit("stop_screen_share", {});
+  }
+
+  /** @param {RTCPeerConnection} pc */
+  releaseScreen(pc) {
+    if (this.screenPc !== pc) return;
+    pc.close();
+    for (const t of this.screenStream?.getTracks() ?? []) t.stop();
+    this.screenConfirmed = false;
+    this.screenPc = null;
+    this.screenStream = null;
   }
 
   /** Leave media: tell the server, close both connections, release the camera. */
@@ -304,12 +504,15 @@ export class MediaSession extends EventTarget {
     this.closed = true;
     this.generation += 1;
     clearTimeout(this.recoveryTimer);
+    clearInterval(this.inboundTimer);
+    this.inboundTimer = undefined;
     for (const [event, fn] of Object.entries(this.handlers)) this.link.socket.off(event, fn);
     if (this.link.socket.connected && this.status.state !== "idle") {
       this.link.emit("media_close", {}).catch(() => undefined);
     }
     this.closePeers();
     this.stopLocal();
+    if (this.screenPc) this.releaseScreen(this.screenPc);
     this.setState("closed");
   }
 
@@ -335,6 +538,7 @@ export class MediaSession extends EventTarget {
       const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [stream] });
       const transceiver = pc.addTransceiver(track ?? kind, init);
       if (kind === "video") this.preferVp8(transceiver);
+      else this.preferRed(transceiver);
       if (kind === "audio" && track && !this.micOn) await transceiver.sender.replaceTrack(null);
     }
     this.watch(pc, "publish", generation);
@@ -471,6 +675,23 @@ export class MediaSession extends EventTarget {
     if (codecs.length) transceiver.setCodecPreferences(codecs);
   }
 
+  /**
+   * Offer RED (RFC 2198: each packet also carries the previous one) ahead of Opus: a
+   * browser sends RED only when it comes first in its own codec order, and then only if
+   * the server's answer keeps it (docs/media.md, "Audio on lossy links").
+   * @param {RTCRtpTransceiver} transceiver
+   */
+  preferRed(transceiver) {
+    const caps = RTCRtpSender.getCapabilities?.("audio");
+    if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
+    const rank = (/** @type {RTCRtpCodec} */ c) => {
+      const mime = c.mimeType.toLowerCase();
+      return mime === "audio/red" ? 0 : mime === "audio/opus" ? 1 : 2;
+    };
+    const codecs = [...caps.codecs].sort((a, b) => rank(a) - rank(b));
+    if (codecs.length && rank(codecs[0]) === 0) transceiver.setCodecPreferences(codecs);
+  }
+
   /** @param {RTCRtpSender} sender */
   async applyCap(sender) {
     const params = sender.getParameters();
@@ -581,7 +802,7 @@ export class MediaSession extends EventTarget {
     const states = needed.map((pc) => /** @type {RTCPeerConnection} */ (pc).connectionState);
     if (states.every((s) => s === "connected")) {
       this.everConnected = true;
-      this.setState("connected");
+      this.setState(this.stalled ? "reconnecting" : "connected"); // never "connected" over a dead link
     } else if (states.some((s) => s === "failed" || s === "disconnected")) {
       this.setState("reconnecting");
     } else if (this.status.state !== "reconnecting") {
@@ -590,6 +811,8 @@ export class MediaSession extends EventTarget {
   }
 
   closePeers() {
+    this.inboundLast = { total: -1, at: performance.now() };
+    this.videoLast = new Map();
     this.publishPc?.close();
     this.subscribePc?.close();
     this.publishPc = this.subscribePc = null;
@@ -599,7 +822,7 @@ export class MediaSession extends EventTarget {
   }
 
   /**
-   * @param {"publish" | "subscribe"} target
+   * @param {"publish" | "subscribe" | "screen"} target
    * @param {RTCIceCandidate} candidate
    */
   trickle(target, candidate) {
@@ -636,6 +859,13 @@ export class MediaSession extends EventTarget {
         this.fire("muted", data);
         break;
       }
+      case "screen_share_changed":
+        this.screenSharer = data.member_id ?? null;
+        // the chair stopped our share (or it ended on the server): release the screen
+        if (this.screenPc && this.screenSharer === this.memberId) this.screenConfirmed = true;
+        else if (this.screenPc && this.screenConfirmed) this.releaseScreen(this.screenPc);
+        this.fire("screen", data);
+        break;
       case "spotlight_changed":
         this.spotlight = data.member_id;
         this.fire("spotlight", data);
@@ -654,6 +884,7 @@ export class MediaSession extends EventTarget {
         clearTimeout(this.recoveryTimer);
         this.closePeers();
         this.stopLocal();
+        this.setStalled(false);
         this.setState("moved");
         this.fire("closed", data);
         break;
