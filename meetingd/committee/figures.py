@@ -161,11 +161,15 @@ class Figures:
         if memo is not None and memo[0] == fingerprint:
             self._reports.move_to_end(key)
             return memo[1]
-        async with self._db() as s:
-            stored = await s.get(CommitteeReportRow, stored_key)
-        if stored is None or stored.fingerprint != digest:
+        async with self._db() as s:  # the (large) data only when it is still valid
+            text = await s.scalar(
+                select(CommitteeReportRow.data).where(
+                    CommitteeReportRow.key == stored_key, CommitteeReportRow.fingerprint == digest
+                )
+            )
+        if text is None:
             return None
-        data: dict[str, Any] = json.loads(stored.data)
+        data: dict[str, Any] = json.loads(text)
         self._memo(key, fingerprint, data)
         return data
 
