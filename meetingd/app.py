@@ -253,6 +253,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         await svc.witness_push.stop()
         if svc.cluster is not None:
             await svc.cluster.stop()
+        await svc.committee.figures.flush()  # cached copies being written
         await svc.engine.dispose()
 
     async def on_shutdown(app: web.Application) -> None:

@@ -40,7 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             async def seed(svc: Any) -> int:
                 nonlocal banner
-                _created, lines = await seed_demo(svc, lang=args.demo_lang, reset=args.demo_reset)
+                _created, lines = await seed_demo(
+                    svc, lang=args.demo_lang, reset=args.demo_reset, committee=not args.demo_no_committee
+                )
                 banner = [*banner, *lines]
                 return 0
 
@@ -134,6 +136,11 @@ def parser() -> argparse.ArgumentParser:
         "--demo-reset",
         action="store_true",
         help="with --demo: start the demo anew (a new scheduled demo meeting; old minutes stay)",
+    )
+    s.add_argument(
+        "--demo-no-committee",
+        action="store_true",
+        help="with --demo: no committee above the demo cell and no meetings already held (tests)",
     )
     s.set_defaults(fn=cmd_serve)
 

@@ -1,15 +1,22 @@
-"""The demo organisation: one cell, its officers and members, an island post, a meeting."""
+"""The demo organisation: one cell, its officers and members, an island post, a meeting.
+
+With ``committee=True`` (``meetingd serve --demo``; not the tests' fixture) also the
+committee above the cell, its officer, and six monthly meetings already held, each with
+its signed minutes, so the committee page shows real figures."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
+from .committee.synthetic import add_closed_meeting
 from .passwords import hash_password
 from .services import Services
 from .storage.models import Cell, Member, Site
+from .storage.org_models import CellCommittee, CommitteeOfficer, CommitteeRow
 
 DEMO_PASSWORD = "demo-meeting-2026"  # noqa: S105 - public by design: printed for the demo data
 DEMO_CELL = "Cell 1 - Harbour Ward"
@@ -28,6 +35,9 @@ PEOPLE: list[tuple[str, str, str]] = [
     ("C1-ISL-OP", "Lý Văn Phúc", "operator"),
 ]
 OBSERVER = ("G-OBS1", "Dương Thị Quyên")
+COMMITTEE_OFFICER = ("K1-SEC", "Trịnh Minh Sơn")
+DEMO_COMMITTEE = "K-DEMO"
+HISTORY_MONTHS = 6
 AGENDA = [
     "Opening and approval of the agenda",
     "Report on the quarter's activities",
@@ -43,6 +53,7 @@ CONTENT: dict[str, dict[str, Any]] = {
         "place": "Ward hall, room 2",
         "site": "Island post",
         "agenda": AGENDA,
+        "committee": "Harbour district committee",
     },
     "vi": {
         "title": "Họp chi bộ thường kỳ tháng",
@@ -55,11 +66,14 @@ CONTENT: dict[str, dict[str, Any]] = {
             "Bầu đại biểu dự đại hội cấp quận",
             "Các vấn đề khác",
         ],
+        "committee": "Đảng ủy phường Cảng",
     },
 }
 
 
-async def seed_demo(svc: Services, lang: str = "en", reset: bool = False) -> tuple[bool, list[str]]:
+async def seed_demo(
+    svc: Services, lang: str = "en", reset: bool = False, committee: bool = False
+) -> tuple[bool, list[str]]:
     """Create the demo data unless it exists. Returns (created, banner lines).
 
     ``lang`` ("en" or "vi") is the language of the meeting's content and of the
@@ -153,4 +167,66 @@ async def seed_demo(svc: Services, lang: str = "en", reset: bool = False) -> tup
         "  C1-CHAIR (chair, administrator), C1-SEC (secretary), C1-001 .. C1-008 (members),",
         "  C1-ISL-OP (Island post operator), G-OBS1 (observer)",
     ]
+    if committee:
+        created = await seed_demo_committee(svc, lang) or created
+        banner.append(
+            f"  {COMMITTEE_OFFICER[0]} (committee officer: Organisation, then the committee's page)"
+        )
     return created, banner
+
+
+def _months_back(now: datetime, k: int) -> datetime:
+    """The 10th of the month ``k`` months before ``now``, 08:00 UTC."""
+    n = now.year * 12 + now.month - 1 - k
+    return datetime(n // 12, n % 12 + 1, 10, 8, 0, tzinfo=UTC)
+
+
+async def seed_demo_committee(svc: Services, lang: str = "en") -> bool:
+    """The committee over the demo cell, its officer and the cell's last months of meetings,
+    held and closed with signed minutes (once: nothing is added if the committee exists)."""
+    async with svc.db() as s:
+        if await s.scalar(select(CommitteeRow.id).where(CommitteeRow.code == DEMO_COMMITTEE)) is not None:
+            return False
+        cell = await s.scalar(select(Cell).where(Cell.name == DEMO_CELL))
+        guests = await s.scalar(select(Cell.id).where(Cell.name == "Guests"))
+        voters = [mid for mid, _, role in PEOPLE if role in ("chair", "secretary", "member")]
+        rows = {m.member_id: m for m in await s.scalars(select(Member).where(Member.member_id.in_(voters)))}
+        hashed = await s.scalar(select(Member.password_hash).where(Member.member_id == voters[0]))
+    if cell is None or guests is None:
+        return False
+    now = svc.clock()
+    async with svc.db() as s, s.begin():
+        com = CommitteeRow(code=DEMO_COMMITTEE, name=CONTENT[lang]["committee"])
+        officer = Member(
+            member_id=COMMITTEE_OFFICER[0],
+            full_name=COMMITTEE_OFFICER[1],
+            cell_id=guests,
+            contact=f"{COMMITTEE_OFFICER[0].lower()}@example.org",
+            status="active",
+            is_admin=False,
+            language=lang,
+            created_at=now,
+            password_hash=hashed,
+        )
+        s.add_all([com, officer])
+        await s.flush()
+        s.add_all(
+            [
+                CellCommittee(cell_id=cell.id, committee_id=com.id),
+                CommitteeOfficer(committee_id=com.id, member_pk=officer.id, title="committee secretary"),
+            ]
+        )
+    people = [(mid, rows[mid].full_name, rows[mid].id) for mid in voters]
+    rng = random.Random(2026)  # noqa: S311 - demo data, the same every time
+    for k in range(HISTORY_MONTHS, 0, -1):
+        await add_closed_meeting(
+            svc,
+            rng,
+            cell.id,
+            DEMO_CELL,
+            people,
+            _months_back(now, k),
+            title=CONTENT[lang]["title"],
+            attend_rate=0.8,
+        )
+    return True

@@ -65,7 +65,7 @@ class MeetingSummary:
         excused = set(self.excused)
         names, attended, speeches = self.names, self.attended, self.speeches
         return tuple(
-            (m, names.get(m), attended.get(m), m in excused, speeches.get(m, 0)) for m in self.entitled
+            [(m, names.get(m), attended.get(m), m in excused, speeches.get(m, 0)) for m in self.entitled]
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,22 +112,29 @@ class MeetingSummary:
             raise ValueError(f"not a {SUMMARY_FORMAT} summary")
         people = d["people"]
         ids = [p[0] for p in people]
-        return cls(
+        summary = cls(
             str(d["meeting_id"]),
             d["cell"],
             d["opened_at"],
             d["closed_at"],
             d["quorate"],
-            tuple(p[0] for p in people if p[2] & 1),
+            tuple([p[0] for p in people if p[2] & 1]),
             {p[0]: p[3] for p in people if p[3] is not None},
-            tuple(p[0] for p in people if p[2] & 2),
+            tuple([p[0] for p in people if p[2] & 2]),
             {p[0]: p[4] for p in people if p[4] is not None},
             tuple(
-                PollSummary(poll_id, secret, entitled, tuple(ids[i] for i in voters), hands)
-                for poll_id, secret, entitled, hands, voters in d["polls"]
+                [
+                    PollSummary(poll_id, secret, entitled, tuple(map(ids.__getitem__, voters)), hands)
+                    for poll_id, secret, entitled, hands, voters in d["polls"]
+                ]
             ),
             {p[0]: p[1] for p in people if p[1] is not None},
         )
+        # the rows the figures fold, straight from the people (sorted, as ``entitled`` is)
+        summary.__dict__["entitled_rows"] = tuple(
+            [(p[0], p[1], p[3], bool(p[2] & 2), p[4] or 0) for p in people if p[2] & 1]
+        )
+        return summary
 
 
 def _hands(poll_tally: Mapping[str, Any] | None) -> int:

@@ -13,8 +13,10 @@ in memory, and in ``committee_reports`` for a restarted server.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from datetime import date, timedelta
 from typing import Any
@@ -29,6 +31,8 @@ from ..storage.models import Meeting, Member, Participant
 from ..storage.org_models import CommitteeReportRow, CommitteeRow
 from .org import load_tree, viewer_of
 from .summaries import MeetingSummaries, chunks
+
+logger = logging.getLogger(__name__)
 
 MAX_REPORTS = 8
 
@@ -46,6 +50,11 @@ class Figures:
         self._db, self.summaries = db, summaries
         # whole reports by (committee, period[, "page"]) with what they were computed from
         self._reports: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
+        # the folded figures by (committee, period) with the summaries' contents they came from:
+        # a seal moves a meeting's checkpoint (the report's list of logs) but changes no figure
+        self._folded: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._writes: set[asyncio.Task[None]] = set()
+        self.folds = 0  # times the figures were folded from the summaries (tests and bench read it)
 
     async def committee(
         self,
@@ -126,8 +135,24 @@ class Figures:
         if not page:
             return full
         view = page_view(full)
-        await self._store((*key, "page"), f"{stored_key}:page", fingerprint, digest, view)
+        self._memo((*key, "page"), fingerprint, view)
+        # the stored copy (for a restarted server) is written after the answer: it is a cache
+        task = asyncio.ensure_future(
+            self._store((*key, "page"), f"{stored_key}:page", fingerprint, digest, view)
+        )
+        self._writes.add(task)
+        task.add_done_callback(self._written)
         return view
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("the committee page's cached copy was not stored: %s", task.exception())
+
+    async def flush(self) -> None:
+        """Wait for the cached copies still being written (tests, shutdown)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def _cached(
         self, key: tuple[Any, ...], stored_key: str, fingerprint: Any, digest: str
@@ -136,11 +161,15 @@ class Figures:
         if memo is not None and memo[0] == fingerprint:
             self._reports.move_to_end(key)
             return memo[1]
-        async with self._db() as s:
-            stored = await s.get(CommitteeReportRow, stored_key)
-        if stored is None or stored.fingerprint != digest:
+        async with self._db() as s:  # the (large) data only when it is still valid
+            text = await s.scalar(
+                select(CommitteeReportRow.data).where(
+                    CommitteeReportRow.key == stored_key, CommitteeReportRow.fingerprint == digest
+                )
+            )
+        if text is None:
             return None
-        data: dict[str, Any] = json.loads(stored.data)
+        data: dict[str, Any] = json.loads(text)
         self._memo(key, fingerprint, data)
         return data
 
@@ -166,14 +195,29 @@ class Figures:
     ) -> dict[str, Any]:
         counted = await self.summaries.of(list(latest), latest)
         lo, hi = start.isoformat(), end.isoformat()
-        figures = committee_figures(
-            [c.summary for c in counted],
-            cells=list(names.values()),
-            scheduled=scheduled,
-            start=lo,
-            end=hi,
-            absent_run=absent_run,
+        key = (committee_id, lo, hi, absent_run)
+        contents = (
+            tuple(sorted(names.items())),
+            tuple(sorted(scheduled.items())),
+            tuple(sorted((c.summary.meeting_id, c.digest) for c in counted)),
         )
+        folded = self._folded.get(key)
+        if folded is not None and folded[0] == contents:
+            figures = folded[1]
+        else:
+            figures = committee_figures(
+                [c.summary for c in counted],
+                cells=list(names.values()),
+                scheduled=scheduled,
+                start=lo,
+                end=hi,
+                absent_run=absent_run,
+            )
+            self.folds += 1
+            self._folded[key] = (contents, figures)
+            self._folded.move_to_end(key)
+            if len(self._folded) > MAX_REPORTS:
+                self._folded.popitem(last=False)
         wanted = set(names.values())
         used = sorted(
             (

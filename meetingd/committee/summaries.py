@@ -15,6 +15,7 @@ is lazy and idempotent.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ class Counted:
     origin: str
     size: int
     root: str  # base64, as in the checkpoint
+    digest: str  # of the summary's stored text: equal digests, equal summaries
 
 
 def chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -56,6 +58,10 @@ def chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 
 def _encode(summary: MeetingSummary) -> str:
     return json.dumps(summary.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class MeetingSummaries:
@@ -135,7 +141,11 @@ class MeetingSummaries:
             row = stored.get(m)
             if row is not None and row[0] == latest[m]:
                 summary = MeetingSummary.from_dict(json.loads(row[2]))
-                out.append(self._remember(m, Counted(summary, self._journal.origin(m), row[0], row[1])))
+                out.append(
+                    self._remember(
+                        m, Counted(summary, self._journal.origin(m), row[0], row[1], _digest(row[2]))
+                    )
+                )
             elif row is not None and row[0] < latest[m]:
                 behind.append(m)
             else:
@@ -166,7 +176,10 @@ class MeetingSummaries:
                     .values(size=latest[m], root=roots[m])
                 )
                 summary = MeetingSummary.from_dict(json.loads(stored[m][2]))
-                out.append(self._remember(m, Counted(summary, self._journal.origin(m), latest[m], roots[m])))
+                counted = Counted(
+                    summary, self._journal.origin(m), latest[m], roots[m], _digest(stored[m][2])
+                )
+                out.append(self._remember(m, counted))
         todo.sort()
         for part in range(0, len(todo), COMPUTE_CHUNK):
             batch = todo[part : part + COMPUTE_CHUNK]
@@ -206,18 +219,19 @@ class MeetingSummaries:
         now = self._clock()
         for mid in ids:
             summary = summarise_meeting(entries.pop(mid))
-            root = roots[mid]
+            root, text = roots[mid], _encode(summary)
             rows.append(
                 {
                     "meeting_id": mid,
                     "format": SUMMARY_FORMAT,
                     "size": sizes[mid],
                     "root": root,
-                    "summary": _encode(summary),
+                    "summary": text,
                     "computed_at": now,
                 }
             )
-            out.append(self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], root)))
+            counted = Counted(summary, self._journal.origin(mid), sizes[mid], root, _digest(text))
+            out.append(self._remember(mid, counted))
         self.computed += len(rows)
         if stale:
             await s.execute(delete(MeetingSummaryRow).where(MeetingSummaryRow.meeting_id.in_(stale)))

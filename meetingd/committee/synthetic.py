@@ -250,3 +250,54 @@ async def seed_organisation(
             await s.execute(insert(MinutesEntry), batch_entries)
             await s.execute(insert(MinutesCheckpoint), batch_cps)
     return SyntheticOrg(committee_id, code, cell_ids, meeting_ids, len(member_rows), total)
+
+
+async def add_closed_meeting(
+    svc: CoreServices,
+    rng: random.Random,
+    cell_id: int,
+    cell: str,
+    people: list[tuple[str, str, int]],
+    opened: datetime,
+    *,
+    title: str = "Monthly cell meeting",
+    attend_rate: float = 0.85,
+) -> int:
+    """One more closed meeting of ``cell`` with a real signed log (``people``: member id,
+    name, member pk; the first chairs, the second takes notes), its checkpoint then handed
+    to the committee's summaries as the journal hands a closing checkpoint."""
+    async with svc.db() as s, s.begin():
+        meeting = Meeting(
+            title=title,
+            cell_id=cell_id,
+            place="Hall",
+            starts_at=opened,
+            state="closed",
+            opened_at=opened,
+            closed_at=opened + timedelta(hours=2),
+        )
+        s.add(meeting)
+        await s.flush()
+        mid = meeting.id
+        roles = ["chair", "secretary"] + ["member"] * (len(people) - 2)
+        s.add_all(
+            [
+                Participant(meeting_id=mid, member_pk=pk, role=r, site_id=None)
+                for (_, _, pk), r in zip(people, roles, strict=True)
+            ]
+        )
+        log = MinutesLog(svc.journal.origin(mid))
+        entries = meeting_entries(
+            rng, mid, cell, [(m, n) for m, n, _ in people], opened, attend_rate=attend_rate
+        )
+        for seq, e in enumerate(entries):
+            e["seq"] = seq
+            text = log.append(e).canonical.decode("utf-8")
+            s.add(MinutesEntry(meeting_id=mid, seq=seq, type=e["type"], canonical=text))
+        s.add(
+            MinutesCheckpoint(
+                meeting_id=mid, size=log.size, note=log.checkpoint(svc.journal.signer(mid)), at=svc.clock()
+            )
+        )
+    await svc.committee.figures.summaries.meeting_signed(mid, log.size)
+    return int(mid)

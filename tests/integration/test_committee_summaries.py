@@ -11,6 +11,7 @@ from meetingd.committee.summaries import Counted, MeetingSummaries
 from meetingd.committee.synthetic import seed_organisation
 from meetingd.demo import DEMO_CELL
 from meetingd.storage.models import MinutesCheckpoint
+from meetingd.storage.org_models import CommitteeRow
 from meetingd.storage.participation_models import MeetingSummaryRow
 from recorder.participation import MeetingSummary
 
@@ -52,27 +53,30 @@ async def test_a_meeting_gets_its_summary_when_it_closes_and_its_seal_only_moves
     assert summary.closed_at and sorted(summary.attended) == ["C1-001", "C1-002", "C1-CHAIR"]
     computed = summaries.computed
 
+    rep = await svc.committee.org.import_csv(
+        f"kind,key,name,parent\ncommittee,K-S,Seal test,\ncell,{DEMO_CELL},,K-S\n", "test"
+    )
+    assert rep.cells == 1
+    async with svc.db() as s:
+        cid = int(await s.scalar(select(CommitteeRow.id).where(CommitteeRow.code == "K-S")) or 0)
+    today = svc.clock().date()
+    figures = svc.committee.figures
+    closed = await figures.committee(None, cid, date(today.year - 1, 1, 1), today, 3)
+    assert summaries.computed == computed  # the report aggregates stored summaries
+    assert closed["figures"]["totals"]["attended"] == 3
+    folds = figures.folds
+
     await svc.minutes.seal(1, "en")
     sealed = await _row(server, 1)
     assert sealed is not None and sealed.size == await _latest(server, 1) == closing.size + 1
     assert sealed.root != closing.root and sealed.summary == closing.summary  # moved, not refolded
     assert summaries.computed == computed
 
-    rep = await svc.committee.org.import_csv(
-        f"kind,key,name,parent\ncommittee,K-S,Seal test,\ncell,{DEMO_CELL},,K-S\n", "test"
-    )
-    assert rep.cells == 1
-    async with svc.db() as s:
-        from meetingd.storage.org_models import CommitteeRow
-
-        cid = int(await s.scalar(select(CommitteeRow.id).where(CommitteeRow.code == "K-S")) or 0)
-    today = svc.clock().date()
-    data = await svc.committee.figures.committee(None, cid, date(today.year - 1, 1, 1), today, 3)
-    assert summaries.computed == computed  # the report aggregates stored summaries
-    assert data["figures"]["totals"]["attended"] == 3
+    data = await figures.committee(None, cid, date(today.year - 1, 1, 1), today, 3)
     assert data["bundles"] == [
         {"meeting_id": "1", "origin": svc.journal.origin(1), "size": sealed.size, "root": sealed.root}
     ]
+    assert data["figures"] == closed["figures"] and figures.folds == folds  # same contents: not refolded
 
 
 def _by_meeting(counted: list[Counted]) -> dict[str, tuple[MeetingSummary, int, str]]:

@@ -30,6 +30,7 @@ def start_meetingd(
                 "meetingd",
                 "serve",
                 "--demo",
+                "--demo-no-committee",  # the demo meeting is the only meeting (tests seed their own)
                 "--host",
                 "127.0.0.1",
                 "--port",

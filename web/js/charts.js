@@ -27,13 +27,16 @@ const PALETTE = ["#1f5fbf", "#b42318", "#17663a", "#8a5200", "#6b3fa0"];
  * @returns {HTMLElement}
  */
 export function dataTable(caption, columns, rows) {
+  // On a narrow screen (committee.css) each row becomes a card of "label value" lines, so
+  // no column is cut off whatever the language's header lengths; the explicit roles keep
+  // it a table for assistive technology when its display is no longer one.
   return h("div", { class: "table-wrap" },
-    h("table", { class: "figures" },
+    h("table", { class: "figures", role: "table" },
       h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.label)))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c, i) =>
-        i === 0 ? h("th", { scope: "row" }, r.__link ? h("a", { href: r.__link }, String(c.value(r))) : String(c.value(r)))
-          : h("td", {}, String(c.value(r))))))),
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, columns.map((c) => h("th", { scope: "col", role: "columnheader" }, c.label)))),
+      h("tbody", { role: "rowgroup" }, rows.map((r) => h("tr", { role: "row" }, columns.map((c, i) =>
+        i === 0 ? h("th", { scope: "row", role: "rowheader" }, r.__link ? h("a", { href: r.__link }, String(c.value(r))) : String(c.value(r)))
+          : h("td", { role: "cell", "data-label": c.label }, String(c.value(r))))))),
     ),
   );
 }

@@ -10,6 +10,7 @@ import { tx, t, language, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { barChart, dataTable, pct, trendChart } from "./charts.js";
+import { cellEditor, committeeEditor } from "./org-edit.js";
 
 /**
  * @typedef {{id: number, name: string, sites: string[]}} CellNode
@@ -45,25 +46,71 @@ export function mountOrg(root, ctx) {
   let alive = true;
 
   /**
-   * @param {CommitteeNode} c
-   * @returns {HTMLElement}
+   * @param {{member_id: string, full_name: string, title: string}[]} officers
    */
-  function node(c) {
-    return h("li", {},
-      h("a", { href: `#/committee/${c.id}`, "data-committee": c.code }, `${c.name} (${c.code})`),
-      c.cells.length ? h("ul", { class: "org-cells" }, c.cells.map((x) => h("li", {}, x.name,
-        x.sites.length ? h("span", { class: "muted" }, ` · ${x.sites.join(", ")}`) : null))) : null,
-      c.committees.length ? h("ul", {}, c.committees.map(node)) : null);
+  function officerLine(officers) {
+    if (!officers.length) return null;
+    return h("p", { class: "org-officers" }, tx("org.officers"), " ", officers.flatMap((o, i) => [i ? " · " : null,
+      `${o.title}: `, h("a", { href: `#/profile/${encodeURIComponent(o.member_id)}` }, o.full_name)]));
+  }
+
+  /**
+   * @param {any} data the /api/org answer
+   */
+  function render(data) {
+    /** @type {CommitteeNode[]} */
+    const tops = data.tree.committees;
+    /** @type {any[]} */
+    const comOfficers = data.committee_officers ?? [];
+    /** @type {any[]} */
+    const cellOfficers = data.cell_officers ?? [];
+    /** @type {{id: number, code: string, name: string}[]} */
+    const all = [];
+    const walk = (/** @type {CommitteeNode} */ c) => { all.push(c); c.committees.forEach(walk); };
+    tops.forEach(walk);
+    /** @type {import("./org-edit.js").EditContext} */
+    const edit = { manage: data.manage, committees: all, changed: (text) => {
+      message.className = "form-message ok";
+      message.textContent = text;
+      load();
+    } };
+
+    /**
+     * @param {CellNode} x
+     * @param {number | null} committeeId
+     */
+    const cellItem = (x, committeeId) => {
+      const officers = cellOfficers.filter((o) => o.cell_id === x.id);
+      return h("li", { "data-cell": x.name }, h("span", { class: "org-cell-name" }, x.name),
+        x.sites.length ? h("span", { class: "muted" }, ` · ${x.sites.join(", ")}`) : null,
+        officerLine(officers), cellEditor(x, committeeId, officers, edit));
+    };
+
+    /**
+     * @param {CommitteeNode} c
+     * @returns {HTMLElement}
+     */
+    const node = (c) => {
+      const officers = comOfficers.filter((o) => o.committee_id === c.id);
+      return h("li", {},
+        h("a", { href: `#/committee/${c.id}`, "data-committee": c.code }, `${c.name} (${c.code})`),
+        officerLine(officers), committeeEditor(c, officers, edit),
+        c.cells.length ? h("ul", { class: "org-cells" }, c.cells.map((x) => cellItem(x, c.id))) : null,
+        c.committees.length ? h("ul", {}, c.committees.map(node)) : null);
+    };
+    /** @type {CellNode[]} */
+    const loose = data.tree.cells;
+    replaceChildren(body, tops.length || loose.length ? [
+      tops.length ? h("ul", { class: "org-tree" }, tops.map(node)) : null,
+      loose.length ? h("ul", { class: "org-tree org-cells" }, loose.map((x) => cellItem(x, null))) : null,
+    ] : h("p", { class: "muted" }, tx("org.none")));
   }
 
   async function load() {
     try {
       const data = await request("GET", "/api/org");
       if (!alive) return;
-      /** @type {CommitteeNode[]} */
-      const tops = data.tree.committees;
-      replaceChildren(body, tops.length ? h("ul", { class: "org-tree" }, tops.map(node))
-        : h("p", { class: "muted" }, tx("org.none")));
+      render(data);
     } catch (err) {
       if (alive) showError(message, err, ctx);
     }
