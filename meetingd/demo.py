@@ -12,7 +12,7 @@ from .services import Services
 from .storage.models import Cell, Member, Site
 
 DEMO_PASSWORD = "demo-meeting-2026"  # noqa: S105 - public by design: printed for the demo data
-DEMO_CELL = "Cell 1 - Harbour Ward"
+DEMO_CELL = "Cell 1 - Harbour Ward"  # the English demo's cell (CONTENT names each language's)
 
 PEOPLE: list[tuple[str, str, str]] = [
     ("C1-CHAIR", "Nguyễn Văn An", "chair"),
@@ -39,12 +39,16 @@ AGENDA = [
 # The demo meeting's content in each language the client speaks (``--demo-lang``).
 CONTENT: dict[str, dict[str, Any]] = {
     "en": {
+        "cell": DEMO_CELL,
+        "guests": "Guests",
         "title": "Monthly cell meeting",
         "place": "Ward hall, room 2",
         "site": "Island post",
         "agenda": AGENDA,
     },
     "vi": {
+        "cell": "Chi bộ 1 - Phường Bến Cảng",
+        "guests": "Khách mời",
         "title": "Họp chi bộ thường kỳ tháng",
         "place": "Hội trường phường, phòng 2",
         "site": "Đảo Xanh",
@@ -69,7 +73,8 @@ async def seed_demo(svc: Services, lang: str = "en", reset: bool = False) -> tup
     content = CONTENT[lang]
     created = False
     async with svc.db() as s:
-        cell = await s.scalar(select(Cell).where(Cell.name == DEMO_CELL))
+        # the demo's cell, whichever language seeded it
+        cell = await s.scalar(select(Cell).where(Cell.name.in_([c["cell"] for c in CONTENT.values()])))
     if cell is not None and reset:
         async with svc.db() as s:
             site_id = await s.scalar(select(Site.id).where(Site.cell_id == cell.id))
@@ -93,8 +98,8 @@ async def seed_demo(svc: Services, lang: str = "en", reset: bool = False) -> tup
         created = True
         now = svc.clock()
         async with svc.db() as s, s.begin():
-            cell = Cell(name=DEMO_CELL)
-            guests = Cell(name="Guests")
+            cell = Cell(name=content["cell"])
+            guests = Cell(name=content["guests"])
             s.add_all([cell, guests])
             await s.flush()
             rows = {}
