@@ -22,6 +22,9 @@ Hooks:
   writes finished RTP straight into the sender's SRTP session and ICE socket,
   synchronously, keeping the sender's counters (sender reports, ``getStats``)
   right; the NACKs and PLI/FIR the sender receives go to callbacks.
+* :func:`set_codecs` replaces what a transceiver negotiated (Opus fmtp, RED; see
+  :mod:`media.negotiation`), for its next answer and its sender's and receiver's start.
+* :func:`datagrams_received` counts what a connection received (is the link alive?).
 * :func:`media_stream_counts` reads a receiver's media-stream counters (its
   ``getStats()`` mixes them up with the RTX stream's).
 * :func:`request_keyframe` sends a PLI from a receiver to its remote sender.
@@ -50,7 +53,7 @@ import pylibsrtp
 from aioice import Candidate, stun
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
@@ -73,6 +76,7 @@ _SENDER_OCTETS = "_RTCRtpSender__octet_count"
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP_TS = "_RTCRtpSender__rtp_timestamp"
 _DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
+_DTLS_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -279,7 +283,7 @@ class FrameAssembler:
 
 PacketSink = Callable[[MediaPacket], bool]
 
-_VP8, _H264, _OTHER = 1, 2, 3
+_VP8, _H264, _OTHER, _RED = 1, 2, 3, 4
 
 
 class PacketTap:
@@ -319,8 +323,17 @@ class PacketTap:
         if fmt is None:
             codec = self._codecs.get(payload_type)
             name = "" if codec is None else codec.name.upper()
-            fmt = self._formats[payload_type] = _VP8 if name == "VP8" else _H264 if name == "H264" else _OTHER
+            fmt = self._formats[payload_type] = (
+                _VP8 if name == "VP8" else _H264 if name == "H264" else _RED if name == "RED" else _OTHER
+            )
         return fmt
+
+    def _primary_type(self) -> int | None:
+        """The payload type of the Opus the RED blocks carry (for whole frames)."""
+        for pt, codec in self._codecs.items():
+            if codec.name.lower() == "opus":
+                return pt
+        return None
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
         self.ssrc = packet.ssrc
@@ -363,9 +376,17 @@ class PacketTap:
                 frame_end=True,
                 arrival=self._clock(),
                 audio_level=None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F),
+                red=fmt == _RED,
             )
         if self._on_packet(media):
             self._assembling = True
+            if media.red:  # whole frames are Opus: the primary block, under Opus's type
+                primary, pt = media.primary, self._primary_type()
+                if primary is None or pt is None:
+                    return False, None
+                packet.payload_type = pt
+                packet.payload = primary
+                packet._data = primary  # type: ignore[attr-defined]
             return self._assembler.add(packet)
         if self._assembling:
             self._assembling = False
@@ -456,11 +477,16 @@ class SenderLink:
     """
 
     def __init__(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
-        codec = parameters.codecs[0]
+        media = [c for c in parameters.codecs if not is_rtx(c) and c.name.lower() != "red"]
+        codec = media[0] if media else parameters.codecs[0]
         if codec.payloadType is None:
             raise ValueError("the sender's codec has no payload type")
         self.payload_type: int = codec.payloadType
         self.clock_rate = codec.clockRate
+        # RFC 2198 redundancy the subscriber negotiated (audio/red), or None
+        self.red_payload_type: int | None = next(
+            (c.payloadType for c in parameters.codecs if c.name.lower() == "red"), None
+        )
         self.rtx_payload_type: int | None = None
         for c in parameters.codecs:
             if is_rtx(c) and c.payloadType is not None and c.parameters.get("apt") == codec.payloadType:
@@ -555,6 +581,24 @@ def attach_sender(
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Route the PLI/FIR that ``sender`` receives to ``callback`` (per instance)."""
     sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def datagrams_received(pc: RTCPeerConnection) -> int:
+    """Datagrams (RTP, RTCP, DTLS; not STUN) ``pc`` has received on its transports so far."""
+    transports = {id(t.receiver.transport): t.receiver.transport for t in pc.getTransceivers()}
+    return sum(int(getattr(t, _DTLS_RX_PACKETS, 0)) for t in transports.values())
+
+
+def set_codecs(transceiver: RTCRtpTransceiver, codecs: list[RTCRtpCodecParameters]) -> None:
+    """Make ``codecs`` what ``transceiver`` negotiated (aiortc knows neither RED nor Opus fmtp).
+
+    aiortc sets a transceiver's codecs from its own table at each ``createOffer`` and
+    ``setRemoteDescription``, and writes them into the next ``createAnswer`` and into
+    the parameters its sender and receiver start with (``send()`` / ``receive()``, once
+    DTLS is up). Call after ``setRemoteDescription`` (before ``createAnswer``) and after
+    ``setLocalDescription`` of an offer rewritten with :mod:`media.negotiation`.
+    """
+    transceiver._codecs = codecs
 
 
 def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:

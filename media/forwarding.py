@@ -27,7 +27,16 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.aiortc_hooks import EncodedFrame
-from media.rtpwire import HeaderWriter, MediaPacket, Vp8Packetizer, vp8_media_packets, with_picture_id
+from media.rtpwire import (
+    RED_MAX_BLOCKS,
+    HeaderWriter,
+    MediaPacket,
+    Vp8Packetizer,
+    red_blocks,
+    seq_newer,
+    vp8_media_packets,
+    with_picture_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +114,7 @@ class Link(Protocol):
 
     ssrc: int
     payload_type: int
+    red_payload_type: int | None
     clock_rate: int
     rtx_ssrc: int
     rtx_payload_type: int | None
@@ -136,6 +146,7 @@ class ForwardingTrack(MediaStreamTrack):
         self.needs_keyframe = kind == "video"
         self._link: Link | None = None
         self._writer: HeaderWriter | None = None
+        self._red_type: int | None = None  # the subscriber negotiated RED (audio)
         self._clock_rate = 90000 if kind == "video" else 48000
         # Re-base on the next packet forwarded: sequence numbers always; timestamps and
         # picture ids too when the source changed (``_switched``).
@@ -168,10 +179,16 @@ class ForwardingTrack(MediaStreamTrack):
         """aiortc has started the sender (DTLS up, parameters negotiated)."""
         return self._link is not None
 
+    @property
+    def receives_red(self) -> bool:
+        """The subscriber takes RED as it comes (else it gets the primary Opus only)."""
+        return self._red_type is not None
+
     def on_started(self, link: Link) -> None:
         """The sender is running: forward from now on, video from a keyframe, asked for now."""
         self._link = link
         self._clock_rate = link.clock_rate
+        self._red_type = link.red_payload_type if self.kind == "audio" else None
         self._writer = HeaderWriter(
             link.ssrc,
             link.payload_type,
@@ -236,11 +253,23 @@ class ForwardingTrack(MediaStreamTrack):
         seq = (packet.seq + self._seq_delta) & 0xFFFF
         timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
         payload = packet.payload
-        if self._pid_delta and packet.picture_id >= 0:
+        payload_type = -1
+        if packet.red:
+            if self._red_type is not None:  # RED as it came, its blocks under our Opus type
+                payload_type = self._red_type
+                red = packet.red_payload(link.payload_type)
+            else:
+                red = packet.primary
+            if red is None:  # malformed RED: nothing to send
+                self.dropped += 1
+                return True
+            payload = red
+        elif self._pid_delta and packet.picture_id >= 0:
             payload = with_picture_id(packet, (packet.picture_id + self._pid_delta) & 0x7FFF)
         writer = self._writer
         assert writer is not None
-        if not link.send(writer.header(packet, seq, timestamp), payload, timestamp, packet.ntp):
+        header = writer.header(packet, seq, timestamp, payload_type=payload_type)
+        if not link.send(header, payload, timestamp, packet.ntp):
             if rebased:  # the restart did not go out: restart at the next keyframe instead
                 self._rebase = True
                 self.needs_keyframe = self.kind == "video"
@@ -330,8 +359,11 @@ class PublishedTrack:
         self._ts_last: int | None = None
         self._ts_offset = 0
         self._seen = [-1] * SEEN_PACKETS
+        self._high_seq: int | None = None  # newest sequence number received (audio RED)
         self.packets = 0
         self.duplicates = 0
+        self.red_packets = 0  # audio packets that came as RED
+        self.recovered = 0  # audio packets lost upstream, rebuilt from RED for subscribers without it
         self.frames = 0
         self.keyframes_seen = 0
         self.last_frame_at: float | None = None
@@ -390,6 +422,9 @@ class PublishedTrack:
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
         subscribers = self._subscribers
+        if packet.red:
+            self.red_packets += 1
+            self._recover_from_red(packet)
         if subscribers:
             packet.stamp()
             waiting = False
@@ -399,6 +434,54 @@ class PublishedTrack:
             if waiting:
                 self.keyframes.request()
         return bool(self.taps)
+
+    def _recover_from_red(self, packet: MediaPacket) -> None:
+        """Rebuild the packets lost just before ``packet`` from its redundant blocks, for the
+        subscribers that do not take RED (those that do recover them themselves).
+
+        A RED sender (libwebrtc's) puts the payloads of the packets just before this one,
+        oldest first: the newest redundant block is ``seq - 1``, the one before ``seq - 2``.
+        """
+        high = self._high_seq
+        if high is not None and not seq_newer(packet.seq, high):
+            return  # late: what it could repair was repaired, or has been received
+        self._high_seq = packet.seq
+        if high is None:
+            return
+        missing = (packet.seq - high - 1) & 0xFFFF
+        plain = [s for s in self._subscribers if not s.receives_red]
+        if not missing or missing > RED_MAX_BLOCKS or not plain:
+            return
+        blocks = red_blocks(packet.payload)
+        if blocks is None:
+            return
+        redundant = blocks[:-1]
+        packet.stamp()
+        usable, previous_offset = 0, 0
+        for block in reversed(redundant):
+            if usable == missing or block.timestamp_offset <= previous_offset:
+                break  # older blocks must be older: else not one packet per block
+            usable, previous_offset = usable + 1, block.timestamp_offset
+        for j in range(usable, 0, -1):  # oldest first
+            block = redundant[-j]
+            seq = (packet.seq - j) & 0xFFFF
+            slot = seq % SEEN_PACKETS
+            if self._seen[slot] == seq:
+                continue
+            self._seen[slot] = seq
+            rebuilt = MediaPacket(
+                block.data,
+                seq,
+                (packet.timestamp - block.timestamp_offset) & 0xFFFFFFFF,
+                False,
+                keyframe=True,
+                frame_end=True,
+                arrival=packet.arrival,
+            )
+            rebuilt.ntp, rebuilt.abs_send_time = packet.ntp, packet.abs_send_time
+            self.recovered += 1
+            for sub in plain:
+                sub.forward(rebuilt)
 
     def on_frame(self, frame: EncodedFrame) -> None:
         """Whole frames (assembled only while there are taps): to every tap."""

@@ -6,8 +6,13 @@ every subscriber. Per subscriber only the 12-byte header and the header
 extensions are written (:class:`HeaderWriter`), and for VP8 after a source switch
 the picture id (:func:`with_picture_id`).
 
+Audio may arrive as RFC 2198 redundancy (RED): the primary Opus payload behind copies
+of the previous ones. :func:`red_blocks` parses it; subscribers that negotiated RED get
+the packet as it came (block payload types renumbered if theirs differ,
+:func:`red_with_block_type`), the others only the primary (:attr:`MediaPacket.primary`).
+
 RFC 3550 (header), RFC 8285 (one-byte header extensions), RFC 7741 (VP8 payload
-descriptor), RFC 6184 (H.264 NAL unit types), RFC 4588 (RTX).
+descriptor), RFC 6184 (H.264 NAL unit types), RFC 4588 (RTX), RFC 2198 (RED).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class MediaPacket:
     """
 
     __slots__ = (
+        "_primary",
+        "_red_renumbered",
         "abs_send_time",
         "arrival",
         "audio_level",
@@ -43,6 +50,7 @@ class MediaPacket:
         "picture_id",
         "picture_id_at",
         "picture_id_len",
+        "red",
         "seq",
         "timestamp",
     )
@@ -61,6 +69,7 @@ class MediaPacket:
         picture_id_at: int = 0,
         picture_id_len: int = 0,
         arrival: float = 0.0,
+        red: bool = False,
     ) -> None:
         self.payload = payload
         self.seq = seq
@@ -73,6 +82,9 @@ class MediaPacket:
         self.picture_id_at = picture_id_at
         self.picture_id_len = picture_id_len
         self.arrival = arrival
+        self.red = red  # an RFC 2198 payload (audio/red): blocks of Opus
+        self._primary: bytes | None = None
+        self._red_renumbered: tuple[int, bytes] | None = None
         self.ntp = 0  # wall-clock send time (64-bit NTP), set once when fanned out
         self.abs_send_time = b"\x00\x00\x00"  # abs-send-time extension value (6.18 s)
 
@@ -81,6 +93,28 @@ class MediaPacket:
         ntp_seconds = (time.time() if now is None else now) + NTP_EPOCH
         self.ntp = int(ntp_seconds * 4294967296.0)
         self.abs_send_time = ((self.ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+
+    @property
+    def primary(self) -> bytes | None:
+        """The payload without redundancy (RED: its primary block, once; None if malformed)."""
+        if not self.red:
+            return self.payload
+        if self._primary is None:
+            blocks = red_blocks(self.payload)
+            if blocks is None:
+                return None
+            self._primary = blocks[-1].data
+        return self._primary
+
+    def red_payload(self, block_type: int) -> bytes | None:
+        """The RED payload with every block's payload type ``block_type`` (built once per type)."""
+        cached = self._red_renumbered
+        if cached is not None and cached[0] == block_type:
+            return cached[1]
+        payload = red_with_block_type(self.payload, block_type)
+        if payload is not None:
+            self._red_renumbered = (block_type, payload)
+        return payload
 
 
 # --- VP8 (RFC 7741) -------------------------------------------------------------------
@@ -196,6 +230,92 @@ def h264_starts_keyframe(payload: bytes) -> bool:
     if nal == 28 and len(payload) > 1:  # FU-A: start bit and the fragmented type
         return bool(payload[1] & 0x80) and payload[1] & 0x1F in (5, 7)
     return False
+
+
+# --- RED (RFC 2198) -------------------------------------------------------------------
+
+
+class RedBlock:
+    """One block of a RED payload: its payload type, how much older than the packet's
+    timestamp it is (0 for the primary), and its data."""
+
+    __slots__ = ("data", "payload_type", "timestamp_offset")
+
+    def __init__(self, payload_type: int, timestamp_offset: int, data: bytes) -> None:
+        self.payload_type = payload_type
+        self.timestamp_offset = timestamp_offset
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"RedBlock(pt={self.payload_type}, offset={self.timestamp_offset}, {len(self.data)} bytes)"
+
+
+# Block headers a RED payload may carry before we call it malformed (Chrome sends 1-2).
+RED_MAX_BLOCKS = 16
+
+
+def red_blocks(payload: bytes) -> list[RedBlock] | None:
+    """The blocks of a RED payload, oldest first, the primary last; None if malformed.
+
+    RFC 2198 section 3: each redundant block has a 4-byte header (F=1, block payload
+    type, 14-bit timestamp offset, 10-bit length), the primary a 1-byte one (F=0, type);
+    the blocks' data follow the headers in the same order, the primary's to the end.
+    """
+    n = len(payload)
+    pos = 0
+    headers: list[tuple[int, int, int]] = []
+    while True:
+        if pos >= n or len(headers) > RED_MAX_BLOCKS:
+            return None
+        first = payload[pos]
+        if not first & 0x80:
+            primary_type = first & 0x7F
+            pos += 1
+            break
+        if pos + 4 > n:
+            return None
+        word = int.from_bytes(payload[pos + 1 : pos + 4], "big")
+        headers.append((first & 0x7F, word >> 10, word & 0x3FF))
+        pos += 4
+    blocks = []
+    for block_type, offset, length in headers:
+        if pos + length > n:
+            return None
+        blocks.append(RedBlock(block_type, offset, payload[pos : pos + length]))
+        pos += length
+    blocks.append(RedBlock(primary_type, 0, payload[pos:]))
+    return blocks
+
+
+def red_with_block_type(payload: bytes, block_type: int) -> bytes | None:
+    """``payload`` (RED) with each block header's payload type set to ``block_type``."""
+    out = bytearray(payload)
+    pos = 0
+    n = len(out)
+    for _ in range(RED_MAX_BLOCKS + 1):
+        if pos >= n:
+            return None
+        if not out[pos] & 0x80:
+            out[pos] = block_type & 0x7F
+            return bytes(out)
+        if pos + 4 > n:
+            return None
+        out[pos] = 0x80 | (block_type & 0x7F)
+        pos += 4
+    return None
+
+
+def red_payload(blocks: list[RedBlock]) -> bytes:
+    """A RED payload of ``blocks`` (oldest first, the primary last): the inverse of :func:`red_blocks`."""
+    *redundant, primary = blocks
+    head = bytearray()
+    for block in redundant:
+        if not 0 <= block.timestamp_offset < 1 << 14 or len(block.data) >= 1 << 10:
+            raise ValueError("a redundant block's offset or length does not fit its header")
+        word = (block.timestamp_offset << 10) | len(block.data)
+        head += bytes((0x80 | block.payload_type,)) + word.to_bytes(3, "big")
+    head.append(primary.payload_type & 0x7F)
+    return bytes(head) + b"".join(b.data for b in redundant) + primary.data
 
 
 # --- headers ------------------------------------------------------------------------

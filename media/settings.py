@@ -8,6 +8,7 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
+from media.negotiation import AudioPolicy
 from meeting.errors import InvalidInput
 
 
@@ -32,6 +33,11 @@ class MediaSettings:
     keyframe_interval_min: float = 0.5
     # Sent video packets each subscriber keeps to answer its NACKs (a power of two).
     nack_history_packets: int = 512
+    # Audio on lossy links (media/negotiation.py): RED with publishers that offer it,
+    # Opus in-band FEC, Opus DTX.
+    audio_red: bool = True
+    opus_fec: bool = True
+    opus_dtx: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))
@@ -57,6 +63,10 @@ class MediaSettings:
                 "media: keyframe_interval_min must be positive and nack_history_packets"
                 " a power of two in 16-8192"
             )
+
+    @property
+    def audio_policy(self) -> AudioPolicy:
+        return AudioPolicy(red=self.audio_red, fec=self.opus_fec, dtx=self.opus_dtx)
 
     @property
     def port_range(self) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
-from media import aiortc_hooks
+from media import aiortc_hooks, negotiation
 from media.events import (
     ConnectionStateChanged,
     MediaEvent,
@@ -101,11 +101,13 @@ def _check_publish_codecs(description: SessionDescription) -> None:
 
 
 def _first_codecs(sdp: str) -> dict[str, str]:
-    """mid -> mimeType of the first (sending) codec of each audio/video section."""
+    """mid -> mimeType of the first media codec of each audio/video section (RED, which
+    comes first when negotiated, and RTX name no codec of their own)."""
     found: dict[str, str] = {}
     for media in SessionDescription.parse(sdp).media:
-        if media.kind in FORWARDABLE and media.rtp.codecs and media.rtp.muxId:
-            found[media.rtp.muxId] = media.rtp.codecs[0].mimeType
+        codecs = [c for c in media.rtp.codecs if c.mimeType.lower() not in ("audio/red", "video/rtx")]
+        if media.kind in FORWARDABLE and codecs and media.rtp.muxId:
+            found[media.rtp.muxId] = codecs[0].mimeType
     return found
 
 
@@ -233,6 +235,7 @@ class Sfu:
                 raise InvalidState(f"answer rejected: {exc}") from None
             except (OperationError, InternalError, *_SDP_ERRORS) as exc:
                 raise InvalidInput(f"answer rejected: {exc}", code="invalid_sdp") from None
+            self._accept_audio_codecs(pc, sdp)
             session.offer_pending = False
             again = session.renegotiate_after_answer
             session.renegotiate_after_answer = False
@@ -330,6 +333,18 @@ class Sfu:
                 track.muted = muted
         self._emit(MuteChanged(participant_id, muted))
 
+    def datagrams_received(self, participant_id: str) -> int | None:
+        """What the participant's connections received so far (RTP, RTCP; None: none connected).
+
+        A live browser sends something every second or so on each connection it has (media
+        while it publishes, receiver reports while it receives): a count that stops moving
+        is a link that went quiet (signaling/media.py turns that into ``link: "lost"``)."""
+        session = self._session(participant_id)
+        pcs = [pc for pc in (session.publish_pc, session.subscribe_pc) if pc is not None]
+        if not any(pc.connectionState == "connected" for pc in pcs):
+            return None
+        return sum(aiortc_hooks.datagrams_received(pc) for pc in pcs)
+
     async def stats(self, participant_id: str) -> dict[str, Any]:
         """Counters and RTCP-derived quality figures for operators and the UI."""
         session = self._session(participant_id)
@@ -347,6 +362,8 @@ class Sfu:
                     "subscribers": len(track.subscribers),
                     "keyframe_requests": track.keyframes.requested,
                     "keyframe_requests_sent": track.keyframes.sent,
+                    "red_packets": track.red_packets,
+                    "recovered": track.recovered,
                     "muted": track.muted,
                 }
                 receiver = receivers.get(mid)
@@ -371,6 +388,7 @@ class Sfu:
                 "enabled": sub.track.enabled,
                 "forwarded": sub.track.forwarded,
                 "packets": sub.track.packets,
+                "red": sub.track.receives_red,
                 "dropped": sub.track.dropped,
                 "nacks": sub.track.nacks,
                 "retransmitted": sub.track.retransmitted,
@@ -430,6 +448,7 @@ class Sfu:
             raise InvalidState(f"publish connection is in state {pc.signalingState}")
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            self._answer_audio_codecs(pc, description)
             sending = {m.rtp.muxId for m in description.media if _is_sending(m)}
             changed = False
             gone = {mid for mid in session.published if mid not in sending}
@@ -464,6 +483,25 @@ class Sfu:
         for mid, track in session.published.items():
             track.codec_mime = codecs.get(mid, track.codec_mime)
         return {"sdp": pc.localDescription.sdp, "type": "answer"}, changed
+
+    def _answer_audio_codecs(self, pc: RTCPeerConnection, description: SessionDescription) -> None:
+        """Answer a publisher's audio with Opus FEC, and RED if it offers it (media/negotiation.py)."""
+        offered = {m.rtp.muxId: m.rtp.codecs for m in description.media if m.kind == "audio"}
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio" and transceiver.mid in offered:
+                codecs = negotiation.answer_audio(offered[transceiver.mid], self.settings.audio_policy)
+                if codecs:
+                    aiortc_hooks.set_codecs(transceiver, codecs)
+
+    def _accept_audio_codecs(self, pc: RTCPeerConnection, answer_sdp: str) -> None:
+        """What a subscriber accepted of our audio offer (RED or not) is what its senders use."""
+        answered = negotiation.audio_codecs_of(answer_sdp)
+        offered = negotiation.offer_audio(self.settings.audio_policy)
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio" and transceiver.mid in answered:
+                codecs = negotiation.accepted_audio(offered, answered[transceiver.mid])
+                if codecs:
+                    aiortc_hooks.set_codecs(transceiver, codecs)
 
     def _publish(self, session: ParticipantSession, mid: str, transceiver: Any) -> None:
         receiver = transceiver.receiver
@@ -561,7 +599,9 @@ class Sfu:
             bind_address=self.settings.bind_address,
             ports=self.settings.port_range,
         )
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        sdp = negotiation.rewrite_offer_audio(offer.sdp, negotiation.offer_audio(self.settings.audio_policy))
+        await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         session.offer_pending = True
         logger.debug("participant=%s subscribe offer sent", session.participant_id)
         self._emit(

@@ -125,6 +125,17 @@ class MediaSettings:
     turn_credential_seconds: int = _h(
         "Lifetime of the TURN credentials handed to a client at media_open (seconds).", 86400
     )
+    audio_red: bool = _h(
+        "Negotiate RED (RFC 2198: each audio packet also carries the previous one) with "
+        "browsers that offer it; subscribers without RED get plain Opus.",
+        True,
+    )
+    opus_fec: bool = _h("Ask publishers for Opus in-band FEC (useinbandfec=1).", True)
+    opus_dtx: bool = _h(
+        "Let publishers send almost nothing in silence (Opus DTX, usedtx=1); off keeps "
+        "speech continuous on lossy links.",
+        False,
+    )
 
 
 @dataclass(frozen=True)

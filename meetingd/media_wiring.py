@@ -48,6 +48,9 @@ def media_settings(cfg: Config) -> MediaSettings:
             ice_servers=stun,
             udp_port_min=ports[0],
             udp_port_max=ports[1],
+            audio_red=m.audio_red,
+            opus_fec=m.opus_fec,
+            opus_dtx=m.opus_dtx,
         )
     except Exception as exc:  # InvalidInput from the settings' own checks
         raise ConfigError(f"{cfg.source}: [media] {exc}") from None

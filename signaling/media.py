@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from media.events import (
     ConnectionStateChanged,
@@ -27,14 +27,16 @@ from media.events import (
 from media.sfu import Sfu
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
 from meeting.roles import Attendance, Role
-from meeting.roster import ConnState
+from meeting.roster import ConnState, Seat
 
 from . import media_commands as cmd
+from .command import Command, Payload
 from .messages import Empty
-from .namespace import NAMESPACE, Call, Connection, MeetingNamespace
+from .namespace import NAMESPACE, Call, Connection, Handler, MeetingNamespace
 
 logger = logging.getLogger(__name__)
 
+P = TypeVar("P", bound=Payload)
 SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
 IceServersFor = Callable[[str], list[dict[str, Any]]]
 FloorOf = Callable[[int], str | None]  # meeting id -> the member holding the floor
@@ -48,6 +50,44 @@ DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
 FAIR_LOSS, POOR_LOSS = 0.03, 0.10
 FAIR_RTT, POOR_RTT = 0.4, 0.8
+# A participant whose connections received nothing (no media, no RTCP) for this long has
+# lost its link: the chair is told at once (media_quality, link "lost").
+LINK_LOST_AFTER = 3.0
+
+
+class MediaRouter(Protocol):
+    """Where a meeting's media runs (meetingd.cluster.routing on a cluster node): its owner
+    node holds the SFU, so a member connected to another node has its media commands run
+    there, and its ICE goes straight to the owner's announced addresses (the owner writes
+    the SDP). ``route_media`` returns None when the media runs here."""
+
+    async def route_media(
+        self, name: str, meeting_id: int, call: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None: ...
+
+
+@dataclass
+class _RemoteCaller:
+    """The member behind a connection held by another node (signaling's Caller)."""
+
+    id: int
+    member_id: str
+    full_name: str
+
+
+def forwardable(call: Call) -> dict[str, Any]:
+    """What the owner node needs to run a media command for a connection held here."""
+    member = call.conn.member
+    return {
+        "sid": call.sid,
+        "member": {"id": member.id, "member_id": member.member_id, "full_name": member.full_name},
+        "meeting_id": call.meeting_id,
+        "display_meeting": call.conn.display_meeting,
+        "seat": call.seat.to_dict() if call.seat is not None else None,
+        "data": call.data,
+    }
 
 
 # --- quality -----------------------------------------------------------------------
@@ -117,6 +157,20 @@ def summarise(stats: dict[str, Any], previous: _Sample | None, now: float) -> tu
     }, sample
 
 
+@dataclass
+class _Link:
+    """When a participant's connections last received something (server side)."""
+
+    count: int
+    changed_at: float
+    lost: bool = False
+
+
+def link_state(quality: str, lost: bool) -> str:
+    """ok / weak / lost: what the chair sees of a site's link."""
+    return "lost" if lost else "weak" if quality == "poor" else "ok"
+
+
 # --- the events ----------------------------------------------------------------------
 
 
@@ -160,27 +214,80 @@ class MediaSignaling:
         self._screen: dict[int, str] = {}  # meeting id -> the member sharing a screen
         self._floor_of: FloorOf = lambda _meeting_id: None
         self._samples: dict[tuple[int, str], _Sample] = {}
+        self._links: dict[tuple[int, str], _Link] = {}
         self.quality: dict[int, list[dict[str, Any]]] = {}
         self._display_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.recording: Any | None = None  # meetingd.recording.RecordingService
-        namespace.handle(cmd.MEDIA_OPEN, self._open)
-        namespace.handle(cmd.MEDIA_CLOSE, self._close)
-        namespace.handle(cmd.PUBLISH_OFFER, self._publish_offer)
-        namespace.handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
-        namespace.handle(cmd.ICE_CANDIDATE, self._ice_candidate)
-        namespace.handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
-        namespace.handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
-        namespace.handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
-        namespace.handle(cmd.SET_MEDIA_STATE, self._set_media_state)
-        namespace.handle(cmd.SPOTLIGHT, self._spotlight_event)
-        namespace.handle(cmd.GET_MEDIA_STATS, self._get_stats)
-        namespace.handle(cmd.SHARE_SCREEN, self._share_screen)
-        namespace.handle(cmd.STOP_SCREEN_SHARE, self._stop_screen_share)
-        namespace.handle(cmd.START_RECORDING, self._start_recording)
-        namespace.handle(cmd.STOP_RECORDING, self._stop_recording)
+        # a cluster node: media runs at the meeting's owner (None: one node, all here)
+        self.router: MediaRouter | None = None
+        # owner side: connections held by other nodes whose media runs here, by sid
+        self._remote_conns: dict[str, Connection] = {}
+        # the other side: connections held here whose media runs at an owner, by sid
+        self._forwarded: dict[str, int] = {}
+        self._commands: dict[str, tuple[Command[Any], Handler[Any]]] = {}
+        self._handle(cmd.MEDIA_OPEN, self._open)
+        self._handle(cmd.MEDIA_CLOSE, self._close)
+        self._handle(cmd.PUBLISH_OFFER, self._publish_offer)
+        self._handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
+        self._handle(cmd.ICE_CANDIDATE, self._ice_candidate)
+        self._handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
+        self._handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
+        self._handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
+        self._handle(cmd.SET_MEDIA_STATE, self._set_media_state)
+        self._handle(cmd.SPOTLIGHT, self._spotlight_event)
+        self._handle(cmd.GET_MEDIA_STATS, self._get_stats)
+        self._handle(cmd.SHARE_SCREEN, self._share_screen)
+        self._handle(cmd.STOP_SCREEN_SHARE, self._stop_screen_share)
+        self._handle(cmd.START_RECORDING, self._start_recording)
+        self._handle(cmd.STOP_RECORDING, self._stop_recording)
         namespace.on_connection_closed(self._connection_closed)
+
+    def _handle(self, command: Command[P], handler: Handler[P]) -> None:
+        """Bind a media command; on a cluster node it runs at the meeting's owner."""
+        self._commands[command.name] = (command, handler)
+
+        async def run(call: Call, payload: P) -> dict[str, Any]:
+            if self.router is not None:
+                reply = await self.router.route_media(command.name, call.meeting_id, forwardable(call))
+                if reply is not None:
+                    self._forwarded[call.sid] = call.meeting_id
+                    return reply
+            return await handler(call, payload)
+
+        self.ns.handle(command, run)
+
+    async def run_forwarded(self, name: str, info: dict[str, Any]) -> dict[str, Any]:
+        """Run a media command another node forwarded (this node owns the meeting): parsed
+        and access-checked again here, on a stand-in for that node's connection (kept by
+        sid, so the media session stays tied to it)."""
+        command, handler = self._commands[name]
+        sid, meeting_id = str(info["sid"]), int(info["meeting_id"])
+        conn = self._remote_conns.get(sid)
+        if conn is None:
+            m = info["member"]
+            conn = Connection(
+                member=_RemoteCaller(int(m["id"]), str(m["member_id"]), str(m["full_name"])), bucket=None
+            )
+            self._remote_conns[sid] = conn
+        conn.meeting_id = meeting_id
+        display = info.get("display_meeting")
+        conn.display_meeting = None if display is None else int(display)
+        seat = Seat.from_dict(info["seat"]) if info.get("seat") is not None else None
+        payload = command.parse(info.get("data"))
+        if seat is not None and not command.access.allows(seat.role):
+            raise NotAuthorised(f"only {command.access.describe()} may {command.doc}")
+        return await handler(Call(sid, conn, seat, info.get("data")), payload)
+
+    async def remote_closed(self, meeting_id: int, sid: str, reason: str) -> None:
+        """Another node's connection whose media runs here left or dropped."""
+        conn = self._remote_conns.pop(sid, None)
+        if conn is not None:
+            await self._connection_closed(sid, conn, meeting_id, reason)
+
+    def _connection(self, sid: str) -> Connection | None:
+        return self.ns.connection(sid) or self._remote_conns.get(sid)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -556,6 +663,9 @@ class MediaSignaling:
     # -- leaving ------------------------------------------------------------------
 
     async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
+        forwarded_to = self._forwarded.pop(sid, None)
+        if forwarded_to is not None and self.router is not None:
+            await self.router.media_closed(forwarded_to, sid, reason)
         screen = conn.extra.pop("screen_pid", None)
         if isinstance(screen, str):  # a shared screen ends with its connection
             await self._end_session(meeting_id, screen, reason)
@@ -586,10 +696,11 @@ class MediaSignaling:
         if timer is not None:
             timer.cancel()
         self._samples.pop(key, None)
+        self._links.pop(key, None)
         sfu = self.sfus.get(meeting_id)
         if session is None or sfu is None:
             return
-        conn = self.ns.connection(session.sid)
+        conn = self._connection(session.sid)
         if session.screen:
             if conn is not None and conn.extra.get("screen_pid") == pid:
                 conn.extra.pop("screen_pid", None)
@@ -636,7 +747,7 @@ class MediaSignaling:
             for meeting_id, sfu in list(self.sfus.items()):
                 try:
                     self._check_speaker(meeting_id, sfu)
-                    if n % self._quality_every == 0:
+                    if self._check_links(meeting_id, sfu) or n % self._quality_every == 0:
                         await self._broadcast_quality(meeting_id, sfu)
                 except Exception:
                     logger.exception("meeting=%s media tick failed", meeting_id)
@@ -648,6 +759,36 @@ class MediaSignaling:
         if speaker != self._speaker.get(meeting_id):
             self._speaker[meeting_id] = speaker
             self._emit(meeting_id, "active_speaker_changed", {"member_id": speaker})
+
+    def _check_links(self, meeting_id: int, sfu: Sfu) -> bool:
+        """Note who received nothing for LINK_LOST_AFTER; True if someone's link came or went."""
+        now = asyncio.get_running_loop().time()
+        changed = False
+        for pid in sfu.participant_ids:
+            session = self._sessions.get((meeting_id, pid))
+            if session is None or session.display:
+                continue
+            try:
+                count = sfu.datagrams_received(pid)
+            except NotFound:
+                continue
+            link = self._links.get((meeting_id, pid))
+            if count is None:  # not connected (yet, or being replaced): not "lost" either
+                if link is not None and link.lost:
+                    changed = True
+                self._links.pop((meeting_id, pid), None)
+                continue
+            if link is None or count != link.count:
+                if link is not None and link.lost:
+                    changed = True
+                self._links[(meeting_id, pid)] = _Link(count, now)
+                continue
+            lost = now - link.changed_at > LINK_LOST_AFTER
+            if lost != link.lost:
+                link.lost = lost
+                changed = True
+                logger.info("meeting=%s participant=%s link %s", meeting_id, pid, "lost" if lost else "back")
+        return changed
 
     async def _broadcast_quality(self, meeting_id: int, sfu: Sfu) -> None:
         now = asyncio.get_running_loop().time()
@@ -662,6 +803,8 @@ class MediaSignaling:
                 continue
             row, sample = summarise(stats, self._samples.get((meeting_id, pid)), now)
             self._samples[(meeting_id, pid)] = sample
+            link = self._links.get((meeting_id, pid))
+            row["link"] = link_state(row["quality"], link is not None and link.lost)
             rows.append(row)
         self.quality[meeting_id] = rows
         if rows:

@@ -5,7 +5,9 @@ for a meeting arriving at the node that does not own it are forwarded to the own
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,22 +21,36 @@ from .conftest import Member, Server, start_server, wait_for
 from .procedure_helpers import MOTION, ballot_id, seen
 
 
+@asynccontextmanager
+async def cluster_nodes(
+    tmp_path: Path, database_url: str, redis_url: str, **sections: dict[str, Any]
+) -> AsyncIterator[list[Server]]:
+    """Two in-process nodes, ``node-a`` and ``node-b``, on one database and one Redis.
+
+    One data_dir: the nodes share the server secret and the minutes key (deploy.md)."""
+    nodes, runners = [], []
+    try:
+        for name in ("node-a", "node-b"):
+            srv, runner = await start_server(
+                tmp_path,
+                database={"url": database_url},
+                cluster={"redis_url": redis_url, "node_id": name},
+                **sections,
+            )
+            nodes.append(srv)
+            runners.append(runner)
+        yield nodes
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
 @pytest.fixture
 async def two_nodes(
     tmp_path: Path, postgres_cluster: PostgresCluster, redis_server: RedisServer
 ) -> AsyncIterator[list[Server]]:
-    url = postgres_cluster.create_database()
-    nodes, runners = [], []
-    for name in ("node-a", "node-b"):
-        # one data_dir: the nodes share the server secret and the minutes key (deploy.md)
-        srv, runner = await start_server(
-            tmp_path, database={"url": url}, cluster={"redis_url": redis_server.url, "node_id": name}
-        )
-        nodes.append(srv)
-        runners.append(runner)
-    yield nodes
-    for runner in runners:
-        await runner.cleanup()
+    async with cluster_nodes(tmp_path, postgres_cluster.create_database(), redis_server.url) as nodes:
+        yield nodes
 
 
 async def _member(node: Server, member_id: str, opened: list[Member]) -> Member:
@@ -58,15 +74,22 @@ async def test_a_broadcast_on_one_node_reaches_members_on_the_other(two_nodes) -
         assert (await on_a.join())["ok"]
         before = managers[0].fast_deliveries
         on_b = await _member(b, "C1-002", opened)  # signs in and connects through node b
-        assert (await on_b.join())["ok"]
+        joined_b = await on_b.join()
+        assert joined_b["ok"]
+        # one roster across nodes: b's join ack lists the member connected to a
+        assert {p["member_id"] for p in joined_b["roster"]} == {"C1-001", "C1-002"}, joined_b["roster"]
         # node b's roster broadcast reached the member connected to node a
         await wait_for(
-            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.seen("participant_joined")),
+            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.roster_changes("joined")),
             seconds=10,
         )
         assert managers[0].fast_deliveries > before  # delivered on a by the encode-once path
         assert managers[1].published > 0
         assert managers[0].slow_deliveries == managers[1].slow_deliveries == 0
+        # and a later joiner at node a sees both, whichever node owns the meeting
+        later = await _member(a, "C1-003", opened)
+        joined_later = await later.join()
+        assert {p["member_id"] for p in joined_later["roster"]} == {"C1-001", "C1-002", "C1-003"}
     finally:
         for m in opened:
             await m.close()

@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import random
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,9 +78,20 @@ class RelayStats:
     to_client: DirectionStats = field(default_factory=DirectionStats)
 
 
-def _check_loopback(address: str) -> None:
-    if not ipaddress.ip_address(address).is_loopback:
+def _check_loopback(address: str, allowed: frozenset[str] = frozenset()) -> None:
+    if not ipaddress.ip_address(address).is_loopback and address not in allowed:
         raise ValueError(f"the test relay talks to loopback only, not {address}")
+
+
+def _is_own_address(address: str) -> bool:
+    """``address`` is assigned here (e.g. a veth address of the private namespace)."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 class _Endpoint(asyncio.DatagramProtocol):
@@ -177,7 +189,7 @@ class RelayPair:
         return int(self._server_side.transport.get_extra_info("sockname")[1])
 
     def set_server(self, address: Address) -> None:
-        _check_loopback(address[0])
+        _check_loopback(address[0], self.relay.allowed)
         self.server = address
 
     def set_client(self, address: Address) -> None:
@@ -233,8 +245,15 @@ class UdpRelay:
         host: str = "127.0.0.1",
         lifetime: float = 300.0,
         max_pending: int = 5000,
+        allow: tuple[str, ...] = (),
     ) -> None:
+        """``allow``: non-loopback server addresses the relay may talk to; each must be an
+        address of this host (in tests, of the private namespace, e.g. a veth's)."""
         _check_loopback(host)
+        for address in allow:
+            if not ipaddress.ip_address(address).is_loopback and not _is_own_address(address):
+                raise ValueError(f"{address} is not an address of this host: the relay will not talk to it")
+        self.allowed = frozenset(allow)
         self.profile = profile
         self.rng = random.Random(seed)
         self.host = host
@@ -251,7 +270,7 @@ class UdpRelay:
             raise RuntimeError("relay closed")
         for address in (server, client):
             if address is not None:
-                _check_loopback(address[0])
+                _check_loopback(address[0], self.allowed)
         pair = RelayPair(self, server, client)
         await pair._open(self.host)
         self.pairs.append(pair)
@@ -261,6 +280,10 @@ class UdpRelay:
         """Drop everything, both ways, for ``seconds`` from now (in-flight datagrams too)."""
         loop = asyncio.get_running_loop()
         self._cut_until = max(self._cut_until, loop.time() + seconds)
+
+    def cut_until(self, when: float) -> None:
+        """Set when the cut ends (loop time); 0 ends it now."""
+        self._cut_until = when
 
     def is_cut(self, now: float | None = None) -> bool:
         if now is None:

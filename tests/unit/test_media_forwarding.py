@@ -27,6 +27,7 @@ class WireLink:
 
     ssrc: int
     payload_type: int = 97
+    red_payload_type: int | None = None
     clock_rate: int = 90000
     rtx_ssrc: int = 777
     rtx_payload_type: int | None = 98

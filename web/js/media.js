@@ -12,10 +12,17 @@
  * replaced by starting over with `media_open` (the server replaces the session and
  * its connections); the state is `reconnecting` until both connections are up again.
  *
+ * Watching the link: every 500 ms the client reads what its connections received
+ * (getStats: packets and bytes of every inbound stream, and each transport's bytes, which
+ * include the server's RTCP). Nothing for 1.5 s is a dead link whatever ICE says: the
+ * state is `reconnecting` (never "connected" over a dead link) and `stalled` is true;
+ * per publisher, a video that stops while their camera is on is `frozen`.
+ *
  * Events (CustomEvent `detail`): `state` {@link MediaStatus}, `local` {stream, error},
  * `remote` Map<member_id, RemoteMedia>, `publication`, `muted` {member_id, muted},
  * `spotlight` {member_id}, `speaker` {member_id}, `quality` rows, `closed` {reason},
- * `screen` {member_id, stopped_by} (who shares a screen; {@link MediaSession#screenTrack}).
+ * `screen` {member_id, stopped_by} (who shares a screen; {@link MediaSession#screenTrack}),
+ * `inbound` {stalled, frozen: Set<member_id>}.
  *
  * Screen sharing is a third connection, publish-only: {@link MediaSession#shareScreen}
  * offers one `getDisplayMedia` video track with `share_screen`; the others receive it on
@@ -33,7 +40,7 @@ import { ApiError, mark } from "./protocol.js";
  * device of theirs took it over (they can take it back).
  * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed" | "elsewhere" | "moved"} MediaState
  */
-/** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null}} MediaStatus */
+/** @typedef {{state: MediaState, cameraBlocked: boolean, error: ApiError | null, stalled?: boolean}} MediaStatus */
 /**
  * @typedef {object} Publication what a participant publishes, and their own switches
  * @property {string} member_id
@@ -51,6 +58,7 @@ import { ApiError, mark } from "./protocol.js";
  * @property {number | null} bitrate_kbps
  * @property {number | null} loss
  * @property {number | null} rtt_ms
+ * @property {"ok" | "weak" | "lost"} [link] the server's view of their link
  */
 /** @typedef {{memberId: string, audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} RemoteMedia */
 /** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video", source?: "camera" | "screen"}} StreamEntry */
@@ -86,6 +94,9 @@ function deviceId() {
 /** What we ask of the camera. */
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
+/** How often the inbound counters are read, and how long nothing may arrive before we say so. */
+const INBOUND_POLL_MS = 500;
+const STALL_AFTER_MS = 1500;
 
 
 /**
@@ -170,6 +181,17 @@ export class MediaSession extends EventTarget {
     this.recoveryTimer = undefined;
     /** @type {Record<string, (data: any) => void>} */
     this.handlers = {};
+    /** nothing has arrived for STALL_AFTER_MS on the connections we have */
+    this.stalled = false;
+    /** @type {Set<string>} publishers whose video stopped arriving while their camera is on */
+    this.frozen = new Set();
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.inboundTimer = undefined;
+    this.inboundBusy = false;
+    /** @type {{total: number, at: number}} */
+    this.inboundLast = { total: -1, at: 0 };
+    /** @type {Map<string, {packets: number, at: number}>} per publisher: video packets, when they last grew */
+    this.videoLast = new Map();
     const socket = link.socket;
     for (const event of SERVER_EVENTS) {
       const fn = (/** @type {any} */ data) => this.onServerEvent(event, data);
@@ -223,7 +245,85 @@ export class MediaSession extends EventTarget {
     this.fire("publication", null);
     this.fire("spotlight", { member_id: this.spotlight });
     if (this.send !== "none") await this.publish(generation);
+    this.watchInbound();
     this.updateState();
+  }
+
+  // ---- watching what arrives --------------------------------------------------------
+
+  /** Read the inbound counters every INBOUND_POLL_MS (once per session). */
+  watchInbound() {
+    if (this.inboundTimer !== undefined || this.closed) return;
+    this.inboundTimer = setInterval(() => {
+      if (this.inboundBusy) return;
+      this.inboundBusy = true;
+      this.checkInbound().catch(() => undefined).finally(() => { this.inboundBusy = false; });
+    }, INBOUND_POLL_MS);
+  }
+
+  /** Compare what arrived with the last reading: a link that went quiet, a frozen video. */
+  async checkInbound() {
+    const now = performance.now();
+    const pcs = [this.publishPc, this.subscribePc].filter((pc) => pc !== null && pc.connectionState !== "closed" && pc.remoteDescription);
+    if (!pcs.length) {
+      // between connections (recovering): a stall stays until something arrives again
+      this.inboundLast = { total: -1, at: now };
+      return;
+    }
+    let total = 0;
+    /** @type {Map<string, number>} */
+    const video = new Map();
+    for (const pc of /** @type {RTCPeerConnection[]} */ (pcs)) {
+      const report = await pc.getStats();
+      for (const s of report.values()) {
+        if (s.type === "transport") total += s.bytesReceived || 0;
+        else if (s.type === "inbound-rtp") total += (s.packetsReceived || 0) + (s.bytesReceived || 0);
+      }
+    }
+    const sub = this.subscribePc;
+    if (sub) {
+      for (const t of sub.getTransceivers()) {
+        const entry = t.mid ? this.streams.get(t.mid) : undefined;
+        if (!entry || !entry.participant_id || entry.kind !== "video") continue;
+        for (const s of (await t.receiver.getStats()).values()) {
+          if (s.type === "inbound-rtp") video.set(entry.participant_id, s.packetsReceived || 0);
+        }
+      }
+    }
+    if (total !== this.inboundLast.total) {
+      this.inboundLast = { total, at: now };
+      if (total > 0) this.setStalled(false); // something arrives
+    } else if (total > 0 && now - this.inboundLast.at > STALL_AFTER_MS) {
+      this.setStalled(true); // it arrived, and then stopped
+    }
+    /** @type {Set<string>} */
+    const frozen = new Set();
+    for (const [id, packets] of video) {
+      const last = this.videoLast.get(id);
+      if (!last || packets !== last.packets) {
+        this.videoLast.set(id, { packets, at: now });
+        continue;
+      }
+      const pub = this.publications.get(id);
+      const expected = pub?.video !== false && pub?.camera_on !== false && this.profile !== "audio_only";
+      if (expected && packets > 0 && now - last.at > STALL_AFTER_MS) frozen.add(id);
+    }
+    for (const id of this.videoLast.keys()) if (!video.has(id)) this.videoLast.delete(id);
+    const changed = frozen.size !== this.frozen.size || [...frozen].some((id) => !this.frozen.has(id));
+    if (changed) {
+      this.frozen = frozen;
+      this.fire("inbound", { stalled: this.stalled, frozen: this.frozen });
+    }
+  }
+
+  /** @param {boolean} stalled */
+  setStalled(stalled) {
+    if (stalled === this.stalled) return;
+    this.stalled = stalled;
+    this.status = { ...this.status, stalled };
+    this.fire("inbound", { stalled, frozen: this.frozen });
+    this.updateState();
+    this.fireState();
   }
 
   /** "Use this device for video": take the media over from the member's other device. */
@@ -393,6 +493,8 @@ export class MediaSession extends EventTarget {
     this.closed = true;
     this.generation += 1;
     clearTimeout(this.recoveryTimer);
+    clearInterval(this.inboundTimer);
+    this.inboundTimer = undefined;
     for (const [event, fn] of Object.entries(this.handlers)) this.link.socket.off(event, fn);
     if (this.link.socket.connected && this.status.state !== "idle") {
       this.link.emit("media_close", {}).catch(() => undefined);
@@ -425,6 +527,7 @@ export class MediaSession extends EventTarget {
       const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [stream] });
       const transceiver = pc.addTransceiver(track ?? kind, init);
       if (kind === "video") this.preferVp8(transceiver);
+      else this.preferRed(transceiver);
       if (kind === "audio" && track && !this.micOn) await transceiver.sender.replaceTrack(null);
     }
     this.watch(pc, "publish", generation);
@@ -564,6 +667,23 @@ export class MediaSession extends EventTarget {
     if (codecs.length) transceiver.setCodecPreferences(codecs);
   }
 
+  /**
+   * Offer RED (RFC 2198: each packet also carries the previous one) ahead of Opus: a
+   * browser sends RED only when it comes first in its own codec order, and then only if
+   * the server's answer keeps it (docs/media.md, "Audio on lossy links").
+   * @param {RTCRtpTransceiver} transceiver
+   */
+  preferRed(transceiver) {
+    const caps = RTCRtpSender.getCapabilities?.("audio");
+    if (!caps || typeof transceiver.setCodecPreferences !== "function") return;
+    const rank = (/** @type {RTCRtpCodec} */ c) => {
+      const mime = c.mimeType.toLowerCase();
+      return mime === "audio/red" ? 0 : mime === "audio/opus" ? 1 : 2;
+    };
+    const codecs = [...caps.codecs].sort((a, b) => rank(a) - rank(b));
+    if (codecs.length && rank(codecs[0]) === 0) transceiver.setCodecPreferences(codecs);
+  }
+
   /** @param {RTCRtpSender} sender */
   async applyCap(sender) {
     const params = sender.getParameters();
@@ -675,7 +795,7 @@ export class MediaSession extends EventTarget {
     const states = needed.map((pc) => /** @type {RTCPeerConnection} */ (pc).connectionState);
     if (states.every((s) => s === "connected")) {
       this.everConnected = true;
-      this.setState("connected");
+      this.setState(this.stalled ? "reconnecting" : "connected"); // never "connected" over a dead link
     } else if (states.some((s) => s === "failed" || s === "disconnected")) {
       this.setState("reconnecting");
     } else if (this.status.state !== "reconnecting") {
@@ -684,6 +804,8 @@ export class MediaSession extends EventTarget {
   }
 
   closePeers() {
+    this.inboundLast = { total: -1, at: performance.now() };
+    this.videoLast = new Map();
     this.publishPc?.close();
     this.subscribePc?.close();
     this.publishPc = this.subscribePc = null;
@@ -755,6 +877,7 @@ export class MediaSession extends EventTarget {
         clearTimeout(this.recoveryTimer);
         this.closePeers();
         this.stopLocal();
+        this.setStalled(false);
         this.setState("moved");
         this.fire("closed", data);
         break;

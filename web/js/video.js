@@ -81,11 +81,13 @@ export function createTile(memberId, name, mine = false) {
   const micOff = h("span", { class: "tile-flag tile-mic-off", hidden: true }, icon("mic", { off: true }), tx("media.mic_off_short"));
   const camOff = h("span", { class: "tile-flag tile-cam-off", hidden: true }, icon("camera", { off: true }), tx("media.camera_off_short"));
   const hand = h("span", { class: "tile-hand", hidden: true }, icon("hand"), tx("media.hand_raised"));
+  const frozen = h("span", { class: "tile-flag tile-frozen", role: "status", hidden: true }, tx("media.frozen"));
+  const linkFlag = h("span", { class: "tile-flag tile-link", hidden: true });
   const speaking = h("span", { class: "tile-speaking-mark", hidden: true }, icon("speaker"), h("span", { class: "visually-hidden" }, tx("media.speaking")));
   const tools = h("div", { class: "tile-tools" });
   const element = h("figure", { class: "tile", "data-member-id": memberId, "data-has-video": "false", "data-mine": String(mine) },
     h("div", { class: "tile-media" }, initials, video), audio,
-    h("div", { class: "tile-top" }, hand),
+    h("div", { class: "tile-top" }, hand, frozen, linkFlag),
     h("figcaption", { class: "tile-caption" }, speaking, label, muted, micOff, camOff, quality), tools);
   video.addEventListener("resize", () => { element.dataset.hasVideo = String(video.videoWidth > 0 && !video.hidden); });
   return {
@@ -116,6 +118,17 @@ export function createTile(memberId, name, mine = false) {
       camOff.hidden = sw.camera;
       element.dataset.mic = sw.mic ? "on" : "off";
       element.dataset.camera = sw.camera ? "on" : "off";
+    },
+    /** @param {boolean} isFrozen their video stopped arriving while their camera is on */
+    setFrozen(isFrozen) {
+      frozen.hidden = !isFrozen;
+      element.dataset.frozen = String(isFrozen);
+    },
+    /** @param {"ok" | "weak" | "lost"} link the server's view of their link */
+    setLink(link) {
+      element.dataset.link = link;
+      linkFlag.hidden = link === "ok";
+      if (link !== "ok") replaceChildren(linkFlag, tx(link === "lost" ? "media.link.lost" : "media.link.weak"));
     },
     /** @param {boolean} raised */
     setHand(raised) {
@@ -226,6 +239,10 @@ export function createMediaArea(opts) {
   });
   const roomCameraField = h("label", { class: "media-check", for: "media-room-camera", hidden: true }, roomCamera, h("span", {}, tx("media.room_camera")));
   const status = h("p", { class: "media-status", role: "status", "aria-live": "polite", "data-media-state": "idle" });
+  // nothing arrives: say so at once, whatever the connection state says
+  const banner = h("div", { class: "media-banner", role: "alert", hidden: true }, tx("media.no_media"));
+  // the chair: which sites have a weak or lost link (the server's view, media_quality)
+  const linkAlerts = h("p", { class: "link-alerts", role: "status", "aria-live": "polite", hidden: true });
   const sound = h("button", { type: "button", class: "btn btn-small", hidden: true, "data-action": "enable-sound" }, tx("media.enable_sound"));
   sound.addEventListener("click", () => {
     for (const tile of tiles.values()) tile.audio.play().catch(() => undefined);
@@ -374,8 +391,8 @@ export function createMediaArea(opts) {
   const stage = h("div", { class: "stage", "data-member-id": "" });
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
-    stage, grid, screenLine,
-    h("div", { class: "media-line" }, recIndicator, status, sound, recButton, shareError),
+    banner, stage, grid, screenLine,
+    h("div", { class: "media-line" }, recIndicator, status, sound, recButton, shareError), linkAlerts,
     note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
@@ -383,7 +400,31 @@ export function createMediaArea(opts) {
   const mine = createTile(opts.myId, opts.nameOf(opts.myId), true);
   mine.element.classList.add("tile-mine");
 
+  function renderBanner() {
+    banner.hidden = !media.stalled;
+    element.dataset.stalled = String(media.stalled);
+  }
+
+  /** The chair's list of sites whose link is weak or lost. */
+  function renderLinks() {
+    /** @type {{weak: string[], lost: string[]}} */
+    const bad = { weak: [], lost: [] };
+    for (const row of media.quality.values()) {
+      if (row.member_id === opts.myId) continue;
+      if (row.link === "weak" || row.link === "lost") bad[row.link].push(opts.nameOf(row.member_id));
+    }
+    const show = opts.isChair() && (bad.weak.length > 0 || bad.lost.length > 0);
+    linkAlerts.hidden = !show;
+    if (!show) return;
+    /** @type {HTMLElement[]} */
+    const parts = [];
+    if (bad.lost.length) parts.push(h("span", { class: "link-lost", "data-link": "lost" }, tx("media.links.lost", { names: bad.lost.join(", ") })));
+    if (bad.weak.length) parts.push(h("span", { class: "link-weak", "data-link": "weak" }, tx("media.links.weak", { names: bad.weak.join(", ") })));
+    replaceChildren(linkAlerts, parts);
+  }
+
   function renderStatus() {
+    renderBanner();
     const s = media.status;
     status.dataset.mediaState = s.state;
     /** @type {(HTMLElement | string)[]} */
@@ -477,6 +518,8 @@ export function createMediaArea(opts) {
       tile.setMuted(Boolean(pub?.muted));
       tile.setSwitches({ mic: pub?.mic_on !== false, camera: pub?.camera_on !== false });
       tile.setQuality(media.quality.get(memberId)?.quality ?? "unknown");
+      tile.setLink(media.quality.get(memberId)?.link ?? "ok");
+      tile.setFrozen(media.frozen.has(memberId) || media.stalled);
       tile.setSpeaking(media.activeSpeaker === memberId);
       tile.setHand(hands.has(memberId));
       renderTools(tile, memberId);
@@ -522,7 +565,8 @@ export function createMediaArea(opts) {
   media.addEventListener("spotlight", renderTiles);
   media.addEventListener("screen", () => { renderControls(); renderTiles(); });
   media.addEventListener("speaker", renderTiles);
-  media.addEventListener("quality", renderTiles);
+  media.addEventListener("quality", () => { renderTiles(); renderLinks(); });
+  media.addEventListener("inbound", () => { renderBanner(); renderTiles(); });
   renderControls();
 
   return {

@@ -1,0 +1,140 @@
+"""What the SFU negotiates for audio beyond aiortc's codec table: Opus FEC and RED.
+
+aiortc answers a browser's Opus with bare ``opus/48000/2`` (no fmtp: the browser then
+sends no in-band FEC) and drops RED (RFC 2198). Here the audio m-lines get:
+
+* Opus with ``minptime=10;useinbandfec=1;stereo=0`` (``usedtx=1`` only when configured:
+  speech continuity matters more than the bits saved in silence). With in-band FEC
+  negotiated, a libwebrtc encoder adds FEC as the loss its receiver reports rises (our
+  receiver reports carry the uplink's loss).
+* RED (``red/48000/2``, fmtp ``<opus>/<opus>``) when the publisher offers it, listed
+  *before* Opus: a libwebrtc sender uses RED only for a RED codec negotiated ahead of the
+  codec it references. Subscribers are offered RED too; those that accept it get the
+  publisher's RED packets as they are, the others only the primary Opus payload.
+
+No audio NACK and no transport-cc: Chromium offers no NACK for Opus, and transport-cc
+needs transport-wide feedback the server does not send (docs/media.md).
+
+The functions take and return aiortc's public parameter classes;
+:func:`media.aiortc_hooks.set_codecs` applies the result to a transceiver.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from aiortc.rtcrtpparameters import ParametersDict, RTCRtpCodecParameters
+from aiortc.sdp import SessionDescription
+
+# The payload types offered to subscribers: Chromium's own numbers, so a publisher's RED
+# blocks (which name its Opus type) need no renumbering on the way to a Chromium subscriber.
+OPUS_PAYLOAD_TYPE = 111
+RED_PAYLOAD_TYPE = 63
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPolicy:
+    """How audio is negotiated (the ``[media]`` settings ``audio_red``, ``opus_fec``, ``opus_dtx``)."""
+
+    red: bool = True
+    fec: bool = True
+    dtx: bool = False
+
+    def opus_parameters(self) -> ParametersDict:
+        params: ParametersDict = {"minptime": 10}
+        if self.fec:
+            params["useinbandfec"] = 1
+        params["stereo"] = 0
+        if self.dtx:
+            params["usedtx"] = 1
+        return params
+
+
+def _is_opus(codec: RTCRtpCodecParameters) -> bool:
+    return codec.mimeType.lower() == "audio/opus" and codec.clockRate == 48000
+
+
+def _is_red_for(codec: RTCRtpCodecParameters, opus_type: int) -> bool:
+    """``codec`` is ``red/48000/2`` whose fmtp names only ``opus_type`` (e.g. ``111/111``)."""
+    if codec.mimeType.lower() != "audio/red" or codec.clockRate != 48000 or (codec.channels or 1) != 2:
+        return False
+    if len(codec.parameters) != 1:
+        return False
+    (blocks,) = codec.parameters
+    types = blocks.split("/")
+    return 0 < len(types) <= 4 and all(t == str(opus_type) for t in types)
+
+
+def opus_codec(payload_type: int, policy: AudioPolicy) -> RTCRtpCodecParameters:
+    return RTCRtpCodecParameters(
+        mimeType="audio/opus",
+        clockRate=48000,
+        channels=2,
+        payloadType=payload_type,
+        parameters=policy.opus_parameters(),
+    )
+
+
+def red_codec(payload_type: int, opus_type: int) -> RTCRtpCodecParameters:
+    return RTCRtpCodecParameters(
+        mimeType="audio/red",
+        clockRate=48000,
+        channels=2,
+        payloadType=payload_type,
+        parameters={f"{opus_type}/{opus_type}": None},
+    )
+
+
+def answer_audio(offered: list[RTCRtpCodecParameters], policy: AudioPolicy) -> list[RTCRtpCodecParameters]:
+    """A publisher's audio answer: RED (if offered and wanted) ahead of Opus; [] without Opus."""
+    opus = next((c for c in offered if _is_opus(c) and c.payloadType is not None), None)
+    if opus is None or opus.payloadType is None:
+        return []
+    answer = [opus_codec(opus.payloadType, policy)]
+    if policy.red:
+        red = next((c for c in offered if _is_red_for(c, opus.payloadType)), None)
+        if red is not None and red.payloadType is not None:
+            answer.insert(0, red_codec(red.payloadType, opus.payloadType))
+    return answer
+
+
+def offer_audio(policy: AudioPolicy) -> list[RTCRtpCodecParameters]:
+    """What a subscriber's audio m-line offers: Opus, and RED when wanted."""
+    codecs = [opus_codec(OPUS_PAYLOAD_TYPE, policy)]
+    if policy.red:
+        codecs.append(red_codec(RED_PAYLOAD_TYPE, OPUS_PAYLOAD_TYPE))
+    return codecs
+
+
+def accepted_audio(
+    offered: list[RTCRtpCodecParameters], answered: list[RTCRtpCodecParameters]
+) -> list[RTCRtpCodecParameters]:
+    """What a subscriber accepted of our audio offer: Opus first (the sender's codec), then RED."""
+    types = {c.payloadType: c for c in answered}
+    accepted = []
+    for codec in offered:
+        theirs = types.get(codec.payloadType)
+        if theirs is not None and theirs.mimeType.lower() == codec.mimeType.lower():
+            accepted.append(copy.deepcopy(codec))
+    accepted.sort(key=lambda c: not _is_opus(c))
+    return accepted
+
+
+def rewrite_offer_audio(sdp: str, codecs: list[RTCRtpCodecParameters]) -> str:
+    """``sdp`` (an offer aiortc made) with every sending audio m-line offering ``codecs``."""
+    description = SessionDescription.parse(sdp)
+    for media in description.media:
+        if media.kind == "audio" and media.port:
+            media.rtp.codecs = copy.deepcopy(codecs)
+            media.fmt = [c.payloadType for c in codecs]
+    return str(description)
+
+
+def audio_codecs_of(sdp: str) -> dict[str, list[RTCRtpCodecParameters]]:
+    """mid -> the codecs of each audio m-line of ``sdp``."""
+    return {
+        media.rtp.muxId: media.rtp.codecs
+        for media in SessionDescription.parse(sdp).media
+        if media.kind == "audio" and media.rtp.muxId
+    }

@@ -1,0 +1,198 @@
+"""Two Chromiums through the real meetingd, one of them behind a lossy satellite link (the
+user-space relay, tests/support/browser_link.py): audio survives loss (Opus FEC + RED),
+and the user is told when the link dies.
+
+Run inside a private network namespace (DESIGN.md, "How we test")::
+
+    unshare -n sh -c 'ip link set lo up && python -m pytest tests/browser/test_media_lossy_browser.py -q'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import LAPTOP, PHONE
+from tests.browser.test_roster_browser import enter_meeting, sign_in
+from tests.support.browser_link import BrowserLink
+from tests.support.udp_relay import LinkProfile
+
+pytestmark = [pytest.mark.browser, pytest.mark.media]
+
+PORTS = range(41000, 41032)  # the server's media ports: the relay has a pair for each
+LOSSY = LinkProfile(rtt_ms=300, loss=0.10)
+
+# An inbound audio stream of one publisher: packets, concealment, FEC and the codec.
+AUDIO_STATS = """async (id) => {
+    const media = document.querySelector(".media-area").media;
+    const pc = media.subscribePc;
+    if (!pc) return null;
+    for (const t of pc.getTransceivers()) {
+        const entry = t.mid ? media.streams.get(t.mid) : undefined;
+        if (!entry || entry.participant_id !== id || entry.kind !== "audio") continue;
+        const report = await t.receiver.getStats();
+        for (const s of report.values()) {
+            if (s.type !== "inbound-rtp") continue;
+            const codec = s.codecId ? report.get(s.codecId) : null;
+            return {packets: s.packetsReceived || 0, lost: s.packetsLost || 0,
+                    samples: s.totalSamplesReceived || 0, concealed: s.concealedSamples || 0,
+                    events: s.concealmentEvents || 0, fec: s.fecPacketsReceived || 0,
+                    codec: codec ? codec.mimeType : null};
+        }
+    }
+    return null;
+}"""
+
+
+@contextmanager
+def meetingd(tmp: Path, **env: str) -> Iterator[str]:
+    from tests.support.server import start_meetingd, stop_meetingd
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    base_url, proc = start_meetingd(
+        tmp,
+        env={
+            "MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1",
+            "MEETINGD_MEDIA_UDP_PORT_MIN": str(PORTS.start),
+            "MEETINGD_MEDIA_UDP_PORT_MAX": str(PORTS.stop - 1),
+            **env,
+        },
+    )
+    try:
+        yield base_url.rstrip("/")
+    finally:
+        stop_meetingd(proc)
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[Callable[..., Page]]:
+    made: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def open_page(url: str, viewport: dict[str, int], link: BrowserLink | None = None) -> Page:
+        context = browser.new_context(viewport=viewport, locale="en-GB", base_url=url)
+        context.set_default_timeout(20_000)
+        if link is not None:
+            context.add_init_script(link.init_script())
+        made.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield open_page
+    for context in made:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def audio(page: Page, member_id: str) -> dict[str, Any] | None:
+    result: dict[str, Any] | None = page.evaluate(AUDIO_STATS, member_id)
+    return result
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def join_pair(
+    open_page: Callable[..., Page], url: str, password: str, link: BrowserLink
+) -> tuple[Page, Page]:
+    """The chair (direct, laptop) and a remote member behind ``link`` (phone), both publishing."""
+    chair = open_page(url, LAPTOP)
+    remote = open_page(url, PHONE, link)
+    for page, who in ((chair, "C1-CHAIR"), (remote, "C1-001")):
+        sign_in(page, who, password)
+        enter_meeting(page, "remote")
+        expect(page.locator('.media-status[data-media-state="connected"]')).to_be_visible(timeout=30_000)
+    wait_until(
+        lambda: (audio(chair, "C1-001") or {}).get("packets", 0) > 50, what="remote's audio at the chair"
+    )
+    wait_until(
+        lambda: (audio(remote, "C1-CHAIR") or {}).get("packets", 0) > 50, what="chair's audio at the remote"
+    )
+    return chair, remote
+
+
+def concealed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[float, int]:
+    """Concealed share of the samples played between two readings, and how many times
+    the receiver had to conceal (each lost packet it could not rebuild starts one; on a
+    machine short of CPU, late playout adds long concealments but few events)."""
+    assert before is not None and after is not None
+    samples = after["samples"] - before["samples"]
+    assert samples > 0, (before, after)
+    return (after["concealed"] - before["concealed"]) / float(samples), after["events"] - before["events"]
+
+
+def measure(open_page: Callable[..., Page], url: str, password: str, link: BrowserLink) -> dict[str, Any]:
+    """Concealment both ways over 12 s: chair -> server -> lossy link -> remote ("down"),
+    remote -> lossy link -> server -> chair ("up")."""
+    chair, remote = join_pair(open_page, url, password, link)
+    time.sleep(4.0)  # let the encoders see the loss (receiver reports) and turn FEC up
+    d0, u0 = audio(remote, "C1-CHAIR"), audio(chair, "C1-001")
+    time.sleep(12.0)
+    d1, u1 = audio(remote, "C1-CHAIR"), audio(chair, "C1-001")
+    server = chair.evaluate(
+        "() => document.querySelector('.media-area').media.link.emit('get_media_stats', {})"
+    )
+    for page in (chair, remote):
+        page.locator('.room-head [data-action="leave"]').click()
+    red = {  # audio packets each publisher sent as RED, and whether each subscriber takes RED
+        p["participant_id"]: (
+            sum(t["red_packets"] for t in p["publish"]["tracks"] if t["kind"] == "audio"),
+            all(t["red"] for t in p["subscribe"]["tracks"] if t["kind"] == "audio"),
+        )
+        for p in server["participants"]
+    }
+    return {
+        "down": concealed(d0, d1),
+        "up": concealed(u0, u1),
+        "down_stats": (d0, d1),
+        "up_stats": (u0, u1),
+        "red": red,
+    }
+
+
+def test_red_and_opus_fec_conceal_less_at_ten_percent_loss_than_plain_opus(
+    contexts: Callable[..., Page], demo_password: str, tmp_path: Path
+) -> None:
+    link = BrowserLink(LOSSY, PORTS)
+    try:
+        with meetingd(
+            tmp_path / "plain", MEETINGD_MEDIA_AUDIO_RED="false", MEETINGD_MEDIA_OPUS_FEC="false"
+        ) as url:
+            plain = measure(contexts, url, demo_password, link)
+        with meetingd(tmp_path / "red") as url:
+            protected = measure(contexts, url, demo_password, link)
+        relay = link.stats()
+    finally:
+        link.close()
+    print(
+        f"\nat 10% loss both ways, 12 s: plain Opus concealed {plain['down']} (down) {plain['up']} (up);"
+        f" RED + FEC {protected['down']} {protected['up']}  [share, events]; relay {relay}"
+    )
+    # the loss was there: the relay dropped about a tenth each way
+    assert relay.to_client.lost > 0.05 * relay.to_client.received
+    assert relay.to_server.lost > 0.05 * relay.to_server.received
+    # RED was negotiated both ways (the browsers' getStats name the codec Opus: NetEq
+    # unpacks RED before decoding)...
+    assert {pid: red for pid, (_, red) in protected["red"].items()} == {"C1-CHAIR": True, "C1-001": True}
+    assert min(n for n, _ in protected["red"].values()) > 300, protected["red"]
+    assert all(n == 0 and not red for n, red in plain["red"].values()), plain["red"]
+    # ...and the remote's encoder, told of its uplink's loss by our receiver reports, adds
+    # Opus in-band FEC: the chair's fecPacketsReceived rises (the chair's own uplink is clean)
+    before, after = protected["up_stats"]
+    assert after["fec"] > before["fec"] + 50, (before, after)
+    # far fewer losses reach the ear than with plain Opus over the same link
+    assert plain["down"][1] >= 15 and plain["up"][1] >= 15, plain
+    assert protected["down"][1] * 3 <= plain["down"][1], (plain, protected)
+    assert protected["up"][1] * 3 <= plain["up"][1], (plain, protected)
