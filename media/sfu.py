@@ -145,7 +145,12 @@ class Sfu:
         self.settings = settings
         self._on_event = on_event
         self._sessions: dict[str, ParticipantSession] = {}
+        # One lock per side of a participant: the publish connection's offers, and the
+        # subscribe connection's offers and answers. The two are independent peer
+        # connections, so a publish offer never holds up the answer to a subscribe offer
+        # (at a join both arrive together: one lock cost ~0.1-1 s of the first video).
         self._locks: dict[str, asyncio.Lock] = {}
+        self._sub_locks: dict[str, asyncio.Lock] = {}
         self._renegotiating: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._muted: set[str] = set()
@@ -193,6 +198,7 @@ class Sfu:
         )
         self._sessions[participant_id] = session
         self._locks[participant_id] = asyncio.Lock()
+        self._sub_locks[participant_id] = asyncio.Lock()
         logger.info("participant=%s media session opened", participant_id)
         self._schedule_renegotiation(session)
 
@@ -219,7 +225,7 @@ class Sfu:
         if type != "answer":
             raise InvalidInput(f"expected an answer, got {type!r}", code="invalid_sdp")
         _parse_sdp(sdp, "answer")
-        async with self._locks[participant_id]:
+        async with self._sub_locks[participant_id]:
             pc = session.subscribe_pc
             if session.closed or pc is None or not session.offer_pending:
                 raise InvalidState("no subscribe offer is waiting for an answer")
@@ -277,7 +283,7 @@ class Sfu:
     async def close_participant(self, participant_id: str) -> None:
         """Free the participant's connections, tracks and tasks; others renegotiate."""
         session = self._session(participant_id)
-        async with self._locks[participant_id]:
+        async with self._locks[participant_id], self._sub_locks[participant_id]:
             session.closed = True
             self._sessions.pop(participant_id, None)
             was_publishing = bool(session.published)
@@ -296,6 +302,7 @@ class Sfu:
                     await pc.close()
             session.publish_pc = session.subscribe_pc = None
         self._locks.pop(participant_id, None)
+        self._sub_locks.pop(participant_id, None)
         self._muted.discard(participant_id)
         logger.info("participant=%s media session closed", participant_id)
         if was_publishing:
@@ -551,7 +558,7 @@ class Sfu:
 
     async def _renegotiate(self, session: ParticipantSession) -> None:
         pid = session.participant_id
-        lock = self._locks.get(pid)
+        lock = self._sub_locks.get(pid)
         if lock is None:
             self._renegotiating.discard(pid)
             return

@@ -19,7 +19,7 @@ from .storage.models import Cell, Member, Site
 from .storage.org_models import CellCommittee, CommitteeOfficer, CommitteeRow
 
 DEMO_PASSWORD = "demo-meeting-2026"  # noqa: S105 - public by design: printed for the demo data
-DEMO_CELL = "Cell 1 - Harbour Ward"
+DEMO_CELL = "Cell 1 - Harbour Ward"  # the English demo's cell (CONTENT names each language's)
 
 PEOPLE: list[tuple[str, str, str]] = [
     ("C1-CHAIR", "Nguyễn Văn An", "chair"),
@@ -49,6 +49,8 @@ AGENDA = [
 # The demo meeting's content in each language the client speaks (``--demo-lang``).
 CONTENT: dict[str, dict[str, Any]] = {
     "en": {
+        "cell": DEMO_CELL,
+        "guests": "Guests",
         "title": "Monthly cell meeting",
         "place": "Ward hall, room 2",
         "site": "Island post",
@@ -56,6 +58,8 @@ CONTENT: dict[str, dict[str, Any]] = {
         "committee": "Harbour district committee",
     },
     "vi": {
+        "cell": "Chi bộ 1 - Phường Bến Cảng",
+        "guests": "Khách mời",
         "title": "Họp chi bộ thường kỳ tháng",
         "place": "Hội trường phường, phòng 2",
         "site": "Đảo Xanh",
@@ -83,7 +87,8 @@ async def seed_demo(
     content = CONTENT[lang]
     created = False
     async with svc.db() as s:
-        cell = await s.scalar(select(Cell).where(Cell.name == DEMO_CELL))
+        # the demo's cell, whichever language seeded it
+        cell = await s.scalar(select(Cell).where(Cell.name.in_([c["cell"] for c in CONTENT.values()])))
     if cell is not None and reset:
         async with svc.db() as s:
             site_id = await s.scalar(select(Site.id).where(Site.cell_id == cell.id))
@@ -107,8 +112,8 @@ async def seed_demo(
         created = True
         now = svc.clock()
         async with svc.db() as s, s.begin():
-            cell = Cell(name=DEMO_CELL)
-            guests = Cell(name="Guests")
+            cell = Cell(name=content["cell"])
+            guests = Cell(name=content["guests"])
             s.add_all([cell, guests])
             await s.flush()
             rows = {}

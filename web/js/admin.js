@@ -15,6 +15,15 @@ import { errorMessage } from "./errors.js";
 const STATUSES = /** @type {const} */ (["active", "suspended", "left"]);
 const MEMBER_ID = /^[A-Z0-9][A-Z0-9-]{1,31}$/;
 
+/**
+ * A contact (an e-mail address) that a narrow column wraps after its "@", not mid-word.
+ * @param {string} text
+ */
+function contactText(text) {
+  const at = text.indexOf("@");
+  return at < 0 ? text : [text.slice(0, at + 1), h("wbr"), text.slice(at + 1)];
+}
+
 /** @type {import("./app.js").View} */
 export function mountAdmin(root, ctx) {
   ctx.setTitle("admin.title");
@@ -151,7 +160,7 @@ export function mountAdmin(root, ctx) {
       h("th", { scope: "row" }, h("code", {}, m.member_id)),
       h("td", { "data-label": t("member.full_name") }, m.full_name, m.is_admin ? [" ", h("span", { class: "badge" }, tx("member.admin_badge"))] : null),
       h("td", { "data-label": t("member.cell") }, cellName(m.cell_id)),
-      h("td", { class: "contact", "data-label": t("member.contact") }, m.contact ?? ""),
+      h("td", { class: "contact", "data-label": t("member.contact") }, contactText(m.contact ?? "")),
       h("td", { "data-label": t("member.status") }, h("span", { class: `badge status-${m.status}` }, tx(`member.status.${m.status}`))),
       h("td", { "data-label": t("admin.access") }, tx(m.has_password ? "admin.access_yes" : "admin.access_pending")),
       h("td", { class: "row-actions" },

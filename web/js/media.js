@@ -29,7 +29,7 @@
  * their subscribe connection as an m-line with `source: "screen"`.
  * @module media
  */
-import { ApiError } from "./protocol.js";
+import { ApiError, mark } from "./protocol.js";
 
 /** @typedef {"camera" | "mic" | "none"} SendMode */
 /** @typedef {"none" | "low" | "very_low"} UplinkCap */
@@ -98,17 +98,6 @@ const DISCONNECTED_GRACE_MS = 5000;
 const INBOUND_POLL_MS = 500;
 const STALL_AFTER_MS = 1500;
 
-/**
- * A named moment on the page's timeline (bench/join_bench.py reads them); costs nothing.
- * @param {string} name
- */
-function mark(name) {
-  try {
-    performance.mark(name);
-  } catch {
-    // no User Timing: nothing to record
-  }
-}
 
 /**
  * Wait until ICE gathering completes, or `ms` passes (candidates found later trickle).
@@ -550,11 +539,14 @@ export class MediaSession extends EventTarget {
       if (answered) this.trickle("publish", e.candidate);
       else late.push(e.candidate);
     });
+    mark("media:publish_offer");
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, GATHER_WAIT_MS);
+    mark("media:publish_gathered");
     const sent = pc.localDescription?.sdp ?? "";
     try {
       const ack = await this.link.emit("publish_offer", { sdp: sent, type: "offer" });
+      mark("media:publish_answer");
       if (generation !== this.generation) return;
       await pc.setRemoteDescription(ack.answer);
     } catch (err) {
@@ -768,6 +760,7 @@ export class MediaSession extends EventTarget {
     pc.addEventListener("connectionstatechange", () => {
       if (generation !== this.generation || this.closed) return;
       const state = pc.connectionState;
+      if (state === "connected") mark(`media:${target}_connected`);
       clearTimeout(grace);
       if (state === "failed") {
         this.setState("reconnecting");

@@ -310,6 +310,18 @@ const ACK_TIMEOUT_MS = 10000;
 const FATAL_JOIN_ERRORS = new Set(["not_found", "not_authorised", "invalid_state", "invalid_input", "not_joined"]);
 
 /**
+ * A named moment on the page's timeline (bench/join_bench.py reads them); costs nothing.
+ * @param {string} name
+ */
+export function mark(name) {
+  try {
+    performance.mark(name);
+  } catch {
+    // no User Timing: nothing to record
+  }
+}
+
+/**
  * One participant's live link to one meeting: connects with a fresh token on every
  * (re)connection, joins with the chosen attendance and re-joins after a reconnect so
  * the participant resumes.
@@ -350,6 +362,7 @@ export class MeetingLink extends EventTarget {
     const socket = io("/meeting", {
       // Called before every connection attempt: tokens are single-use and short-lived.
       auth: (/** @type {(data: object) => void} */ cb) => {
+        mark("link:token");
         (this.display ? api.displaySocketToken() : api.socketToken()).then(
           (token) => cb(this.display ? { display_token: token } : { token }),
           (err) => {
@@ -417,6 +430,7 @@ export class MeetingLink extends EventTarget {
 
   async onConnect() {
     clearTimeout(this.retryTimer);
+    mark("link:connected");
     try {
       const ack = this.display
         ? await this.emit("join_display", { meeting_id: this.meetingId })
@@ -432,6 +446,7 @@ export class MeetingLink extends EventTarget {
       this.everJoined = true;
       this.retryDelay = 1000;
       this.setStatus("connected");
+      mark("link:joined");
       this.fire("joined", /** @type {JoinResult} */ (ack));
     } catch (err) {
       const error = err instanceof ApiError ? err : new ApiError("internal", String(err));

@@ -481,9 +481,11 @@ export function mountRoom(root, ctx, meetingId) {
       body.hidden = false;
       chooser.hidden = true;
       ctx.setTitle("room.title", { title: ack.meeting.title });
+      // media first: its offers and answers are the slow part of a join; the page
+      // renders while they travel
+      if (link === l) mediaArea?.joined();
       renderHead();
       renderAll();
-      if (link === l) mediaArea?.joined();
       procArea?.refresh();
     });
     l.addEventListener("participant", (e) => {
