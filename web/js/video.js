@@ -320,7 +320,7 @@ export function createMediaArea(opts) {
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
     banner, stage, grid,
-    h("div", { class: "media-line" }, recIndicator, status, sound, recButton), linkAlerts,
+    h("div", { class: "media-line" }, recIndicator, status, linkAlerts, sound, recButton),
     note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
