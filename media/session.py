@@ -43,6 +43,10 @@ class Subscription:
 class ParticipantSession:
     participant_id: str
     main_room: bool = False
+    # publishes only (a shared screen): never offered a subscribe connection, and its
+    # video reaches every subscriber whose profile takes any video
+    publish_only: bool = False
+    owner: str | None = None  # a publish-only session's participant: not forwarded back to them
     profile: ReceiveProfile = field(default_factory=ReceiveProfile)
     publish_pc: RTCPeerConnection | None = None
     subscribe_pc: RTCPeerConnection | None = None

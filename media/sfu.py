@@ -173,14 +173,24 @@ class Sfu:
         return [t for s in self._sessions.values() if not s.closed for t in s.published.values()]
 
     async def open_participant(
-        self, participant_id: str, *, main_room: bool = False, profile: Any = "full"
+        self,
+        participant_id: str,
+        *,
+        main_room: bool = False,
+        profile: Any = "full",
+        publish_only: bool = False,
+        owner: str | None = None,
     ) -> None:
-        """Start a media session; offers the current publishers on the subscribe side."""
+        """Start a media session; offers the current publishers on the subscribe side
+        (``publish_only``, e.g. a shared screen: no subscribe side at all; not forwarded
+        to its ``owner``, the participant sharing it)."""
         _check_id(participant_id)
         parsed = ReceiveProfile.parse(profile)
         if participant_id in self._sessions:
             raise InvalidState(f"participant {participant_id} already has a media session")
-        session = ParticipantSession(participant_id, main_room=main_room, profile=parsed)
+        session = ParticipantSession(
+            participant_id, main_room=main_room, profile=parsed, publish_only=publish_only, owner=owner
+        )
         self._sessions[participant_id] = session
         self._locks[participant_id] = asyncio.Lock()
         logger.info("participant=%s media session opened", participant_id)
@@ -510,7 +520,8 @@ class Sfu:
             track.on_close.append(lambda: aiortc_hooks.stop_nack_retries(tap))
         track.nack_stats = tap.nacks
         session.published[mid] = track
-        self.ranking.add(pid)
+        if not session.publish_only:  # a shared screen never takes a last-N speaker's place
+            self.ranking.add(pid)
         self._notify("track_published", track)
         logger.info("participant=%s publishes %s mid=%s", pid, kind, mid)
 
@@ -535,6 +546,8 @@ class Sfu:
 
     def _schedule_renegotiation(self, session: ParticipantSession) -> None:
         pid = session.participant_id
+        if session.publish_only:
+            return  # nothing to receive
         if pid in self._renegotiating:
             return  # one is queued and will see the latest publishers
         self._renegotiating.add(pid)
@@ -604,7 +617,7 @@ class Sfu:
         wanted = [
             track
             for other in self._sessions.values()
-            if other is not session and not other.closed
+            if other is not session and not other.closed and other.owner != session.participant_id
             for track in other.published.values()
             if track.codec_mime is not None
         ]
@@ -652,12 +665,15 @@ class Sfu:
 
     def _apply_profile(self, session: ParticipantSession) -> None:
         main_room = {s.participant_id for s in self._sessions.values() if s.main_room}
+        pinned = {s.participant_id for s in self._sessions.values() if s.publish_only}
         speakers = self.ranking.order
         for sub in session.subscriptions:
             publisher = sub.publisher_id
             if sub.track.kind != "video" or publisher is None:
                 continue
             wants = session.profile.wants_video(publisher, main_room=main_room, recent_speakers=speakers)
+            if publisher in pinned:  # a shared screen: every profile that takes video
+                wants = session.profile.mode != "audio_only"
             origin = _origin(sub.track.source)
             assert origin is not None
             if wants and session.profile.mode == "low_video" and _can_render_low(origin):

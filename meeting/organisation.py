@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 
 ORG_KINDS = ("committee", "cell", "site", "committee_officer", "cell_officer")
 ORG_COLUMNS = ("kind", "key", "name", "parent", "title")
@@ -111,6 +111,55 @@ class OrgTree:
     def may_see_committee(self, viewer: Viewer, committee_id: int) -> bool:
         seen = self.visible_committees(viewer)
         return seen is None or committee_id in seen
+
+    # -- who may change the tree, row by row ----------------------------------------------
+
+    def may_manage_committee(self, viewer: Viewer, committee_id: int) -> bool:
+        """Add cells under the committee or move cells into it, and appoint the officers of
+        its cells: administrators, and officers of the committee or of one above it."""
+        seen = self.visible_committees(viewer)
+        return seen is None or committee_id in seen
+
+    def may_manage_cell(self, viewer: Viewer, cell_id: int) -> bool:
+        """Rename or move the cell, appoint its officers (a cell officer may not)."""
+        cell = self.cells.get(cell_id)
+        if viewer.is_admin:
+            return cell is not None
+        return (
+            cell is not None
+            and cell.committee_id is not None
+            and (self.may_manage_committee(viewer, cell.committee_id))
+        )
+
+    def may_appoint_officers_of(self, viewer: Viewer, committee_id: int) -> bool:
+        """Appoint or remove a committee's own officers: administrators, and officers of a
+        committee above it (never the committee's own officers: no one raises a peer)."""
+        if viewer.is_admin:
+            return committee_id in self.committees
+        return any(
+            committee_id != mine and committee_id in self.committees_under(mine)
+            for mine in viewer.officer_of_committees
+        )
+
+    def check_visible(
+        self, viewer: Viewer, *, committee_id: int | None = None, cell_id: int | None = None
+    ) -> None:
+        """:class:`NotFound` for a committee or cell the viewer may not see (or that does not
+        exist): the same answer either way, never a hint."""
+        if committee_id is not None and (
+            committee_id not in self.committees or not self.may_see_committee(viewer, committee_id)
+        ):
+            raise NotFound(f"no committee {committee_id}")
+        if cell_id is not None and (cell_id not in self.cells or not self.may_see_cell(viewer, cell_id)):
+            raise NotFound(f"no cell {cell_id}")
+
+    def manageable(self, viewer: Viewer) -> dict[str, list[int]]:
+        """What the viewer may change, for the client to offer only that."""
+        return {
+            "committees": sorted(c for c in self.committees if self.may_manage_committee(viewer, c)),
+            "cells": sorted(c for c in self.cells if self.may_manage_cell(viewer, c)),
+            "officers_of": sorted(c for c in self.committees if self.may_appoint_officers_of(viewer, c)),
+        }
 
     def to_dict(self, viewer: Viewer) -> dict[str, object]:
         """The part of the tree the viewer may see, nested from its tops."""

@@ -51,6 +51,20 @@ class Seat:
     joined_at: datetime
     connections: set[str] = field(default_factory=set)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Seat:
+        """The seat :meth:`to_dict` wrote (another node's, forwarded; no connections)."""
+        site = d["site"]
+        return cls(
+            str(d["member_id"]),
+            str(d["full_name"]),
+            Role(d["role"]),
+            Attendance(d["attendance"]),
+            Site(int(site["id"]), str(site["name"])) if site else None,
+            ConnState(d["state"]),
+            datetime.fromisoformat(str(d["joined_at"]).replace("Z", "+00:00")),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "member_id": self.member_id,
@@ -75,6 +89,41 @@ class RosterEvent:
     seat: dict[str, Any]
     interval_started: bool = False
     interval_ended: bool = False
+
+
+class RosterDeltas:
+    """Roster events waiting for the next broadcast, merged per member (the last state wins).
+
+    A join storm of n members would otherwise send n events to each of up to n members:
+    merged and sent a few times a second as one message per room, each member's latest
+    state goes out once. A member who joined and then changed state inside one interval is
+    still announced as ``joined`` (clients add the seat); one who joined and left is
+    ``left`` (clients drop it, or never show it). Order is that of each member's first event.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, ev: RosterEvent) -> None:
+        kind = ev.kind.removeprefix("participant_")
+        member_id = str(ev.seat["member_id"])
+        previous = self._pending.get(member_id)
+        if previous is not None and previous[0] == "joined" and kind == "updated":
+            kind = "joined"
+        self._pending[member_id] = (kind, ev.seat)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The merged changes, ``[{"kind": "joined"|"updated"|"left", "participant": seat}]``;
+        empties the buffer."""
+        changes = [{"kind": kind, "participant": seat} for kind, seat in self._pending.values()]
+        self._pending.clear()
+        return changes
 
 
 class Roster:

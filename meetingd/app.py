@@ -104,6 +104,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     security_log = SecurityLog(db, clock, AlertRules(cfg.security))  # first: everything records
     accounts = Accounts(db, cfg.auth, secret, clock, events=security_log)
     origin = PublicOrigin(cfg.server.public_url, cfg.server.allowed_origins)
+    committee = committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log)
     return CoreServices(
         config=cfg,
         engine=engine,
@@ -113,9 +114,9 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
         directory=Directory(db, clock),
         meetings=Meetings(db, clock, journal),
         journal=journal,
-        minutes=MinutesService(db, journal, clock, cfg),
+        minutes=MinutesService(db, journal, clock, cfg, key_log=committee.log),  # enrolments: org log
         displays=Displays(db, clock),
-        committee=committee_services(db, journal, clock, cfg.minutes.origin_prefix, security_log),
+        committee=committee,
         version=__version__,
         origin=origin,
         security=Security(
@@ -166,8 +167,13 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         on_floor_given=media.unmute_speaker,
         ownership=cluster,
     )
+    media.use_floor(procedure.floor_holder)  # a member shares a screen while holding the floor
     # several nodes: commands and roster changes for a meeting another node owns go there
     routed = RoutedProcedure(procedure, core.meetings, cluster) if cluster is not None else None
+    if routed is not None:
+        routed.use_media(media)  # and media: the owner's SFU, ICE straight to the owner
+        routed.roster_of = namespace.roster
+        namespace.add_join_extra(routed.roster_view)  # the join ack lists every node's members
     namespace.on_roster_change(procedure.on_roster if routed is None else routed.on_roster)
     hooks = SocketHooks(core.security)
     channel = SecurityChannel(namespace, hooks)  # step-up, live alerts, ended sessions

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import segno
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,6 +49,19 @@ def normalise_code(code: object) -> str:
     if len(clean) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in clean):
         raise InvalidInput("'code' must be a pairing code of 8 letters and digits", field="code")
     return clean
+
+
+def pairing_url(origin: str, code: str) -> str:
+    """The page that pairs the device that opens it: ``<origin>/#/pair/<CODE>``. The code
+    rides in the fragment, which a browser never sends to a server (nor to its logs)."""
+    return f"{origin.rstrip('/')}/#/pair/{normalise_code(code)}"
+
+
+def pairing_qr(url: str) -> str:
+    """The pairing URL as a QR code (an SVG ``data:`` URI, drawn by segno on the server:
+    no QR library in the browser). It lives and dies with the code: one use, 10 minutes."""
+    # the standard 4-module quiet zone: a phone camera finds it on a projector or a screen
+    return str(segno.make(url, error="m").svg_data_uri(scale=6, border=4))
 
 
 @dataclass

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
-from meeting.roles import Role
 from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
 from voting import Counts, PollState
 from voting.ballot_box import VoterMarked
@@ -34,19 +33,24 @@ from voting.e2e.record import context_from_dict
 from voting.e2e.tally import PartialDecryption, sums_to_list
 from voting.tally import PollType, Tally, TallyPart
 
+from .e2e_trustees import E2ETrustees, officer_trustees
 from .journal import JournalTx
 from .procedure_state import EncryptedPending, Live, LivePoll, PollHost, require_open
-from .storage.e2e_models import E2EBallotRow, E2EDecryptionRow, E2EPollRow, TrusteeKeyRow
+from .storage.e2e_models import (
+    E2EBallotRow,
+    E2EDecryptionRow,
+    E2EPollRow,
+    E2EPollThresholdRow,
+    TrusteeKeyRow,
+)
 from .storage.procedure_models import PollRow, PollVoter
 
 logger = logging.getLogger(__name__)
 
-TRUSTEE_ROLES = (Role.CHAIR, Role.SECRETARY)
-
 
 def trustees_of(live: Live) -> list[str]:
-    """The meeting's trustees: its chair(s) and secretary(ies), by member id."""
-    return sorted(p.member_id for p in live.register.people if p.role in TRUSTEE_ROLES)
+    """The meeting's n-of-n trustees: its chair(s) and secretary(ies), by member id."""
+    return officer_trustees(live)
 
 
 def mark_limits(lp: LivePoll) -> tuple[int, int]:
@@ -82,6 +86,10 @@ class E2EPolls:
         self.on_result = on_result
         self.boxes: dict[int, EncryptedBox] = {}
         self.keys: dict[int, dict[str, TrusteeKey]] = {}
+        self.trustees = E2ETrustees(proc)
+        self.poll_rounds: dict[int, int] = {}
+        """Threshold polls: poll id → the key generation round of their key."""
+        """The deputy and the threshold key generation (``meetingd.e2e_trustees``)."""
         self.verify_cpu_s = 0.0
         """Time spent verifying ballots (the benchmark reads it)."""
 
@@ -93,6 +101,7 @@ class E2EPolls:
         self.keys[mid] = {}
         for row in (await s.scalars(select(TrusteeKeyRow).where(TrusteeKeyRow.meeting_id == mid))).all():
             self.keys[mid][row.trustee_id] = TrusteeKey.from_dict(json.loads(row.key))
+        await self.trustees.load(s, live)
         by_pk = {v: k for k, v in live.pk_of.items()}
         for lp in live.polls.values():
             if not lp.secret:
@@ -102,6 +111,11 @@ class E2EPolls:
                 continue
             ctx = context_from_dict(json.loads(prow.context))
             trustees = {t["trustee_id"]: bytes.fromhex(t["public_share"]) for t in json.loads(prow.trustees)}
+            trow = await s.get(E2EPollThresholdRow, lp.id)
+            threshold = trow.threshold if trow is not None else None
+            indices = json.loads(trow.indices) if trow is not None else None
+            if trow is not None:
+                self.poll_rounds[lp.id] = trow.round
             rows = (await s.scalars(select(E2EBallotRow).where(E2EBallotRow.poll_id == lp.id))).all()
             voters = [
                 by_pk.get(pk, f"pk:{pk}")
@@ -125,6 +139,8 @@ class E2EPolls:
                 ],
                 voters=voters,
                 decryptions=parts,
+                threshold=threshold,
+                indices=indices,
             )
 
     def box(self, lp: LivePoll) -> EncryptedBox:
@@ -152,6 +168,8 @@ class E2EPolls:
         return {
             "context": box.ctx.to_dict(),
             "trustees": sorted(box.trustees),
+            "threshold": box.threshold,
+            "round": self.poll_rounds.get(lp.id),
             "decrypted_by": list(box.decrypted_by) if closed else [],
             "waiting_for": list(box.waiting_for) if closed and lp.result is None else [],
             "counted": box.counted if closed else None,
@@ -164,24 +182,36 @@ class E2EPolls:
         mid = live.meeting_id
         keys = self.keys.get(mid, {})
         trustees = trustees_of(live)
+        deputy = self.trustees.deputy(live)
+        dkg = self.trustees.view(live)
+        if dkg is None:
+            public_key = (
+                joint_key([keys[t] for t in trustees]).hex()
+                if trustees and all(t in keys for t in trustees)
+                else None
+            )
+        else:
+            public_key = dkg["complete"]["public_key"] if dkg["complete"] else None
         out: dict[str, Any] = {
             "trustees": [
                 {
                     "trustee_id": t,
-                    "role": live.register.person(t).role.value,
-                    "key": keys[t].to_dict() if t in keys else None,
+                    "role": "deputy" if t == deputy else live.register.person(t).role.value,
+                    "key": keys[t].to_dict() if t in keys and dkg is None else None,
                 }
-                for t in trustees
+                for t in (dkg["trustees"] if dkg is not None else trustees)
             ],
-            "public_key": joint_key([keys[t] for t in trustees]).hex()
-            if trustees and all(t in keys for t in trustees)
-            else None,
+            "threshold": dkg["threshold"] if dkg is not None else None,
+            "public_key": public_key,
+            "dkg": dkg,
         }
         if poll_id is not None:
             lp = live.poll(poll_id)
             if not lp.secret:
                 raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
             out["poll"] = self.poll_view(lp)
+            if lp.id in self.poll_rounds:
+                out["poll_dkg"] = self.trustees.view(live, self.poll_rounds[lp.id])
             if with_board and out["poll"] is not None and lp.poll.state is PollState.CLOSED:
                 box = self.box(lp)
                 out["board"] = [e.to_dict() for e in box.board()]
@@ -230,6 +260,9 @@ class E2EPolls:
         """Every trustee's key share, or ``e2e_key_incomplete`` (checked before opening)."""
         trustees = trustees_of(live)
         keys = self.keys.get(live.meeting_id, {})
+        if self.trustees.current(live) is not None:
+            self.trustees.require_complete(live)
+            return []
         missing = [t for t in trustees if t not in keys]
         if not trustees or missing:
             raise InvalidState(
@@ -243,15 +276,42 @@ class E2EPolls:
         """Inside the opening transaction: fix the poll's context (public key, limits)."""
         shares = self.require_keys(live)
         lo, hi = mark_limits(lp)
-        ctx = PollContext(
-            str(live.meeting_id), str(lp.id), joint_key(shares), len(lp.poll.config.options), lo, hi
-        )
-        listed = [{"trustee_id": k.trustee_id, "public_share": k.share.hex()} for k in shares]
+        n = len(lp.poll.config.options)
+        r = self.trustees.current(live)
+        if r is None:
+            ctx = PollContext(str(live.meeting_id), str(lp.id), joint_key(shares), n, lo, hi)
+            listed: list[dict[str, Any]] = [
+                {"trustee_id": k.trustee_id, "public_share": k.share.hex()} for k in shares
+            ]
+            extra: dict[str, Any] = {}
+            box = EncryptedBox(lp.poll, ctx, {k.trustee_id: k.share for k in shares})
+        else:
+            done = r.complete()
+            ctx = PollContext(str(live.meeting_id), str(lp.id), r.public_key(), n, lo, hi)
+            listed = [
+                {"trustee_id": t["trustee_id"], "public_share": t["verification_key"], "index": t["index"]}
+                for t in done["trustees"]
+            ]
+            indices = {t["trustee_id"]: t["index"] for t in done["trustees"]}
+            extra = {"threshold": r.threshold, "round": r.round}
+            tx.session.add(
+                E2EPollThresholdRow(
+                    poll_id=lp.id, threshold=r.threshold, indices=json.dumps(indices), round=r.round
+                )
+            )
+            self.poll_rounds[lp.id] = r.round
+            box = EncryptedBox(
+                lp.poll,
+                ctx,
+                {t: bytes.fromhex(listed[i]["public_share"]) for i, t in enumerate(r.trustees)},
+                r.threshold,
+                indices,
+            )
         tx.session.add(
             E2EPollRow(poll_id=lp.id, context=json.dumps(ctx.to_dict()), trustees=json.dumps(listed))
         )
-        tx.record("e2e_poll_key", poll_id=lp.id, context=ctx.to_dict(), trustees=listed)
-        self.boxes[lp.id] = EncryptedBox(lp.poll, ctx, {k.trustee_id: k.share for k in shares})
+        tx.record("e2e_poll_key", poll_id=lp.id, context=ctx.to_dict(), trustees=listed, **extra)
+        self.boxes[lp.id] = box
 
     # -- casting ----------------------------------------------------------------------------------
 
@@ -337,8 +397,11 @@ class E2EPolls:
         if not lp.secret:
             raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
         box = self.box(lp)
+        if caller.member_id not in box.trustees:  # refused as by role: not a minutes fact
+            raise NotAuthorised("only this poll's trustees post partial decryptions", code="not_authorised")
         if lp.poll.state is not PollState.CLOSED:
             raise InvalidState("decryption starts when the poll closes", code="poll_not_closed")
+        published_before = lp.result is not None
         try:
             part = PartialDecryption.from_dict(payload, "decryption")
             part = box.add_decryption(caller.member_id, part)
@@ -354,7 +417,7 @@ class E2EPolls:
             )
             tx.record("e2e_partial_decryption", poll_id=lp.id, decryption=part.to_dict())
             counts = box.counts()
-            if counts is not None:
+            if counts is not None and lp.result is None:
                 await self._publish_result(tx, lp, counts)
 
         await self.proc.transaction(live, work)
@@ -366,7 +429,7 @@ class E2EPolls:
             "e2e_decryption_received",
             {"poll_id": lp.id, "trustee_id": part.trustee_id, "waiting_for": list(box.waiting_for)},
         )
-        if lp.result is not None:
+        if lp.result is not None and not published_before:
             await self.on_result(live, lp)
         return {
             "poll_id": lp.id,
@@ -420,7 +483,7 @@ class E2EPolls:
             "outcome": outcome.to_dict(),
             "receipts": [],
             "counts": members,
-            "e2e": {"counts": list(counts_), "counted": box.counted},
+            "e2e": {"counts": list(counts_), "counted": box.counted, "decrypted_by": list(box.decrypted_by)},
         }
         lp.result = {k: v for k, v in result.items() if k != "type"}
         await tx.session.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .displays import pairing_qr, pairing_url
 from .http import _ok, _path_int, read_json, signed_in
 from .services import services_key
 
@@ -22,7 +23,9 @@ async def create_display(request: web.Request) -> web.Response:
     member = await signed_in(request)
     await read_json(request, set(), set())
     display = await request.app[services_key].displays.create(_path_int(request, "meeting_id"), member)
-    return _ok(display=display)
+    # the QR a phone or tablet scans: this server's own address as the officer reached it
+    url = pairing_url(str(request.url.origin()), display["code"])
+    return _ok(display={**display, "pair_url": url, "qr": pairing_qr(url)})
 
 
 @routes.get("/api/meetings/{meeting_id}/displays")

@@ -1,4 +1,4 @@
-"""HTTP routes of the minutes: officer keys, review, seal, cosign, participation CSV.
+"""HTTP routes of the minutes: officer key enrolment, review, seal, cosign, participation CSV.
 
 Thin views over :class:`meetingd.minutes.MinutesService`; errors reach the client
 through the one error middleware in :mod:`meetingd.http`. Documented in
@@ -31,16 +31,21 @@ async def my_keys(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/me/keys")
-async def create_key(request: web.Request) -> web.Response:
+async def enrol_key(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    body = await read_json(request, {"passphrase", "replace", "current_passphrase"}, {"passphrase"})
+    body = await read_json(request, {"verifier_key", "origin", "replace"}, {"verifier_key"})
     replace = body.get("replace", False)
     if not isinstance(replace, bool):
         raise InvalidInput("'replace' must be true or false", field="replace")
-    key = await request.app[services_key].minutes.create_key(
-        member, body["passphrase"], replace=replace, current_passphrase=body.get("current_passphrase")
+    svc = request.app[services_key]
+    svc.minutes.parse_verifier_key(member, body["verifier_key"])  # bad input first, then step-up
+    await svc.security.require_step_up(  # security: step-up
+        member, session_token(request), role="officer", action="enrol a cosigning key"
     )
-    return web.json_response({"ok": True, "key": key}, status=201)
+    key = await svc.minutes.enrol_key(
+        member, body["verifier_key"], origin=body.get("origin", "browser"), replace=replace
+    )
+    return web.json_response({"ok": True, "key": key}, status=200 if key["already"] else 201)
 
 
 @routes.get("/api/meetings/{meeting_id}/minutes")
@@ -82,15 +87,14 @@ async def minutes_seal(request: web.Request) -> web.Response:
 @routes.post("/api/meetings/{meeting_id}/minutes/cosign")
 async def minutes_cosign(request: web.Request) -> web.Response:
     member = await signed_in(request)
-    body = await read_json(request, {"passphrase", "lang"}, {"passphrase"})
-    lang = check_lang(body["lang"]) if "lang" in body else None
+    body = await read_json(request, {"cosignature"}, {"cosignature"})
     svc = request.app[services_key].minutes
     meeting_id = _path_int(request, "meeting_id")
     await svc.officer_role(meeting_id, member)
     await request.app[services_key].security.require_step_up(  # security: step-up
         member, session_token(request), role="officer", action="cosign the minutes"
     )
-    result = await svc.cosign(meeting_id, member, body["passphrase"], lang)
+    result = await svc.cosign(meeting_id, member, body["cosignature"])
     await request.app[services_key].security.devices.key_used(  # security: a new device?
         member, device_of_request(request), request.remote or "?", "officer_key", meeting_id
     )

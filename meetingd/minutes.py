@@ -7,8 +7,13 @@ for meetings signed by a retired server key.
 * **Seal**: after close, the minutes are rendered (:mod:`recorder.render`) and a
   ``minutes_rendered`` entry records the document's SHA-256; the final checkpoint is
   signed. The verifier then authenticates the document in a bundle's ``minutes_html``.
-* **Cosign**: the chair or secretary opens their key with their passphrase and
-  cosigns the final checkpoint (C2SP tlog-cosignature/v1); the line is stored on it.
+* **Officer keys**: the chair's and the secretary's Ed25519 cosigning keys are made on
+  their own devices (the browser, web/js/officer-key.js, or a ``meetingd cosign`` key
+  file); the server stores only the public key (a signed-note verifier key) and records
+  each enrolment in the organisation log.
+* **Cosign**: the officer's device signs the sealed final checkpoint (C2SP
+  tlog-cosignature/v1, its own clock) and posts the signature line; the server checks
+  it against the enrolled key and stores it on the checkpoint.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,24 +38,25 @@ from meeting.clock import Clock, iso
 from meeting.errors import Conflict, InvalidInput, InvalidState, NotAuthorised, NotFound
 from recorder.bundle import Bundle, tlog_proof_text
 from recorder.checkpoint import Checkpoint, add_cosignatures
-from recorder.cosignature import Cosigner, verify_cosignature
-from recorder.errors import KeyFileError, NoteError
+from recorder.cosignature import verify_cosignature
+from recorder.errors import NoteError
 from recorder.facts import read_facts
 from recorder.i18n import LANGUAGES
-from recorder.keys import (
-    decrypt_private_key,
-    encrypt_private_key,
-    generate_private_key,
-    read_public_key,
-)
+from recorder.keys import read_public_key
 from recorder.minutes_log import MinutesLog
-from recorder.note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey, parse_signed_note
+from recorder.note import (
+    SIG_COSIGNATURE_V1,
+    SIG_ED25519,
+    NoteSignature,
+    VerifierKey,
+    parse_signature_line,
+    parse_signed_note,
+)
 from recorder.render import RENDERER, OfficerSignature, SignatureInfo, render_minutes
 
 from .config import Config
 from .journal import Journal
 from .keystore import server_key_path
-from .ratelimit import SlidingWindow
 from .storage.minutes_models import MinutesDocument, OfficerKey
 from .storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
 from .storage.witness_models import WitnessPush
@@ -59,8 +65,30 @@ from .witness_push import parse_witnesses
 logger = logging.getLogger(__name__)
 
 OFFICER_ROLES = ("chair", "secretary")
-PASSPHRASE_MIN, PASSPHRASE_MAX = 10, 1000
-WRONG_PASSPHRASE_LIMIT, WRONG_PASSPHRASE_WINDOW = 5, 15 * 60
+KEY_ORIGINS = ("browser", "file")  # where an enrolled key was made ("server": retired ones)
+MAX_CLOCK_AHEAD = 24 * 3600  # a cosignature time this far past the server's clock is refused
+MAX_LINE = 400
+
+
+class KeyLog(Protocol):
+    """Where enrolments are recorded (the organisation log)."""
+
+    async def append(self, type: str, **fields: Any) -> dict[str, Any]: ...
+
+
+def parse_cosignature_line(value: Any) -> NoteSignature:
+    """One signature line ``— <name> <base64>`` (the final newline optional)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_LINE:
+        raise InvalidInput(
+            "cosignature must be one signature line '— <key name> <base64>'", field="cosignature"
+        )
+    text = value[:-1] if value.endswith("\n") else value
+    if "\n" in text:
+        raise InvalidInput("cosignature must be exactly one line", field="cosignature", reason="malformed")
+    try:
+        return parse_signature_line(text)
+    except NoteError as exc:
+        raise InvalidInput(f"cosignature: {exc}", field="cosignature", reason="malformed") from None
 
 
 def retired_server_keys_dir(cfg: Config) -> Path:
@@ -78,12 +106,6 @@ def server_public_keys(cfg: Config) -> list[tuple[bytes, str]]:
         for f in sorted(retired.glob("*.json")):
             out.append((read_public_key(f.read_text()), f.name))
     return out
-
-
-def check_passphrase(value: Any, field: str = "passphrase") -> str:
-    if not isinstance(value, str) or not PASSPHRASE_MIN <= len(value) <= PASSPHRASE_MAX:
-        raise InvalidInput(f"{field} must be {PASSPHRASE_MIN}-{PASSPHRASE_MAX} characters", field=field)
-    return value
 
 
 def check_lang(value: Any) -> str:
@@ -110,12 +132,17 @@ class StoredLog:
 
 class MinutesService:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock, cfg: Config
+        self,
+        db: async_sessionmaker[AsyncSession],
+        journal: Journal,
+        clock: Clock,
+        cfg: Config,
+        key_log: KeyLog | None = None,
     ) -> None:
         self._db, self._journal, self._clock, self._cfg = db, journal, clock, cfg
+        self._key_log = key_log
         self._prefix = cfg.minutes.origin_prefix.rstrip("/")
         self._locks: dict[int, asyncio.Lock] = {}
-        self._wrong = SlidingWindow(WRONG_PASSPHRASE_LIMIT, WRONG_PASSPHRASE_WINDOW)
 
     def _lock(self, meeting_id: int) -> asyncio.Lock:
         return self._locks.setdefault(meeting_id, asyncio.Lock())
@@ -151,58 +178,85 @@ class MinutesService:
             rows = await self._keys_of(s, member.id)
         active = next((r for r in rows if r.retired_at is None), None)
         return {
+            "key_name": self.key_name(member.member_id),
             "key": self._key_dict(member.member_id, active) if active else None,
             "retired": [self._key_dict(member.member_id, r) for r in rows if r.retired_at is not None],
+            # a key the server once held (retired at the upgrade): enrol one from your device
+            "reenrol": active is None and any(r.origin == "server" for r in rows),
         }
 
-    async def _open_key(
-        self, member: Member, row: OfficerKey, passphrase: str, field: str
-    ) -> Ed25519PrivateKey:
-        self._wrong.check(member.member_id, "wrong passphrases")
+    def parse_verifier_key(self, member: Member, value: Any) -> VerifierKey:
+        """An officer's own cosigning key, as the verifier key string their device made."""
+        if not isinstance(value, str) or len(value) > 400:
+            raise InvalidInput("verifier_key must be a verifier key string", field="verifier_key")
         try:
-            return await asyncio.to_thread(decrypt_private_key, row.key_file, passphrase)
-        except KeyFileError:
-            self._wrong.hit(member.member_id)
-            logger.info("member=%s wrong key passphrase", member.member_id)
+            key = VerifierKey.parse(value.strip())
+        except NoteError as exc:
+            raise InvalidInput(f"verifier_key: {exc}", field="verifier_key", reason="malformed") from None
+        expected = self.key_name(member.member_id)
+        if key.name != expected:
             raise InvalidInput(
-                "wrong passphrase for your cosigning key", field=field, reason="wrong_passphrase"
-            ) from None
+                f"verifier_key is named {key.name!r}; your cosigning key must be named {expected!r}",
+                field="verifier_key",
+                reason="wrong_name",
+                expected=expected,
+            )
+        if key.sig_type != SIG_COSIGNATURE_V1:
+            raise InvalidInput(
+                "verifier_key must be a cosignature/v1 key (type 0x04)",
+                field="verifier_key",
+                reason="wrong_type",
+            )
+        return key
 
-    async def create_key(
-        self, member: Member, passphrase: str, *, replace: bool = False, current_passphrase: str | None = None
+    async def enrol_key(
+        self, member: Member, verifier_key: Any, *, origin: str = "browser", replace: bool = False
     ) -> dict[str, Any]:
-        check_passphrase(passphrase)
-        async with self._db() as s:
-            rows = await self._keys_of(s, member.id)
-        active = next((r for r in rows if r.retired_at is None), None)
-        if active is not None:
-            if not replace:
-                raise Conflict(
-                    "you already have a cosigning key (replace it with replace: true and current_passphrase)"
-                )
-            if not isinstance(current_passphrase, str):
-                raise InvalidInput(
-                    "current_passphrase is required to replace your key", field="current_passphrase"
-                )
-            await self._open_key(member, active, current_passphrase, "current_passphrase")
-        key = generate_private_key()
-        document = await asyncio.to_thread(encrypt_private_key, key, passphrase)
+        """Store the public key of a cosigning key made on the officer's device (or in a
+        ``meetingd cosign --generate`` key file); record it in the organisation log."""
+        if origin not in KEY_ORIGINS:
+            raise InvalidInput(f"origin must be one of {', '.join(KEY_ORIGINS)}", field="origin")
+        key = self.parse_verifier_key(member, verifier_key)
+        raw = base64.b64encode(key.public_key).decode()
         now = self._clock()
         async with self._db() as s, s.begin():
+            taken = await s.scalar(select(OfficerKey.member_pk).where(OfficerKey.public_key == raw).limit(1))
+            if taken is not None and taken != member.id:
+                raise Conflict("this public key is enrolled for another member", field="verifier_key")
+            rows = await self._keys_of(s, member.id)
+            if any(r.public_key == raw for r in rows):
+                same = next(r for r in rows if r.public_key == raw)
+                if same.retired_at is None:
+                    return {**self._key_dict(member.member_id, same), "already": True}
+                raise Conflict("this key was retired; make a new one", field="verifier_key")
+            active = next((r for r in rows if r.retired_at is None), None)
+            if active is not None and not replace:
+                raise Conflict(
+                    "you already have a cosigning key (enrol another with replace: true)",
+                    fingerprint=self._key_dict(member.member_id, active)["fingerprint"],
+                )
             if active is not None:
-                old = await s.get(OfficerKey, active.id)
-                if old is None or old.retired_at is not None:
-                    raise Conflict("your key changed meanwhile; try again")
-                old.retired_at = now
-            row = OfficerKey(
-                member_pk=member.id,
-                key_file=document,
-                created_at=now,
-                public_key=base64.b64encode(read_public_key(document)).decode(),
-            )
+                active.retired_at = now
+            row = OfficerKey(member_pk=member.id, public_key=raw, origin=origin, created_at=now)
             s.add(row)
-        logger.info("member=%s cosigning key %s", member.member_id, "replaced" if active else "created")
-        return self._key_dict(member.member_id, row)
+        replaced = self._key_dict(member.member_id, active)["fingerprint"] if active else None
+        if self._key_log is not None:
+            await self._key_log.append(
+                "officer_key_enrolled",
+                member_id=member.member_id,
+                verifier_key=key.encode(),
+                fingerprint=key.fingerprint,
+                origin=origin,
+                replaced=replaced,
+            )
+        logger.info(
+            "member=%s cosigning key enrolled fingerprint=%s origin=%s replaced=%s",
+            member.member_id,
+            key.fingerprint,
+            origin,
+            replaced,
+        )
+        return {**self._key_dict(member.member_id, row), "already": False}
 
     # -- reading the stored log -----------------------------------------------------------
 
@@ -292,7 +346,12 @@ class MinutesService:
             note = parse_signed_note(log.notes[-1])
             cp = Checkpoint.parse(note.text)
             sigs = note.signatures
-            checkpoint = {"size": cp.size, "root_hash": cp.root_hash.hex(), "note": log.notes[-1]}
+            checkpoint = {
+                "size": cp.size,
+                "root_hash": cp.root_hash.hex(),
+                "note": log.notes[-1],
+                "text": note.text,  # what a cosigner signs (C2SP tlog-cosignature/v1)
+            }
         officers = []
         for role, m, rows in await self._officers(meeting_id):
             active = next((r for r in rows if r.retired_at is None), None)
@@ -405,54 +464,76 @@ class MinutesService:
         return seal
 
     async def cosign(
-        self, meeting_id: int, member: Member, passphrase: Any, lang: str | None = None
+        self, meeting_id: int, member: Member, line: Any, now: datetime | None = None
     ) -> dict[str, Any]:
+        """Store an officer's cosignature of the sealed final checkpoint, made on their device.
+
+        ``line`` is one signed-note signature line (C2SP tlog-cosignature/v1) over the
+        checkpoint text :meth:`view` shows. The server checks it against the officer's
+        enrolled key and this meeting's final checkpoint; it never signs for anyone.
+        """
         role = await self.officer_role(meeting_id, member)
-        check_passphrase(passphrase)
+        sig = parse_cosignature_line(line)
         async with self._db() as s:
             meeting = await s.get(Meeting, meeting_id)
-            active = next((r for r in await self._keys_of(s, member.id) if r.retired_at is None), None)
+            rows = await self._keys_of(s, member.id)
         if meeting is None:
             raise NotFound(f"no meeting {meeting_id}")
         if meeting.state != "closed":
             raise InvalidState(
                 "the minutes can be cosigned only after the meeting is closed", state=meeting.state
             )
+        active = next((r for r in rows if r.retired_at is None), None)
         if active is None:
-            raise InvalidState("you have no cosigning key yet", hint="create a key: POST /api/me/keys")
-        private = await self._open_key(member, active, passphrase, "passphrase")
-        self._wrong.reset(member.member_id)
-        await self.seal(meeting_id, lang or member.language or "en")
-        cosigner = Cosigner(self.key_name(member.member_id), private)
+            raise InvalidState(
+                "you have no cosigning key yet", hint="enrol one from your device: POST /api/me/keys"
+            )
+        vkey = self._cosigner_keys(member.member_id, [active])[0]
+        if not vkey.matches(sig):
+            retired = [k for k in self._cosigner_keys(member.member_id, rows) if k.matches(sig)]
+            raise InvalidInput(
+                "this cosignature is by a retired key of yours; cosign with your current key"
+                if retired
+                else f"this cosignature is not by your enrolled key ({vkey.fingerprint[:16]}…)",
+                field="cosignature",
+                reason="retired_key" if retired else "unknown_key",
+            )
+        clock = now or self._clock()
         async with self._lock(meeting_id), self._db() as s, s.begin():
-            row = await s.scalar(
-                select(MinutesCheckpoint)
-                .where(MinutesCheckpoint.meeting_id == meeting_id)
-                .order_by(MinutesCheckpoint.size.desc())
-                .limit(1)
-            )
-            count = await s.scalar(
-                select(MinutesEntry.seq)
-                .where(MinutesEntry.meeting_id == meeting_id)
-                .order_by(MinutesEntry.seq.desc())
-                .limit(1)
-            )
-            if row is None or row.size != (count or 0) + 1:
-                raise InvalidState("the final checkpoint is not signed yet; try again")
+            row = await self._final_checkpoint(s, meeting_id)
             note = parse_signed_note(row.note)
-            mine = [sig for sig in note.signatures if cosigner.verifier_key.matches(sig)]
+            cp = Checkpoint.parse(note.text)
+            try:
+                done = verify_cosignature(note.text, sig, vkey)
+            except NoteError:
+                raise InvalidInput(
+                    f"this cosignature does not sign meeting {meeting_id}'s sealed checkpoint "
+                    f"(size {cp.size}, root {cp.root_hash.hex()[:16]}…): it may be for another "
+                    "meeting or an older checkpoint; reload the minutes and sign again",
+                    field="cosignature",
+                    reason="bad_signature",
+                    size=cp.size,
+                ) from None
+            if done.timestamp > clock.timestamp() + MAX_CLOCK_AHEAD:
+                raise InvalidInput(
+                    "the cosignature's time is more than a day ahead of the server's clock: "
+                    "check your device's date and time",
+                    field="cosignature",
+                    reason="clock_ahead",
+                )
+            mine = [x for x in note.signatures if vkey.matches(x)]
             already = bool(mine)
             if mine:
-                sig = mine[0]
+                done = verify_cosignature(note.text, mine[0], vkey)
             else:
-                sig = cosigner.cosign(note.text, int(self._clock().timestamp()))
                 row.note = add_cosignatures(row.note, [sig])
-        try:
-            done = verify_cosignature(note.text, sig, cosigner.verifier_key)
-        except NoteError as exc:  # a stored line that does not verify: storage was altered
-            raise InvalidState(f"the stored cosignature does not verify: {exc}") from exc
         logger.info(
-            "meeting=%s cosigned role=%s member=%s already=%s", meeting_id, role, member.member_id, already
+            "meeting=%s cosigned role=%s member=%s fingerprint=%s already=%s",
+            meeting_id,
+            role,
+            member.member_id,
+            vkey.fingerprint,
+            already,
         )
         return {
             "already": already,
@@ -463,6 +544,28 @@ class MinutesService:
                 "timestamp": done.timestamp,
             },
         }
+
+    async def _final_checkpoint(self, s: AsyncSession, meeting_id: int) -> MinutesCheckpoint:
+        """The sealed log's last checkpoint, covering every entry (the one officers cosign)."""
+        row = await s.scalar(
+            select(MinutesCheckpoint)
+            .where(MinutesCheckpoint.meeting_id == meeting_id)
+            .order_by(MinutesCheckpoint.size.desc())
+            .limit(1)
+        )
+        last = await s.scalar(
+            select(MinutesEntry)
+            .where(MinutesEntry.meeting_id == meeting_id)
+            .order_by(MinutesEntry.seq.desc())
+            .limit(1)
+        )
+        if last is None or json.loads(last.canonical).get("type") != "minutes_rendered":
+            raise InvalidState(
+                "the minutes are not sealed yet: seal them first (POST .../minutes/seal)", reason="not_sealed"
+            )
+        if row is None or row.size != last.seq + 1:
+            raise InvalidState("the final checkpoint is not signed yet; try again", reason="not_signed")
+        return row
 
     # -- export ----------------------------------------------------------------------------------
 

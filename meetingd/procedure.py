@@ -177,6 +177,12 @@ class Procedure:
                 self.ballots.arm_all(live)
         return live
 
+    def floor_holder(self, meeting_id: int) -> str | None:
+        """The member who has the floor now (None: nobody, a site, or not loaded here)."""
+        live = self._lives.get(meeting_id)
+        current = live.speakers.current if live is not None else None
+        return current.member_id if current is not None and current.member_id else None
+
     def drop(self, meeting_id: int) -> None:
         """Forget the in-memory state (after a failed transaction): reload on next use."""
         live = self._lives.pop(meeting_id, None)

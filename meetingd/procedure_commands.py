@@ -96,6 +96,8 @@ def bind_procedure(
     on(e2e_cmd.POST_TRUSTEE_KEY, ballots.e2e.post_key)
     on(e2e_cmd.CAST_ENCRYPTED_BALLOT, ballots.cast_encrypted)
     on(e2e_cmd.POST_PARTIAL_DECRYPTION, ballots.e2e.post_decryption)
+    on(e2e_cmd.NAME_DEPUTY_TRUSTEE, ballots.e2e.trustees.name_deputy)
+    on(e2e_cmd.POST_DKG_STEP, ballots.e2e.trustees.post_step)
 
     async def join_extra(meeting_id: int, conn: Connection) -> dict[str, Any]:
         snapshot = router.snapshot if router is not None else procedure.snapshot

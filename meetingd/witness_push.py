@@ -209,7 +209,13 @@ class WitnessPusher:
         return max(wait, 0.05)
 
     async def _push(self, name: str, meeting_id: int) -> float | None:
-        """One attempt; returns when to retry (None: nothing more to do now)."""
+        """One attempt; returns when to retry (None: nothing more to do now).
+
+        A 409 whose body is the witness's latest size (``text/x.tlog.size``) means our idea
+        of what it cosigned is stale — typically it accepted a checkpoint whose reply was
+        lost. The spec's answer is to resend from that size: at once, with a consistency
+        proof from it (an empty one when it already holds our size: it then cosigns again).
+        """
         witness = self.witnesses.get(name)
         if witness is None or self._http is None:
             return None
@@ -218,40 +224,63 @@ class WitnessPusher:
             if row is None or row.refused is not None or row.pending_size <= row.cosigned_size:
                 return None
             old, size = row.cosigned_size, row.pending_size
-            cp_row = await s.get(MinutesCheckpoint, (meeting_id, size))
-        if cp_row is None:
-            return None
         log = await self._journal.log(meeting_id)
-        proof = log.consistency_proof(old, size) if old else []
-        body = add_checkpoint_body(old, proof, cp_row.note)
-        try:
-            async with self._http.post(
-                f"{witness.url}/add-checkpoint", data=body, headers={"Content-Type": "text/plain"}
-            ) as r:
-                status, ctype, text = r.status, r.content_type, await r.text()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return await self._backoff(name, meeting_id, f"unreachable: {exc!r}")
-        if status == 200:
-            return await self._cosigned(witness, meeting_id, size, cp_row.note, text)
-        if status == 409 and ctype == SIZE_CONTENT_TYPE and text.strip().isdigit():
-            theirs = int(text.strip())
-            if theirs == old or theirs > log.size:
-                await self._refused(
-                    name,
-                    meeting_id,
-                    size,
-                    f"409: the witness holds size {theirs}, "
-                    f"which this log cannot extend (our log has {log.size})",
-                )
+        for attempt in range(2):
+            async with self._db() as s:
+                cp_row = await s.get(MinutesCheckpoint, (meeting_id, size))
+            if cp_row is None:
                 return None
-            await self._update(
-                name, meeting_id, cosigned_size=theirs, last_error=f"resynced to size {theirs}"
+            proof = log.consistency_proof(old, size) if old and old < size else []
+            body = add_checkpoint_body(old, proof, cp_row.note)
+            try:
+                async with self._http.post(
+                    f"{witness.url}/add-checkpoint", data=body, headers={"Content-Type": "text/plain"}
+                ) as r:
+                    status, ctype, text = r.status, r.content_type, await r.text()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                return await self._backoff(name, meeting_id, f"unreachable: {exc!r}")
+            if status == 200:
+                return await self._cosigned(witness, meeting_id, size, cp_row.note, text)
+            if status == 409 and ctype == SIZE_CONTENT_TYPE and text.strip().isdigit():
+                theirs = int(text.strip())
+                latest = await self._latest_checkpoint_size(meeting_id)
+                if theirs == old or theirs > latest:
+                    await self._refused(
+                        name,
+                        meeting_id,
+                        size,
+                        f"409: the witness holds size {theirs}, "
+                        f"which this log cannot extend (our latest checkpoint has size {latest})",
+                    )
+                    return None
+                if attempt:
+                    return await self._backoff(
+                        name, meeting_id, f"the witness's size moved again (now {theirs}); retrying"
+                    )
+                resend = latest if theirs > size else size
+                logger.warning(
+                    "meeting=%s witness=%s holds size %s, not %s (a reply lost?): resending size %s from it",
+                    meeting_id,
+                    name,
+                    theirs,
+                    old,
+                    resend,
+                )
+                old, size = theirs, resend
+                await self._update(name, meeting_id, last_error=f"resynced to the witness's size {theirs}")
+                continue
+            if status in (409, 422):
+                await self._refused(name, meeting_id, size, f"{status}: {text.strip()}")
+                return None
+            return await self._backoff(name, meeting_id, f"HTTP {status}: {text.strip()[:200]}")
+        return None
+
+    async def _latest_checkpoint_size(self, meeting_id: int) -> int:
+        async with self._db() as s:
+            got = await s.scalar(
+                select(func.max(MinutesCheckpoint.size)).where(MinutesCheckpoint.meeting_id == meeting_id)
             )
-            return 0.0
-        if status in (409, 422):
-            await self._refused(name, meeting_id, size, f"{status}: {text.strip()}")
-            return None
-        return await self._backoff(name, meeting_id, f"HTTP {status}: {text.strip()[:200]}")
+        return int(got or 0)
 
     async def _cosigned(
         self, witness: WitnessEndpoint, meeting_id: int, size: int, note: str, text: str

@@ -41,6 +41,13 @@ ENTRY_TYPES: dict[str, str] = {
     "poll_result": "a poll's tally and outcome",
     # encrypted secret ballots (docs/e2e-ballots.md)
     "e2e_trustee_key": "a trustee's public key share with its proof of knowledge",
+    "e2e_trustees_named": "the chair named (or cleared) the deputy trustee: a key generation round begins",
+    "e2e_dkg_key": "key generation: a trustee's encryption key for the shares dealt to it",
+    "e2e_dkg_dealing": "key generation: a trustee's commitments and encrypted shares",
+    "e2e_dkg_confirmation": "key generation: a trustee checked its shares; its verification key",
+    "e2e_dkg_complaint": "key generation: a trustee showed a dealer's share to it is bad (the round fails)",
+    "e2e_dkg_refused": "key generation: a step the server refused, and why",
+    "e2e_dkg_complete": "key generation done: the poll key, threshold and verification keys",
     "e2e_poll_key": "a secret poll's context at open: its public key, limits and trustees",
     "e2e_ballot": "at close: one encrypted ballot of the board, with its tracker",
     "e2e_board_closed": "at close: the homomorphic sums of the counted ballots",

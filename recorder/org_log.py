@@ -1,10 +1,11 @@
 """The organisation log's export and its offline verifier.
 
 The organisation log (member e-profile changes, profile reads, refused edits,
-organisation imports) is kept exactly like a meeting's minutes: canonical-JSON entries
-as RFC 6962 Merkle leaves, signed C2SP checkpoints (:class:`recorder.minutes_log.MinutesLog`
-does it). Unlike a meeting it never closes, so its export is lean — entries and every
-checkpoint — and the verifier recomputes the tree::
+organisation imports and row-by-row changes to the tree) is kept exactly like a
+meeting's minutes: canonical-JSON entries as RFC 6962 Merkle leaves, signed C2SP
+checkpoints (:class:`recorder.minutes_log.MinutesLog` does it). Unlike a meeting it
+never closes, so its export is lean — entries and every checkpoint — and the verifier
+recomputes the tree::
 
     {"format": "meetingd-org-log/v1", "origin": "...", "log_key": "<verifier key>",
      "entries": ["<canonical JSON>", ...], "checkpoints": ["<signed note>", ...]}
@@ -39,6 +40,11 @@ ORG_ENTRY_TYPES: dict[str, str] = {
     "profile_read": "someone read another member's profile",
     "profile_change_refused": "a profile change was refused (who tried, what, the error code)",
     "org_imported": "an administrator imported the organisation CSV (its SHA-256, counts)",
+    "officer_key_enrolled": "a member enrolled the public key of a cosigning key made on their own "
+    "device (verifier_key, fingerprint, origin browser|file, the fingerprint it replaced or null)",
+    "org_changed": "one row of the tree changed: a cell added, renamed or moved, an officer appointed or "
+    "removed (change, by, reason, what it was and is)",
+    "org_change_refused": "a change to the tree was refused (who tried, what, the target, the error code)",
 }
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from recorder.facts import ATTENDANCE_MODES, read_facts
 
 FIGURES_VERSION = "meetingd-committee-figures/v1"
+SUMMARY_FORMAT = "meetingd-meeting-summary/v2"  # MeetingSummary.to_dict
 DEFAULT_ABSENT_RUN = 3
 
 
@@ -57,47 +59,74 @@ class MeetingSummary:
     def month(self) -> str:
         return self.opened_at[:7]
 
+    @cached_property
+    def entitled_rows(self) -> tuple[tuple[str, str | None, str | None, bool, int], ...]:
+        """Per entitled member, in order: (member id, name, mode or None, excused, speeches)."""
+        excused = set(self.excused)
+        names, attended, speeches = self.names, self.attended, self.speeches
+        return tuple(
+            (m, names.get(m), attended.get(m), m in excused, speeches.get(m, 0)) for m in self.entitled
+        )
+
     def to_dict(self) -> dict[str, Any]:
+        """A compact, lossless form (:data:`SUMMARY_FORMAT`): each person once, by index.
+
+        ``people`` lists every member id the summary names, sorted, as ``[member_id,
+        name or null, flags (1 entitled, 2 excused), mode or null, speeches or null]``;
+        a poll's voters are indexes into it."""
+        ids = sorted(
+            set(self.entitled)
+            | set(self.attended)
+            | set(self.excused)
+            | set(self.speeches)
+            | set(self.names)
+            | {v for p in self.polls for v in p.voters}
+        )
+        index = {m: i for i, m in enumerate(ids)}
+        entitled, excused = set(self.entitled), set(self.excused)
         return {
+            "v": SUMMARY_FORMAT,
             "meeting_id": self.meeting_id,
             "cell": self.cell,
             "opened_at": self.opened_at,
             "closed_at": self.closed_at,
             "quorate": self.quorate,
-            "entitled": list(self.entitled),
-            "attended": dict(self.attended),
-            "excused": list(self.excused),
-            "speeches": dict(self.speeches),
-            "polls": [
-                {
-                    "poll_id": p.poll_id,
-                    "secret": p.secret,
-                    "entitled": p.entitled,
-                    "voters": list(p.voters),
-                    "hands": p.hands,
-                }
-                for p in self.polls
+            "people": [
+                [
+                    m,
+                    self.names.get(m),
+                    int(m in entitled) | int(m in excused) << 1,
+                    self.attended.get(m),
+                    self.speeches.get(m),
+                ]
+                for m in ids
             ],
-            "names": dict(self.names),
+            "polls": [
+                [p.poll_id, p.secret, p.entitled, p.hands, [index[v] for v in p.voters]] for p in self.polls
+            ],
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MeetingSummary:
+        if d.get("v") != SUMMARY_FORMAT:
+            raise ValueError(f"not a {SUMMARY_FORMAT} summary")
+        people = d["people"]
+        ids = [p[0] for p in people]
         return cls(
             str(d["meeting_id"]),
             d["cell"],
             d["opened_at"],
             d["closed_at"],
             d["quorate"],
-            tuple(d["entitled"]),
-            dict(d["attended"]),
-            tuple(d["excused"]),
-            dict(d["speeches"]),
+            tuple(p[0] for p in people if p[2] & 1),
+            {p[0]: p[3] for p in people if p[3] is not None},
+            tuple(p[0] for p in people if p[2] & 2),
+            {p[0]: p[4] for p in people if p[4] is not None},
             tuple(
-                PollSummary(p["poll_id"], p["secret"], p["entitled"], tuple(p["voters"]), p["hands"])
-                for p in d["polls"]
+                PollSummary(poll_id, secret, entitled, tuple(ids[i] for i in voters), hands)
+                for poll_id, secret, entitled, hands, voters in d["polls"]
             ),
-            dict(d["names"]),
+            {p[0]: p[1] for p in people if p[1] is not None},
         )
 
 
@@ -180,6 +209,53 @@ def _in_period(s: MeetingSummary, start: str, end: str) -> bool:
     return start <= day <= end
 
 
+class _MemberTally:
+    """One member's running figures while :func:`committee_figures` folds the meetings."""
+
+    __slots__ = (
+        "attended",
+        "by_mode",
+        "cell",
+        "entitled",
+        "excused",
+        "full_name",
+        "longest",
+        "polls_eligible",
+        "polls_voted",
+        "run",
+        "secret_polls_voted",
+        "speeches",
+        "tracked",
+    )
+
+    def __init__(self, full_name: str) -> None:
+        self.full_name = full_name
+        self.cell = ""
+        self.entitled = self.attended = self.excused = self.speeches = 0
+        self.polls_eligible = self.polls_voted = self.secret_polls_voted = 0
+        self.by_mode = dict.fromkeys(ATTENDANCE_MODES, 0)
+        self.run = self.longest = 0  # absences in a row (an excused absence neither breaks nor adds)
+        self.tracked = False  # attended or absent (not only excused) at least once
+
+    def row(self, member_id: str) -> dict[str, Any]:
+        return {
+            "member_id": member_id,
+            "full_name": self.full_name,
+            "cell": self.cell,
+            "entitled": self.entitled,
+            "attended": self.attended,
+            "excused": self.excused,
+            "by_mode": self.by_mode,
+            "speeches": self.speeches,
+            "polls_eligible": self.polls_eligible,
+            "polls_voted": self.polls_voted,
+            "secret_polls_voted": self.secret_polls_voted,
+            "longest_absence_run": self.longest,
+            "attendance_rate": rate(self.attended, self.entitled),
+            "turnout": rate(self.polls_voted, self.polls_eligible),
+        }
+
+
 def committee_figures(
     summaries: Sequence[MeetingSummary],
     *,
@@ -192,6 +268,9 @@ def committee_figures(
     """Figures for ``cells`` (names) between ``start`` and ``end`` (YYYY-MM-DD, inclusive).
 
     Meetings outside the period or of other cells are ignored, so the caller may pass more.
+    One pass over the meetings in order (each member's figures, including their longest
+    run of absences, are running tallies): the daemon folds a committee's year of
+    meetings with it on every changed report.
     """
     wanted = set(cells)
     meetings = sorted(
@@ -214,21 +293,22 @@ def committee_figures(
         }
         for c in sorted(wanted)
     }
-    members: dict[str, dict[str, Any]] = {}
+    members: dict[str, _MemberTally] = {}
     poll_rows: list[dict[str, Any]] = []
     without_quorum: list[dict[str, Any]] = []
-    history: dict[str, list[bool]] = {}  # member -> attended? per entitled meeting, in order
     for s in meetings:
         c = per_cell[s.cell]
+        attended, npolls, cell = s.attended, len(s.polls), s.cell
         c["held"] += 1
         c["entitled"] += len(s.entitled)
-        c["attended"] += len(s.attended)
+        c["attended"] += len(attended)
         c["quorate"] += int(s.quorate)
-        c["speeches"] += sum(s.speeches.get(m, 0) for m in s.entitled)
-        month = c["months"].setdefault(s.month, {"month": s.month, "held": 0, "entitled": 0, "attended": 0})
+        month = c["months"].get(s.month)
+        if month is None:
+            month = c["months"][s.month] = {"month": s.month, "held": 0, "entitled": 0, "attended": 0}
         month["held"] += 1
         month["entitled"] += len(s.entitled)
-        month["attended"] += len(s.attended)
+        month["attended"] += len(attended)
         if not s.quorate:
             without_quorum.append(
                 {
@@ -238,43 +318,37 @@ def committee_figures(
                     "closed_at": s.closed_at,
                 }
             )
-        excused = set(s.excused)
-        for mid in s.entitled:
-            m = members.setdefault(
-                mid,
-                {
-                    "member_id": mid,
-                    "full_name": s.names.get(mid, ""),
-                    "cell": s.cell,
-                    "entitled": 0,
-                    "attended": 0,
-                    "excused": 0,
-                    "by_mode": dict.fromkeys(ATTENDANCE_MODES, 0),
-                    "speeches": 0,
-                    "polls_eligible": 0,
-                    "polls_voted": 0,
-                    "secret_polls_voted": 0,
-                },
-            )
-            m["cell"] = s.cell  # the latest meeting's cell (members transfer)
-            m["full_name"] = s.names.get(mid) or m["full_name"]
-            m["entitled"] += 1
-            mode = s.attended.get(mid)
+        spoke = 0
+        for mid, name, mode, was_excused, said in s.entitled_rows:
+            m = members.get(mid)
+            if m is None:
+                m = members[mid] = _MemberTally(name or "")
+            m.cell = cell  # the latest meeting's cell (members transfer)
+            if name:
+                m.full_name = name
+            m.entitled += 1
             if mode is not None:
-                m["attended"] += 1
-                m["by_mode"][mode] += 1
-                history.setdefault(mid, []).append(True)
-            elif mid in excused:
-                m["excused"] += 1
+                m.attended += 1
+                m.by_mode[mode] += 1
+                m.run = 0
+                m.tracked = True
+            elif was_excused:
+                m.excused += 1
             else:
-                history.setdefault(mid, []).append(False)
-            m["speeches"] += s.speeches.get(mid, 0)
-            m["polls_eligible"] += len(s.polls)
+                m.run += 1
+                m.tracked = True
+                if m.run > m.longest:
+                    m.longest = m.run
+            m.speeches += said
+            spoke += said
+            m.polls_eligible += npolls
+        c["speeches"] += spoke
         for p in s.polls:
             for v in p.voters:
-                if v in members:
-                    members[v]["polls_voted"] += 1
-                    members[v]["secret_polls_voted"] += int(p.secret)
+                voter = members.get(v)
+                if voter is not None:
+                    voter.polls_voted += 1
+                    voter.secret_polls_voted += int(p.secret)
             c["polls"] += 1
             c["poll_entitled"] += p.entitled
             c["poll_voted"] += p.voted
@@ -289,15 +363,11 @@ def committee_figures(
                     "turnout": rate(p.voted, p.entitled),
                 }
             )
-    absent: list[dict[str, Any]] = []
-    for mid, seen in history.items():
-        run = longest = 0
-        for present in seen:
-            run = 0 if present else run + 1
-            longest = max(longest, run)
-        members[mid]["longest_absence_run"] = longest
-        if longest >= absent_run:
-            absent.append({"member_id": mid, "cell": members[mid]["cell"], "run": longest})
+    absent = [
+        {"member_id": mid, "cell": m.cell, "run": m.longest}
+        for mid, m in members.items()
+        if m.tracked and m.longest >= absent_run
+    ]
     cell_rows = []
     for c in per_cell.values():
         months = [
@@ -314,12 +384,7 @@ def committee_figures(
                 "months": months,
             }
         )
-    member_rows = []
-    for m in sorted(members.values(), key=lambda m: (m["cell"], m["member_id"])):
-        m.setdefault("longest_absence_run", 0)
-        m["attendance_rate"] = rate(m["attended"], m["entitled"])
-        m["turnout"] = rate(m["polls_voted"], m["polls_eligible"])
-        member_rows.append(m)
+    member_rows = [m.row(mid) for mid, m in sorted(members.items(), key=lambda kv: (kv[1].cell, kv[0]))]
     entitled = sum(c["entitled"] for c in cell_rows)
     attended = sum(c["attended"] for c in cell_rows)
     return {

@@ -15,7 +15,7 @@ from meeting.roles import Role
 from voting.receipt import check_ballot_id
 
 from .command import Access, command
-from .fields import boolean, optional_positive_int, positive_int, read_object
+from .fields import boolean, member_id, optional_positive_int, positive_int, read_object
 
 
 def _json_object(value: object, name: str) -> dict[str, Any]:
@@ -76,6 +76,37 @@ class PostPartialDecryption:
         return cls(positive_int(p["poll_id"], "poll_id"), _json_object(p["decryption"], "decryption"))
 
 
+@dataclass(frozen=True)
+class NameDeputyTrustee:
+    member_id: str | None
+
+    @classmethod
+    def parse(cls, payload: object) -> NameDeputyTrustee:
+        p = read_object(payload, {"member_id"}, {"member_id"})
+        value = p["member_id"]
+        return cls(None if value is None else member_id(value))
+
+
+@dataclass(frozen=True)
+class PostDkgStep:
+    """One step of the trustees' key generation: ``key``, ``dealing``, ``confirmation``
+    (``verification_key``) or ``complaint``; the object is parsed by ``voting.e2e.dkg``."""
+
+    round: int
+    step: str
+    data: dict[str, Any]
+
+    STEPS = ("key", "dealing", "confirmation", "complaint")
+
+    @classmethod
+    def parse(cls, payload: object) -> PostDkgStep:
+        p = read_object(payload, {"round", "step", "data"}, {"round", "step", "data"})
+        step = p["step"]
+        if step not in cls.STEPS:
+            raise InvalidInput(f"'step' must be one of {', '.join(cls.STEPS)}", field="step")
+        return cls(positive_int(p["round"], "round"), step, _json_object(p["data"], "data"))
+
+
 TRUSTEES = Access.roles(Role.CHAIR, Role.SECRETARY)
 
 GET_E2E = command("get_e2e", GetE2E, Access.anyone(), "read the secret-ballot keys and board")
@@ -92,7 +123,21 @@ CAST_ENCRYPTED_BALLOT = command(
 POST_PARTIAL_DECRYPTION = command(
     "post_partial_decryption",
     PostPartialDecryption,
-    TRUSTEES,
+    Access.anyone(),
     "post a partial decryption",
-    also="the poll's trustees, for themselves, once, after close",
+    also="the poll's trustees (chair, secretary, deputy), for themselves, once, after close",
+)
+NAME_DEPUTY_TRUSTEE = command(
+    "name_deputy_trustee",
+    NameDeputyTrustee,
+    Access.roles(Role.CHAIR),
+    "name (or clear) the deputy trustee and start the trustees' key generation",
+    also="a voting member; null goes back to chair and secretary both needed",
+)
+POST_DKG_STEP = command(
+    "post_dkg_step",
+    PostDkgStep,
+    Access.anyone(),
+    "post a step of the trustees' key generation",
+    also="the trustees of the current round (chair, secretary, deputy), for themselves",
 )

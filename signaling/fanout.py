@@ -10,12 +10,20 @@ message per broadcast, not per recipient). :class:`RedisFanout` keeps that trans
 replaces only the *delivery* on each node, local or remote, with the same fast path, so
 a cluster never silently degrades to per-recipient emits. Emits the fast path cannot
 carry (callbacks, binary attachments, no room) go through python-socketio unchanged.
+
+When Redis is unreachable a broadcast that cannot be published is still delivered to this
+node's own connections (python-socketio would drop it: local delivery normally comes back
+through Redis), and the gap is remembered. Once the node reaches Redis again (its listener
+subscribed anew, or a publish went through) ``on_back`` is called once for that gap: the
+namespace then tells every client on every node to resynchronise (``resync``), since each
+may have missed broadcasts the other nodes could not publish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
@@ -23,6 +31,10 @@ import socketio
 from socketio.async_redis_manager import AsyncRedisManager
 
 logger = logging.getLogger(__name__)
+
+# The listener's reconnect backoff stops growing here (python-socketio's goes to 60 s):
+# clients are resynchronised only once the node listens again.
+MAX_LISTEN_RETRY_S = 4.0
 
 
 async def write_to_room(
@@ -71,6 +83,12 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
         self.published = 0
         self.fast_deliveries = 0
         self.slow_deliveries = 0
+        self.local_fallbacks = 0  # broadcasts delivered here only, Redis being unreachable
+        self.gaps = 0  # times Redis was lost and found again
+        self._in_gap = False
+        self._listening = False
+        # called (as a background task) once Redis is reachable again after a gap
+        self.on_back: Callable[[], Awaitable[None]] | None = None
 
     async def emit(
         self,
@@ -88,6 +106,53 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
         )
         if not kwargs.get("ignore_queue"):
             self.published += 1
+
+    async def _publish(self, data: Any) -> Any:
+        result = await super()._publish(data)  # python-socketio: None once it gave up
+        if result is None:
+            self._lost("publish failed")
+            if isinstance(data, dict) and data.get("method") == "emit":
+                # not published: this node's own members still get it, as if it came back
+                # through Redis (the other nodes' clients resync once Redis is back)
+                self.local_fallbacks += 1
+                await self._handle_emit(data)
+        elif self._in_gap and self._listening:
+            self._found()
+        return result
+
+    def _lost(self, why: str) -> None:
+        if not self._in_gap:
+            self._in_gap = True
+            logger.error("redis unreachable (%s): broadcasts reach this node's clients only", why)
+
+    def _found(self) -> None:
+        self._in_gap = False
+        self.gaps += 1
+        logger.warning("redis reachable again: clients are told to resynchronise")
+        if self.on_back is not None and self.server is not None:
+            self.server.start_background_task(self.on_back)
+
+    async def _redis_listen_with_retries(self) -> Any:
+        """python-socketio's listener loop, telling this manager when it subscribed again
+        after a failure (so clients resync), with a shorter backoff cap."""
+        retry = 1.0
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                self._listening, retry = True, 1.0
+                if self._in_gap:
+                    self._found()
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._listening = False
+                self._lost(f"listener: {exc}")
+                logger.error("cannot receive from redis, retrying in %.0f s: %s", retry, exc)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, MAX_LISTEN_RETRY_S)
 
     def _redis_connect(self) -> None:
         # The publisher and the listener each (re)connect after an error, replacing the

@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from media.events import (
     ConnectionStateChanged,
@@ -25,18 +25,26 @@ from media.events import (
     SubscribeOffer,
 )
 from media.sfu import Sfu
-from meeting.errors import InvalidState, MeetingError, NotAuthorised, NotFound
+from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
 from meeting.roles import Attendance, Role
-from meeting.roster import ConnState
+from meeting.roster import ConnState, Seat
 
 from . import media_commands as cmd
+from .command import Command, Payload
 from .messages import Empty
-from .namespace import NAMESPACE, Call, Connection, MeetingNamespace
+from .namespace import NAMESPACE, Call, Connection, Handler, MeetingNamespace
 
 logger = logging.getLogger(__name__)
 
+P = TypeVar("P", bound=Payload)
 SfuFactory = Callable[[int, Callable[[MediaEvent], None]], Sfu]
 IceServersFor = Callable[[str], list[dict[str, Any]]]
+FloorOf = Callable[[int], str | None]  # meeting id -> the member holding the floor
+
+# A shared screen is a publish-only SFU session of its own, "screen:<member id>"; its
+# subscribers see it as that member's stream with source "screen".
+SCREEN_PREFIX = "screen:"
+SHARE_ANY_TIME = (Role.CHAIR, Role.SECRETARY)
 
 DISPLAY_ROLES = (Role.CHAIR, Role.SECRETARY, Role.OBSERVER)
 # Quality thresholds (loss as a fraction, RTT in seconds): poor links are the norm here.
@@ -45,6 +53,41 @@ FAIR_RTT, POOR_RTT = 0.4, 0.8
 # A participant whose connections received nothing (no media, no RTCP) for this long has
 # lost its link: the chair is told at once (media_quality, link "lost").
 LINK_LOST_AFTER = 3.0
+
+
+class MediaRouter(Protocol):
+    """Where a meeting's media runs (meetingd.cluster.routing on a cluster node): its owner
+    node holds the SFU, so a member connected to another node has its media commands run
+    there, and its ICE goes straight to the owner's announced addresses (the owner writes
+    the SDP). ``route_media`` returns None when the media runs here."""
+
+    async def route_media(
+        self, name: str, meeting_id: int, call: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None: ...
+
+
+@dataclass
+class _RemoteCaller:
+    """The member behind a connection held by another node (signaling's Caller)."""
+
+    id: int
+    member_id: str
+    full_name: str
+
+
+def forwardable(call: Call) -> dict[str, Any]:
+    """What the owner node needs to run a media command for a connection held here."""
+    member = call.conn.member
+    return {
+        "sid": call.sid,
+        "member": {"id": member.id, "member_id": member.member_id, "full_name": member.full_name},
+        "meeting_id": call.meeting_id,
+        "display_meeting": call.conn.display_meeting,
+        "seat": call.seat.to_dict() if call.seat is not None else None,
+        "data": call.data,
+    }
 
 
 # --- quality -----------------------------------------------------------------------
@@ -56,6 +99,15 @@ class _Sample:
     bytes_received: int
     packets_received: int
     packets_lost: int
+
+
+def _stream_entry(stream: dict[str, object]) -> dict[str, object]:
+    """A subscribe offer's stream as the client sees it: a shared screen is its member's
+    stream with source "screen"."""
+    pid = stream.get("participant_id")
+    if isinstance(pid, str) and pid.startswith(SCREEN_PREFIX):
+        return {**stream, "participant_id": pid.removeprefix(SCREEN_PREFIX), "source": "screen"}
+    return {**stream, "source": "camera"}
 
 
 def classify(loss: float | None, rtt: float | None) -> str:
@@ -130,6 +182,7 @@ class _Session:
     sid: str
     display: bool
     device: str = ""  # the client's own id for this browser tab (a reload keeps it)
+    screen: bool = False  # a shared screen's publish-only session
 
 
 class MediaSignaling:
@@ -158,6 +211,8 @@ class MediaSignaling:
         self._switches: dict[int, dict[str, tuple[bool, bool]]] = {}
         self._spotlight: dict[int, str | None] = {}
         self._speaker: dict[int, str | None] = {}
+        self._screen: dict[int, str] = {}  # meeting id -> the member sharing a screen
+        self._floor_of: FloorOf = lambda _meeting_id: None
         self._samples: dict[tuple[int, str], _Sample] = {}
         self._links: dict[tuple[int, str], _Link] = {}
         self.quality: dict[int, list[dict[str, Any]]] = {}
@@ -165,20 +220,74 @@ class MediaSignaling:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.recording: Any | None = None  # meetingd.recording.RecordingService
-        namespace.handle(cmd.MEDIA_OPEN, self._open)
-        namespace.handle(cmd.MEDIA_CLOSE, self._close)
-        namespace.handle(cmd.PUBLISH_OFFER, self._publish_offer)
-        namespace.handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
-        namespace.handle(cmd.ICE_CANDIDATE, self._ice_candidate)
-        namespace.handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
-        namespace.handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
-        namespace.handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
-        namespace.handle(cmd.SET_MEDIA_STATE, self._set_media_state)
-        namespace.handle(cmd.SPOTLIGHT, self._spotlight_event)
-        namespace.handle(cmd.GET_MEDIA_STATS, self._get_stats)
-        namespace.handle(cmd.START_RECORDING, self._start_recording)
-        namespace.handle(cmd.STOP_RECORDING, self._stop_recording)
+        # a cluster node: media runs at the meeting's owner (None: one node, all here)
+        self.router: MediaRouter | None = None
+        # owner side: connections held by other nodes whose media runs here, by sid
+        self._remote_conns: dict[str, Connection] = {}
+        # the other side: connections held here whose media runs at an owner, by sid
+        self._forwarded: dict[str, int] = {}
+        self._commands: dict[str, tuple[Command[Any], Handler[Any]]] = {}
+        self._handle(cmd.MEDIA_OPEN, self._open)
+        self._handle(cmd.MEDIA_CLOSE, self._close)
+        self._handle(cmd.PUBLISH_OFFER, self._publish_offer)
+        self._handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
+        self._handle(cmd.ICE_CANDIDATE, self._ice_candidate)
+        self._handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
+        self._handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
+        self._handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
+        self._handle(cmd.SET_MEDIA_STATE, self._set_media_state)
+        self._handle(cmd.SPOTLIGHT, self._spotlight_event)
+        self._handle(cmd.GET_MEDIA_STATS, self._get_stats)
+        self._handle(cmd.SHARE_SCREEN, self._share_screen)
+        self._handle(cmd.STOP_SCREEN_SHARE, self._stop_screen_share)
+        self._handle(cmd.START_RECORDING, self._start_recording)
+        self._handle(cmd.STOP_RECORDING, self._stop_recording)
         namespace.on_connection_closed(self._connection_closed)
+
+    def _handle(self, command: Command[P], handler: Handler[P]) -> None:
+        """Bind a media command; on a cluster node it runs at the meeting's owner."""
+        self._commands[command.name] = (command, handler)
+
+        async def run(call: Call, payload: P) -> dict[str, Any]:
+            if self.router is not None:
+                reply = await self.router.route_media(command.name, call.meeting_id, forwardable(call))
+                if reply is not None:
+                    self._forwarded[call.sid] = call.meeting_id
+                    return reply
+            return await handler(call, payload)
+
+        self.ns.handle(command, run)
+
+    async def run_forwarded(self, name: str, info: dict[str, Any]) -> dict[str, Any]:
+        """Run a media command another node forwarded (this node owns the meeting): parsed
+        and access-checked again here, on a stand-in for that node's connection (kept by
+        sid, so the media session stays tied to it)."""
+        command, handler = self._commands[name]
+        sid, meeting_id = str(info["sid"]), int(info["meeting_id"])
+        conn = self._remote_conns.get(sid)
+        if conn is None:
+            m = info["member"]
+            conn = Connection(
+                member=_RemoteCaller(int(m["id"]), str(m["member_id"]), str(m["full_name"])), bucket=None
+            )
+            self._remote_conns[sid] = conn
+        conn.meeting_id = meeting_id
+        display = info.get("display_meeting")
+        conn.display_meeting = None if display is None else int(display)
+        seat = Seat.from_dict(info["seat"]) if info.get("seat") is not None else None
+        payload = command.parse(info.get("data"))
+        if seat is not None and not command.access.allows(seat.role):
+            raise NotAuthorised(f"only {command.access.describe()} may {command.doc}")
+        return await handler(Call(sid, conn, seat, info.get("data")), payload)
+
+    async def remote_closed(self, meeting_id: int, sid: str, reason: str) -> None:
+        """Another node's connection whose media runs here left or dropped."""
+        conn = self._remote_conns.pop(sid, None)
+        if conn is not None:
+            await self._connection_closed(sid, conn, meeting_id, reason)
+
+    def _connection(self, sid: str) -> Connection | None:
+        return self.ns.connection(sid) or self._remote_conns.get(sid)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -207,6 +316,11 @@ class MediaSignaling:
             self._emit(meeting_id, "recording_changed", state)
 
         recording.on_change = changed
+
+    def use_floor(self, floor_of: FloorOf) -> None:
+        """Who holds the floor (the procedure's list of speakers): a member may share a
+        screen while speaking."""
+        self._floor_of = floor_of
 
     def _recording_state(self, meeting_id: int) -> dict[str, Any]:
         if self.recording is None:
@@ -276,8 +390,17 @@ class MediaSignaling:
                 self._emit_to(
                     session.sid,
                     "subscribe_offer",
-                    {**event.description, "streams": event.streams, "new_connection": event.new_connection},
+                    {
+                        **event.description,
+                        "streams": [_stream_entry(s) for s in event.streams],
+                        "new_connection": event.new_connection,
+                    },
                 )
+        elif event.participant_id.startswith(SCREEN_PREFIX):
+            # a shared screen's facts are screen_share_changed; a failed link ends it
+            if isinstance(event, ConnectionStateChanged) and event.state in ("failed", "closed"):
+                if session is not None:
+                    self._spawn(self._end_session(meeting_id, session.pid, "failed"))
         elif isinstance(event, PublicationChanged):
             pubs = self._publications.setdefault(meeting_id, {})
             if event.audio or event.video:
@@ -300,6 +423,19 @@ class MediaSignaling:
                 )
 
     # -- events -------------------------------------------------------------------
+
+    def _sfu(self, meeting_id: int) -> Sfu:
+        """The meeting's SFU, made on first use."""
+        sfu = self.sfus.get(meeting_id)
+        if sfu is None:
+
+            def relay(event: MediaEvent, m: int = meeting_id) -> None:
+                self._on_sfu_event(m, event)
+
+            sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
+            if self.recording is not None:
+                self.recording.attach(meeting_id, sfu)
+        return sfu
 
     async def _open(self, call: Call, p: cmd.MediaOpen) -> dict[str, Any]:
         sid, conn = call.sid, call.conn
@@ -333,15 +469,7 @@ class MediaSignaling:
             )
         if other is not None:
             await self._end_session(meeting_id, pid, "replaced")  # the same tab reloaded, or take_over
-        sfu = self.sfus.get(meeting_id)
-        if sfu is None:
-
-            def relay(event: MediaEvent, m: int = meeting_id) -> None:
-                self._on_sfu_event(m, event)
-
-            sfu = self.sfus[meeting_id] = self._factory(meeting_id, relay)
-            if self.recording is not None:
-                self.recording.attach(meeting_id, sfu)
+        sfu = self._sfu(meeting_id)
         self._sessions[(meeting_id, pid)] = _Session(meeting_id, pid, member_id, sid, display, p.device)
         conn.extra["media_pid"] = pid
         try:
@@ -367,6 +495,7 @@ class MediaSignaling:
             "spotlight": self._spotlight.get(meeting_id),
             "active_speaker": self._speaker.get(meeting_id),
             "recording": self._recording_state(meeting_id),
+            "screen_share": self._screen.get(meeting_id),
         }
 
     async def _close(self, call: Call, _p: Empty) -> dict[str, Any]:
@@ -386,9 +515,67 @@ class MediaSignaling:
         return {}
 
     async def _ice_candidate(self, call: Call, p: cmd.IceCandidate) -> dict[str, Any]:
+        if p.target == "screen":
+            sfu, session = self._screen_session(call)
+            await sfu.add_ice_candidate(session.pid, p.candidate, target="publish")
+            return {}
         sfu, session = self._own_session(call.conn, "ice_candidate")
         await sfu.add_ice_candidate(session.pid, p.candidate, target=p.target)
         return {}
+
+    # -- screen sharing -------------------------------------------------------------
+
+    def _screen_session(self, call: Call) -> tuple[Sfu, _Session]:
+        pid = call.conn.extra.get("screen_pid")
+        session = self._sessions.get((call.meeting_id, pid)) if isinstance(pid, str) else None
+        sfu = self.sfus.get(call.meeting_id)
+        if session is None or sfu is None:
+            raise InvalidState("this connection shares no screen", code="not_sharing")
+        return sfu, session
+
+    async def _share_screen(self, call: Call, p: cmd.Offer) -> dict[str, Any]:
+        """Publish a screen (``getDisplayMedia``) on a publish-only session of its own;
+        everyone's stage and the display show it. One share at a time per meeting."""
+        assert call.seat is not None
+        meeting_id, member_id = call.meeting_id, call.member_id
+        if call.seat.role not in SHARE_ANY_TIME and self._floor_of(meeting_id) != member_id:
+            raise NotAuthorised(
+                "only the chair, the secretary or the member who has the floor may share a screen"
+            )
+        sharer = self._screen.get(meeting_id)
+        if sharer is not None and sharer != member_id:
+            raise InvalidState(f"{sharer} is sharing a screen; one share at a time", code="screen_share_busy")
+        pid = SCREEN_PREFIX + member_id
+        if (meeting_id, pid) in self._sessions:  # the sharer starts over (a new screen or window)
+            await self._end_session(meeting_id, pid, "replaced")
+        sfu = self._sfu(meeting_id)
+        session = _Session(meeting_id, pid, member_id, call.sid, display=False, screen=True)
+        self._sessions[(meeting_id, pid)] = session
+        call.conn.extra["screen_pid"] = pid
+        await sfu.open_participant(pid, publish_only=True, owner=member_id)
+        try:
+            answer = await sfu.accept_offer(pid, p.sdp, "offer")
+        except MeetingError:
+            await self._end_session(meeting_id, pid, "refused")
+            raise
+        if not any(t.kind == "video" for t in sfu.published_tracks() if t.publisher_id == pid):
+            await self._end_session(meeting_id, pid, "refused")
+            raise InvalidInput("a screen share needs a video track", field="sdp", code="invalid_sdp")
+        self._screen[meeting_id] = member_id
+        logger.info("meeting=%s member=%s shares a screen", meeting_id, member_id)
+        self._emit(meeting_id, "screen_share_changed", {"member_id": member_id, "stopped_by": None})
+        return {"answer": answer}
+
+    async def _stop_screen_share(self, call: Call, _p: Empty) -> dict[str, Any]:
+        meeting_id = call.meeting_id
+        sharer = self._screen.get(meeting_id)
+        if sharer is None:
+            raise InvalidState("nobody is sharing a screen", code="not_sharing")
+        is_chair = call.seat is not None and call.seat.role == Role.CHAIR
+        if sharer != call.member_id and not is_chair:
+            raise NotAuthorised("only the sharer or the chair may stop the screen share")
+        await self._end_session(meeting_id, SCREEN_PREFIX + sharer, "stopped", by=call.member_id)
+        return {"member_id": sharer}
 
     async def _set_receive_profile(self, call: Call, p: cmd.ReceiveProfile) -> dict[str, Any]:
         sfu, session = self._own_session(call.conn, "set_receive_profile")
@@ -476,6 +663,12 @@ class MediaSignaling:
     # -- leaving ------------------------------------------------------------------
 
     async def _connection_closed(self, sid: str, conn: Connection, meeting_id: int, reason: str) -> None:
+        forwarded_to = self._forwarded.pop(sid, None)
+        if forwarded_to is not None and self.router is not None:
+            await self.router.media_closed(forwarded_to, sid, reason)
+        screen = conn.extra.pop("screen_pid", None)
+        if isinstance(screen, str):  # a shared screen ends with its connection
+            await self._end_session(meeting_id, screen, reason)
         pid = conn.extra.pop("media_pid", None)
         session = self._sessions.get((meeting_id, pid)) if isinstance(pid, str) else None
         if session is None or session.sid != sid:
@@ -496,7 +689,7 @@ class MediaSignaling:
 
         self._closing[key] = asyncio.get_running_loop().call_later(grace, expire)
 
-    async def _end_session(self, meeting_id: int, pid: str, reason: str) -> None:
+    async def _end_session(self, meeting_id: int, pid: str, reason: str, *, by: str | None = None) -> None:
         key = (meeting_id, pid)
         session = self._sessions.pop(key, None)
         timer = self._closing.pop(key, None)
@@ -507,8 +700,15 @@ class MediaSignaling:
         sfu = self.sfus.get(meeting_id)
         if session is None or sfu is None:
             return
-        conn = self.ns.connection(session.sid)
-        if conn is not None and conn.extra.get("media_pid") == pid:
+        conn = self._connection(session.sid)
+        if session.screen:
+            if conn is not None and conn.extra.get("screen_pid") == pid:
+                conn.extra.pop("screen_pid", None)
+            if self._screen.get(meeting_id) == session.member_id:
+                del self._screen[meeting_id]
+                stopped_by = by if by is not None else session.member_id
+                self._emit(meeting_id, "screen_share_changed", {"member_id": None, "stopped_by": stopped_by})
+        elif conn is not None and conn.extra.get("media_pid") == pid:
             conn.extra.pop("media_pid", None)
             if reason == "replaced":
                 self._emit_to(session.sid, "media_closed", {"reason": "replaced"})
@@ -533,6 +733,7 @@ class MediaSignaling:
                 self._main_room,
                 self._muted,
                 self._speaker,
+                self._screen,
                 self.quality,
                 self._switches,
             ):
@@ -594,7 +795,7 @@ class MediaSignaling:
         rows = []
         for pid in sfu.participant_ids:
             session = self._sessions.get((meeting_id, pid))
-            if session is None or session.display:
+            if session is None or session.display or session.screen:
                 continue
             try:
                 stats = await sfu.stats(pid)

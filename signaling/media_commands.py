@@ -71,15 +71,15 @@ class Answer:
 
 @dataclass(frozen=True)
 class IceCandidate:
-    target: Literal["publish", "subscribe"]
+    target: Literal["publish", "subscribe", "screen"]
     candidate: dict[str, Any] | None  # None: end of candidates
 
     @classmethod
     def parse(cls, payload: object) -> IceCandidate:
         p = read_object(payload, {"target", "candidate"}, {"target", "candidate"})
         target = p["target"]
-        if target not in ("publish", "subscribe"):
-            raise InvalidInput("'target' must be 'publish' or 'subscribe'", field="target")
+        if target not in ("publish", "subscribe", "screen"):
+            raise InvalidInput("'target' must be 'publish', 'subscribe' or 'screen'", field="target")
         candidate = p["candidate"]
         if candidate is not None and not isinstance(candidate, dict):
             raise InvalidInput("'candidate' must be an object or null", field="candidate")
@@ -88,7 +88,7 @@ class IceCandidate:
             if extra:
                 raise InvalidInput(f"unknown field 'candidate.{sorted(extra)[0]}'", field="candidate")
             candidate = {k: v for k, v in candidate.items() if k != "usernameFragment"}
-        return cls("publish" if target == "publish" else "subscribe", candidate)
+        return cls(target, candidate)
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,16 @@ GET_MEDIA_STATS = command(
     Empty,
     Access.roles(Role.CHAIR, Role.SECRETARY, Role.OPERATOR),
     "read the media statistics",
+)
+SHARE_SCREEN = command(
+    "share_screen",
+    Offer,
+    Access.roles(Role.CHAIR, Role.SECRETARY, Role.MEMBER, Role.OPERATOR),
+    "share a screen",
+    also="a member or an operator only while holding the floor; one share at a time",
+)
+STOP_SCREEN_SHARE = command(
+    "stop_screen_share", Empty, Access.anyone(), "stop the screen share", also="the sharer or the chair"
 )
 START_RECORDING = command("start_recording", Empty, CHAIR, "record the meeting")
 STOP_RECORDING = command("stop_recording", Empty, CHAIR, "stop the recording")

@@ -29,7 +29,7 @@ from meeting.errors import (
     error_body,
 )
 from meeting.roles import MeetingState
-from meeting.roster import ConnState, Roster, RosterEvent, Seat
+from meeting.roster import ConnState, Roster, RosterDeltas, RosterEvent, Seat
 
 from . import fanout
 from .backend import Backend, Caller
@@ -60,6 +60,10 @@ DISPLAY_EVENTS = frozenset(
 
 def room_of(meeting_id: int) -> str:
     return f"meeting:{meeting_id}"
+
+
+# Roster changes are merged and broadcast at most this often per meeting (like tallies).
+ROSTER_TICK_S = 0.2
 
 
 @dataclass
@@ -138,6 +142,10 @@ class MeetingNamespace:
         self._origin_ok = allowed_origins
         self._bucket = bucket_factory
         self._conns: dict[str, Connection] = {}
+        self._roster_pending: dict[int, RosterDeltas] = {}
+        self.roster_tick_s = ROSTER_TICK_S
+        if isinstance(sio.manager, fanout.RedisFanout):
+            sio.manager.on_back = self.resync_everyone
         self._rosters: dict[int, Roster] = {}
         self._meeting_state: dict[int, str] = {}
         self._expiry: dict[tuple[int, str], asyncio.TimerHandle] = {}
@@ -256,9 +264,32 @@ class MeetingNamespace:
             await self.backend.start_interval(meeting_id, member_pk, ev.seat["attendance"], site, at)
         elif ev.interval_ended:
             await self.backend.end_interval(meeting_id, member_pk, at)
-        await self.emit_to_meeting(meeting_id, ev.kind, {"participant": ev.seat})
+        self._queue_roster_change(meeting_id, ev)
         for listener in self._roster_listeners:
             await listener(meeting_id, ev)
+
+    def _queue_roster_change(self, meeting_id: int, ev: RosterEvent) -> None:
+        """Roster changes go out as one ``roster_changed`` per room every ``roster_tick_s``
+        (O(n) messages for n joins, not O(n²)); the first change of a quiet room starts the timer."""
+        pending = self._roster_pending.get(meeting_id)
+        if pending is None:
+            pending = self._roster_pending[meeting_id] = RosterDeltas()
+            asyncio.get_running_loop().call_later(
+                self.roster_tick_s, lambda: self._spawn(self.flush_roster(meeting_id))
+            )
+        pending.add(ev)
+
+    async def flush_roster(self, meeting_id: int) -> None:
+        """Send a meeting's pending roster changes now (the timer does it; so may a caller
+        that must not let them trail another broadcast)."""
+        pending = self._roster_pending.pop(meeting_id, None)
+        if pending:
+            await self.emit_to_meeting(meeting_id, "roster_changed", {"changes": pending.drain()})
+
+    async def resync_everyone(self) -> None:
+        """Redis was unreachable and is back: every client, on every node, may have missed
+        broadcasts, so each is told to read the meeting's state again (it re-joins)."""
+        await self.sio.emit("resync", {"reason": "broadcasts_lost"}, namespace=NAMESPACE)
 
     def on_roster_change(self, listener: RosterListener) -> None:
         """Call ``listener(meeting_id, event)`` after each roster event is applied."""

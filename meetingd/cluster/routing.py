@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from meeting.errors import InvalidState, MeetingError
-from meeting.roster import RosterEvent
+from meeting.roster import Roster, RosterEvent
 from signaling.command import Command, Payload
+from signaling.media import MediaSignaling
 
 from ..meetings import Meetings
 from ..procedure import Procedure
@@ -72,7 +74,25 @@ class RoutedProcedure:
         # the owner last forwarded to, per meeting: no lease lookups on the hot path; dropped
         # when the owner refuses or cannot be reached (the client's retry looks it up again)
         self._owners: dict[int, str] = {}
+        self.media: MediaSignaling | None = None
+        # at the owner: each meeting's latest seat per member, from every node's roster changes
+        self._seats: dict[int, dict[str, dict[str, Any]]] = {}
+        self.roster_of: Callable[[int], Roster | None] = lambda _meeting_id: None
         node.serve_with(self.serve)
+
+    def use_media(self, media: MediaSignaling) -> None:
+        """Media commands for a meeting another node owns run at that node's SFU too."""
+        self.media = media
+        media.router = self
+
+    async def route_media(self, name: str, meeting_id: int, call: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._forward(meeting_id, "media", {"name": name, "call": call})
+
+    async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None:
+        try:
+            await self._forward(meeting_id, "media_closed", {"sid": sid, "reason": reason})
+        except MeetingError as exc:  # the owner's grace timer or its own failover ends it
+            logger.warning("meeting=%s media close of sid=%s not delivered: %s", meeting_id, sid, exc.code)
 
     def add(self, command: Command[P], handler: ProcedureHandler[P]) -> None:
         self._commands[command.name] = (command, handler)
@@ -116,10 +136,30 @@ class RoutedProcedure:
             return await self.procedure.snapshot(meeting_id, member_id)
         return dict(reply["procedure"])
 
+    def _saw(self, meeting_id: int, ev: RosterEvent) -> None:
+        """The owner's view of the meeting's roster on every node (latest seat per member)."""
+        self._seats.setdefault(meeting_id, {})[str(ev.seat["member_id"])] = ev.seat
+
+    async def roster_view(self, meeting_id: int, conn: Any) -> dict[str, Any]:
+        """A join ack's roster on a cluster node: the seats of members connected to every
+        node (the owner hears every node's roster changes), this node's own seats first-hand."""
+        local = self.roster_of(meeting_id)
+        here = {seat["member_id"]: seat for seat in (local.snapshot() if local is not None else [])}
+        try:
+            reply = await self._forward(meeting_id, "roster_view", {})
+        except MeetingError as exc:  # the owner is unreachable: this node's roster, said in the log
+            logger.warning("meeting=%s join ack lists this node's roster only: %s", meeting_id, exc.code)
+            return {}
+        seats = list(self._seats.get(meeting_id, {}).values()) if reply is None else list(reply["seats"])
+        merged = {str(seat["member_id"]): seat for seat in seats} | here
+        ordered = sorted(merged.values(), key=lambda s: (s["state"] == "left", s["full_name"]))
+        return {"roster": ordered}
+
     async def on_roster(self, meeting_id: int, ev: RosterEvent) -> None:
         """A member came, changed or went at this node: the owner's register must know."""
         try:
             if await self._forward(meeting_id, "roster", {"event": dataclasses.asdict(ev)}) is None:
+                self._saw(meeting_id, ev)
                 await self.procedure.on_roster(meeting_id, ev)
         except MeetingError as exc:  # the member's presence reaches the owner on its next event
             logger.warning("meeting=%s roster event not delivered to the owner: %s", meeting_id, exc.code)
@@ -134,11 +174,20 @@ class RoutedProcedure:
             parsed = command.parse(payload["data"])  # parsed again here, as sent by the client
             live = await self.procedure.live(meeting_id)
             return await handler(live, live.register.person(str(payload["member_id"])), parsed)
+        if kind == "media" and self.media is not None:
+            return await self.media.run_forwarded(str(payload["name"]), dict(payload["call"]))
+        if kind == "media_closed" and self.media is not None:
+            await self.media.remote_closed(meeting_id, str(payload["sid"]), str(payload["reason"]))
+            return {}
         if kind == "snapshot":
             return {"procedure": await self.procedure.snapshot(meeting_id, str(payload["member_id"]))}
         if kind == "roster":
-            await self.procedure.on_roster(meeting_id, RosterEvent(**payload["event"]))
+            ev = RosterEvent(**payload["event"])
+            self._saw(meeting_id, ev)
+            await self.procedure.on_roster(meeting_id, ev)
             return {}
+        if kind == "roster_view":
+            return {"seats": list(self._seats.get(meeting_id, {}).values())}
         if kind == "interval":
             at = datetime.fromisoformat(str(payload["at"]))
             pk = int(payload["member_pk"])

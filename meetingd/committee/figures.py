@@ -1,49 +1,36 @@
 """Participation figures across meetings, from the signed minutes of closed meetings.
 
-Each closed meeting's :class:`recorder.participation.MeetingSummary` is computed from
-its stored entries up to its latest signed checkpoint and cached in
-``meeting_figures`` with that checkpoint's size and root; a later checkpoint (a seal)
-makes the cache recompute. The report lists, for every meeting it counted, the log
-origin, size and root it was computed over, so ``meetingd report verify`` can take the
-same prefix of each exported bundle and recompute the same figures.
+Each closed meeting's :class:`recorder.participation.MeetingSummary` is stored once, when
+its minutes are signed at close and at the seal (:mod:`meetingd.committee.summaries`);
+the committee's figures aggregate those. The report lists, for every meeting it counted,
+the log origin, size and root its summary was computed over, so ``meetingd report
+verify`` can take the same prefix of each exported bundle and recompute the same figures.
+
+Whole reports are cached by (committee, period) with the fingerprint of everything they
+were computed from (cells, scheduled meetings, every counted log's latest checkpoint):
+in memory, and in ``committee_reports`` for a restarted server.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.errors import NotFound
-from recorder.checkpoint import Checkpoint
-from recorder.note import parse_signed_note
-from recorder.participation import (
-    FIGURES_VERSION,
-    SUMMARY_TYPES,
-    MeetingSummary,
-    committee_figures,
-    member_timeline,
-    summarise_meeting,
-)
+from recorder.participation import FIGURES_VERSION, committee_figures, member_timeline
 
-from ..journal import Journal
-from ..storage.models import Meeting, Member, MinutesCheckpoint, MinutesEntry, Participant
-from ..storage.org_models import CommitteeReportRow, CommitteeRow, MeetingFiguresRow
+from ..storage.models import Meeting, Member, Participant
+from ..storage.org_models import CommitteeReportRow, CommitteeRow
 from .org import load_tree, viewer_of
+from .summaries import MeetingSummaries, chunks
 
-CHUNK = 500
-COMPUTE_CHUNK = 100  # meetings whose entries are parsed at once
-MAX_DECODED = 50_000  # decoded meeting summaries kept in memory
 MAX_REPORTS = 8
-
 
 PAGE_OMITS = ("members", "polls")  # the page shows cells, trends and flags; reports carry all
 
@@ -54,188 +41,11 @@ def page_view(data: dict[str, Any]) -> dict[str, Any]:
     return {**view, "figures": figures, "bundles_count": len(data["bundles"])}
 
 
-@dataclass(frozen=True)
-class Counted:
-    """A meeting's summary and the signed prefix of its log it was computed from."""
-
-    summary: MeetingSummary
-    origin: str
-    size: int
-    root: str  # base64, as in the checkpoint
-
-
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-
-
 class Figures:
-    def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal) -> None:
-        self._db, self._journal = db, journal
-        # In memory, both checked against storage on every use: decoded summaries by
-        # meeting (valid while its latest checkpoint size is the same), and whole reports
-        # by (committee, period) with the fingerprint of everything they were computed from.
-        self._decoded: dict[int, Counted] = {}
+    def __init__(self, db: async_sessionmaker[AsyncSession], summaries: MeetingSummaries) -> None:
+        self._db, self.summaries = db, summaries
+        # whole reports by (committee, period[, "page"]) with what they were computed from
         self._reports: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
-
-    def _remember(self, meeting_id: int, counted: Counted) -> Counted:
-        if len(self._decoded) >= MAX_DECODED:
-            self._decoded.pop(next(iter(self._decoded)))
-        self._decoded[meeting_id] = counted
-        return counted
-
-    async def latest_sizes(self, s: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for chunk in _chunks(sorted(meeting_ids)):
-            rows = await s.execute(
-                select(MinutesCheckpoint.meeting_id, func.max(MinutesCheckpoint.size))
-                .where(MinutesCheckpoint.meeting_id.in_(chunk))
-                .group_by(MinutesCheckpoint.meeting_id)
-            )
-            out.update({mid: size for mid, size in rows.all()})
-        return out
-
-    async def summaries(self, meeting_ids: Sequence[int]) -> list[Counted]:
-        """Summaries of closed meetings (cached; recomputed when a newer checkpoint exists).
-
-        A few queries per chunk of meetings, whatever the chunk's size: latest checkpoint
-        sizes, cached rows, then for the meetings to (re)compute their checkpoint notes and
-        entries in one query each, and one bulk write of the new cache rows.
-        """
-        out: list[Counted] = []
-        async with self._db() as s:
-            for chunk in _chunks(sorted(meeting_ids)):
-                latest = dict(
-                    (
-                        await s.execute(
-                            select(MinutesCheckpoint.meeting_id, func.max(MinutesCheckpoint.size))
-                            .where(MinutesCheckpoint.meeting_id.in_(chunk))
-                            .group_by(MinutesCheckpoint.meeting_id)
-                        )
-                    ).all()
-                )
-                rows = await s.execute(
-                    select(
-                        MeetingFiguresRow.meeting_id,
-                        MeetingFiguresRow.size,
-                        MeetingFiguresRow.root,
-                        MeetingFiguresRow.summary,
-                    ).where(MeetingFiguresRow.meeting_id.in_(chunk))
-                )
-                cached = {mid: (size, root, summary) for mid, size, root, summary in rows.all()}
-                todo: list[int] = []
-                for mid in chunk:
-                    size = latest.get(mid)
-                    if not size:
-                        continue  # never signed: nothing to count
-                    known = self._decoded.get(mid)
-                    if known is not None and known.size == size:
-                        out.append(known)
-                        continue
-                    row = cached.get(mid)
-                    doc = json.loads(row[2]) if row is not None and row[0] == size else None
-                    if row is not None and doc is not None and doc.get("v") == FIGURES_VERSION:
-                        summary = MeetingSummary.from_dict(doc)
-                        out.append(
-                            self._remember(mid, Counted(summary, self._journal.origin(mid), size, row[1]))
-                        )
-                    else:
-                        todo.append(mid)
-                todo = await self._only_sealed_since(s, todo, latest, cached, out)
-                for part in range(0, len(todo), COMPUTE_CHUNK):  # bounded memory: parsed entries
-                    ids = todo[part : part + COMPUTE_CHUNK]
-                    out += await self._compute(s, ids, latest, stale=[m for m in ids if m in cached])
-            await s.commit()
-        return out
-
-    async def _only_sealed_since(
-        self,
-        s: AsyncSession,
-        todo: list[int],
-        sizes: dict[int, int],
-        cached: dict[int, tuple[int, str, str]],
-        out: list[Counted],
-    ) -> list[int]:
-        """Keep a cached summary whose log only grew by entries the figures ignore (the seal):
-        move it to the new checkpoint (size and root) instead of recomputing it."""
-        grown = [
-            m
-            for m in todo
-            if m in cached
-            and cached[m][0] < sizes[m]
-            and json.loads(cached[m][2]).get("v") == FIGURES_VERSION
-        ]
-        if not grown:
-            return todo
-        relevant = set(
-            (
-                await s.scalars(
-                    select(MinutesEntry.meeting_id).where(
-                        MinutesEntry.meeting_id.in_(grown),
-                        MinutesEntry.type.in_(SUMMARY_TYPES),
-                        MinutesEntry.seq
-                        >= select(MeetingFiguresRow.size)
-                        .where(MeetingFiguresRow.meeting_id == MinutesEntry.meeting_id)
-                        .scalar_subquery(),
-                    )
-                )
-            ).all()
-        )
-        keep = [m for m in grown if m not in relevant]
-        roots = await self._roots(s, keep, sizes)
-        for mid in keep:
-            await s.execute(
-                update(MeetingFiguresRow)
-                .where(MeetingFiguresRow.meeting_id == mid)
-                .values(size=sizes[mid], root=roots[mid])
-            )
-            summary = MeetingSummary.from_dict(json.loads(cached[mid][2]))
-            out.append(
-                self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], roots[mid]))
-            )
-        return [m for m in todo if m not in set(keep)]
-
-    async def _roots(self, s: AsyncSession, ids: list[int], sizes: dict[int, int]) -> dict[int, str]:
-        """Base64 root of each meeting's checkpoint at ``sizes[meeting]``."""
-        if not ids:
-            return {}
-        rows = await s.execute(
-            select(MinutesCheckpoint.meeting_id, MinutesCheckpoint.size, MinutesCheckpoint.note).where(
-                MinutesCheckpoint.meeting_id.in_(ids)
-            )
-        )
-        return {
-            mid: base64.b64encode(Checkpoint.parse(parse_signed_note(note).text).root_hash).decode()
-            for mid, size, note in rows.all()
-            if size == sizes[mid]
-        }
-
-    async def _compute(
-        self, s: AsyncSession, ids: list[int], sizes: dict[int, int], stale: list[int]
-    ) -> list[Counted]:
-        roots = await self._roots(s, ids, sizes)
-        entries: dict[int, list[Any]] = {mid: [] for mid in ids}
-        for mid, seq, text in (
-            await s.execute(
-                select(MinutesEntry.meeting_id, MinutesEntry.seq, MinutesEntry.canonical)
-                .where(MinutesEntry.meeting_id.in_(ids), MinutesEntry.type.in_(SUMMARY_TYPES))
-                .order_by(MinutesEntry.meeting_id, MinutesEntry.seq)
-            )
-        ).all():
-            if seq < sizes[mid]:
-                entries[mid].append(json.loads(text))
-        out, rows = [], []
-        for mid in ids:
-            root = roots[mid]
-            summary = summarise_meeting(entries.pop(mid))
-            text = json.dumps(
-                {**summary.to_dict(), "v": FIGURES_VERSION}, ensure_ascii=False, separators=(",", ":")
-            )
-            rows.append({"meeting_id": mid, "size": sizes[mid], "root": root, "summary": text})
-            out.append(self._remember(mid, Counted(summary, self._journal.origin(mid), sizes[mid], root)))
-        if stale:
-            await s.execute(delete(MeetingFiguresRow).where(MeetingFiguresRow.meeting_id.in_(stale)))
-        await s.execute(insert(MeetingFiguresRow), rows)
-        return out
 
     async def committee(
         self,
@@ -265,7 +75,7 @@ class Figures:
             cells = tree.cells_under(committee_id)
             ids = [c.id for c in cells]
             meetings: list[Any] = []
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 meetings += (
                     await s.execute(
                         select(
@@ -287,7 +97,7 @@ class Figures:
             ):
                 closed.append(mid)
         async with self._db() as s:
-            latest = await self.latest_sizes(s, closed)
+            latest = await self.summaries.latest_sizes(s, closed)
         key = (committee_id, start, end, absent_run)
         fingerprint = (
             FIGURES_VERSION,
@@ -307,9 +117,12 @@ class Figures:
         full = await self._cached(key, stored_key, fingerprint, digest)
         if full is None:
             full = await self._compute_report(
-                row, tree, committee_id, names, scheduled, closed, start, end, absent_run
+                row, tree, committee_id, names, scheduled, latest, start, end, absent_run
             )
-            await self._store(key, stored_key, fingerprint, digest, full)
+            if page:  # the page keeps its own copy below; the whole report is written when asked for
+                self._memo(key, fingerprint, full)
+            else:
+                await self._store(key, stored_key, fingerprint, digest, full)
         if not page:
             return full
         view = page_view(full)
@@ -346,12 +159,12 @@ class Figures:
         committee_id: int,
         names: dict[int, str],
         scheduled: dict[str, int],
-        closed: list[int],
+        latest: dict[int, int],
         start: date,
         end: date,
         absent_run: int,
     ) -> dict[str, Any]:
-        counted = await self.summaries(closed)
+        counted = await self.summaries.of(list(latest), latest)
         lo, hi = start.isoformat(), end.isoformat()
         figures = committee_figures(
             [c.summary for c in counted],
@@ -400,5 +213,5 @@ class Figures:
                     .where(Participant.member_pk == member_pk, Meeting.state == "closed")
                 )
             ).all()
-        counted = await self.summaries(list(ids))
+        counted = await self.summaries.of(list(ids))
         return member_timeline([c.summary for c in counted], member_id)

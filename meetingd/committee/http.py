@@ -19,8 +19,10 @@ from meeting.clock import iso
 from meeting.errors import InvalidInput, InvalidState, NotFound
 
 from ..directory import check_member_id
-from ..http import _path_int, admin, read_json, signed_in
+from ..http import _path_int, admin, read_json, session_token, signed_in
 from ..services import services_key
+from ..storage.models import Member
+from .org_edit import parse_cell_change, parse_officer_change
 from .report import report_csv, report_document, report_html
 
 routes = web.RouteTableDef()
@@ -60,10 +62,76 @@ async def org_tree(request: web.Request) -> web.Response:
     member = await signed_in(request)
     svc = request.app[services_key]
     tree, viewer = await svc.committee.org.tree_and_viewer(member)
-    out: dict[str, Any] = {"ok": True, "tree": tree.to_dict(viewer)}
-    if member.is_admin:
-        out.update(await svc.committee.org.officers())
+    out: dict[str, Any] = {"ok": True, "tree": tree.to_dict(viewer), "manage": tree.manageable(viewer)}
+    if member.is_admin or viewer.officer_of_committees or viewer.officer_of_cells:
+        out.update(await svc.committee.org.officers(tree, viewer))
     return web.json_response(out)
+
+
+async def _org_step_up(request: web.Request, caller: Member, action: str) -> None:
+    """Changing the tree changes who may read whose profile: a fresh second factor, as for
+    an administrator's member changes."""
+    await request.app[services_key].security.require_step_up(
+        caller, session_token(request), role="admin" if caller.is_admin else "officer", action=action
+    )
+
+
+@routes.post("/api/org/cells")
+async def org_add_cell(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"name", "committee_id", "reason"}, {"name", "committee_id", "reason"})
+    change = parse_cell_change(body, new=True)
+    await _org_step_up(request, member, "add a cell")
+    cell = await request.app[services_key].committee.editor.add_cell(member, change)
+    return web.json_response({"ok": True, "cell": cell}, status=201)
+
+
+@routes.patch("/api/org/cells/{cell_id}")
+async def org_change_cell(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"name", "committee_id", "reason"}, {"reason"})
+    change = parse_cell_change(body, new=False)
+    await _org_step_up(request, member, "change a cell")
+    cell = await request.app[services_key].committee.editor.change_cell(
+        member, _path_int(request, "cell_id"), change
+    )
+    return web.json_response({"ok": True, "cell": cell})
+
+
+async def _officer(request: web.Request, unit: str, *, appoint: bool) -> web.Response:
+    member = await signed_in(request)
+    member_id = request.match_info["member_id"]
+    try:
+        check_member_id(member_id)
+    except InvalidInput:
+        raise NotFound(f"no member {member_id[:40]}") from None
+    fields = {"title", "reason"} if appoint else {"reason"}
+    change = parse_officer_change(await read_json(request, fields, fields), appoint=appoint)
+    await _org_step_up(request, member, "appoint an officer" if appoint else "remove an officer")
+    officer = await request.app[services_key].committee.editor.set_officer(
+        member, unit, _path_int(request, f"{unit}_id"), member_id, change
+    )
+    return web.json_response({"ok": True, "officer": officer})
+
+
+@routes.put("/api/org/committees/{committee_id}/officers/{member_id}")
+async def org_appoint_committee_officer(request: web.Request) -> web.Response:
+    return await _officer(request, "committee", appoint=True)
+
+
+@routes.delete("/api/org/committees/{committee_id}/officers/{member_id}")
+async def org_remove_committee_officer(request: web.Request) -> web.Response:
+    return await _officer(request, "committee", appoint=False)
+
+
+@routes.put("/api/org/cells/{cell_id}/officers/{member_id}")
+async def org_appoint_cell_officer(request: web.Request) -> web.Response:
+    return await _officer(request, "cell", appoint=True)
+
+
+@routes.delete("/api/org/cells/{cell_id}/officers/{member_id}")
+async def org_remove_cell_officer(request: web.Request) -> web.Response:
+    return await _officer(request, "cell", appoint=False)
 
 
 @routes.post("/api/admin/org/import")

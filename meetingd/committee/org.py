@@ -63,11 +63,19 @@ class Organisation:
         async with self._db() as s:
             return await load_tree(s), await viewer_of(s, m)
 
-    async def officers(self) -> dict[str, list[dict[str, object]]]:
+    async def officers(self, tree: OrgTree, viewer: Viewer) -> dict[str, list[dict[str, object]]]:
+        """The officers of the committees and cells the viewer may see."""
+        committees, cells = tree.visible_committees(viewer), tree.scope(viewer)
         async with self._db() as s:
             com = (
                 await s.execute(
-                    select(CommitteeRow.code, Member.member_id, Member.full_name, CommitteeOfficer.title)
+                    select(
+                        CommitteeRow.id,
+                        CommitteeRow.code,
+                        Member.member_id,
+                        Member.full_name,
+                        CommitteeOfficer.title,
+                    )
                     .join(CommitteeRow, CommitteeRow.id == CommitteeOfficer.committee_id)
                     .join(Member, Member.id == CommitteeOfficer.member_pk)
                     .order_by(CommitteeRow.code, Member.member_id)
@@ -75,7 +83,7 @@ class Organisation:
             ).all()
             cel = (
                 await s.execute(
-                    select(Cell.name, Member.member_id, Member.full_name, CellOfficer.title)
+                    select(Cell.id, Cell.name, Member.member_id, Member.full_name, CellOfficer.title)
                     .join(Cell, Cell.id == CellOfficer.cell_id)
                     .join(Member, Member.id == CellOfficer.member_pk)
                     .order_by(Cell.name, Member.member_id)
@@ -83,9 +91,15 @@ class Organisation:
             ).all()
         return {
             "committee_officers": [
-                {"committee": c, "member_id": m, "full_name": n, "title": t} for c, m, n, t in com
+                {"committee_id": i, "committee": c, "member_id": m, "full_name": n, "title": t}
+                for i, c, m, n, t in com
+                if committees is None or i in committees
             ],
-            "cell_officers": [{"cell": c, "member_id": m, "full_name": n, "title": t} for c, m, n, t in cel],
+            "cell_officers": [
+                {"cell_id": i, "cell": c, "member_id": m, "full_name": n, "title": t}
+                for i, c, m, n, t in cel
+                if cells is None or i in cells
+            ],
         }
 
     async def import_csv(self, text: str, by: str) -> OrgImportReport:

@@ -12,8 +12,10 @@ from ..journal import Journal
 from ..security.events import EventSink
 from .figures import Figures
 from .org import Organisation
+from .org_edit import OrgEditor
 from .org_log import OrgLog
 from .profiles import Profiles
+from .summaries import MeetingSummaries
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class CommitteeServices:
     org: Organisation
     figures: Figures
     profiles: Profiles
+    editor: OrgEditor  # row-by-row changes to the tree
 
 
 def committee_services(
@@ -32,5 +35,9 @@ def committee_services(
     events: EventSink | None = None,
 ) -> CommitteeServices:
     log = OrgLog(db, journal.signer_for(f"{origin_prefix.rstrip('/')}/org"), clock)
-    figures = Figures(db, journal)
-    return CommitteeServices(log, Organisation(db, log), figures, Profiles(db, log, figures, events))
+    summaries = MeetingSummaries(db, journal, clock)
+    journal.on_checkpoint(summaries.meeting_signed)  # a closed meeting's summary, once signed
+    figures = Figures(db, summaries)
+    return CommitteeServices(
+        log, Organisation(db, log), figures, Profiles(db, log, figures, events), OrgEditor(db, log, events)
+    )

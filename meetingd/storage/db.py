@@ -65,14 +65,16 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 # Table modules beyond models.py register on the same Base when imported here.
 from . import display_models as _display_models  # noqa: E402,F401
 from . import e2e_models as _e2e_models  # noqa: E402
-from . import minutes_models as _minutes_models  # noqa: E402,F401
+from . import minutes_models as _minutes_models  # noqa: E402
 from . import org_models as _org_models  # noqa: E402,F401
+from . import participation_models as _participation_models  # noqa: E402,F401
 from . import procedure_models as _procedure_models  # noqa: E402,F401
 from . import security_models as _security_models  # noqa: E402,F401
 from . import speaking_models as _speaking_models  # noqa: E402,F401
 from . import witness_models as _witness_models  # noqa: E402,F401
 
 V5_STEPS.append(_e2e_models.retire_plaintext_secret_ballots)
+V5_STEPS.append(_minutes_models.retire_server_held_officer_keys)
 
 
 def _upgrade(conn: Connection) -> tuple[int, int]:
@@ -85,6 +87,9 @@ def _upgrade(conn: Connection) -> tuple[int, int]:
         return 0, SCHEMA_VERSION
     row = conn.execute(select(SchemaMeta.value).where(SchemaMeta.key == "schema_version")).scalar_one()
     start = version = int(row)
+    if version == SCHEMA_VERSION and set(Base.metadata.tables) - tables:
+        # a v5 database made before one of v5's new tables was added: create the missing ones
+        _create_new_tables(conn)
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {version} is newer than this meetingd ({SCHEMA_VERSION}): "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Boolean, Connection, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Connection, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
@@ -82,3 +82,29 @@ def retire_plaintext_secret_ballots(conn: Connection) -> None:
         )
         conn.exec_driver_sql("DELETE FROM poll_voters WHERE poll_id = ?", (poll_id,))
     conn.exec_driver_sql("DELETE FROM secret_ballots")
+
+
+class E2EDkgStepRow(Base):
+    """One accepted step of the trustees' key generation (docs/e2e-ballots.md §3b), in
+    order: ``named`` (the round's trustees, ``trustee_id`` empty), then ``key``,
+    ``dealing``, ``confirmation`` and ``complaint`` (all public data, JSON)."""
+
+    __tablename__ = "e2e_dkg_steps"
+    __table_args__ = (UniqueConstraint("meeting_id", "round", "step", "trustee_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(16))
+    trustee_id: Mapped[str] = mapped_column(String(128))
+    data: Mapped[str] = mapped_column(Text)
+
+
+class E2EPollThresholdRow(Base):
+    """A secret poll opened under threshold trustees: t and each trustee's index."""
+
+    __tablename__ = "e2e_poll_thresholds"
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"), primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    indices: Mapped[str] = mapped_column(Text)
+    round: Mapped[int] = mapped_column(Integer)
+    """The key generation round whose key the poll uses."""

@@ -1,4 +1,4 @@
-"""Schema v5 tables of the organisation tree, the organisation log and cached meeting figures."""
+"""Schema v5 tables of the organisation tree, the organisation log and cached committee reports."""
 
 from __future__ import annotations
 
@@ -61,20 +61,6 @@ class OrgLogCheckpoint(Base):
     size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     note: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class MeetingFiguresRow(Base):
-    """A closed meeting's participation summary, derived from its signed minutes.
-
-    A cache: ``size`` and ``root`` name the checkpoint it was computed over, and it is
-    recomputed when the meeting's latest checkpoint differs.
-    """
-
-    __tablename__ = "meeting_figures"
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
-    root: Mapped[str] = mapped_column(String(64))
-    summary: Mapped[str] = mapped_column(Text)
 
 
 class CommitteeReportRow(Base):

@@ -184,6 +184,10 @@ class Member:
     def seen(self, event: str) -> list[Any]:
         return [d for e, d in self.events if e == event]
 
+    def roster_changes(self, kind: str) -> list[dict[str, Any]]:
+        """The ``{"kind", "participant"}`` changes of that kind from every ``roster_changed``."""
+        return [c for d in self.seen("roster_changed") for c in d["changes"] if c["kind"] == kind]
+
     async def close(self) -> None:
         if self.sio is not None and self.sio.connected:
             await self.sio.disconnect()

@@ -3,10 +3,11 @@ browser does the same in web/js/e2e.js; tests/browser checks they agree)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from voting.e2e import ballot as eb
-from voting.e2e import group, keys, tally
+from voting.e2e import dkg, group, keys, tally
 from voting.e2e.record import context_from_dict
 
 from .conftest import Member
@@ -23,23 +24,25 @@ class Trustee:
         return await self.member.emit("post_trustee_key", {"key": self.key.to_dict()})
 
     async def decrypt(self, poll_id: int) -> dict[str, Any]:
-        """Fetch the board, recompute the sums, verify every ballot, then decrypt."""
-        state = await self.member.emit("get_e2e", {"poll_id": poll_id, "board": True})
-        assert state["ok"], state
-        ctx = context_from_dict(state["poll"]["context"])
-        counted = []
-        for entry in state["board"]:
-            b = eb.EncryptedBallot.from_dict(entry["ballot"])
-            eb.verify_ballot(ctx, b)
-            assert b.tracker() == entry["tracker"]
-            if not entry["superseded"]:
-                counted.append(b)
-        sums = tally.homomorphic_sums(ctx, counted)
-        assert tally.sums_to_list(sums) == state["sums"]
-        part = tally.partial_decrypt(ctx, self.member.member_id, self.secret, sums)
-        return await self.member.emit(
-            "post_partial_decryption", {"poll_id": poll_id, "decryption": part.to_dict()}
-        )
+        return await _decrypt(self.member, self.secret, poll_id)
+
+
+async def _decrypt(member: Member, secret: int, poll_id: int) -> dict[str, Any]:
+    """Fetch the board, recompute the sums, verify every ballot, then decrypt."""
+    state = await member.emit("get_e2e", {"poll_id": poll_id, "board": True})
+    assert state["ok"], state
+    ctx = context_from_dict(state["poll"]["context"])
+    counted = []
+    for entry in state["board"]:
+        b = eb.EncryptedBallot.from_dict(entry["ballot"])
+        eb.verify_ballot(ctx, b)
+        assert b.tracker() == entry["tracker"]
+        if not entry["superseded"]:
+            counted.append(b)
+    sums = tally.homomorphic_sums(ctx, counted)
+    assert tally.sums_to_list(sums) == state["sums"]
+    part = tally.partial_decrypt(ctx, member.member_id, secret, sums)
+    return await member.emit("post_partial_decryption", {"poll_id": poll_id, "decryption": part.to_dict()})
 
 
 async def poll_context(member: Member, poll_id: int) -> eb.PollContext:
@@ -56,4 +59,74 @@ def marks_for(option: int, n: int = 3) -> list[int]:
     return [int(i == option) for i in range(n)]
 
 
-__all__ = ["Trustee", "encrypt", "group", "marks_for", "poll_context"]
+class DkgTrustee:
+    """A trustee's device under threshold trustees (chair, secretary, deputy): it takes
+    each step of the key generation in turn, checking what the others posted."""
+
+    def __init__(self, member: Member, meeting_id: int = 1) -> None:
+        self.member = member
+        self.meeting_id = str(meeting_id)
+        self.enc_secret = 0
+        self.share = 0
+
+    async def round(self) -> dkg.DkgRound:
+        state = await self.member.emit("get_e2e", {})
+        assert state["ok"] and state["dkg"], state
+        return dkg.DkgRound.from_view(self.meeting_id, state["dkg"])
+
+    async def step(self, r: dkg.DkgRound, step: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await self.member.emit("post_dkg_step", {"round": r.round, "step": step, "data": data})
+
+    async def post_key(self) -> dict[str, Any]:
+        r = await self.round()
+        secret, key = dkg.make_enc_key(self.meeting_id, r.round, self.member.member_id)
+        ack = await self.step(r, "key", key.to_dict())
+        if ack["ok"]:
+            self.enc_secret = secret
+        return ack
+
+    async def deal(self, bad_share_for: str | None = None) -> dict[str, Any]:
+        r = await self.round()
+        d = dkg.make_dealing(self.meeting_id, r.round, self.member.member_id, r.threshold, r.ordered_keys())
+        if bad_share_for is not None:  # a faulty device: one share off its polynomial
+            j = r.index(bad_share_for) - 1
+            bad = dkg.encrypt_share(
+                self.meeting_id,
+                r.round,
+                d.dealer,
+                bad_share_for,
+                r.keys[bad_share_for].key,
+                12345,
+                group.random_scalar,
+            )
+            d = dataclasses.replace(d, shares=(*d.shares[:j], bad, *d.shares[j + 1 :]))
+        return await self.step(r, "dealing", d.to_dict())
+
+    async def confirm(self) -> dict[str, Any]:
+        """Check every share dealt to this trustee; confirm, or complain about a dealer."""
+        r = await self.round()
+        self.share, bad = r.check_received(self.member.member_id, self.enc_secret)
+        if bad:
+            complaint = dkg.make_complaint(
+                self.meeting_id, r.round, self.member.member_id, self.enc_secret, r.dealings[bad[0]]
+            )
+            return await self.step(r, "complaint", complaint.to_dict())
+        return await self.step(r, "confirmation", {"verification_key": group.base_mul(self.share).hex()})
+
+    async def decrypt(self, poll_id: int) -> dict[str, Any]:
+        return await _decrypt(self.member, self.share, poll_id)
+
+
+async def run_key_generation(trustees: list[DkgTrustee]) -> dict[str, Any]:
+    for t in trustees:
+        assert (await t.post_key())["ok"]
+    for t in trustees:
+        assert (await t.deal())["ok"]
+    ack: dict[str, Any] = {}
+    for t in trustees:
+        ack = await t.confirm()
+        assert ack["ok"], ack
+    return ack
+
+
+__all__ = ["DkgTrustee", "Trustee", "encrypt", "group", "marks_for", "poll_context", "run_key_generation"]

@@ -46,6 +46,7 @@ class Peer:
         self.subscribe_pc: RTCPeerConnection | None = None
         self.streams: dict[str, dict[str, Any]] = {}
         self.frames: Counter[tuple[str | None, str]] = Counter()
+        self.mid_frames: Counter[str] = Counter()  # by m-line (a sharer's camera and screen apart)
         self.answer_errors: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,6 +120,7 @@ class Peer:
         def sink(frame: aiortc_hooks.EncodedFrame) -> None:
             publisher = self.streams.get(mid, {}).get("participant_id")
             self.frames[(publisher, kind)] += 1
+            self.mid_frames[mid] += 1
 
         aiortc_hooks.install_frame_sink(receiver, kind, sink)
 

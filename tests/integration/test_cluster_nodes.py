@@ -58,15 +58,22 @@ async def test_a_broadcast_on_one_node_reaches_members_on_the_other(two_nodes) -
         assert (await on_a.join())["ok"]
         before = managers[0].fast_deliveries
         on_b = await _member(b, "C1-002", opened)  # signs in and connects through node b
-        assert (await on_b.join())["ok"]
+        joined_b = await on_b.join()
+        assert joined_b["ok"]
+        # one roster across nodes: b's join ack lists the member connected to a
+        assert {p["member_id"] for p in joined_b["roster"]} == {"C1-001", "C1-002"}, joined_b["roster"]
         # node b's roster broadcast reached the member connected to node a
         await wait_for(
-            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.seen("participant_joined")),
+            lambda: any(d["participant"]["member_id"] == "C1-002" for d in on_a.roster_changes("joined")),
             seconds=10,
         )
         assert managers[0].fast_deliveries > before  # delivered on a by the encode-once path
         assert managers[1].published > 0
         assert managers[0].slow_deliveries == managers[1].slow_deliveries == 0
+        # and a later joiner at node a sees both, whichever node owns the meeting
+        later = await _member(a, "C1-003", opened)
+        joined_later = await later.join()
+        assert {p["member_id"] for p in joined_later["roster"]} == {"C1-001", "C1-002", "C1-003"}
     finally:
         for m in opened:
             await m.close()

@@ -15,7 +15,7 @@ from tests.support.postgres import PostgresCluster
 from tests.support.redis_server import RedisServer, find_redis
 
 from .conftest import Member, Server, start_server
-from .procedure_helpers import MOTION, ballot_id
+from .procedure_helpers import MOTION, ballot_id, seen
 from .test_cluster_nodes import _member
 
 
@@ -78,6 +78,12 @@ async def test_redis_down_owner_keeps_serving_others_get_precise_errors(
         for m in local[:3]:
             ack = await m.emit("cast_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [0]})
             assert ack["ok"], ack
+        # broadcasts still reach the owner's own clients (python-socketio would drop them:
+        # local delivery normally comes back through Redis)
+        said = await local[1].emit("send_chat", {"text": "still here"})
+        assert said["ok"], said
+        assert await seen(local[2], "chat_posted", lambda d: d["message"]["text"] == "still here")
+        assert owner.svc.namespace.sio.manager.local_fallbacks > 0
         # a client of the other node gets a precise error, not a silent loss
         pending = {"poll_id": poll_id, "ballot_id": ballot_id(), "choices": [1]}
         refused = await remote.emit("cast_ballot", pending)
@@ -98,6 +104,11 @@ async def test_redis_down_owner_keeps_serving_others_get_precise_errors(
         assert status == 200 and body["redis"] == "ok" and body["status"] == "ok", body
         state = await local[0].emit("get_poll_state", {"poll_id": poll_id})
         assert state["poll"]["voted"] == 4
+        # everyone, on both nodes, is told to read the state again (the chat above never
+        # reached the other node's client): no silent loss
+        assert await seen(remote, "resync", seconds=15)
+        assert await seen(local[0], "resync", seconds=15)
+        assert not any(d["message"]["text"] == "still here" for d in remote.seen("chat_posted"))
     finally:
         for m in opened:
             await m.close()

@@ -232,3 +232,116 @@ async def test_the_organisation_log_holds_only_its_declared_entry_types(server) 
     with pytest.raises(InvalidInput, match="no entry type 'meeting_opened'"):
         await server.svc.committee.log.append("meeting_opened", member_id="C1-001")
     assert (await server.svc.committee.log.export())["entries"] == []
+
+
+async def test_the_tree_is_changed_row_by_row_by_those_above_each_row_and_every_change_is_logged(
+    sign_in, server
+) -> None:
+    ids = await setup_org(server, await sign_in("C1-CHAIR"))
+    d1_officer, cell_officer, plain = (
+        await sign_in("C1-001"),
+        await sign_in("C1-SEC"),
+        await sign_in("C1-002"),
+    )
+    status, body = await d1_officer.call("GET", "/api/org")
+    assert body["manage"]["committees"] == [ids["K-D1"]] and body["manage"]["officers_of"] == []
+    assert [o["member_id"] for o in body["cell_officers"]] == ["C1-SEC"]  # an officer sees their tree's
+
+    # the district officer adds a cell under their committee, then renames it
+    why = {"reason": "new ward after the boundary change"}
+    status, body = await d1_officer.call(
+        "POST", "/api/org/cells", {"name": "Cell 3 - Dock", "committee_id": ids["K-D1"], **why}
+    )
+    assert status == 201, body
+    dock = body["cell"]["id"]
+    status, body = await d1_officer.call("PATCH", f"/api/org/cells/{dock}", {"name": "Cell 3 - Docks", **why})
+    assert status == 200 and body["cell"]["name"] == "Cell 3 - Docks"
+    status, body = await d1_officer.call("GET", f"/api/committees/{ids['K-D1']}/figures")
+    assert body["report"]["cells"] == ["Cell 1 - Harbour Ward", "Cell 3 - Docks"]
+    # ... and appoints its secretary
+    status, body = await d1_officer.call(
+        "PUT", f"/api/org/cells/{dock}/officers/C1-004", {"title": "cell secretary", **why}
+    )
+    assert status == 200 and body["officer"]["title"] == "cell secretary"
+    status, body = await (await sign_in("C1-004")).call("GET", "/api/org")
+    assert body["tree"]["cells"] == [{"id": dock, "name": "Cell 3 - Docks", "sites": []}]
+
+    # outside their tree: not found, never a hint; inside but not theirs to change: refused, recorded
+    for method, path, payload in (
+        ("POST", "/api/org/cells", {"name": "X", "committee_id": ids["K-D2"], **why}),
+        ("PATCH", f"/api/org/cells/{dock}", {"committee_id": ids["K-D2"], **why}),
+        ("PUT", f"/api/org/committees/{ids['K-D2']}/officers/C1-002", {"title": "x", **why}),
+        ("PUT", f"/api/org/cells/{dock}/officers/C2-001", {"title": "x", **why}),  # a member they cannot see
+        ("PATCH", "/api/org/cells/9999", {"name": "Y", **why}),
+    ):
+        status, body = await d1_officer.call(method, path, payload)
+        assert (status, body["error"]) == (404, "not_found"), (method, path, body)
+    async with server.svc.db() as s:
+        harbour = await s.scalar(select(Cell.id).where(Cell.name == "Cell 1 - Harbour Ward"))
+    refusals = [
+        (d1_officer, "PUT", f"/api/org/committees/{ids['K-D1']}/officers/C1-002", {"title": "peer", **why}),
+        (cell_officer, "PATCH", f"/api/org/cells/{harbour}", {"name": "Mine now", **why}),
+        (cell_officer, "PUT", f"/api/org/cells/{harbour}/officers/C1-005", {"title": "deputy", **why}),
+    ]
+    for who, method, path, payload in refusals:
+        status, body = await who.call(method, path, payload)
+        assert (status, body["error"]) == (403, "not_authorised"), (path, body)
+    status, body = await plain.call(
+        "POST", "/api/org/cells", {"name": "Z", "committee_id": ids["K-D1"], **why}
+    )
+    assert (status, body["error"]) == (404, "not_found")
+
+    # bad input names the field; a duplicate name is a conflict; nothing is changed by either
+    status, body = await d1_officer.call("POST", "/api/org/cells", {"name": "Q", "committee_id": ids["K-D1"]})
+    assert (status, body["error"]) == (400, "invalid_input")
+    status, body = await d1_officer.call(
+        "POST", "/api/org/cells", {"name": "Q", "committee_id": "one", "reason": "r", "extra": 1}
+    )
+    assert status == 400 and body["error"] == "invalid_input"
+    status, body = await d1_officer.call(
+        "POST", "/api/org/cells", {"name": "Cell 2 - Hill", "committee_id": ids["K-D1"], **why}
+    )
+    assert (status, body["error"]) == (409, "conflict")
+
+    # the province (admin) moves the cell to the other district and appoints that district's officer
+    admin = await sign_in("C1-CHAIR")
+    status, body = await admin.call("PATCH", f"/api/org/cells/{dock}", {"committee_id": ids["K-D2"], **why})
+    assert status == 200 and body["cell"]["committee_id"] == ids["K-D2"]
+    status, body = await admin.call(
+        "PUT", f"/api/org/committees/{ids['K-D2']}/officers/C2-001", {"title": "district secretary", **why}
+    )
+    assert status == 200
+    status, body = await d1_officer.call("PATCH", f"/api/org/cells/{dock}", {"name": "Gone", **why})
+    assert (status, body["error"]) == (404, "not_found")  # no longer in their tree
+    status, body = await admin.call(
+        "DELETE", f"/api/org/committees/{ids['K-D2']}/officers/C2-001", {"reason": "term ended"}
+    )
+    assert status == 200
+    status, body = await admin.call("DELETE", f"/api/org/committees/{ids['K-D2']}/officers/C2-001", why)
+    assert (status, body["error"]) == (404, "not_found")
+
+    entries = await log_entries(server)
+    changes = [(e["change"], e["by"]) for e in entries if e["type"] == "org_changed"]
+    assert changes == [
+        ("cell_added", "C1-001"),
+        ("cell_renamed", "C1-001"),
+        ("cell_officer_appointed", "C1-001"),
+        ("cell_moved", "C1-CHAIR"),
+        ("committee_officer_appointed", "C1-CHAIR"),
+        ("committee_officer_removed", "C1-CHAIR"),
+    ]
+    moved = next(e for e in entries if e.get("change") == "cell_moved")
+    assert (moved["from_committee"], moved["committee"], moved["reason"]) == ("K-D1", "K-D2", why["reason"])
+    refused = [(e["by"], e["change"]) for e in entries if e["type"] == "org_change_refused"]
+    assert refused == [
+        ("C1-001", "committee_officer_appointed"),
+        ("C1-SEC", "cell_renamed"),
+        ("C1-SEC", "cell_officer_appointed"),
+    ]
+    async with server.svc.db() as s:
+        kinds = (
+            await s.scalars(select(SecurityEvent.kind).where(SecurityEvent.kind == "org_change_refused"))
+        ).all()
+    assert len(kinds) == 3
+    doc = await server.svc.committee.log.export()
+    assert verify_org_log(json.dumps(doc).encode(), trusted_log_key=doc["log_key"]).ok

@@ -19,7 +19,7 @@ async def _display_socket(server: Server, cookies: Any) -> tuple[socketio.AsyncC
     events: list[str] = []
     sio.on("disconnect", lambda *a: events.append("disconnect"), namespace="/meeting")
     sio.on("display_revoked", lambda *a: events.append("display_revoked"), namespace="/meeting")
-    sio.on("participant_joined", lambda d: events.append("participant_joined"), namespace="/meeting")
+    sio.on("roster_changed", lambda d: events.append("roster_changed"), namespace="/meeting")
     await sio.connect(
         server.url,
         namespaces=["/meeting"],
@@ -63,7 +63,7 @@ async def test_a_paired_display_watches_without_being_a_participant(server: Serv
     assert joined["procedure"]["attendance"]["members"] == []
     # it hears the meeting's facts
     await member.join(1, "remote")
-    await wait_for(lambda: "participant_joined" in events)
+    await wait_for(lambda: "roster_changed" in events)
     # never in the roster or the register: the present count is the members' only
     proc = await sio.call("get_procedure", {}, namespace="/meeting")
     assert proc["procedure"]["attendance"]["present"] == counts_before + 1

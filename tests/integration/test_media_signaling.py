@@ -431,7 +431,7 @@ async def test_a_second_device_asks_before_taking_the_media_and_keeps_the_attend
     assert joined["ok"] and joined["me"]["attendance"] == "remote", joined
     assert not any(
         d["participant"]["attendance"] == "main_room"
-        for d in bob.m.seen("participant_updated")
+        for d in bob.m.roster_changes("updated")
         if d["participant"]["member_id"] == "C1-001"
     )
     # its media_open is refused until the member says yes; the phone keeps sending

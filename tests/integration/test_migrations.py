@@ -122,3 +122,53 @@ async def test_plaintext_secret_ballots_are_retired_by_the_v5_step(tmp_path: Pat
     wal = db.with_suffix(".db-wal")
     raw = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert b"RECEIPT-2" not in raw and b"RECEIPT-1" not in raw
+
+
+async def test_server_held_officer_keys_are_deleted_and_retired_by_the_v5_step(tmp_path: Path) -> None:
+    """The first versions kept officers' private keys sealed on the server: the upgrade
+    deletes every one of them (the bytes are gone from the file), keeps the public keys
+    (old cosignatures still show) and retires them, so their officers re-enrol."""
+    db = tmp_path / "v4.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        await upgrade_schema(engine)
+    finally:
+        await engine.dispose()
+    sealed = '{"format": "meetingd-key/v1", "sealed": "PRIVATE-KEY-MATERIAL-' + "x" * 200 + '"}'
+    con = sqlite3.connect(db)
+    con.execute("UPDATE schema_meta SET value = '4'")
+    con.execute("DROP TABLE officer_keys")
+    con.execute(  # the table as version 4 shipped it
+        "CREATE TABLE officer_keys (id INTEGER NOT NULL PRIMARY KEY, member_pk INTEGER NOT NULL "
+        "REFERENCES members (id), public_key VARCHAR(64) NOT NULL, key_file TEXT NOT NULL, "
+        "created_at DATETIME NOT NULL, retired_at DATETIME)"
+    )
+    con.execute("INSERT INTO cells (id, name) VALUES (1, 'Cell')")
+    con.execute(
+        "INSERT INTO members (id, member_id, full_name, cell_id, contact, status, is_admin, "
+        "language, created_at) VALUES (1, 'M-1', 'An Officer', 1, '', 'active', 0, 'en', "
+        "'2025-01-01 00:00:00')"
+    )
+    for i, retired in ((1, "'2025-01-02 00:00:00'"), (2, "NULL")):
+        con.execute(
+            "INSERT INTO officer_keys (id, member_pk, public_key, key_file, created_at, retired_at) "
+            f"VALUES (?, 1, ?, ?, '2025-01-01 00:00:00', {retired})",
+            (i, f"PUBLIC-{i}", sealed),
+        )
+    con.commit()
+    con.close()
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        assert await upgrade_schema(engine) == (4, SCHEMA_VERSION)
+    finally:
+        await engine.dispose()
+    con = sqlite3.connect(db)
+    columns = {row[1] for row in con.execute("PRAGMA table_info(officer_keys)")}
+    assert "key_file" not in columns and "origin" in columns
+    rows = con.execute("SELECT id, public_key, origin, retired_at IS NOT NULL FROM officer_keys").fetchall()
+    assert rows == [(1, "PUBLIC-1", "server", 1), (2, "PUBLIC-2", "server", 1)]
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    wal = db.with_suffix(".db-wal")
+    raw = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert b"PRIVATE-KEY-MATERIAL" not in raw

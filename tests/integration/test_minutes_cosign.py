@@ -1,6 +1,7 @@
 # ruff: noqa: ASYNC221, ASYNC240  (the CLI runs as a blocking subprocess on purpose)
-"""The whole minutes flow on a real server: close, officer keys, seal, cosign, export, verify,
-and every kind of tampering caught by ``meetingd verify`` naming the culprit."""
+"""The whole minutes flow on a real server: close, officer keys (made by the officers, the
+server gets only public keys), seal, cosign, export, verify, and every kind of tampering
+caught by ``meetingd verify`` naming the culprit."""
 
 from __future__ import annotations
 
@@ -11,18 +12,46 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from recorder.cosignature import Cosigner
 
 from .conftest import Server
 
 pytestmark = pytest.mark.both_stores
 
 
-CHAIR_PASS = "chair passphrase 2026"
-SEC_PASS = "secretary passphrase 2026"
+class Officer:
+    """An officer's own device: a key the server never sees, enrolled by its public key."""
+
+    def __init__(self, member: Any) -> None:
+        self.member = member
+        self.cosigner = Cosigner(
+            f"meetingd.local/minutes/member/{member.member_id}", Ed25519PrivateKey.generate()
+        )
+
+    async def enrol(self, **extra: Any) -> tuple[int, dict[str, Any]]:
+        body = {"verifier_key": self.cosigner.verifier_key.encode(), **extra}
+        return await self.member.call("POST", "/api/me/keys", body)
+
+    async def line(self, meeting_id: int = 1) -> str:
+        """Read the sealed checkpoint the page shows and sign it (this device's clock)."""
+        status, body = await self.member.call("GET", f"/api/meetings/{meeting_id}/minutes")
+        assert status == 200, body
+        text = body["minutes"]["checkpoint"]["text"]
+        return self.cosigner.cosign(text, int(time.time())).line()
+
+    async def cosign(self, meeting_id: int = 1, lang: str = "en") -> tuple[int, dict[str, Any]]:
+        await self.member.call("POST", f"/api/meetings/{meeting_id}/minutes/seal", {"lang": lang})
+        line = await self.line(meeting_id)
+        return await self.member.call(
+            "POST", f"/api/meetings/{meeting_id}/minutes/cosign", {"cosignature": line}
+        )
 
 
 def meetingd(
@@ -60,68 +89,128 @@ async def _run_meeting(server: Server, sign_in: Any) -> tuple[Any, Any, Any]:
     return chair, sec, member
 
 
-async def _closed_and_cosigned(server: Server, sign_in: Any) -> dict[str, Any]:
+async def _closed_with_keys(server: Server, sign_in: Any) -> dict[str, Any]:
     chair, sec, member = await _run_meeting(server, sign_in)
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
+    officers = {"chair": Officer(chair), "sec": Officer(sec)}
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"cosignature": "— x AAAAAAA="})
     assert (status, body["error"]) == (409, "invalid_state"), body  # still open
     assert (await chair.call("POST", "/api/meetings/1/close"))[0] == 200
     keys = {}
-    for who, pw in ((chair, CHAIR_PASS), (sec, SEC_PASS)):
-        status, body = await who.call("POST", "/api/me/keys", {"passphrase": pw})
+    for officer in officers.values():
+        status, body = await officer.enrol()
         assert status == 201, body
-        keys[who.member_id] = body["key"]
-    return {"chair": chair, "sec": sec, "member": member, "keys": keys}
+        keys[officer.member.member_id] = body["key"]
+    return {"chair": chair, "sec": sec, "member": member, "keys": keys, "officers": officers}
 
 
 async def test_cosigning_is_refused_while_the_meeting_is_open(server, sign_in) -> None:
     chair, _sec, _member = await _run_meeting(server, sign_in)
-    assert (await chair.call("POST", "/api/me/keys", {"passphrase": CHAIR_PASS}))[0] == 201
-    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
+    officer = Officer(chair)
+    assert (await officer.enrol())[0] == 201
+    line = officer.cosigner.cosign("meetingd.local/minutes/1\n1\n" + "A" * 43 + "=\n", 1).line()
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"cosignature": line})
     assert status == 409 and body["error"] == "invalid_state", body
     status, body = await chair.call("POST", "/api/meetings/1/minutes/seal", {"lang": "en"})
     assert status == 409 and body["error"] == "invalid_state", body
 
 
-async def test_officer_keys_roles_and_passphrases(server, sign_in) -> None:
-    ctx = await _closed_and_cosigned(server, sign_in)
+async def test_officer_keys_are_public_keys_made_by_the_officer(server, sign_in) -> None:
+    ctx = await _closed_with_keys(server, sign_in)
     chair, member = ctx["chair"], ctx["member"]
+    mine = ctx["officers"]["chair"]
     status, body = await chair.call("GET", "/api/me/keys")
-    assert status == 200 and body["key"]["fingerprint"] == ctx["keys"]["C1-CHAIR"]["fingerprint"]
-    assert body["key"]["name"] == "meetingd.local/minutes/member/C1-CHAIR"
-    assert body["key"]["verifier_key"].startswith("meetingd.local/minutes/member/C1-CHAIR+")
-    # a second key is a conflict; replacing needs the current passphrase
-    status, body = await chair.call("POST", "/api/me/keys", {"passphrase": "another one 123"})
-    assert (status, body["error"]) == (409, "conflict")
-    status, body = await chair.call("POST", "/api/me/keys", {"passphrase": "short"})
-    assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input", "passphrase")
+    assert status == 200 and body["key"]["fingerprint"] == mine.cosigner.verifier_key.fingerprint
+    assert body["key"]["name"] == body["key_name"] == "meetingd.local/minutes/member/C1-CHAIR"
+    assert body["key"]["verifier_key"] == mine.cosigner.verifier_key.encode()
+    assert body["reenrol"] is False
+    # the same key again is idempotent; another is a conflict unless replacing
+    status, body = await mine.enrol()
+    assert (status, body["key"]["already"]) == (200, True)
+    other = Officer(chair)
+    status, body = await other.enrol()
+    assert (status, body["error"]) == (409, "conflict"), body
+    # a key under another member's name, a witness-type key, garbage: precise refusals
+    sec_key = ctx["officers"]["sec"].cosigner.verifier_key.encode()
+    for vkey, reason in (
+        (sec_key, "wrong_name"),
+        (server.svc.journal.signer(1).verifier_key.encode(), "wrong_name"),
+        ("not a key", "malformed"),
+        (mine.cosigner.verifier_key.encode()[:-4] + "AAA=", "malformed"),
+    ):
+        status, body = await chair.call("POST", "/api/me/keys", {"verifier_key": vkey})
+        assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input", "verifier_key")
+        assert body["details"]["reason"] == reason, (vkey, body)
+    status, body = await chair.call("POST", "/api/me/keys", {"passphrase": "a passphrase to the server"})
+    assert (status, body["error"]) == (400, "invalid_input"), body  # that field is gone
+    # the enrolment is a signed fact of the organisation log
+    enrolled = [
+        e
+        for e in await server.svc.committee.log.member_entries("C1-CHAIR")
+        if e["type"] == "officer_key_enrolled"
+    ]
+    assert [e["fingerprint"] for e in enrolled] == [mine.cosigner.verifier_key.fingerprint]
     # a member (even with a key) cannot cosign
-    created = await member.call("POST", "/api/me/keys", {"passphrase": "member passphrase"})
-    assert created[0] == 201
+    assert (await Officer(member).enrol())[0] == 201
     status, body = await member.call(
-        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": "member passphrase"}
+        "POST", "/api/meetings/1/minutes/cosign", {"cosignature": "— x AAAAAAA="}
     )
     assert (status, body["error"]) == (403, "not_authorised"), body
-    # wrong passphrase: invalid_input on the passphrase field (not not_authenticated)
-    status, body = await chair.call(
-        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": "wrong passphrase!"}
-    )
-    assert (status, body["error"], body["details"]["field"]) == (400, "invalid_input", "passphrase"), body
-    # cosign, then again: idempotent
-    status, body = await chair.call(
-        "POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS, "lang": "vi"}
-    )
+
+
+async def test_bad_cosignatures_are_refused_precisely_and_store_nothing(server, sign_in) -> None:
+    ctx = await _closed_with_keys(server, sign_in)
+    chair, mine = ctx["chair"], ctx["officers"]["chair"]
+    url = "/api/meetings/1/minutes/cosign"
+    status, body = await chair.call("POST", url, {"cosignature": await mine.line()})
+    assert (status, body["details"]["reason"]) == (409, "not_sealed"), body
+    assert (await chair.call("POST", "/api/meetings/1/minutes/seal", {"lang": "vi"}))[0] == 200
+    before = (await chair.call("GET", "/api/meetings/1/minutes"))[1]["minutes"]["checkpoint"]
+    text = before["text"]
+    stranger = Cosigner(mine.cosigner.name, Ed25519PrivateKey.generate())  # my name, not my key
+    origin, size, root = text.splitlines()[:3]
+    other_meeting = f"meetingd.local/minutes/2\n{size}\n{root}\n"
+    older = f"{origin}\n{int(size) - 1}\n{root}\n"
+    now = int(time.time())
+    good = mine.cosigner.cosign(text, now).line()
+    cases = [
+        (stranger.cosign(text, now).line(), 400, "unknown_key"),
+        (mine.cosigner.cosign(other_meeting, now).line(), 400, "bad_signature"),
+        (mine.cosigner.cosign(older, now).line(), 400, "bad_signature"),
+        (mine.cosigner.cosign(text, now + 3 * 86400).line(), 400, "clock_ahead"),
+        (good.replace("\u2014 ", "- "), 400, "malformed"),
+        (good + good, 400, "malformed"),
+        (good[:-10] + "\n", 400, "malformed"),
+    ]
+    for line, code, reason in cases:
+        status, body = await chair.call("POST", url, {"cosignature": line})
+        assert (status, body["error"], body["details"].get("reason")) == (code, "invalid_input", reason), (
+            line,
+            body,
+        )
+        assert body["details"]["field"] == "cosignature"
+    status, body = await chair.call("POST", url, {"cosignature": 7})
+    assert (status, body["details"]["field"]) == (400, "cosignature")
+    after = (await chair.call("GET", "/api/meetings/1/minutes"))[1]["minutes"]["checkpoint"]
+    assert after["note"] == before["note"]  # nothing stored
+    # the good one is stored; signing again later is idempotent (the first time stays)
+    status, body = await chair.call("POST", url, {"cosignature": good})
     assert status == 200 and body["already"] is False, body
-    assert body["cosignature"]["fingerprint"] == ctx["keys"]["C1-CHAIR"]["fingerprint"]
-    status, again = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS})
+    assert body["cosignature"]["fingerprint"] == mine.cosigner.verifier_key.fingerprint
+    status, again = await chair.call("POST", url, {"cosignature": await mine.line()})
     assert status == 200 and again["already"] is True
-    assert again["cosignature"]["timestamp"] == body["cosignature"]["timestamp"]
+    assert again["cosignature"]["timestamp"] == body["cosignature"]["timestamp"] == now
     minutes = again["minutes"]
     assert minutes["sealed"]["lang"] == "vi"
     assert [o["cosigned"] for o in minutes["officers"]] == [True, False]
+    # a replaced key's cosignature stays recognised; the new key must cosign anew
+    fresh = Officer(chair)
+    assert (await fresh.enrol(replace=True))[0] == 201
+    status, body = await chair.call("POST", url, {"cosignature": mine.cosigner.cosign(text, now).line()})
+    assert (status, body["details"]["reason"]) == (400, "retired_key"), body
 
 
 async def test_review_html_and_participation(server, sign_in) -> None:
-    ctx = await _closed_and_cosigned(server, sign_in)
+    ctx = await _closed_with_keys(server, sign_in)
     member = ctx["member"]
     status, body = await member.call("GET", "/api/meetings/1/minutes")
     assert status == 200 and body["minutes"]["sealed"] is None
@@ -131,11 +220,7 @@ async def test_review_html_and_participation(server, sign_in) -> None:
         assert r.status == 200 and r.content_type == "text/html"
         draft = await r.text()
     assert "BẢN NHÁP" in draft and "Lê Minh Châu" in draft
-    assert (
-        await ctx["sec"].call(
-            "POST", "/api/meetings/1/minutes/cosign", {"passphrase": SEC_PASS, "lang": "en"}
-        )
-    )[0] == 200
+    assert (await ctx["officers"]["sec"].cosign(lang="en"))[0] == 200
     status, body = await member.call("GET", "/api/meetings/1/minutes")
     sealed = body["minutes"]["sealed"]
     async with member.http.get(server.url + "/api/meetings/1/minutes.html?lang=en") as r:
@@ -168,9 +253,9 @@ def _swap_sig(note: str, name: str) -> str:
 
 
 async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_path) -> None:
-    ctx = await _closed_and_cosigned(server, sign_in)
-    for who, pw in ((ctx["chair"], CHAIR_PASS), (ctx["sec"], SEC_PASS)):
-        status, body = await who.call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": pw})
+    ctx = await _closed_with_keys(server, sign_in)
+    for officer in ctx["officers"].values():
+        status, body = await officer.cosign()
         assert status == 200, body
     out = tmp_path / "bundle.json"
     done = meetingd(
@@ -267,10 +352,8 @@ async def test_export_verify_and_every_tampering_is_caught(server, sign_in, tmp_
 
 async def test_verify_runs_without_the_server_stack(server, sign_in, tmp_path) -> None:
     """``meetingd verify`` imports no web framework, database or media library."""
-    ctx = await _closed_and_cosigned(server, sign_in)
-    assert (await ctx["chair"].call("POST", "/api/meetings/1/minutes/cosign", {"passphrase": CHAIR_PASS}))[
-        0
-    ] == 200
+    ctx = await _closed_with_keys(server, sign_in)
+    assert (await ctx["officers"]["chair"].cosign())[0] == 200
     bundle, _warnings = await server.svc.minutes.export(1)
     path = tmp_path / "b.json"
     path.write_text(bundle.to_json())
@@ -330,3 +413,29 @@ async def test_key_rotation_keeps_old_bundles_verifiable(tmp_path) -> None:
         assert exported["meeting"]["log_key_fingerprint"] == old_fp
     finally:
         await runner.cleanup()
+
+
+async def test_an_officer_whose_key_the_server_held_is_asked_to_re_enrol(server, sign_in) -> None:
+    import base64 as b64
+    from datetime import UTC, datetime
+
+    from meetingd.storage.minutes_models import OfficerKey
+
+    sec = await sign_in("C1-SEC")
+    member_pk = (await server.svc.directory.get("C1-SEC")).id
+    async with server.svc.db() as s, s.begin():  # what the v5 step leaves of a server-held key
+        s.add(
+            OfficerKey(
+                member_pk=member_pk,
+                public_key=b64.b64encode(b"\x01" * 32).decode(),
+                origin="server",
+                created_at=datetime(2025, 1, 1, tzinfo=UTC),
+                retired_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+    status, body = await sec.call("GET", "/api/me/keys")
+    assert status == 200 and body["reenrol"] is True and body["key"] is None
+    assert len(body["retired"]) == 1
+    assert (await Officer(sec).enrol())[0] == 201
+    status, body = await sec.call("GET", "/api/me/keys")
+    assert body["reenrol"] is False and body["key"] is not None

@@ -22,7 +22,7 @@ async def test_meeting_facts_are_logged_checkpointed_and_verifiable(sign_in, ser
     await member.join(attendance="main_room")
     await member.emit("leave", {})
     await wait_for(
-        lambda: any(d["participant"]["state"] == "left" for d in chair.seen("participant_left")) or True
+        lambda: any(d["participant"]["state"] == "left" for d in chair.roster_changes("left")) or True
     )
     assert (await chair.call("POST", "/api/meetings/1/close"))[0] == 200
 

@@ -1,5 +1,7 @@
 """An officer cosigns a sealed bundle offline with a key file that never saw the server;
-the bundle then verifies against a policy naming that key, and not before."""
+the bundle then verifies against a policy naming that key, and not before. The officer
+enrols the key file's public key (its verifier key) and hands the signature line to the
+server, which stores it like one made in a browser."""
 
 from __future__ import annotations
 
@@ -62,3 +64,18 @@ async def test_offline_cosigning_with_an_own_key_file(server, sign_in, tmp_path:
     bad.write_text(f"log {bundle.log_key}\nofficer chair {bundle.log_key}\nwitnes x\n")
     wrong = meetingd("verify", str(tmp_path / "cosigned.json"), "--trust", str(bad))
     assert wrong.returncode == 2 and f"policy error: {bad}:2:" in wrong.stderr
+
+    # the key file's public key is enrolled; the offline line is handed to the server
+    line = done.stdout.splitlines()[-1]
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"cosignature": line})
+    assert (status, body["error"]) == (409, "invalid_state"), body  # no key enrolled yet
+    status, body = await chair.call("POST", "/api/me/keys", {"verifier_key": vkey, "origin": "file"})
+    assert status == 201 and body["key"]["verifier_key"] == vkey, body
+    status, body = await chair.call("POST", "/api/meetings/1/minutes/cosign", {"cosignature": line})
+    assert status == 200 and body["cosignature"]["role"] == "chair", body
+    stored, _warnings = await server.svc.minutes.export(1)
+    (tmp_path / "stored.json").write_text(stored.to_json())
+    (tmp_path / "server-policy.txt").write_text(await server.svc.minutes.policy(1))
+    served = meetingd("verify", str(tmp_path / "stored.json"), "--trust", str(tmp_path / "server-policy.txt"))
+    assert served.returncode == 0, served.stdout  # the policy pins the chair's file key
+    assert f"cosigned by chair: {name}, key fingerprint {body['cosignature']['fingerprint']}" in served.stdout

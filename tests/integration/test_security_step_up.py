@@ -105,3 +105,27 @@ async def test_a_member_without_a_factor_is_not_asked_for_one(sign_in, clock) ->
     m = await sign_in("C1-003")
     status, body = await m.call("GET", "/api/me/sessions")
     assert status == 200 and len(body["sessions"]) == 1
+
+
+async def test_enrolling_a_cosigning_key_needs_a_second_factor_and_a_recent_step_up(sign_in, clock) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from recorder.cosignature import Cosigner
+
+    chair = await sign_in("C1-CHAIR")
+    vkey = Cosigner("meetingd.local/minutes/member/C1-CHAIR", Ed25519PrivateKey.generate()).verifier_key
+    body = {"verifier_key": vkey.encode()}
+    status, answer = await chair.call("POST", "/api/me/keys", body)
+    assert (status, answer["error"]) == (403, "second_factor_required"), answer
+    assert answer["details"]["action"] == "enrol a cosigning key"
+    status, answer = await chair.call("POST", "/api/me/keys", {"verifier_key": "garbage"})
+    assert (status, answer["details"]["field"]) == (400, "verifier_key")  # bad input is said first
+    secret, _ = await enrol(chair, clock, DEMO_PASSWORD)
+    clock.advance(10 * 60 + 1)
+    status, answer = await chair.call("POST", "/api/me/keys", body)
+    assert (status, answer["error"]) == (401, "step_up_required"), answer
+    assert (await chair.call("GET", "/api/me/keys"))[1]["key"] is None  # nothing enrolled
+    status, _ = await chair.call("POST", "/api/security/step-up", {"code": code_now(secret, clock)})
+    assert status == 200
+    status, answer = await chair.call("POST", "/api/me/keys", body)
+    assert status == 201 and answer["key"]["fingerprint"] == vkey.fingerprint, answer

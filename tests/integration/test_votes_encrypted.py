@@ -82,7 +82,7 @@ async def test_an_encrypted_poll_is_decrypted_by_both_trustees_and_published(sig
     result = await seen(members[0], "poll_result", lambda d: d["poll_id"] == poll_id)
     # members 0..5 chose 0,1,2,0,1,2; member 0 changed to 1
     assert result["tally"]["counts"] == [1, 3, 2]
-    assert result["e2e"] == {"counts": [1, 3, 2], "counted": 6}
+    assert result["e2e"] == {"counts": [1, 3, 2], "counted": 6, "decrypted_by": ["C1-CHAIR", "C1-SEC"]}
     assert result["outcome"]["decision"] in ("rejected", "adopted", "tied")
     assert result["receipts"] == []
 

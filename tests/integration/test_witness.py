@@ -191,7 +191,7 @@ async def test_a_cell_and_its_witness_through_a_cut_link_a_restart_and_a_fork(
         assert row.refused.startswith("422"), row.refused
         assert "REFUSED checkpoint size=2" in caplog.text and "possible fork" in caplog.text
         shown = (await server.svc.minutes.witness_status(2))[0]
-        assert shown["refused"] and shown["cosigned_size"] == 1
+        assert shown["refused"] and shown["cosigned_size"] == 0  # no cosignature of ours ever came
         # ... and it is a security alert (administrators and the meeting's chair see it live)
         alerts = await server.svc.security.log.alerts(meeting_id=2)
         assert [(a["rule"], a["severity"]) for a in alerts] == [("witness_refused", "high")]
@@ -235,3 +235,109 @@ async def test_a_cell_and_its_witness_through_a_cut_link_a_restart_and_a_fork(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cosigned by witness: committee.example/witness" in done.stdout
+
+
+class ReplyDropper:
+    """A TCP relay to the witness that lets requests through but, while ``drop`` > 0,
+    swallows the witness's reply and cuts the connection (the witness did the work; the
+    cell never hears of it)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port, self.drop, self.dropped = upstream_port, 0, 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, replies: bool) -> None:
+            while data := await src.read(65536):
+                if replies and self.drop > 0:
+                    self.drop -= 1
+                    self.dropped += 1
+                    writer.transport.abort()
+                    up_w.close()
+                    return
+                dst.write(data)
+                await dst.drain()
+
+        try:
+            await asyncio.gather(pipe(reader, up_w, False), pipe(up_r, writer, True))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            up_w.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def test_a_lost_witness_reply_is_recovered_from_the_409_latest_size(
+    tmp_path: Path, cell_key: str
+) -> None:
+    """The witness accepts a checkpoint but its reply is lost: the cell's next push meets
+    409 with the witness's latest size, and resends from that size at once (the same
+    checkpoint again, or a newer one with the consistency proof from there), so the
+    witness's cosignature still reaches the checkpoint instead of the queue sticking."""
+    witness = WitnessProcess(tmp_path, free_port(), cell_key)
+    witness.start()
+    relay = ReplyDropper(witness.port)
+    relay_url = await relay.start()
+    sections = {
+        "minutes": {
+            "witnesses": [f"{relay_url} {witness.key}"],
+            "witness_retry_max_seconds": 1.0,
+            "checkpoint_seconds": 60.0,
+        }
+    }
+    server, runner = await start_server(tmp_path, **sections)
+    journal = server.svc.journal
+
+    async def checkpoint_note(size: int) -> str:
+        from meetingd.storage.models import MinutesCheckpoint
+
+        async with server.svc.db() as s:
+            row = await s.get(MinutesCheckpoint, (1, size))
+        assert row is not None
+        return row.note
+
+    try:
+        # 1. the very first push: accepted by the witness, reply lost; then resent as is
+        relay.drop = 1
+        async with journal.transaction(1) as tx:
+            tx.record("secretary_note", text="first")
+        await journal.checkpoint_now(1)
+        size = (await journal.log(1)).size
+        row = await _until(server, 1, lambda r: r.cosigned_size == size)
+        assert relay.dropped == 1
+        assert "— committee.example/witness " in await checkpoint_note(size)
+        assert row.last_error is None and row.refused is None
+
+        # 2. a later push is lost too, and a newer checkpoint is queued before the retry:
+        #    the cell learns size+1 from the 409 and proves consistency from there
+        relay.drop = 1
+        async with journal.transaction(1) as tx:
+            tx.record("secretary_note", text="second")
+        await journal.checkpoint_now(1)
+        await _until(server, 1, lambda r: r.last_error and "unreachable" in r.last_error)
+        lost = (await journal.log(1)).size
+        async with journal.transaction(1) as tx:
+            tx.record("secretary_note", text="third")
+        await journal.checkpoint_now(1)
+        newest = (await journal.log(1)).size
+        row = await _until(server, 1, lambda r: r.cosigned_size == newest)
+        assert relay.dropped == 2 and row.refused is None
+        assert "— committee.example/witness " in await checkpoint_note(newest)
+        assert "— committee.example/witness " not in await checkpoint_note(lost)
+    finally:
+        await runner.cleanup()
+        await relay.stop()
+        witness.stop()
+    log = (tmp_path / "witness.log").read_text()
+    assert log.count("is not the latest cosigned size") == 2, log

@@ -8,7 +8,7 @@ import pytest
 
 from meeting.errors import InvalidInput, NotAuthorised
 from meeting.roles import Attendance, Role
-from meeting.roster import Entitlement, Roster, Site
+from meeting.roster import Entitlement, Roster, RosterDeltas, Site
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ISLAND = Site(1, "Island post")
@@ -77,3 +77,43 @@ def test_counts_by_attendance() -> None:
     r.join(OP, Attendance.SUB_SITE, None, "b", T0)
     r.join(Entitlement("C1-002", "Bo", Role.MEMBER), Attendance.REMOTE, None, "c", T0)
     assert r.counts() == {"present": 3, "main_room": 1, "sub_site": 1, "remote": 1}
+
+
+def test_roster_deltas_send_each_member_once_in_their_latest_state() -> None:
+    r = Roster([])
+    deltas = RosterDeltas()
+    bob = Entitlement("C1-002", "Bob", Role.MEMBER)
+    deltas.add(r.join(ANN, Attendance.REMOTE, None, "s1", T0))
+    deltas.add(r.join(bob, Attendance.REMOTE, None, "s2", T0))
+    disconnected = r.disconnect("s1")
+    assert disconnected is not None
+    deltas.add(disconnected)  # joined then reconnecting inside one interval: still "joined"
+    left = r.leave("s2")
+    assert left is not None
+    deltas.add(left)  # joined then left: "left"
+    assert len(deltas) == 2
+    changes = deltas.drain()
+    assert [(c["kind"], c["participant"]["member_id"], c["participant"]["state"]) for c in changes] == [
+        ("joined", "C1-001", "reconnecting"),
+        ("left", "C1-002", "left"),
+    ]
+    assert not deltas and deltas.drain() == []
+    # next interval: a state change alone is an update
+    resumed = r.join(ANN, Attendance.REMOTE, None, "s3", T0)
+    deltas.add(resumed)
+    assert [c["kind"] for c in deltas.drain()] == ["joined"]
+    dropped = r.disconnect("s3")
+    assert dropped is not None
+    deltas.add(dropped)
+    assert [c["kind"] for c in deltas.drain()] == ["updated"]
+
+
+def test_a_seat_survives_its_dict_form_as_another_node_forwards_it() -> None:
+    from meeting.roster import Seat
+
+    r = Roster([ISLAND])
+    r.join(OP, Attendance.SUB_SITE, ISLAND.id, "s1", T0)
+    seat = r.seat("C1-OP")
+    assert seat is not None
+    again = Seat.from_dict(seat.to_dict())
+    assert again.to_dict() == seat.to_dict() and again.role is Role.OPERATOR and again.site == ISLAND

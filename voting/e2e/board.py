@@ -98,13 +98,27 @@ class _Stored:
 class EncryptedBox:
     """All encrypted ballots of one secret poll, then its tally."""
 
-    def __init__(self, poll: Poll, ctx: PollContext, trustees: Mapping[str, bytes]) -> None:
+    def __init__(
+        self,
+        poll: Poll,
+        ctx: PollContext,
+        trustees: Mapping[str, bytes],
+        threshold: int | None = None,
+        indices: Mapping[str, int] | None = None,
+    ) -> None:
         if not trustees:
             raise InvalidInput("a secret poll needs trustees", code="no_trustee_keys", field="trustees")
+        if (threshold is None) != (indices is None) or (
+            indices is not None and set(indices) != set(trustees)
+        ):
+            raise InvalidInput("a threshold needs every trustee's index", field="trustees")
         self.poll = poll
         self.ctx = ctx
         self.trustees = dict(trustees)
-        """trustee id → public share ``Y_i``."""
+        """trustee id → public share ``Y_i`` (n-of-n) or verification key ``VK_i`` (t-of-n)."""
+        self.threshold = threshold
+        """``None``: every trustee decrypts; else any ``threshold`` of them."""
+        self.indices = dict(indices) if indices is not None else None
         self._voters: set[str] = set()
         self._current: dict[str, _Stored] = {}
         """ballot key → counted ballot."""
@@ -236,15 +250,23 @@ class EncryptedBox:
         return tuple(sorted(self._decryptions))
 
     @property
+    def needed(self) -> int:
+        """How many partial decryptions the result needs."""
+        return len(self.trustees) if self.threshold is None else self.threshold
+
+    @property
     def waiting_for(self) -> tuple[str, ...]:
+        """The trustees who have not decrypted, while the result still needs one of them."""
+        if len(self._decryptions) >= self.needed:
+            return ()
         return tuple(sorted(set(self.trustees) - set(self._decryptions)))
 
     def counts(self) -> tuple[int, ...] | None:
-        """Per-option electronic counts once every trustee has decrypted, else ``None``."""
+        """Per-option electronic counts once enough trustees have decrypted, else ``None``."""
         if self.waiting_for:
             return None
         parts = [self._decryptions[t] for t in sorted(self._decryptions)]
-        return combine(self.sums(), parts, self.counted)
+        return combine(self.sums(), parts, self.counted, self.indices)
 
     # -- storage ----------------------------------------------------------------------------------
 
@@ -258,10 +280,12 @@ class EncryptedBox:
         ballots: Iterable[tuple[str, EncryptedBallot, bool]],
         voters: Iterable[str],
         decryptions: Iterable[PartialDecryption] = (),
+        threshold: int | None = None,
+        indices: Mapping[str, int] | None = None,
     ) -> EncryptedBox:
         """Rebuild after a restart from (ballot key, ballot, superseded) rows, the
         who-voted marks and the accepted partial decryptions."""
-        box = cls(poll, ctx, trustees)
+        box = cls(poll, ctx, trustees, threshold, indices)
         for key, ballot, superseded in ballots:
             stored = _Stored(key, ballot.tracker(), ballot)
             (box._superseded if superseded else box._current)[key] = stored

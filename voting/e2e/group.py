@@ -11,17 +11,40 @@ Why ``rbcl`` and not PyNaCl: PyNaCl 1.6.2 (the current release) declares only th
 ``crypto_core_ed25519_*`` / ``crypto_scalarmult_ed25519*`` functions in its cffi
 module; none of the ``crypto_core_ristretto255_*`` / ``crypto_scalarmult_ristretto255*``
 functions is reachable from Python. ``rbcl`` wraps exactly those, from libsodium itself.
+
+``rbcl`` ships libsodium hex-encoded inside ``rbcl/_sodium.py``; every import writes it
+to a fresh ``NamedTemporaryFile(delete=False)`` (2.8 MB in ``$TMPDIR``) and loads it
+with ``ctypes``, and nothing ever removes the file: every process that imported it left
+a copy behind. Once the library is loaded the file is no longer needed (the loader has
+mapped it), so :func:`_remove_rbcl_copy` unlinks it right after the import. Where a
+loaded library cannot be unlinked (Windows) the file stays, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import sys
 from collections.abc import Iterable
 
 import rbcl
 
 from meeting.errors import InvalidInput
+
+
+def _remove_rbcl_copy() -> None:
+    """Unlink the copy of libsodium that importing ``rbcl`` wrote to the temp dir."""
+    loader = sys.modules.get("rbcl._sodium")
+    path = getattr(loader, "lib_path", None)
+    if isinstance(path, str) and os.path.basename(path).startswith("tmp"):
+        try:
+            os.unlink(path)
+        except OSError:  # already gone, or (Windows) a loaded library cannot be unlinked
+            pass
+
+
+_remove_rbcl_copy()
 
 ORDER = 2**252 + 27742317777372353535851937790883648493
 """ℓ, the prime order of the group."""

@@ -2,7 +2,10 @@
 
 The minutes entries of a secret poll (docs/e2e-ballots.md, "Minutes entries"):
 
-* ``e2e_trustee_key`` — a trustee's public share and proof of knowledge;
+* ``e2e_trustee_key`` — a trustee's public share and proof of knowledge (n-of-n);
+* ``e2e_trustees_named`` / ``e2e_dkg_key`` / ``e2e_dkg_dealing`` / ``e2e_dkg_confirmation``
+  / ``e2e_dkg_complaint`` / ``e2e_dkg_complete`` — with a deputy, each step of the
+  trustees' key generation (``voting.e2e.dkg``), replayed and re-checked here;
 * ``e2e_poll_key`` — at open: the poll's context (the public key and limits every
   ballot proof is bound to) and the trustees whose shares make up the key;
 * ``voter_marked`` — at close, who voted (in voter order; no ballot);
@@ -24,6 +27,7 @@ from typing import Any
 
 from meeting.errors import MeetingError
 from voting.e2e.ballot import EncryptedBallot, PollContext, verify_ballot
+from voting.e2e.dkg import DkgRound, Phase, apply_step
 from voting.e2e.elgamal import Ciphertext
 from voting.e2e.group import add, decode_point
 from voting.e2e.keys import TrusteeKey, verify_trustee_key
@@ -32,9 +36,19 @@ from voting.finding import AuditFinding, config_from_dict
 from voting.rules import Counts
 from voting.tally import Tally, TallyPart
 
+DKG_STEPS = {
+    "e2e_dkg_key": "key",
+    "e2e_dkg_dealing": "dealing",
+    "e2e_dkg_confirmation": "confirmation",
+    "e2e_dkg_complaint": "complaint",
+}
+
 E2E_TYPES = frozenset(
     {
         "e2e_trustee_key",
+        "e2e_trustees_named",
+        *DKG_STEPS,
+        "e2e_dkg_complete",
         "e2e_poll_key",
         "voter_marked",
         "e2e_ballot",
@@ -56,6 +70,50 @@ class _Poll:
     trackers: list[str] = field(default_factory=list)
     sums: tuple[Ciphertext, ...] | None = None
     parts: dict[str, PartialDecryption] = field(default_factory=dict)
+    threshold: int | None = None
+    indices: dict[str, int] | None = None
+
+
+@dataclass
+class _Dkg:
+    rounds: dict[int, DkgRound] = field(default_factory=dict)
+    """Every round named with a deputy, by number."""
+
+
+def _step(kind: str, entry: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(trustee, posted data) of a key-generation entry."""
+    if kind == "e2e_dkg_key":
+        return str(entry["key"]["trustee_id"]), dict(entry["key"])
+    if kind == "e2e_dkg_dealing":
+        return str(entry["dealing"]["dealer"]), dict(entry["dealing"])
+    if kind == "e2e_dkg_confirmation":
+        return str(entry["trustee_id"]), {"verification_key": entry["verification_key"]}
+    return str(entry["complaint"]["by"]), dict(entry["complaint"])
+
+
+def _dkg_entry(where: str, kind: str, entry: Mapping[str, Any], dkg: _Dkg) -> Iterator[AuditFinding]:
+    if kind == "e2e_trustees_named":
+        if entry["deputy"] is not None:
+            r = DkgRound(
+                str(entry["meeting_id"]), int(entry["round"]), tuple(entry["trustees"]), entry["threshold"]
+            )
+            dkg.rounds[r.round] = r
+        return
+    r_ = dkg.rounds.get(entry["round"])
+    if r_ is None:
+        yield AuditFinding(where, f"{kind} for key generation round {entry['round']!r}, never named")
+        return
+    if kind == "e2e_dkg_complete":
+        if r_.phase is not Phase.COMPLETE:
+            yield AuditFinding(where, "key generation declared complete before every trustee confirmed")
+        elif any(entry.get(k) != v for k, v in r_.complete().items()):
+            yield AuditFinding(where, "the completed key is not the one the dealings give")
+        return
+    caller, data = _step(kind, entry)
+    try:
+        apply_step(r_, caller, DKG_STEPS[kind], data)
+    except MeetingError as exc:
+        yield AuditFinding(where, f"{kind} from {caller} does not check: {exc.code} ({exc.message})")
 
 
 def context_from_dict(d: Mapping[str, Any]) -> PollContext:
@@ -71,6 +129,7 @@ def context_from_dict(d: Mapping[str, Any]) -> PollContext:
 
 def e2e_findings(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding]:
     keys: dict[str, bytes] = {}
+    dkg = _Dkg()
     polls: dict[Any, _Poll] = {}
     configs: dict[Any, Any] = {}
     for index, entry in enumerate(entries):
@@ -90,6 +149,10 @@ def e2e_findings(entries: Sequence[Mapping[str, Any]]) -> Iterator[AuditFinding]
                 if key.trustee_id in keys:
                     yield AuditFinding(where, f"a second key for trustee {key.trustee_id}")
                 keys[key.trustee_id] = key.share
+            elif kind == "e2e_trustees_named" or kind == "e2e_dkg_complete" or kind in DKG_STEPS:
+                yield from _dkg_entry(where, kind, entry, dkg)
+            elif kind == "e2e_poll_key" and "threshold" in entry:
+                yield from _threshold_poll_key(where, entry, dkg, polls, configs)
             elif kind == "e2e_poll_key":
                 yield from _poll_key(where, entry, keys, polls, configs)
             elif pid not in polls:
@@ -124,6 +187,35 @@ def _poll_key(
     if total != ctx.public_key:
         yield AuditFinding(where, "the poll's public key is not the sum of the trustees' shares")
     polls[entry["poll_id"]] = _Poll(ctx, trustees, configs.get(entry["poll_id"]))
+
+
+def _threshold_poll_key(
+    where: str, entry: Mapping[str, Any], dkg: _Dkg, polls: dict[Any, _Poll], configs: Mapping[Any, Any]
+) -> Iterator[AuditFinding]:
+    ctx = context_from_dict(entry["context"])
+    if ctx.meeting_id != str(entry["meeting_id"]) or ctx.poll_id != str(entry["poll_id"]):
+        yield AuditFinding(where, "the poll key names another meeting or poll")
+    r = dkg.rounds.get(entry["round"])
+    if r is None or r.phase is not Phase.COMPLETE:
+        yield AuditFinding(where, f"the poll key names key generation round {entry['round']!r}, not complete")
+        return
+    done = r.complete()
+    listed = [
+        {"trustee_id": t["trustee_id"], "public_share": t["verification_key"], "index": t["index"]}
+        for t in done["trustees"]
+    ]
+    if entry["trustees"] != listed or entry["threshold"] != r.threshold:
+        yield AuditFinding(where, "the poll's trustees are not the verification keys of its key generation")
+    if ctx.public_key != r.public_key():
+        yield AuditFinding(where, "the poll's public key is not the one its key generation gives")
+    trustees = {t["trustee_id"]: decode_point(t["public_share"], "vk") for t in listed}
+    polls[entry["poll_id"]] = _Poll(
+        ctx,
+        trustees,
+        configs.get(entry["poll_id"]),
+        threshold=r.threshold,
+        indices={t["trustee_id"]: t["index"] for t in listed},
+    )
 
 
 def _poll_entry(where: str, kind: str, entry: Mapping[str, Any], p: _Poll) -> Iterator[AuditFinding]:
@@ -168,10 +260,11 @@ def _poll_entry(where: str, kind: str, entry: Mapping[str, Any], p: _Poll) -> It
 
 
 def _result(where: str, entry: Mapping[str, Any], p: _Poll) -> Iterator[AuditFinding]:
-    if p.sums is None or set(p.parts) != set(p.trustees):
-        yield AuditFinding(where, "a result without every trustee's partial decryption")
+    needed = len(p.trustees) if p.threshold is None else p.threshold
+    if p.sums is None or len(p.parts) < needed:
+        yield AuditFinding(where, f"a result with {len(p.parts)} partial decryptions, {needed} needed")
         return
-    counts = combine(p.sums, [p.parts[t] for t in sorted(p.parts)], len(p.counted))
+    counts = combine(p.sums, [p.parts[t] for t in sorted(p.parts)], len(p.counted), p.indices)
     if list(counts) != list(entry["e2e"]["counts"]):
         yield AuditFinding(
             where, f"the decrypted counts are {list(counts)}, the result says {entry['e2e']['counts']}"

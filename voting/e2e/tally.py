@@ -5,7 +5,8 @@ Chaum–Pedersen proofs, their combination and the small discrete log.
 For option ``j`` with summed ciphertext ``(A_j, B_j)``, trustee ``i`` publishes
 ``D_ij = x_i·A_j`` and a proof that ``log_B Y_i = log_{A_j} D_ij``. Then
 ``B_j − Σ_i D_ij = t_j·B``, and ``t_j`` (at most the number of ballots) is found by
-walking ``0·B, 1·B, 2·B, …``.
+walking ``0·B, 1·B, 2·B, …``. With threshold trustees (``voting.e2e.dkg``) ``Y_i`` is
+trustee ``i``'s verification key and any ``t`` factors combine with Lagrange weights.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from meeting.errors import InvalidInput
 from voting.e2e.ballot import EncryptedBallot, PollContext
+from voting.e2e.dkg import combine_factors
 from voting.e2e.elgamal import ZERO, Ciphertext, exact_keys
 from voting.e2e.group import (
     GENERATOR,
@@ -134,10 +136,20 @@ def discrete_log(point: bytes, limit: int) -> int:
     raise InvalidInput("the decrypted sum is out of range", code="tally_out_of_range", field="decryption")
 
 
-def combine(sums: Sequence[Ciphertext], parts: Sequence[PartialDecryption], limit: int) -> tuple[int, ...]:
-    """The per-option counts from every trustee's (already verified) factors."""
+def combine(
+    sums: Sequence[Ciphertext],
+    parts: Sequence[PartialDecryption],
+    limit: int,
+    indices: Mapping[str, int] | None = None,
+) -> tuple[int, ...]:
+    """The per-option counts from the trustees' (already verified) factors: every
+    trustee's, added (n-of-n), or, given the trustees' ``indices`` (t-of-n), at least
+    ``t`` of them weighted by their Lagrange coefficients."""
     counts = []
     for j, s in enumerate(sums):
-        m = sub(s.beta, total(p.factors[j] for p in parts))
-        counts.append(discrete_log(m, limit))
+        if indices is None:
+            d = total(p.factors[j] for p in parts)
+        else:
+            d = combine_factors({indices[p.trustee_id]: p.factors[j] for p in parts})
+        counts.append(discrete_log(sub(s.beta, d), limit))
     return tuple(counts)

@@ -151,6 +151,11 @@ function resolve(/** @type {string} */ hash) {
   }
   // a projector: a paired display needs no member session (display.js)
   if (path === "/pair") return { name: "pair", view: (root, c) => mountPairForm(root, c), needsSession: false };
+  // the pairing QR's page: the code came with it (one use, 10 minutes)
+  if ((m = path.match(/^\/pair\/([A-Za-z0-9-]{1,16})$/))) {
+    const code = m[1];
+    return { name: "pair", view: (root, c) => mountPairForm(root, c, { code }), needsSession: false };
+  }
   if ((m = path.match(/^\/display\/(\d+)$/))) {
     const id = Number(m[1]);
     return { name: "display", view: (root, c) => mountDisplay(root, c, id), needsSession: false };

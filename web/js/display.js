@@ -16,7 +16,7 @@
  */
 import { api, ApiError, MeetingLink } from "./protocol.js";
 import { MediaSession } from "./media.js";
-import { createTile } from "./video.js";
+import { createTile, createScreenTile } from "./video.js";
 import { tx, t } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
@@ -62,17 +62,18 @@ export function mountDisplay(root, ctx, meetingId) {
 }
 
 /**
- * The pairing form: type the code the chair or the secretary shows.
+ * The pairing form: type the code the chair or the secretary shows, or open the page
+ * their QR code names (`#/pair/<code>`): then it pairs at once.
  * @param {HTMLElement} root
  * @param {import("./app.js").AppContext} ctx
- * @param {{meetingId?: number, reasonKey?: string}} [options]
+ * @param {{meetingId?: number, reasonKey?: string, code?: string}} [options]
  */
-export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro" } = {}) {
+export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro", code } = {}) {
   ctx.setTitle("pair.title");
   const input = /** @type {HTMLInputElement} */ (h("input", { id: "pair-code", name: "code", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", maxlength: "16", class: "code-input", required: true }));
   const message = h("p", { class: "form-message", role: "alert" });
   const button = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary" }, tx("pair.submit")));
-  /** @param {SubmitEvent} event */
+  /** @param {Event} event */
   const submit = async (event) => {
     event.preventDefault();
     button.disabled = true;
@@ -93,7 +94,13 @@ export function mountPairForm(root, ctx, { meetingId, reasonKey = "pair.intro" }
       h("div", { class: "field" }, h("label", { for: "pair-code" }, tx("pair.code")), input),
       message,
       h("div", { class: "actions" }, button))));
-  input.focus();
+  if (code) {
+    // scanned: the QR is the officer's code, so pair now (a used or expired one says so)
+    input.value = code;
+    message.className = "form-message";
+    message.textContent = t("pair.pairing");
+    submit(new Event("submit"));
+  } else input.focus();
 }
 
 /**
@@ -148,7 +155,7 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     if (!media) {
       media = new MediaSession(link, { display: true, profile: "full" });
       /** @type {any} */ (root.querySelector(".display")).media = media;
-      for (const ev of ["remote", "publication", "muted", "spotlight", "speaker", "quality"]) {
+      for (const ev of ["remote", "publication", "muted", "spotlight", "speaker", "quality", "screen"]) {
         media.addEventListener(ev, render);
       }
       media.addEventListener("speaker", () => {
@@ -187,6 +194,8 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     return tile;
   }
 
+  const screenTile = createScreenTile();
+
   function render() {
     if (!media) return;
     const remote = media.remote();
@@ -199,6 +208,9 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
     }
     const isMainRoom = (/** @type {string} */ id) => Boolean(media?.publications.get(id)?.main_room)
       || roster.get(id)?.attendance === "main_room";
+    // a shared screen takes the stage; whoever would be there joins the grid
+    const screen = media.screenTrack();
+    const sharer = screen ? media.screenSharer : null;
     let onStage = media.spotlight && remote.has(media.spotlight) ? media.spotlight : null;
     if (!onStage && lastRemoteSpeaker && remote.has(lastRemoteSpeaker)) onStage = lastRemoteSpeaker;
     if (!onStage) onStage = [...remote.keys()].find((id) => !isMainRoom(id) && remote.get(id)?.video) ?? null;
@@ -215,13 +227,18 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
       tile.setMuted(Boolean(pub?.muted));
       tile.setQuality(media.quality.get(id)?.quality ?? "unknown");
       tile.element.classList.toggle("tile-speaking", media.activeSpeaker === id);
-      if (id === onStage) continue;
+      if (id === onStage && !sharer) continue;
       if (isMainRoom(id) && id !== media.spotlight) continue;
       others.push(tile.element);
     }
-    stage.dataset.memberId = onStage ?? "";
-    if (onStage) replaceChildren(stage, tileFor(onStage).element);
+    stage.dataset.memberId = sharer ? "" : onStage ?? "";
+    stage.dataset.screen = sharer ? "on" : "off";
+    if (sharer) {
+      screenTile.show(sharer, t("media.share.screen_of", { name: nameOf(sharer) }), screen);
+      if (stage.firstChild !== screenTile.element) replaceChildren(stage, screenTile.element);
+    } else if (onStage) replaceChildren(stage, tileFor(onStage).element);
     else replaceChildren(stage, h("p", { class: "display-empty" }, tx("display.nobody")));
+    if (!sharer) screenTile.show("", "", null);
     replaceChildren(grid, others);
     grid.dataset.count = String(others.length);
   }

@@ -6,7 +6,7 @@
  * @module displays-panel
  */
 import { api } from "./protocol.js";
-import { tx, formatTime } from "./i18n.js";
+import { tx, t, formatTime } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { runAction } from "./errors.js";
 
@@ -30,7 +30,10 @@ export function createDisplaysPanel(meetingId) {
     replaceChildren(codeBox,
       h("p", {}, tx("displays.code", { url })),
       h("strong", { class: "display-code-value", "data-code": d.code ?? "" }, d.code ?? ""),
-      h("p", { class: "hint" }, tx("displays.code_expires", { time: formatTime(d.code_expires_at, { timeStyle: "short" }) })));
+      h("p", { class: "hint" }, tx("displays.code_expires", { time: formatTime(d.code_expires_at, { timeStyle: "short" }) })),
+      // the same one-time code as a QR (drawn by the server): it opens #/pair/<code>
+      d.qr ? h("p", { class: "display-scan" }, tx("displays.scan")) : null,
+      d.qr ? h("img", { class: "display-qr", src: d.qr, alt: t("displays.qr_alt"), "data-i18n-alt": "displays.qr_alt", "data-pair-url": d.pair_url ?? "", width: "198", height: "198" }) : null);
   }
 
   async function load() {

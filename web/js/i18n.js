@@ -131,11 +131,11 @@ export function tx(key, vars) {
   return span;
 }
 
-const ATTRS = /** @type {const} */ (["placeholder", "aria-label", "title"]);
+const ATTRS = /** @type {const} */ (["placeholder", "aria-label", "title", "alt"]);
 
 /**
  * Re-translate every element under `root` that carries `data-i18n` (text),
- * `data-i18n-placeholder`, `data-i18n-aria-label` or `data-i18n-title`.
+ * `data-i18n-placeholder`, `data-i18n-aria-label`, `data-i18n-title` or `data-i18n-alt`.
  * @param {ParentNode} root
  */
 export function translateTree(root) {

@@ -21,7 +21,12 @@
  * Events (CustomEvent `detail`): `state` {@link MediaStatus}, `local` {stream, error},
  * `remote` Map<member_id, RemoteMedia>, `publication`, `muted` {member_id, muted},
  * `spotlight` {member_id}, `speaker` {member_id}, `quality` rows, `closed` {reason},
+ * `screen` {member_id, stopped_by} (who shares a screen; {@link MediaSession#screenTrack}),
  * `inbound` {stalled, frozen: Set<member_id>}.
+ *
+ * Screen sharing is a third connection, publish-only: {@link MediaSession#shareScreen}
+ * offers one `getDisplayMedia` video track with `share_screen`; the others receive it on
+ * their subscribe connection as an m-line with `source: "screen"`.
  * @module media
  */
 import { ApiError } from "./protocol.js";
@@ -56,7 +61,7 @@ import { ApiError } from "./protocol.js";
  * @property {"ok" | "weak" | "lost"} [link] the server's view of their link
  */
 /** @typedef {{memberId: string, audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} RemoteMedia */
-/** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video"}} StreamEntry */
+/** @typedef {{mid: string, participant_id: string | null, kind: "audio" | "video", source?: "camera" | "screen"}} StreamEntry */
 
 /** Sender caps for a weak uplink: bits per second and resolution divider. */
 export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, scaleResolutionDownBy?: number}>} */ ({
@@ -68,6 +73,7 @@ export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, sc
 const SERVER_EVENTS = [
   "subscribe_offer", "publication_changed", "participant_muted", "spotlight_changed",
   "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
+  "screen_share_changed",
 ];
 const GATHER_WAIT_MS = 1500;
 /** This browser tab's own id, kept over a reload: the server tells a reload from a second device. */
@@ -128,11 +134,13 @@ function gathered(pc, ms) {
 export class MediaSession extends EventTarget {
   /**
    * @param {import("./protocol.js").MeetingLink} link a joined meeting link
-   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode, mic?: boolean, camera?: boolean}} [options]
+   * @param {{display?: boolean, mainRoom?: boolean, send?: SendMode, cap?: UplinkCap, profile?: ProfileMode, mic?: boolean, camera?: boolean, memberId?: string}} [options]
    */
   constructor(link, options = {}) {
     super();
     this.link = link;
+    /** our own member id (tells our screen share from someone else's) */
+    this.memberId = options.memberId ?? "";
     this.display = Boolean(options.display);
     this.mainRoom = Boolean(options.mainRoom);
     /** @type {SendMode} */
@@ -165,6 +173,14 @@ export class MediaSession extends EventTarget {
     this.spotlight = null;
     /** @type {string | null} */
     this.activeSpeaker = null;
+    /** @type {string | null} who shares a screen now (the server's word) */
+    this.screenSharer = null;
+    /** @type {RTCPeerConnection | null} our own screen share's connection */
+    this.screenPc = null;
+    /** @type {MediaStream | null} what getDisplayMedia gave us */
+    this.screenStream = null;
+    /** the server told everyone our share started (a later other sharer or null ends it) */
+    this.screenConfirmed = false;
     this.everConnected = false;
     this.closed = false;
     /** the next media_open takes the media over from the member's other device */
@@ -235,6 +251,8 @@ export class MediaSession extends EventTarget {
     this.publications = new Map((ack.publications || []).map((/** @type {Publication} */ p) => [p.member_id, p]));
     this.spotlight = ack.spotlight ?? null;
     this.activeSpeaker = ack.active_speaker ?? null;
+    this.screenSharer = ack.screen_share ?? null;
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
     this.fire("publication", null);
     this.fire("spotlight", { member_id: this.spotlight });
     if (this.send !== "none") await this.publish(generation);
@@ -374,7 +392,7 @@ export class MediaSession extends EventTarget {
     if (!pc) return out;
     for (const t of pc.getTransceivers()) {
       const entry = t.mid ? this.streams.get(t.mid) : undefined;
-      if (!entry || !entry.participant_id) continue;
+      if (!entry || !entry.participant_id || entry.source === "screen") continue;
       const item = out.get(entry.participant_id) ?? { memberId: entry.participant_id, audio: null, video: null };
       item[entry.kind] = t.receiver.track;
       out.set(entry.participant_id, item);
@@ -382,20 +400,102 @@ export class MediaSession extends EventTarget {
     return out;
   }
 
-  /** Inbound figures of one publisher's video and audio, from the subscribe connection. */
+  /** Inbound figures of one publisher's video and audio (and screen), from the subscribe connection. */
   async inboundStats(/** @type {string} */ memberId) {
-    /** @type {{video: any, audio: any}} */
-    const found = { video: null, audio: null };
+    /** @type {{video: any, audio: any, screen: any}} */
+    const found = { video: null, audio: null, screen: null };
     const pc = this.subscribePc;
     if (!pc) return found;
     for (const t of pc.getTransceivers()) {
       const entry = t.mid ? this.streams.get(t.mid) : undefined;
       if (!entry || entry.participant_id !== memberId) continue;
       for (const s of (await t.receiver.getStats()).values()) {
-        if (s.type === "inbound-rtp") found[entry.kind] = s;
+        if (s.type === "inbound-rtp") found[entry.source === "screen" ? "screen" : entry.kind] = s;
       }
     }
     return found;
+  }
+
+  /** @returns {MediaStreamTrack | null} the shared screen we receive now (someone else's) */
+  screenTrack() {
+    const pc = this.subscribePc;
+    if (!pc || !this.screenSharer) return null;
+    for (const t of pc.getTransceivers()) {
+      const entry = t.mid ? this.streams.get(t.mid) : undefined;
+      if (entry?.source === "screen" && entry.participant_id === this.screenSharer) return t.receiver.track;
+    }
+    return null;
+  }
+
+  /** @returns {boolean} this browser can share a screen */
+  static canShareScreen() {
+    return typeof navigator.mediaDevices?.getDisplayMedia === "function";
+  }
+
+  /**
+   * Share a screen (or a window): `getDisplayMedia`, then a publish-only connection of
+   * its own. The browser's own "stop sharing" ends it too. Rejects with an ApiError
+   * (`not_authorised`, `screen_share_busy`, ...) or the browser's refusal.
+   */
+  async shareScreen() {
+    if (this.display || this.closed || this.screenPc) return;
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+    const track = stream.getVideoTracks()[0];
+    if (!track) throw new ApiError("invalid_input", "no screen to share");
+    track.contentHint = "detail";
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.screenPc = pc;
+    this.screenStream = stream;
+    track.addEventListener("ended", () => { if (this.screenPc === pc) this.stopScreenShare().catch(() => undefined); });
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    this.preferVp8(transceiver);
+    /** @type {RTCIceCandidate[]} */
+    const late = [];
+    let answered = false;
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate) return;
+      if (answered) this.trickle("screen", e.candidate);
+      else late.push(e.candidate);
+    });
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, GATHER_WAIT_MS);
+      const sent = pc.localDescription?.sdp ?? "";
+      const ack = await this.link.emit("share_screen", { sdp: sent, type: "offer" });
+      await pc.setRemoteDescription(ack.answer);
+      answered = true;
+      for (const c of late) if (!sent.includes(c.candidate)) this.trickle("screen", c);
+    } catch (err) {
+      this.releaseScreen(pc);
+      throw err;
+    }
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
+  }
+
+  /** Stop our own screen share (the server tells everyone). */
+  async stopScreenShare() {
+    const pc = this.screenPc;
+    if (!pc) return;
+    this.releaseScreen(pc);
+    if (this.link.socket.connected && this.screenSharer === this.memberId) {
+      await this.link.emit("stop_screen_share", {}).catch(() => undefined);
+    }
+    this.fire("screen", { member_id: this.screenSharer, stopped_by: null });
+  }
+
+  /** Chair: stop whoever shares a screen. */
+  async stopSomeonesScreen() {
+    await this.link.emit("stop_screen_share", {});
+  }
+
+  /** @param {RTCPeerConnection} pc */
+  releaseScreen(pc) {
+    if (this.screenPc !== pc) return;
+    pc.close();
+    for (const t of this.screenStream?.getTracks() ?? []) t.stop();
+    this.screenConfirmed = false;
+    this.screenPc = null;
+    this.screenStream = null;
   }
 
   /** Leave media: tell the server, close both connections, release the camera. */
@@ -412,6 +512,7 @@ export class MediaSession extends EventTarget {
     }
     this.closePeers();
     this.stopLocal();
+    if (this.screenPc) this.releaseScreen(this.screenPc);
     this.setState("closed");
   }
 
@@ -721,7 +822,7 @@ export class MediaSession extends EventTarget {
   }
 
   /**
-   * @param {"publish" | "subscribe"} target
+   * @param {"publish" | "subscribe" | "screen"} target
    * @param {RTCIceCandidate} candidate
    */
   trickle(target, candidate) {
@@ -758,6 +859,13 @@ export class MediaSession extends EventTarget {
         this.fire("muted", data);
         break;
       }
+      case "screen_share_changed":
+        this.screenSharer = data.member_id ?? null;
+        // the chair stopped our share (or it ended on the server): release the screen
+        if (this.screenPc && this.screenSharer === this.memberId) this.screenConfirmed = true;
+        else if (this.screenPc && this.screenConfirmed) this.releaseScreen(this.screenPc);
+        this.fire("screen", data);
+        break;
       case "spotlight_changed":
         this.spotlight = data.member_id;
         this.fire("spotlight", data);

@@ -2,7 +2,8 @@
 /**
  * The minutes page (route `#/minutes/<meeting_id>`): the rendered minutes in the
  * member's language, the seal and each officer's cosignature; for the chair and the
- * secretary, creating their cosigning key and cosigning after review.
+ * secretary, their cosigning key on this device (officer-key-panel.js), sealing, and
+ * cosigning the sealed checkpoint in the browser after review.
  * @module minutes
  */
 import { api, ApiError } from "./protocol.js";
@@ -12,18 +13,12 @@ import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { roleBadge, stateBadge } from "./badges.js";
 
+import { formatFingerprint, keyErrorMessage, mountOfficerKey } from "./officer-key-panel.js";
+import { cosignLine } from "./officer-key.js";
+
 /** @typedef {import("./procedure.js").MinutesView} MinutesView */
-/** @typedef {import("./procedure.js").OfficerKey} OfficerKey */
 
-const MIN_PASSPHRASE = 10;
-
-/**
- * A fingerprint in groups of four, easier to compare aloud.
- * @param {string} fp
- */
-export function formatFingerprint(fp) {
-  return (fp.match(/.{1,4}/g) ?? [fp]).join(" ");
-}
+export { formatFingerprint };
 
 /**
  * @param {HTMLElement} root
@@ -48,8 +43,11 @@ export function mountMinutes(root, ctx, meetingId) {
   let view = null;
   /** @type {import("./protocol.js").Meeting | null} */
   let meeting = null;
-  /** @type {OfficerKey | null} */
-  let myKey = null;
+  /** @type {import("./officer-key-panel.js").KeyState | null} */
+  let keyState = null;
+  /** @type {{refresh: () => Promise<unknown>} | null} */
+  let keyPanel = null;
+  const keyBox = h("div", { class: "officer-key-box" });
   let alive = true;
   let shownLang = "";
 
@@ -131,78 +129,95 @@ export function mountMinutes(root, ctx, meetingId) {
     );
   }
 
+  /** The officer's part: their key on this device, sealing, and cosigning in the browser. */
   function renderMine() {
     if (!view) return;
     const officer = view.officers.find((o) => o.member_id === myId);
     mine.hidden = !officer;
     if (!officer) return;
+    if (!keyPanel) {
+      keyPanel = mountOfficerKey(keyBox, { memberId: myId, onChange: (state) => { keyState = state; reload().catch(fail); } });
+      keyPanel.refresh().catch(fail);
+    }
     const msg = h("p", { class: "form-message", role: "alert" });
     /** @type {(HTMLElement | null)[]} */
-    const parts = [h("h2", { id: "minutes-mine-title" }, tx("minutes.my_part", { role: t(`role.${officer.role}`) }))];
-    if (!myKey) {
-      const p1 = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "key-pass", autocomplete: "new-password" }));
-      const p2 = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "key-pass2", autocomplete: "new-password" }));
-      const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary", "data-action": "create-key" }, tx("minutes.create_key")));
-      parts.push(h("p", {}, tx("minutes.key_explain")),
-        h("form", { class: "key-form", onsubmit: async (/** @type {Event} */ e) => {
-          e.preventDefault();
-          msg.className = "form-message error";
-          if (p1.value.length < MIN_PASSPHRASE) { msg.textContent = t("minutes.pass_too_short", { count: MIN_PASSPHRASE }); p1.focus(); return; }
-          if (p1.value !== p2.value) { msg.textContent = t("minutes.pass_mismatch"); p2.focus(); return; }
-          submit.disabled = true;
-          try {
-            myKey = await minutesApi.createKey(p1.value);
-            await reload();
-            const done = mine.querySelector(".key-created");
-            if (done) done.textContent = t("minutes.key_created");
-          } catch (err) {
-            submit.disabled = false;
-            msg.textContent = errorMessage(err, "minutes");
-          }
-        } },
-        h("div", { class: "field" }, h("label", { for: "key-pass" }, tx("minutes.passphrase")), p1, h("p", { class: "hint" }, tx("minutes.passphrase_hint", { count: MIN_PASSPHRASE }))),
-        h("div", { class: "field" }, h("label", { for: "key-pass2" }, tx("minutes.passphrase_again")), p2),
-        msg, submit));
-      replaceChildren(mine, parts);
-      return;
-    }
-    parts.push(h("p", { class: "form-message success key-created", role: "status" }),
-      h("p", {}, tx("minutes.your_key"), " ", h("code", { class: "fingerprint my-fingerprint" }, formatFingerprint(myKey.fingerprint))));
+    const parts = [];
+    const v = view;
     if (officer.cosigned) {
       parts.push(h("p", { class: "form-message success", "data-cosigned": "true" }, tx("minutes.you_cosigned", { time: formatTime(officer.cosigned_at) })));
-    } else if (view.state !== "closed") {
+    } else if (v.state !== "closed") {
       parts.push(h("p", { class: "form-message info" }, tx("minutes.cosign_after_close")));
-    } else {
+    } else if (!v.sealed) {
+      const lang = docLang();
+      const missing = v.officers.filter((o) => !o.key);
+      const seal = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-primary", "data-action": "seal" }, tx("minutes.seal_now", { lang: lang.toUpperCase() })));
+      seal.addEventListener("click", async () => {
+        seal.disabled = true;
+        try {
+          view = await minutesApi.seal(meetingId, lang);
+          render();
+        } catch (err) {
+          seal.disabled = false;
+          msg.className = "form-message error";
+          msg.textContent = errorMessage(err, "minutes");
+        }
+      });
+      parts.push(h("p", {}, tx("minutes.seal_explain", { lang: lang.toUpperCase() })),
+        missing.length ? h("p", { class: "form-message warning seal-warning" }, tx("minutes.seal_missing_keys", { names: missing.map((o) => o.full_name).join(", ") })) : null,
+        msg, seal);
+    } else if (v.checkpoint) {
+      const cp = v.checkpoint;
+      const here = keyState?.where === "here" ? keyState.local : null;
       const reviewed = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "reviewed" }));
-      const pass = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "cosign-pass", autocomplete: "current-password" }));
-      const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary", "data-action": "cosign" }, tx("minutes.cosign")));
-      const lang = view.sealed?.lang ?? docLang();
+      const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary", "data-action": "cosign", disabled: !here }, tx("minutes.cosign")));
       parts.push(
-        h("p", {}, tx(view.sealed ? "minutes.cosign_explain_sealed" : "minutes.cosign_explain", { lang: lang.toUpperCase() })),
+        h("p", {}, tx("minutes.cosign_explain_sealed", { lang: v.sealed.lang.toUpperCase() })),
+        h("p", { class: "hint what-you-sign" }, tx("minutes.what_you_sign", { size: cp.size }), " ", h("code", { class: "hash", title: cp.root_hash }, cp.root_hash.slice(0, 16) + "…")),
+        here ? null : h("p", { class: "form-message info" }, tx("minutes.key_not_here")),
         h("form", { class: "cosign-form", onsubmit: async (/** @type {Event} */ e) => {
           e.preventDefault();
           msg.className = "form-message error";
           if (!reviewed.checked) { msg.textContent = t("minutes.review_first"); reviewed.focus(); return; }
-          if (!pass.value) { msg.textContent = t("minutes.pass_missing"); pass.focus(); return; }
+          if (!here) return;
           submit.disabled = true;
           try {
-            const res = await minutesApi.cosign(meetingId, pass.value, lang);
+            const fresh = await minutesApi.view(meetingId); // sign exactly what the server holds now
+            if (!fresh.checkpoint || fresh.checkpoint.text !== cp.text) { view = fresh; render(); return; }
+            const line = await cosignLine(here.key, cp.text);
+            const res = await minutesApi.cosign(meetingId, line);
             view = res.minutes;
             render();
           } catch (err) {
             submit.disabled = false;
-            pass.value = "";
-            msg.textContent = err instanceof ApiError && err.code === "invalid_input" && err.details.field === "passphrase"
-              ? t("minutes.wrong_passphrase")
-              : errorMessage(err, "minutes");
-            pass.focus();
+            msg.textContent = keyErrorMessage(err);
           }
         } },
         h("label", { class: "check", for: "reviewed" }, reviewed, tx("minutes.reviewed")),
-        h("div", { class: "field" }, h("label", { for: "cosign-pass" }, tx("minutes.passphrase")), pass),
-        msg, submit));
+        msg, submit),
+        pasteLineForm());
     }
-    replaceChildren(mine, parts);
+    replaceChildren(mine, h("h2", { id: "minutes-mine-title" }, tx("minutes.my_part", { role: t(`role.${officer.role}`) })), keyBox, ...parts);
+  }
+
+  /** For an officer who cosigned offline (`meetingd cosign`): paste the signature line. */
+  function pasteLineForm() {
+    const msg = h("p", { class: "form-message", role: "alert" });
+    const line = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "cosign-line", rows: 3, spellcheck: "false", placeholder: "— …" }));
+    const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn", "data-action": "post-line" }, tx("minutes.post_line")));
+    return h("details", { class: "cosign-offline" }, h("summary", {}, tx("minutes.offline_title")),
+      h("p", { class: "hint" }, tx("minutes.offline_explain")),
+      h("form", { onsubmit: async (/** @type {Event} */ e) => {
+        e.preventDefault();
+        submit.disabled = true;
+        try {
+          view = (await minutesApi.cosign(meetingId, line.value.trim() + "\n")).minutes;
+          render();
+        } catch (err) {
+          submit.disabled = false;
+          msg.className = "form-message error";
+          msg.textContent = keyErrorMessage(err);
+        }
+      } }, h("div", { class: "field" }, h("label", { for: "cosign-line" }, tx("minutes.signature_line")), line), msg, submit));
   }
 
   function render() {
@@ -221,13 +236,11 @@ export function mountMinutes(root, ctx, meetingId) {
   Promise.all([
     minutesApi.view(meetingId),
     api.meeting(meetingId).catch(() => null),
-    minutesApi.myKeys().catch(() => ({ key: null, retired: [] })),
   ]).then(
-    ([v, m, keys]) => {
+    ([v, m]) => {
       if (!alive) return;
       view = v;
       meeting = m;
-      myKey = keys.key;
       if (m) ctx.setTitle("minutes.title_of", { title: m.title });
       render();
     },

@@ -60,7 +60,10 @@ export function createProcedureArea({ link, myId, role, me }) {
   const selfCheckIn = createSelfCheckIn(proc, myId);
   const speakers = createSpeakersPanel(proc, { myId, role: r() });
   const consolePanel = officer() ? createChairConsole(proc, { role: r() }) : null;
-  const trustee = officer() ? createTrusteePanel(proc, { myId }) : null;
+  // a member's trustee panel shows only while they are the deputy trustee
+  const trustee = officer() || r() === "member"
+    ? createTrusteePanel(proc, { myId, isChair: r() === "chair", officer: officer() })
+    : null;
   const attendance = officer() || r() === "operator"
     ? createAttendancePanel(proc, { role: r(), mySiteName: () => me()?.site?.name ?? null })
     : null;
@@ -71,7 +74,8 @@ export function createProcedureArea({ link, myId, role, me }) {
   // the room puts these where its layout wants them (side panel or tabs, room.js)
   const parts = {
     bar,
-    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, selfCheckIn.element, siteHands),
+    vote: h("div", { class: "proc", "data-role": r() }, votes.element, voteEmpty, selfCheckIn.element, siteHands,
+      officer() ? null : trustee?.element ?? null),
     speakers: speakers.element,
     // the officers' tab: the console, then their trustee panel (key share, decryption)
     chair: consolePanel ? h("div", { class: "chair-parts" }, consolePanel.element, trustee?.element ?? null) : null,

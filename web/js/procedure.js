@@ -219,6 +219,7 @@ export class Procedure extends EventTarget {
         if (p.e2e) p.e2e = { ...p.e2e, waiting_for: d.waiting_for, decrypted_by: [...p.e2e.decrypted_by, d.trustee_id] };
       })],
       ["trustee_key_posted", (d) => this.fire("trustee_key_posted", d)],
+      ["e2e_dkg_progress", (d) => this.fire("e2e_dkg_progress", d)],
       ["poll_result", (d) => {
         this.patchPoll(d.poll_id, (p) => {
           p.state = "closed";
@@ -626,7 +627,7 @@ export class Procedure extends EventTarget {
  * @property {string} log_key
  * @property {string} log_key_fingerprint
  * @property {Record<string, any>[]} entries
- * @property {{size: number, root_hash: string, note: string} | null} checkpoint
+ * @property {{size: number, root_hash: string, note: string, text: string} | null} checkpoint
  * @property {{lang: string, sha256: string, covers: number, seq: number} | null} sealed
  * @property {{role: "chair" | "secretary", member_id: string, full_name: string, key: OfficerKey | null, cosigned: boolean, cosigned_at: string | null}[]} officers
  * @property {string} html_url
@@ -634,22 +635,33 @@ export class Procedure extends EventTarget {
  */
 
 export const minutesApi = {
-  /** @returns {Promise<{key: OfficerKey | null, retired: OfficerKey[]}>} */
+  /** @returns {Promise<{key_name: string, key: OfficerKey | null, retired: OfficerKey[], reenrol: boolean}>} */
   async myKeys() {
     const data = await request("GET", "/api/me/keys");
-    return { key: data.key, retired: data.retired ?? [] };
+    return { key_name: data.key_name, key: data.key, retired: data.retired ?? [], reenrol: Boolean(data.reenrol) };
   },
-  /** @returns {Promise<OfficerKey>} */
-  async createKey(/** @type {string} */ passphrase) {
-    return (await request("POST", "/api/me/keys", { passphrase })).key;
+  /**
+   * Enrol the public half of a key made on this device (or in a key file).
+   * @param {string} verifierKey @param {"browser" | "file"} origin @param {boolean} replace
+   * @returns {Promise<OfficerKey>}
+   */
+  async enrolKey(verifierKey, origin, replace) {
+    return (await request("POST", "/api/me/keys", { verifier_key: verifierKey, origin, replace })).key;
   },
   /** @returns {Promise<MinutesView>} */
   async view(/** @type {number} */ meetingId) {
     return (await request("GET", `/api/meetings/${meetingId}/minutes`)).minutes;
   },
-  /** @returns {Promise<{already: boolean, cosignature: Record<string, any>, minutes: MinutesView}>} */
-  async cosign(/** @type {number} */ meetingId, /** @type {string} */ passphrase, /** @type {string} */ lang) {
-    return request("POST", `/api/meetings/${meetingId}/minutes/cosign`, { passphrase, lang });
+  /** @returns {Promise<MinutesView>} */
+  async seal(/** @type {number} */ meetingId, /** @type {string} */ lang) {
+    return (await request("POST", `/api/meetings/${meetingId}/minutes/seal`, { lang })).minutes;
+  },
+  /**
+   * Hand the server a cosignature line made on this device (never a key or a passphrase).
+   * @returns {Promise<{already: boolean, cosignature: Record<string, any>, minutes: MinutesView}>}
+   */
+  async cosign(/** @type {number} */ meetingId, /** @type {string} */ line) {
+    return request("POST", `/api/meetings/${meetingId}/minutes/cosign`, { cosignature: line });
   },
   /** @param {number} meetingId @param {string} lang */
   htmlUrl(meetingId, lang) {

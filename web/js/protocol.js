@@ -71,6 +71,8 @@
  * @property {string | null} paired_at
  * @property {string} code_expires_at
  * @property {string} [code] only in the answer that creates it
+ * @property {string} [pair_url] the page that pairs the device opening it (with the code)
+ * @property {string} [qr] that page as a QR code (an SVG data: URI), with the code
  */
 
 /**
@@ -336,6 +338,8 @@ export class MeetingLink extends EventTarget {
     this.closed = false;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.resyncTimer = undefined;
     this.retryDelay = 1000;
     this.socket = this.createSocket();
   }
@@ -368,9 +372,19 @@ export class MeetingLink extends EventTarget {
     socket.io.on("reconnect_attempt", (/** @type {number} */ n) => {
       if (this.status.state !== "connected") this.setStatus(this.everJoined ? "reconnecting" : "connecting", n);
     });
-    socket.on("participant_joined", (/** @type {any} */ d) => this.fire("participant", { kind: "joined", participant: d.participant }));
-    socket.on("participant_updated", (/** @type {any} */ d) => this.fire("participant", { kind: "updated", participant: d.participant }));
-    socket.on("participant_left", (/** @type {any} */ d) => this.fire("participant", { kind: "left", participant: d.participant }));
+    // roster changes come merged, a few times a second: one message per room, not per change
+    socket.on("roster_changed", (/** @type {any} */ d) => {
+      for (const change of d.changes) this.fire("participant", { kind: change.kind, participant: change.participant });
+    });
+    // the server lost broadcasts (its Redis was unreachable): read the state again by
+    // re-joining, after a short random wait so every client does not ask at once
+    socket.on("resync", () => {
+      if (this.resyncTimer !== undefined) return;
+      this.resyncTimer = setTimeout(() => {
+        this.resyncTimer = undefined;
+        if (!this.closed && this.status.state === "connected") void this.onConnect();
+      }, Math.random() * 2000);
+    });
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));
     socket.on("meeting_state_changed", (/** @type {any} */ d) => this.fire("meeting_state", d.meeting));
     socket.on("server_shutting_down", (/** @type {any} */ d) => this.fire("shutting_down", d));

@@ -406,6 +406,9 @@ export function mountRoom(root, ctx, meetingId) {
       },
       raisedHands: () => new Set((proc.state?.speakers.queue ?? []).filter((e) => e.kind === "member" && e.member_id).map((e) => /** @type {string} */ (e.member_id))),
       floor: () => proc.state?.speakers.current?.member_id ?? null,
+      // the server decides (share_screen); the button follows the same rule
+      canShare: () => ["chair", "secretary"].includes(meeting?.my_role ?? "")
+        || (["member", "operator"].includes(meeting?.my_role ?? "") && proc.state?.speakers.current?.member_id === myId),
     });
     replaceChildren(mediaSlot, mediaArea.element);
     replaceChildren(barSlot, pa.parts.bar);

@@ -1,15 +1,17 @@
 // @ts-check
 /**
- * The trustee panel of the chair and the secretary: their key share for secret
- * ballots (made and kept in this browser), whether the other trustee's share is in,
- * and, when a secret poll closes, checking every ballot on the board and decrypting
- * the sums — with its progress and "waiting for the secretary's device".
+ * The trustee panel of the chair, the secretary and (once named) the deputy: their key
+ * for secret ballots (made and kept in this browser), the chair's choice of a deputy
+ * (then any 2 of the 3 decrypt, after a key generation the devices run by themselves),
+ * a passphrase-encrypted backup of the key and its restore, and, when a secret poll
+ * closes, checking every ballot on the board and decrypting the sums — with its
+ * progress and "waiting for the secretary's device".
  * @module trustee
  */
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
-import { TrusteeDevice } from "./e2e-client.js";
+import { MIN_PASSPHRASE, TrusteeDevice } from "./e2e-client.js";
 import { E2EError } from "./e2e.js";
 
 /** @param {unknown} err */
@@ -27,9 +29,10 @@ function trusteeError(err) {
 
 /**
  * @param {Procedure} proc
- * @param {{myId: string}} options
+ * @param {{myId: string, isChair?: boolean, officer?: boolean}} options a member's panel
+ *   shows only while they are the deputy trustee
  */
-export function createTrusteePanel(proc, { myId }) {
+export function createTrusteePanel(proc, { myId, isChair = false, officer = true }) {
   const device = new TrusteeDevice(proc.link, myId);
   const body = h("div", { class: "trustee-body" });
   const message = h("p", { class: "form-message", role: "alert" });
@@ -41,16 +44,81 @@ export function createTrusteePanel(proc, { myId }) {
   /** @type {Map<number, {done: number, total: number, state: "checking" | "sent" | "failed", error?: string}>} */
   const progress = new Map();
   let busy = false;
+  const deputySelect = /** @type {HTMLSelectElement} */ (h("select", { "data-field": "deputy", "aria-label": t("trustee.deputy.choose") }));
+  const passphrase = /** @type {HTMLInputElement} */ (h("input", { type: "password", "data-field": "backup-passphrase",
+    autocomplete: "new-password", minlength: String(MIN_PASSPHRASE), "aria-label": t("trustee.backup.passphrase") }));
+  const restoreFile = /** @type {HTMLInputElement} */ (h("input", { type: "file", accept: "application/json,.json",
+    "data-field": "restore-file", "aria-label": t("trustee.backup.file") }));
+  const backupMessage = h("p", { class: "form-message", role: "status" });
 
   async function refresh() {
     try {
       state = await device.state();
       keyStatus = await device.keyStatus(state);
       element.dataset.key = keyStatus;
+      element.dataset.dkg = state.dkg?.phase ?? "none";
+      if (keyStatus === "here" && await device.advance(state)) {
+        state = await device.state();
+        element.dataset.dkg = state.dkg?.phase ?? "none";
+      }
+    } catch (err) {
+      message.textContent = trusteeError(err);
+    }
+    render();
+  }
+
+  /** @param {string | null} memberId */
+  async function nameDeputy(memberId) {
+    message.textContent = "";
+    try {
+      await proc.link.emit("name_deputy_trustee", { member_id: memberId });
     } catch (err) {
       message.textContent = errorMessage(err, "trustee");
     }
-    render();
+    await refresh();
+  }
+
+  async function downloadBackup() {
+    backupMessage.textContent = "";
+    backupMessage.className = "form-message";
+    if (passphrase.value.length < MIN_PASSPHRASE) {
+      backupMessage.textContent = t("trustee.backup.short");
+      return;
+    }
+    try {
+      const backup = await device.backup(passphrase.value);
+      const url = URL.createObjectURL(new Blob([JSON.stringify(backup, null, 2)], { type: "application/json" }));
+      const a = /** @type {HTMLAnchorElement} */ (h("a", { href: url, download: `meetingd-trustee-${proc.link.meetingId}-${myId}.json` }));
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      passphrase.value = "";
+      backupMessage.textContent = t("trustee.backup.done");
+      backupMessage.className = "form-message success";
+    } catch (err) {
+      backupMessage.textContent = trusteeError(err);
+      backupMessage.className = "form-message error";
+    }
+  }
+
+  async function restoreBackup() {
+    backupMessage.textContent = "";
+    backupMessage.className = "form-message";
+    const file = restoreFile.files?.[0];
+    if (!file) return;
+    try {
+      await device.restore(await file.text(), passphrase.value);
+      passphrase.value = "";
+      restoreFile.value = "";
+      backupMessage.textContent = t("trustee.backup.restored");
+      backupMessage.className = "form-message success";
+      backupMessage.dataset.restored = "true";
+    } catch (err) {
+      backupMessage.textContent = trusteeError(err);
+      backupMessage.className = "form-message error";
+    }
+    await refresh();
   }
 
   async function createKey() {
@@ -107,15 +175,70 @@ export function createTrusteePanel(proc, { myId }) {
         tx(keyStatus === "unposted" ? "trustee.post_key" : "trustee.create_key")));
   }
 
+  /** The chair's choice of a deputy trustee. */
+  function deputyPart() {
+    const deputy = state?.trustees.find((x) => x.role === "deputy")?.trustee_id ?? null;
+    const nameOf = (/** @type {string} */ id) => proc.entry(id)?.full_name ?? id;
+    if (!isChair) {
+      return deputy ? h("p", { class: "hint", "data-deputy": deputy }, tx("trustee.deputy.current", { name: nameOf(deputy) })) : null;
+    }
+    const members = (proc.state?.attendance.members ?? []).filter((m) => m.role === "member" && m.voting);
+    const chosen = deputySelect.value;
+    replaceChildren(deputySelect, h("option", { value: "" }, tx("trustee.deputy.choose")),
+      members.map((m) => h("option", { value: m.member_id }, m.full_name)));
+    deputySelect.value = members.some((m) => m.member_id === chosen) ? chosen : "";
+    const failed = state?.dkg?.phase === "failed";
+    return h("div", { class: "trustee-deputy", "data-deputy": deputy ?? "" },
+      h("h3", {}, tx("trustee.deputy.title")),
+      h("p", { class: "hint" }, deputy ? tx("trustee.deputy.current", { name: nameOf(deputy) }) : tx("trustee.deputy.none")),
+      failed && deputy ? h("button", { type: "button", class: "btn", "data-action": "restart-dkg", onclick: () => nameDeputy(deputy) },
+        tx("trustee.deputy.restart")) : null,
+      h("div", { class: "form-row" }, deputySelect,
+        h("button", { type: "button", class: "btn", "data-action": "name-deputy",
+          onclick: () => { if (deputySelect.value) nameDeputy(deputySelect.value); } }, tx("trustee.deputy.name")),
+        deputy ? h("button", { type: "button", class: "btn btn-small", "data-action": "clear-deputy", onclick: () => nameDeputy(null) },
+          tx("trustee.deputy.clear")) : null));
+  }
+
+  /** Where the key generation is (with a deputy). */
+  function dkgLine() {
+    const d = state?.dkg;
+    if (!d) return null;
+    const done = d.phase === "keys" ? d.keys.map((k) => k.trustee_id)
+      : d.phase === "dealings" ? d.dealings.map((x) => x.dealer) : d.confirmed;
+    const who = d.phase === "failed" ? roleName(d.failed_by ?? "")
+      : d.trustees.filter((id) => !done.includes(id)).map(roleName).join(", ");
+    return h("p", { class: d.phase === "failed" ? "form-message error" : "hint", "data-dkg-phase": d.phase },
+      tx(`trustee.dkg.${d.phase}`, { who }));
+  }
+
+  function backupPart() {
+    if (keyStatus !== "here" && keyStatus !== "elsewhere" && keyStatus !== "unposted") return null;
+    return h("details", { class: "trustee-backup" },
+      h("summary", {}, tx("trustee.backup.title")),
+      h("label", {}, tx("trustee.backup.passphrase"), passphrase),
+      keyStatus === "elsewhere" ? null : h("button", { type: "button", class: "btn", "data-action": "backup", onclick: () => downloadBackup() },
+        tx("trustee.backup.download")),
+      h("label", {}, tx("trustee.backup.file"), restoreFile),
+      h("button", { type: "button", class: "btn", "data-action": "restore", onclick: () => restoreBackup() },
+        tx("trustee.backup.restore")),
+      backupMessage);
+  }
+
   function render() {
+    const mine = Boolean(state?.trustees.some((x) => x.trustee_id === myId));
+    element.hidden = !officer && !mine;
     const polls = (proc.state?.polls ?? []).filter((p) => p.e2e && p.state === "closed" && (p.e2e.waiting_for.length || progress.has(p.poll_id)));
     for (const p of waitingForMe()) if (!progress.has(p.poll_id) && keyStatus === "here") decrypt(p.poll_id);
     replaceChildren(body,
-      keyLine(),
-      state ? h("ul", { class: "trustee-list" }, state.trustees.map((x) => h("li", { "data-trustee": x.trustee_id, "data-posted": String(Boolean(x.key)) },
+      deputyPart(),
+      mine ? keyLine() : null,
+      dkgLine(),
+      state && !state.dkg ? h("ul", { class: "trustee-list" }, state.trustees.map((x) => h("li", { "data-trustee": x.trustee_id, "data-posted": String(Boolean(x.key)) },
         `${t(`trustee.role.${x.role}`)}: `, tx(x.key ? "trustee.posted" : "trustee.not_posted")))) : null,
-      state ? h("p", { class: "hint", "data-ready": String(Boolean(state.public_key)) },
+      state && !state.dkg ? h("p", { class: "hint", "data-ready": String(Boolean(state.public_key)) },
         tx(state.public_key ? "trustee.ready" : "trustee.not_ready")) : null,
+      mine ? backupPart() : null,
       polls.map((p) => {
         const mine = progress.get(p.poll_id);
         const e = /** @type {NonNullable<Poll["e2e"]>} */ (p.e2e);
@@ -126,11 +249,14 @@ export function createTrusteePanel(proc, { myId }) {
           mine?.state === "sent" ? h("p", { class: "form-message success" }, tx("trustee.decrypted")) : null,
           mine?.state === "failed" ? h("p", { class: "form-message error" }, mine.error ?? "",
             " ", h("button", { type: "button", class: "btn btn-small", onclick: () => { progress.delete(p.poll_id); decrypt(p.poll_id); } }, tx("trustee.retry"))) : null,
-          others.length ? h("p", { class: "hint", "data-waiting": others.join(",") }, tx("trustee.waiting_for", { who: others.map(roleName).join(", ") })) : null);
+          others.length && !e.threshold ? h("p", { class: "hint", "data-waiting": others.join(",") }, tx("trustee.waiting_for", { who: others.map(roleName).join(", ") })) : null,
+          others.length && e.threshold ? h("p", { class: "hint", "data-waiting": others.join(",") }, tx("trustee.waiting_for_any",
+            { n: e.threshold - e.decrypted_by.length, who: others.map(roleName).join(", ") })) : null);
       }));
   }
 
   proc.addEventListener("trustee_key_posted", () => { refresh(); });
+  proc.addEventListener("e2e_dkg_progress", () => { refresh(); });
   proc.addEventListener("board_published", () => render());
   proc.addEventListener("change", () => render());
   proc.link.addEventListener("joined", () => { refresh(); });

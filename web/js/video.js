@@ -12,6 +12,8 @@ import { MediaSession } from "./media.js";
 import { tx, t } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
+import { ApiError } from "./protocol.js";
+import { errorMessage } from "./errors.js";
 
 /** @typedef {import("./media.js").SendMode} SendMode */
 /** @typedef {import("./media.js").UplinkCap} UplinkCap */
@@ -149,6 +151,32 @@ export function createTile(memberId, name, mine = false) {
 
 /** @typedef {ReturnType<typeof createTile>} Tile */
 
+/**
+ * A shared screen, large: the video and whose screen it is (shown on the stage of the
+ * room and of the main-room display).
+ */
+export function createScreenTile() {
+  const video = /** @type {HTMLVideoElement} */ (h("video", { autoplay: true, playsinline: true, muted: true }));
+  video.muted = true;
+  const label = h("span", { class: "tile-name" });
+  const element = h("figure", { class: "tile tile-screen", "data-screen-of": "" },
+    h("div", { class: "tile-media" }, video),
+    h("figcaption", { class: "tile-caption" }, icon("screen"), label));
+  return {
+    element, video,
+    /**
+     * @param {string} memberId the sharer
+     * @param {string} caption
+     * @param {MediaStreamTrack | null} track
+     */
+    show(memberId, caption, track) {
+      element.dataset.screenOf = memberId;
+      if (label.textContent !== caption) label.textContent = caption;
+      attach(video, track);
+    },
+  };
+}
+
 /** An event's target is somewhere one types: no shortcuts there. */
 function isTyping(/** @type {EventTarget | null} */ target) {
   const el = /** @type {HTMLElement | null} */ (target);
@@ -167,11 +195,12 @@ function isTyping(/** @type {EventTarget | null} */ target) {
  *   hand: {can: () => boolean, raised: () => boolean, toggle: () => Promise<unknown>},
  *   raisedHands: () => Set<string>,
  *   floor: () => string | null,
+ *   canShare: () => boolean,
  * }} opts
  */
 export function createMediaArea(opts) {
   const prefs = loadPrefs();
-  const media = new MediaSession(opts.link, { send: prefs.send, cap: prefs.cap, profile: prefs.profile });
+  const media = new MediaSession(opts.link, { send: prefs.send, cap: prefs.cap, profile: prefs.profile, memberId: opts.myId });
   /** @type {Map<string, Tile>} */
   const tiles = new Map();
   /** @type {"stage" | "grid"} */
@@ -256,6 +285,41 @@ export function createMediaArea(opts) {
     handButton.disabled = true;
     opts.hand.toggle().catch(() => undefined).finally(() => { handButton.disabled = false; renderControls(); });
   });
+  // Screen sharing: the button shares (or stops our share); a line says who shares, with
+  // "Stop sharing" for the sharer and the chair.
+  const shareButton = control("toggle-share", "S", () => {
+    shareButton.disabled = true;
+    shareError.hidden = true;
+    const sharing = Boolean(media.screenPc);
+    (sharing ? media.stopScreenShare() : media.shareScreen())
+      .catch((/** @type {unknown} */ err) => {
+        // the browser's own "cancel" in its picker is no error to show
+        if (err instanceof DOMException && err.name === "NotAllowedError") return;
+        replaceChildren(shareError, err instanceof ApiError ? errorMessage(err, "media.share") : t("media.share.failed"));
+        shareError.hidden = false;
+      })
+      .finally(() => { shareButton.disabled = false; renderControls(); renderTiles(); });
+  });
+  const shareError = h("span", { class: "media-error", role: "alert", hidden: true });
+  const screenLine = h("p", { class: "screen-line", role: "status", "aria-live": "polite", hidden: true });
+  const screenTile = createScreenTile();
+  function renderScreenLine() {
+    const sharer = media.screenSharer;
+    screenLine.hidden = !sharer;
+    screenLine.dataset.sharer = sharer ?? "";
+    if (!sharer) {
+      replaceChildren(screenLine);
+      return;
+    }
+    const mine = sharer === opts.myId;
+    const text = mine ? t("media.share.you") : t("media.share.other", { name: opts.nameOf(sharer) });
+    const stop = mine || opts.isChair()
+      ? h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "stop-share",
+          onclick: () => (mine ? media.stopScreenShare() : media.stopSomeonesScreen()).catch(() => undefined) },
+        tx("media.share.stop"))
+      : null;
+    replaceChildren(screenLine, icon("screen"), h("span", { class: "screen-text" }, text), stop);
+  }
   const layoutButton = control("toggle-layout", "G", () => {
     layout = layout === "stage" ? "grid" : "stage";
     try {
@@ -277,7 +341,7 @@ export function createMediaArea(opts) {
   settingsButton.setAttribute("aria-expanded", "false");
   replaceChildren(settingsButton, icon("more"), h("span", { class: "ctl-label" }, tx("media.ctl.more")));
   const controlBar = h("div", { class: "control-bar", role: "toolbar", "aria-label": t("media.controls"), "data-i18n-aria-label": "media.controls" },
-    micButton, camButton, handButton, layoutButton, settingsButton);
+    micButton, camButton, handButton, shareButton, layoutButton, settingsButton);
   const note = h("p", { class: "media-note", hidden: true }, tx("media.main_room_note"));
 
   function renderControls() {
@@ -299,9 +363,17 @@ export function createMediaArea(opts) {
     handButton.setAttribute("aria-pressed", String(raised));
     replaceChildren(handButton, icon("hand"), h("span", { class: "ctl-label" }, tx(raised ? "media.ctl.lower_hand" : "media.ctl.raise_hand")));
     handButton.title = `${t(raised ? "media.ctl.lower_hand" : "media.ctl.raise_hand")} (H)`;
+    const sharing = Boolean(media.screenPc);
+    shareButton.hidden = media.display || !MediaSession.canShareScreen() || (!sharing && !opts.canShare());
+    shareButton.dataset.on = String(sharing);
+    shareButton.setAttribute("aria-pressed", String(sharing));
+    const shareKey = sharing ? "media.ctl.stop_share" : "media.ctl.share";
+    replaceChildren(shareButton, icon("screen", { off: sharing }), h("span", { class: "ctl-label" }, tx(shareKey)));
+    shareButton.title = `${t(shareKey)} (S)`;
     replaceChildren(layoutButton, icon(layout === "stage" ? "grid" : "stage"), h("span", { class: "ctl-label" }, tx(layout === "stage" ? "media.ctl.grid" : "media.ctl.stage")));
     layoutButton.title = `${t(layout === "stage" ? "media.ctl.grid" : "media.ctl.stage")} (G)`;
     element.dataset.layout = layout;
+    renderScreenLine();
   }
 
   /** @param {KeyboardEvent} event */
@@ -309,7 +381,7 @@ export function createMediaArea(opts) {
     if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
     const key = event.key.toLowerCase();
     /** @type {HTMLButtonElement | null} */
-    const target = key === "m" ? micButton : key === "v" ? camButton : key === "h" ? handButton : key === "g" ? layoutButton : null;
+    const target = key === "m" ? micButton : key === "v" ? camButton : key === "h" ? handButton : key === "g" ? layoutButton : key === "s" ? shareButton : null;
     if (!target || target.hidden || target.disabled) return;
     event.preventDefault();
     target.click();
@@ -319,8 +391,8 @@ export function createMediaArea(opts) {
   const stage = h("div", { class: "stage", "data-member-id": "" });
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
-    banner, stage, grid,
-    h("div", { class: "media-line" }, recIndicator, status, linkAlerts, sound, recButton),
+    banner, stage, grid, screenLine,
+    h("div", { class: "media-line" }, recIndicator, status, linkAlerts, sound, recButton, shareError),
     note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
@@ -433,7 +505,11 @@ export function createMediaArea(opts) {
     mine.setSpeaking(false);
     /** @type {HTMLElement[]} */
     const order = [];
-    const staged = layout === "stage" ? onStage(remote) : null;
+    // a shared screen takes the stage in either layout; the speaker joins the filmstrip
+    const sharer = media.screenSharer;
+    const screen = sharer === opts.myId ? media.screenStream?.getVideoTracks()[0] ?? null : media.screenTrack();
+    const showScreen = Boolean(sharer && screen && showVideo);
+    const staged = layout === "stage" && !showScreen ? onStage(remote) : null;
     for (const [memberId, item] of remote) {
       const tile = tileFor(memberId);
       tile.setName(opts.nameOf(memberId));
@@ -450,7 +526,11 @@ export function createMediaArea(opts) {
       if (memberId !== staged) order.push(tile.element);
     }
     if (media.send !== "none" || media.localStream) order.unshift(mine.element);
-    if (staged) {
+    if (showScreen && sharer) {
+      stage.dataset.memberId = "";
+      screenTile.show(sharer, sharer === opts.myId ? t("media.share.your_screen") : t("media.share.screen_of", { name: opts.nameOf(sharer) }), screen);
+      if (stage.firstChild !== screenTile.element) replaceChildren(stage, screenTile.element);
+    } else if (staged) {
       stage.dataset.memberId = staged;
       const big = tileFor(staged).element;
       if (stage.firstChild !== big) replaceChildren(stage, big);
@@ -461,7 +541,9 @@ export function createMediaArea(opts) {
       stage.dataset.memberId = "";
       replaceChildren(stage);
     }
-    stage.hidden = layout === "grid";
+    if (!showScreen) screenTile.show("", "", null);
+    stage.hidden = layout === "grid" && !showScreen;
+    element.dataset.screen = showScreen ? "on" : "off";
     // move nodes only when the order changes: re-attaching a playing video restarts it
     if (order.length !== grid.children.length || order.some((el, i) => grid.children[i] !== el)) replaceChildren(grid, order);
     grid.dataset.count = String(order.length);
@@ -481,6 +563,7 @@ export function createMediaArea(opts) {
     renderTiles();
   });
   media.addEventListener("spotlight", renderTiles);
+  media.addEventListener("screen", () => { renderControls(); renderTiles(); });
   media.addEventListener("speaker", renderTiles);
   media.addEventListener("quality", () => { renderTiles(); renderLinks(); });
   media.addEventListener("inbound", () => { renderBanner(); renderTiles(); });
