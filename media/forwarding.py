@@ -429,6 +429,8 @@ class PublishedTrack:
         self._seen[slot] = packet.seq
         self.frames += packet.frame_end  # received, muted or not: the stats count what arrived
         if self._muted and self.kind == "audio":
+            if packet.red and (self._high_seq is None or seq_newer(packet.seq, self._high_seq)):
+                self._high_seq = packet.seq  # nothing from a muted stretch is rebuilt later
             return False
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
