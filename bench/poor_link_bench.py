@@ -313,29 +313,30 @@ def main(args: argparse.Namespace) -> None:
                 targets.remove("janus")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            links: dict[str, BrowserLink] = {}
             try:
-                for name in targets:
+                for name in targets:  # both up front: each case runs them back to back
                     target = Meetingd() if name == "meetingd" else Janus(loop)
                     made.append(target)
-                    link = BrowserLink(
+                    links[name] = BrowserLink(
                         LinkProfile(rtt_ms=300), target.ports, server_host=target.host, relay_host=target.host
                     )
-                    try:
-                        for loss in cases:
-                            t0 = time.monotonic()
-                            found[(name, loss)] = r = run_case(browser, target, link, loss, args)
-                            label = CASES.get(loss, f"{loss} %")
-                            print(
-                                f"{name:9} {label:20} concealed {fmt(r, 'concealed'):16}"
-                                f" frozen {fmt(r, 'frozen'):14} longest stall {fmt(r, 'stall'):14}"
-                                f" ({time.monotonic() - t0:.0f} s)",
-                                flush=True,
-                            )
-                    finally:
-                        link.close()
-                    target.close()
-                    made.remove(target)
+                for loss in cases:
+                    for target in made:
+                        t0 = time.monotonic()
+                        found[(target.name, loss)] = r = run_case(
+                            browser, target, links[target.name], loss, args
+                        )
+                        label = CASES.get(loss, f"{loss} %")
+                        print(
+                            f"{target.name:9} {label:20} concealed {fmt(r, 'concealed'):16}"
+                            f" frozen {fmt(r, 'frozen'):14} longest stall {fmt(r, 'stall'):14}"
+                            f" ({time.monotonic() - t0:.0f} s)",
+                            flush=True,
+                        )
             finally:
+                for link in links.values():
+                    link.close()
                 browser.close()
     finally:
         for target in made:
