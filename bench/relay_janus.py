@@ -130,7 +130,9 @@ class JanusError(RuntimeError):
 class JanusRelay:
     """One Janus process with one VideoRoom; publishers and subscribers by handle."""
 
-    def __init__(self, port: int, *, rtp_ports: str = "40000-40999", room: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, port: int, *, rtp_ports: str = "40000-40999", room: dict[str, Any] | None = None
+    ) -> None:
         """``rtp_ports``: Janus's media port range; ``room``: extra VideoRoom create options."""
         self.port = port
         self.rtp_ports = rtp_ports

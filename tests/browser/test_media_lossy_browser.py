@@ -217,7 +217,9 @@ def test_a_cut_link_is_shown_within_two_seconds_and_cleared_after_it_comes_back(
                     "() => { const m = document.querySelector('.media-area').media;"
                     " return [m.stalled, m.inboundLast, performance.now(), m.inboundBusy, m.status.state]; }"
                 )
-                raise AssertionError(f"no banner 2.5 s after the cut: {state}, relay {link.stats()}") from None
+                raise AssertionError(
+                    f"no banner 2.5 s after the cut: {state}, relay {link.stats()}"
+                ) from None
             shown_after = time.monotonic() - cut_at
             expect(banner).to_contain_text("No sound or video from the meeting")
             # never "connected" over a dead link; the frozen speaker's tile says so
