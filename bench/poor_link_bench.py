@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import relay_janus  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from relay_bench import in_private_namespace  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP  # noqa: E402
@@ -260,7 +261,7 @@ def run_case(
         for page in (direct, remote):
             wait_until(
                 lambda p=page: p.evaluate(f"async () => ({STATS_JS})({target.pc})")["frames"] > 10,
-                40,
+                60,
                 f"{target.name} video",
             )
         time.sleep(args.settle)
@@ -324,9 +325,13 @@ def main(args: argparse.Namespace) -> None:
                 for loss in cases:
                     for target in made:
                         t0 = time.monotonic()
-                        found[(target.name, loss)] = r = run_case(
-                            browser, target, links[target.name], loss, args
-                        )
+                        try:
+                            found[(target.name, loss)] = r = run_case(
+                                browser, target, links[target.name], loss, args
+                            )
+                        except (RuntimeError, PlaywrightError) as exc:  # report it, go on
+                            print(f"{target.name:9} {CASES.get(loss, loss)}: failed: {exc}", flush=True)
+                            continue
                         label = CASES.get(loss, f"{loss} %")
                         print(
                             f"{target.name:9} {label:20} concealed {fmt(r, 'concealed'):16}"
