@@ -6,7 +6,9 @@ cosignature/v1 verifier key for the trust policy; ``meetingd cosign BUNDLE --key
 --name NAME`` first verifies the bundle (it must be closed and sealed; unpinned is fine),
 prints what it is about to sign, then cosigns the last checkpoint (C2SP
 tlog-cosignature, this machine's clock) and prints the signature line, or with
-``-o OUT`` writes the bundle with the line added. The passphrase comes from
+``-o OUT`` writes the bundle with the line added. The officer enrols the key file's
+verifier key on the server (minutes page, or ``POST /api/me/keys``) and may paste the
+printed line there (``POST .../minutes/cosign``), which stores it like a browser's. The passphrase comes from
 ``MEETINGD_COSIGN_PASSPHRASE`` or a prompt. Offline: no server, no database.
 """
 
@@ -51,6 +53,10 @@ def cmd_cosign(args: argparse.Namespace) -> int:
         vkey = Cosigner(args.name, key).verifier_key
         print(f"wrote {path}; verifier key {vkey.encode()}")
         print(f"fingerprint {vkey.fingerprint}")
+        print(
+            "enrol it on the server: paste the verifier key on your minutes page "
+            "('I use a key file'), or POST /api/me/keys with it"
+        )
         return 0
     if not args.bundle or not args.key:
         print("meetingd cosign: give BUNDLE and --key KEY (or --generate KEY)", file=sys.stderr)

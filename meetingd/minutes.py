@@ -143,6 +143,7 @@ class MinutesService:
         self._key_log = key_log
         self._prefix = cfg.minutes.origin_prefix.rstrip("/")
         self._locks: dict[int, asyncio.Lock] = {}
+        self._enrolling: dict[int, asyncio.Lock] = {}
 
     def _lock(self, meeting_id: int) -> asyncio.Lock:
         return self._locks.setdefault(meeting_id, asyncio.Lock())
@@ -219,7 +220,8 @@ class MinutesService:
         key = self.parse_verifier_key(member, verifier_key)
         raw = base64.b64encode(key.public_key).decode()
         now = self._clock()
-        async with self._db() as s, s.begin():
+        lock = self._enrolling.setdefault(member.id, asyncio.Lock())  # one active key at a time
+        async with lock, self._db() as s, s.begin():
             taken = await s.scalar(select(OfficerKey.member_pk).where(OfficerKey.public_key == raw).limit(1))
             if taken is not None and taken != member.id:
                 raise Conflict("this public key is enrolled for another member", field="verifier_key")

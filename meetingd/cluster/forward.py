@@ -25,9 +25,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from meeting.errors import InvalidState, MeetingError, error_body
+from signaling.fanout import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class Forwarder:
     def __init__(self, redis_url: str, node_id: str, *, timeout_s: float = 5.0) -> None:
         self.node_id = node_id
         self.timeout_s = timeout_s
-        self._redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2)
+        self._redis = redis_client(redis_url, socket_connect_timeout=2)  # waits, never "too many"
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._handler: Handler | None = None
         self._task: asyncio.Task[None] | None = None

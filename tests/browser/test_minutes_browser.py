@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -168,16 +169,26 @@ def test_officers_keys_are_made_in_their_browsers_and_the_bundle_verifies_with_t
     expect(chair.locator('.officer[data-member-id="C1-CHAIR"] .fingerprint')).to_be_visible()
     shoot_panel(chair, artifacts / "laptop-officer-key.png")
 
-    # the secretary makes one on a phone, without a backup
+    # the secretary once had a key the server held (what the v5 upgrade leaves of it): the
+    # page asks her to make one here; she does, on a phone, without a backup
+    with sqlite3.connect(server_dir / "data" / "meetingd.db") as con:
+        con.execute(
+            "INSERT INTO officer_keys (member_pk, public_key, origin, created_at, retired_at) "
+            "SELECT id, ?, 'server', '2025-01-01 00:00:00', '2026-01-01 00:00:00' FROM members "
+            "WHERE member_id = 'C1-SEC'",
+            (base64.b64encode(b"\x07" * 32).decode(),),
+        )
     sign_in(secretary, "C1-SEC", demo_password)
     open_minutes(secretary)
     spanel = secretary.locator(".officer-key")
     expect(spanel).to_have_attribute("data-key-state", "none")
+    expect(spanel.locator(".reenrol-notice")).to_contain_text("retired")
     shoot_panel(secretary, artifacts / "phone-officer-key-new.png")
     spanel.locator("#key-backup").uncheck()
     expect(spanel.locator("#backup-pass")).to_be_hidden()
     spanel.locator('[data-action="create-key"]').click()
     expect(spanel).to_have_attribute("data-key-state", "here")
+    expect(spanel.locator(".reenrol-notice")).to_have_count(0)
     sec_key = stored_key(secretary, "C1-SEC")
     assert sec_key["extractable"] is False and sec_key["type"] == "private"
     shoot_panel(secretary, artifacts / "phone-officer-key.png")
@@ -248,7 +259,7 @@ def test_officers_keys_are_made_in_their_browsers_and_the_bundle_verifies_with_t
     seed, vkey = open_backup(backup, BACKUP_PASS)
     assert vkey == first["verifier_key"]
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    assert base64.b64decode(vkey.split("+")[2])[1:] == public  # the documented format holds
+    assert base64.b64decode(vkey.split("+", 2)[2])[1:] == public  # the documented format holds
     assert sent and any(b"/api/me/keys" in r for r in sent) and any(b"/minutes/cosign" in r for r in sent)
     secrets = [
         BACKUP_PASS.encode(),

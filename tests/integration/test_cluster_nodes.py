@@ -5,7 +5,9 @@ for a meeting arriving at the node that does not own it are forwarded to the own
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,22 +21,36 @@ from .conftest import Member, Server, start_server, wait_for
 from .procedure_helpers import MOTION, ballot_id, seen
 
 
+@asynccontextmanager
+async def cluster_nodes(
+    tmp_path: Path, database_url: str, redis_url: str, **sections: dict[str, Any]
+) -> AsyncIterator[list[Server]]:
+    """Two in-process nodes, ``node-a`` and ``node-b``, on one database and one Redis.
+
+    One data_dir: the nodes share the server secret and the minutes key (deploy.md)."""
+    nodes, runners = [], []
+    try:
+        for name in ("node-a", "node-b"):
+            srv, runner = await start_server(
+                tmp_path,
+                database={"url": database_url},
+                cluster={"redis_url": redis_url, "node_id": name},
+                **sections,
+            )
+            nodes.append(srv)
+            runners.append(runner)
+        yield nodes
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
 @pytest.fixture
 async def two_nodes(
     tmp_path: Path, postgres_cluster: PostgresCluster, redis_server: RedisServer
 ) -> AsyncIterator[list[Server]]:
-    url = postgres_cluster.create_database()
-    nodes, runners = [], []
-    for name in ("node-a", "node-b"):
-        # one data_dir: the nodes share the server secret and the minutes key (deploy.md)
-        srv, runner = await start_server(
-            tmp_path, database={"url": url}, cluster={"redis_url": redis_server.url, "node_id": name}
-        )
-        nodes.append(srv)
-        runners.append(runner)
-    yield nodes
-    for runner in runners:
-        await runner.cleanup()
+    async with cluster_nodes(tmp_path, postgres_cluster.create_database(), redis_server.url) as nodes:
+        yield nodes
 
 
 async def _member(node: Server, member_id: str, opened: list[Member]) -> Member:

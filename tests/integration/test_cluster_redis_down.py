@@ -14,9 +14,9 @@ import pytest
 from tests.support.postgres import PostgresCluster
 from tests.support.redis_server import RedisServer, find_redis
 
-from .conftest import Member, Server, start_server
+from .conftest import Member, Server
 from .procedure_helpers import MOTION, ballot_id, seen
-from .test_cluster_nodes import _member
+from .test_cluster_nodes import _member, cluster_nodes
 
 
 @pytest.fixture
@@ -32,17 +32,8 @@ def own_redis() -> Iterator[RedisServer]:
 async def nodes(
     tmp_path: Path, postgres_cluster: PostgresCluster, own_redis: RedisServer
 ) -> AsyncIterator[list[Server]]:
-    url = postgres_cluster.create_database()
-    made, runners = [], []
-    for name in ("node-a", "node-b"):
-        srv, runner = await start_server(
-            tmp_path, database={"url": url}, cluster={"redis_url": own_redis.url, "node_id": name}
-        )
-        made.append(srv)
-        runners.append(runner)
-    yield made
-    for runner in runners:
-        await runner.cleanup()
+    async with cluster_nodes(tmp_path, postgres_cluster.create_database(), own_redis.url) as made:
+        yield made
 
 
 async def health(node: Server) -> tuple[int, dict[str, object]]:

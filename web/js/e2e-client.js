@@ -6,6 +6,7 @@
  * @module e2e-client
  */
 import * as e2e from "./e2e.js";
+import { keyValueStore } from "./idb.js";
 
 /** @typedef {import("./protocol.js").MeetingLink} MeetingLink */
 /**
@@ -40,48 +41,19 @@ import * as e2e from "./e2e.js";
  */
 /** @typedef {{secret: string, public_share: string}} StoredShare */
 
-const DB = "meetingd-e2e";
-const STORE = "shares";
-
-/** @returns {Promise<IDBDatabase>} */
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-/**
- * @param {"readonly" | "readwrite"} mode
- * @param {(s: IDBObjectStore) => IDBRequest} fn
- * @returns {Promise<any>}
- */
-async function withStore(mode, fn) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const req = fn(db.transaction(STORE, mode).objectStore(STORE));
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const shares = keyValueStore("meetingd-e2e", "shares");
 
 /** @param {number} meetingId @param {string} memberId */
 const shareKey = (meetingId, memberId) => `${meetingId}/${memberId}`;
 
 /** @param {number} meetingId @param {string} memberId @returns {Promise<StoredShare | null>} */
 export async function loadShare(meetingId, memberId) {
-  return (await withStore("readonly", (s) => s.get(shareKey(meetingId, memberId)))) ?? null;
+  return (await shares.get(shareKey(meetingId, memberId))) ?? null;
 }
 
 /** @param {number} meetingId @param {string} memberId @param {StoredShare} share */
 export async function saveShare(meetingId, memberId, share) {
-  await withStore("readwrite", (s) => s.put(share, shareKey(meetingId, memberId)));
+  await shares.put(shareKey(meetingId, memberId), share);
 }
 
 /** @param {number} meetingId @param {string} memberId @param {number} round */
@@ -90,12 +62,12 @@ const dkgKey = (meetingId, memberId, round) => `${meetingId}/${memberId}/dkg/${r
 /** A threshold trustee's encryption secret e_j for a round (docs/e2e-ballots.md §3b).
  * @param {number} meetingId @param {string} memberId @param {number} round @returns {Promise<StoredShare | null>} */
 export async function loadDkgSecret(meetingId, memberId, round) {
-  return (await withStore("readonly", (s) => s.get(dkgKey(meetingId, memberId, round)))) ?? null;
+  return (await shares.get(dkgKey(meetingId, memberId, round))) ?? null;
 }
 
 /** @param {number} meetingId @param {string} memberId @param {number} round @param {StoredShare} share */
 export async function saveDkgSecret(meetingId, memberId, round, share) {
-  await withStore("readwrite", (s) => s.put(share, dkgKey(meetingId, memberId, round)));
+  await shares.put(dkgKey(meetingId, memberId, round), share);
 }
 
 // -- the passphrase-encrypted backup file (docs/e2e-ballots.md §3c) ---------------------------

@@ -17,6 +17,7 @@
  * @module officer-key
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { keyValueStore } from "./idb.js";
 
 export const BACKUP_FORMAT = "meetingd-officer-key-backup/v1";
 export const PBKDF2_ITERATIONS = 600_000;
@@ -24,8 +25,6 @@ export const MIN_PASSPHRASE = 10;
 const SIG_COSIGNATURE_V1 = 0x04;
 // PKCS#8 PrivateKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the 32-byte seed.
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
-const DB = "meetingd-officer-keys";
-const STORE = "keys";
 
 /**
  * @typedef {object} StoredKey what IndexedDB holds, under the key's name
@@ -104,47 +103,21 @@ export async function fingerprint(pub) {
 
 // -- storage ---------------------------------------------------------------------------
 
-/** @returns {Promise<IDBDatabase>} */
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-/**
- * @param {"readonly" | "readwrite"} mode
- * @param {(s: IDBObjectStore) => IDBRequest} fn
- * @returns {Promise<any>}
- */
-async function withStore(mode, fn) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const req = fn(db.transaction(STORE, mode).objectStore(STORE));
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const store = keyValueStore("meetingd-officer-keys", "keys");
 
 /** @param {string} name @returns {Promise<StoredKey | null>} */
 export async function loadKey(name) {
-  return (await withStore("readonly", (s) => s.get(name))) ?? null;
+  return (await store.get(name)) ?? null;
 }
 
 /** @param {StoredKey} key */
 async function saveKey(key) {
-  await withStore("readwrite", (s) => s.put(key, key.name));
+  await store.put(key.name, key);
 }
 
 /** @param {string} name */
 export async function forgetKey(name) {
-  await withStore("readwrite", (s) => s.delete(name));
+  await store.delete(name);
 }
 
 // -- making keys -----------------------------------------------------------------------
