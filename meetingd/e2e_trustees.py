@@ -151,19 +151,23 @@ class E2ETrustees:
         return {"dkg": self.view(live)}
 
     async def post_step(self, live: Live, caller: Person, p: PostDkgStep) -> dict[str, Any]:
-        r = self.current(live)
-        if r is None or r.round != p.round:
-            raise InvalidState("this is not the current key generation round", code="dkg_round_unknown")
-        probe = r.copy()
-        try:
-            fields = apply_step(probe, caller.member_id, p.step, p.data)
-        except MeetingError as exc:
-            await self._refused(live, r, caller, p.step, exc)
-            raise
         mid = live.meeting_id
+        refused: list[tuple[DkgRound, MeetingError]] = []
+        done: list[DkgRound] = []
 
         async def work(tx: JournalTx) -> None:
             await require_open(tx, mid)
+            # under the meeting's journal lock: steps posted at once by several devices
+            # each apply to the round as the one before left it
+            r = self.current(live)
+            if r is None or r.round != p.round:
+                raise InvalidState("this is not the current key generation round", code="dkg_round_unknown")
+            probe = r.copy()
+            try:
+                fields = apply_step(probe, caller.member_id, p.step, p.data)
+            except MeetingError as exc:
+                refused.append((r, exc))
+                raise
             tx.session.add(
                 E2EDkgStepRow(
                     meeting_id=mid,
@@ -179,11 +183,20 @@ class E2ETrustees:
                 tx.record("e2e_dkg_complete", **probe.complete())
             self.rounds[mid] = probe
             self.history.setdefault(mid, {})[probe.round] = probe
+            done.append(probe)
 
-        await self.proc.transaction(live, work)
-        logger.info("meeting=%s dkg round=%s step=%s trustee=%s", mid, r.round, p.step, caller.member_id)
+        try:
+            await self.proc.transaction(live, work)
+        except MeetingError:
+            for r, exc in refused:
+                await self._refused(live, r, caller, p.step, exc)
+            raise
+        probe = done[0]
+        logger.info("meeting=%s dkg round=%s step=%s trustee=%s", mid, probe.round, p.step, caller.member_id)
         if probe.failed_by is not None:
-            logger.warning("meeting=%s dkg round=%s failed: bad share from %s", mid, r.round, probe.failed_by)
+            logger.warning(
+                "meeting=%s dkg round=%s failed: bad share from %s", mid, probe.round, probe.failed_by
+            )
         await self._progress(live)
         return {"dkg": self.view(live)}
 

@@ -11,12 +11,17 @@ replaces only the *delivery* on each node, local or remote, with the same fast p
 a cluster never silently degrades to per-recipient emits. Emits the fast path cannot
 carry (callbacks, binary attachments, no room) go through python-socketio unchanged.
 
-When Redis is unreachable a broadcast that cannot be published is still delivered to this
-node's own connections (python-socketio would drop it: local delivery normally comes back
-through Redis), and the gap is remembered. Once the node reaches Redis again (its listener
-subscribed anew, or a publish went through) ``on_back`` is called once for that gap: the
-namespace then tells every client on every node to resynchronise (``resync``), since each
-may have missed broadcasts the other nodes could not publish.
+python-socketio delivers a broadcast to this node's own connections before publishing it
+(and skips its own messages coming back), so with Redis unreachable a node's own members
+still get its broadcasts; what is lost is what the nodes could not publish to each other.
+The gap is remembered: once the node reaches Redis again (its listener subscribed anew,
+or a publish went through) ``on_back`` is called once for that gap, and the namespace
+tells every client on every node to resynchronise (``resync``).
+
+The publisher and the listener have clients of their own: the publisher's has a read
+timeout (a black-holed Redis must not hang every broadcast), the listener's has none (it
+waits for messages indefinitely, Redis's health checks keep it honest). A client replaced
+after an error is closed, so a long outage does not pile up connection pools.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlparse
 
 import engineio
 import redis.asyncio as aioredis
@@ -53,6 +57,8 @@ def redis_client(url: str, **options: Any) -> aioredis.Redis:
 # The listener's reconnect backoff stops growing here (python-socketio's goes to 60 s):
 # clients are resynchronised only once the node listens again.
 MAX_LISTEN_RETRY_S = 4.0
+# A publish waits at most this long for Redis to answer (then python-socketio retries once).
+PUBLISH_TIMEOUT_S = 2.0
 
 
 async def write_to_room(
@@ -86,9 +92,12 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
     (for metrics and for the test that proves the fast path is taken on every node).
     """
 
+    redis: Any  # the publisher's client (python-socketio's attribute)
+    pubsub: Any  # the listener's subscription
+
     def __init__(self, url: str, channel: str = "meetingd-socketio", **kwargs: Any) -> None:
         # Connect attempts give up quickly when Redis is down (the node keeps serving its
-        # own meetings); no read timeout, the subscriber waits for messages indefinitely.
+        # own meetings); read timeouts are set per client (_client).
         options = {"socket_connect_timeout": 5, "health_check_interval": 10}
         super().__init__(
             url,
@@ -97,11 +106,11 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
             redis_options=options | kwargs.pop("redis_options", {}),
             **kwargs,
         )
-        self._clients: list[tuple[Any, Any]] = []
+        self._listener_client: aioredis.Redis | None = None
+        self._retired: set[asyncio.Task[None]] = set()
         self.published = 0
         self.fast_deliveries = 0
         self.slow_deliveries = 0
-        self.local_fallbacks = 0  # broadcasts delivered here only, Redis being unreachable
         self.gaps = 0  # times Redis was lost and found again
         self._in_gap = False
         self._listening = False
@@ -127,13 +136,8 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
 
     async def _publish(self, data: Any) -> Any:
         result = await super()._publish(data)  # python-socketio: None once it gave up
-        if result is None:
+        if result is None:  # the other nodes missed it: they resync once this node is back
             self._lost("publish failed")
-            if isinstance(data, dict) and data.get("method") == "emit":
-                # not published: this node's own members still get it, as if it came back
-                # through Redis (the other nodes' clients resync once Redis is back)
-                self.local_fallbacks += 1
-                await self._handle_emit(data)
         elif self._in_gap and self._listening:
             self._found()
         return result
@@ -156,7 +160,7 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
         retry = 1.0
         while True:
             try:
-                self._redis_connect()
+                self._connect_listener()
                 await self.pubsub.subscribe(self.channel)
                 self._listening, retry = True, 1.0
                 if self._in_gap:
@@ -172,16 +176,29 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, MAX_LISTEN_RETRY_S)
 
+    def _client(self, *, read_timeout: float | None) -> aioredis.Redis:
+        return redis_client(self.redis_url, **self.redis_options, socket_timeout=read_timeout)
+
     def _redis_connect(self) -> None:
-        # The publisher and the listener each (re)connect after an error, replacing the
-        # client the other may still use: keep every one made, to close them all.
-        if urlparse(self.redis_url).scheme.endswith("+sentinel"):
-            super()._redis_connect()  # python-socketio's own Sentinel set-up
-        else:
-            self.redis = redis_client(self.redis_url, **self.redis_options)
-            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            self.connected = True
-        self._clients.append((self.redis, self.pubsub))
+        """The publisher's client (python-socketio calls this from _publish after an error)."""
+        self._retire(self.redis)
+        self.redis = self._client(read_timeout=PUBLISH_TIMEOUT_S)
+        self.connected = True
+
+    def _connect_listener(self) -> None:
+        if self.pubsub is not None:
+            self._retire(self.pubsub)
+        self._retire(self._listener_client)
+        self._listener_client = self._client(read_timeout=None)
+        self.pubsub = self._listener_client.pubsub(ignore_subscribe_messages=True)
+
+    def _retire(self, client: Any) -> None:
+        """Close a replaced client (a Redis client or a pubsub) in the background."""
+        if client is None:
+            return
+        task = asyncio.ensure_future(client.aclose())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
         """Stop listening and close every Redis connection made (server shutdown)."""
@@ -189,10 +206,11 @@ class RedisFanout(AsyncRedisManager):  # type: ignore[misc]  # python-socketio h
         if thread is not None:
             thread.cancel()
             await asyncio.gather(thread, return_exceptions=True)
-        for redis, pubsub in self._clients:
-            await pubsub.aclose()
-            await redis.aclose()
-        self._clients.clear()
+        for client in (self.pubsub, self._listener_client, self.redis):
+            self._retire(client)
+        self.pubsub = self._listener_client = self.redis = None
+        if self._retired:
+            await asyncio.gather(*list(self._retired), return_exceptions=True)
         self.connected = False
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:

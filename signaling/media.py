@@ -67,6 +67,8 @@ class MediaRouter(Protocol):
 
     async def media_closed(self, meeting_id: int, sid: str, reason: str) -> None: ...
 
+    def owns_now(self, meeting_id: int) -> bool: ...
+
 
 @dataclass
 class _RemoteCaller:
@@ -249,11 +251,14 @@ class MediaSignaling:
         self._commands[command.name] = (command, handler)
 
         async def run(call: Call, payload: P) -> dict[str, Any]:
-            if self.router is not None:
+            if self.router is not None and not self._runs_here(call.meeting_id):
+                # noted before the wait: a request that times out may still have opened a
+                # session at the owner, and this connection's close must then reach it
+                self._forwarded[call.sid] = call.meeting_id
                 reply = await self.router.route_media(command.name, call.meeting_id, forwardable(call))
                 if reply is not None:
-                    self._forwarded[call.sid] = call.meeting_id
                     return reply
+                self._forwarded.pop(call.sid, None)  # this node became the owner meanwhile
             return await handler(call, payload)
 
         self.ns.handle(command, run)
@@ -285,6 +290,21 @@ class MediaSignaling:
         conn = self._remote_conns.pop(sid, None)
         if conn is not None:
             await self._connection_closed(sid, conn, meeting_id, reason)
+
+    async def drop_meeting(self, meeting_id: int) -> None:
+        """This node no longer owns the meeting (its lease was lost): end its media here and
+        tell each client, which opens its media again, now at the new owner."""
+        for (m, pid), session in list(self._sessions.items()):
+            if m != meeting_id:
+                continue
+            if not session.screen:
+                self._emit_to(session.sid, "media_closed", {"reason": "owner_changed"})
+            await self._end_session(meeting_id, pid, "owner_changed")
+        for sid in [sid for sid, c in self._remote_conns.items() if c.meeting_id == meeting_id]:
+            self._remote_conns.pop(sid, None)
+
+    def _runs_here(self, meeting_id: int) -> bool:
+        return meeting_id in self.sfus and self.router is not None and self.router.owns_now(meeting_id)
 
     def _connection(self, sid: str) -> Connection | None:
         return self.ns.connection(sid) or self._remote_conns.get(sid)
@@ -626,7 +646,10 @@ class MediaSignaling:
         if member_id is not None:
             roster = self.ns.roster(meeting_id)
             seat = roster.seat(member_id) if roster else None
-            if seat is None or seat.state == ConnState.LEFT:
+            here = seat is not None and seat.state != ConnState.LEFT
+            # on a cluster the roster here holds this node's members only; a member on
+            # another node whose media runs here is in the meeting too
+            if not here and (meeting_id, member_id) not in self._sessions:
                 raise NotFound(f"{member_id} is not in the meeting", field="member_id")
         self._spotlight[meeting_id] = member_id
         self._emit(meeting_id, "spotlight_changed", {"member_id": member_id})

@@ -143,6 +143,8 @@ class MeetingNamespace:
         self._bucket = bucket_factory
         self._conns: dict[str, Connection] = {}
         self._roster_pending: dict[int, RosterDeltas] = {}
+        self._roster_timers: dict[int, asyncio.TimerHandle] = {}
+        self._roster_locks: dict[int, asyncio.Lock] = {}
         self.roster_tick_s = ROSTER_TICK_S
         if isinstance(sio.manager, fanout.RedisFanout):
             sio.manager.on_back = self.resync_everyone
@@ -216,7 +218,7 @@ class MeetingNamespace:
                 raise NotAuthorised(f"a paired display only watches: '{command.name}' is not allowed")
             if command.access.joined and conn.meeting_id is None:
                 raise InvalidState(f"'{command.name}' before 'join_display'", hint="join_display first")
-            return Call(sid, conn, None)
+            return Call(sid, conn, None, data)  # data: what a cluster node forwards to the owner
         if not command.access.joined:
             return Call(sid, conn, None, data)
         seat = None
@@ -274,17 +276,23 @@ class MeetingNamespace:
         pending = self._roster_pending.get(meeting_id)
         if pending is None:
             pending = self._roster_pending[meeting_id] = RosterDeltas()
-            asyncio.get_running_loop().call_later(
+            self._roster_timers[meeting_id] = asyncio.get_running_loop().call_later(
                 self.roster_tick_s, lambda: self._spawn(self.flush_roster(meeting_id))
             )
         pending.add(ev)
 
     async def flush_roster(self, meeting_id: int) -> None:
         """Send a meeting's pending roster changes now (the timer does it; so may a caller
-        that must not let them trail another broadcast)."""
-        pending = self._roster_pending.pop(meeting_id, None)
-        if pending:
-            await self.emit_to_meeting(meeting_id, "roster_changed", {"changes": pending.drain()})
+        that must not let them trail another broadcast). One flush at a time per meeting,
+        so the nodes receive a member's changes in order."""
+        timer = self._roster_timers.pop(meeting_id, None)
+        if timer is not None:
+            timer.cancel()
+        lock = self._roster_locks.setdefault(meeting_id, asyncio.Lock())
+        async with lock:
+            pending = self._roster_pending.pop(meeting_id, None)
+            if pending:
+                await self.emit_to_meeting(meeting_id, "roster_changed", {"changes": pending.drain()})
 
     async def resync_everyone(self) -> None:
         """Redis was unreachable and is back: every client, on every node, may have missed
@@ -535,6 +543,10 @@ class MeetingNamespace:
         for timer in self._expiry.values():
             timer.cancel()
         self._expiry.clear()
+        for timer in self._roster_timers.values():  # nobody is left to tell
+            timer.cancel()
+        self._roster_timers.clear()
+        self._roster_pending.clear()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.sio.shutdown()

@@ -51,6 +51,7 @@ class ClusterNode:
         self._check = check_seconds
         self._restore: Restore | None = None
         self._forget: Forget | None = None
+        self._also_forget: list[Forget] = []  # media and routing (routing.RoutedProcedure)
         self._task: asyncio.Task[None] | None = None
         self.adopted = 0  # meetings taken over from a node that went away (metrics)
 
@@ -77,10 +78,16 @@ class ClusterNode:
             )
         return InvalidState(f"meeting {meeting_id} is served by node {owner}", code="not_owner", owner=owner)
 
+    def on_lost(self, forget: Forget) -> None:
+        """Also call ``forget(meeting_id)`` for each meeting whose lease this node lost."""
+        self._also_forget.append(forget)
+
     async def lost(self, meetings: set[int]) -> None:
         for meeting_id in sorted(meetings):
             if self._forget is not None:
                 self._forget(meeting_id)
+            for forget in self._also_forget:
+                forget(meeting_id)
 
     async def adopt_orphans(self) -> list[int]:
         """Lease and restore every open meeting that has no owner. Returns those adopted."""

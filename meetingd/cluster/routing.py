@@ -25,6 +25,8 @@ from .node import ClusterNode
 logger = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
+# A member seen on two nodes (two devices) is shown in the more present state.
+PRESENCE = {"online": 2, "reconnecting": 1, "left": 0}
 
 
 class RoutedSignaling(SignalingBackend):
@@ -79,11 +81,23 @@ class RoutedProcedure:
         self._seats: dict[int, dict[str, dict[str, Any]]] = {}
         self.roster_of: Callable[[int], Roster | None] = lambda _meeting_id: None
         node.serve_with(self.serve)
+        node.on_lost(self.forget)
 
     def use_media(self, media: MediaSignaling) -> None:
         """Media commands for a meeting another node owns run at that node's SFU too."""
         self.media = media
         media.router = self
+
+    def forget(self, meeting_id: int) -> None:
+        """The lease was lost: what this node knew as the meeting's owner is stale."""
+        self._seats.pop(meeting_id, None)
+        self._owners.pop(meeting_id, None)
+        if self.media is not None:
+            self.media._spawn(self.media.drop_meeting(meeting_id))
+
+    def owns_now(self, meeting_id: int) -> bool:
+        """This node holds the meeting's lease (no lookup)."""
+        return self.node.leases.holds(meeting_id)
 
     async def route_media(self, name: str, meeting_id: int, call: dict[str, Any]) -> dict[str, Any] | None:
         return await self._forward(meeting_id, "media", {"name": name, "call": call})
@@ -151,7 +165,11 @@ class RoutedProcedure:
             logger.warning("meeting=%s join ack lists this node's roster only: %s", meeting_id, exc.code)
             return {}
         seats = list(self._seats.get(meeting_id, {}).values()) if reply is None else list(reply["seats"])
-        merged = {str(seat["member_id"]): seat for seat in seats} | here
+        merged = {str(seat["member_id"]): seat for seat in seats}
+        for member_id, seat in here.items():  # first-hand, unless the member is more present elsewhere
+            other = merged.get(member_id)
+            if other is None or PRESENCE[seat["state"]] >= PRESENCE[other["state"]]:
+                merged[member_id] = seat
         ordered = sorted(merged.values(), key=lambda s: (s["state"] == "left", s["full_name"]))
         return {"roster": ordered}
 

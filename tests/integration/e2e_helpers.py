@@ -3,6 +3,7 @@ browser does the same in web/js/e2e.js; tests/browser checks they agree)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -118,15 +119,12 @@ class DkgTrustee:
 
 
 async def run_key_generation(trustees: list[DkgTrustee]) -> dict[str, Any]:
-    for t in trustees:
-        assert (await t.post_key())["ok"]
-    for t in trustees:
-        assert (await t.deal())["ok"]
-    ack: dict[str, Any] = {}
-    for t in trustees:
-        ack = await t.confirm()
-        assert ack["ok"], ack
-    return ack
+    """Each step posted by every device at once (as their browsers do on one broadcast)."""
+    for step in (DkgTrustee.post_key, DkgTrustee.deal, DkgTrustee.confirm):
+        acks = await asyncio.gather(*(step(t) for t in trustees))
+        assert all(a["ok"] for a in acks), acks
+    state: dict[str, Any] = await trustees[0].member.emit("get_e2e", {})
+    return state
 
 
 __all__ = ["DkgTrustee", "Trustee", "encrypt", "group", "marks_for", "poll_context", "run_key_generation"]

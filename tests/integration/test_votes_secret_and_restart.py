@@ -16,7 +16,7 @@ from voting.e2e import ballot as eb
 from voting.e2e import group
 
 from .conftest import Member, start_server, wait_for
-from .e2e_helpers import Trustee, marks_for, poll_context
+from .e2e_helpers import DkgTrustee, Trustee, marks_for, poll_context
 from .procedure_helpers import MOTION, ballot_id, open_poll, quorate_meeting, seen
 
 SECRET = {**MOTION, "kind": "secret", "allow_change": True}
@@ -241,6 +241,72 @@ async def test_an_encrypted_poll_survives_restarts_during_the_vote_and_the_decry
         ack = await trustees[1].decrypt(poll_id)
         assert ack["ok"] and ack["result"]["tally"]["counts"] == [1, 0, 1], ack
         await wait_for(lambda: bool(a.seen("poll_result")))
+    finally:
+        for m in people:
+            await m.close()
+        await runner.cleanup()
+
+
+async def test_threshold_key_generation_and_tally_survive_restarts(tmp_path) -> None:
+    srv, runner = await start_server(tmp_path)
+    people: list[Member] = []
+
+    async def enter(*ids: str) -> list[Member]:
+        out = []
+        for mid in ids:
+            m = await _sign_in(srv.url, mid, srv)
+            people.append(m)
+            assert (await m.join())["ok"]
+            out.append(m)
+        return out
+
+    async def restart() -> None:
+        nonlocal srv, runner
+        for m in people:
+            await m.close()
+        people.clear()
+        await runner.cleanup()
+        srv, runner = await start_server(tmp_path)
+
+    try:
+        chair, sec = await enter("C1-CHAIR", "C1-SEC")
+        assert (await chair.call("POST", "/api/meetings/1/open"))[0] == 200
+        await chair.join()
+        voters = await enter(*[f"C1-00{i}" for i in range(1, 7)])
+        assert (await chair.emit("name_deputy_trustee", {"member_id": "C1-001"}))["ok"]
+        trustees = [DkgTrustee(chair), DkgTrustee(sec), DkgTrustee(voters[0])]
+        for t in trustees:
+            assert (await t.post_key())["ok"]
+        await restart()  # between the keys and the dealings
+        chair, sec, deputy, b, c, *_rest = await enter(
+            "C1-CHAIR", "C1-SEC", *[f"C1-00{i}" for i in range(1, 7)]
+        )
+        for t, m in zip(trustees, (chair, sec, deputy), strict=True):
+            t.member = m
+        for t in trustees:
+            assert (await t.deal())["ok"]
+        for t in trustees:
+            assert (await t.confirm())["ok"]
+        poll_id = await open_poll(chair, SECRET)
+        ctx = await poll_context(b, poll_id)
+        for m, option in ((b, 0), (c, 2), (deputy, 0)):
+            ballot = eb.encrypt_ballot(ctx, marks_for(option))[0].to_dict()
+            assert (
+                await m.emit(
+                    "cast_encrypted_ballot", {"poll_id": poll_id, "ballot_id": ballot_id(), "ballot": ballot}
+                )
+            )["ok"]
+        await chair.emit("close_poll", {"poll_id": poll_id})
+        assert (await trustees[1].decrypt(poll_id))["ok"]
+
+        await restart()  # one of the two partial decryptions is in
+        chair, deputy = await enter("C1-CHAIR", "C1-001")
+        state = await chair.emit("get_e2e", {"poll_id": poll_id})
+        assert state["poll"]["threshold"] == 2 and state["poll"]["waiting_for"] == ["C1-001", "C1-CHAIR"]
+        assert state["dkg"]["phase"] == "complete" and state["poll_dkg"]["round"] == 1
+        trustees[2].member = deputy
+        ack = await trustees[2].decrypt(poll_id)
+        assert ack["ok"] and ack["result"]["e2e"]["counts"] == [2, 0, 1], ack
     finally:
         for m in people:
             await m.close()

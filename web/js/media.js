@@ -873,6 +873,13 @@ export class MediaSession extends EventTarget {
         this.fire("quality", data.participants);
         break;
       case "media_closed":
+        if (data && data.reason === "owner_changed") {
+          // the meeting moved to another server node: open the media again, there
+          this.generation += 1;
+          this.closePeers();
+          this.scheduleRecovery(0);
+          break;
+        }
         // another device (or tab) of ours took the media over, with the member's yes
         this.generation += 1;
         clearTimeout(this.recoveryTimer);

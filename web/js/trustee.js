@@ -212,17 +212,22 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
       tx(`trustee.dkg.${d.phase}`, { who }));
   }
 
+  // kept across renders, so an open backup section and its inputs survive updates
+  const backupButton = h("button", { type: "button", class: "btn", "data-action": "backup", onclick: () => downloadBackup() },
+    tx("trustee.backup.download"));
+  const backupDetails = h("details", { class: "trustee-backup" },
+    h("summary", {}, tx("trustee.backup.title")),
+    h("label", {}, tx("trustee.backup.passphrase"), passphrase),
+    backupButton,
+    h("label", {}, tx("trustee.backup.file"), restoreFile),
+    h("button", { type: "button", class: "btn", "data-action": "restore", onclick: () => restoreBackup() },
+      tx("trustee.backup.restore")),
+    backupMessage);
+
   function backupPart() {
     if (keyStatus !== "here" && keyStatus !== "elsewhere" && keyStatus !== "unposted") return null;
-    return h("details", { class: "trustee-backup" },
-      h("summary", {}, tx("trustee.backup.title")),
-      h("label", {}, tx("trustee.backup.passphrase"), passphrase),
-      keyStatus === "elsewhere" ? null : h("button", { type: "button", class: "btn", "data-action": "backup", onclick: () => downloadBackup() },
-        tx("trustee.backup.download")),
-      h("label", {}, tx("trustee.backup.file"), restoreFile),
-      h("button", { type: "button", class: "btn", "data-action": "restore", onclick: () => restoreBackup() },
-        tx("trustee.backup.restore")),
-      backupMessage);
+    backupButton.hidden = keyStatus === "elsewhere";
+    return backupDetails;
   }
 
   function render() {
