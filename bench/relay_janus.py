@@ -61,7 +61,7 @@ def _libs(folder: str, keep: str) -> str:
     return ",".join(n for n in names if n != keep)
 
 
-def write_config(conf: Path, port: int) -> None:
+def write_config(conf: Path, port: int, rtp_ports: str = "40000-40999") -> None:
     conf.mkdir(parents=True, exist_ok=True)
     plugins_off = _libs("plugins", "libjanus_videoroom.so")
     transports_off = _libs("transports", "libjanus_http.so")
@@ -82,7 +82,7 @@ certificates: {{
 media: {{
   ipv6 = false
   ipv6_linklocal = false
-  rtp_port_range = "40000-40999"
+  rtp_port_range = "{rtp_ports}"
 }}
 nat: {{
   nice_debug = false
@@ -130,8 +130,13 @@ class JanusError(RuntimeError):
 class JanusRelay:
     """One Janus process with one VideoRoom; publishers and subscribers by handle."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(
+        self, port: int, *, rtp_ports: str = "40000-40999", room: dict[str, Any] | None = None
+    ) -> None:
+        """``rtp_ports``: Janus's media port range; ``room``: extra VideoRoom create options."""
         self.port = port
+        self.rtp_ports = rtp_ports
+        self.room = room or {}
         self.base = f"http://127.0.0.1:{port}/janus"
         self.tmp = tempfile.TemporaryDirectory(prefix="meetingd-bench-janus-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -146,7 +151,7 @@ class JanusRelay:
         if binary is None:
             raise JanusError("janus is not installed")
         conf = Path(self.tmp.name) / "conf"
-        write_config(conf, self.port)
+        write_config(conf, self.port, self.rtp_ports)
         log = open(Path(self.tmp.name) / "janus.log", "wb")  # noqa: ASYNC230
         self.proc = subprocess.Popen(  # noqa: ASYNC220
             [binary, "-C", str(conf / "janus.jcfg"), "-F", str(conf), "-o"],
@@ -182,6 +187,7 @@ class JanusRelay:
                 "audiocodec": "opus",
                 "videocodec": "vp8",
                 "notify_joining": False,
+                **self.room,
             },
         )
         if created.get("videoroom") != "created":

@@ -13,6 +13,9 @@ Hooks:
   a callback as a :class:`~media.rtpwire.MediaPacket` (payload untouched), and
   through a :class:`FrameAssembler` to a frame callback only while someone
   (recording, the low rendition) wants whole frames. Nothing reaches the decoder.
+  For video it also replaces aiortc's NACK generator (one NACK per gap, never repeated)
+  with a :class:`NackRetrier`: asked again every round trip until the packet arrives
+  or is too old.
 * :func:`install_frame_sink` (test and bench clients) replaces it with a
   :class:`FrameAssembler` that hands re-assembled, still-encoded frames to a
   callback. A video frame is released as soon as its marker packet completes it
@@ -71,6 +74,7 @@ _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
 _RECEIVER_REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
 _RECEIVER_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+_RECEIVER_NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"
 _SENDER_PACKETS = "_RTCRtpSender__packet_count"
 _SENDER_OCTETS = "_RTCRtpSender__octet_count"
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
@@ -313,6 +317,7 @@ class PacketTap:
         self._assembling = False
         self._formats: dict[int, int] = {}
         self.packets = 0
+        self.nacks: NackRetrier | None = None  # video: asks the publisher again for what is missing
 
     @property
     def capacity(self) -> int:  # what aiortc reads from a JitterBuffer
@@ -394,6 +399,121 @@ class PacketTap:
         return False, None
 
 
+# NACKs upstream: a missing packet is asked for again every NACK_RETRY_RTTS round trips
+# (at least NACK_MIN_INTERVAL apart) until it arrives, is older than NACK_MAX_AGE, or was
+# asked for NACK_MAX_TRIES times. The retries are checked every NACK_TICK.
+NACK_MAX_AGE = 1.0
+NACK_MAX_TRIES = 8
+NACK_MIN_INTERVAL = 0.05
+NACK_RETRY_RTTS = 1.25
+NACK_TICK = 0.05
+NACK_MAX_MISSING = 512
+
+
+class NackRetrier:
+    """Stands in for aiortc's ``NackGenerator`` on one video receiver.
+
+    aiortc calls ``add(packet)`` for every media packet (retransmissions unwrapped) and,
+    when it returns True, sends a NACK for ``missing``: here, the packets found missing
+    just now. :meth:`due` (called every ``NACK_TICK``) names the ones to ask for again;
+    the retry interval follows the round trip measured from first NACKs to their answers.
+    :meth:`request` adds a packet a subscriber asked for that never arrived here.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.max_seq: int | None = None
+        self.ssrc: int | None = None
+        self._missing: dict[int, list[float]] = {}  # seq -> [missed at, last asked, tries]
+        self._new: list[int] = []
+        self.rtt = 0.2
+        self.timer: asyncio.TimerHandle | None = None
+        self.sent = 0  # sequence numbers asked for (first NACKs and retries)
+        self.recovered = 0
+        self.given_up = 0
+
+    @property
+    def missing(self) -> list[int]:
+        """What aiortc NACKs after ``add`` returned True: the packets just found missing."""
+        new, self._new = self._new, []
+        self.sent += len(new)
+        return new
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._missing)
+
+    def add(self, packet: RtpPacket) -> bool:
+        self.ssrc = packet.ssrc
+        seq = packet.sequence_number
+        now = self._clock()
+        if self.max_seq is None:
+            self.max_seq = seq
+            return False
+        if uint16_gt(seq, self.max_seq):
+            s = uint16_add(self.max_seq, 1)
+            while uint16_gt(seq, s):
+                self._missing[s] = [now, now, 1.0]
+                self._new.append(s)
+                s = uint16_add(s, 1)
+            self.max_seq = seq
+            while len(self._missing) > NACK_MAX_MISSING:
+                del self._missing[next(iter(self._missing))]
+                self.given_up += 1
+        else:
+            entry = self._missing.pop(seq, None)
+            if entry is not None:
+                self.recovered += 1
+                if entry[2] == 1.0:  # answered the first NACK: a clean round-trip sample
+                    self.rtt = 0.8 * self.rtt + 0.2 * max(0.0, now - entry[1])
+        return bool(self._new)
+
+    def request(self, seq: int) -> None:
+        """A subscriber NACKed ``seq``, which never arrived here: ask the publisher now."""
+        if self.max_seq is None or uint16_gt(seq, self.max_seq) or seq in self._missing:
+            return
+        now = self._clock()
+        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0]
+
+    def due(self) -> list[int]:
+        """The packets to NACK again now (and forget the ones too old or asked too often)."""
+        now = self._clock()
+        interval = max(NACK_MIN_INTERVAL, NACK_RETRY_RTTS * self.rtt)
+        due: list[int] = []
+        for seq, entry in list(self._missing.items()):
+            if now - entry[0] > NACK_MAX_AGE or entry[2] >= NACK_MAX_TRIES:
+                del self._missing[seq]
+                self.given_up += 1
+            elif now - entry[1] >= interval:
+                entry[1] = now
+                entry[2] += 1
+                due.append(seq)
+        self.sent += len(due)
+        return due
+
+
+def _retry_nacks(receiver: RTCRtpReceiver, retrier: NackRetrier) -> None:
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def tick() -> None:
+        due = retrier.due()
+        if due and retrier.ssrc is not None:
+            task = loop.create_task(receiver._send_rtcp_nack(retrier.ssrc, sorted(due)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        retrier.timer = loop.call_later(NACK_TICK, tick)
+
+    retrier.timer = loop.call_later(NACK_TICK, tick)
+
+
+def stop_nack_retries(tap: PacketTap) -> None:
+    """Stop asking the publisher again (the track is gone)."""
+    if tap.nacks is not None and tap.nacks.timer is not None:
+        tap.nacks.timer.cancel()
+        tap.nacks.timer = None
+
+
 def install_packet_sink(
     receiver: RTCRtpReceiver, kind: str, on_packet: PacketSink, on_frame: FrameSink
 ) -> PacketTap:
@@ -407,6 +527,10 @@ def install_packet_sink(
     codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, _RECEIVER_CODECS)
     tap = PacketTap(kind, codecs, on_packet, on_frame)
     setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
+    if kind == "video" and getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
+        tap.nacks = NackRetrier()
+        setattr(receiver, _RECEIVER_NACK_GENERATOR, tap.nacks)
+        _retry_nacks(receiver, tap.nacks)
     return tap
 
 

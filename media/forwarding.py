@@ -169,6 +169,7 @@ class ForwardingTrack(MediaStreamTrack):
         self.keyframe_requests = 0
         self.nacks = 0
         self.retransmitted = 0
+        self.nacks_forwarded = 0  # NACKed packets we never had: asked of the publisher
 
     @property
     def enabled(self) -> bool:
@@ -308,6 +309,11 @@ class ForwardingTrack(MediaStreamTrack):
         entry = history[seq & self._mask] if history else None
         link, writer = self._link, self._writer
         if entry is None or entry[0] != seq or link is None or writer is None:
+            source = self.source
+            if link is not None and source is not None and source.upstream_nack is not None:
+                # never received here (lost upstream): ask the publisher; it comes in its slot
+                self.nacks_forwarded += 1
+                source.upstream_nack((seq - self._seq_delta) & 0xFFFF)
             return
         _seq, timestamp, payload, packet = entry
         if link.rtx_payload_type is not None:
@@ -370,6 +376,11 @@ class PublishedTrack:
         # Optional taps for recording or the low rendition: called with every whole frame
         # (after the mute check). While the list is empty no frame is assembled.
         self.taps: list[Callable[[EncodedFrame, av.Packet[Any]], None]] = []
+        # Asks the publisher for a packet a subscriber NACKed that never arrived here
+        # (aiortc_hooks.NackRetrier.request), and what to call when the track closes.
+        self.upstream_nack: Callable[[int], None] | None = None
+        self.nack_stats: Any = None  # the receiver's NackRetrier (figures for stats), if any
+        self.on_close: list[Callable[[], None]] = []
         # Set on a rendition's output (media/rendition.py): the publisher track it renders.
         self.origin: PublishedTrack | None = None
         # For a re-encoded track (a rendition's output): its own packetizer and numbering.
@@ -418,6 +429,8 @@ class PublishedTrack:
         self._seen[slot] = packet.seq
         self.frames += packet.frame_end  # received, muted or not: the stats count what arrived
         if self._muted and self.kind == "audio":
+            if packet.red and (self._high_seq is None or seq_newer(packet.seq, self._high_seq)):
+                self._high_seq = packet.seq  # nothing from a muted stretch is rebuilt later
             return False
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
@@ -516,6 +529,9 @@ class PublishedTrack:
         return timestamp + self._ts_offset
 
     def close(self) -> None:
+        for callback in self.on_close:
+            callback()
+        self.on_close.clear()
         self.keyframes.close()
         for sub in list(self._subscribers):
             sub.set_source(None)

@@ -363,6 +363,7 @@ class Sfu:
                     "keyframe_requests": track.keyframes.requested,
                     "keyframe_requests_sent": track.keyframes.sent,
                     "red_packets": track.red_packets,
+                    **_nack_figures(track),
                     "recovered": track.recovered,
                     "muted": track.muted,
                 }
@@ -392,6 +393,7 @@ class Sfu:
                 "dropped": sub.track.dropped,
                 "nacks": sub.track.nacks,
                 "retransmitted": sub.track.retransmitted,
+                "nacks_forwarded": sub.track.nacks_forwarded,
                 "keyframe_requests": sub.track.keyframe_requests,
             }
             if session.subscribe_pc is not None and session.subscribe_pc.connectionState != "new":
@@ -519,7 +521,11 @@ class Sfu:
             on_audio_level=self.ranking.on_audio_level if kind == "audio" else None,
         )
         track.muted = kind == "audio" and pid in self._muted
-        aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
+        tap = aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
+        if tap.nacks is not None:
+            track.upstream_nack = tap.nacks.request
+            track.on_close.append(lambda: aiortc_hooks.stop_nack_retries(tap))
+        track.nack_stats = tap.nacks
         session.published[mid] = track
         if not session.publish_only:  # a shared screen never takes a last-N speaker's place
             self.ranking.add(pid)
@@ -759,6 +765,15 @@ def _origin(source: PublishedTrack | None) -> PublishedTrack | None:
 
 def _can_render_low(track: PublishedTrack) -> bool:
     return (track.codec_mime or "").lower() == "video/vp8"
+
+
+def _nack_figures(track: PublishedTrack) -> dict[str, int]:
+    """Upstream NACKs of a video track: sequence numbers asked for (retries included),
+    packets that came back, packets given up on (too old, asked too often)."""
+    nacks = track.nack_stats
+    if nacks is None:
+        return {}
+    return {"nacks_sent": nacks.sent, "nacks_recovered": nacks.recovered, "nacks_given_up": nacks.given_up}
 
 
 def _state(pc: RTCPeerConnection | None) -> str:

@@ -196,3 +196,56 @@ def test_red_and_opus_fec_conceal_less_at_ten_percent_loss_than_plain_opus(
     assert plain["down"][1] >= 15 and plain["up"][1] >= 15, plain
     assert protected["down"][1] * 3 <= plain["down"][1], (plain, protected)
     assert protected["up"][1] * 3 <= plain["up"][1], (plain, protected)
+
+
+def test_a_cut_link_is_shown_within_two_seconds_and_cleared_after_it_comes_back(
+    contexts: Callable[..., Page], demo_password: str, tmp_path: Path, artifacts: Path
+) -> None:
+    link = BrowserLink(LinkProfile(rtt_ms=300), PORTS)
+    try:
+        with meetingd(tmp_path / "cut") as url:
+            chair, remote = join_pair(contexts, url, demo_password, link)
+            banner = remote.locator(".media-banner")
+            expect(remote.locator('.media-status[data-media-state="connected"]')).to_be_visible()
+            expect(banner).to_be_hidden()
+            link.cut(8.0)
+            cut_at = time.monotonic()
+            try:
+                expect(banner).to_be_visible(timeout=2_500)
+            except AssertionError:
+                state = remote.evaluate(
+                    "() => { const m = document.querySelector('.media-area').media;"
+                    " return [m.stalled, m.inboundLast, performance.now(), m.inboundBusy, m.status.state]; }"
+                )
+                raise AssertionError(
+                    f"no banner 2.5 s after the cut: {state}, relay {link.stats()}"
+                ) from None
+            shown_after = time.monotonic() - cut_at
+            expect(banner).to_contain_text("No sound or video from the meeting")
+            # never "connected" over a dead link; the frozen speaker's tile says so
+            expect(remote.locator('.media-status[data-media-state="connected"]')).to_have_count(0)
+            expect(remote.locator('.tile[data-member-id="C1-CHAIR"] .tile-frozen')).to_be_visible()
+            # the chair: the remote's video froze, and the server says its link is lost
+            expect(chair.locator('.tile[data-member-id="C1-001"] .tile-frozen')).to_be_visible(timeout=3_000)
+            expect(chair.locator('.link-alerts [data-link="lost"]')).to_contain_text(
+                "Link lost", timeout=6_000
+            )
+            expect(chair.locator('.tile[data-member-id="C1-001"]')).to_have_attribute("data-link", "lost")
+            remote.screenshot(path=str(artifacts / "media-link-cut-phone.png"), full_page=True)
+            chair.screenshot(path=str(artifacts / "media-link-cut-laptop.png"), full_page=True)
+            link.restore()
+            restored_at = time.monotonic()
+            expect(banner).to_be_hidden(timeout=20_000)
+            cleared_after = time.monotonic() - restored_at
+            expect(remote.locator('.media-status[data-media-state="connected"]')).to_be_visible(
+                timeout=20_000
+            )
+            expect(chair.locator(".link-alerts")).to_be_hidden(timeout=10_000)
+            expect(chair.locator('.tile[data-member-id="C1-001"] .tile-frozen')).to_be_hidden(timeout=10_000)
+            print(
+                f"\nbanner shown {shown_after:.2f} s after the cut, gone {cleared_after:.2f} s after restore"
+            )
+            # 1.5 s of nothing + a 0.25 s reading, and late timers on a loaded machine
+            assert shown_after <= 2.0 + 0.5
+    finally:
+        link.close()

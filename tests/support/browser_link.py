@@ -84,6 +84,7 @@ class BrowserLink:
         server_ports: Iterable[int],
         *,
         server_host: str = "127.0.0.1",
+        relay_host: str = "127.0.0.1",
         seed: int | None = 1,
         lifetime: float = 900.0,
     ) -> None:
@@ -91,6 +92,7 @@ class BrowserLink:
         self._thread = threading.Thread(target=self._loop.run_forever, name="browser-link", daemon=True)
         self._thread.start()
         self.server_host = server_host
+        self.relay_host = relay_host
         self.relay: UdpRelay = self._call(self._make(profile, seed, lifetime))
         self.mapping: dict[int, int] = self._call(self._open(list(server_ports)))
 
@@ -98,7 +100,8 @@ class BrowserLink:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
 
     async def _make(self, profile: LinkProfile, seed: int | None, lifetime: float) -> UdpRelay:
-        return UdpRelay(profile, seed=seed, lifetime=lifetime, allow=(self.server_host,))
+        allow = tuple({self.server_host, self.relay_host})
+        return UdpRelay(profile, seed=seed, host=self.relay_host, lifetime=lifetime, allow=allow)
 
     async def _open(self, ports: list[int]) -> dict[int, int]:
         mapping = {}
@@ -108,7 +111,7 @@ class BrowserLink:
         return mapping
 
     def init_script(self) -> str:
-        table = {f"{self.server_host} {s}": f"127.0.0.1 {c}" for s, c in self.mapping.items()}
+        table = {f"{self.server_host} {s}": f"{self.relay_host} {c}" for s, c in self.mapping.items()}
         return _SCRIPT % {"map": json.dumps(table)}
 
     def set_profile(self, profile: LinkProfile) -> None:

@@ -197,7 +197,7 @@ class RelayPair:
         self.client = address
 
     def _from_client(self, data: bytes, addr: Address) -> None:
-        if not ipaddress.ip_address(addr[0]).is_loopback:
+        if not ipaddress.ip_address(addr[0]).is_loopback and addr[0] not in self.relay.allowed:
             return
         if self.client is None:
             self.client = addr
@@ -247,13 +247,14 @@ class UdpRelay:
         max_pending: int = 5000,
         allow: tuple[str, ...] = (),
     ) -> None:
-        """``allow``: non-loopback server addresses the relay may talk to; each must be an
+        """``allow``: non-loopback addresses the relay may bind and talk to; each must be an
         address of this host (in tests, of the private namespace, e.g. a veth's)."""
-        _check_loopback(host)
         for address in allow:
             if not ipaddress.ip_address(address).is_loopback and not _is_own_address(address):
                 raise ValueError(f"{address} is not an address of this host: the relay will not talk to it")
         self.allowed = frozenset(allow)
+        if host not in self.allowed:
+            _check_loopback(host)
         self.profile = profile
         self.rng = random.Random(seed)
         self.host = host

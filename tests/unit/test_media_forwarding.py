@@ -344,3 +344,19 @@ def test_settings_reject_bad_addresses_and_never_use_default_stun() -> None:
     with pytest.raises(InvalidInput):
         MediaSettings(udp_port_min=40000)
     assert MediaSettings().rtc_configuration().iceServers == []
+
+
+async def test_a_nack_for_a_packet_never_received_goes_to_the_publisher_in_its_numbering() -> None:
+    asked: list[int] = []
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=1.0)
+    source.upstream_nack = asked.append
+    track, wire = _started("video", 1111, source)
+    source.on_packet(_vp8(1000, 90000, key=True))
+    source.on_packet(_vp8(1002, 93000))  # 1001 lost upstream
+    sent = wire.packets()
+    first = sent[0].sequence_number
+    track.retransmit((first + 1) & 0xFFFF)  # the subscriber NACKs the hole
+    assert asked == [1001] and track.nacks_forwarded == 1 and not wire.resent
+    track.retransmit(first)  # one we have: answered from the ring, not forwarded
+    assert len(wire.resent) == 1 and asked == [1001]
+    track.stop()

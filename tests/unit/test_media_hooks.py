@@ -225,3 +225,72 @@ def test_receiver_keeps_per_ssrc_statistics_and_its_rtx_map() -> None:
     rtx[2] = 1
     counts = aiortc_hooks.media_stream_counts(receiver)
     assert counts is not None and counts.packets_received == 50 and counts.packets_lost == 0
+
+
+def test_receiver_asks_its_nack_generator_attribute_what_to_nack() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__nack_generator is not None and self.__nack_generator.add(packet)" in source
+    assert "sorted(self.__nack_generator.missing)" in source
+    assert "self.__nack_generator = NackGenerator()" in inspect.getsource(RTCRtpReceiver.__init__)
+    assert callable(RTCRtpReceiver._send_rtcp_nack)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _rtp(seq: int) -> RtpPacket:
+    return RtpPacket(payload_type=96, sequence_number=seq & 0xFFFF, timestamp=seq * 3000, ssrc=42)
+
+
+def test_missing_packets_are_nacked_at_once_then_again_each_round_trip_until_too_old() -> None:
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock)
+    assert not nacks.add(_rtp(10))
+    assert nacks.add(_rtp(13))  # 11 and 12 missing: aiortc sends a NACK for them now
+    assert nacks.missing == [11, 12] and nacks.missing == []
+    clock.now += 0.1
+    assert nacks.due() == []  # not a round trip yet (rtt starts at 0.2 s)
+    clock.now += 0.2
+    assert nacks.due() == [11, 12]  # asked again: aiortc's generator never would
+    assert not nacks.add(_rtp(11))  # 11 came back
+    clock.now += 0.3
+    assert nacks.due() == [12]
+    for _ in range(10):
+        clock.now += 0.3
+        nacks.due()
+    assert nacks.outstanding == 0 and nacks.given_up == 1 and nacks.recovered == 1
+    assert nacks.sent <= 2 + aiortc_hooks.NACK_MAX_TRIES * 2
+
+
+def test_the_retry_interval_follows_the_measured_round_trip() -> None:
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock)
+    nacks.add(_rtp(1))
+    for i in range(30):  # each loss answered 0.6 s after its first NACK
+        base = 2 + 2 * i
+        nacks.add(_rtp(base + 1))
+        assert nacks.missing == [base]
+        clock.now += 0.6
+        nacks.add(_rtp(base))
+    assert 0.5 < nacks.rtt < 0.65
+    nacks.add(_rtp(200))
+    assert len(nacks.missing) == 200 - 2 - 2 * 30  # found missing now (NACKed by aiortc)
+    clock.now += 0.5
+    assert nacks.due() == []  # 1.25 round trips have not passed
+    clock.now += 0.3
+    assert len(nacks.due()) > 0
+
+
+def test_a_packet_a_subscriber_asked_for_and_we_never_had_is_asked_of_the_publisher() -> None:
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock)
+    nacks.add(_rtp(100))
+    nacks.add(_rtp(101))
+    nacks.request(90)  # lost upstream and already given up on, say
+    nacks.request(500)  # not sent yet: nothing to ask
+    assert nacks.due() == [90]

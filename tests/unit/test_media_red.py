@@ -198,3 +198,15 @@ def test_red_blocks_round_trip() -> None:
     assert [(b.payload_type, b.timestamp_offset, b.data) for b in parsed] == [
         (b.payload_type, b.timestamp_offset, b.data) for b in blocks
     ]
+
+
+async def test_nothing_from_a_muted_stretch_is_rebuilt_after_unmute() -> None:
+    source = PublishedTrack("alice", "audio", Publisher().request, keyframe_interval=1.0)
+    plain, wire = _started("audio", 2, source, payload_type=111, clock_rate=48000)
+    source.on_packet(_red(SEQ - 1, TS - 960, CHROME_RED[0]))
+    source.muted = True
+    source.on_packet(_red(SEQ, TS, CHROME_RED[0]))  # muted: not forwarded
+    source.muted = False
+    source.on_packet(_red(SEQ + 1, TS + 960, CHROME_RED[1]))  # its redundancy is the muted packet
+    assert len(wire.packets()) == 2 and source.recovered == 0
+    plain.stop()

@@ -12,7 +12,7 @@
  * replaced by starting over with `media_open` (the server replaces the session and
  * its connections); the state is `reconnecting` until both connections are up again.
  *
- * Watching the link: every 500 ms the client reads what its connections received
+ * Watching the link: every 250 ms the client reads what its connections received
  * (getStats: packets and bytes of every inbound stream, and each transport's bytes, which
  * include the server's RTCP). Nothing for 1.5 s is a dead link whatever ICE says: the
  * state is `reconnecting` (never "connected" over a dead link) and `stalled` is true;
@@ -95,7 +95,7 @@ function deviceId() {
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
 /** How often the inbound counters are read, and how long nothing may arrive before we say so. */
-const INBOUND_POLL_MS = 500;
+const INBOUND_POLL_MS = 250;
 const STALL_AFTER_MS = 1500;
 
 
@@ -277,16 +277,10 @@ export class MediaSession extends EventTarget {
       const report = await pc.getStats();
       for (const s of report.values()) {
         if (s.type === "transport") total += s.bytesReceived || 0;
-        else if (s.type === "inbound-rtp") total += (s.packetsReceived || 0) + (s.bytesReceived || 0);
-      }
-    }
-    const sub = this.subscribePc;
-    if (sub) {
-      for (const t of sub.getTransceivers()) {
-        const entry = t.mid ? this.streams.get(t.mid) : undefined;
-        if (!entry || !entry.participant_id || entry.kind !== "video") continue;
-        for (const s of (await t.receiver.getStats()).values()) {
-          if (s.type === "inbound-rtp") video.set(entry.participant_id, s.packetsReceived || 0);
+        else if (s.type === "inbound-rtp") {
+          total += (s.packetsReceived || 0) + (s.bytesReceived || 0);
+          const entry = pc === this.subscribePc && s.mid ? this.streams.get(s.mid) : undefined;
+          if (entry && entry.participant_id && entry.kind === "video") video.set(entry.participant_id, s.packetsReceived || 0);
         }
       }
     }

@@ -392,7 +392,7 @@ export function createMediaArea(opts) {
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
     banner, stage, grid, screenLine,
-    h("div", { class: "media-line" }, recIndicator, status, sound, recButton, shareError), linkAlerts,
+    h("div", { class: "media-line" }, recIndicator, status, linkAlerts, sound, recButton, shareError),
     note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
