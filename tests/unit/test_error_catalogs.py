@@ -96,3 +96,13 @@ def test_both_catalogs_have_the_same_keys_and_keep_their_placeholders() -> None:
             continue
         for placeholder in ("{wait}", "{field}", "{message}", "{count}"):
             assert (placeholder in text) == (placeholder in vi[key]), (key, placeholder)
+
+
+def test_no_catalog_says_a_key_twice() -> None:
+    """JSON keeps the last of two equal keys silently: two merges once added the same
+    error texts in two places of both catalogs."""
+    for lang in ("en", "vi"):
+        text = (ROOT / "web" / "i18n" / f"{lang}.json").read_text(encoding="utf-8")
+        keys = [k for k, _ in json.loads(text, object_pairs_hook=lambda pairs: pairs)]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        assert not twice, f"web/i18n/{lang}.json says these keys twice: {twice}"
