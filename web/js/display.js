@@ -176,7 +176,7 @@ function mountPairedDisplay(root, ctx, meetingId, onRevoked) {
         }
       });
     }
-    media.start();
+    if (!link.resynced) media.start(); // a resync of the same connection keeps the media
   });
   link.addEventListener("participant", (e) => {
     const { participant } = /** @type {CustomEvent<{participant: Participant}>} */ (e).detail;

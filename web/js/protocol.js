@@ -352,6 +352,8 @@ export class MeetingLink extends EventTarget {
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.resyncTimer = undefined;
+    /** true while a `joined` fires for a resync of the same connection (not a reconnect) */
+    this.resynced = false;
     this.retryDelay = 1000;
     this.socket = this.createSocket();
   }
@@ -393,9 +395,16 @@ export class MeetingLink extends EventTarget {
     // re-joining, after a short random wait so every client does not ask at once
     socket.on("resync", () => {
       if (this.resyncTimer !== undefined) return;
-      this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = setTimeout(async () => {
         this.resyncTimer = undefined;
-        if (!this.closed && this.status.state === "connected") void this.onConnect();
+        if (this.closed || this.status.state !== "connected") return;
+        // the same connection re-joins: media (its own peer connections) is not restarted
+        this.resynced = true;
+        try {
+          await this.onConnect();
+        } finally {
+          this.resynced = false;
+        }
       }, Math.random() * 2000);
     });
     socket.on("chat_posted", (/** @type {any} */ d) => this.fire("chat", d.message));

@@ -483,7 +483,7 @@ export function mountRoom(root, ctx, meetingId) {
       ctx.setTitle("room.title", { title: ack.meeting.title });
       // media first: its offers and answers are the slow part of a join; the page
       // renders while they travel
-      if (link === l) mediaArea?.joined();
+      if (link === l && !l.resynced) mediaArea?.joined(); // a resync keeps the media as it is
       renderHead();
       renderAll();
       procArea?.refresh();
