@@ -94,9 +94,11 @@ function deviceId() {
 /** What we ask of the camera. */
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 const DISCONNECTED_GRACE_MS = 5000;
-/** How often the inbound counters are read, and how long nothing may arrive before we say so. */
+/** How often the inbound counters are read, and how long nothing may arrive before we say so.
+ * Audio alone brings 50 packets a second (a few with DTX on), so 1.2 s of nothing is an
+ * outage; with the poll and the last packets in flight the user is told within ~2 s. */
 const INBOUND_POLL_MS = 250;
-const STALL_AFTER_MS = 1500;
+const STALL_AFTER_MS = 1200;
 
 
 /**
