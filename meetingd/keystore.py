@@ -41,7 +41,15 @@ CREDENTIAL_NAME = "meetingd-minutes-key"
 
 
 class KeyCustodyError(Exception):
-    """The minutes key cannot be opened safely; the message says what to do."""
+    """The minutes key cannot be opened safely; the message says what to do.
+
+    ``reason`` is a stable name of the problem and ``params`` its facts (paths, names,
+    numbers: no sentence), so the security self-check can report it in any language."""
+
+    def __init__(self, message: str, reason: str, **params: str | int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,10 @@ def _check_private(path: Path, what: str) -> None:
     if mode & (stat.S_IRWXO):
         raise KeyCustodyError(
             f"{path}: the {what} is readable by other users (mode {stat.filemode(mode)}); "
-            f"refusing to use it: chmod 600 {path}"
+            f"refusing to use it: chmod 600 {path}",
+            "file_readable",
+            path=str(path),
+            mode=stat.filemode(mode),
         )
     if mode & stat.S_IRWXG:
         logger.warning("path=%s the %s is readable by its group", path, what)
@@ -82,15 +93,25 @@ def _read_passphrase_file(path: Path, cfg: Config, source: str) -> Passphrase:
     if _inside(path, cfg.data_path):
         raise KeyCustodyError(
             f"{path}: the minutes key's passphrase file is inside the data directory "
-            f"{cfg.data_path}; keep it elsewhere (it must not sit beside the key)"
+            f"{cfg.data_path}; keep it elsewhere (it must not sit beside the key)",
+            "file_in_data_dir",
+            path=str(path),
+            data_dir=str(cfg.data_path),
         )
     _check_private(path, "minutes key passphrase file")
-    return Passphrase(_checked(path.read_text(encoding="utf-8").strip(), str(path)), source)
+    return Passphrase(_checked(path.read_text(encoding="utf-8").strip(), str(path), str(path)), source)
 
 
-def _checked(value: str, source: str) -> str:
+def _checked(value: str, source: str, where: str) -> str:
+    """``source`` says where the passphrase came from in words; ``where`` is only its name
+    (an environment variable, a path)."""
     if len(value) < PASSPHRASE_MIN:
-        raise KeyCustodyError(f"{source}: the passphrase is shorter than {PASSPHRASE_MIN} characters")
+        raise KeyCustodyError(
+            f"{source}: the passphrase is shorter than {PASSPHRASE_MIN} characters",
+            "too_short",
+            source=where,
+            min=PASSPHRASE_MIN,
+        )
     return value
 
 
@@ -99,11 +120,13 @@ def find_passphrase(cfg: Config, environ: dict[str, str] | None = None) -> Passp
     env = dict(os.environ) if environ is None else environ
     var = cfg.minutes.key_passphrase_env
     if var and env.get(var):
-        return Passphrase(_checked(env[var], f"environment {var}"), f"environment {var}")
+        return Passphrase(_checked(env[var], f"environment {var}", var), f"environment {var}")
     if cfg.minutes.key_passphrase_file:
         path = Path(cfg.minutes.key_passphrase_file).expanduser()
         if not path.is_file():
-            raise KeyCustodyError(f"minutes.key_passphrase_file {path} does not exist")
+            raise KeyCustodyError(
+                f"minutes.key_passphrase_file {path} does not exist", "file_missing", path=str(path)
+            )
         return _read_passphrase_file(path, cfg, str(path))
     creds = env.get("CREDENTIALS_DIRECTORY")
     if creds and (Path(creds) / CREDENTIAL_NAME).is_file():
@@ -120,7 +143,9 @@ def _missing(cfg: Config) -> KeyCustodyError:
         "no passphrase for the server's minutes key: set the environment variable "
         f"{cfg.minutes.key_passphrase_env}, or minutes.key_passphrase_file (outside the data "
         f"directory), or a systemd credential {CREDENTIAL_NAME} (LoadCredential=), or run "
-        f"'meetingd keys init' (which writes {default_credentials_file(cfg)})"
+        f"'meetingd keys init' (which writes {default_credentials_file(cfg)})",
+        "no_passphrase",
+        env=cfg.minutes.key_passphrase_env,
     )
 
 
@@ -162,13 +187,17 @@ def open_key_file(path: Path, passphrase: Passphrase, legacy: str | None = None)
     except KeyFileError as exc:
         if legacy is None:
             raise KeyCustodyError(
-                f"{path}: cannot open it with the passphrase from {passphrase.source}: {exc}"
+                f"{path}: cannot open it with the passphrase from {passphrase.source}: {exc}",
+                "wrong_passphrase",
+                path=str(path),
             ) from None
         try:
             key = decrypt_private_key(document, legacy)
         except KeyFileError:
             raise KeyCustodyError(
-                f"{path}: cannot open it with the passphrase from {passphrase.source}: {exc}"
+                f"{path}: cannot open it with the passphrase from {passphrase.source}: {exc}",
+                "wrong_passphrase",
+                path=str(path),
             ) from None
     _seal(path, key, passphrase.value)
     logger.warning(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,46 @@ async def test_a_secret_readable_by_others_is_a_finding(sign_in, server) -> None
     readable = [f for f in body["findings"] if f["id"] == "file_readable"]
     assert readable and "secret.key" in readable[0]["message"]
     assert readable[0]["fix"].startswith("chmod 600")
+    # the facts the page says it from, in the reader's language
+    assert readable[0]["params"] == {
+        "what": "server_secret",
+        "path": str(server.data_dir / "secret.key"),
+        "mode": "-rw-r--r--",
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "kind"),
+    [
+        ("missing", "passphrase_file_missing"),
+        ("in_data_dir", "passphrase_file_in_data_dir"),
+        ("readable", "passphrase_file_readable"),
+        ("short", "passphrase_too_short"),
+    ],
+)
+def test_an_unusable_passphrase_file_is_a_finding_of_its_own_kind_with_its_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, kind: str
+) -> None:
+    from meetingd.config import load_config
+    from meetingd.security.check import check_key_passphrase
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    path = {"missing": tmp_path / "none", "in_data_dir": data / "pass"}.get(case, tmp_path / "pass")
+    if case != "missing":
+        path.write_text("abc" if case == "short" else "a long enough passphrase")
+        path.chmod(0o644 if case == "readable" else 0o600)
+    cfg = load_config(
+        environ={},
+        overrides={"server": {"data_dir": str(data)}, "minutes": {"key_passphrase_file": str(path)}},
+    )
+    monkeypatch.delenv(cfg.minutes.key_passphrase_env, raising=False)
+    [found] = check_key_passphrase(cfg)
+    assert (found.id, found.severity) == (kind, "high")
+    assert found.params.get("path", found.params.get("source")) == str(path)
+    if case == "short":
+        assert found.params["min"] == 12
+    assert str(path) in found.message  # the English sentence for the command line and logs
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

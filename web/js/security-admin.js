@@ -7,12 +7,13 @@
  */
 import { ApiError } from "./protocol.js";
 import { AlertFeed, securityApi } from "./security-api.js";
-import { tx, t, formatTime } from "./i18n.js";
+import { tx, t, formatTime, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { sessionsTable } from "./security.js";
 
 /** @typedef {import("./security-api.js").Alert} Alert */
+/** @typedef {import("./security-api.js").Finding} Finding */
 
 /**
  * What an alert says, in the reader's language (the server's English summary as fallback).
@@ -28,6 +29,36 @@ export function alertText(a) {
   };
   const text = t(key, vars);
   return text === key ? a.summary : text;
+}
+
+/**
+ * A catalog sentence with its `{placeholders}` filled from `params`; the parts the catalog
+ * puts between backticks (commands, settings, paths) are shown as code.
+ * @param {string} key
+ * @param {Record<string, string | number>} params
+ * @returns {(string | HTMLElement)[] | null} null when the catalog lacks the key
+ */
+function sentence(key, params) {
+  const template = t(key, typeof params.count === "number" ? { count: params.count } : {});
+  if (template === key) return null;
+  return template.split("`").map((part, i) => {
+    const text = part.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+    return i % 2 ? h("code", {}, text) : text;
+  });
+}
+
+/**
+ * What a self-check finding says and how to fix it, in the reader's language, from its id
+ * and facts (the server's English only if this client's catalogs do not know the id).
+ * @param {Finding} f
+ */
+export function findingText(f) {
+  const params = { ...f.params };
+  if (typeof params.what === "string") params.what = t(`security.file.${params.what}`);
+  return {
+    text: sentence(`security.finding.${f.id}`, params) ?? [f.message],
+    fix: sentence(`security.finding_fix.${f.id}`, params) ?? [h("code", {}, f.fix)],
+  };
 }
 
 /** @type {import("./app.js").View} */
@@ -122,15 +153,27 @@ export function mountSecurityAdmin(root, ctx) {
     if (alive) renderAlerts();
   }
 
+  /** @type {Finding[] | null} */
+  let findings = null;
+
+  function renderFindings() {
+    if (!findings) return;
+    if (!findings.length) return replaceChildren(checkBox, h("p", { class: "form-message success" }, tx("security.check_clean")));
+    replaceChildren(checkBox, h("ul", { class: "findings" }, findings.map((f) => {
+      const { text, fix } = findingText(f);
+      return h("li", { class: `finding finding-${f.severity}`, "data-finding": f.id },
+        h("span", { class: `chip severity-${f.severity}` }, tx(`security.severity.${f.severity}`)), " ",
+        h("span", { class: "finding-text" }, text),
+        h("p", { class: "hint finding-fix" }, tx("security.fix"), " ", fix));
+    })));
+  }
+
   async function loadCheck() {
     try {
-      const { findings } = await securityApi.check();
+      const answer = await securityApi.check();
       if (!alive) return;
-      if (!findings.length) return replaceChildren(checkBox, h("p", { class: "form-message success" }, tx("security.check_clean")));
-      replaceChildren(checkBox, h("ul", { class: "findings" }, findings.map((f) => h("li", { class: `finding finding-${f.severity}`, "data-finding": f.id },
-        h("span", { class: `chip severity-${f.severity}` }, tx(`security.severity.${f.severity}`)), " ",
-        h("span", {}, f.message),
-        h("p", { class: "hint" }, tx("security.fix"), " ", h("code", {}, f.fix))))));
+      findings = answer.findings;
+      renderFindings();
     } catch (err) {
       fail(err);
     }
@@ -183,11 +226,17 @@ export function mountSecurityAdmin(root, ctx) {
     alerts.set(a.id, a);
     renderAlerts();
   });
+  // sentences made from ids and facts follow a change of language
+  const offLang = onLanguageChange(() => {
+    if (alerts.size) renderAlerts();
+    renderFindings();
+  });
   void loadAlerts();
   void loadCheck();
   void loadEvents();
   return () => {
     alive = false;
+    offLang();
     feed.close();
   };
 }

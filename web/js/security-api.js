@@ -47,7 +47,12 @@ import { request, api } from "./protocol.js";
  * @property {string | null} resolved_by
  * @property {string | null} resolved_at
  */
-/** @typedef {{id: string, severity: "high" | "medium" | "low", message: string, fix: string}} Finding */
+/**
+ * A finding of the risk self-check: a stable id, its facts (`params`: paths, names,
+ * numbers) and the server's English sentences (for logs; the page says them from the
+ * catalogs, `security.finding.<id>` / `security.finding_fix.<id>`).
+ * @typedef {{id: string, severity: "high" | "medium" | "low", params: Record<string, string | number>, message: string, fix: string}} Finding
+ */
 /** @typedef {{id: number, at: string, kind: string, member_id: string | null, address: string | null, meeting_id: number | null, details: Record<string, any>}} SecurityEvent */
 
 const enc = encodeURIComponent;
