@@ -15,7 +15,7 @@ in worker processes (so the client is not the tail), cast as ``cast_encrypted_ba
 server CPU per ballot includes every proof check; after close two trustee clients
 (chair, secretary) fetch the board, verify every ballot, recompute the sums and post
 their partial decryptions: close -> published result. Then headless Chromium encrypts and
-proves a 3-option ballot and a 10-candidate one (median of 20 each) with web/js/e2e.js.
+proves a 3-option ballot and a 10-candidate one (median of 20 each) with web/js/e2e-ballot.js.
 Targets: p99 <= 100 ms, <= 3 ms CPU per ballot, close -> result <= 2 s, browser <= 100 ms.
 """
 
@@ -362,20 +362,20 @@ async def run(members: int, window: float, group_commit: bool, secret: bool = Fa
 
 
 async def browser_encrypt_ms(url: str) -> dict[str, Any]:
-    """Headless Chromium encrypts and proves ballots with web/js/e2e.js: median of 20."""
+    """Headless Chromium encrypts and proves ballots with web/js/e2e-ballot.js: median of 20."""
     from playwright.async_api import async_playwright
 
     script = """async ([n, lo, hi]) => {
-      const e2e = await import('/js/e2e.js');
-      const a = e2e.makeTrusteeKey('1', 'chair'), b = e2e.makeTrusteeKey('1', 'secretary');
-      const ctx = e2e.pollContext({meeting_id: '1', poll_id: '9', n_options: n, min_marks: lo, max_marks: hi,
-        public_key: e2e.jointKey([a.key.public_share, b.key.public_share])});
+      const keys = await import('/js/e2e-keys.js'), ballot = await import('/js/e2e-ballot.js');
+      const a = keys.makeTrusteeKey('1', 'chair'), b = keys.makeTrusteeKey('1', 'secretary');
+      const ctx = ballot.pollContext({meeting_id: '1', poll_id: '9', n_options: n, min_marks: lo,
+        max_marks: hi, public_key: keys.jointKey([a.key.public_share, b.key.public_share])});
       const marks = Array.from({length: n}, (_, i) => (i === 0 ? 1 : 0));
-      e2e.encryptBallot(ctx, marks);  // warm up
+      ballot.encryptBallot(ctx, marks);  // warm up
       const ms = [];
       for (let i = 0; i < 20; i++) {
         const t = performance.now();
-        e2e.encryptBallot(ctx, marks);
+        ballot.encryptBallot(ctx, marks);
         ms.push(performance.now() - t);
       }
       ms.sort((x, y) => x - y);

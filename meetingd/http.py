@@ -44,7 +44,7 @@ SESSION_COOKIE = "meetingd_session"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SOCKETIO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 NOBLE_PACKAGES = {
-    # ES modules of @noble/curves (ristretto255 for secret ballots, web/js/e2e.js) and of
+    # ES modules of @noble/curves (ristretto255 for secret ballots, web/js/e2e-group.js) and of
     # @noble/hashes, which it imports; the import map in index.html points at these.
     "noble-curves": WEB_DIR / "node_modules" / "@noble" / "curves",
     "noble-hashes": WEB_DIR / "node_modules" / "@noble" / "hashes",

@@ -1,5 +1,5 @@
 """Trustees and voters of encrypted polls, played by the Python implementation (the
-browser does the same in web/js/e2e.js; tests/browser checks they agree)."""
+browser does the same in web/js/e2e-*.js; tests/browser checks they agree)."""
 
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ class Complaint:
         )
 
 
-# -- what a trustee's device does (web/js/e2e.js does the same) -----------------------------------
+# -- what a trustee's device does (web/js/e2e-dkg.js does the same) -------------------------------
 
 
 def make_enc_key(
@@ -483,7 +483,7 @@ class DkgRound:
 
     def check_received(self, trustee_id: str, e: int) -> tuple[int, list[str]]:
         """What the trustee's device does at step 3: its secret share and the dealers
-        whose share to it fails (web/js/e2e.js does the same)."""
+        whose share to it fails (web/js/e2e-dkg.js does the same)."""
         j = self.index(trustee_id)
         x, bad = 0, []
         for d in self.trustees:

@@ -78,7 +78,7 @@ def parse_response(data: object, field: str) -> Response:
 def make_trustee_key(
     meeting_id: str, trustee_id: str, rand: ScalarSource = random_scalar
 ) -> tuple[int, TrusteeKey]:
-    """What a trustee's device does (the browser does the same in ``web/js/e2e.js``)."""
+    """What a trustee's device does (the browser does the same in ``web/js/e2e-keys.js``)."""
     x = rand()
     share = base_mul(x)
     proof = prove_dlog(key_transcript(meeting_id, trustee_id, share), x, rand)

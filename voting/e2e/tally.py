@@ -101,7 +101,7 @@ def partial_decrypt(
     sums: Sequence[Ciphertext],
     rand: ScalarSource = random_scalar,
 ) -> PartialDecryption:
-    """What a trustee's device does once it has checked the board (see ``web/js/e2e.js``)."""
+    """What a trustee's device does once it has checked the board (see ``web/js/e2e-tally.js``)."""
     share = mul(x, GENERATOR)
     factors = tuple(mul(x, s.alpha) for s in sums)
     proofs = tuple(

@@ -2,10 +2,15 @@
 /**
  * The secret-ballot side of a meeting link, without DOM: a trustee's key share kept in
  * this browser's IndexedDB, the trustee's check-the-board-then-decrypt step, and the
- * voter's encryption of a choice. The cryptography is in e2e.js (docs/e2e-ballots.md).
+ * voter's encryption of a choice. The cryptography is in the e2e-*.js modules
+ * (docs/e2e-ballots.md).
  * @module e2e-client
  */
-import * as e2e from "./e2e.js";
+import { auditBallot, encryptBallot, pollContext, trackerOf, verifyBallot } from "./e2e-ballot.js";
+import { checkReceived, makeComplaint, makeDealing, makeDkgKey } from "./e2e-dkg.js";
+import { E2EError } from "./e2e-group.js";
+import { makeTrusteeKey, makeTrusteeKeyFrom, publicOf, secretFromHex, secretToHex } from "./e2e-keys.js";
+import { homomorphicSums, partialDecrypt, sumsToWire } from "./e2e-tally.js";
 import { keyValueStore } from "./idb.js";
 
 /** @typedef {import("./protocol.js").MeetingLink} MeetingLink */
@@ -33,9 +38,9 @@ import { keyValueStore } from "./idb.js";
  * @property {{trustee_id: string, role: string, key: {trustee_id: string, public_share: string, proof: {c: string, s: string}} | null}[]} trustees
  * @property {string | null} public_key
  * @property {number | null} threshold 2 with a deputy, else null (n-of-n)
- * @property {import("./e2e.js").DkgView | null} dkg the current key generation round (null without a deputy)
+ * @property {import("./e2e-dkg.js").DkgView | null} dkg the current key generation round (null without a deputy)
  * @property {E2EPoll | null} [poll]
- * @property {import("./e2e.js").DkgView | null} [poll_dkg] the round whose key a threshold poll uses
+ * @property {import("./e2e-dkg.js").DkgView | null} [poll_dkg] the round whose key a threshold poll uses
  * @property {{tracker: string, ballot: unknown, superseded: boolean}[]} [board]
  * @property {{alpha: string, beta: string}[]} [sums]
  */
@@ -120,7 +125,7 @@ async function backupKey(passphrase, salt, iterations) {
  * @returns {Promise<Backup>}
  */
 export async function makeBackup(what, passphrase) {
-  if (passphrase.length < MIN_PASSPHRASE) throw new e2e.E2EError("backup_short", "passphrase too short", "passphrase");
+  if (passphrase.length < MIN_PASSPHRASE) throw new E2EError("backup_short", "passphrase too short", "passphrase");
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   /** @type {Backup} */
@@ -147,10 +152,10 @@ export async function openBackup(text, passphrase) {
   try {
     b = JSON.parse(text);
   } catch {
-    throw new e2e.E2EError("backup_invalid", "not a backup file", "file");
+    throw new E2EError("backup_invalid", "not a backup file", "file");
   }
   if (b?.format !== BACKUP_FORMAT || b.version !== 1 || b.kdf?.name !== "PBKDF2" || b.cipher?.name !== "AES-GCM") {
-    throw new e2e.E2EError("backup_invalid", "not a backup file", "file");
+    throw new E2EError("backup_invalid", "not a backup file", "file");
   }
   let plain;
   try {
@@ -158,11 +163,11 @@ export async function openBackup(text, passphrase) {
     plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromB64(b.cipher.iv), additionalData: backupAad(b) },
       key, fromB64(b.ciphertext));
   } catch {
-    throw new e2e.E2EError("backup_invalid", "wrong passphrase or altered file", "passphrase");
+    throw new E2EError("backup_invalid", "wrong passphrase or altered file", "passphrase");
   }
   const secret = new TextDecoder().decode(plain);
-  if (e2e.publicOf(e2e.secretFromHex(secret)) !== b.public) {
-    throw new e2e.E2EError("backup_invalid", "the secret does not match its public key", "file");
+  if (publicOf(secretFromHex(secret)) !== b.public) {
+    throw new E2EError("backup_invalid", "the secret does not match its public key", "file");
   }
   return { backup: b, secret };
 }
@@ -174,9 +179,9 @@ export async function openBackup(text, passphrase) {
  * @param {number[]} chosen option indices
  */
 export function prepareBallot(context, chosen) {
-  const ctx = e2e.pollContext(context);
+  const ctx = pollContext(context);
   const marks = Array.from({ length: ctx.nOptions }, (_, i) => (chosen.includes(i) ? 1 : 0));
-  return e2e.encryptBallot(ctx, marks);
+  return encryptBallot(ctx, marks);
 }
 
 /**
@@ -187,7 +192,7 @@ export function prepareBallot(context, chosen) {
  * @returns {number[]} the chosen option indices
  */
 export function checkBallot(context, ballot, randomness) {
-  const marks = e2e.auditBallot(e2e.pollContext(context), ballot, randomness);
+  const marks = auditBallot(pollContext(context), ballot, randomness);
   return marks.flatMap((m, i) => (m ? [i] : []));
 }
 
@@ -233,11 +238,11 @@ export class TrusteeDevice {
     let key;
     if (local) {
       // a share made here whose post did not get through: post the same share again
-      const x = e2e.secretFromHex(local.secret);
-      key = e2e.makeTrusteeKeyFrom(String(this.link.meetingId), this.myId, x);
+      const x = secretFromHex(local.secret);
+      key = makeTrusteeKeyFrom(String(this.link.meetingId), this.myId, x);
     } else {
-      const made = e2e.makeTrusteeKey(String(this.link.meetingId), this.myId);
-      local = { secret: e2e.secretToHex(made.secret), public_share: made.key.public_share };
+      const made = makeTrusteeKey(String(this.link.meetingId), this.myId);
+      local = { secret: secretToHex(made.secret), public_share: made.key.public_share };
       await saveShare(this.link.meetingId, this.myId, local);
       key = made.key;
     }
@@ -253,14 +258,14 @@ export class TrusteeDevice {
   async decrypt(pollId, progress = () => {}) {
     const state = await this.state(pollId, true);
     const secret = await this.decryptionSecret(state);
-    if (!state.poll || !state.board || !state.sums) throw new e2e.E2EError("poll_not_closed", "no board yet", "poll_id");
-    const ctx = e2e.pollContext(state.poll.context);
+    if (!state.poll || !state.board || !state.sums) throw new E2EError("poll_not_closed", "no board yet", "poll_id");
+    const ctx = pollContext(state.poll.context);
     const counted = [];
     let done = 0;
     for (const entry of state.board) {
-      e2e.verifyBallot(ctx, entry.ballot); // throws on any bad proof: nothing is decrypted
-      if (e2e.trackerOf(entry.ballot) !== entry.tracker) {
-        throw new e2e.E2EError("tracker_mismatch", "a tracker is not its ballot's hash", "board");
+      verifyBallot(ctx, entry.ballot); // throws on any bad proof: nothing is decrypted
+      if (trackerOf(entry.ballot) !== entry.tracker) {
+        throw new E2EError("tracker_mismatch", "a tracker is not its ballot's hash", "board");
       }
       if (!entry.superseded) counted.push(entry.ballot);
       done += 1;
@@ -269,11 +274,11 @@ export class TrusteeDevice {
         await new Promise((r) => setTimeout(r, 0)); // let the page breathe
       }
     }
-    const sums = e2e.homomorphicSums(ctx, counted);
-    if (JSON.stringify(e2e.sumsToWire(sums)) !== JSON.stringify(state.sums)) {
-      throw new e2e.E2EError("sums_mismatch", "the published sums are not the board's", "sums");
+    const sums = homomorphicSums(ctx, counted);
+    if (JSON.stringify(sumsToWire(sums)) !== JSON.stringify(state.sums)) {
+      throw new E2EError("sums_mismatch", "the published sums are not the board's", "sums");
     }
-    const part = e2e.partialDecrypt(ctx, this.myId, secret, sums);
+    const part = partialDecrypt(ctx, this.myId, secret, sums);
     return this.link.emit("post_partial_decryption", { poll_id: pollId, decryption: part });
   }
 
@@ -287,27 +292,27 @@ export class TrusteeDevice {
     const view = state.poll?.threshold ? state.poll_dkg : null;
     if (!view) {
       const local = await loadShare(mid, this.myId);
-      if (!local) throw new e2e.E2EError("share_missing", "this browser does not hold your key share", "secret");
-      return e2e.secretFromHex(local.secret);
+      if (!local) throw new E2EError("share_missing", "this browser does not hold your key share", "secret");
+      return secretFromHex(local.secret);
     }
     const local = await loadDkgSecret(mid, this.myId, view.round);
-    if (!local) throw new e2e.E2EError("share_missing", "this browser does not hold your key share", "secret");
-    const got = e2e.checkReceived(String(mid), view, this.myId, e2e.secretFromHex(local.secret));
+    if (!local) throw new E2EError("share_missing", "this browser does not hold your key share", "secret");
+    const got = checkReceived(String(mid), view, this.myId, secretFromHex(local.secret));
     const mine = view.complete?.trustees.find((t) => t.trustee_id === this.myId);
     if (got.bad.length || !mine || mine.verification_key !== got.verificationKey) {
-      throw new e2e.E2EError("share_missing", "the shares on the server do not give this trustee's key", "secret");
+      throw new E2EError("share_missing", "the shares on the server do not give this trustee's key", "secret");
     }
     return got.x;
   }
 
   /** Step 1 of the key generation: make (or re-post) this browser's encryption key.
-   * @param {import("./e2e.js").DkgView} view */
+   * @param {import("./e2e-dkg.js").DkgView} view */
   async postDkgKey(view) {
     const mid = this.link.meetingId;
     const local = await loadDkgSecret(mid, this.myId, view.round);
-    const made = e2e.makeDkgKey(String(mid), view.round, this.myId, local ? e2e.secretFromHex(local.secret) : undefined);
+    const made = makeDkgKey(String(mid), view.round, this.myId, local ? secretFromHex(local.secret) : undefined);
     if (!local) {
-      await saveDkgSecret(mid, this.myId, view.round, { secret: e2e.secretToHex(made.secret), public_share: made.key.enc_key });
+      await saveDkgSecret(mid, this.myId, view.round, { secret: secretToHex(made.secret), public_share: made.key.enc_key });
     }
     await this.link.emit("post_dkg_step", { round: view.round, step: "key", data: made.key });
     return this.state();
@@ -329,17 +334,17 @@ export class TrusteeDevice {
     if (view.phase === "dealings" && !view.dealings.some((d) => d.dealer === this.myId)) {
       if (tried.has(`${view.round}/dealing`)) return null;
       tried.add(`${view.round}/dealing`);
-      const dealing = e2e.makeDealing(String(mid), view, this.myId);
+      const dealing = makeDealing(String(mid), view, this.myId);
       await this.link.emit("post_dkg_step", { round: view.round, step: "dealing", data: dealing });
       return "dealing";
     }
     if (view.phase === "confirmations" && !view.confirmed.includes(this.myId)) {
       if (tried.has(`${view.round}/confirm`)) return null;
       tried.add(`${view.round}/confirm`);
-      const e = e2e.secretFromHex(local.secret);
-      const got = e2e.checkReceived(String(mid), view, this.myId, e);
+      const e = secretFromHex(local.secret);
+      const got = checkReceived(String(mid), view, this.myId, e);
       if (got.bad.length) {
-        const complaint = e2e.makeComplaint(String(mid), view, this.myId, e, got.bad[0]);
+        const complaint = makeComplaint(String(mid), view, this.myId, e, got.bad[0]);
         await this.link.emit("post_dkg_step", { round: view.round, step: "complaint", data: complaint });
         return "complaint";
       }
@@ -358,7 +363,7 @@ export class TrusteeDevice {
     const state = await this.state();
     const mid = this.link.meetingId;
     const local = state.dkg ? await loadDkgSecret(mid, this.myId, state.dkg.round) : await loadShare(mid, this.myId);
-    if (!local) throw new e2e.E2EError("no_secret", "no key in this browser", "secret");
+    if (!local) throw new E2EError("no_secret", "no key in this browser", "secret");
     return makeBackup({ meetingId: String(mid), trusteeId: this.myId, kind: state.dkg ? "dkg" : "share",
       round: state.dkg ? state.dkg.round : null, secret: local.secret, public: local.public_share }, passphrase);
   }
@@ -373,16 +378,16 @@ export class TrusteeDevice {
     const state = await this.state();
     const mid = this.link.meetingId;
     if (backup.meeting_id !== String(mid) || backup.trustee_id !== this.myId) {
-      throw new e2e.E2EError("backup_other", "another meeting or trustee", "file");
+      throw new E2EError("backup_other", "another meeting or trustee", "file");
     }
     const record = { secret, public_share: backup.public };
     if (backup.kind === "dkg") {
       const posted = state.dkg?.round === backup.round ? state.dkg.keys.find((k) => k.trustee_id === this.myId) : null;
-      if (!posted || posted.enc_key !== backup.public) throw new e2e.E2EError("backup_other", "not the posted key", "file");
+      if (!posted || posted.enc_key !== backup.public) throw new E2EError("backup_other", "not the posted key", "file");
       await saveDkgSecret(mid, this.myId, /** @type {number} */ (backup.round), record);
     } else {
       const mine = state.trustees.find((t) => t.trustee_id === this.myId);
-      if (!mine?.key || mine.key.public_share !== backup.public) throw new e2e.E2EError("backup_other", "not the posted key", "file");
+      if (!mine?.key || mine.key.public_share !== backup.public) throw new E2EError("backup_other", "not the posted key", "file");
       await saveShare(mid, this.myId, record);
     }
     return state;

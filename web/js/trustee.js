@@ -12,7 +12,7 @@ import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { MIN_PASSPHRASE, TrusteeDevice } from "./e2e-client.js";
-import { E2EError } from "./e2e.js";
+import { E2EError } from "./e2e-group.js";
 
 /** @param {unknown} err */
 function trusteeError(err) {
