@@ -229,3 +229,62 @@ def test_the_organisation_page_edits_fit_a_phone_in_vietnamese(
     no_sideways_scroll(page)
     cell.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "org-edit-phone-vi.png"))
+
+
+SMALL_PHONE = {"width": 360, "height": 740}
+
+
+def wrapped_cells(page: Page, table: str) -> list[str]:
+    """Cells of a table whose text runs onto a second line (taller than 1.7 lines)."""
+    return list(
+        page.evaluate(
+            """(sel) => [...document.querySelectorAll(`${sel} th, ${sel} td`)]
+            .filter((el) => el.getClientRects().length)
+            .filter((el) => {
+                const s = getComputedStyle(el);
+                const line = parseFloat(s.lineHeight) || 1.2 * parseFloat(s.fontSize);
+                const pad = parseFloat(s.paddingTop) + parseFloat(s.paddingBottom);
+                return el.getBoundingClientRect().height - pad > 1.7 * line;
+            })
+            .map((el) => `${el.getAttribute('data-label') || 'header'}: ${el.textContent}`)""",
+            table,
+        )
+    )
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_profile_timeline_reads_as_labelled_cards_on_phones_and_a_table_on_a_laptop(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path, lang: str
+) -> None:
+    page = open_page(LAPTOP)
+    signed_in(page, OFFICER, demo_password, lang)
+    open_committee(page)
+    page.locator(".flags a").first.click()
+    table = ".profile table.figures"
+    expect(page.locator(f"{table} tbody tr")).to_have_count(11)
+    for size in (SMALL_PHONE, PHONE, LAPTOP):
+        page.set_viewport_size(size)
+        width = size["width"]
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / f"profile-{width}-{lang}.png"), full_page=True)
+        no_sideways_scroll(page)
+        tables_fit(page)
+        assert not wrapped_cells(page, table), f"{width} px, {lang}: {wrapped_cells(page, table)}"
+        row = page.locator(f"{table} tbody tr").first
+        header = page.locator(f"{table} thead")
+        if width < 640:  # 40 rem: each meeting a card of "label value" lines, still a table
+            expect(header).to_have_css("position", "absolute")
+            expect(row).to_have_css("display", "block")
+            labels = row.locator("td").evaluate_all(
+                "tds => tds.map((td) => getComputedStyle(td, '::before').content)"
+            )
+            assert len(labels) == 4 and all(label not in ("none", '""') for label in labels), labels
+            # the cards run with the page, not in a box scrolling inside it
+            expect(page.locator(".profile .table-wrap")).to_have_css("max-height", "none")
+            # the heading keeps the member id whole
+            assert page.locator(".profile h1 .member-id").evaluate("el => el.getClientRects().length") == 1
+        else:
+            expect(header).to_be_visible()
+            expect(row).to_have_css("display", "table-row")
+        expect(page.get_by_role("table").first).to_be_attached()
+        assert page.locator(f"{table} [role='row']").count() == 12  # the header row and 11 meetings

@@ -59,7 +59,8 @@ export function mountProfile(root, ctx, memberId) {
     disposeChart?.();
     const m = view.member;
     const p = view.profile;
-    heading.textContent = `${m.full_name} (${m.member_id})`;
+    // the member id never breaks at its dashes ("K-SYN-003-" / "007" on a phone)
+    replaceChildren(heading, `${m.full_name} `, h("span", { class: "member-id" }, `(${m.member_id})`));
     ctx.setTitle("profile.page_title", { name: m.full_name });
     const timeline = view.timeline;
     const chart = timelineChart(t("profile.timeline"), timeline, dataTable(t("profile.timeline_table"), [
