@@ -358,6 +358,10 @@ async def run(
             ballots = dict(zip(voters, made, strict=True))
             results["client_encrypt_s"] = round(time.perf_counter() - t_enc, 1)
 
+        # the baseline: what the server spends with everyone connected and nobody voting
+        idle0, idle_w0 = cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(3.0)
+        idle_per_s = (cpu_seconds(pid) - idle0) / (time.perf_counter() - idle_w0)
         start_at = time.time() + 1.0  # every process has its orders by then
         for g, (_, here) in enumerate(workers):
             mine = voters[g::groups]
@@ -432,6 +436,8 @@ async def run(
             "max_ms": round(lat[-1] * 1000, 1),
             "server_cpu_s": round(cpu, 2),
             "server_cpu_ms_per_ballot": round(cpu / ok * 1000, 3),
+            "server_idle_cpu_per_s": round(idle_per_s, 3),
+            "server_cpu_ms_per_ballot_over_idle": round((cpu - idle_per_s * wall) / ok * 1000, 3),
             "server_rss_mb": round(rss_mb(pid), 1),
             "tally_counts": tally["counts"],
             "accepted_counts": [accepted[i] for i in range(3)],
