@@ -64,6 +64,11 @@ def room_of(meeting_id: int) -> str:
 
 # Roster changes are merged and broadcast at most this often per meeting (like tallies).
 ROSTER_TICK_S = 0.2
+# In a very large room the interval stretches so a room's roster updates cost at most
+# about this many sends a second: a join storm of 1,000 members otherwise sent every
+# member five updates a second, and that fan-out, not the joins, was the server's work.
+ROSTER_SENDS_PER_S = 1000
+MAX_ROSTER_TICK_S = 1.0
 
 
 @dataclass
@@ -277,9 +282,14 @@ class MeetingNamespace:
         if pending is None:
             pending = self._roster_pending[meeting_id] = RosterDeltas()
             self._roster_timers[meeting_id] = asyncio.get_running_loop().call_later(
-                self.roster_tick_s, lambda: self._spawn(self.flush_roster(meeting_id))
+                self._roster_interval(meeting_id), lambda: self._spawn(self.flush_roster(meeting_id))
             )
         pending.add(ev)
+
+    def _roster_interval(self, meeting_id: int) -> float:
+        roster = self._rosters.get(meeting_id)
+        recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
+        return min(MAX_ROSTER_TICK_S, max(self.roster_tick_s, recipients / ROSTER_SENDS_PER_S))
 
     async def flush_roster(self, meeting_id: int) -> None:
         """Send a meeting's pending roster changes now (the timer does it; so may a caller
