@@ -255,11 +255,17 @@ def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: 
     for t in ("video", "speakers", "vote", "chat", "people"):
         tab(phone, t)
         phone.screenshot(path=str(artifacts / f"room-phone-{t}-{lang}.png"))
+    phone.set_viewport_size(SMALL_PHONE)
+    for t in ("video", "vote", "people"):
+        tab(phone, t)
+        phone.screenshot(path=str(artifacts / f"room-phone360-{t}-{lang}.png"))
+    phone.set_viewport_size(PHONE)
     tab(chair, "speakers")
-    chair.set_viewport_size(PHONE)
-    for t in ("video", "chair", "people"):
-        tab(chair, t)
-        chair.screenshot(path=str(artifacts / f"room-phone-chair-{t}-{lang}.png"))
+    for size, name in ((PHONE, "phone"), (SMALL_PHONE, "phone360")):
+        chair.set_viewport_size(size)
+        for t in ("video", "chair", "people"):
+            tab(chair, t)
+            chair.screenshot(path=str(artifacts / f"room-{name}-chair-{t}-{lang}.png"))
     chair.set_viewport_size(LAPTOP)
     tab(chair, "chair")
     display.screenshot(path=str(artifacts / f"room-display-{lang}.png"))

@@ -61,6 +61,7 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
         state = await device.state();
         element.dataset.dkg = state.dkg?.phase ?? "none";
       }
+      message.textContent = ""; // an earlier failure (e.g. before the link had joined) is over
     } catch (err) {
       message.textContent = trusteeError(err);
     }
@@ -265,6 +266,7 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
   proc.addEventListener("board_published", () => render());
   proc.addEventListener("change", () => render());
   proc.link.addEventListener("joined", () => { refresh(); });
-  refresh();
+  // before the link has joined the server refuses get_e2e ('join' first): "joined" refreshes then
+  if (proc.link.status.state === "connected") refresh();
   return { element, render, refresh };
 }
