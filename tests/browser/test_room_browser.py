@@ -128,6 +128,9 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     # the projector is not a person: it pairs with a code, signed in as nobody
     pair_display(chair, display)
     expect(chair.locator('.display-row[data-state="paired"]')).to_have_count(1)
+    # the chair's trustee panel (same tab) loaded after the join, with no leftover error
+    expect(chair.locator(".trustee-panel")).to_have_attribute("data-key", "none")
+    expect(chair.locator(".trustee-panel > .form-message")).to_have_text("")
 
     # video first: the stage starts near the top on the laptop and the phone
     wait_until(lambda: inbound(chair, "C1-002")["frames"] > 10, what="the remote member's video at the chair")
