@@ -189,4 +189,7 @@ def test_screen_share_minutes_and_admin_pages_in_vietnamese(
                 # shows as code (paths, commands, settings) is data, not language
                 expect(page.locator(".findings .finding .finding-text").first).not_to_be_empty()
                 assert not server_english_findings(page), f"{device}: {server_english_findings(page)}"
+                # the recent events by name, not by the server's identifiers
+                expect(page.locator('#events tr[data-kind="signed_in"]').first).to_be_attached()
+                expect(page.locator("#events td code")).to_have_count(0)
             check(page, f"{device}-{name}", artifacts, ".findings code" if name == "admin-security" else "")

@@ -1,6 +1,7 @@
 """Every kind of self-check finding can be said in both web catalogs, from its facts alone:
 the Security page renders ``security.finding.<id>`` and ``security.finding_fix.<id>``
 filled from the finding's ``params``, never the server's English (meetingd/security/check.py).
+The same page names each recorded security event by its kind (``security.event.<kind>``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import string
 from pathlib import Path
 
 from meetingd.security.check import FILES, KINDS, SEVERITIES, finding
+from meetingd.security.devices import KEY_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "meetingd" / "security" / "check.py"
@@ -102,3 +104,35 @@ def test_a_finding_carries_its_facts_and_its_english_sentences() -> None:
         "message": "the server secret /srv/data/secret.key can be read by other users (mode -rw-r--r--)",
         "fix": "chmod 600 '/srv/data/secret.key'",
     }
+
+
+def recorded_event_kinds() -> dict[str, str]:
+    """kind -> where: the literal first argument of every ``<sink>.record(...)`` call on a
+    security event sink (a minutes transaction's ``tx.record``/``t.record`` is not one),
+    and the two kinds devices.py makes of each key kind."""
+    found: dict[str, str] = {}
+    for pkg in ("meetingd", "signaling"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "record"
+                    and ast.unparse(node.func.value) not in ("tx", "t")
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                ):
+                    found.setdefault(node.args[0].value, str(path.relative_to(ROOT)))
+    for kind in KEY_KINDS:
+        found[f"{kind}_used"] = found[f"{kind}_new_device"] = "meetingd/security/devices.py"
+    return found
+
+
+def test_every_security_event_kind_has_a_name_in_both_catalogs() -> None:
+    kinds = recorded_event_kinds()
+    assert {"sign_in_failed", "signed_in", "rate_limited", "witness_refused_checkpoint"} <= set(kinds)
+    for lang in LANGS:
+        catalog = _catalog(lang)
+        missing = sorted(f"{k} ({at})" for k, at in kinds.items() if f"security.event.{k}" not in catalog)
+        assert not missing, f"web/i18n/{lang}.json lacks security.event.<kind> for: {missing}"

@@ -61,6 +61,16 @@ export function findingText(f) {
   };
 }
 
+/**
+ * An event's kind in the reader's language (its stable name, as code, for a kind this
+ * client does not know).
+ * @param {string} kind
+ */
+function eventName(kind) {
+  const key = `security.event.${kind}`;
+  return t(key) !== key ? tx(key) : h("code", {}, kind);
+}
+
 /** @type {import("./app.js").View} */
 export function mountSecurityAdmin(root, ctx) {
   ctx.setTitle("security.admin_title");
@@ -187,7 +197,7 @@ export function mountSecurityAdmin(root, ctx) {
         h("thead", {}, h("tr", {}, h("th", {}, tx("security.col_time")), h("th", {}, tx("security.col_event")),
           h("th", {}, tx("login.member_id")), h("th", {}, tx("security.col_address")))),
         h("tbody", {}, events.map((e) => h("tr", { "data-kind": e.kind },
-          h("td", {}, formatTime(e.at)), h("td", {}, e.kind), h("td", {}, e.member_id ?? ""), h("td", {}, e.address ?? "")))))));
+          h("td", {}, formatTime(e.at)), h("td", {}, eventName(e.kind)), h("td", {}, e.member_id ?? ""), h("td", {}, e.address ?? "")))))));
     } catch (err) {
       fail(err);
     }
