@@ -138,6 +138,10 @@ def test_four_browsers_video_first_switches_counts_and_layouts(
     phone.screenshot(path=str(artifacts / "room-phone-first.png"))
     assert top_of_stage(chair) < 260
     assert top_of_stage(phone) < 260
+    # the stage's caption keeps the name whole on the phone (its link bars once took 187 px)
+    for page in (chair, phone):
+        name = page.locator(".media-area .stage .tile-name").first
+        assert name.evaluate("el => el.scrollWidth <= el.clientWidth"), name.inner_text()
     expect(chair.locator('.media-area .stage .tile[data-member-id="C1-002"]')).to_be_visible()
 
     # others see the phone's switches on its tile; no audio comes from it yet

@@ -145,6 +145,23 @@ export function mountRoom(root, ctx, meetingId) {
     if (name === "chat") unread = 0;
     body.dataset.activeTab = name;
     renderTabs();
+    const chosen = tabs.get(name)?.tab;
+    if (chosen) revealTab(chosen);
+  }
+
+  /**
+   * Scroll the tab strip (it scrolls sideways on a phone) so the chosen tab is clear of
+   * its faded right edge (room.css); the page itself does not move.
+   * @param {HTMLElement} tab
+   */
+  function revealTab(tab) {
+    const strip = tab.parentElement;
+    if (!strip || strip.scrollWidth <= strip.clientWidth) return;
+    const fade = 24; // 1.5rem
+    const s = strip.getBoundingClientRect();
+    const r = tab.getBoundingClientRect();
+    if (r.right > s.right - fade) strip.scrollLeft += r.right - (s.right - fade);
+    else if (r.left < s.left) strip.scrollLeft -= s.left - r.left;
   }
 
   const layoutWatch = window.matchMedia("(max-width: 899px)");
