@@ -266,6 +266,8 @@ def shoot_all(chair: Page, phone: Page, remote: Page, display: Page, artifacts: 
     for t in ("video", "vote", "people"):
         tab(phone, t)
         phone.screenshot(path=str(artifacts / f"room-phone360-{t}-{lang}.png"))
+    name = phone.locator(".media-area .stage .tile-name").first
+    assert name.evaluate("el => el.scrollWidth <= el.clientWidth"), f"cut at 360 px: {name.inner_text()}"
     phone.set_viewport_size(PHONE)
     tab(chair, "speakers")
     for size, name in ((PHONE, "phone"), (SMALL_PHONE, "phone360")):
