@@ -46,6 +46,8 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -297,15 +299,9 @@ async def measure(
     return out
 
 
-async def page_data(
-    cfg: Config, committee_id: int, sealer: Sealer, closer: Closer, repeat: int
-) -> dict[str, Any]:
-    """The committee page's request over HTTP: first of a new process (no cached page), then
-    unchanged, then each right after a meeting was sealed."""
-    core = await open_services(cfg)
-    await drop_reports(core)
-    await closer.close_one(core)  # closed while no process had the fold: the stored one is behind
-    await core.engine.dispose()
+@asynccontextmanager
+async def signed_in_app(cfg: Config) -> AsyncIterator[tuple[Any, aiohttp.ClientSession, str]]:
+    """A new process: the real app on 127.0.0.1, and an HTTP client signed in as the admin."""
     app = build_app(cfg)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -314,37 +310,56 @@ async def page_data(
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     svc = app[services_key]
     svc.public_url = url
-    out: dict[str, Any] = {}
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.post(
                 url + "/api/login", json={"member_id": ADMIN, "password": PASSWORD}, headers={"Origin": url}
             ) as r:
                 assert r.status == 200, await r.text()
-            path = f"{url}/api/committees/{committee_id}/figures?from={START}&to={END}"
-
-            async def get() -> float:
-                t0 = time.perf_counter()
-                async with http.get(path) as r:
-                    body = await r.read()
-                    assert r.status == 200, body[:200]
-                out["size"] = len(body)
-                return time.perf_counter() - t0
-
-            out["first"] = await get()
-            out["unchanged"] = [await get() for _ in range(repeat * 4)]
-            after = []
-            for _ in range(repeat * 2):
-                await sealer.seal_one(svc)
-                after.append(await get())
-            out["after_seal"] = after
-            closed = []
-            for _ in range(repeat * 2):
-                await closer.close_one(svc)
-                closed.append(await get())
-            out["after_close"] = closed
+            yield svc, http, url
     finally:
         await runner.cleanup()
+
+
+async def timed_get(http: aiohttp.ClientSession, url: str) -> tuple[float, int]:
+    """One page-data request: seconds, and the body's size."""
+    t0 = time.perf_counter()
+    async with http.get(url) as r:
+        body = await r.read()
+        assert r.status == 200, body[:200]
+    return time.perf_counter() - t0, len(body)
+
+
+async def page_data(
+    cfg: Config, committee_id: int, sealer: Sealer, closer: Closer, repeat: int
+) -> dict[str, Any]:
+    """The committee page's request over HTTP: first of a new process (no cached page, one more
+    meeting closed since the fold was stored), then unchanged, then each right after a meeting
+    was sealed, then each right after one more meeting closed."""
+    core = await open_services(cfg)
+    await drop_reports(core)
+    await closer.close_one(core)  # closed while no process had the fold: the stored one is behind
+    await core.engine.dispose()
+    out: dict[str, Any] = {}
+    async with signed_in_app(cfg) as (svc, http, url):
+        path = f"{url}/api/committees/{committee_id}/figures?from={START}&to={END}"
+
+        async def get() -> float:
+            elapsed, out["size"] = await timed_get(http, path)
+            return elapsed
+
+        out["first"] = await get()
+        out["unchanged"] = [await get() for _ in range(repeat * 4)]
+        after = []
+        for _ in range(repeat * 2):
+            await sealer.seal_one(svc)
+            after.append(await get())
+        out["after_seal"] = after
+        closed = []
+        for _ in range(repeat * 2):
+            await closer.close_one(svc)
+            closed.append(await get())
+        out["after_close"] = closed
     return out
 
 
@@ -353,26 +368,11 @@ async def page_cold(cfg: Config, committee_id: int) -> float:
     core = await open_services(cfg)
     await drop_reports(core, folds=True)
     await core.engine.dispose()
-    app = build_app(cfg)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    app[services_key].public_url = url
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(
-                url + "/api/login", json={"member_id": ADMIN, "password": PASSWORD}, headers={"Origin": url}
-            ) as r:
-                assert r.status == 200, await r.text()
-            t0 = time.perf_counter()
-            async with http.get(f"{url}/api/committees/{committee_id}/figures?from={START}&to={END}") as r:
-                assert r.status == 200, (await r.read())[:200]
-                await r.read()
-            return time.perf_counter() - t0
-    finally:
-        await runner.cleanup()
+    async with signed_in_app(cfg) as (_, http, url):
+        elapsed, _ = await timed_get(
+            http, f"{url}/api/committees/{committee_id}/figures?from={START}&to={END}"
+        )
+        return elapsed
 
 
 def main() -> None:

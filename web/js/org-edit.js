@@ -204,11 +204,11 @@ function siteForms(cell, ctx) {
     const site = cell.sites[i];
     const [renameField, rename] = field("org.site_name", { maxlength: 200, value: site, "data-role": "site-name" });
     return [
-      form("org.site_title", [renameField], "org.save", async (reason) => {
+      form("org.rename_site_title", [renameField], "org.save", async (reason) => {
         const r = await request("PATCH", `${base}/${id}`, { name: rename.value.trim(), reason });
         return t("org.site_renamed", { name: r.site.name });
       }, ctx, "org.site", { name: site }),
-      form("org.site_title", [], "org.remove_site", async (reason) => {
+      form("org.remove_site_title", [], "org.remove_site", async (reason) => {
         await request("DELETE", `${base}/${id}`, { reason });
         return t("org.site_removed", { name: site });
       }, ctx, "org.site", { name: site }),
