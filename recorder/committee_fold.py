@@ -325,6 +325,8 @@ class CommitteeFold:
     # -- stored form -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form; a meeting's people are indexes into ``tallies`` (in its order)."""
+        index = {person: i for i, person in enumerate(self._tallies)}
         return {
             "v": FOLD_FORMAT,
             "summary_format": SUMMARY_FORMAT,
@@ -332,7 +334,10 @@ class CommitteeFold:
             "cells": self.cells,
             "start": self.start,
             "end": self.end,
-            "meetings": self.meetings,
+            "meetings": {
+                key: {**rec, "people": [index[p] for p in rec["people"]]} if rec["counted"] else rec
+                for key, rec in self.meetings.items()
+            },
             "tallies": self._tallies,
             "sums": self._sums,
             "months": self._months,
@@ -350,8 +355,12 @@ class CommitteeFold:
         fold = cls(d["cells"], d["start"], d["end"])
         if fold.cells != list(d["cells"]):
             raise ValueError("the fold's cells are not sorted and distinct")
-        fold.meetings = dict(d["meetings"])
         fold._tallies = dict(d["tallies"])
+        people = list(fold._tallies)
+        fold.meetings = dict(d["meetings"])
+        for rec in fold.meetings.values():
+            if rec["counted"]:
+                rec["people"] = [people[i] for i in rec["people"]]
         fold._sums = {c: list(d["sums"][c]) for c in fold.cells}
         fold._months = {c: dict(d["months"][c]) for c in fold.cells}
         return fold

@@ -29,7 +29,7 @@ from collections.abc import Coroutine
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.errors import NotFound
@@ -45,6 +45,7 @@ from .summaries import MeetingSummaries, chunks
 logger = logging.getLogger(__name__)
 
 MAX_REPORTS = 8
+STORE_DELAY = 1.0  # seconds a changed fold waits before it is stored (later changes join it)
 
 PAGE_OMITS = ("members", "polls")  # the page shows cells, trends and flags; reports carry all
 
@@ -64,6 +65,8 @@ class Figures:
         self._folds: OrderedDict[tuple[int, str, str], CommitteeFold] = OrderedDict()
         self._locks: dict[tuple[int, str, str], asyncio.Lock] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        self._pending: set[tuple[int, str, str]] = set()  # folds to be stored soon
+        self._store_lock = asyncio.Lock()
         self.folds = 0  # times a period's figures were folded from nothing (tests and bench read it)
         self.extended = 0  # times a kept fold took in what changed (new, replaced, gone meetings)
 
@@ -193,8 +196,9 @@ class Figures:
         self, key: tuple[Any, ...], stored_key: str, fingerprint: Any, digest: str, data: dict[str, Any]
     ) -> None:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        async with self._db() as s, s.begin():
-            await s.merge(CommitteeReportRow(key=stored_key, fingerprint=digest, data=text))
+        async with self._db() as s, s.begin():  # replaced without reading the old (large) row
+            await s.execute(delete(CommitteeReportRow).where(CommitteeReportRow.key == stored_key))
+            s.add(CommitteeReportRow(key=stored_key, fingerprint=digest, data=text))
         self._memo(key, fingerprint, data)
 
     async def _compute_report(
@@ -254,9 +258,16 @@ class Figures:
         if len(self._folds) > MAX_REPORTS:
             self._folds.popitem(last=False)
         from_nothing = not fold.meetings
-        heads = await self.summaries.heads(list(latest), latest)
-        current: dict[str, Any] = {str(m): [size, root] for m, (size, root) in heads.items()}
-        behind = [m for m in latest if m not in heads]  # no row at the latest checkpoint yet
+        # a log's checkpoint of a given size is one, so a meeting folded at its latest size is
+        # current; only the others' stored summaries are looked at
+        kept = fold.meetings
+        current: dict[str, Any] = {
+            k: kept[k]["tag"] for m in latest if (k := str(m)) in kept and kept[k]["tag"][0] == latest[m]
+        }
+        ask = [m for m in latest if str(m) not in current]
+        heads = await self.summaries.heads(ask, latest) if ask else {}
+        current.update({str(m): [size, root] for m, (size, root) in heads.items()})
+        behind = [m for m in ask if m not in heads]  # no row at the latest checkpoint yet
         counted = {str(c.meeting): c for c in await self.summaries.of(behind, latest)} if behind else {}
         current.update({k: [c.size, c.root] for k, c in counted.items()})
         changed = [
@@ -295,8 +306,14 @@ class Figures:
             else:
                 self.extended += 1
         if changed or removed:
-            self._later(self._store_fold(fold_key, fold))
+            self._store_soon(fold_key)
         return fold
+
+    def _store_soon(self, fold_key: tuple[int, str, str]) -> None:
+        """Store the fold after :data:`STORE_DELAY`: the changes meanwhile are written once."""
+        if fold_key not in self._pending:
+            self._pending.add(fold_key)
+            self._later(self._store_fold(fold_key))
 
     async def _load_fold(self, fold_key: tuple[int, str, str], cells: list[str]) -> CommitteeFold:
         """The fold a (possibly earlier) process stored, if it is of these cells and formats."""
@@ -314,18 +331,21 @@ class Figures:
                     return fold
         return CommitteeFold(cells, fold_key[1], fold_key[2])
 
-    async def _store_fold(self, fold_key: tuple[int, str, str], fold: CommitteeFold) -> None:
-        """Write the fold for a restarted server (under its lock: no change while encoding)."""
-        async with self._locks.setdefault(fold_key, asyncio.Lock()):
-            if self._folds.get(fold_key) is not fold:
-                return  # replaced meanwhile: the newer one is written by its own change
-            text = await asyncio.to_thread(
-                json.dumps, fold.to_dict(), ensure_ascii=False, separators=(",", ":")
-            )
-            async with self._db() as s, s.begin():
-                await s.merge(
-                    CommitteeFoldRow(key=_fold_id(fold_key), state=text, written_at=self.summaries.clock())
+    async def _store_fold(self, fold_key: tuple[int, str, str]) -> None:
+        """Write the fold for a restarted server, :data:`STORE_DELAY` after it changed."""
+        await asyncio.sleep(STORE_DELAY)
+        self._pending.discard(fold_key)
+        async with self._store_lock:  # one write at a time: the newest state is written last
+            async with self._locks.setdefault(fold_key, asyncio.Lock()):  # no change while encoding
+                fold = self._folds.get(fold_key)
+                if fold is None:
+                    return
+                text = await asyncio.to_thread(
+                    lambda: json.dumps(fold.to_dict(), ensure_ascii=False, separators=(",", ":"))
                 )
+            async with self._db() as s, s.begin():
+                await s.execute(delete(CommitteeFoldRow).where(CommitteeFoldRow.key == _fold_id(fold_key)))
+                s.add(CommitteeFoldRow(key=_fold_id(fold_key), state=text, written_at=self.summaries.clock()))
 
     def _memo(self, key: tuple[Any, ...], fingerprint: Any, data: dict[str, Any]) -> None:
         self._reports[key] = (fingerprint, data)
