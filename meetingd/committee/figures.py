@@ -282,8 +282,8 @@ class Figures:
             c = counted.get(k)
             if c is None:  # its row went meanwhile: it is counted on the next request
                 continue
-            kept = fold.meetings.get(k)
-            if kept is not None and kept["digest"] == c.digest:
+            before = fold.meetings.get(k)
+            if before is not None and before["digest"] == c.digest:
                 fold.retag(k, [c.size, c.root])  # the same summary over a longer log: a seal
             else:
                 added[k] = c.summary
