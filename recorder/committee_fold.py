@@ -69,6 +69,24 @@ class CommitteeFold:
         """Whether the full fold counts the meeting (the period's, of these cells, closed)."""
         return s.cell in self._wanted and bool(s.closed_at) and self.start <= s.opened_at[:10] <= self.end
 
+    def moved_to(self, start: str, end: str) -> list[str]:
+        """Make this the fold of another period: the meetings it no longer counts are
+        returned (remove them with :meth:`needs` / :meth:`apply`); those it now counts are
+        forgotten (the caller adds them again from their summaries)."""
+        self.start, self.end = start, end
+        gone = []
+        for key, rec in list(self.meetings.items()):
+            now = (
+                rec["cell"] in self._wanted
+                and bool(rec["closed_at"])
+                and start <= rec["opened_at"][:10] <= end
+            )
+            if rec["counted"] and not now:
+                gone.append(key)
+            elif now and not rec["counted"]:
+                del self.meetings[key]
+        return gone
+
     def _dirty(self, added: Mapping[str, MeetingSummary], removed: Iterable[str]) -> set[str]:
         dirty: set[str] = set()
         for key in removed:

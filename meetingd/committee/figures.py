@@ -316,11 +316,21 @@ class Figures:
             self._later(self._store_fold(fold_key))
 
     async def _load_fold(self, fold_key: tuple[int, str, str], cells: list[str]) -> CommitteeFold:
-        """The fold a (possibly earlier) process stored, if it is of these cells and formats."""
+        """The fold a (possibly earlier) process stored for this period, else the one stored
+        last for another period of the committee moved to this one (the page's default period
+        moves daily), if of these cells and formats; else an empty one."""
         async with self._db() as s:
             text = await s.scalar(
                 select(CommitteeFoldRow.state).where(CommitteeFoldRow.key == _fold_id(fold_key))
             )
+            moved = text is None
+            if moved:
+                text = await s.scalar(
+                    select(CommitteeFoldRow.state)
+                    .where(CommitteeFoldRow.key.startswith(f"{fold_key[0]}:"))
+                    .order_by(CommitteeFoldRow.written_at.desc())
+                    .limit(1)
+                )
         if text is not None:
             try:
                 fold = CommitteeFold.from_dict(json.loads(text))
@@ -328,8 +338,21 @@ class Figures:
                 logger.info("committee fold %s not reused: %s", _fold_id(fold_key), exc)
             else:
                 if fold.cells == cells:
+                    if moved:
+                        await self._move_fold(fold, fold_key)
                     return fold
         return CommitteeFold(cells, fold_key[1], fold_key[2])
+
+    async def _move_fold(self, fold: CommitteeFold, fold_key: tuple[int, str, str]) -> None:
+        gone = fold.moved_to(fold_key[1], fold_key[2])
+        if gone:
+            need = fold.needs({}, gone)
+            history = (
+                {str(c.meeting): c.summary for c in await self.summaries.of([int(k) for k in need])}
+                if need
+                else {}
+            )
+            fold.apply({}, gone, history=history)
 
     async def _store_fold(self, fold_key: tuple[int, str, str]) -> None:
         """Write the fold for a restarted server, :data:`STORE_DELAY` after it changed."""

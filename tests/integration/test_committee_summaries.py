@@ -174,3 +174,19 @@ async def test_a_new_process_extends_the_stored_fold_with_only_the_meetings_clos
     third = new_process()
     again = await third.committee(None, org.committee_id, start, end, 2)
     assert third.folds == 1 and json.dumps(again["figures"]) == json.dumps(full)
+
+    # another period (the page's default moves daily): the stored fold is moved to it, not refolded
+    await third.flush()
+    fourth = new_process()
+    later = date(2025, 2, 1)
+    moved = await fourth.committee(None, org.committee_id, later, end, 2)
+    assert fourth.folds == 0  # the January meetings left it; nothing was folded from nothing
+    want = committee_figures(
+        [c.summary for c in every],
+        cells=moved["cells"],
+        scheduled=moved["scheduled"],
+        start=later.isoformat(),
+        end=end.isoformat(),
+        absent_run=2,
+    )
+    assert json.dumps(moved["figures"]) == json.dumps(want)

@@ -135,3 +135,19 @@ def test_a_stored_fold_of_other_formats_is_refused() -> None:
     stored = CommitteeFold(CELLS, START, END).to_dict()
     with pytest.raises(ValueError, match="fold"):
         CommitteeFold.from_dict({**stored, "summary_format": "meetingd-meeting-summary/v1"})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_fold_moved_to_another_period_gives_that_periods_full_fold(seed: int) -> None:
+    rng = random.Random(seed)
+    people = {f"M{i:02d}": rng.choice(CELLS) for i in range(12)}
+    every = {str(n): _summary(rng, n, people) for n in range(40)}
+    fold = CommitteeFold(CELLS, START, END)
+    fold.apply(every)
+    later = ("2025-03-02", "2026-01-31")  # the page's default period, a few weeks on
+    gone = fold.moved_to(*later)
+    fold.apply({}, gone, history={k: every[k] for k in fold.needs({}, gone)})
+    back = {k: s for k, s in every.items() if k not in fold.meetings}  # now counted: added again
+    fold.apply(back, history={k: every[k] for k in fold.needs(back)})
+    want = committee_figures(list(every.values()), cells=CELLS, scheduled={}, start=later[0], end=later[1])
+    assert _dump(fold.figures({}, 3)) == _dump(want)
