@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, InvalidState, NotFound
 
 ORG_KINDS = ("committee", "cell", "site", "committee_officer", "cell_officer")
 ORG_COLUMNS = ("kind", "key", "name", "parent", "title")
@@ -49,6 +49,7 @@ class CellNode:
     name: str
     committee_id: int | None = None
     sites: tuple[str, ...] = ()
+    site_ids: tuple[int, ...] = ()  # the sites' ids, in the order of ``sites``
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,42 @@ class OrgTree:
             for mine in viewer.officer_of_committees
         )
 
+    def may_add_committee(self, viewer: Viewer, parent_id: int | None) -> bool:
+        """Add a committee under ``parent_id``: what :meth:`may_manage_committee` allows there;
+        a committee at the top only an administrator."""
+        if parent_id is None:
+            return viewer.is_admin
+        return self.may_manage_committee(viewer, parent_id)
+
+    def may_change_committee(self, viewer: Viewer, committee_id: int) -> bool:
+        """Rename or move the committee: administrators, and officers of a committee above it
+        (as for its officers: a committee's own officers do not rename or move it)."""
+        return self.may_appoint_officers_of(viewer, committee_id)
+
+    def may_manage_sites(self, viewer: Viewer, cell_id: int) -> bool:
+        """Add, rename or remove the cell's sub-sites: whoever may rename or move the cell."""
+        return self.may_manage_cell(viewer, cell_id)
+
+    def check_committee_parent(self, committee_id: int, parent_id: int | None) -> None:
+        """:class:`InvalidState` (``committee_cycle``) when putting the committee under
+        ``parent_id`` would make it sit above itself, naming the chain."""
+        if parent_id is None:
+            return
+        if parent_id in self.committees_under(committee_id):
+            chain = [self.committees[parent_id].code]
+            cur = self.committees[parent_id].parent_id
+            while chain[-1] != self.committees[committee_id].code and cur is not None:
+                chain.append(self.committees[cur].code)
+                cur = self.committees[cur].parent_id
+            moved = self.committees[committee_id].code
+            raise InvalidState(
+                f"{moved} cannot go under itself"
+                if parent_id == committee_id
+                else f"{moved} cannot go under {chain[0]}: {chain[0]} is below it ({' < '.join(chain)})",
+                code="committee_cycle",
+                field="parent_id",
+            )
+
     def check_visible(
         self, viewer: Viewer, *, committee_id: int | None = None, cell_id: int | None = None
     ) -> None:
@@ -153,12 +190,14 @@ class OrgTree:
         if cell_id is not None and (cell_id not in self.cells or not self.may_see_cell(viewer, cell_id)):
             raise NotFound(f"no cell {cell_id}")
 
-    def manageable(self, viewer: Viewer) -> dict[str, list[int]]:
+    def manageable(self, viewer: Viewer) -> dict[str, object]:
         """What the viewer may change, for the client to offer only that."""
         return {
             "committees": sorted(c for c in self.committees if self.may_manage_committee(viewer, c)),
             "cells": sorted(c for c in self.cells if self.may_manage_cell(viewer, c)),
             "officers_of": sorted(c for c in self.committees if self.may_appoint_officers_of(viewer, c)),
+            "change_committees": sorted(c for c in self.committees if self.may_change_committee(viewer, c)),
+            "add_top": self.may_add_committee(viewer, None),
         }
 
     def to_dict(self, viewer: Viewer) -> dict[str, object]:
@@ -173,7 +212,7 @@ class OrgTree:
                 "name": c.name,
                 "committees": [node(k) for k in self.children(c.id)],
                 "cells": [
-                    {"id": x.id, "name": x.name, "sites": list(x.sites)}
+                    {"id": x.id, "name": x.name, "sites": list(x.sites), "site_ids": list(x.site_ids)}
                     for x in sorted(self.cells.values(), key=lambda x: x.name)
                     if x.committee_id == c.id
                 ],
@@ -187,7 +226,7 @@ class OrgTree:
                 key=lambda c: c.code,
             )
         loose = [
-            {"id": x.id, "name": x.name, "sites": list(x.sites)}
+            {"id": x.id, "name": x.name, "sites": list(x.sites), "site_ids": list(x.site_ids)}
             for x in sorted(self.cells.values(), key=lambda x: x.name)
             if (scope is None and x.committee_id is None)
             or (scope is not None and x.id in scope and (seen is None or x.committee_id not in seen))
@@ -216,6 +255,24 @@ class OrgSnapshot:
     committees: Mapping[str, str | None] = field(default_factory=dict)  # code -> parent code
     cells: frozenset[str] = frozenset()
     member_ids: frozenset[str] = frozenset()
+
+
+def check_site_removal(site: str, history: int, in_use: Iterable[int]) -> None:
+    """Refuse removing a sub-site that the minutes or a coming meeting still name:
+    ``history`` closed meetings held with it, ``in_use`` the scheduled or open ones."""
+    open_ids = sorted(in_use)
+    if open_ids:
+        raise InvalidState(
+            f"site {site!r} is a sub-site of the scheduled or open meeting(s) "
+            f"{', '.join(map(str, open_ids))}: take it off them first",
+            code="site_in_use",
+        )
+    if history:
+        raise InvalidState(
+            f"site {site!r} has the attendance of {history} closed meeting(s) in their minutes: "
+            "it stays so those records keep their place; rename it if it changed",
+            code="site_has_history",
+        )
 
 
 def parse_org_csv(text: str, existing: OrgSnapshot) -> list[OrgRow]:

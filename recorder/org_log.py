@@ -42,8 +42,8 @@ ORG_ENTRY_TYPES: dict[str, str] = {
     "org_imported": "an administrator imported the organisation CSV (its SHA-256, counts)",
     "officer_key_enrolled": "a member enrolled the public key of a cosigning key made on their own "
     "device (verifier_key, fingerprint, origin browser|file, the fingerprint it replaced or null)",
-    "org_changed": "one row of the tree changed: a cell added, renamed or moved, an officer appointed or "
-    "removed (change, by, reason, what it was and is)",
+    "org_changed": "one row of the tree changed: a committee or cell added, renamed or moved, a sub-site "
+    "added, renamed or removed, an officer appointed or removed (change, by, reason, what it was and is)",
     "org_change_refused": "a change to the tree was refused (who tried, what, the target, the error code)",
 }
 

@@ -22,7 +22,7 @@ from ..directory import check_member_id
 from ..http import _path_int, admin, read_json, session_token, signed_in
 from ..services import services_key
 from ..storage.models import Member
-from .org_edit import parse_cell_change, parse_officer_change
+from .org_edit import parse_cell_change, parse_committee_change, parse_officer_change, parse_site_change
 from .report import report_csv, report_document, report_html
 
 routes = web.RouteTableDef()
@@ -96,6 +96,61 @@ async def org_change_cell(request: web.Request) -> web.Response:
         member, _path_int(request, "cell_id"), change
     )
     return web.json_response({"ok": True, "cell": cell})
+
+
+@routes.post("/api/org/committees")
+async def org_add_committee(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"code", "name", "parent_id", "reason"}, {"code", "name", "reason"})
+    change = parse_committee_change(body, new=True)
+    await _org_step_up(request, member, "add a committee")
+    committee = await request.app[services_key].committee.editor.add_committee(member, change)
+    return web.json_response({"ok": True, "committee": committee}, status=201)
+
+
+@routes.patch("/api/org/committees/{committee_id}")
+async def org_change_committee(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    body = await read_json(request, {"name", "parent_id", "reason"}, {"reason"})
+    change = parse_committee_change(body, new=False)
+    await _org_step_up(request, member, "change a committee")
+    committee = await request.app[services_key].committee.editor.change_committee(
+        member, _path_int(request, "committee_id"), change
+    )
+    return web.json_response({"ok": True, "committee": committee})
+
+
+@routes.post("/api/org/cells/{cell_id}/sites")
+async def org_add_site(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    change = parse_site_change(await read_json(request, {"name", "reason"}, {"name", "reason"}), named=True)
+    await _org_step_up(request, member, "add a sub-site")
+    site = await request.app[services_key].committee.editor.add_site(
+        member, _path_int(request, "cell_id"), change
+    )
+    return web.json_response({"ok": True, "site": site}, status=201)
+
+
+@routes.patch("/api/org/cells/{cell_id}/sites/{site_id}")
+async def org_rename_site(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    change = parse_site_change(await read_json(request, {"name", "reason"}, {"name", "reason"}), named=True)
+    await _org_step_up(request, member, "rename a sub-site")
+    site = await request.app[services_key].committee.editor.rename_site(
+        member, _path_int(request, "cell_id"), _path_int(request, "site_id"), change
+    )
+    return web.json_response({"ok": True, "site": site})
+
+
+@routes.delete("/api/org/cells/{cell_id}/sites/{site_id}")
+async def org_remove_site(request: web.Request) -> web.Response:
+    member = await signed_in(request)
+    change = parse_site_change(await read_json(request, {"reason"}, {"reason"}), named=False)
+    await _org_step_up(request, member, "remove a sub-site")
+    site = await request.app[services_key].committee.editor.remove_site(
+        member, _path_int(request, "cell_id"), _path_int(request, "site_id"), change
+    )
+    return web.json_response({"ok": True, "site": site})
 
 
 async def _officer(request: web.Request, unit: str, *, appoint: bool) -> web.Response:

@@ -39,11 +39,16 @@ async def load_tree(s: AsyncSession) -> OrgTree:
         cell_id: cid
         for cell_id, cid in (await s.execute(select(CellCommittee.cell_id, CellCommittee.committee_id))).all()
     }
-    sites: dict[int, list[str]] = {}
-    for cell_id, name in (await s.execute(select(Site.cell_id, Site.name).order_by(Site.name))).all():
-        sites.setdefault(cell_id, []).append(name)
+    sites: dict[int, list[tuple[int, str]]] = {}
+    for site_id, cell_id, name in (
+        await s.execute(select(Site.id, Site.cell_id, Site.name).order_by(Site.name, Site.id))
+    ).all():
+        sites.setdefault(cell_id, []).append((site_id, name))
     for cell in (await s.scalars(select(Cell))).all():
-        tree.cells[cell.id] = CellNode(cell.id, cell.name, links.get(cell.id), tuple(sites.get(cell.id, ())))
+        mine = sites.get(cell.id, [])
+        tree.cells[cell.id] = CellNode(
+            cell.id, cell.name, links.get(cell.id), tuple(n for _, n in mine), tuple(i for i, _ in mine)
+        )
     return tree
 
 

@@ -1,4 +1,5 @@
-"""Row-by-row changes to the organisation tree: cells added, renamed, moved; officers.
+"""Row-by-row changes to the organisation tree: committees and cells added, renamed, moved;
+a cell's sub-sites added, renamed, removed; officers.
 
 Each change is checked against the caller's place in the tree (:class:`OrgTree` rules:
 ``may_manage_committee``, ``may_manage_cell``, ``may_appoint_officers_of``), carries a
@@ -14,16 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.errors import Conflict, InvalidInput, NotAuthorised, NotFound
-from meeting.organisation import MAX_TEXT, OrgTree, Viewer
+from meeting.organisation import CODE_RE, MAX_TEXT, OrgTree, Viewer, check_site_removal
 
 from ..directory import check_text
 from ..security.events import EventSink
-from ..storage.models import Cell, Member
-from ..storage.org_models import CellCommittee, CellOfficer, CommitteeOfficer
+from ..storage.models import AttendanceInterval, Cell, Meeting, MeetingSite, Member, Participant, Site
+from ..storage.org_models import CellCommittee, CellOfficer, CommitteeOfficer, CommitteeRow
 from .org import load_tree, viewer_of
 from .org_log import OrgLog
 from .profiles import check_reason
@@ -48,6 +49,27 @@ class OfficerChange:
     title: str | None = None
 
 
+@dataclass(frozen=True)
+class CommitteeChange:
+    """``POST /api/org/committees`` (code and name required, ``parent_id`` null or absent:
+    at the top) and ``PATCH /api/org/committees/{id}`` (name, or ``parent_id``: null moves
+    it to the top)."""
+
+    reason: str
+    code: str | None = None
+    name: str | None = None
+    parent_id: int | None = None
+    move: bool = False  # parent_id was given
+
+
+@dataclass(frozen=True)
+class SiteChange:
+    """``POST /api/org/cells/{id}/sites``, ``PATCH`` (name required) and ``DELETE .../{site_id}``."""
+
+    reason: str
+    name: str | None = None
+
+
 def _positive(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidInput(f"'{field}' must be a positive integer", field=field)
@@ -60,6 +82,29 @@ def parse_cell_change(body: dict[str, Any], *, new: bool) -> CellChange:
     if not new and name is None and committee is None:
         raise InvalidInput("say what changes: 'name' or 'committee_id'", field="name")
     return CellChange(check_reason(body.get("reason")), name, committee)
+
+
+def parse_committee_change(body: dict[str, Any], *, new: bool) -> CommitteeChange:
+    code = None
+    if new:
+        code = body.get("code")
+        if not isinstance(code, str) or not CODE_RE.match(code):
+            raise InvalidInput(
+                "'code' must be 2-32 of A-Z, 0-9 and '-', starting with a letter or digit", field="code"
+            )
+    name = check_text(body["name"], "name", max_len=MAX_TEXT) if "name" in body else None
+    move = "parent_id" in body
+    parent = None if body.get("parent_id") is None else _positive(body["parent_id"], "parent_id")
+    if new and name is None:
+        raise InvalidInput("a new committee needs 'name'", field="name")
+    if not new and name is None and not move:
+        raise InvalidInput("say what changes: 'name' or 'parent_id'", field="name")
+    return CommitteeChange(check_reason(body.get("reason")), code, name, parent, move)
+
+
+def parse_site_change(body: dict[str, Any], *, named: bool) -> SiteChange:
+    name = check_text(body.get("name"), "name", max_len=MAX_TEXT) if named else None
+    return SiteChange(check_reason(body.get("reason")), name)
 
 
 def parse_officer_change(body: dict[str, Any], *, appoint: bool) -> OfficerChange:
@@ -187,6 +232,211 @@ class OrgEditor:
                 "name": cell.name,
                 "committee_id": target if target is not None else node.committee_id,
             }
+
+    # -- committees ----------------------------------------------------------------------------
+
+    async def add_committee(self, caller: Member, change: CommitteeChange) -> dict[str, Any]:
+        assert change.code is not None and change.name is not None  # parse_committee_change(new=True)
+        tree, viewer = await self._context(caller)
+        parent = change.parent_id
+
+        async def check() -> None:
+            if parent is not None:
+                tree.check_visible(viewer, committee_id=parent)
+            if not tree.may_add_committee(viewer, parent):
+                raise NotAuthorised(
+                    "only an administrator may add a committee at the top"
+                    if parent is None
+                    else "only the committee's officers, those above them or an administrator may add a "
+                    "committee under it"
+                )
+
+        await self._checked(caller, "committee_added", f"committee:{parent or 'top'}", check)
+        async with self._log.transaction() as tx:
+            s = tx.session
+            if await s.scalar(select(CommitteeRow.id).where(CommitteeRow.code == change.code)) is not None:
+                raise Conflict(f"a committee with code {change.code} exists already", field="code")
+            row = CommitteeRow(code=change.code, name=change.name, parent_id=parent)
+            s.add(row)
+            await s.flush()
+            tx.append(
+                "org_changed",
+                by=caller.member_id,
+                reason=change.reason,
+                change="committee_added",
+                committee=change.code,
+                name=change.name,
+                parent=tree.committees[parent].code if parent is not None else None,
+            )
+            return {"id": row.id, "code": row.code, "name": row.name, "parent_id": parent}
+
+    async def change_committee(
+        self, caller: Member, committee_id: int, change: CommitteeChange
+    ) -> dict[str, Any]:
+        tree, viewer = await self._context(caller)
+        target = change.parent_id
+
+        async def check() -> None:
+            tree.check_visible(viewer, committee_id=committee_id)
+            if change.move and target is not None:
+                tree.check_visible(viewer, committee_id=target)
+            if not tree.may_change_committee(viewer, committee_id) or (
+                change.move and not tree.may_add_committee(viewer, target)
+            ):
+                raise NotAuthorised(
+                    "only officers of a committee above it (and of the committee it moves under), or an "
+                    "administrator, may rename or move a committee"
+                )
+
+        what = (
+            "committee_renamed"
+            if not change.move
+            else "committee_moved"
+            if change.name is None
+            else "committee_changed"
+        )
+        await self._checked(caller, what, f"committee:{committee_id}", check)
+        if change.move:
+            tree.check_committee_parent(committee_id, target)
+        async with self._log.transaction() as tx:
+            s = tx.session
+            row = await s.get(CommitteeRow, committee_id)
+            if row is None:
+                raise NotFound(f"no committee {committee_id}")
+            fields: dict[str, Any] = {}
+            if change.name is not None and change.name != row.name:
+                fields.update(old_name=row.name, name=change.name)
+                row.name = change.name
+            if change.move and target != row.parent_id:
+                old = tree.committees.get(row.parent_id) if row.parent_id is not None else None
+                fields.update(
+                    from_parent=old.code if old else None,
+                    parent=tree.committees[target].code if target is not None else None,
+                )
+                row.parent_id = target
+            if not fields:
+                raise InvalidInput(
+                    "nothing changes: the committee already has that name and place",
+                    field="name" if change.name is not None else "parent_id",
+                )
+            tx.append(
+                "org_changed",
+                by=caller.member_id,
+                reason=change.reason,
+                change=what,
+                committee=row.code,
+                **fields,
+            )
+            return {"id": row.id, "code": row.code, "name": row.name, "parent_id": row.parent_id}
+
+    # -- a cell's sub-sites ---------------------------------------------------------------------
+
+    async def _site_check(self, caller: Member, what: str, cell_id: int) -> OrgTree:
+        tree, viewer = await self._context(caller)
+
+        async def check() -> None:
+            tree.check_visible(viewer, cell_id=cell_id)
+            if not tree.may_manage_sites(viewer, cell_id):
+                raise NotAuthorised(
+                    "only officers of a committee over the cell, or an administrator, may change its "
+                    "sub-sites"
+                )
+
+        await self._checked(caller, what, f"cell:{cell_id}", check)
+        return tree
+
+    @staticmethod
+    async def _site(s: AsyncSession, cell_id: int, site_id: int) -> Site:
+        site = await s.get(Site, site_id)
+        if site is None or site.cell_id != cell_id:
+            raise NotFound(f"no site {site_id} in cell {cell_id}")
+        return site
+
+    @staticmethod
+    async def _name_free(s: AsyncSession, cell_id: int, name: str, site_id: int | None = None) -> None:
+        taken = select(Site.id).where(Site.cell_id == cell_id, Site.name == name)
+        if site_id is not None:
+            taken = taken.where(Site.id != site_id)
+        if await s.scalar(taken) is not None:
+            raise Conflict(f"the cell has a sub-site named {name!r} already", field="name")
+
+    async def add_site(self, caller: Member, cell_id: int, change: SiteChange) -> dict[str, Any]:
+        assert change.name is not None  # parse_site_change(named=True)
+        tree = await self._site_check(caller, "site_added", cell_id)
+        async with self._log.transaction() as tx:
+            s = tx.session
+            await self._name_free(s, cell_id, change.name)
+            site = Site(cell_id=cell_id, name=change.name)
+            s.add(site)
+            await s.flush()
+            tx.append(
+                "org_changed",
+                by=caller.member_id,
+                reason=change.reason,
+                change="site_added",
+                cell=tree.cells[cell_id].name,
+                site_id=site.id,
+                site=change.name,
+            )
+            return {"id": site.id, "cell_id": cell_id, "name": change.name}
+
+    async def rename_site(
+        self, caller: Member, cell_id: int, site_id: int, change: SiteChange
+    ) -> dict[str, Any]:
+        assert change.name is not None
+        tree = await self._site_check(caller, "site_renamed", cell_id)
+        async with self._log.transaction() as tx:
+            s = tx.session
+            site = await self._site(s, cell_id, site_id)
+            if site.name == change.name:
+                raise InvalidInput("nothing changes: the sub-site already has that name", field="name")
+            await self._name_free(s, cell_id, change.name, site_id)
+            old, site.name = site.name, change.name
+            tx.append(
+                "org_changed",
+                by=caller.member_id,
+                reason=change.reason,
+                change="site_renamed",
+                cell=tree.cells[cell_id].name,
+                site_id=site_id,
+                old_name=old,
+                site=change.name,
+            )
+            return {"id": site_id, "cell_id": cell_id, "name": change.name}
+
+    async def remove_site(
+        self, caller: Member, cell_id: int, site_id: int, change: SiteChange
+    ) -> dict[str, Any]:
+        tree = await self._site_check(caller, "site_removed", cell_id)
+        async with self._log.transaction() as tx:
+            s = tx.session
+            site = await self._site(s, cell_id, site_id)
+            used = union(
+                select(MeetingSite.meeting_id).where(MeetingSite.site_id == site_id),
+                select(Participant.meeting_id).where(Participant.site_id == site_id),
+                select(AttendanceInterval.meeting_id).where(AttendanceInterval.site_id == site_id),
+            ).subquery()
+            states = (
+                await s.execute(
+                    select(Meeting.id, Meeting.state).where(Meeting.id.in_(select(used.c.meeting_id)))
+                )
+            ).all()
+            check_site_removal(
+                site.name,
+                sum(1 for _, state in states if state not in ("scheduled", "open")),
+                [mid for mid, state in states if state in ("scheduled", "open")],
+            )
+            await s.delete(site)
+            tx.append(
+                "org_changed",
+                by=caller.member_id,
+                reason=change.reason,
+                change="site_removed",
+                cell=tree.cells[cell_id].name,
+                site_id=site_id,
+                site=site.name,
+            )
+            return {"id": site_id, "cell_id": cell_id, "name": site.name}
 
     # -- officers ------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class Counted:
     size: int
     root: str  # base64, as in the checkpoint
     digest: str  # of the summary's stored text: equal digests, equal summaries
+    meeting: int  # the meeting's id in storage
 
 
 def chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -67,14 +68,21 @@ def _digest(text: str) -> str:
 class MeetingSummaries:
     def __init__(self, db: async_sessionmaker[AsyncSession], journal: Journal, clock: Clock) -> None:
         self._db, self._journal, self._clock = db, journal, clock
+        self.clock = clock
         # decoded rows by meeting, valid while the stored size is the same
         self._decoded: dict[int, Counted] = {}
         self.computed = 0  # summaries folded from minutes entries so far (what a backfill costs)
+        self.decoded = 0  # summaries brought into memory (from rows or computed)
+
+    def origin(self, meeting_id: int) -> str:
+        """The meeting's minutes log origin (what a report lists it by)."""
+        return self._journal.origin(meeting_id)
 
     def _remember(self, meeting_id: int, counted: Counted) -> Counted:
         if len(self._decoded) >= MAX_DECODED:
             self._decoded.pop(next(iter(self._decoded)))
         self._decoded[meeting_id] = counted
+        self.decoded += 1
         return counted
 
     async def meeting_signed(self, meeting_id: int, size: int) -> None:
@@ -97,6 +105,35 @@ class MeetingSummaries:
                 .group_by(MinutesCheckpoint.meeting_id)
             )
             out.update({mid: size for mid, size in rows.all()})
+        return out
+
+    async def heads(self, meeting_ids: Sequence[int], latest: dict[int, int]) -> dict[int, tuple[int, str]]:
+        """(size, root) of each meeting's stored summary that is of this format and at the
+        meeting's latest checkpoint, without reading the summaries; the others are left
+        out (:meth:`of` brings them up)."""
+        out: dict[int, tuple[int, str]] = {}
+        ask: list[int] = []
+        for m in meeting_ids:
+            c = self._decoded.get(m)
+            if c is not None and c.size == latest.get(m):
+                out[m] = (c.size, c.root)
+            else:
+                ask.append(m)
+        if not ask:
+            return out
+        async with self._db() as s:
+            for chunk in chunks(sorted(ask)):
+                rows = await s.execute(
+                    select(
+                        MeetingSummaryRow.meeting_id,
+                        MeetingSummaryRow.format,
+                        MeetingSummaryRow.size,
+                        MeetingSummaryRow.root,
+                    ).where(MeetingSummaryRow.meeting_id.in_(chunk))
+                )
+                for mid, fmt, size, root in rows.all():
+                    if fmt == SUMMARY_FORMAT and size == latest.get(mid):
+                        out[mid] = (size, root)
         return out
 
     async def of(self, meeting_ids: Sequence[int], latest: dict[int, int] | None = None) -> list[Counted]:
@@ -143,7 +180,7 @@ class MeetingSummaries:
                 summary = MeetingSummary.from_dict(json.loads(row[2]))
                 out.append(
                     self._remember(
-                        m, Counted(summary, self._journal.origin(m), row[0], row[1], _digest(row[2]))
+                        m, Counted(summary, self._journal.origin(m), row[0], row[1], _digest(row[2]), m)
                     )
                 )
             elif row is not None and row[0] < latest[m]:
@@ -177,7 +214,7 @@ class MeetingSummaries:
                 )
                 summary = MeetingSummary.from_dict(json.loads(stored[m][2]))
                 counted = Counted(
-                    summary, self._journal.origin(m), latest[m], roots[m], _digest(stored[m][2])
+                    summary, self._journal.origin(m), latest[m], roots[m], _digest(stored[m][2]), m
                 )
                 out.append(self._remember(m, counted))
         todo.sort()
@@ -230,7 +267,7 @@ class MeetingSummaries:
                     "computed_at": now,
                 }
             )
-            counted = Counted(summary, self._journal.origin(mid), sizes[mid], root, _digest(text))
+            counted = Counted(summary, self._journal.origin(mid), sizes[mid], root, _digest(text), mid)
             out.append(self._remember(mid, counted))
         self.computed += len(rows)
         if stale:

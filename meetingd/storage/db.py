@@ -77,6 +77,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 # Table modules beyond models.py register on the same Base when imported here.
 from . import display_models as _display_models  # noqa: E402,F401
 from . import e2e_models as _e2e_models  # noqa: E402
+from . import fold_models as _fold_models  # noqa: E402,F401
 from . import minutes_models as _minutes_models  # noqa: E402
 from . import org_models as _org_models  # noqa: E402,F401
 from . import participation_models as _participation_models  # noqa: E402,F401

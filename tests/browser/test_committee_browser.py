@@ -288,3 +288,93 @@ def test_the_profile_timeline_reads_as_labelled_cards_on_phones_and_a_table_on_a
             expect(row).to_have_css("display", "table-row")
         expect(page.get_by_role("table").first).to_be_attached()
         assert page.locator(f"{table} [role='row']").count() == 12  # the header row and 11 meetings
+
+
+def test_an_administrator_adds_and_moves_a_committee_and_edits_a_cells_sub_sites_on_a_laptop(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(LAPTOP)
+    signed_in(page, "C1-CHAIR", demo_password, "en")
+    page.goto("/#/org")
+    top = page.locator('[data-edit-top="1"]')
+    top.locator("summary").click()
+    add = top.locator("form.org-form")
+    add.get_by_label("Committee code").fill("K-SYN")  # taken: refused in words
+    add.get_by_label("Committee name").fill("Top committee")
+    add.locator('[data-role="reason"]').fill("the province's new structure")
+    add.get_by_role("button", name="Add the committee").click()
+    expect(add.locator(".form-message.error")).to_have_text("A committee with this code exists already.")
+    add.get_by_label("Committee code").fill("K-TOP")
+    add.get_by_role("button", name="Add the committee").click()
+    expect(page.locator(".form-message.ok")).to_have_text("Committee “Top committee” added.")
+
+    editor = page.locator('[data-edit-committee="K-SYN"]')
+    editor.locator("summary").click()
+    move = editor.locator("form.org-form").filter(has=page.get_by_role("heading", name="Move the committee"))
+    move.get_by_label("Under").select_option(label="Top committee (K-TOP)")
+    move.locator('[data-role="reason"]').fill("now under the new top committee")
+    move.get_by_role("button", name="Move").click()
+    expect(page.locator('li:has(> [data-committee="K-TOP"]) [data-committee="K-SYN"]')).to_be_visible()
+
+    name = "K-SYN cell 003"
+    cell = page.locator(f'[data-edit-cell="{name}"]')
+    cell.locator("summary").click()
+    add_site = cell.locator("form.org-form").filter(has=page.get_by_role("heading", name="Add a sub-site"))
+    add_site.get_by_label("Sub-site name").fill("Island post")
+    add_site.locator('[data-role="reason"]').fill("a new island post")
+    add_site.get_by_role("button", name="Add the sub-site").click()
+    expect(page.locator(".form-message.ok")).to_have_text("Sub-site “Island post” added.")
+    expect(page.locator(f'[data-cell="{name}"]')).to_contain_text("Island post")
+    cell.locator("summary").click()
+    rename = cell.locator('form[data-site="Island post"]').first
+    rename.get_by_label("Sub-site name").fill("Island post (north)")
+    rename.locator('[data-role="reason"]').fill("the post moved north")
+    rename.get_by_role("button", name="Save").click()
+    expect(page.locator(".form-message.ok")).to_have_text("The sub-site is now called “Island post (north)”.")
+    cell.locator("summary").click()
+    cell.locator('form[data-site="Island post (north)"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "org-edit-units-laptop-en.png"), full_page=True)
+    remove = cell.locator('form[data-site="Island post (north)"]').nth(1)
+    remove.locator('[data-role="reason"]').fill("the post closed")
+    remove.get_by_role("button", name="Remove the sub-site").click()
+    expect(page.locator(".form-message.ok")).to_have_text("Sub-site “Island post (north)” removed.")
+    expect(page.locator(f'[data-cell="{name}"]')).not_to_contain_text("Island post")
+
+
+def test_a_committee_officer_adds_a_committee_and_sub_sites_on_a_phone_in_vietnamese(
+    open_page: Callable[..., Page], demo_password: str, artifacts: Path
+) -> None:
+    page = open_page(PHONE)
+    signed_in(page, OFFICER, demo_password, "vi")
+    page.goto("/#/org")
+    editor = page.locator('[data-edit-committee="K-SYN"]')
+    editor.locator("summary").click()
+    add = editor.locator("form.org-form").filter(
+        has=page.get_by_role("heading", name="Thêm cấp ủy trực thuộc")
+    )
+    add.get_by_label("Mã cấp ủy").fill("K-SYN-P1")
+    add.get_by_label("Tên cấp ủy").fill("Đảng ủy Phường 1")
+    add.locator('[data-role="reason"]').fill("thành lập đảng ủy phường")
+    add.get_by_role("button", name="Thêm cấp ủy").click()
+    expect(page.locator(".form-message.ok")).to_have_text("Đã thêm cấp ủy “Đảng ủy Phường 1”.")
+    # the officer is above the new committee: they may rename it
+    sub = page.locator('[data-edit-committee="K-SYN-P1"]')
+    sub.locator("summary").click()
+    expect(sub.get_by_role("heading", name="Đổi tên cấp ủy")).to_be_visible()
+
+    cell = page.locator('[data-edit-cell="K-SYN cell 004"]')
+    cell.locator("summary").click()
+    add_site = cell.locator("form.org-form").filter(has=page.get_by_role("heading", name="Thêm điểm cầu"))
+    add_site.get_by_label("Tên điểm cầu").fill("Điểm cầu Bến Đá")
+    add_site.locator('[data-role="reason"]').fill("mở điểm cầu mới")
+    add_site.get_by_role("button", name="Thêm điểm cầu").click()
+    expect(page.locator(".form-message.ok")).to_have_text("Đã thêm điểm cầu “Điểm cầu Bến Đá”.")
+    cell.locator("summary").click()
+    add_site.get_by_label("Tên điểm cầu").fill("Điểm cầu Bến Đá")
+    add_site.locator('[data-role="reason"]').fill("nhập lại")
+    add_site.get_by_role("button", name="Thêm điểm cầu").click()
+    expect(add_site.locator(".form-message.error")).to_have_text("Chi bộ đã có điểm cầu mang tên này.")
+    no_sideways_scroll(page)
+    add_site.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "org-edit-units-phone-vi.png"))
+    page.screenshot(path=str(artifacts / "org-edit-units-phone-vi-full.png"), full_page=True)

@@ -264,7 +264,7 @@ async def test_the_tree_is_changed_row_by_row_by_those_above_each_row_and_every_
     )
     assert status == 200 and body["officer"]["title"] == "cell secretary"
     status, body = await (await sign_in("C1-004")).call("GET", "/api/org")
-    assert body["tree"]["cells"] == [{"id": dock, "name": "Cell 3 - Docks", "sites": []}]
+    assert body["tree"]["cells"] == [{"id": dock, "name": "Cell 3 - Docks", "sites": [], "site_ids": []}]
 
     # outside their tree: not found, never a hint; inside but not theirs to change: refused, recorded
     for method, path, payload in (

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+import random
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from meetingd.committee.figures import Figures
 from meetingd.committee.summaries import Counted, MeetingSummaries
-from meetingd.committee.synthetic import seed_organisation
+from meetingd.committee.synthetic import add_closed_meeting, seed_organisation
 from meetingd.demo import DEMO_CELL
-from meetingd.storage.models import MinutesCheckpoint
+from meetingd.storage.fold_models import CommitteeFoldRow
+from meetingd.storage.models import Cell, Meeting, Member, MinutesCheckpoint
 from meetingd.storage.org_models import CommitteeRow
 from meetingd.storage.participation_models import MeetingSummaryRow
-from recorder.participation import MeetingSummary
+from recorder.participation import MeetingSummary, committee_figures
 
 from .conftest import Server
 
@@ -106,3 +109,84 @@ async def test_meetings_closed_before_get_their_summary_on_first_use_and_only_on
     third = MeetingSummaries(svc.db, svc.journal, svc.clock)
     assert _by_meeting(await third.of(org.meeting_ids)) == _by_meeting(got)
     assert third.computed == 2
+
+
+async def test_a_new_process_extends_the_stored_fold_with_only_the_meetings_closed_since(
+    server: Server,
+) -> None:
+    svc = server.svc
+    org = await seed_organisation(svc, cells=3, members_per_cell=5, months=4, code="K-F")
+    start, end = date(2025, 1, 1), date(2025, 12, 31)
+
+    def new_process() -> Figures:
+        return Figures(svc.db, MeetingSummaries(svc.db, svc.journal, svc.clock))
+
+    first = new_process()
+    await first.committee(None, org.committee_id, start, end, 2)
+    await first.flush()  # the fold is stored after the answer
+    assert (first.folds, first.extended) == (1, 0)
+    async with svc.db() as s:
+        assert await s.scalar(select(func.count()).select_from(CommitteeFoldRow)) == 1
+
+    # one more meeting closes, earlier than the cell's last one (a late close), while no process
+    # has the fold in memory: the next process folds in that meeting and refolds only its people
+    async with svc.db() as s:
+        rows = await s.execute(
+            select(Member.member_id, Member.full_name, Member.id)
+            .where(Member.cell_id == org.cell_ids[1])
+            .order_by(Member.member_id)
+        )
+        people = [(m, n, pk) for m, n, pk in rows.all()]
+        cell = str(await s.scalar(select(Cell.name).where(Cell.id == org.cell_ids[1])))
+    await add_closed_meeting(
+        svc, random.Random(3), org.cell_ids[1], cell, people, datetime(2025, 2, 20, 9, tzinfo=UTC)
+    )
+    second = new_process()
+    data = await second.committee(None, org.committee_id, start, end, 2)
+    assert (second.folds, second.extended) == (0, 1)
+    assert second.summaries.decoded < len(org.meeting_ids)  # the new one and its people's history only
+
+    async with svc.db() as s:
+        ids = list((await s.scalars(select(Meeting.id).where(Meeting.state == "closed"))).all())
+    every = await MeetingSummaries(svc.db, svc.journal, svc.clock).of(ids)
+    full = committee_figures(
+        [c.summary for c in every],
+        cells=data["cells"],
+        scheduled=data["scheduled"],
+        start=start.isoformat(),
+        end=end.isoformat(),
+        absent_run=2,
+    )
+    assert json.dumps(data["figures"]) == json.dumps(full)
+    assert len(data["bundles"]) == data["figures"]["totals"]["held"] == len(org.meeting_ids) + 1
+
+    # a seal moves one meeting's checkpoint: the fold is retagged, not changed; the page agrees
+    await svc.minutes.seal(org.meeting_ids[0], "en")
+    page = await second.committee(None, org.committee_id, start, end, 2, page=True)
+    assert second.extended == 1 and page["figures"] == {
+        k: v for k, v in full.items() if k not in ("members", "polls")
+    }
+
+    # a stored fold made by other code is not used: folded from nothing again
+    await second.flush()
+    async with svc.db() as s, s.begin():
+        await s.execute(update(CommitteeFoldRow).values(state='{"v": "meetingd-committee-fold/v0"}'))
+    third = new_process()
+    again = await third.committee(None, org.committee_id, start, end, 2)
+    assert third.folds == 1 and json.dumps(again["figures"]) == json.dumps(full)
+
+    # another period (the page's default moves daily): the stored fold is moved to it, not refolded
+    await third.flush()
+    fourth = new_process()
+    later = date(2025, 2, 1)
+    moved = await fourth.committee(None, org.committee_id, later, end, 2)
+    assert fourth.folds == 0  # the January meetings left it; nothing was folded from nothing
+    want = committee_figures(
+        [c.summary for c in every],
+        cells=moved["cells"],
+        scheduled=moved["scheduled"],
+        start=later.isoformat(),
+        end=end.isoformat(),
+        absent_run=2,
+    )
+    assert json.dumps(moved["figures"]) == json.dumps(want)

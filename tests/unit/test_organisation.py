@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from meeting.errors import InvalidInput
+from meeting.errors import InvalidInput, InvalidState
 from meeting.organisation import (
     CellNode,
     Committee,
     OrgSnapshot,
     OrgTree,
     Viewer,
+    check_site_removal,
     committee_order,
     parse_org_csv,
 )
@@ -115,3 +116,39 @@ def test_unknown_columns_and_duplicates_are_named() -> None:
         parse_org_csv("kind,key,parent,colour\n", OrgSnapshot())
     with pytest.raises(InvalidInput, match="line 3: committee K-A already on line 2"):
         parse_org_csv("kind,key,name,parent\ncommittee,K-A,A,\ncommittee,K-A,A again,\n", OrgSnapshot())
+
+
+def test_committees_are_added_under_what_one_manages_and_changed_only_from_above() -> None:
+    t = tree()
+    d1 = Viewer("X", 10, officer_of_committees=frozenset({2}))
+    admin = Viewer("A", 13, is_admin=True)
+    assert t.may_add_committee(d1, 2) and t.may_add_committee(d1, 4) and not t.may_add_committee(d1, 3)
+    assert not t.may_add_committee(d1, None) and t.may_add_committee(admin, None)
+    assert t.may_change_committee(d1, 4) and not t.may_change_committee(d1, 2)  # not their own
+    assert t.may_change_committee(admin, 1) and not t.may_change_committee(admin, 99)
+    cell_officer = Viewer("Y", 10, officer_of_cells=frozenset({10}))
+    assert t.may_see_cell(cell_officer, 10) and not t.may_manage_sites(cell_officer, 10)
+    assert t.may_manage_sites(d1, 10) and not t.may_manage_sites(d1, 12)
+    assert t.manageable(d1)["change_committees"] == [4] and t.manageable(admin)["add_top"] is True
+
+
+def test_a_committee_may_not_go_under_itself_or_below_itself_and_the_error_names_the_chain() -> None:
+    t = tree()
+    t.check_committee_parent(4, 3)  # a ward to the other district: fine
+    t.check_committee_parent(2, None)
+    with pytest.raises(InvalidState) as exc:
+        t.check_committee_parent(1, 4)
+    assert exc.value.code == "committee_cycle"
+    assert exc.value.message == "K-PROV cannot go under K-W1: K-W1 is below it (K-W1 < K-D1 < K-PROV)"
+    with pytest.raises(InvalidState, match="K-D1 cannot go under itself"):
+        t.check_committee_parent(2, 2)
+
+
+def test_a_site_named_by_a_coming_meeting_or_by_minutes_is_not_removed() -> None:
+    check_site_removal("Island post", 0, [])
+    with pytest.raises(InvalidState) as exc:
+        check_site_removal("Island post", 2, [7, 5])
+    assert exc.value.code == "site_in_use" and "meeting(s) 5, 7" in exc.value.message
+    with pytest.raises(InvalidState) as exc:
+        check_site_removal("Island post", 2, [])
+    assert exc.value.code == "site_has_history" and "2 closed meeting(s)" in exc.value.message

@@ -10,10 +10,10 @@ import { tx, t, language, onLanguageChange } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { barChart, dataTable, pct, trendChart } from "./charts.js";
-import { cellEditor, committeeEditor } from "./org-edit.js";
+import { cellEditor, committeeEditor, topEditor } from "./org-edit.js";
 
 /**
- * @typedef {{id: number, name: string, sites: string[]}} CellNode
+ * @typedef {{id: number, name: string, sites: string[], site_ids: number[]}} CellNode
  * @typedef {{id: number, code: string, name: string, committees: CommitteeNode[], cells: CellNode[]}} CommitteeNode
  * @typedef {{month: string, held: number, entitled: number, attended: number, attendance_rate: number}} Month
  * @typedef {{cell: string, held: number, scheduled: number, entitled: number, attended: number,
@@ -64,10 +64,13 @@ export function mountOrg(root, ctx) {
     const comOfficers = data.committee_officers ?? [];
     /** @type {any[]} */
     const cellOfficers = data.cell_officers ?? [];
-    /** @type {{id: number, code: string, name: string}[]} */
+    /** @type {import("./org-edit.js").CommitteeRef[]} */
     const all = [];
-    const walk = (/** @type {CommitteeNode} */ c) => { all.push(c); c.committees.forEach(walk); };
-    tops.forEach(walk);
+    const walk = (/** @type {CommitteeNode} */ c, /** @type {number | null} */ parent) => {
+      all.push({ id: c.id, code: c.code, name: c.name, parent });
+      c.committees.forEach((k) => walk(k, c.id));
+    };
+    tops.forEach((c) => walk(c, null));
     /** @type {import("./org-edit.js").EditContext} */
     const edit = { manage: data.manage, committees: all, changed: (text) => {
       message.className = "form-message ok";
@@ -100,7 +103,8 @@ export function mountOrg(root, ctx) {
     };
     /** @type {CellNode[]} */
     const loose = data.tree.cells;
-    replaceChildren(body, tops.length || loose.length ? [
+    replaceChildren(body, tops.length || loose.length || data.manage.add_top ? [
+      topEditor(edit),
       tops.length ? h("ul", { class: "org-tree" }, tops.map(node)) : null,
       loose.length ? h("ul", { class: "org-tree org-cells" }, loose.map((x) => cellItem(x, null))) : null,
     ] : h("p", { class: "muted" }, tx("org.none")));

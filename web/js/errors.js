@@ -19,7 +19,8 @@ export function formatWait(seconds) {
 /**
  * @param {unknown} err
  * @param {string} [scope] a catalog prefix for messages specific to one screen,
- *   e.g. `"login"` looks up `login.error.not_authenticated` before `error.not_authenticated`
+ *   e.g. `"login"` looks up `login.error.not_authenticated` before `error.not_authenticated`;
+ *   a dotted one falls back along its parts (`org.site.error.X`, then `org.error.X`)
  * @returns {string}
  */
 export function errorMessage(err, scope) {
@@ -28,8 +29,11 @@ export function errorMessage(err, scope) {
   if (err.code === "invalid_input" && err.details.field) {
     return t("error.invalid_field", { field: String(err.details.field), message: err.message });
   }
-  for (const key of [scope && `${scope}.error.${err.code}`, `error.${err.code}`]) {
-    if (key && t(key, vars) !== key) return t(key, vars);
+  /** @type {string[]} */
+  const keys = [];
+  for (let s = scope ?? ""; s; s = s.includes(".") ? s.slice(0, s.lastIndexOf(".")) : "") keys.push(`${s}.error.${err.code}`);
+  for (const key of [...keys, `error.${err.code}`]) {
+    if (t(key, vars) !== key) return t(key, vars);
   }
   return err.message || t("error.internal");
 }
