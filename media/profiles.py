@@ -110,3 +110,70 @@ class SpeakerRanking:
             self._order.remove(publisher_id)
         self._order.insert(0, publisher_id)
         self._on_change()
+
+
+# The automatic weak-link profile (WeakLink): a subscriber whose receiver reports say it loses
+# WEAK_LOSS or more of what it is sent (or whose REMB estimate is under WEAK_REMB_BPS) for
+# WEAK_AFTER seconds gets sound only; it gets video again after its reports stayed under
+# RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds, doubled (up to RECOVER_MAX) each
+# time the link turns weak again within FLAP_MEMORY seconds of recovering.
+WEAK_LOSS = 0.20
+WEAK_REMB_BPS = 100_000
+WEAK_AFTER = 4.0
+RECOVER_LOSS = 0.05
+RECOVER_MIN = 10.0
+RECOVER_MAX = 80.0
+FLAP_MEMORY = 60.0
+
+
+class WeakLink:
+    """Decides, from one subscriber's feedback, when its link cannot carry video (pure logic).
+
+    ``update`` is called about once a second with the worst fresh fraction lost of the
+    subscriber's streams (None: no fresh report) and the lowest fresh REMB of its video
+    (None: none, or no video flowing). ``weak`` is the decision; ``reason`` is ``"loss"``
+    or ``"bandwidth"`` while weak. ``auto`` False is the member's override: video stays on
+    whatever the link does (``weak`` is still reported, so the member knows).
+    """
+
+    def __init__(self) -> None:
+        self.weak = False
+        self.auto = True
+        self.reason: str | None = None
+        self.recover_after = RECOVER_MIN
+        self._bad_since: float | None = None
+        self._good_since: float | None = None
+        self._recovered_at: float | None = None
+
+    @property
+    def sound_only(self) -> bool:
+        """Video is held back now (weak, and the member did not override)."""
+        return self.weak and self.auto
+
+    def update(self, now: float, loss: float | None, remb: int | None) -> bool:
+        """Feed one reading; True when ``weak`` changed."""
+        if not self.weak:
+            bad_loss = loss is not None and loss >= WEAK_LOSS
+            bad_rate = remb is not None and remb < WEAK_REMB_BPS
+            if not (bad_loss or bad_rate):
+                self._bad_since = None
+                return False
+            if self._bad_since is None:
+                self._bad_since = now
+            if now - self._bad_since < WEAK_AFTER:
+                return False
+            recent = self._recovered_at is not None and now - self._recovered_at < FLAP_MEMORY
+            self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
+            self.weak, self.reason = True, "loss" if bad_loss else "bandwidth"
+            self._good_since = None
+            return True
+        if loss is not None and loss >= RECOVER_LOSS:
+            self._good_since = None
+            return False
+        if self._good_since is None:
+            self._good_since = now
+        if now - self._good_since < self.recover_after:
+            return False
+        self.weak, self.reason = False, None
+        self._recovered_at, self._bad_since = now, None
+        return True
