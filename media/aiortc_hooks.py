@@ -425,7 +425,8 @@ class NackRetrier:
         self._clock = clock
         self.max_seq: int | None = None
         self.ssrc: int | None = None
-        self._missing: dict[int, list[float]] = {}  # seq -> [missed at, last asked, tries]
+        # seq -> [missed at, last asked, tries, first asked (-1: not yet)]
+        self._missing: dict[int, list[float]] = {}
         self._new: list[int] = []
         self.rtt = 0.2
         self.rtt_samples = 0  # first NACKs answered (``rtt`` is a guess until there is one)
@@ -459,7 +460,7 @@ class NackRetrier:
         if uint16_gt(seq, self.max_seq):
             s = uint16_add(self.max_seq, 1)
             while uint16_gt(seq, s):
-                self._missing[s] = [now, now, 1.0]
+                self._missing[s] = [now, now, 1.0, now]
                 self._new.append(s)
                 self.last_missing_at = now
                 s = uint16_add(s, 1)
@@ -472,8 +473,12 @@ class NackRetrier:
             entry = self._missing.pop(seq, None)
             if entry is not None:
                 self.recovered += 1
-                if entry[2] == 1.0:  # answered the first NACK: a clean round-trip sample
-                    sample = max(0.0, now - entry[1])
+                if entry[3] >= 0:
+                    # From the first NACK: retries go out every 1.25 estimated round trips, so
+                    # while the estimate is short the answer to the first one comes after a
+                    # retry (timing only the last would keep the estimate short for ever).
+                    # Overestimates when the first NACK or its answer was lost.
+                    sample = max(0.0, now - entry[3])
                     self.rtt = sample if not self.rtt_samples else 0.8 * self.rtt + 0.2 * sample
                     self.rtt_samples += 1
         return bool(self._new)
@@ -488,7 +493,7 @@ class NackRetrier:
         if self.max_seq is None or uint16_gt(seq, self.max_seq) or seq in self._missing:
             return
         now = self._clock()
-        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0]
+        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0, -1.0]
 
     def due(self) -> list[int]:
         """The packets to NACK again now (and forget the ones too old or asked too often)."""
@@ -502,6 +507,8 @@ class NackRetrier:
             elif now - entry[1] >= interval:
                 entry[1] = now
                 entry[2] += 1
+                if entry[3] < 0:
+                    entry[3] = now
                 due.append(seq)
         self.sent += len(due)
         return due

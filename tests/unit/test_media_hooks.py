@@ -259,8 +259,8 @@ def test_missing_packets_are_nacked_at_once_then_again_each_round_trip_until_too
     assert nacks.due() == []  # not a round trip yet (rtt starts at 0.2 s)
     clock.now += 0.2
     assert nacks.due() == [11, 12]  # asked again: aiortc's generator never would
-    assert not nacks.add(_rtp(11))  # 11 came back
-    clock.now += 0.3
+    assert not nacks.add(_rtp(11))  # 11 came back, 0.3 s after its first NACK: the round trip
+    clock.now += 0.4
     assert nacks.due() == [12]
     for _ in range(10):
         clock.now += 0.3
@@ -299,6 +299,13 @@ def test_each_packet_given_up_on_is_reported_once_and_the_first_answer_sets_the_
     clock.now += 0.3
     nacks.add(_rtp(2))
     assert nacks.rtt_samples == 1 and nacks.rtt == pytest.approx(0.3)  # not averaged with the guess
+    # a longer round trip than the estimate: the answer comes after a retry, and still counts
+    nacks.add(_rtp(6))  # 5 missing
+    clock.now += 0.4
+    assert 5 in nacks.due()  # asked again after 1.25 x 0.3 s
+    clock.now += 0.2
+    nacks.add(_rtp(5))
+    assert nacks.rtt_samples == 2 and nacks.rtt == pytest.approx(0.8 * 0.3 + 0.2 * 0.6)
     for _ in range(30):
         clock.now += 0.1
         nacks.due()
