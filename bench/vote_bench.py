@@ -57,6 +57,8 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
             "server": {"host": "127.0.0.1", "port": 0, "data_dir": data_dir},
             "auth": {"socket_token_seconds": 3600},
             "logging": {"format": "text", "level": "warning"},
+            # the chair's step-up (TOTP) is not what this measures
+            "security": {"second_factor_required_for": []},
         },
     )
     app = build_app(cfg)
@@ -140,18 +142,12 @@ def encrypt_all(context: dict[str, Any], choices: list[int], workers: int = 2) -
     return out
 
 
-async def trustee_decrypts(client: Any, member_id: str, secret: int, poll_id: int) -> dict[str, Any]:
-    """A trustee's device: fetch the board, verify every ballot and the sums, decrypt.
-    Returns the ack with the time of each step (ms)."""
+def _trustee_device(member_id: str, secret: int, state: dict[str, Any]) -> dict[str, Any]:
+    """A trustee's device (its own process): verify every ballot and the sums, decrypt."""
     from voting.e2e.ballot import EncryptedBallot, verify_ballot
     from voting.e2e.record import context_from_dict
     from voting.e2e.tally import homomorphic_sums, partial_decrypt, sums_to_list
 
-    t0 = time.perf_counter()
-    state = await client.call(
-        "get_e2e", {"poll_id": poll_id, "board": True}, namespace="/meeting", timeout=60
-    )
-    t1 = time.perf_counter()
     ctx = context_from_dict(state["poll"]["context"])
     counted = []
     for entry in state["board"]:
@@ -161,11 +157,30 @@ async def trustee_decrypts(client: Any, member_id: str, secret: int, poll_id: in
             counted.append(ballot)
     sums = homomorphic_sums(ctx, counted)
     assert sums_to_list(sums) == state["sums"]
-    part = partial_decrypt(ctx, member_id, secret, sums)
+    return partial_decrypt(ctx, member_id, secret, sums).to_dict()
+
+
+def _warm_device() -> None:
+    import voting.e2e.ballot  # noqa: F401  (the import, not the close, pays for loading libsodium)
+
+
+async def trustee_decrypts(
+    client: Any, member_id: str, secret: int, poll_id: int, device: Any
+) -> dict[str, Any]:
+    """A trustee: fetch the board, let its device (a process of its own, as each trustee's
+    phone or laptop is) verify and decrypt, post. Returns the ack with each step's time (ms)."""
+    t0 = time.perf_counter()
+    state = await client.call(
+        "get_e2e", {"poll_id": poll_id, "board": True}, namespace="/meeting", timeout=60
+    )
+    t1 = time.perf_counter()
+    decryption = await asyncio.get_running_loop().run_in_executor(
+        device, _trustee_device, member_id, secret, state
+    )
     t2 = time.perf_counter()
     ack: dict[str, Any] = await client.call(
         "post_partial_decryption",
-        {"poll_id": poll_id, "decryption": part.to_dict()},
+        {"poll_id": poll_id, "decryption": decryption},
         namespace="/meeting",
         timeout=60,
     )
@@ -178,8 +193,85 @@ async def trustee_decrypts(client: Any, member_id: str, secret: int, poll_id: in
     return ack
 
 
-async def run(members: int, window: float, group_commit: bool, secret: bool = False) -> dict[str, Any]:
+# -- voters in client processes (so the client is not the tail) -------------------------------
+
+
+def _voter_group(conn: Any, url: str, tokens: dict[str, list[str]], concurrency: int) -> None:
+    """A client process: join its members, then cast each one's ballot at its instant."""
+    import uvloop
+
+    uvloop.run(_voter_group_main(conn, url, tokens, concurrency))
+
+
+async def _join_member(url: str, mid: str, tokens: list[str], stats: dict[str, int]) -> Any:
     import socketio
+
+    for attempt, token in enumerate(tokens):
+        c = socketio.AsyncClient(reconnection=False)
+        try:
+            await c.connect(
+                url,
+                namespaces=["/meeting"],
+                transports=["websocket"],
+                auth={"token": token},
+                headers={"Origin": url},
+                wait_timeout=60,
+            )
+            ack = await c.call(
+                "join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting", timeout=120
+            )
+            assert ack["ok"], ack
+            return c
+        except Exception:
+            await c.disconnect()
+            if attempt == len(tokens) - 1:
+                raise
+            stats["join_retries"] = stats.get("join_retries", 0) + 1
+    raise AssertionError("unreachable")
+
+
+async def _voter_group_main(conn: Any, url: str, tokens: dict[str, list[str]], concurrency: int) -> None:
+    loop = asyncio.get_running_loop()
+    stats: dict[str, int] = {}
+    sem = asyncio.Semaphore(concurrency)
+    clients: dict[str, Any] = {}
+
+    async def join(mid: str) -> None:
+        async with sem:
+            clients[mid] = await _join_member(url, mid, tokens[mid], stats)
+
+    await asyncio.gather(*(join(m) for m in tokens))
+    conn.send({"joined": len(clients), **stats})
+    order = await loop.run_in_executor(None, conn.recv)
+    t0 = time.time()
+    poll_id, window, secret, ballots = order["poll_id"], order["window"], order["secret"], order["ballots"]
+    trace: list[tuple[float, float, str, str | None]] = []
+
+    async def vote(mid: str) -> None:
+        await asyncio.sleep(max(0.0, order["start_at"] + random.uniform(0, window) - time.time()))
+        if secret:
+            event = "cast_encrypted_ballot"
+            payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "ballot": ballots[mid]}
+        else:
+            event = "cast_ballot"
+            payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [ballots[mid]]}
+        start = time.perf_counter()
+        offset = time.time() - order["start_at"]
+        ack = await clients[mid].call(event, payload, namespace="/meeting", timeout=60)
+        error = None if ack.get("ok") else ack.get("error", "?")
+        trace.append((offset, time.perf_counter() - start, mid, error))
+
+    await asyncio.gather(*(vote(m) for m in tokens))
+    conn.send({"trace": trace, "late_start_s": round(t0 - order["start_at"], 3)})
+    await loop.run_in_executor(None, conn.recv)  # "bye": the close and the result are measured first
+    await asyncio.gather(*(c.disconnect() for c in clients.values()), return_exceptions=True)
+    conn.close()
+
+
+async def run(
+    members: int, window: float, group_commit: bool, secret: bool = False, groups: int = 4
+) -> dict[str, Any]:
+    import multiprocessing
 
     data = tempfile.mkdtemp(prefix="vote-bench-")
     proc = await asyncio.create_subprocess_exec(
@@ -192,77 +284,55 @@ async def run(members: int, window: float, group_commit: bool, secret: bool = Fa
         "--group-commit",
         "1" if group_commit else "0",
         stdout=asyncio.subprocess.PIPE,
+        limit=1 << 24,  # the first line carries every member's token
         cwd=ROOT,
+        # The minutes key is sealed under a passphrase (key custody); a throwaway one here.
+        env={**os.environ, "MEETINGD_KEY_PASSPHRASE": "vote bench passphrase"},
     )
+    workers: list[tuple[Any, Any]] = []
+    loop = asyncio.get_running_loop()
     try:
         assert proc.stdout is not None
         info = json.loads(await proc.stdout.readline())
         url, pid, tokens = info["url"], info["pid"], info["tokens"]
-        clients: dict[str, socketio.AsyncClient] = {}
         results: dict[str, Any] = {}
         done = asyncio.Event()
-
-        async def connect(mid: str) -> None:
-            for attempt, token in enumerate(tokens[mid]):
-                try:
-                    await connect_once(mid, token)
-                    return
-                except Exception:
-                    if attempt == len(tokens[mid]) - 1:
-                        raise
-                    results["join_retries"] = results.get("join_retries", 0) + 1
-
-        async def connect_once(mid: str, token: str) -> None:
-            c = socketio.AsyncClient(reconnection=False)
-            if mid == "C1-CHAIR":
-
-                @c.on("poll_result", namespace="/meeting")
-                async def on_result(data: Any) -> None:
-                    results["result"] = data
-                    results["result_at"] = time.perf_counter()
-                    done.set()
-
-            await c.connect(
-                url,
-                namespaces=["/meeting"],
-                transports=["websocket"],
-                auth={"token": token},
-                headers={"Origin": url},
-                wait_timeout=60,
-            )
-            try:
-                ack = await c.call(
-                    "join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting", timeout=120
-                )
-                assert ack["ok"], ack
-            except BaseException:
-                await c.disconnect()
-                raise
-            clients[mid] = c
+        stats: dict[str, int] = {}
 
         t0 = time.perf_counter()
-        await connect("C1-CHAIR")
-        sem = asyncio.Semaphore(8)  # more concurrent joins hit SQLite "database is locked"
+        chair = await _join_member(url, "C1-CHAIR", tokens["C1-CHAIR"], stats)
 
-        async def bounded(mid: str) -> None:
-            async with sem:
-                await connect(mid)
+        @chair.on("poll_result", namespace="/meeting")  # type: ignore[misc]
+        async def on_result(data: Any) -> None:
+            results["result"] = data
+            results["result_at"] = time.perf_counter()
+            done.set()
 
-        await connect("C1-SEC")
-        voters = [m for m in tokens if m not in ("C1-CHAIR", "C1-SEC")]
-        await asyncio.gather(*(bounded(m) for m in voters))
+        secretary = await _join_member(url, "C1-SEC", tokens["C1-SEC"], stats)
+        officers = {"C1-CHAIR": chair, "C1-SEC": secretary}
+        voters = [m for m in tokens if m not in officers]
+        # voters in client processes, joining 8 at a time in all (more concurrent joins
+        # hit SQLite "database is locked")
+        ctx = multiprocessing.get_context("spawn")
+        for g in range(groups):
+            mine = {m: tokens[m] for m in voters[g::groups]}
+            here, there = ctx.Pipe()
+            w = ctx.Process(target=_voter_group, args=(there, url, mine, max(1, 8 // groups)), daemon=True)
+            w.start()
+            workers.append((w, here))
+        joined = [await loop.run_in_executor(None, here.recv) for _, here in workers]
         joined_s = time.perf_counter() - t0
-        chair = clients["C1-CHAIR"]
+        assert sum(j["joined"] for j in joined) == len(voters), joined
+        join_retries = stats.get("join_retries", 0) + sum(j.get("join_retries", 0) for j in joined)
+
         trustee_secrets: dict[str, int] = {}
         if secret:
             from voting.e2e.keys import make_trustee_key
 
-            for tid in ("C1-CHAIR", "C1-SEC"):
+            for tid, client in officers.items():
                 x, key = make_trustee_key("1", tid)
                 trustee_secrets[tid] = x
-                ack = await clients[tid].call(
-                    "post_trustee_key", {"key": key.to_dict()}, namespace="/meeting"
-                )
+                ack = await client.call("post_trustee_key", {"key": key.to_dict()}, namespace="/meeting")
                 assert ack["ok"], ack
         ack = await chair.call(
             "create_poll",
@@ -280,46 +350,68 @@ async def run(members: int, window: float, group_commit: bool, secret: bool = Fa
         ack = await chair.call("open_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
         assert ack["ok"], ack
         planned = {m: random.randrange(3) for m in voters}
-        encrypted: dict[str, dict[str, Any]] = {}
+        ballots: dict[str, Any] = dict(planned)
         if secret:
             state = await chair.call("get_e2e", {"poll_id": poll_id}, namespace="/meeting", timeout=30)
             t_enc = time.perf_counter()
             made = encrypt_all(state["poll"]["context"], [planned[m] for m in voters])
-            encrypted = dict(zip(voters, made, strict=True))
+            ballots = dict(zip(voters, made, strict=True))
             results["client_encrypt_s"] = round(time.perf_counter() - t_enc, 1)
-        latencies: list[float] = []
-        accepted = {0: 0, 1: 0, 2: 0}
-        errors: dict[str, int] = {}
 
-        async def vote(mid: str) -> None:
-            await asyncio.sleep(random.uniform(0, window))
-            choice = planned[mid]
-            start = time.perf_counter()
-            if secret:
-                event = "cast_encrypted_ballot"
-                payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "ballot": encrypted[mid]}
-            else:
-                event = "cast_ballot"
-                payload = {"poll_id": poll_id, "ballot_id": uuid.uuid4().hex, "choices": [choice]}
-            ack = await clients[mid].call(event, payload, namespace="/meeting", timeout=60)
-            latencies.append(time.perf_counter() - start)
-            if ack.get("ok"):
-                accepted[choice] += 1
-            else:
-                errors[ack.get("error", "?")] = errors.get(ack.get("error", "?"), 0) + 1
-
+        # the baseline: what the server spends with everyone connected and nobody voting
+        idle0, idle_w0 = cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(3.0)
+        idle_per_s = (cpu_seconds(pid) - idle0) / (time.perf_counter() - idle_w0)
+        start_at = time.time() + 1.0  # every process has its orders by then
+        for g, (_, here) in enumerate(workers):
+            mine = voters[g::groups]
+            here.send(
+                {
+                    "poll_id": poll_id,
+                    "window": window,
+                    "secret": secret,
+                    "start_at": start_at,
+                    "ballots": {m: ballots[m] for m in mine},
+                }
+            )
+        await asyncio.sleep(max(0.0, start_at - time.time()))
         cpu0, w0 = cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(vote(m) for m in voters), return_exceptions=False)
+        print(f"phase cast server={pid}", file=sys.stderr, flush=True)  # for a profiler to attach
+        reports = [await loop.run_in_executor(None, here.recv) for _, here in workers]
         wall = time.perf_counter() - w0
         cpu = cpu_seconds(pid) - cpu0
+        print(f"phase close server={pid}", file=sys.stderr, flush=True)
+        trace = sorted(t for r in reports for t in r["trace"])
+        if os.environ.get("VOTE_BENCH_TRACE"):  # (start in window, latency, member, error) per ballot
+            Path(os.environ["VOTE_BENCH_TRACE"]).write_text(json.dumps(trace))  # noqa: ASYNC240
+        accepted = {0: 0, 1: 0, 2: 0}
+        errors: dict[str, int] = {}
+        for _, _, mid, error in trace:
+            if error is None:
+                accepted[planned[mid]] += 1
+            else:
+                errors[error] = errors.get(error, 0) + 1
+
+        devices: dict[str, Any] = {}
+        if secret:
+            from concurrent.futures import ProcessPoolExecutor
+
+            for t in trustee_secrets:
+                devices[t] = ProcessPoolExecutor(1)
+                devices[t].submit(_warm_device).result()
         closing = time.perf_counter()
         await chair.call("close_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=60)
         results["close_ack_ms"] = round((time.perf_counter() - closing) * 1000, 1)
         if secret:  # both trustees' devices at once, as in a meeting
             acks = await asyncio.gather(
-                *(trustee_decrypts(clients[t], t, x, poll_id) for t, x in trustee_secrets.items())
+                *(
+                    trustee_decrypts(officers[t], t, x, poll_id, devices[t])
+                    for t, x in trustee_secrets.items()
+                )
             )
             assert all(a.get("ok") for a in acks), acks
+            for device in devices.values():
+                device.shutdown()
             results["trustee_steps_ms"] = {
                 t: a["steps_ms"] for t, a in zip(trustee_secrets, acks, strict=True)
             }
@@ -327,13 +419,14 @@ async def run(members: int, window: float, group_commit: bool, secret: bool = Fa
         close_to_result = results["result_at"] - closing
         tally = results["result"]["tally"]
         ok = sum(accepted.values())
-        lat = sorted(latencies)
+        lat = sorted(t[1] for t in trace)
         out = {
             "secret": secret,
             "group_commit": group_commit,
             "members": members,
+            "client_processes": groups,
             "joined_s": round(joined_s, 1),
-            "join_retries": results.get("join_retries", 0),
+            "join_retries": join_retries,
             "acks": ok,
             "errors": errors,
             "wall_s": round(wall, 2),
@@ -343,20 +436,28 @@ async def run(members: int, window: float, group_commit: bool, secret: bool = Fa
             "max_ms": round(lat[-1] * 1000, 1),
             "server_cpu_s": round(cpu, 2),
             "server_cpu_ms_per_ballot": round(cpu / ok * 1000, 3),
+            "server_idle_cpu_per_s": round(idle_per_s, 3),
+            "server_cpu_ms_per_ballot_over_idle": round((cpu - idle_per_s * wall) / ok * 1000, 3),
             "server_rss_mb": round(rss_mb(pid), 1),
             "tally_counts": tally["counts"],
             "accepted_counts": [accepted[i] for i in range(3)],
             "tally_matches": tally["counts"] == [accepted[i] for i in range(3)] and tally["voters"] == ok,
             "close_to_result_ms": round(close_to_result * 1000, 1),
+            "close_ack_ms": results["close_ack_ms"],
         }
-        out["close_ack_ms"] = results["close_ack_ms"]
         if secret:
             out["trustee_steps_ms"] = results.get("trustee_steps_ms")
             out["client_encrypt_s"] = results.get("client_encrypt_s")
             out["browser"] = await browser_encrypt_ms(url)
-        await asyncio.gather(*(c.disconnect() for c in clients.values()), return_exceptions=True)
+        for _, here in workers:
+            here.send("bye")
+        await asyncio.gather(*(c.disconnect() for c in officers.values()), return_exceptions=True)
         return out
     finally:
+        for w, _ in workers:
+            await loop.run_in_executor(None, w.join, 10)
+            if w.is_alive():
+                w.kill()
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
 
@@ -406,6 +507,7 @@ def main() -> None:
     parser.add_argument("--group-commit", default="1", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["group", "single"], help="run one mode only")
     parser.add_argument("--secret", action="store_true", help="encrypted secret poll vs open ballots")
+    parser.add_argument("--clients", type=int, default=4, help="client processes the voters are spread over")
     args = parser.parse_args()
     try:
         import uvloop
@@ -417,9 +519,9 @@ def main() -> None:
         runner(serve(args.serve, args.members, args.group_commit == "1"))
         return
     if args.secret:
-        baseline = runner(run(args.members, args.window, True))
+        baseline = runner(run(args.members, args.window, True, groups=args.clients))
         print(json.dumps(baseline), flush=True)
-        enc = runner(run(args.members, args.window, True, secret=True))
+        enc = runner(run(args.members, args.window, True, secret=True, groups=args.clients))
         print(json.dumps(enc), flush=True)
         cpu, cpu0 = enc["server_cpu_ms_per_ballot"], baseline["server_cpu_ms_per_ballot"]
         print(
@@ -434,7 +536,7 @@ def main() -> None:
     modes = {"group": [True], "single": [False]}.get(args.only or "", [True, False])
     reports = []
     for mode in modes:
-        report = runner(run(args.members, args.window, mode))
+        report = runner(run(args.members, args.window, mode, groups=args.clients))
         reports.append(report)
         print(json.dumps(report), flush=True)
     if len(reports) == 2:

@@ -60,7 +60,7 @@ from .storage.speaking_models import SpeakingLimit
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.25
-TALLY_SENDS_PER_S = 2000
+TALLY_SENDS_PER_S = 1000
 
 
 # What a database that does not answer raises (connection refused, dropped, timed out).

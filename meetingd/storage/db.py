@@ -13,7 +13,7 @@ from .models import Base, ChatMessage, SchemaMeta
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 # aiosqlite logs every statement with its parameters at DEBUG: a ballot batch's
@@ -54,12 +54,24 @@ def _migrate_4_to_5(conn: Connection) -> None:
         step(conn)
 
 
+# v6 (after v5 landed): new tables, then each change to an existing table, as for v5.
+V6_STEPS: list[Callable[[Connection], None]] = []
+
+
+def _migrate_5_to_6(conn: Connection) -> None:
+    """v6: the tables this version adds, then each change to an existing table."""
+    _create_new_tables(conn)
+    for step in V6_STEPS:
+        step(conn)
+
+
 # MIGRATIONS[v] turns a database at version v into version v + 1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _create_new_tables,  # v3: minutes_entries, minutes_checkpoints
     3: _create_new_tables,  # v4: meeting procedure, polls and ballots, officer keys
     4: _migrate_4_to_5,
+    5: _migrate_5_to_6,
 }
 
 # Table modules beyond models.py register on the same Base when imported here.
@@ -88,7 +100,7 @@ def _upgrade(conn: Connection) -> tuple[int, int]:
     row = conn.execute(select(SchemaMeta.value).where(SchemaMeta.key == "schema_version")).scalar_one()
     start = version = int(row)
     if version == SCHEMA_VERSION and set(Base.metadata.tables) - tables:
-        # a v5 database made before one of v5's new tables was added: create the missing ones
+        # a database made before one of this version's new tables was added: create the missing ones
         _create_new_tables(conn)
     if version > SCHEMA_VERSION:
         raise RuntimeError(

@@ -132,6 +132,40 @@ def test_the_browser_complains_about_a_bad_share_and_refuses_a_forged_dealing(pa
     assert refused == ["invalid_dealing_proof", "C1-CHAIR"]
 
 
+def test_a_trustee_device_refuses_to_confirm_a_round_where_the_server_swapped_its_key_or_dealing(
+    page: Page,
+) -> None:
+    r = dkg.DkgRound("41", 5, TRUSTEES)
+    for t in ("C1-CHAIR", "C1-001"):
+        r.add_key(t, dkg.make_enc_key("41", 5, t)[1])
+    sec = page.evaluate("() => { window.sec = e2e.makeDkgKey('41', 5, 'C1-SEC'); return window.sec.key; }")
+    dkg.apply_step(r, "C1-SEC", "key", sec)
+    for t in ("C1-CHAIR", "C1-001"):
+        r.add_dealing(t, dkg.make_dealing("41", 5, t, 2, r.ordered_keys()))
+    mine = page.evaluate(
+        "(v) => { window.mine = e2e.makeDealing('41', v, 'C1-SEC'); return window.mine; }", _view(r)
+    )
+    check = """([v, local]) => {
+      try { client.checkOwnSteps(v, 'C1-SEC', local); return null; } catch (e) { return [e.code, e.field]; }
+    }"""
+    local = {"public_share": sec["enc_key"], "dealing": mine["commitments"]}
+    # a server that deals in the secretary's name: every share checks out, but the key is its own
+    swapped = dkg.DkgRound("41", 5, TRUSTEES)
+    for t in TRUSTEES:
+        swapped.keys[t] = r.keys[t]
+    for t in TRUSTEES:
+        swapped.add_dealing(t, dkg.make_dealing("41", 5, t, 2, r.ordered_keys()))
+    assert page.evaluate(check, [_view(swapped), local]) == ["own_step_altered", "dealing"]
+    # ...or one that shows the others another encryption key for it
+    other = json.loads(json.dumps(_view(swapped)))
+    other["keys"][1] = dkg.make_enc_key("41", 5, "C1-SEC")[1].to_dict()
+    assert page.evaluate(check, [other, local]) == ["own_step_altered", "key"]
+    # the round as this device made it passes
+    dkg.apply_step(r, "C1-SEC", "dealing", mine)
+    assert page.evaluate(check, [_view(r), local]) is None
+    assert page.evaluate(check, [_view(r), {"public_share": sec["enc_key"]}]) is None
+
+
 def _aad(b: dict[str, Any]) -> bytes:
     fields = [
         b["format"],

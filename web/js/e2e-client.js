@@ -39,7 +39,7 @@ import { keyValueStore } from "./idb.js";
  * @property {{tracker: string, ballot: unknown, superseded: boolean}[]} [board]
  * @property {{alpha: string, beta: string}[]} [sums]
  */
-/** @typedef {{secret: string, public_share: string}} StoredShare */
+/** @typedef {{secret: string, public_share: string, dealing?: string[]}} StoredShare  dealing: the commitments this device dealt (key generation) */
 
 const shares = keyValueStore("meetingd-e2e", "shares");
 
@@ -68,6 +68,27 @@ export async function loadDkgSecret(meetingId, memberId, round) {
 /** @param {number} meetingId @param {string} memberId @param {number} round @param {StoredShare} share */
 export async function saveDkgSecret(meetingId, memberId, round, share) {
   await shares.put(dkgKey(meetingId, memberId, round), share);
+}
+
+/**
+ * Before confirming, a trustee's device checks that the round the server shows holds its
+ * own key and dealing exactly as this device made them. A server that swapped every
+ * dealing for its own would otherwise learn the poll key while every share checked out.
+ * (A dealing made before this check existed, or restored from a backup file, has no
+ * remembered commitments: then only the key is checked.)
+ * @param {import("./e2e.js").DkgView} view @param {string} trusteeId
+ * @param {{public_share: string, dealing?: string[]}} local
+ */
+export function checkOwnSteps(view, trusteeId, local) {
+  const key = view.keys.find((k) => k.trustee_id === trusteeId);
+  if (!key || key.enc_key !== local.public_share) {
+    throw new e2e.E2EError("own_step_altered", "the server shows another key for this trustee", "key");
+  }
+  if (!local.dealing) return;
+  const dealing = view.dealings.find((d) => d.dealer === trusteeId);
+  if (!dealing || JSON.stringify(dealing.commitments) !== JSON.stringify(local.dealing)) {
+    throw new e2e.E2EError("own_step_altered", "the server shows another dealing for this trustee", "dealing");
+  }
 }
 
 // -- the passphrase-encrypted backup file (docs/e2e-ballots.md §3c) ---------------------------
@@ -330,12 +351,15 @@ export class TrusteeDevice {
       if (tried.has(`${view.round}/dealing`)) return null;
       tried.add(`${view.round}/dealing`);
       const dealing = e2e.makeDealing(String(mid), view, this.myId);
+      // remembered before it is sent: at step 3 this device checks the server relayed it unchanged
+      await saveDkgSecret(mid, this.myId, view.round, { ...local, dealing: dealing.commitments });
       await this.link.emit("post_dkg_step", { round: view.round, step: "dealing", data: dealing });
       return "dealing";
     }
     if (view.phase === "confirmations" && !view.confirmed.includes(this.myId)) {
       if (tried.has(`${view.round}/confirm`)) return null;
       tried.add(`${view.round}/confirm`);
+      checkOwnSteps(view, this.myId, local);
       const e = e2e.secretFromHex(local.secret);
       const got = e2e.checkReceived(String(mid), view, this.myId, e);
       if (got.bad.length) {

@@ -1,0 +1,94 @@
+"""Large-room broadcasts are written a slice at a time and still arrive in order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+
+from signaling import fanout
+from tests.support.polling import wait_for
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _room_of(
+    n: int,
+) -> tuple[socketio.AsyncServer, web.AppRunner, list[socketio.AsyncClient], list[list[Any]]]:
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    app = web.Application()
+    sio.attach(app)
+
+    @sio.on("connect", namespace="/t")  # type: ignore[misc]
+    async def connect(sid: str, environ: Any) -> None:
+        await sio.enter_room(sid, "room", namespace="/t")
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    clients: list[socketio.AsyncClient] = []
+    got: list[list[Any]] = []
+    for _ in range(n):
+        c = socketio.AsyncClient(reconnection=False)
+        seen: list[Any] = []
+        got.append(seen)
+        c.on("m", seen.append, namespace="/t")
+        await c.connect(url, namespaces=["/t"], transports=["websocket"])
+        clients.append(c)
+    return sio, runner, clients, got
+
+
+async def _close(runner: web.AppRunner, clients: list[socketio.AsyncClient]) -> None:
+    await asyncio.gather(*(c.disconnect() for c in clients))
+    await runner.cleanup()
+
+
+async def test_a_paced_broadcast_yields_between_slices_and_keeps_every_members_order(monkeypatch) -> None:
+    monkeypatch.setattr(fanout, "BROADCAST_SLICE", 3)
+    sio, runner, clients, got = await _room_of(10)
+    try:
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        t = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        # a slice-sized room writes in one go; 10 members with slices of 3 yield 3 times
+        sent = await fanout.write_to_room(sio, "/t", "room", "m", 0)
+        assert sent == 10 and ticks - before >= 3
+        # broadcasts started together still arrive in the order they were sent, everywhere
+        counts = await asyncio.gather(*(fanout.write_to_room(sio, "/t", "room", "m", i) for i in range(1, 8)))
+        assert counts == [10] * 7
+        stop.set()
+        await t
+        await wait_for(lambda: all(len(seen) >= 8 for seen in got), 10, "every member has all 8")
+        assert all(seen == list(range(8)) for seen in got), got
+        assert not fanout._pacing  # nothing left behind once the room is quiet
+    finally:
+        await _close(runner, clients)
+
+
+async def test_a_small_broadcast_does_not_overtake_a_paced_one_in_flight(monkeypatch) -> None:
+    sio, runner, clients, got = await _room_of(6)
+    try:
+        monkeypatch.setattr(fanout, "BROADCAST_SLICE", 2)
+        big = asyncio.ensure_future(fanout.write_to_room(sio, "/t", "room", "m", "first"))
+        await asyncio.sleep(0)  # the first slice is written, the rest waits
+        monkeypatch.setattr(fanout, "BROADCAST_SLICE", 64)  # the room now fits one slice
+        await fanout.write_to_room(sio, "/t", "room", "m", "second")
+        await big
+        await wait_for(lambda: all(len(seen) >= 2 for seen in got), 10, "every member has both")
+        assert all(seen == ["first", "second"] for seen in got), got
+    finally:
+        await _close(runner, clients)
