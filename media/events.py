@@ -52,7 +52,7 @@ class ConnectionStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class WeakLinkChanged:
-    """The participant's downlink turned weak (``weak``; ``reason`` "loss" or "bandwidth") or
+    """The participant's downlink turned weak (``weak``; ``reason`` "loss") or
     recovered. While weak and ``auto`` it gets sound only; ``auto`` False is the member's
     override (video kept). ``retry_seconds``: how long the link must stay good for video."""
 

@@ -113,12 +113,11 @@ class SpeakerRanking:
 
 
 # The automatic weak-link profile (WeakLink): a subscriber whose receiver reports say it loses
-# WEAK_LOSS or more of what it is sent (or whose REMB estimate is under WEAK_REMB_BPS) for
-# WEAK_AFTER seconds gets sound only; it gets video again after its reports stayed under
-# RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds, doubled (up to RECOVER_MAX) each
-# time the link turns weak again within FLAP_MEMORY seconds of recovering.
+# WEAK_LOSS or more of what it is sent for WEAK_AFTER seconds gets sound only; it gets video
+# again after its reports stayed under RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds,
+# doubled (up to RECOVER_MAX) each time the link turns weak again within FLAP_MEMORY seconds of
+# recovering.
 WEAK_LOSS = 0.20
-WEAK_REMB_BPS = 100_000
 WEAK_AFTER = 4.0
 RECOVER_LOSS = 0.05
 RECOVER_MIN = 10.0
@@ -130,9 +129,10 @@ class WeakLink:
     """Decides, from one subscriber's feedback, when its link cannot carry video (pure logic).
 
     ``update`` is called about once a second with the worst fresh fraction lost of the
-    subscriber's streams (None: no fresh report) and the lowest fresh REMB of its video
-    (None: none, or no video flowing). ``weak`` is the decision; ``reason`` is ``"loss"``
-    or ``"bandwidth"`` while weak. ``auto`` False is the member's override: video stays on
+    subscriber's own link (None: no fresh report). ``weak`` is the decision; ``reason`` is
+    ``"loss"`` while weak. REMB is not used: a receive-side estimate follows the incoming
+    rate, so a still picture sent at 30 kbit/s (or a stream just starting) reads as a weak
+    link when it is not. ``auto`` False is the member's override: video stays on
     whatever the link does (``weak`` is still reported, so the member knows).
     """
 
@@ -150,12 +150,12 @@ class WeakLink:
         """Video is held back now (weak, and the member did not override)."""
         return self.weak and self.auto
 
-    def update(self, now: float, loss: float | None, remb: int | None) -> bool:
-        """Feed one reading; True when ``weak`` changed."""
+    def update(self, now: float, loss: float | None) -> bool:
+        """Feed one reading (None: no fresh report, nothing learnt); True when ``weak`` changed."""
+        if loss is None:
+            return False
         if not self.weak:
-            bad_loss = loss is not None and loss >= WEAK_LOSS
-            bad_rate = remb is not None and remb < WEAK_REMB_BPS
-            if not (bad_loss or bad_rate):
+            if loss < WEAK_LOSS:
                 self._bad_since = None
                 return False
             if self._bad_since is None:
@@ -164,10 +164,10 @@ class WeakLink:
                 return False
             recent = self._recovered_at is not None and now - self._recovered_at < FLAP_MEMORY
             self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
-            self.weak, self.reason = True, "loss" if bad_loss else "bandwidth"
+            self.weak, self.reason = True, "loss"
             self._good_since = None
             return True
-        if loss is not None and loss >= RECOVER_LOSS:
+        if loss >= RECOVER_LOSS:
             self._good_since = None
             return False
         if self._good_since is None:

@@ -555,7 +555,7 @@ class Sfu:
         self._tuner = asyncio.get_running_loop().call_later(PLAYOUT_TUNE_INTERVAL, self._tune_tick)
 
     def _watch_weak_links(self, now: float) -> None:
-        """Each subscriber's receiver reports and REMB: sound only while its link is weak."""
+        """Each subscriber's receiver reports: sound only while its link is weak."""
         sources = [*self.published_tracks(), *(r.output for r in self.renditions.values())]
         upstream = {t: t.sample_loss() for t in sources}
         for session in list(self._sessions.values()):
@@ -573,19 +573,8 @@ class Sfu:
                 and s.track.source is not None
                 and (s.track.kind == "audio" or not watch.sound_only)  # held-back video tells nothing
             ]
-            rembs = [
-                s.track.remb_bps
-                for s in session.subscriptions
-                if s.track.kind == "video"
-                and s.track.enabled
-                and s.track.remb_bps is not None
-                and s.track.remb_at is not None
-                and now - s.track.remb_at < FEEDBACK_FRESH
-            ]
             was = watch.sound_only
-            if watch.update(
-                now, max(losses) if losses else None, None if watch.weak else min(rembs, default=None)
-            ):
+            if watch.update(now, max(losses) if losses else None):
                 logger.info(
                     "participant=%s link %s (%s)",
                     session.participant_id,

@@ -144,8 +144,8 @@ class MediaSettings:
         800,
     )
     weak_link_audio_only: bool = _h(
-        "A member whose link loses 20 % or more of the media sent to it for 4 s (or whose "
-        "browser estimates under 100 kbit/s) gets sound only, told why, until the link has "
+        "A member whose link loses 20 % or more of the media sent to it for 4 s gets sound "
+        "only, told why, until the link has "
         "stayed good for 10 s (longer each time it fails again); the member can keep video.",
         True,
     )
