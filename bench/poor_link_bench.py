@@ -458,7 +458,7 @@ def main(args: argparse.Namespace) -> None:
                             t0 = time.monotonic()
                             try:
                                 r = run_case(browser, target, links[target.name], case, args)
-                            except (RuntimeError, PlaywrightError) as exc:  # report it, go on
+                            except (RuntimeError, PlaywrightError, AssertionError) as exc:  # report, go on
                                 print(f"{target.name:9} {label}: failed: {exc}", flush=True)
                                 continue
                             found.setdefault((target.name, case), []).append(r)

@@ -324,3 +324,36 @@ def test_video_over_a_long_lossy_link_is_played_late_enough_for_its_retransmissi
     assert all(400 <= d <= 800 for delays in asked.values() for d in delays), asked
     # ...and Chrome honours it: its jitter buffer target is the asked delay, not tens of ms
     assert played["down"]["target_ms"] >= 300 and played["up"]["target_ms"] >= 300, played
+
+
+def test_a_member_whose_link_cannot_carry_video_is_told_sound_only_and_can_keep_video(
+    contexts: Callable[..., Page], demo_password: str, tmp_path: Path
+) -> None:
+    """The remote member's link turns very bad (50 % lost each way): the server sends them
+    sound only by itself and their screen says why, with a button to keep video anyway."""
+    link = BrowserLink(LinkProfile(rtt_ms=300), PORTS)
+    try:
+        with meetingd(tmp_path / "weak") as url:
+            chair, remote = join_pair(contexts, url, demo_password, link)
+            wait_until(lambda: _video(remote)["frames"] > 10, what="the chair's video at the remote")
+            note = remote.locator(".media-weak")
+            expect(note).to_be_hidden()
+            link.set_profile(LinkProfile(rtt_ms=300, loss=0.5))
+            expect(note).to_be_visible(timeout=30_000)
+            expect(note).to_contain_text("Your link is weak: sound only")
+            server = chair.evaluate(
+                "() => document.querySelector('.media-area').media.link.emit('get_media_stats', {})"
+            )
+            (weak,) = [p for p in server["participants"] if p["participant_id"] == "C1-001"]
+            assert weak["weak_link"] == {"weak": True, "reason": "loss", "auto": True}, weak
+            assert not any(t["enabled"] for t in weak["subscribe"]["tracks"] if t["kind"] == "video")
+            assert not remote.locator(".tile-frozen:visible").count()  # sound only is no freeze
+            remote.locator('.media-weak [data-action="keep-video"]').click()
+            expect(note).to_have_attribute("data-auto", "false")
+            expect(note).to_contain_text("you chose to keep receiving video")
+            frames = _video(remote)["frames"]
+            wait_until(lambda: _video(remote)["frames"] > frames + 5, 20, "video again, by choice")
+            for page in (chair, remote):
+                page.locator('.room-head [data-action="leave"]').click()
+    finally:
+        link.close()
