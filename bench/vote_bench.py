@@ -71,6 +71,8 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     svc.public_url = url
     await seed_demo(svc)
     svc.procedure.ballots.group_commit = group_commit
+    if os.environ.get("VOTE_BENCH_GROUP_WINDOW_MS"):  # for A/B runs of the group commit window
+        svc.procedure.ballots.window_s = float(os.environ["VOTE_BENCH_GROUP_WINDOW_MS"]) / 1000
     now = svc.clock()
     async with svc.db() as s, s.begin():
         cell = await s.scalar(select(Cell).where(Cell.name.like("Cell 1%")))

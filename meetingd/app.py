@@ -38,7 +38,7 @@ from .media_wiring import install_media, media_key
 from .meetings import Meetings
 from .metrics import add_metrics_route
 from .minutes import MinutesService
-from .procedure import Procedure
+from .procedure import DATABASE_DOWN, Procedure
 from .procedure_commands import bind_procedure
 from .ratelimit import TokenBucket
 from .recording import RecordingService
@@ -149,6 +149,7 @@ def assemble(core: CoreServices, sio: socketio.AsyncServer) -> Services:
         core.origin_ok,
         lambda: TokenBucket(lim.events_per_second, lim.event_burst),
     )
+    namespace.transient_errors = DATABASE_DOWN  # answered server_busy, not internal
     media = install_media(cfg, namespace, clock)
     recording = RecordingService(
         cfg.recordings_path,

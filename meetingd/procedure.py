@@ -305,27 +305,35 @@ class Procedure:
                     logger.exception("meeting=%s broadcast tick failed", live.meeting_id)
 
     def _tally_interval(self, meeting_id: int) -> float:
-        """Tallies go out every tick (4/s) in a normal meeting; in a very large room the
-        interval stretches so the server sends at most ~TALLY_SENDS_PER_S messages a
-        second (each recipient's client must also parse every update)."""
+        """Tallies (and attendance / quorum updates) go out every tick (4/s) in a normal
+        meeting; in a very large room the interval stretches so the server sends at most
+        ~TALLY_SENDS_PER_S messages a second of each (each recipient's client must also
+        parse every update)."""
         roster = self.roster_of(meeting_id)
         recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
         return min(1.0, max(self.tick_s, recipients / TALLY_SENDS_PER_S))
 
     async def flush_broadcasts(self, live: Live) -> None:
         mid = live.meeting_id
-        if live.dirty_members:
-            changed, live.dirty_members = sorted(live.dirty_members), set()
-            await self.emit(
-                mid,
-                "attendance_changed",
-                {"attendance": live.register.counts(), "changed": [live.register.entry(m) for m in changed]},
-            )
-        if live.quorum_dirty:
-            live.quorum_dirty = False
-            await self.emit(mid, "quorum_changed", {"quorum": live.quorum.to_dict()})
         now = asyncio.get_running_loop().time()
-        if live.dirty_polls and now - live.last_tally_at >= self._tally_interval(mid):
+        interval = self._tally_interval(mid)
+        if (live.dirty_members or live.quorum_dirty) and now - live.last_presence_at >= interval:
+            # attendance and quorum: every tick in a cell, stretched like tallies in a huge room
+            live.last_presence_at = now
+            if live.dirty_members:
+                changed, live.dirty_members = sorted(live.dirty_members), set()
+                await self.emit(
+                    mid,
+                    "attendance_changed",
+                    {
+                        "attendance": live.register.counts(),
+                        "changed": [live.register.entry(m) for m in changed],
+                    },
+                )
+            if live.quorum_dirty:
+                live.quorum_dirty = False
+                await self.emit(mid, "quorum_changed", {"quorum": live.quorum.to_dict()})
+        if live.dirty_polls and now - live.last_tally_at >= interval:
             live.last_tally_at = now
             polls, live.dirty_polls = sorted(live.dirty_polls), set()
             for pid in polls:

@@ -100,6 +100,7 @@ class Live:
     quorum_dirty: bool = False
     dirty_polls: set[int] = field(default_factory=set)
     last_tally_at: float = 0.0  # loop time of the last tally broadcast
+    last_presence_at: float = 0.0  # loop time of the last attendance / quorum broadcast
 
     def poll(self, poll_id: int) -> LivePoll:
         lp = self.polls.get(poll_id)

@@ -293,6 +293,10 @@ class MediaSignaling:
         if conn is not None:
             await self._connection_closed(sid, conn, meeting_id, reason)
 
+    def meeting_lost(self, meeting_id: int) -> None:
+        """The lease on the meeting was lost: end its media here in the background."""
+        self._spawn(self.drop_meeting(meeting_id))
+
     async def drop_meeting(self, meeting_id: int) -> None:
         """This node no longer owns the meeting (its lease was lost): end its media here and
         tell each client, which opens its media again, now at the new owner."""

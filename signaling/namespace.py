@@ -62,8 +62,19 @@ def room_of(meeting_id: int) -> str:
     return f"meeting:{meeting_id}"
 
 
+SERVER_BUSY = InvalidState(
+    "the server's database is busy or not answering; nothing was recorded; retry",
+    code="server_busy",
+    retry_after=1.0,
+)
+
 # Roster changes are merged and broadcast at most this often per meeting (like tallies).
 ROSTER_TICK_S = 0.2
+# In a very large room the interval stretches so a room's roster updates cost at most
+# about this many sends a second: a join storm of 1,000 members otherwise sent every
+# member five updates a second, and that fan-out, not the joins, was the server's work.
+ROSTER_SENDS_PER_S = 1000
+MAX_ROSTER_TICK_S = 1.0
 
 
 @dataclass
@@ -146,6 +157,10 @@ class MeetingNamespace:
         self._roster_timers: dict[int, asyncio.TimerHandle] = {}
         self._roster_locks: dict[int, asyncio.Lock] = {}
         self.roster_tick_s = ROSTER_TICK_S
+        # errors meaning "the database is not answering" (set by the daemon, which knows its
+        # storage): a command failing with one is answered server_busy with retry_after,
+        # never internal, and nothing of it was acknowledged
+        self.transient_errors: tuple[type[BaseException], ...] = ()
         if isinstance(sio.manager, fanout.RedisFanout):
             sio.manager.on_back = self.resync_everyone
         self._rosters: dict[int, Roster] = {}
@@ -186,7 +201,10 @@ class MeetingNamespace:
                 return {"ok": True, **await handler(call, payload)}
             except MeetingError as exc:
                 return error_body(exc)
-            except Exception:
+            except Exception as exc:
+                if isinstance(exc, self.transient_errors):
+                    logger.warning("event=%s sid=%s database busy or down: %s", command.name, sid, exc)
+                    return error_body(SERVER_BUSY)
                 logger.exception("event=%s sid=%s failed", command.name, sid)
                 return dict(INTERNAL_ERROR)
 
@@ -277,9 +295,14 @@ class MeetingNamespace:
         if pending is None:
             pending = self._roster_pending[meeting_id] = RosterDeltas()
             self._roster_timers[meeting_id] = asyncio.get_running_loop().call_later(
-                self.roster_tick_s, lambda: self._spawn(self.flush_roster(meeting_id))
+                self._roster_interval(meeting_id), lambda: self._spawn(self.flush_roster(meeting_id))
             )
         pending.add(ev)
+
+    def _roster_interval(self, meeting_id: int) -> float:
+        roster = self._rosters.get(meeting_id)
+        recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
+        return min(MAX_ROSTER_TICK_S, max(self.roster_tick_s, recipients / ROSTER_SENDS_PER_S))
 
     async def flush_roster(self, meeting_id: int) -> None:
         """Send a meeting's pending roster changes now (the timer does it; so may a caller

@@ -31,6 +31,29 @@ logger = logging.getLogger(__name__)
 PROTOCOL_ERROR = "protocol_error"
 
 
+class MeetingPacket(socketio.packet.Packet):  # type: ignore[misc]
+    """python-socketio's packet, with the check for binary attachments done in one loop.
+
+    Every outgoing event and ack is scanned for ``bytes`` (which would make it a binary
+    packet). python-socketio recurses with ``functools.reduce`` over a list built at each
+    level: 3 ms for a join ack holding a 1,000-seat roster, paid once per join of a storm.
+    Same answer, without the recursion or the lists; it stops at the first ``bytes``.
+    """
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, (bytes, bytearray)):
+                return True
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+        return False
+
+
 class MeetingServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio has no type hints
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
@@ -46,7 +69,7 @@ class MeetingServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
 def make_server(**options: Any) -> MeetingServer:
     """A :class:`MeetingServer` (``options`` go to ``socketio.AsyncServer``) with the
     wire JSON module and the unknown-event answer installed."""
-    sio = MeetingServer(json=wire_json, **options)
+    sio = MeetingServer(json=wire_json, serializer=MeetingPacket, **options)
 
     async def unknown_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
         return error_body(NotFound(f"no event {event!r} on {NAMESPACE}", code="unknown_event"))

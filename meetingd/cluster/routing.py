@@ -93,7 +93,7 @@ class RoutedProcedure:
         self._seats.pop(meeting_id, None)
         self._owners.pop(meeting_id, None)
         if self.media is not None:
-            self.media._spawn(self.media.drop_meeting(meeting_id))
+            self.media.meeting_lost(meeting_id)
 
     def owns_now(self, meeting_id: int) -> bool:
         """This node holds the meeting's lease (no lookup)."""

@@ -53,3 +53,22 @@ async def test_database_down_means_server_busy_and_no_ack_then_resumes(
     assert (await chair.emit("close_poll", {"poll_id": poll_id}))["ok"]
     result = await seen(members[0], "poll_result")
     assert result["tally"]["counts"] == [1, 1, 0] and result["tally"]["voters"] == 2
+
+
+async def test_a_join_while_the_database_is_down_is_server_busy_never_internal(
+    sign_in, server: Server, own_cluster: PostgresCluster
+) -> None:
+    chair, _members = await quorate_meeting(sign_in)
+    late = await sign_in("C1-008")
+    await late.connect()  # signed in and connected; its join needs the database
+    own_cluster.crash()
+    try:
+        busy = await late.emit("join", {"meeting_id": 1, "attendance": "remote"})
+        assert busy["ok"] is False and busy["error"] == "server_busy", busy
+        assert busy["details"]["retry_after"] > 0, busy
+    finally:
+        own_cluster.resume()
+    # the server kept serving: the retry joins
+    retry = await late.emit("join", {"meeting_id": 1, "attendance": "remote"})
+    assert retry["ok"], retry
+    assert (await chair.emit("get_procedure"))["ok"]

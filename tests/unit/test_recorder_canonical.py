@@ -133,3 +133,32 @@ def test_parse_many_matches_parsing_each_text_and_names_the_bad_ones() -> None:
     split = CanonicalParser().parse_many(['{"a":1', '"b":2}', "1,2"])
     assert all(isinstance(g, CanonicalJSONError) for g in split)
     assert isinstance(CanonicalParser().parse_many(['{"s":"\ud800"}'])[0], CanonicalJSONError)
+
+
+# every character class the fast path must get right: control characters, quotes and
+# backslashes, DEL, the BMP above the surrogates, and beyond the BMP (which orders keys
+# differently in UTF-16 and in code points); lone surrogates are not valid Unicode
+awkward_text = st.text(
+    st.sampled_from(
+        ["a", "Z", "0", '"', "\\", "\x00", "\x1f", "\x7f", "\u00e9", "\u2028", "\ufffd", "\uffff"]
+    )
+    | st.characters(codec="utf-8"),
+    max_size=6,
+)
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | awkward_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(awkward_text, inner, max_size=5),
+    max_leaves=16,
+)
+
+
+@given(plain_values | json_values)
+def test_the_fast_path_writes_exactly_what_rfc8785_writes(value: object) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_keys_beyond_the_bmp_keep_utf16_order() -> None:
+    # U+10000 sorts before U+FFFF in UTF-16 (a surrogate pair, 0xD800...) but after it in
+    # code points: the fast path must not take such a value
+    value = {"\U00010000": 1, "\uffff": 2}
+    assert canonicalize(value) == rfc8785.dumps(value) == '{"𐀀":1,"\uffff":2}'.encode()

@@ -71,3 +71,24 @@ def test_the_redis_manager_hooks_the_fanout_overrides_exist() -> None:
     assert params(AsyncPubSubManager._handle_emit) == ["self", "message"]
     source = inspect.getsource(AsyncRedisManager._redis_connect)
     assert "self.redis" in source and "self.pubsub" in source  # the clients fanout closes
+
+
+def test_outgoing_packets_are_checked_for_binary_by_the_one_loop_with_the_same_answers() -> None:
+    from signaling.server import MeetingPacket
+
+    sio = make_server(async_mode="aiohttp")
+    assert sio.packet_class is MeetingPacket
+    # python-socketio still asks the packet class whether data is binary
+    assert "data_is_binary" in inspect.getsource(socketio.packet.Packet.__init__)
+    cases: list[Any] = [
+        None,
+        "x",
+        1,
+        b"raw",
+        [1, [2, {"a": bytearray(b"z")}]],
+        {"roster": [{"member_id": f"M{i}", "site": None} for i in range(50)]},
+        {"a": [{"b": ({"c": b"in a tuple"},)}]},  # tuples are not looked into, as before
+        [[[[["deep"]]]]],
+    ]
+    for data in cases:
+        assert MeetingPacket.data_is_binary(data) == socketio.packet.Packet.data_is_binary(data), data
