@@ -12,15 +12,30 @@ over ``--window`` seconds, each receiver reports from its own ``getStats()``:
 * longest stall: the longest time ``framesDecoded`` did not move (sampled every 200 ms).
 
 "down" is direct -> server -> lossy link -> remote, "up" remote -> lossy link -> server ->
-direct. meetingd runs as its real process with the real web client; Janus (Debian's
-``janus`` 1.1, bench/relay_janus.py, room with ``opus_fec``) gets the same browsers and the
-same client codec preference (RED first, which Janus may refuse in its answer) from a bare
+direct. Per case and direction a second line says what the freezes were made of: Chrome's
+``freezeCount``, the NACKs and PLIs the receiver sent, keyframes decoded, the mean jitter
+buffer delay and the packets it counted lost (a freeze with NACKs and no keyframe waited for
+a retransmission; one with a PLI and a keyframe waited for a keyframe).
+
+Cases: a number is that loss (percent, each way) at 300 ms RTT; ``cap`` is 300 ms + 3 % and
+a 0.3 Mbit/s bottleneck each way (400 ms queue); ``cut`` cuts the link both ways for 5 s after
+settling and reports how long after the restore audio packets and decoded video frames came
+back, and (meetingd) how long after the cut the remote member's banner showed.
+
+A target ``meetingd:KEY=VALUE[;KEY=VALUE]`` is another meetingd process with
+``MEETINGD_MEDIA_<KEY>`` set (A/B in the same run), e.g.
+``--targets meetingd,meetingd:VIDEO_PLAYOUT_DELAY_MAX_MS=0,janus``.
+
+meetingd runs as its real process with the real web client; Janus (Debian's ``janus`` 1.1,
+bench/relay_janus.py, room with ``opus_fec``) gets the same browsers and the same client
+codec preference (RED first, which Janus may refuse in its answer) from a bare
 harness page. Ratios are meetingd / Janus per figure (lower is better for meetingd).
 
 Runs inside a private network namespace (re-runs itself under ``unshare -n``); Janus
 needs a veth with 10.200.0.1 (exists only in the namespace), its relay binds that address.
 
-    python bench/poor_link_bench.py [--window 20] [--settle 6] [--cases 0,3,10] [--targets meetingd,janus]
+    python bench/poor_link_bench.py [--window 20] [--settle 6] [--cases 0,3,10,cap,cut]
+        [--targets meetingd,janus] [--repeat 1]
 
 This machine has 2 cores shared with other work: a 30 s window per case is what the issue
 asks; the default is 20 s to keep the run short (say which in the report).
@@ -56,7 +71,7 @@ from tests.support.browser_link import BrowserLink  # noqa: E402
 from tests.support.server import DEMO_PASSWORD, start_meetingd, stop_meetingd  # noqa: E402
 from tests.support.udp_relay import LinkProfile  # noqa: E402
 
-MEETINGD_PORTS = range(41000, 41032)
+MEETINGD_PORTS = range(41000, 41032)  # the n-th meetingd target: 41000 + 100 n
 JANUS_PORTS = range(42000, 42032)
 HARNESS = "http://127.0.0.1:9/harness"  # answered by Playwright (a secure context, no server)
 ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
@@ -67,10 +82,13 @@ STATS_JS = """async (pc) => {
     for (const s of (await pc.getStats()).values()) {
         if (s.type === "inbound-rtp" && (s.kind === "audio" || s.kind === "video")) out[s.kind] = s;
     }
-    return {samples: out.audio ? out.audio.totalSamplesReceived || 0 : 0,
-            concealed: out.audio ? out.audio.concealedSamples || 0 : 0,
-            frozen: out.video ? out.video.totalFreezesDuration || 0 : 0,
-            frames: out.video ? out.video.framesDecoded || 0 : 0};
+    const a = out.audio || {}, v = out.video || {};
+    return {samples: a.totalSamplesReceived || 0, concealed: a.concealedSamples || 0,
+            audio_packets: a.packetsReceived || 0,
+            frozen: v.totalFreezesDuration || 0, frames: v.framesDecoded || 0,
+            freezes: v.freezeCount || 0, nacks: v.nackCount || 0, plis: v.pliCount || 0,
+            keyframes: v.keyFramesDecoded || 0, lost: v.packetsLost || 0,
+            jb_delay: v.jitterBufferDelay || 0, jb_count: v.jitterBufferEmittedCount || 0};
 }"""
 SAMPLER_JS = """(pc) => {
     const st = window.__stall = {max: 0, frames: -1, since: performance.now()};
@@ -125,7 +143,17 @@ window.h = {
 };
 </script>"""
 
-CASES = {0: "300 ms RTT", 3: "300 ms + 3 % loss", 10: "300 ms + 10 % loss"}
+CUT_SECONDS = 5.0
+
+
+def case_link(case: str) -> tuple[str, LinkProfile]:
+    """The label and link of a ``--cases`` item."""
+    if case == "cap":
+        return "3 % + 0.3 Mbit/s", LinkProfile(rtt_ms=300, loss=0.03, rate_kbps=300)
+    if case == "cut":
+        return f"{CUT_SECONDS:.0f} s cut", LinkProfile(rtt_ms=300)
+    loss = int(case)
+    return ("300 ms RTT" if not loss else f"300 ms + {loss} % loss"), LinkProfile(rtt_ms=300, loss=loss / 100)
 
 
 class Loop:
@@ -156,18 +184,23 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
 
 
 class Meetingd:
-    name = "meetingd"
-    ports = MEETINGD_PORTS
     host = "127.0.0.1"
     pc = "document.querySelector('.media-area').media.subscribePc"
+    banner = True
 
-    def __init__(self) -> None:
+    def __init__(self, spec: str = "meetingd", index: int = 0) -> None:
+        self.name = spec
+        self.ports = range(MEETINGD_PORTS.start + 100 * index, MEETINGD_PORTS.stop + 100 * index)
         self.tmp = tempfile.TemporaryDirectory(prefix="meetingd-poor-link-")
         env = {
             "MEETINGD_MEDIA_ANNOUNCE_ADDRESSES": "127.0.0.1",
             "MEETINGD_MEDIA_UDP_PORT_MIN": str(self.ports.start),
             "MEETINGD_MEDIA_UDP_PORT_MAX": str(self.ports.stop - 1),
         }
+        _, _, options = spec.partition(":")
+        for option in filter(None, options.split(";")):
+            key, _, value = option.partition("=")
+            env[f"MEETINGD_MEDIA_{key.strip().upper()}"] = value.strip()
         self.url, self.proc = start_meetingd(Path(self.tmp.name), env=env)
         self.url = self.url.rstrip("/")
 
@@ -182,6 +215,26 @@ class Meetingd:
         for page in pages:
             page.locator('.room-head [data-action="leave"]').click()
 
+    def server_stats(self, direct: Page) -> str:
+        """The server's side of it (the direct browser is the chair): upstream NACKs, keyframe
+        requests, the playout delay asked of each subscriber, its link watch."""
+        stats = direct.evaluate(
+            "() => document.querySelector('.media-area').media.link.emit('get_media_stats', {})"
+        )
+        parts = []
+        for p in stats.get("participants", []):
+            (pub,) = [t for t in p["publish"]["tracks"] if t["kind"] == "video"] or [{}]
+            subs = [t for t in p["subscribe"]["tracks"] if t["kind"] == "video"]
+            parts.append(
+                f"{p['participant_id']}: up NACKed {pub.get('nacks_sent')} recovered"
+                f" {pub.get('nacks_recovered')} given up {pub.get('nacks_given_up')}, keyframes asked"
+                f" {pub.get('keyframe_requests_sent')} ({pub.get('hopeless_keyframe_requests')} hopeless);"
+                f" as subscriber: playout {[t.get('playout_delay_ms') for t in subs]} ms,"
+                f" NACKs {[t.get('nacks') for t in subs]}, REMB {[t.get('remb_bps') for t in subs]},"
+                f" weak {p.get('weak_link', {}).get('weak')}"
+            )
+        return "; ".join(parts)
+
     def close(self) -> None:
         stop_meetingd(self.proc)
         self.tmp.cleanup()
@@ -192,6 +245,7 @@ class Janus:
     ports = JANUS_PORTS
     host = relay_janus.VETH_ADDRESS
     pc = "window.h.sub"
+    banner = False
 
     def __init__(self, loop: Loop) -> None:
         self.loop = loop
@@ -226,6 +280,9 @@ class Janus:
         for page in pages:
             page.evaluate("() => { window.h.pub.close(); window.h.sub.close(); }")
 
+    def server_stats(self, direct: Page) -> str:
+        return ""
+
     def close(self) -> None:
         self.loop.run(self.janus.stop())
 
@@ -239,7 +296,7 @@ def pair(browser: Browser, target: Any, link: BrowserLink) -> Iterator[tuple[Pag
     try:
         pages = []
         for via in (None, link):
-            base = target.url if target.name == "meetingd" else None
+            base = target.url if target.name.startswith("meetingd") else None
             context = browser.new_context(viewport=LAPTOP, locale="en-GB", base_url=base)
             context.set_default_timeout(30_000)
             if via is not None:
@@ -252,37 +309,85 @@ def pair(browser: Browser, target: Any, link: BrowserLink) -> Iterator[tuple[Pag
             context.close()
 
 
+def _stats(page: Page, target: Any) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate(f"async () => ({STATS_JS})({target.pc})")
+    return result
+
+
+def _joined(browser: Browser, target: Any, direct: Page, remote: Page) -> None:
+    target.join(direct, remote)
+    for page in (direct, remote):
+        wait_until(lambda p=page: _stats(p, target)["frames"] > 10, 60, f"{target.name} video")
+
+
 def run_case(
-    browser: Browser, target: Any, link: BrowserLink, loss: int, args: argparse.Namespace
+    browser: Browser, target: Any, link: BrowserLink, case: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    link.set_profile(LinkProfile(rtt_ms=300, loss=loss / 100))
+    link.set_profile(case_link(case)[1])
+    if case == "cut":
+        return run_cut(browser, target, link, args)
     with pair(browser, target, link) as (direct, remote):
-        target.join(direct, remote)
-        for page in (direct, remote):
-            wait_until(
-                lambda p=page: p.evaluate(f"async () => ({STATS_JS})({target.pc})")["frames"] > 10,
-                60,
-                f"{target.name} video",
-            )
+        _joined(browser, target, direct, remote)
         time.sleep(args.settle)
         for page in (direct, remote):
             page.evaluate(f"() => ({SAMPLER_JS})({target.pc})")
-        before = [p.evaluate(f"async () => ({STATS_JS})({target.pc})") for p in (remote, direct)]
+        before = [_stats(p, target) for p in (remote, direct)]
         time.sleep(args.window)
-        after = [p.evaluate(f"async () => ({STATS_JS})({target.pc})") for p in (remote, direct)]
+        after = [_stats(p, target) for p in (remote, direct)]
         stalls = [p.evaluate("() => window.__stall.max / 1000") for p in (remote, direct)]
+        server = target.server_stats(direct)
         target.leave([direct, remote])
     result: dict[str, Any] = {}
     for i, way in enumerate(("down", "up")):
-        samples = after[i]["samples"] - before[i]["samples"]
+        d = {k: after[i][k] - before[i][k] for k in after[i]}
+        samples = d["samples"]
         result[way] = {
-            "concealed": (after[i]["concealed"] - before[i]["concealed"]) / samples
-            if samples
-            else float("nan"),
-            "frozen": after[i]["frozen"] - before[i]["frozen"],
+            "concealed": d["concealed"] / samples if samples else float("nan"),
+            "frozen": d["frozen"],
             "stall": stalls[i],
+            "detail": d,
         }
+    result["server"] = server
     return result
+
+
+def run_cut(browser: Browser, target: Any, link: BrowserLink, args: argparse.Namespace) -> dict[str, Any]:
+    """Cut the link both ways for CUT_SECONDS: when do audio and video come back after it?"""
+    with pair(browser, target, link) as (direct, remote):
+        _joined(browser, target, direct, remote)
+        time.sleep(args.settle)
+        link.cut(CUT_SECONDS)
+        cut_at = time.monotonic()
+        shown = float("nan")
+        if target.banner:
+            banner = remote.locator(".media-banner")
+            while time.monotonic() - cut_at < CUT_SECONDS - 0.5:
+                if banner.is_visible():
+                    shown = time.monotonic() - cut_at
+                    break
+                time.sleep(0.1)
+        time.sleep(max(0.0, cut_at + CUT_SECONDS - 0.3 - time.monotonic()))
+        base = [_stats(p, target) for p in (remote, direct)]
+        restored = cut_at + CUT_SECONDS
+        back: list[dict[str, float]] = [{}, {}]
+        while time.monotonic() - restored < 15 and not all(len(b) == 2 for b in back):
+            for i, page in enumerate((remote, direct)):
+                now = _stats(page, target)
+                t = time.monotonic() - restored
+                for key, kind in (("audio_packets", "audio"), ("frames", "video")):
+                    if kind not in back[i] and now[key] > base[i][key] and t > 0:
+                        back[i][kind] = t
+            time.sleep(0.05)
+        target.leave([direct, remote])
+    nan = float("nan")
+    return {
+        way: {
+            "audio_back": back[i].get("audio", nan),
+            "video_back": back[i].get("video", nan),
+            "shown": shown if way == "down" else nan,
+        }
+        for i, way in enumerate(("down", "up"))
+    }
 
 
 def fmt(r: dict[str, Any], key: str) -> str:
@@ -291,20 +396,44 @@ def fmt(r: dict[str, Any], key: str) -> str:
     return f"{r['down'][key]:.1f} / {r['up'][key]:.1f} s"
 
 
+def detail(r: dict[str, Any]) -> str:
+    """What the freezes were made of, per direction (see the module docstring)."""
+    parts = []
+    for way in ("down", "up"):
+        d = r[way]["detail"]
+        jb = 1000 * d["jb_delay"] / d["jb_count"] if d["jb_count"] else float("nan")
+        parts.append(
+            f"{way}: {d['freezes']} freezes, {d['nacks']} NACKs, {d['plis']} PLIs,"
+            f" {d['keyframes']} keyframes, jitter buffer {jb:.0f} ms, {d['lost']} lost"
+        )
+    return "; ".join(parts)
+
+
+def cut_line(r: dict[str, Any]) -> str:
+    return (
+        f"audio back {r['down']['audio_back']:.2f} / {r['up']['audio_back']:.2f} s,"
+        f" video back {r['down']['video_back']:.2f} / {r['up']['video_back']:.2f} s after restore;"
+        f" cut shown after {r['down']['shown']:.2f} s"
+    )
+
+
 def ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> str:
     parts = []
     for way in ("down", "up"):
         x, y = a[way][key], b[way][key]
+        if key.endswith("_back"):
+            parts.append(f"{x / max(y, 0.05):.2f}")
+            continue
         floor = 0.002 if key == "concealed" else 0.05  # a zero anchor: compare with its resolution
         parts.append(f"{x / max(y, floor):.2f}")
     return " / ".join(parts)
 
 
 def main(args: argparse.Namespace) -> None:
-    cases = [int(c) for c in args.cases.split(",")]
+    cases = args.cases.split(",")
     targets = args.targets.split(",")
     loop = Loop()
-    found: dict[tuple[str, int], dict[str, Any]] = {}
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     made: list[Any] = []
     try:
         if "janus" in targets:
@@ -316,29 +445,34 @@ def main(args: argparse.Namespace) -> None:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             links: dict[str, BrowserLink] = {}
             try:
-                for name in targets:  # both up front: each case runs them back to back
-                    target = Meetingd() if name == "meetingd" else Janus(loop)
+                for i, name in enumerate(targets):  # all up front: each case runs them back to back
+                    target = Meetingd(name, i) if name.startswith("meetingd") else Janus(loop)
                     made.append(target)
                     links[name] = BrowserLink(
                         LinkProfile(rtt_ms=300), target.ports, server_host=target.host, relay_host=target.host
                     )
-                for loss in cases:
-                    for target in made:
-                        t0 = time.monotonic()
-                        try:
-                            found[(target.name, loss)] = r = run_case(
-                                browser, target, links[target.name], loss, args
+                for _ in range(args.repeat):
+                    for case in cases:
+                        label = case_link(case)[0]
+                        for target in made:
+                            t0 = time.monotonic()
+                            try:
+                                r = run_case(browser, target, links[target.name], case, args)
+                            except (RuntimeError, PlaywrightError, AssertionError) as exc:  # report, go on
+                                print(f"{target.name:9} {label}: failed: {exc}", flush=True)
+                                continue
+                            found.setdefault((target.name, case), []).append(r)
+                            took = f"({time.monotonic() - t0:.0f} s)"
+                            if case == "cut":
+                                print(f"{target.name:9} {label:20} {cut_line(r)} {took}", flush=True)
+                                continue
+                            print(
+                                f"{target.name:9} {label:20} concealed {fmt(r, 'concealed'):16}"
+                                f" frozen {fmt(r, 'frozen'):14} longest stall {fmt(r, 'stall'):14} {took}\n"
+                                f"{'':30} {detail(r)}"
+                                + (f"\n{'':30} server: {r['server']}" if r["server"] else ""),
+                                flush=True,
                             )
-                        except (RuntimeError, PlaywrightError) as exc:  # report it, go on
-                            print(f"{target.name:9} {CASES.get(loss, loss)}: failed: {exc}", flush=True)
-                            continue
-                        label = CASES.get(loss, f"{loss} %")
-                        print(
-                            f"{target.name:9} {label:20} concealed {fmt(r, 'concealed'):16}"
-                            f" frozen {fmt(r, 'frozen'):14} longest stall {fmt(r, 'stall'):14}"
-                            f" ({time.monotonic() - t0:.0f} s)",
-                            flush=True,
-                        )
             finally:
                 for link in links.values():
                     link.close()
@@ -349,23 +483,30 @@ def main(args: argparse.Namespace) -> None:
         loop.close()
     print(
         f"\nwindow {args.window:.0f} s per case after {args.settle:.0f} s settling;"
-        " down / up; lower is better"
+        " down / up; lower is better; each run of a case on its own line"
     )
     print(f"{'link':20} {'target':9} {'audio concealed':16} {'video frozen':14} {'longest stall':14}")
-    for loss in cases:
+    for case in cases:
+        label = case_link(case)[0]
         for name in targets:
-            r = found.get((name, loss))
-            if r is not None:
-                label = CASES.get(loss, f"{loss} %")
+            for r in found.get((name, case), []):
+                if case == "cut":
+                    print(f"{label:20} {name:9} {cut_line(r)}")
+                else:
+                    print(
+                        f"{label:20} {name:9} {fmt(r, 'concealed'):16} {fmt(r, 'frozen'):14}"
+                        f" {fmt(r, 'stall'):14}"
+                    )
+        keys = ("audio_back", "video_back") if case == "cut" else ("concealed", "frozen", "stall")
+        for name in targets:
+            if not name.startswith("meetingd"):
+                continue
+            for a, b in zip(found.get((name, case), []), found.get(("janus", case), []), strict=False):
                 print(
-                    f"{label:20} {name:9} {fmt(r, 'concealed'):16} {fmt(r, 'frozen'):14} {fmt(r, 'stall'):14}"
+                    f"{'':20} {'ratio':9} "
+                    + " ".join(f"{ratio(a, b, k):16}" for k in keys)
+                    + f" ({name} / Janus)"
                 )
-        if ("meetingd", loss) in found and ("janus", loss) in found:
-            a, b = found[("meetingd", loss)], found[("janus", loss)]
-            print(
-                f"{'':20} {'ratio':9} {ratio(a, b, 'concealed'):16} {ratio(a, b, 'frozen'):14}"
-                f" {ratio(a, b, 'stall'):14}  (meetingd / Janus)"
-            )
 
 
 if __name__ == "__main__":
@@ -374,8 +515,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--settle", type=float, default=6.0, help="seconds after video flows, before measuring"
     )
-    parser.add_argument("--cases", default="0,3,10", help="loss per direction, percent, at 300 ms RTT")
-    parser.add_argument("--targets", default="meetingd,janus")
+    parser.add_argument(
+        "--cases", default="0,3,10,cap,cut", help="loss per direction (percent, at 300 ms RTT), cap, cut"
+    )
+    parser.add_argument("--targets", default="meetingd,janus", help="meetingd[:KEY=VALUE;...], janus")
+    parser.add_argument("--repeat", type=int, default=1, help="run the cases this many times")
     args = parser.parse_args()
     if not in_private_namespace():
         quoted = " ".join(f"'{a}'" for a in sys.argv[1:])

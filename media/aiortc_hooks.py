@@ -60,7 +60,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransc
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 from aiortc.utils import uint16_add, uint16_gt
 
 from media.rtpwire import MediaPacket, h264_starts_keyframe, parse_vp8
@@ -79,6 +79,7 @@ _SENDER_PACKETS = "_RTCRtpSender__packet_count"
 _SENDER_OCTETS = "_RTCRtpSender__octet_count"
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP_TS = "_RTCRtpSender__rtp_timestamp"
+_SENDER_RTT = "_RTCRtpSender__rtt"
 _DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
 _DTLS_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
@@ -424,13 +425,19 @@ class NackRetrier:
         self._clock = clock
         self.max_seq: int | None = None
         self.ssrc: int | None = None
-        self._missing: dict[int, list[float]] = {}  # seq -> [missed at, last asked, tries]
+        # seq -> [missed at, last asked, tries, first asked (-1: not yet)]
+        self._missing: dict[int, list[float]] = {}
         self._new: list[int] = []
         self.rtt = 0.2
+        self.rtt_samples = 0  # first NACKs answered (``rtt`` is a guess until there is one)
+        self.last_missing_at: float | None = None  # when a gap was last found
         self.timer: asyncio.TimerHandle | None = None
         self.sent = 0  # sequence numbers asked for (first NACKs and retries)
         self.recovered = 0
         self.given_up = 0
+        # Called with each packet given up on (too old, asked too often): its frame, and the
+        # frames after it, cannot be decoded until the next keyframe.
+        self.on_give_up: Callable[[int], None] | None = None
 
     @property
     def missing(self) -> list[int]:
@@ -453,27 +460,40 @@ class NackRetrier:
         if uint16_gt(seq, self.max_seq):
             s = uint16_add(self.max_seq, 1)
             while uint16_gt(seq, s):
-                self._missing[s] = [now, now, 1.0]
+                self._missing[s] = [now, now, 1.0, now]
                 self._new.append(s)
+                self.last_missing_at = now
                 s = uint16_add(s, 1)
             self.max_seq = seq
             while len(self._missing) > NACK_MAX_MISSING:
-                del self._missing[next(iter(self._missing))]
-                self.given_up += 1
+                oldest = next(iter(self._missing))
+                del self._missing[oldest]
+                self._give_up(oldest)
         else:
             entry = self._missing.pop(seq, None)
             if entry is not None:
                 self.recovered += 1
-                if entry[2] == 1.0:  # answered the first NACK: a clean round-trip sample
-                    self.rtt = 0.8 * self.rtt + 0.2 * max(0.0, now - entry[1])
+                if entry[3] >= 0:
+                    # From the first NACK: retries go out every 1.25 estimated round trips, so
+                    # while the estimate is short the answer to the first one comes after a
+                    # retry (timing only the last would keep the estimate short for ever).
+                    # Overestimates when the first NACK or its answer was lost.
+                    sample = max(0.0, now - entry[3])
+                    self.rtt = sample if not self.rtt_samples else 0.8 * self.rtt + 0.2 * sample
+                    self.rtt_samples += 1
         return bool(self._new)
+
+    def _give_up(self, seq: int) -> None:
+        self.given_up += 1
+        if self.on_give_up is not None:
+            self.on_give_up(seq)
 
     def request(self, seq: int) -> None:
         """A subscriber NACKed ``seq``, which never arrived here: ask the publisher now."""
         if self.max_seq is None or uint16_gt(seq, self.max_seq) or seq in self._missing:
             return
         now = self._clock()
-        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0]
+        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0, -1.0]
 
     def due(self) -> list[int]:
         """The packets to NACK again now (and forget the ones too old or asked too often)."""
@@ -483,10 +503,12 @@ class NackRetrier:
         for seq, entry in list(self._missing.items()):
             if now - entry[0] > NACK_MAX_AGE or entry[2] >= NACK_MAX_TRIES:
                 del self._missing[seq]
-                self.given_up += 1
+                self._give_up(seq)
             elif now - entry[1] >= interval:
                 entry[1] = now
                 entry[2] += 1
+                if entry[3] < 0:
+                    entry[3] = now
                 due.append(seq)
         self.sent += len(due)
         return due
@@ -578,6 +600,12 @@ def media_stream_counts(receiver: RTCRtpReceiver) -> InboundCounts | None:
         return None
     stream = max(media, key=lambda s: s.packets_received)
     return InboundCounts(stream.packets_received, stream.packets_lost, stream.jitter)
+
+
+def sender_rtt(sender: RTCRtpSender) -> float | None:
+    """The round trip (s) aiortc measured from ``sender``'s receiver reports (None: not yet)."""
+    rtt = sender.__dict__.get(_SENDER_RTT)
+    return rtt if isinstance(rtt, float) else None
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
@@ -675,8 +703,14 @@ def attach_sender(
     on_started: Callable[[SenderLink], None],
     on_keyframe_request: Callable[[], None],
     on_nack: Callable[[int], None],
+    on_report: Callable[[float], None] | None = None,
+    on_remb: Callable[[int], None] | None = None,
 ) -> None:
     """Route ``sender``'s start, PLI/FIR and NACKs to the relay (per instance).
+
+    ``on_report`` gets the fraction lost (0-1) of each receiver report block about this
+    sender's stream, ``on_remb`` each REMB estimate (bit/s) that names its SSRC; aiortc
+    still handles both (round trip, statistics) first.
 
     ``on_started`` gets the :class:`SenderLink` once aiortc has started the sender
     (after DTLS, with the negotiated parameters). aiortc's own RTP task keeps
@@ -700,6 +734,25 @@ def attach_sender(
     sender.send = send  # type: ignore[method-assign]
     sender._retransmit = retransmit  # type: ignore[method-assign]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    if on_report is None and on_remb is None:
+        return
+    handle = sender._handle_rtcp_packet
+
+    async def handle_rtcp(packet: Any) -> None:
+        await handle(packet)
+        if on_report is not None and isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for report in packet.reports:
+                if report.ssrc == sender._ssrc:
+                    on_report(report.fraction_lost / 256)
+        elif on_remb is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if sender._ssrc in ssrcs:
+                on_remb(bitrate)
+
+    sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

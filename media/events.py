@@ -50,4 +50,17 @@ class ConnectionStateChanged:
     state: str
 
 
-MediaEvent = SubscribeOffer | PublicationChanged | MuteChanged | ConnectionStateChanged
+@dataclass(frozen=True, slots=True)
+class WeakLinkChanged:
+    """The participant's downlink turned weak (``weak``; ``reason`` "loss") or
+    recovered. While weak and ``auto`` it gets sound only; ``auto`` False is the member's
+    override (video kept). ``retry_seconds``: how long the link must stay good for video."""
+
+    participant_id: str
+    weak: bool
+    reason: str | None
+    auto: bool
+    retry_seconds: float
+
+
+MediaEvent = SubscribeOffer | PublicationChanged | MuteChanged | ConnectionStateChanged | WeakLinkChanged

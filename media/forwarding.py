@@ -101,6 +101,10 @@ class KeyframeRequester:
             self._task.cancel()
 
 
+# The playout-delay limit sent with a subscriber's video: the maximum is libwebrtc's default
+# (10 s), so only the minimum (``ForwardingTrack.set_playout_delay``) changes anything.
+PLAYOUT_DELAY_MAX_MS = 10_000
+
 # Sent packets each video subscriber keeps for NACKs (a power of two; ~2 s at 1 Mbit/s).
 HISTORY_PACKETS = 512
 # Recent sequence numbers a published track remembers, to drop duplicates.
@@ -170,6 +174,17 @@ class ForwardingTrack(MediaStreamTrack):
         self.nacks = 0
         self.retransmitted = 0
         self.nacks_forwarded = 0  # NACKed packets we never had: asked of the publisher
+        self.last_nack_at: float | None = None  # monotonic time of this subscriber's last NACK
+        # The subscriber's feedback on this stream: the last receiver report's fraction lost
+        # and the last REMB estimate (bit/s), with when they came (monotonic).
+        self.fraction_lost: float | None = None
+        self.report_at: float | None = None
+        self.remb_bps: int | None = None
+        self.remb_at: float | None = None
+        # Video: the playout-delay extension's id the subscriber accepted (0: none), and the
+        # minimum delay asked for (ms), so that its decoder waits for retransmissions.
+        self.playout_delay_id = 0
+        self.playout_delay_ms = 0
 
     @property
     def enabled(self) -> bool:
@@ -190,16 +205,45 @@ class ForwardingTrack(MediaStreamTrack):
         self._link = link
         self._clock_rate = link.clock_rate
         self._red_type = link.red_payload_type if self.kind == "audio" else None
-        self._writer = HeaderWriter(
+        self._writer = self._make_writer(link)
+        if self.kind == "video" and self.source is not None and self._enabled:
+            self.source.keyframes.request()
+
+    def _make_writer(self, link: Link) -> HeaderWriter:
+        video = self.kind == "video"
+        delay = None
+        if video and self.playout_delay_id:
+            delay = (self.playout_delay_id, self.playout_delay_ms, PLAYOUT_DELAY_MAX_MS)
+        return HeaderWriter(
             link.ssrc,
             link.payload_type,
             mid=link.mid,
             mid_id=link.mid_id,
-            abs_send_time_id=link.abs_send_time_id if self.kind == "video" else 0,
-            audio_level_id=link.audio_level_id if self.kind == "audio" else 0,
+            abs_send_time_id=link.abs_send_time_id if video else 0,
+            audio_level_id=link.audio_level_id if not video else 0,
+            playout_delay=delay,
         )
-        if self.kind == "video" and self.source is not None and self._enabled:
-            self.source.keyframes.request()
+
+    def set_playout_delay_id(self, ext_id: int) -> None:
+        """The subscriber accepted the playout-delay extension under ``ext_id`` (0: it did not)."""
+        if self.kind != "video" or ext_id == self.playout_delay_id:
+            return
+        self.playout_delay_id = ext_id
+        if self._link is not None:
+            self._writer = self._make_writer(self._link)
+
+    def set_playout_delay(self, min_ms: int) -> None:
+        """Ask the subscriber's video decoder to play at least ``min_ms`` behind (10 ms steps).
+
+        Sent on every video packet while the extension is negotiated; a lost packet can then
+        be retransmitted (one round trip or two) before its frame is due, instead of the
+        picture freezing until it comes."""
+        min_ms = max(0, min(PLAYOUT_DELAY_MAX_MS, min_ms)) // 10 * 10
+        if self.kind != "video" or min_ms == self.playout_delay_ms:
+            return
+        self.playout_delay_ms = min_ms
+        if self._link is not None and self.playout_delay_id:
+            self._writer = self._make_writer(self._link)
 
     def set_source(self, source: PublishedTrack | None) -> None:
         if source is self.source:
@@ -214,6 +258,14 @@ class ForwardingTrack(MediaStreamTrack):
             source.attach(self)
             if self._link is not None and self.kind == "video":
                 source.keyframes.request()
+
+    def on_report(self, fraction_lost: float) -> None:
+        """A receiver report block about this stream."""
+        self.fraction_lost, self.report_at = fraction_lost, time.monotonic()
+
+    def on_remb(self, bitrate: int) -> None:
+        """The subscriber's REMB estimate, naming this stream."""
+        self.remb_bps, self.remb_at = bitrate, time.monotonic()
 
     def request_keyframe(self) -> None:
         """A PLI/FIR from this subscriber: forwarded (coalesced) to the publisher."""
@@ -305,6 +357,7 @@ class ForwardingTrack(MediaStreamTrack):
     def retransmit(self, seq: int) -> None:
         """A NACK from this subscriber: resend the packet from the ring (as RTX when negotiated)."""
         self.nacks += 1
+        self.last_nack_at = time.monotonic()
         history = self._history
         entry = history[seq & self._mask] if history else None
         link, writer = self._link, self._writer
@@ -366,12 +419,20 @@ class PublishedTrack:
         self._ts_offset = 0
         self._seen = [-1] * SEEN_PACKETS
         self._high_seq: int | None = None  # newest sequence number received (audio RED)
+        # What arrived against what was sent (extended sequence numbers), for the share of a
+        # subscriber's loss that happened upstream (``sample_loss``).
+        self._ext_high: int | None = None
+        self._unique = 0
+        self._loss_mark: tuple[int, int] | None = None
+        self.upstream_loss = 0.0
         self.packets = 0
         self.duplicates = 0
         self.red_packets = 0  # audio packets that came as RED
         self.recovered = 0  # audio packets lost upstream, rebuilt from RED for subscribers without it
         self.frames = 0
         self.keyframes_seen = 0
+        self._keyframe_seq: int | None = None  # first packet of the newest keyframe received
+        self.hopeless_keyframe_requests = 0  # asked for because a lost packet was given up
         self.last_frame_at: float | None = None
         # Optional taps for recording or the low rendition: called with every whole frame
         # (after the mute check). While the list is empty no frame is assembled.
@@ -427,6 +488,14 @@ class PublishedTrack:
             self.duplicates += 1
             return bool(self.taps)
         self._seen[slot] = packet.seq
+        self._unique += 1
+        high = self._ext_high
+        if high is None:
+            self._ext_high = packet.seq
+        else:
+            step = (packet.seq - high) & 0xFFFF
+            if step < 0x8000:
+                self._ext_high = high + step
         self.frames += packet.frame_end  # received, muted or not: the stats count what arrived
         if self._muted and self.kind == "audio":
             if packet.red and (self._high_seq is None or seq_newer(packet.seq, self._high_seq)):
@@ -434,6 +503,8 @@ class PublishedTrack:
             return False
         if packet.keyframe and self.kind == "video":
             self.keyframes_seen += 1
+            if self._keyframe_seq is None or seq_newer(packet.seq, self._keyframe_seq):
+                self._keyframe_seq = packet.seq
         subscribers = self._subscribers
         if packet.red:
             self.red_packets += 1
@@ -447,6 +518,31 @@ class PublishedTrack:
             if waiting:
                 self.keyframes.request()
         return bool(self.taps)
+
+    def sample_loss(self) -> float:
+        """The fraction of the packets sent since the last call that never arrived here (the
+        loss every subscriber sees on top of its own link's)."""
+        high = self._ext_high
+        if high is None:
+            return 0.0
+        mark, self._loss_mark = self._loss_mark, (high, self._unique)
+        if mark is not None:
+            expected, got = high - mark[0], self._unique - mark[1]
+            self.upstream_loss = min(1.0, max(0.0, 1 - got / expected)) if expected > 0 else 0.0
+        return self.upstream_loss
+
+    def recovery_hopeless(self, seq: int) -> None:
+        """Upstream NACKs gave up on ``seq``: every subscriber's decoder is stuck from its frame
+        on, so ask the publisher for a keyframe now (coalesced with the subscribers' PLIs)
+        rather than wait for each decoder to give up. Not when a keyframe newer than the
+        lost packet has arrived already (it repaired the picture)."""
+        if self.kind != "video" or not self._subscribers:
+            return
+        key = self._keyframe_seq
+        if key is not None and seq_newer(key, seq):
+            return
+        self.hopeless_keyframe_requests += 1
+        self.keyframes.request()
 
     def _recover_from_red(self, packet: MediaPacket) -> None:
         """Rebuild the packets lost just before ``packet`` from its redundant blocks, for the

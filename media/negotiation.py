@@ -1,4 +1,4 @@
-"""What the SFU negotiates for audio beyond aiortc's codec table: Opus FEC and RED.
+"""What the SFU negotiates beyond aiortc's tables: Opus FEC and RED, video playout delay.
 
 aiortc answers a browser's Opus with bare ``opus/48000/2`` (no fmtp: the browser then
 sends no in-band FEC) and drops RED (RFC 2198). Here the audio m-lines get:
@@ -15,6 +15,12 @@ sends no in-band FEC) and drops RED (RFC 2198). Here the audio m-lines get:
 No audio NACK and no transport-cc: Chromium offers no NACK for Opus, and transport-cc
 needs transport-wide feedback the server does not send (docs/media.md).
 
+Subscribers' video m-lines also offer the ``playout-delay`` header extension (a webrtc.org
+experiment every Chromium understands): the relay tells a subscriber's decoder to play video
+late enough for a lost packet's retransmission to arrive in time on a long, lossy path
+(``media/sfu.py``, ``Sfu._tune_playout_delays``). aiortc does not know the extension and
+forgets it when it applies the answer, so the id is read back from the answer here.
+
 The functions take and return aiortc's public parameter classes;
 :func:`media.aiortc_hooks.set_codecs` applies the result to a transceiver.
 """
@@ -24,13 +30,18 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from aiortc.rtcrtpparameters import ParametersDict, RTCRtpCodecParameters
+from aiortc.rtcrtpparameters import ParametersDict, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
 from aiortc.sdp import SessionDescription
 
 # The payload types offered to subscribers: Chromium's own numbers, so a publisher's RED
 # blocks (which name its Opus type) need no renumbering on the way to a Chromium subscriber.
 OPUS_PAYLOAD_TYPE = 111
 RED_PAYLOAD_TYPE = 63
+
+PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+# aiortc numbers its own extensions 1-3 (mid, audio level, abs-send-time): one id per URI
+# across the bundle.
+PLAYOUT_DELAY_ID = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +132,31 @@ def accepted_audio(
     return accepted
 
 
-def rewrite_offer_audio(sdp: str, codecs: list[RTCRtpCodecParameters]) -> str:
-    """``sdp`` (an offer aiortc made) with every sending audio m-line offering ``codecs``."""
+def rewrite_offer_audio(sdp: str, codecs: list[RTCRtpCodecParameters], *, playout_delay: bool = False) -> str:
+    """``sdp`` (an offer aiortc made) with every sending audio m-line offering ``codecs``
+    (and, with ``playout_delay``, every sending video m-line the playout-delay extension)."""
     description = SessionDescription.parse(sdp)
     for media in description.media:
         if media.kind == "audio" and media.port:
             media.rtp.codecs = copy.deepcopy(codecs)
             media.fmt = [c.payloadType for c in codecs]
+        elif media.kind == "video" and media.port and playout_delay:
+            if not any(e.uri == PLAYOUT_DELAY_URI for e in media.rtp.headerExtensions):
+                media.rtp.headerExtensions.append(
+                    RTCRtpHeaderExtensionParameters(id=PLAYOUT_DELAY_ID, uri=PLAYOUT_DELAY_URI)
+                )
     return str(description)
+
+
+def playout_delay_ids_of(sdp: str) -> dict[str, int]:
+    """mid -> the playout-delay extension id of each video m-line of an answer that kept it."""
+    found: dict[str, int] = {}
+    for media in SessionDescription.parse(sdp).media:
+        if media.kind == "video" and media.rtp.muxId:
+            for ext in media.rtp.headerExtensions:
+                if ext.uri == PLAYOUT_DELAY_URI:
+                    found[media.rtp.muxId] = ext.id
+    return found
 
 
 def audio_codecs_of(sdp: str) -> dict[str, list[RTCRtpCodecParameters]]:

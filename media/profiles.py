@@ -110,3 +110,70 @@ class SpeakerRanking:
             self._order.remove(publisher_id)
         self._order.insert(0, publisher_id)
         self._on_change()
+
+
+# The automatic weak-link profile (WeakLink): a subscriber whose receiver reports say it loses
+# WEAK_LOSS or more of what it is sent for WEAK_AFTER seconds gets sound only; it gets video
+# again after its reports stayed under RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds,
+# doubled (up to RECOVER_MAX) each time the link turns weak again within FLAP_MEMORY seconds of
+# recovering.
+WEAK_LOSS = 0.20
+WEAK_AFTER = 4.0
+RECOVER_LOSS = 0.05
+RECOVER_MIN = 10.0
+RECOVER_MAX = 80.0
+FLAP_MEMORY = 60.0
+
+
+class WeakLink:
+    """Decides, from one subscriber's feedback, when its link cannot carry video (pure logic).
+
+    ``update`` is called about once a second with the worst fresh fraction lost of the
+    subscriber's own link (None: no fresh report). ``weak`` is the decision; ``reason`` is
+    ``"loss"`` while weak. REMB is not used: a receive-side estimate follows the incoming
+    rate, so a still picture sent at 30 kbit/s (or a stream just starting) reads as a weak
+    link when it is not. ``auto`` False is the member's override: video stays on
+    whatever the link does (``weak`` is still reported, so the member knows).
+    """
+
+    def __init__(self) -> None:
+        self.weak = False
+        self.auto = True
+        self.reason: str | None = None
+        self.recover_after = RECOVER_MIN
+        self._bad_since: float | None = None
+        self._good_since: float | None = None
+        self._recovered_at: float | None = None
+
+    @property
+    def sound_only(self) -> bool:
+        """Video is held back now (weak, and the member did not override)."""
+        return self.weak and self.auto
+
+    def update(self, now: float, loss: float | None) -> bool:
+        """Feed one reading (None: no fresh report, nothing learnt); True when ``weak`` changed."""
+        if loss is None:
+            return False
+        if not self.weak:
+            if loss < WEAK_LOSS:
+                self._bad_since = None
+                return False
+            if self._bad_since is None:
+                self._bad_since = now
+            if now - self._bad_since < WEAK_AFTER:
+                return False
+            recent = self._recovered_at is not None and now - self._recovered_at < FLAP_MEMORY
+            self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
+            self.weak, self.reason = True, "loss"
+            self._good_since = None
+            return True
+        if loss >= RECOVER_LOSS:
+            self._good_since = None
+            return False
+        if self._good_since is None:
+            self._good_since = now
+        if now - self._good_since < self.recover_after:
+            return False
+        self.weak, self.reason = False, None
+        self._recovered_at, self._bad_since = now, None
+        return True

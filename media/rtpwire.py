@@ -326,7 +326,9 @@ class HeaderWriter:
 
     Header extensions (one-byte form): the m-line's ``mid`` (a constant),
     ``abs-send-time`` for video and ``ssrc-audio-level`` for audio, each only if
-    the subscriber negotiated it (id > 0).
+    the subscriber negotiated it (id > 0), and for video the ``playout-delay`` limits
+    (``playout_delay``: id, minimum and maximum in ms; constant until the writer is
+    replaced) when the subscriber negotiated it and the relay asks for a delay.
     """
 
     __slots__ = ("_abs", "_first", "_level", "_plain", "payload_type", "ssrc")
@@ -340,6 +342,7 @@ class HeaderWriter:
         mid_id: int = 0,
         abs_send_time_id: int = 0,
         audio_level_id: int = 0,
+        playout_delay: tuple[int, int, int] | None = None,
     ) -> None:
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -347,6 +350,8 @@ class HeaderWriter:
         if mid and mid_id:
             encoded = mid.encode()
             fixed = bytes(((mid_id << 4) | (len(encoded) - 1),)) + encoded
+        if playout_delay is not None:
+            fixed += playout_delay_element(*playout_delay)
         self._plain = _extension_block(fixed) if fixed else b""
         # (prefix, suffix) around the variable element's value
         self._abs = _split(fixed, abs_send_time_id, 3) if abs_send_time_id else None
@@ -380,6 +385,19 @@ class HeaderWriter:
     def rtx_payload(seq: int, payload: bytes) -> bytes:
         """RFC 4588: the original (as sent) sequence number, then the original payload."""
         return _SEQ.pack(seq) + payload
+
+
+# The playout-delay extension counts in 10 ms units, 12 bits each (at most 40.95 s).
+PLAYOUT_DELAY_MAX_MS = 40950
+
+
+def playout_delay_element(ext_id: int, min_ms: int, max_ms: int) -> bytes:
+    """A one-byte ``playout-delay`` element (webrtc.org experiment): the receiver renders each
+    frame at least ``min_ms`` and at most ``max_ms`` after its capture-time mapping."""
+    low = min(PLAYOUT_DELAY_MAX_MS, max(0, min_ms)) // 10
+    high = min(PLAYOUT_DELAY_MAX_MS, max(min_ms, max_ms)) // 10
+    value = (low << 12) | high
+    return bytes(((ext_id << 4) | 2,)) + value.to_bytes(3, "big")
 
 
 def _extension_block(elements: bytes) -> bytes:

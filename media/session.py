@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
 from media.forwarding import ForwardingTrack, PublishedTrack
-from media.profiles import ReceiveProfile
+from media.profiles import ReceiveProfile, WeakLink
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class ParticipantSession:
     renegotiate_after_answer: bool = False
     offer_times: deque[float] = field(default_factory=lambda: deque(maxlen=16))
     closed: bool = False
+    # the automatic weak-link profile: sound only while its link cannot carry video
+    weak_link: WeakLink = field(default_factory=WeakLink)
 
     def published_track(self, kind: str) -> PublishedTrack | None:
         for track in self.published.values():

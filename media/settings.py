@@ -38,6 +38,12 @@ class MediaSettings:
     audio_red: bool = True
     opus_fec: bool = True
     opus_dtx: bool = False
+    # The most a subscriber's video is held back so that retransmissions arrive in time on a
+    # lossy long link (the playout-delay extension; 0: never asked, extension not offered).
+    video_playout_delay_max_ms: int = 800
+    # A subscriber whose link cannot carry video gets sound only until it recovers
+    # (media/profiles.py WeakLink); the member can override.
+    weak_link_audio_only: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))
@@ -55,6 +61,8 @@ class MediaSettings:
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise InvalidInput("media: each ICE server needs 'urls'")
+        if not 0 <= self.video_playout_delay_max_ms <= 4000:
+            raise InvalidInput("media: video_playout_delay_max_ms must lie within 0-4000")
         if self.keyframe_interval_min <= 0 or not (
             16 <= self.nack_history_packets <= 8192
             and self.nack_history_packets & (self.nack_history_packets - 1) == 0

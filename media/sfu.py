@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from media.events import (
     MuteChanged,
     PublicationChanged,
     SubscribeOffer,
+    WeakLinkChanged,
 )
 from media.forwarding import ForwardingTrack, PublishedTrack
 from media.profiles import ReceiveProfile, SpeakerRanking
@@ -43,6 +45,20 @@ MAX_SDP_CHARS = 100_000
 MAX_OFFERS_PER_10S = 10
 MAX_ID_CHARS = 128
 TARGETS = ("publish", "subscribe")
+
+# Playout delay asked of a subscriber's video decoder (``Sfu._tune_playout_delays``): while a
+# leg of the path (publisher -> relay, relay -> subscriber) lost packets in the last
+# PLAYOUT_LOSS_MEMORY seconds, its round trip counts; the delay is PLAYOUT_RTT_FACTOR times
+# their sum plus PLAYOUT_MARGIN_MS (a retransmission arrives a round trip after the loss is
+# seen, plus queueing), at most ``MediaSettings.video_playout_delay_max_ms``. Re-tuned every
+# PLAYOUT_TUNE_INTERVAL seconds; libwebrtc moves its delay ~100 ms per second towards it.
+PLAYOUT_LOSS_MEMORY = 20.0
+PLAYOUT_RTT_FACTOR = 1.3
+PLAYOUT_MARGIN_MS = 80
+PLAYOUT_TUNE_INTERVAL = 1.0
+# Feedback older than this is not a reading of the link now (media/profiles.py WeakLink;
+# Chrome reports on audio alone every ~5 s).
+FEEDBACK_FRESH = 6.0
 
 _SDP_ERRORS = (
     ValueError,
@@ -162,6 +178,7 @@ class Sfu:
         # alive while a subscriber reads it. ``renditions_started`` counts encoders made.
         self.renditions: dict[PublishedTrack, LowRendition] = {}
         self.renditions_started = 0
+        self._tuner: asyncio.TimerHandle | None = None
 
     # --- public API -------------------------------------------------------------
 
@@ -199,6 +216,8 @@ class Sfu:
         self._sessions[participant_id] = session
         self._locks[participant_id] = asyncio.Lock()
         self._sub_locks[participant_id] = asyncio.Lock()
+        if self._tuner is None:
+            self._tuner = asyncio.get_running_loop().call_later(PLAYOUT_TUNE_INTERVAL, self._tune_tick)
         logger.info("participant=%s media session opened", participant_id)
         self._schedule_renegotiation(session)
 
@@ -236,6 +255,7 @@ class Sfu:
             except (OperationError, InternalError, *_SDP_ERRORS) as exc:
                 raise InvalidInput(f"answer rejected: {exc}", code="invalid_sdp") from None
             self._accept_audio_codecs(pc, sdp)
+            self._accept_playout_delay(session, sdp)
             session.offer_pending = False
             again = session.renegotiate_after_answer
             session.renegotiate_after_answer = False
@@ -362,6 +382,7 @@ class Sfu:
                     "subscribers": len(track.subscribers),
                     "keyframe_requests": track.keyframes.requested,
                     "keyframe_requests_sent": track.keyframes.sent,
+                    "hopeless_keyframe_requests": track.hopeless_keyframe_requests,
                     "red_packets": track.red_packets,
                     **_nack_figures(track),
                     "recovered": track.recovered,
@@ -395,6 +416,8 @@ class Sfu:
                 "retransmitted": sub.track.retransmitted,
                 "nacks_forwarded": sub.track.nacks_forwarded,
                 "keyframe_requests": sub.track.keyframe_requests,
+                "playout_delay_ms": sub.track.playout_delay_ms if sub.track.playout_delay_id else None,
+                "remb_bps": sub.track.remb_bps,
             }
             if session.subscribe_pc is not None and session.subscribe_pc.connectionState != "new":
                 for s in (await sub.sender.getStats()).values():
@@ -411,6 +434,11 @@ class Sfu:
             "participant_id": participant_id,
             "main_room": session.main_room,
             "profile": session.profile.as_dict(),
+            "weak_link": {
+                "weak": session.weak_link.weak,
+                "reason": session.weak_link.reason,
+                "auto": session.weak_link.auto,
+            },
             "muted": participant_id in self._muted,
             "publish": {
                 "state": _state(session.publish_pc),
@@ -421,6 +449,9 @@ class Sfu:
         }
 
     async def close(self) -> None:
+        if self._tuner is not None:
+            self._tuner.cancel()
+            self._tuner = None
         for participant_id in list(self._sessions):
             await self.close_participant(participant_id)
         for task in list(self._tasks):
@@ -505,6 +536,102 @@ class Sfu:
                 if codecs:
                     aiortc_hooks.set_codecs(transceiver, codecs)
 
+    def _accept_playout_delay(self, session: ParticipantSession, answer_sdp: str) -> None:
+        """The video m-lines whose answer kept the playout-delay extension (aiortc drops it)."""
+        ids = negotiation.playout_delay_ids_of(answer_sdp)
+        for sub in session.subscriptions:
+            if sub.track.kind == "video" and sub.transceiver.mid is not None:
+                sub.track.set_playout_delay_id(ids.get(sub.transceiver.mid, 0))
+
+    def _tune_tick(self) -> None:
+        now = time.monotonic()
+        try:
+            if self.settings.video_playout_delay_max_ms:
+                self._tune_playout_delays(now)
+            if self.settings.weak_link_audio_only:
+                self._watch_weak_links(now)
+        except Exception:
+            logger.exception("media tuning failed")
+        self._tuner = asyncio.get_running_loop().call_later(PLAYOUT_TUNE_INTERVAL, self._tune_tick)
+
+    def _watch_weak_links(self, now: float) -> None:
+        """Each subscriber's receiver reports: sound only while its link is weak."""
+        sources = [*self.published_tracks(), *(r.output for r in self.renditions.values())]
+        upstream = {t: t.sample_loss() for t in sources}
+        for session in list(self._sessions.values()):
+            if session.publish_only or not session.subscriptions:
+                continue
+            watch = session.weak_link
+            # what this link lost: the subscriber's reported loss less what its source lost
+            # upstream (those gaps stay visible downstream)
+            losses = [
+                max(0.0, s.track.fraction_lost - upstream.get(s.track.source, 0.0))
+                for s in session.subscriptions
+                if s.track.fraction_lost is not None
+                and s.track.report_at is not None
+                and now - s.track.report_at < FEEDBACK_FRESH
+                and s.track.source is not None
+                and (s.track.kind == "audio" or not watch.sound_only)  # held-back video tells nothing
+            ]
+            was = watch.sound_only
+            if watch.update(now, max(losses) if losses else None):
+                logger.info(
+                    "participant=%s link %s (%s)",
+                    session.participant_id,
+                    "weak" if watch.weak else "recovered",
+                    watch.reason or "good",
+                )
+                if watch.sound_only != was:
+                    self._apply_profile(session)
+                self._emit_weak_link(session)
+
+    def _emit_weak_link(self, session: ParticipantSession) -> None:
+        watch = session.weak_link
+        self._emit(
+            WeakLinkChanged(session.participant_id, watch.weak, watch.reason, watch.auto, watch.recover_after)
+        )
+
+    async def set_weak_link_auto(self, participant_id: str, auto: bool) -> dict[str, Any]:
+        """The member's choice: sound only by itself on a weak link (True), or video anyway."""
+        session = self._session(participant_id)
+        if not isinstance(auto, bool):
+            raise InvalidInput("auto must be a boolean")
+        watch = session.weak_link
+        if watch.auto != auto:
+            watch.auto = auto
+            self._apply_profile(session)
+            self._emit_weak_link(session)
+        return {"weak": watch.weak, "reason": watch.reason, "auto": watch.auto}
+
+    def _tune_playout_delays(self, now: float) -> None:
+        """Per video subscription: the playout delay that lets a lost packet be retransmitted
+        before its frame is due, over each leg of the path that is losing packets now.
+
+        Without it a subscriber's decoder stops at the first incomplete frame and resumes when
+        the retransmission comes a round trip later: at 300 ms RTT every lost packet was a
+        visible freeze (Chrome's receiver knows no round trip on a receive-only connection,
+        so it never adds one to its own jitter buffer)."""
+        cap = self.settings.video_playout_delay_max_ms
+        for session in self._sessions.values():
+            for sub in session.subscriptions:
+                track = sub.track
+                if track.kind != "video" or not track.playout_delay_id:
+                    continue
+                budget = 0.0
+                origin = _origin(track.source)
+                retrier = origin.nack_stats if origin is not None else None
+                if (
+                    retrier is not None
+                    and retrier.rtt_samples
+                    and retrier.last_missing_at is not None
+                    and now - retrier.last_missing_at < PLAYOUT_LOSS_MEMORY
+                ):
+                    budget += retrier.rtt
+                if track.last_nack_at is not None and now - track.last_nack_at < PLAYOUT_LOSS_MEMORY:
+                    budget += aiortc_hooks.sender_rtt(sub.sender) or 0.0
+                delay = 0 if budget <= 0 else int(1000 * PLAYOUT_RTT_FACTOR * budget) + PLAYOUT_MARGIN_MS
+                track.set_playout_delay(min(cap, delay))
+
     def _publish(self, session: ParticipantSession, mid: str, transceiver: Any) -> None:
         receiver = transceiver.receiver
         kind = transceiver.kind
@@ -524,6 +651,7 @@ class Sfu:
         tap = aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
         if tap.nacks is not None:
             track.upstream_nack = tap.nacks.request
+            tap.nacks.on_give_up = track.recovery_hopeless
             track.on_close.append(lambda: aiortc_hooks.stop_nack_retries(tap))
         track.nack_stats = tap.nacks
         session.published[mid] = track
@@ -606,7 +734,11 @@ class Sfu:
             ports=self.settings.port_range,
         )
         offer = await pc.createOffer()
-        sdp = negotiation.rewrite_offer_audio(offer.sdp, negotiation.offer_audio(self.settings.audio_policy))
+        sdp = negotiation.rewrite_offer_audio(
+            offer.sdp,
+            negotiation.offer_audio(self.settings.audio_policy),
+            playout_delay=self.settings.video_playout_delay_max_ms > 0,
+        )
         await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         session.offer_pending = True
         logger.debug("participant=%s subscribe offer sent", session.participant_id)
@@ -665,6 +797,8 @@ class Sfu:
             on_started=track.on_started,
             on_keyframe_request=track.request_keyframe,
             on_nack=track.retransmit,
+            on_report=track.on_report,
+            on_remb=track.on_remb,
         )
         sub = Subscription(transceiver, track, codec_mime)
         session.subscriptions.append(sub)
@@ -681,6 +815,8 @@ class Sfu:
             wants = session.profile.wants_video(publisher, main_room=main_room, recent_speakers=speakers)
             if publisher in pinned:  # a shared screen: every profile that takes video
                 wants = session.profile.mode != "audio_only"
+            if session.weak_link.sound_only:  # the link cannot carry video now
+                wants = False
             origin = _origin(sub.track.source)
             assert origin is not None
             if wants and session.profile.mode == "low_video" and _can_render_low(origin):

@@ -136,6 +136,19 @@ class MediaSettings:
         "speech continuous on lossy links.",
         False,
     )
+    video_playout_delay_max_ms: int = _h(
+        "On a lossy link, hold each subscriber's video back by up to this much (ms) so that "
+        "a lost packet's retransmission arrives before its frame is due (playout-delay "
+        "header extension, raised only while packets are being lost, from the measured "
+        "round trips). 0: never.",
+        800,
+    )
+    weak_link_audio_only: bool = _h(
+        "A member whose link loses 20 % or more of the media sent to it for 4 s gets sound "
+        "only, told why, until the link has "
+        "stayed good for 10 s (longer each time it fails again); the member can keep video.",
+        True,
+    )
 
 
 @dataclass(frozen=True)

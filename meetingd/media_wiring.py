@@ -51,6 +51,8 @@ def media_settings(cfg: Config) -> MediaSettings:
             audio_red=m.audio_red,
             opus_fec=m.opus_fec,
             opus_dtx=m.opus_dtx,
+            video_playout_delay_max_ms=m.video_playout_delay_max_ms,
+            weak_link_audio_only=m.weak_link_audio_only,
         )
     except Exception as exc:  # InvalidInput from the settings' own checks
         raise ConfigError(f"{cfg.source}: [media] {exc}") from None

@@ -23,6 +23,7 @@ from media.events import (
     MuteChanged,
     PublicationChanged,
     SubscribeOffer,
+    WeakLinkChanged,
 )
 from media.sfu import Sfu
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised, NotFound
@@ -235,6 +236,7 @@ class MediaSignaling:
         self._handle(cmd.SUBSCRIBE_ANSWER, self._subscribe_answer)
         self._handle(cmd.ICE_CANDIDATE, self._ice_candidate)
         self._handle(cmd.SET_RECEIVE_PROFILE, self._set_receive_profile)
+        self._handle(cmd.SET_WEAK_LINK_AUTO, self._set_weak_link_auto)
         self._handle(cmd.SET_MAIN_ROOM_CAMERA, self._set_main_room_camera)
         self._handle(cmd.MUTE_PARTICIPANT, self._mute_participant)
         self._handle(cmd.SET_MEDIA_STATE, self._set_media_state)
@@ -438,6 +440,18 @@ class MediaSignaling:
             self._emit(
                 meeting_id, "participant_muted", {"member_id": event.participant_id, "muted": event.muted}
             )
+        elif isinstance(event, WeakLinkChanged):
+            if session is not None:
+                self._emit_to(
+                    session.sid,
+                    "media_weak_link",
+                    {
+                        "weak": event.weak,
+                        "reason": event.reason,
+                        "auto": event.auto,
+                        "retry_seconds": round(event.retry_seconds),
+                    },
+                )
         elif isinstance(event, ConnectionStateChanged):
             if session is not None and not session.display:
                 self._emit(
@@ -604,6 +618,10 @@ class MediaSignaling:
     async def _set_receive_profile(self, call: Call, p: cmd.ReceiveProfile) -> dict[str, Any]:
         sfu, session = self._own_session(call.conn, "set_receive_profile")
         return {"profile": await sfu.set_receive_profile(session.pid, p.profile)}
+
+    async def _set_weak_link_auto(self, call: Call, p: cmd.WeakLinkAuto) -> dict[str, Any]:
+        sfu, session = self._own_session(call.conn, "set_weak_link_auto")
+        return await sfu.set_weak_link_auto(session.pid, p.auto)
 
     async def _set_main_room_camera(self, call: Call, p: cmd.MainRoomCamera) -> dict[str, Any]:
         self._member_session(call.meeting_id, p.member_id)

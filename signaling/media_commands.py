@@ -101,6 +101,17 @@ class ReceiveProfile:
 
 
 @dataclass(frozen=True)
+class WeakLinkAuto:
+    """``auto``: sound only by itself while one's link is weak (the default); False keeps video."""
+
+    auto: bool
+
+    @classmethod
+    def parse(cls, payload: object) -> WeakLinkAuto:
+        return cls(boolean(read_object(payload, {"auto"}, {"auto"}), "auto"))
+
+
+@dataclass(frozen=True)
 class MainRoomCamera:
     member_id: str
     main_room: bool
@@ -154,6 +165,9 @@ SUBSCRIBE_ANSWER = command("subscribe_answer", Answer, Access.anyone(), "answer 
 ICE_CANDIDATE = command("ice_candidate", IceCandidate, Access.anyone(), "send an ICE candidate")
 SET_RECEIVE_PROFILE = command(
     "set_receive_profile", ReceiveProfile, Access.anyone(), "choose what to receive"
+)
+SET_WEAK_LINK_AUTO = command(
+    "set_weak_link_auto", WeakLinkAuto, Access.anyone(), "choose sound only on a weak link"
 )
 SET_MAIN_ROOM_CAMERA = command("set_main_room_camera", MainRoomCamera, CHAIR, "choose the main-room camera")
 MUTE_PARTICIPANT = command("mute_participant", MuteParticipant, CHAIR, "mute a participant")

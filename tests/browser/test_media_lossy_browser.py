@@ -50,6 +50,21 @@ AUDIO_STATS = """async (id) => {
 }"""
 
 
+# The inbound video of a connection: how late Chrome plays it, and how it went.
+VIDEO_STATS = """async () => {
+    const pc = document.querySelector(".media-area").media.subscribePc;
+    if (!pc) return null;
+    for (const s of (await pc.getStats()).values()) {
+        if (s.type === "inbound-rtp" && s.kind === "video")
+            return {frames: s.framesDecoded || 0, emitted: s.jitterBufferEmittedCount || 0,
+                    target: s.jitterBufferTargetDelay || 0, minimum: s.jitterBufferMinimumDelay || 0,
+                    freezes: s.freezeCount || 0, frozen: s.totalFreezesDuration || 0,
+                    nacks: s.nackCount || 0};
+    }
+    return null;
+}"""
+
+
 @contextmanager
 def meetingd(tmp: Path, **env: str) -> Iterator[str]:
     from tests.support.server import start_meetingd, stop_meetingd
@@ -255,5 +270,90 @@ def test_a_cut_link_is_shown_within_two_seconds_and_cleared_after_it_comes_back(
             # the target is 2 s (1.2 s of silence, then the next 250 ms reading): 1.9-2.3 s
             # measured; the bound leaves room for a busy machine's timers and getStats
             assert shown_after <= 3.0
+    finally:
+        link.close()
+
+
+def _video(page: Page) -> dict[str, Any]:
+    result: dict[str, Any] | None = page.evaluate(VIDEO_STATS)
+    assert result is not None
+    return result
+
+
+def test_video_over_a_long_lossy_link_is_played_late_enough_for_its_retransmissions(
+    contexts: Callable[..., Page], demo_password: str, tmp_path: Path
+) -> None:
+    """300 ms RTT and 5 % loss: the server asks each receiving Chrome (playout-delay header
+    extension) to play video a round trip and more behind, so that a lost packet's
+    retransmission arrives before its frame is due; Chrome's own jitter buffer, knowing no
+    round trip on a receive-only connection, would stay a few tens of ms deep."""
+    link = BrowserLink(LinkProfile(rtt_ms=300, loss=0.05), PORTS)
+    try:
+        with meetingd(tmp_path / "delay") as url:
+            chair, remote = join_pair(contexts, url, demo_password, link)
+            wait_until(lambda: _video(remote)["frames"] > 10, what="the chair's video at the remote")
+            wait_until(lambda: _video(chair)["frames"] > 10, what="the remote's video at the chair")
+            time.sleep(8.0)  # the server raises the delay; Chrome moves towards it ~100 ms/s
+            before = {"down": _video(remote), "up": _video(chair)}
+            time.sleep(6.0)
+            after = {"down": _video(remote), "up": _video(chair)}
+            server = chair.evaluate(
+                "() => document.querySelector('.media-area').media.link.emit('get_media_stats', {})"
+            )
+            for page in (chair, remote):
+                page.locator('.room-head [data-action="leave"]').click()
+    finally:
+        link.close()
+    asked = {
+        p["participant_id"]: [t["playout_delay_ms"] for t in p["subscribe"]["tracks"] if t["kind"] == "video"]
+        for p in server["participants"]
+    }
+    played = {}
+    for way in ("down", "up"):
+        b, a = before[way], after[way]
+        emitted = a["emitted"] - b["emitted"]
+        assert emitted > 0, (b, a)
+        played[way] = {
+            "target_ms": 1000 * (a["target"] - b["target"]) / emitted,
+            "minimum_ms": 1000 * (a["minimum"] - b["minimum"]) / emitted,
+            "freezes": a["freezes"] - b["freezes"],
+            "frozen_s": a["frozen"] - b["frozen"],
+        }
+    print(f"\nplayout delay asked by the server {asked}; played by Chrome {played}")
+    # each direction crosses one 300 ms lossy leg: 1.3 x 300 ms + 80 ms asked
+    assert all(400 <= d <= 800 for delays in asked.values() for d in delays), asked
+    # ...and Chrome honours it: its jitter buffer target is the asked delay, not tens of ms
+    assert played["down"]["target_ms"] >= 300 and played["up"]["target_ms"] >= 300, played
+
+
+def test_a_member_whose_link_cannot_carry_video_is_told_sound_only_and_can_keep_video(
+    contexts: Callable[..., Page], demo_password: str, tmp_path: Path
+) -> None:
+    """The remote member's link turns very bad (50 % lost each way): the server sends them
+    sound only by itself and their screen says why, with a button to keep video anyway."""
+    link = BrowserLink(LinkProfile(rtt_ms=300), PORTS)
+    try:
+        with meetingd(tmp_path / "weak") as url:
+            chair, remote = join_pair(contexts, url, demo_password, link)
+            wait_until(lambda: _video(remote)["frames"] > 10, what="the chair's video at the remote")
+            note = remote.locator(".media-weak")
+            expect(note).to_be_hidden()
+            link.set_profile(LinkProfile(rtt_ms=300, loss=0.5))
+            expect(note).to_be_visible(timeout=30_000)
+            expect(note).to_contain_text("Your link is weak: sound only")
+            server = chair.evaluate(
+                "() => document.querySelector('.media-area').media.link.emit('get_media_stats', {})"
+            )
+            (weak,) = [p for p in server["participants"] if p["participant_id"] == "C1-001"]
+            assert weak["weak_link"] == {"weak": True, "reason": "loss", "auto": True}, weak
+            assert not any(t["enabled"] for t in weak["subscribe"]["tracks"] if t["kind"] == "video")
+            assert not remote.locator(".tile-frozen:visible").count()  # sound only is no freeze
+            remote.locator('.media-weak [data-action="keep-video"]').click()
+            expect(note).to_have_attribute("data-auto", "false")
+            expect(note).to_contain_text("you chose to keep receiving video")
+            frames = _video(remote)["frames"]
+            wait_until(lambda: _video(remote)["frames"] > frames + 5, 20, "video again, by choice")
+            for page in (chair, remote):
+                page.locator('.room-head [data-action="leave"]').click()
     finally:
         link.close()

@@ -19,7 +19,7 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from media import aiortc_hooks
+from media import aiortc_hooks, profiles
 from tests.integration import test_media_signaling as signaling_tests
 from tests.integration.conftest import wait_for
 from tests.integration.test_media_sfu import MovingVideoTrack
@@ -417,5 +417,61 @@ async def test_cut_link_reconnects_and_media_resumes(
             if d["member_id"] == "C1-001" and d["state"] == "failed"
         ]
     finally:
+        await bob.close()
+        await relay.close()
+
+
+async def test_a_subscriber_whose_link_cannot_carry_video_gets_sound_only_until_it_recovers(
+    server: Any, peer: Any, sign_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob's downlink loses 35 %: from his receiver reports the server turns his video off by
+    itself (audio keeps flowing) and tells him why; he can keep video anyway; once the link
+    is clean again (and stays so for the recovery wait) his video comes back by itself."""
+    monkeypatch.setattr(profiles, "RECOVER_MIN", 2.0)
+    relay = await _relay(profile=LinkProfile(rtt_ms=100), seed=7)
+    alice = LinkedPeer(await sign_in("C1-001"))
+    bob = LinkedPeer(await sign_in("C1-002"), relay, publish_via_relay=False)
+    key = ("C1-001", "video")
+
+    def weak_events() -> list[dict[str, Any]]:
+        return [d for e, d in bob.m.events if e == "media_weak_link"]
+
+    try:
+        await alice.join()
+        await bob.join()
+        await alice.publish()
+        await wait_for(lambda: bob.frames[key] >= 20, 20)
+        relay.profile = LinkProfile(rtt_ms=100, loss=0.35)  # the link turns bad (DTLS would not pass)
+        sfu = _media(server).sfus[1]
+        try:
+            await wait_for(lambda: bool(weak_events()) and weak_events()[-1]["weak"], 30)
+        except AssertionError:
+            raise AssertionError(f"never weak: {await sfu.stats('C1-002')}, relay {relay.stats}") from None
+        assert weak_events()[-1] == {"weak": True, "reason": "loss", "auto": True, "retry_seconds": 2}
+        stats = await sfu.stats("C1-002")
+        assert stats["weak_link"] == {"weak": True, "reason": "loss", "auto": True}
+        (sub_video,) = [t for t in stats["subscribe"]["tracks"] if t["kind"] == "video"]
+        assert not sub_video["enabled"]
+        # sound only: video stops, audio goes on
+        await asyncio.sleep(1.0)  # what was in flight
+        video, audio = bob.frames[key], bob.frames[("C1-001", "audio")]
+        await asyncio.sleep(2.0)
+        assert bob.frames[key] == video
+        assert bob.frames[("C1-001", "audio")] > audio + 20
+        # the member's override: video anyway, on the same weak link
+        ack = await bob.m.emit("set_weak_link_auto", {"auto": False})
+        assert ack["ok"] and ack["weak"] and not ack["auto"], ack
+        await wait_for(lambda: bob.frames[key] > video, 15)
+        ack = await bob.m.emit("set_weak_link_auto", {"auto": True})
+        assert ack["ok"] and ack["auto"], ack
+        # the link heals: video comes back by itself after the recovery wait
+        relay.profile = LinkProfile(rtt_ms=100)
+        await wait_for(lambda: not weak_events()[-1]["weak"], 20)
+        video = bob.frames[key]
+        await wait_for(lambda: bob.frames[key] > video + 10, 15)
+        bad = await bob.m.emit("set_weak_link_auto", {"auto": "no"})
+        assert not bad["ok"] and bad["error"] == "invalid_input", bad
+    finally:
+        await alice.close()
         await bob.close()
         await relay.close()

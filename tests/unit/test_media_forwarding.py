@@ -11,8 +11,9 @@ import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
+from media import profiles
 from media.forwarding import ForwardingTrack, KeyframeRequester, PublishedTrack
-from media.profiles import ReceiveProfile, SpeakerRanking
+from media.profiles import ReceiveProfile, SpeakerRanking, WeakLink
 from media.rtpwire import MediaPacket, Vp8Packetizer, parse_vp8, vp8_media_packets
 from media.settings import MediaSettings
 from meeting.errors import InvalidInput
@@ -360,3 +361,76 @@ async def test_a_nack_for_a_packet_never_received_goes_to_the_publisher_in_its_n
     track.retransmit(first)  # one we have: answered from the ring, not forwarded
     assert len(wire.resent) == 1 and asked == [1001]
     track.stop()
+
+
+def _playout_delay(data: bytes, ext_id: int) -> tuple[int, int] | None:
+    """(min, max) ms of the playout-delay element in an RTP packet's one-byte extensions."""
+    assert data[0] & 0x10, "no header extension"
+    length = int.from_bytes(data[14:16], "big") * 4
+    block, pos = data[16 : 16 + length], 0
+    while pos < len(block):
+        if block[pos] == 0:
+            pos += 1
+            continue
+        ident, size = block[pos] >> 4, (block[pos] & 0x0F) + 1
+        if ident == ext_id:
+            value = int.from_bytes(block[pos + 1 : pos + 1 + size], "big")
+            return (value >> 12) * 10, (value & 0xFFF) * 10
+        pos += 1 + size
+    return None
+
+
+async def test_a_subscriber_that_accepted_playout_delay_gets_the_minimum_on_every_video_packet() -> None:
+    source = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    track, wire = _started("video", 1111, source)
+    source.on_packet(_vp8(1, 0, key=True))
+    assert _playout_delay(wire.sent[-1], 6) is None  # not negotiated: never written
+    track.set_playout_delay_id(6)
+    track.set_playout_delay(437)
+    source.on_packet(_vp8(2, 3000, marker=False))
+    source.on_packet(_vp8(3, 3000, start=False))
+    assert [_playout_delay(d, 6) for d in wire.sent[-2:]] == [(430, 10_000)] * 2
+    parsed = wire.packets()[-1]  # the other extensions are still there, aiortc parses them
+    assert parsed.extensions.mid == "1" and parsed.extensions.abs_send_time is not None
+    track.set_playout_delay(0)
+    source.on_packet(_vp8(4, 6000))
+    assert _playout_delay(wire.sent[-1], 6) == (0, 10_000)  # told to stop delaying, not left at 430
+    track.retransmit(wire.packets()[-1].sequence_number)
+    assert _playout_delay(wire.resent[-1], 6) == (0, 10_000)
+    track.stop()
+
+
+async def test_a_packet_given_up_upstream_asks_for_a_keyframe_unless_a_newer_one_came() -> None:
+    pub = Publisher()
+    source = PublishedTrack("alice", "video", pub.request, keyframe_interval=0.01)
+    track, _wire = _started("video", 1111, source)
+    await _settle()
+    asked = pub.requests  # the subscriber's start
+    source.on_packet(_vp8(10, 0, key=True))
+    source.on_packet(_vp8(12, 3000))  # 11 lost
+    source.recovery_hopeless(11)
+    await wait_for(lambda: pub.requests > asked, seconds=2, what="the keyframe request")
+    assert source.hopeless_keyframe_requests == 1
+    source.on_packet(_vp8(20, 9000, key=True))  # a keyframe after the loss: nothing to repair
+    source.recovery_hopeless(13)
+    assert source.hopeless_keyframe_requests == 1
+    track.stop()
+
+
+def test_a_weak_link_goes_sound_only_after_a_while_and_recovers_later_each_time_it_flaps() -> None:
+    link = WeakLink()
+    assert not link.update(0.0, 0.3)  # one bad reading is not a weak link
+    assert not link.update(2.0, 0.25)
+    assert not link.update(3.0, None)  # no report: nothing learnt
+    assert link.update(4.0, 0.3) and link.weak and link.sound_only and link.reason == "loss"
+    assert not link.update(5.0, 0.02)  # good, but not for long enough
+    assert not link.update(10.0, 0.08)  # bad again: the wait starts over
+    assert not link.update(14.0, 0.0)
+    assert not link.update(20.0, None)
+    assert link.update(24.0, 0.01) and not link.weak and link.reason is None
+    assert not link.update(25.0, 0.1)  # under the weak mark
+    # weak again within a minute of recovering: twice the wait
+    assert not link.update(30.0, 0.5)
+    assert link.update(34.0, 0.4) and link.recover_after == 2 * profiles.RECOVER_MIN
+    link.auto = False  # the member keeps video: still weak, no longer sound only
+    assert link.weak and not link.sound_only

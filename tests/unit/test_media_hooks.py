@@ -55,6 +55,8 @@ def test_sender_internals_the_packet_link_writes_to_are_where_it_expects() -> No
     init = inspect.getsource(RTCRtpSender.__init__)
     for name in ("packet_count", "octet_count", "ntp_timestamp", "rtp_timestamp"):
         assert f"self.__{name} = 0" in init, name
+    assert "self.__rtt: Optional[float] = None" in init  # aiortc_hooks.sender_rtt
+    assert "self.__rtt = rtt" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
     rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
     assert "packet_count=self.__packet_count" in rtcp and "rtp_timestamp=self.__rtp_timestamp" in rtcp
     send = inspect.getsource(RTCRtpSender.send)
@@ -257,8 +259,8 @@ def test_missing_packets_are_nacked_at_once_then_again_each_round_trip_until_too
     assert nacks.due() == []  # not a round trip yet (rtt starts at 0.2 s)
     clock.now += 0.2
     assert nacks.due() == [11, 12]  # asked again: aiortc's generator never would
-    assert not nacks.add(_rtp(11))  # 11 came back
-    clock.now += 0.3
+    assert not nacks.add(_rtp(11))  # 11 came back, 0.3 s after its first NACK: the round trip
+    clock.now += 0.4
     assert nacks.due() == [12]
     for _ in range(10):
         clock.now += 0.3
@@ -284,6 +286,30 @@ def test_the_retry_interval_follows_the_measured_round_trip() -> None:
     assert nacks.due() == []  # 1.25 round trips have not passed
     clock.now += 0.3
     assert len(nacks.due()) > 0
+
+
+def test_each_packet_given_up_on_is_reported_once_and_the_first_answer_sets_the_round_trip() -> None:
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock)
+    given_up: list[int] = []
+    nacks.on_give_up = given_up.append
+    nacks.add(_rtp(1))
+    nacks.add(_rtp(4))  # 2, 3 missing
+    assert nacks.last_missing_at == clock.now and nacks.rtt_samples == 0
+    clock.now += 0.3
+    nacks.add(_rtp(2))
+    assert nacks.rtt_samples == 1 and nacks.rtt == pytest.approx(0.3)  # not averaged with the guess
+    # a longer round trip than the estimate: the answer comes after a retry, and still counts
+    nacks.add(_rtp(6))  # 5 missing
+    clock.now += 0.4
+    assert 5 in nacks.due()  # asked again after 1.25 x 0.3 s
+    clock.now += 0.2
+    nacks.add(_rtp(5))
+    assert nacks.rtt_samples == 2 and nacks.rtt == pytest.approx(0.8 * 0.3 + 0.2 * 0.6)
+    for _ in range(30):
+        clock.now += 0.1
+        nacks.due()
+    assert given_up == [3] and nacks.given_up == 1
 
 
 def test_a_packet_a_subscriber_asked_for_and_we_never_had_is_asked_of_the_publisher() -> None:

@@ -191,6 +191,30 @@ def test_an_offer_rewrite_changes_the_audio_codecs_and_nothing_else() -> None:
     assert negotiation.audio_codecs_of(str(after))["0"][1].parameters == {"111/111": None}
 
 
+def test_video_m_lines_offer_playout_delay_and_the_answer_tells_which_kept_it() -> None:
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+        "a=msid-semantic:WMS *\r\n"
+        "m=audio 5000 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 127.0.0.1\r\na=sendonly\r\na=mid:0\r\n"
+        "a=rtcp-mux\r\na=rtpmap:96 opus/48000/2\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+        "m=video 5000 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 127.0.0.1\r\na=sendonly\r\na=mid:1\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=rtcp-mux\r\na=rtpmap:97 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+    )
+    codecs = negotiation.offer_audio(AudioPolicy())
+    plain = SessionDescription.parse(negotiation.rewrite_offer_audio(sdp, codecs))
+    assert [e.uri for e in plain.media[1].rtp.headerExtensions] == ["urn:ietf:params:rtp-hdrext:sdes:mid"]
+    offer = negotiation.rewrite_offer_audio(sdp, codecs, playout_delay=True)
+    audio, video = SessionDescription.parse(offer).media
+    assert [(e.id, e.uri) for e in video.rtp.headerExtensions][-1] == (6, negotiation.PLAYOUT_DELAY_URI)
+    assert not any(e.uri == negotiation.PLAYOUT_DELAY_URI for e in audio.rtp.headerExtensions)
+    assert negotiation.rewrite_offer_audio(offer, codecs, playout_delay=True).count("playout-delay") == 1
+    assert negotiation.playout_delay_ids_of(offer) == {"1": 6}
+    assert negotiation.playout_delay_ids_of(sdp) == {}
+
+
 def test_red_blocks_round_trip() -> None:
     blocks = [RedBlock(111, 1920, b"a" * 10), RedBlock(111, 960, b"b" * 20), RedBlock(111, 0, b"c" * 30)]
     parsed = red_blocks(red_payload(blocks))

@@ -73,7 +73,7 @@ export const UPLINK_CAPS = /** @type {Record<UplinkCap, {maxBitrate?: number, sc
 const SERVER_EVENTS = [
   "subscribe_offer", "publication_changed", "participant_muted", "spotlight_changed",
   "active_speaker_changed", "media_quality", "media_connection_changed", "media_closed",
-  "screen_share_changed",
+  "screen_share_changed", "media_weak_link",
 ];
 const GATHER_WAIT_MS = 1500;
 /** This browser tab's own id, kept over a reload: the server tells a reload from a second device. */
@@ -160,6 +160,8 @@ export class MediaSession extends EventTarget {
     this.publications = new Map();
     /** @type {Map<string, QualityRow>} */
     this.quality = new Map();
+    /** @type {{weak: boolean, reason: string | null, auto: boolean, retry_seconds: number}} our own link, the server's view */
+    this.weakLink = { weak: false, reason: null, auto: true, retry_seconds: 0 };
     /** @type {string | null} */
     this.spotlight = null;
     /** @type {string | null} */
@@ -301,7 +303,8 @@ export class MediaSession extends EventTarget {
         continue;
       }
       const pub = this.publications.get(id);
-      const expected = pub?.video !== false && pub?.camera_on !== false && this.profile !== "audio_only";
+      const soundOnly = this.profile === "audio_only" || (this.weakLink.weak && this.weakLink.auto);
+      const expected = pub?.video !== false && pub?.camera_on !== false && !soundOnly;
       if (expected && packets > 0 && now - last.at > STALL_AFTER_MS) frozen.add(id);
     }
     for (const id of this.videoLast.keys()) if (!video.has(id)) this.videoLast.delete(id);
@@ -350,6 +353,18 @@ export class MediaSession extends EventTarget {
     this.profile = mode;
     if (this.status.state === "idle" || this.closed) return;
     await this.link.emit("set_receive_profile", { profile: this.profileValue() });
+  }
+
+  /**
+   * Sound only by itself while our link is weak (true, the default), or keep video anyway.
+   * @param {boolean} auto
+   */
+  async setWeakLinkAuto(auto) {
+    if (this.status.state === "idle" || this.closed) return;
+    /** @type {any} */
+    const ack = await this.link.emit("set_weak_link_auto", { auto });
+    this.weakLink = { ...this.weakLink, weak: Boolean(ack.weak), reason: ack.reason ?? null, auto: Boolean(ack.auto) };
+    this.fire("weaklink", this.weakLink);
   }
 
   /** @param {boolean} mainRoom this computer is the main room's camera */
@@ -862,6 +877,10 @@ export class MediaSession extends EventTarget {
       case "active_speaker_changed":
         this.activeSpeaker = data.member_id;
         this.fire("speaker", data);
+        break;
+      case "media_weak_link":
+        this.weakLink = { weak: Boolean(data.weak), reason: data.reason ?? null, auto: Boolean(data.auto), retry_seconds: Number(data.retry_seconds) || 0 };
+        this.fire("weaklink", this.weakLink);
         break;
       case "media_quality":
         this.quality = new Map((data.participants || []).map((/** @type {QualityRow} */ r) => [r.member_id, r]));

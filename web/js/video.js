@@ -241,6 +241,17 @@ export function createMediaArea(opts) {
   const status = h("p", { class: "media-status", role: "status", "aria-live": "polite", "data-media-state": "idle" });
   // nothing arrives: say so at once, whatever the connection state says
   const banner = h("div", { class: "media-banner", role: "alert", hidden: true }, tx("media.no_media"));
+  // our own link is weak: the server sends sound only (or video anyway, the member's choice)
+  const weakNote = h("p", { class: "media-weak", role: "status", "aria-live": "polite", hidden: true });
+  function renderWeakLink() {
+    const w = media.weakLink;
+    weakNote.hidden = !w.weak;
+    weakNote.dataset.auto = String(w.auto);
+    if (!w.weak) return;
+    const button = h("button", { type: "button", class: "btn btn-small", "data-action": w.auto ? "keep-video" : "sound-only",
+      onclick: () => media.setWeakLinkAuto(!w.auto).catch(() => undefined) }, tx(w.auto ? "media.weak.keep_video" : "media.weak.sound_only"));
+    replaceChildren(weakNote, h("span", {}, tx(w.auto ? "media.weak.sound" : "media.weak.video_kept")), " ", button);
+  }
   // the chair: which sites have a weak or lost link (the server's view, media_quality)
   const linkAlerts = h("p", { class: "link-alerts", role: "status", "aria-live": "polite", hidden: true });
   const sound = h("button", { type: "button", class: "btn btn-small", hidden: true, "data-action": "enable-sound" }, tx("media.enable_sound"));
@@ -392,7 +403,7 @@ export function createMediaArea(opts) {
   const grid = h("div", { class: "tiles", "data-count": "0" });
   const element = h("section", { class: "media-area", "aria-label": t("media.title"), "data-i18n-aria-label": "media.title", "data-layout": layout },
     banner, stage, grid, screenLine,
-    h("div", { class: "media-line" }, recIndicator, status, linkAlerts, sound, recButton, shareError),
+    h("div", { class: "media-line" }, recIndicator, status, weakNote, linkAlerts, sound, recButton, shareError),
     note, settingsPanel, controlBar);
 
   // the session, for tests and the browser console: document.querySelector(".media-area").media
@@ -566,6 +577,7 @@ export function createMediaArea(opts) {
   media.addEventListener("screen", () => { renderControls(); renderTiles(); });
   media.addEventListener("speaker", renderTiles);
   media.addEventListener("quality", () => { renderTiles(); renderLinks(); });
+  media.addEventListener("weaklink", () => { renderWeakLink(); renderTiles(); });
   media.addEventListener("inbound", () => { renderBanner(); renderTiles(); });
   renderControls();
 
