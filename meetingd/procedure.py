@@ -93,7 +93,7 @@ class Procedure:
         roster_of: Callable[[int], Roster | None],
         on_floor_given: Callable[[int, str], Awaitable[None]],
         group_commit: bool = True,
-        group_window_s: float = 0.004,
+        group_window_s: float = 0.012,  # vote bench: -20 % CPU per ballot vs 4 ms, p50 +4 ms
         tick_s: float = TICK_S,
         ownership: Ownership | None = None,
     ) -> None:
