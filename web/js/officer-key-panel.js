@@ -219,7 +219,29 @@ export function mountOfficerKey(root, { memberId, onChange }) {
       parts.push(h("p", {}, tx("officer_key.explain")), createForm(state), restoreForm(state));
     }
     if (state.where !== "here") parts.push(keyFileForm(state));
+    // A refresh rebuilds the forms: what the officer was typing (a passphrase half-entered)
+    // and where the cursor was must survive it, or a refresh mid-typing loses the passphrase.
+    const kept = new Map();
+    for (const el of root.querySelectorAll("input[id], textarea[id]")) {
+      const field = /** @type {HTMLInputElement} */ (el);
+      if (field.type !== "file") kept.set(field.id, field.type === "checkbox" ? field.checked : field.value);
+    }
+    const active = document.activeElement;
+    const focusedId = active instanceof HTMLElement && root.contains(active) ? active.id : "";
     replaceChildren(root, parts);
+    for (const [id, value] of kept) {
+      const field = root.querySelector(`#${CSS.escape(id)}`);
+      if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement)) continue;
+      if (typeof value === "boolean" && field instanceof HTMLInputElement) {
+        if (field.checked !== value) {
+          field.checked = value;
+          field.dispatchEvent(new Event("change"));
+        }
+      } else if (typeof value === "string") {
+        field.value = value;
+      }
+    }
+    if (focusedId) /** @type {HTMLElement | null} */ (root.querySelector(`#${CSS.escape(focusedId)}`))?.focus();
   }
 
   async function refresh() {
