@@ -41,6 +41,7 @@ Hooks:
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import ipaddress
 import logging
@@ -59,11 +60,18 @@ from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
+from aiortc.rtcrtpparameters import (
+    RTCRtcpFeedback,
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpSendParameters,
+)
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 from aiortc.utils import uint16_add, uint16_gt
 
+from media.bwe import SendSideBwe
 from media.rtpwire import MediaPacket, h264_starts_keyframe, parse_vp8
+from media.twcc import TRANSPORT_CC_URI, ArrivalRecorder, parse_feedback, split_compound
 
 logger = logging.getLogger(__name__)
 
@@ -651,13 +659,22 @@ class SenderLink:
         self.mid_id = ids.get(MID_URI, 0)
         self.abs_send_time_id = ids.get(ABS_SEND_TIME_URI, 0)
         self.audio_level_id = ids.get(AUDIO_LEVEL_URI, 0)
+        self.transport_cc_id = ids.get(TRANSPORT_CC_URI, 0)
         self._dtls = sender.transport
+        # one transport-wide sequence counter and estimate per connection (bundled transport)
+        self.bwe: SendSideBwe | None = _sender_bwe(self._dtls) if self.transport_cc_id else None
+        self._clock = time.monotonic_ns
         self._counters: dict[str, Any] = sender.__dict__
         self._transport_counters: dict[str, Any] = self._dtls.__dict__
         # aioice's nominated pairs (emptied when the connection closes, e.g. consent expired)
         self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
 
-    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+    def next_transport_seq(self) -> int:
+        """The transport-wide sequence number for the next packet (-1: not negotiated)."""
+        bwe = self.bwe
+        return -1 if bwe is None else bwe.next_seq()
+
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int, transport_seq: int = -1) -> bool:
         """Send one RTP packet; False (nothing sent) while the transport is not connected."""
         dtls = self._dtls
         pair = self._nominated.get(1)
@@ -667,6 +684,8 @@ class SenderLink:
         if data is None:
             return False
         pair.protocol.transport.sendto(data, pair.remote_addr)
+        if transport_seq >= 0 and self.bwe is not None:
+            self.bwe.sent(transport_seq, self._clock() // 1000, len(data))
         counters = self._counters
         counters[_SENDER_PACKETS] += 1
         counters[_SENDER_OCTETS] += len(payload)
@@ -677,7 +696,7 @@ class SenderLink:
         transport_counters[_DTLS_TX_PACKETS] += 1
         return True
 
-    def resend(self, header: bytes, payload: bytes) -> bool:
+    def resend(self, header: bytes, payload: bytes, transport_seq: int = -1) -> bool:
         """Send a retransmission (not counted as media in the sender report)."""
         dtls = self._dtls
         pair = self._nominated.get(1)
@@ -687,6 +706,8 @@ class SenderLink:
         if data is None:
             return False
         pair.protocol.transport.sendto(data, pair.remote_addr)
+        if transport_seq >= 0 and self.bwe is not None:
+            self.bwe.sent(transport_seq, self._clock() // 1000, len(data))
         return True
 
     @staticmethod
@@ -954,3 +975,156 @@ def announce_host_candidates(
         connection.get_component_candidates = gather  # type: ignore[method-assign]
         connection._meetingd_announce = True  # type: ignore[attr-defined]
         tolerant_consent(connection)
+
+
+# --- transport-wide congestion control (media/twcc.py, media/bwe.py) -------------------
+
+_RECEIVER_REMB_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
+_DTLS_RECORDER = "_meetingd_twcc_recorder"
+_DTLS_BWE = "_meetingd_bwe"
+_DTLS_FEEDBACK_HOOK = "_meetingd_twcc_feedback"
+# Transport feedback to a publisher goes out this often while packets come in.
+TWCC_FEEDBACK_INTERVAL = 0.05
+
+
+def transport_cc_id_offered(media_ext: Sequence[Any]) -> int:
+    """The id an m-line's header extensions give transport-cc (0: not offered)."""
+    return next((e.id for e in media_ext if e.uri == TRANSPORT_CC_URI), 0)
+
+
+def enable_transport_cc(transceiver: RTCRtpTransceiver, ext_id: int, *, drop_remb: bool = True) -> None:
+    """Negotiate transport-cc (header extension ``ext_id`` and ``a=rtcp-fb:* transport-cc``) on
+    ``transceiver`` for its next answer or start; aiortc's tables know neither.
+
+    With ``drop_remb`` the codecs lose ``goog-remb`` and a receiver its REMB estimator: a
+    libwebrtc sender takes a REMB as an upper limit on its transport-cc estimate, and the
+    receive-side one aiortc computes follows the incoming rate, so it held the publisher down.
+    Call after ``setRemoteDescription`` (and after :func:`set_codecs`)."""
+    if not any(e.uri == TRANSPORT_CC_URI for e in transceiver._headerExtensions):
+        transceiver._headerExtensions = [
+            *transceiver._headerExtensions,
+            RTCRtpHeaderExtensionParameters(id=ext_id, uri=TRANSPORT_CC_URI),
+        ]
+    codecs = []
+    for codec in transceiver._codecs:
+        codec = copy.deepcopy(codec)
+        if not is_rtx(codec):
+            feedback = [f for f in codec.rtcpFeedback if not (drop_remb and f.type == "goog-remb")]
+            if not any(f.type == "transport-cc" for f in feedback):
+                feedback.append(RTCRtcpFeedback(type="transport-cc"))
+            codec.rtcpFeedback = feedback
+        codecs.append(codec)
+    transceiver._codecs = codecs
+    if drop_remb and transceiver.kind == "video":
+        setattr(transceiver.receiver, _RECEIVER_REMB_ESTIMATOR, None)
+
+
+def negotiated_transport_cc(transceiver: RTCRtpTransceiver) -> bool:
+    return any(e.uri == TRANSPORT_CC_URI for e in transceiver._headerExtensions)
+
+
+def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
+    """Record each packet's transport-wide sequence number and arrival on ``pc``'s transport
+    and send the publisher transport feedback every ``TWCC_FEEDBACK_INTERVAL``.
+
+    Call after the answer (``setLocalDescription``) once transport-cc is negotiated on one of
+    ``pc``'s transceivers; a transport already hooked is left alone. Returns its recorder
+    (None when nothing negotiated it). The feedback stops when the transport closes."""
+    transceivers = [t for t in pc.getTransceivers() if negotiated_transport_cc(t)]
+    if not transceivers:
+        return None
+    dtls = transceivers[0].receiver.transport
+    existing = dtls.__dict__.get(_DTLS_RECORDER)
+    if isinstance(existing, ArrivalRecorder):
+        return existing
+    recorder = ArrivalRecorder(sender_ssrc=transceivers[0].sender._ssrc)
+    setattr(dtls, _DTLS_RECORDER, recorder)
+    extensions_map = dtls._rtp_header_extensions_map
+    router = dtls._rtp_router
+    clock = time.monotonic_ns
+
+    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        # RTCDtlsTransport._handle_rtp_data, with the arrival recorded (one dict write)
+        try:
+            packet = RtpPacket.parse(data, extensions_map)
+        except ValueError:
+            return
+        seq = packet.extensions.transport_sequence_number
+        if seq is not None:
+            recorder.record(seq, clock() // 1000)
+            if not recorder.media_ssrc:
+                recorder.media_ssrc = packet.ssrc
+        receiver = router.route_rtp(packet)
+        if receiver is not None:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+
+    dtls._handle_rtp_data = handle_rtp_data
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def send(packets: list[bytes]) -> None:
+        for packet in packets:
+            try:
+                await dtls._send_rtp(packet)
+            except ConnectionError:
+                return
+
+    def tick() -> None:
+        if dtls._state in (DtlsState.CLOSED, DtlsState.FAILED):
+            return  # the connection is gone: stop
+        if dtls._state is DtlsState.CONNECTED and recorder.pending:
+            task = loop.create_task(send(recorder.feedback()))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        loop.call_later(TWCC_FEEDBACK_INTERVAL, tick)
+
+    loop.call_later(TWCC_FEEDBACK_INTERVAL, tick)
+    return recorder
+
+
+def transport_recorder(pc: RTCPeerConnection | None) -> ArrivalRecorder | None:
+    """The arrival recorder on ``pc``'s transport (None: no transport-cc negotiated)."""
+    if pc is None:
+        return None
+    for transceiver in pc.getTransceivers():
+        found = transceiver.receiver.transport.__dict__.get(_DTLS_RECORDER)
+        if isinstance(found, ArrivalRecorder):
+            return found
+    return None
+
+
+def _sender_bwe(dtls: Any) -> SendSideBwe:
+    """The subscribe transport's transport-wide numbering and estimate (made on first use),
+    with the transport's RTCP watched for the subscriber's transport feedback."""
+    bwe = dtls.__dict__.get(_DTLS_BWE)
+    if isinstance(bwe, SendSideBwe):
+        return bwe
+    bwe = SendSideBwe()
+    setattr(dtls, _DTLS_BWE, bwe)
+    original = dtls._handle_rtcp_data
+    clock = time.monotonic_ns
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        feedback, rest = split_compound(data)
+        for packet in feedback:
+            try:
+                parsed = parse_feedback(packet)
+            except ValueError:
+                continue
+            bwe.on_feedback(clock() // 1000, parsed.arrivals)
+        if rest:
+            await original(rest)
+
+    dtls._handle_rtcp_data = handle_rtcp_data
+    return bwe
+
+
+def downlink_bwe(pc: RTCPeerConnection | None) -> SendSideBwe | None:
+    """The estimate kept for the subscriber on ``pc`` (None: it negotiated no transport-cc)."""
+    if pc is None:
+        return None
+    for transceiver in pc.getTransceivers():
+        found = transceiver.sender.transport.__dict__.get(_DTLS_BWE)
+        if isinstance(found, SendSideBwe):
+            return found
+    return None

@@ -126,10 +126,13 @@ class Link(Protocol):
     mid_id: int
     abs_send_time_id: int
     audio_level_id: int
+    transport_cc_id: int  # 0: the subscriber negotiated no transport-cc
 
-    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool: ...
+    def next_transport_seq(self) -> int: ...
 
-    def resend(self, header: bytes, payload: bytes) -> bool: ...
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int, transport_seq: int = -1) -> bool: ...
+
+    def resend(self, header: bytes, payload: bytes, transport_seq: int = -1) -> bool: ...
 
 
 class ForwardingTrack(MediaStreamTrack):
@@ -222,6 +225,7 @@ class ForwardingTrack(MediaStreamTrack):
             abs_send_time_id=link.abs_send_time_id if video else 0,
             audio_level_id=link.audio_level_id if not video else 0,
             playout_delay=delay,
+            transport_cc_id=link.transport_cc_id,
         )
 
     def set_playout_delay_id(self, ext_id: int) -> None:
@@ -321,8 +325,9 @@ class ForwardingTrack(MediaStreamTrack):
             payload = with_picture_id(packet, (packet.picture_id + self._pid_delta) & 0x7FFF)
         writer = self._writer
         assert writer is not None
-        header = writer.header(packet, seq, timestamp, payload_type=payload_type)
-        if not link.send(header, payload, timestamp, packet.ntp):
+        transport_seq = link.next_transport_seq() if writer.transport_cc else -1
+        header = writer.header(packet, seq, timestamp, payload_type=payload_type, transport_seq=transport_seq)
+        if not link.send(header, payload, timestamp, packet.ntp, transport_seq):
             if rebased:  # the restart did not go out: restart at the next keyframe instead
                 self._rebase = True
                 self.needs_keyframe = self.kind == "video"
@@ -369,15 +374,21 @@ class ForwardingTrack(MediaStreamTrack):
                 source.upstream_nack((seq - self._seq_delta) & 0xFFFF)
             return
         _seq, timestamp, payload, packet = entry
+        transport_seq = link.next_transport_seq() if writer.transport_cc else -1
         if link.rtx_payload_type is not None:
             header = writer.header(
-                packet, self._rtx_seq, timestamp, payload_type=link.rtx_payload_type, ssrc=link.rtx_ssrc
+                packet,
+                self._rtx_seq,
+                timestamp,
+                payload_type=link.rtx_payload_type,
+                ssrc=link.rtx_ssrc,
+                transport_seq=transport_seq,
             )
             payload = HeaderWriter.rtx_payload(seq, payload)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         else:
-            header = writer.header(packet, seq, timestamp)
-        if link.resend(header, payload):
+            header = writer.header(packet, seq, timestamp, transport_seq=transport_seq)
+        if link.resend(header, payload, transport_seq):
             self.retransmitted += 1
 
     async def recv(self) -> av.Packet[Any]:

@@ -117,7 +117,11 @@ class SpeakerRanking:
 # again after its reports stayed under RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds,
 # doubled (up to RECOVER_MAX) each time the link turns weak again within FLAP_MEMORY seconds of
 # recovering.
+# It also turns sound only when its send-side estimate (media/bwe.py, from its transport
+# feedback) stays under VIDEO_MIN_BPS for WEAK_AFTER seconds, and needs RECOVER_BPS to come back.
 WEAK_LOSS = 0.20
+VIDEO_MIN_BPS = 60_000
+RECOVER_BPS = 100_000
 WEAK_AFTER = 4.0
 RECOVER_LOSS = 0.05
 RECOVER_MIN = 10.0
@@ -130,9 +134,10 @@ class WeakLink:
 
     ``update`` is called about once a second with the worst fresh fraction lost of the
     subscriber's own link (None: no fresh report). ``weak`` is the decision; ``reason`` is
-    ``"loss"`` while weak. REMB is not used: a receive-side estimate follows the incoming
-    rate, so a still picture sent at 30 kbit/s (or a stream just starting) reads as a weak
-    link when it is not. ``auto`` False is the member's override: video stays on
+    ``"loss"`` or ``"bandwidth"`` (the send-side estimate, from transport feedback) while weak.
+    REMB is not used: a receive-side estimate follows the incoming rate, so a still picture
+    sent at 30 kbit/s (or a stream just starting) reads as a weak link when it is not; the
+    send-side estimate does not fall because less is sent, only on queueing and loss. ``auto`` False is the member's override: video stays on
     whatever the link does (``weak`` is still reported, so the member knows).
     """
 
@@ -150,12 +155,15 @@ class WeakLink:
         """Video is held back now (weak, and the member did not override)."""
         return self.weak and self.auto
 
-    def update(self, now: float, loss: float | None) -> bool:
-        """Feed one reading (None: no fresh report, nothing learnt); True when ``weak`` changed."""
-        if loss is None:
+    def update(self, now: float, loss: float | None, estimate_bps: int | None = None) -> bool:
+        """Feed one reading: the worst fresh fraction lost and the subscriber's send-side
+        estimate (None: no fresh report / no estimate, nothing learnt); True when ``weak`` changed."""
+        if loss is None and estimate_bps is None:
             return False
+        lossy = loss is not None and loss >= WEAK_LOSS
+        narrow = estimate_bps is not None and estimate_bps < VIDEO_MIN_BPS
         if not self.weak:
-            if loss < WEAK_LOSS:
+            if not (lossy or narrow):
                 self._bad_since = None
                 return False
             if self._bad_since is None:
@@ -164,10 +172,12 @@ class WeakLink:
                 return False
             recent = self._recovered_at is not None and now - self._recovered_at < FLAP_MEMORY
             self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
-            self.weak, self.reason = True, "loss"
+            self.weak, self.reason = True, "loss" if lossy else "bandwidth"
             self._good_since = None
             return True
-        if loss >= RECOVER_LOSS:
+        if (loss is not None and loss >= RECOVER_LOSS) or (
+            estimate_bps is not None and estimate_bps < RECOVER_BPS
+        ):
             self._good_since = None
             return False
         if self._good_since is None:

@@ -331,7 +331,18 @@ class HeaderWriter:
     replaced) when the subscriber negotiated it and the relay asks for a delay.
     """
 
-    __slots__ = ("_abs", "_first", "_level", "_plain", "payload_type", "ssrc")
+    __slots__ = (
+        "_abs",
+        "_abs_element",
+        "_first",
+        "_fixed",
+        "_level",
+        "_level_element",
+        "_plain",
+        "_twcc",
+        "payload_type",
+        "ssrc",
+    )
 
     def __init__(
         self,
@@ -343,6 +354,7 @@ class HeaderWriter:
         abs_send_time_id: int = 0,
         audio_level_id: int = 0,
         playout_delay: tuple[int, int, int] | None = None,
+        transport_cc_id: int = 0,
     ) -> None:
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -356,14 +368,42 @@ class HeaderWriter:
         # (prefix, suffix) around the variable element's value
         self._abs = _split(fixed, abs_send_time_id, 3) if abs_send_time_id else None
         self._level = _split(fixed, audio_level_id, 1) if audio_level_id else None
+        self._abs_element = bytes(((abs_send_time_id << 4) | 2,))
+        self._level_element = bytes((audio_level_id << 4,))
         # version 2, and the extension bit unless there is never an extension
-        self._first = 0x90 if fixed or abs_send_time_id or audio_level_id else 0x80
+        self._first = 0x90 if fixed or abs_send_time_id or audio_level_id or transport_cc_id else 0x80
+        # transport-wide sequence number: the element's first byte (id, length 2), else None
+        self._fixed = fixed
+        self._twcc = bytes(((transport_cc_id << 4) | 1,)) if transport_cc_id else None
+
+    @property
+    def transport_cc(self) -> bool:
+        """Packets carry a transport-wide sequence number (pass ``transport_seq``)."""
+        return self._twcc is not None
 
     def header(
-        self, packet: MediaPacket, seq: int, timestamp: int, *, payload_type: int = -1, ssrc: int = -1
+        self,
+        packet: MediaPacket,
+        seq: int,
+        timestamp: int,
+        *,
+        payload_type: int = -1,
+        ssrc: int = -1,
+        transport_seq: int = -1,
     ) -> bytes:
-        """The header (with extensions) for ``packet`` sent as ``seq``/``timestamp``."""
+        """The header (with extensions) for ``packet`` sent as ``seq``/``timestamp`` (and, with
+        transport-cc negotiated, ``transport_seq`` as its transport-wide sequence number)."""
         pt = self.payload_type if payload_type < 0 else payload_type
+        if self._twcc is not None and transport_seq >= 0:
+            head = _HEADER.pack(
+                0x90, pt | 0x80 if packet.marker else pt, seq, timestamp, self.ssrc if ssrc < 0 else ssrc
+            )
+            elements = self._fixed
+            if self._abs is not None:
+                elements += self._abs_element + packet.abs_send_time
+            elif self._level is not None and packet.audio_level is not None:
+                elements += self._level_element + bytes((packet.audio_level,))
+            return head + _extension_block(elements + self._twcc + _SEQ.pack(transport_seq))
         if self._level is not None and packet.audio_level is None and not self._plain:
             first = 0x80  # audio without a level and nothing else to say: no extension block
         else:

@@ -16,10 +16,11 @@ from media.forwarding import ForwardingTrack, KeyframeRequester, PublishedTrack
 from media.profiles import ReceiveProfile, SpeakerRanking, WeakLink
 from media.rtpwire import MediaPacket, Vp8Packetizer, parse_vp8, vp8_media_packets
 from media.settings import MediaSettings
+from media.twcc import TRANSPORT_CC_URI
 from meeting.errors import InvalidInput
 from tests.support.polling import wait_for
 
-MID_ID, ABS_ID, LEVEL_ID = 1, 3, 2
+MID_ID, ABS_ID, LEVEL_ID, TWCC_ID = 1, 3, 2, 5
 
 
 @dataclass
@@ -39,15 +40,23 @@ class WireLink:
     sent: list[bytes] = field(default_factory=list)
     resent: list[bytes] = field(default_factory=list)
     refuse: int = 0  # refuse this many sends (the transport is not writable)
+    transport_cc_id: int = 0
+    # the connection's transport-wide counter (shared by the links of one connection)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+    transport_seqs: list[int] = field(default_factory=list)
 
-    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int) -> bool:
+    def next_transport_seq(self) -> int:
+        return next(self.counter) & 0xFFFF if self.transport_cc_id else -1
+
+    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int, transport_seq: int = -1) -> bool:
         if self.refuse:
             self.refuse -= 1
             return False
         self.sent.append(header + payload)
+        self.transport_seqs.append(transport_seq)
         return True
 
-    def resend(self, header: bytes, payload: bytes) -> bool:
+    def resend(self, header: bytes, payload: bytes, transport_seq: int = -1) -> bool:
         self.resent.append(header + payload)
         return True
 
@@ -67,6 +76,7 @@ def _parse(data: bytes) -> RtpPacket:
                 RTCRtpHeaderExtensionParameters(
                     id=LEVEL_ID, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level"
                 ),
+                RTCRtpHeaderExtensionParameters(id=TWCC_ID, uri=TRANSPORT_CC_URI),
             ]
         )
     )
@@ -434,3 +444,40 @@ def test_a_weak_link_goes_sound_only_after_a_while_and_recovers_later_each_time_
     assert link.update(34.0, 0.4) and link.recover_after == 2 * profiles.RECOVER_MIN
     link.auto = False  # the member keeps video: still weak, no longer sound only
     assert link.weak and not link.sound_only
+
+
+async def test_every_packet_to_a_transport_cc_subscriber_carries_one_connection_wide_sequence() -> None:
+    video = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=10.0)
+    audio = PublishedTrack("alice", "audio", Publisher().request, keyframe_interval=10.0)
+    counter = itertools.count(65534)  # one counter for the connection: wraps at 65535
+    v, wire_v = _started("video", 1111, video, transport_cc_id=TWCC_ID, counter=counter)
+    a, wire_a = _started("audio", 2222, audio, transport_cc_id=TWCC_ID, counter=counter, payload_type=111)
+    video.on_packet(_vp8(1, 0, key=True))
+    audio.on_packet(_opus(1, 960))
+    video.on_packet(_vp8(2, 3000))
+    audio.on_packet(_opus(2, 1920, level=None))
+    written = [p.extensions.transport_sequence_number for p in wire_v.packets() + wire_a.packets()]
+    assert sorted(written, key=lambda s: (s + 2) & 0xFFFF) == [65534, 65535, 0, 1]
+    assert wire_v.transport_seqs + wire_a.transport_seqs == written  # what the link records
+    parsed = wire_v.packets()[0]  # the other extensions are still there
+    assert parsed.extensions.mid == "1" and parsed.extensions.abs_send_time is not None
+    assert wire_a.packets()[0].extensions.audio_level is not None
+    v.retransmit(wire_v.packets()[-1].sequence_number)  # retransmissions are numbered too
+    assert _parse(wire_v.resent[-1]).extensions.transport_sequence_number == 2
+    plain, wire_p = _started("video", 3333, video)  # no transport-cc negotiated: none written
+    video.on_packet(_vp8(3, 6000, key=True))
+    assert wire_p.packets()[0].extensions.transport_sequence_number is None
+    for t in (v, a, plain):
+        t.stop()
+
+
+def test_a_link_whose_estimate_cannot_carry_video_goes_sound_only_and_back_with_hysteresis() -> None:
+    link = WeakLink()
+    assert not link.update(0.0, None, 40_000)
+    assert not link.update(2.0, 0.0, 45_000)  # no loss, but too narrow: still counting
+    assert link.update(4.0, 0.0, 50_000) and link.sound_only and link.reason == "bandwidth"
+    assert not link.update(5.0, 0.0, 80_000)  # above video's minimum, not yet the recovery mark
+    assert not link.update(5.0 + profiles.RECOVER_MIN, 0.0, 80_000)
+    assert not link.update(6.0, None, profiles.RECOVER_BPS)
+    assert link.update(6.0 + profiles.RECOVER_MIN, 0.01, profiles.RECOVER_BPS) and not link.weak
+    assert not link.update(20.0, None, None)  # neither reading: nothing learnt
