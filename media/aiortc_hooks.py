@@ -1058,7 +1058,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
         if receiver is not None:
             await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
 
-    dtls._handle_rtp_data = handle_rtp_data
+    dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
 

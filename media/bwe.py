@@ -9,9 +9,9 @@ The shape of Google Congestion Control (draft-ietf-rmcat-gcc-02), kept small:
   building), below minus the threshold *underuse*.
 * **Loss.** The fraction of packets the feedback says never arrived, over the last
   second: above 10 % the estimate decreases (``estimate * (1 - loss / 2)``, but not below
-  0.85 × what got through), between 2 and
+  0.85 times what got through), between 2 and
   10 % it holds, below 2 % it may increase.
-* **Rate control.** Overuse: down to 0.85 × what the subscriber received in the last
+* **Rate control.** Overuse: down to 0.85 times what the subscriber received in the last
   second. Normal and little loss: up 8 % a second. The relay does not pace or probe, so
   the estimate may rise above what is sent now; the first queue or loss brings it back.
 
@@ -195,7 +195,10 @@ class DownlinkEstimator:
                 self._estimate = min(self._estimate, OVERUSE_BACKOFF * base)
                 self._last_decrease = now_us
         elif self.loss > LOSS_DECREASE:
-            if self._last_loss_decrease is None or now_us - self._last_loss_decrease >= LOSS_DECREASE_INTERVAL_US:
+            if (
+                self._last_loss_decrease is None
+                or now_us - self._last_loss_decrease >= LOSS_DECREASE_INTERVAL_US
+            ):
                 # not below what got through: the relay does not slow down when told, so
                 # the loss would otherwise go on and take the estimate to nothing
                 floor = OVERUSE_BACKOFF * self.acked_bps if self.acked_bps is not None else 0.0

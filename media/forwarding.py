@@ -130,7 +130,9 @@ class Link(Protocol):
 
     def next_transport_seq(self) -> int: ...
 
-    def send(self, header: bytes, payload: bytes, timestamp: int, ntp: int, transport_seq: int = -1) -> bool: ...
+    def send(
+        self, header: bytes, payload: bytes, timestamp: int, ntp: int, transport_seq: int = -1
+    ) -> bool: ...
 
     def resend(self, header: bytes, payload: bytes, transport_seq: int = -1) -> bool: ...
 
@@ -437,6 +439,9 @@ class PublishedTrack:
         self._loss_mark: tuple[int, int] | None = None
         self.upstream_loss = 0.0
         self.packets = 0
+        self.bytes = 0  # payload bytes received
+        self._rate_mark: tuple[float, int] | None = None
+        self.rate_bps = 0  # payload bit/s between the last two ``sample_rate`` calls
         self.duplicates = 0
         self.red_packets = 0  # audio packets that came as RED
         self.recovered = 0  # audio packets lost upstream, rebuilt from RED for subscribers without it
@@ -490,6 +495,7 @@ class PublishedTrack:
     def on_packet(self, packet: MediaPacket) -> bool:
         """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
         self.packets += 1
+        self.bytes += len(packet.payload)
         self.last_frame_at = packet.arrival
         if self.kind == "audio":
             if packet.audio_level is not None and self._on_audio_level is not None:
@@ -529,6 +535,14 @@ class PublishedTrack:
             if waiting:
                 self.keyframes.request()
         return bool(self.taps)
+
+    def sample_rate(self, now: float) -> int:
+        """The payload bit/s received since the last call (what a full-rate subscriber needs)."""
+        mark = self._rate_mark
+        self._rate_mark = (now, self.bytes)
+        if mark is not None and now > mark[0]:
+            self.rate_bps = int((self.bytes - mark[1]) * 8 / (now - mark[0]))
+        return self.rate_bps
 
     def sample_loss(self) -> float:
         """The fraction of the packets sent since the last call that never arrived here (the

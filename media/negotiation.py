@@ -12,8 +12,13 @@ sends no in-band FEC) and drops RED (RFC 2198). Here the audio m-lines get:
   codec it references. Subscribers are offered RED too; those that accept it get the
   publisher's RED packets as they are, the others only the primary Opus payload.
 
-No audio NACK and no transport-cc: Chromium offers no NACK for Opus, and transport-cc
-needs transport-wide feedback the server does not send (docs/media.md).
+No audio NACK: Chromium offers no NACK for Opus.
+
+transport-cc (``TRANSPORT_CC_URI`` and ``a=rtcp-fb:* transport-cc``, both directions): a
+publisher that offers it gets it in the answer (``media.aiortc_hooks.enable_transport_cc``;
+the relay sends it transport feedback); every sending m-line of a subscriber's offer
+carries it too (:func:`rewrite_offer_audio` with ``transport_cc``), and the m-lines whose
+answer kept it number their packets for the subscriber's estimate (``media/bwe.py``).
 
 Subscribers' video m-lines also offer the ``playout-delay`` header extension (a webrtc.org
 experiment every Chromium understands): the relay tells a subscriber's decoder to play video
@@ -30,8 +35,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from aiortc.rtcrtpparameters import ParametersDict, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+from aiortc.rtcrtpparameters import (
+    ParametersDict,
+    RTCRtcpFeedback,
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+)
 from aiortc.sdp import SessionDescription
+
+from media.twcc import TRANSPORT_CC_URI
 
 # The payload types offered to subscribers: Chromium's own numbers, so a publisher's RED
 # blocks (which name its Opus type) need no renumbering on the way to a Chromium subscriber.
@@ -42,6 +54,7 @@ PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
 # aiortc numbers its own extensions 1-3 (mid, audio level, abs-send-time): one id per URI
 # across the bundle.
 PLAYOUT_DELAY_ID = 6
+TRANSPORT_CC_ID = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +145,16 @@ def accepted_audio(
     return accepted
 
 
-def rewrite_offer_audio(sdp: str, codecs: list[RTCRtpCodecParameters], *, playout_delay: bool = False) -> str:
+def rewrite_offer_audio(
+    sdp: str,
+    codecs: list[RTCRtpCodecParameters],
+    *,
+    playout_delay: bool = False,
+    transport_cc: bool = False,
+) -> str:
     """``sdp`` (an offer aiortc made) with every sending audio m-line offering ``codecs``
-    (and, with ``playout_delay``, every sending video m-line the playout-delay extension)."""
+    (with ``playout_delay``, every sending video m-line the playout-delay extension; with
+    ``transport_cc``, every sending m-line transport-cc)."""
     description = SessionDescription.parse(sdp)
     for media in description.media:
         if media.kind == "audio" and media.port:
@@ -145,7 +165,28 @@ def rewrite_offer_audio(sdp: str, codecs: list[RTCRtpCodecParameters], *, playou
                 media.rtp.headerExtensions.append(
                     RTCRtpHeaderExtensionParameters(id=PLAYOUT_DELAY_ID, uri=PLAYOUT_DELAY_URI)
                 )
+        if transport_cc and media.kind in ("audio", "video") and media.port:
+            if not any(e.uri == TRANSPORT_CC_URI for e in media.rtp.headerExtensions):
+                media.rtp.headerExtensions.append(
+                    RTCRtpHeaderExtensionParameters(id=TRANSPORT_CC_ID, uri=TRANSPORT_CC_URI)
+                )
+            for codec in media.rtp.codecs:
+                if codec.mimeType.lower() not in ("video/rtx", "audio/rtx") and not any(
+                    f.type == "transport-cc" for f in codec.rtcpFeedback
+                ):
+                    codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
     return str(description)
+
+
+def transport_cc_ids_of(sdp: str) -> dict[str, int]:
+    """mid -> the transport-cc extension id of each audio/video m-line of ``sdp`` that has it."""
+    found: dict[str, int] = {}
+    for media in SessionDescription.parse(sdp).media:
+        if media.kind in ("audio", "video") and media.rtp.muxId and media.port:
+            for ext in media.rtp.headerExtensions:
+                if ext.uri == TRANSPORT_CC_URI:
+                    found[media.rtp.muxId] = ext.id
+    return found
 
 
 def playout_delay_ids_of(sdp: str) -> dict[str, int]:

@@ -137,8 +137,9 @@ class WeakLink:
     ``"loss"`` or ``"bandwidth"`` (the send-side estimate, from transport feedback) while weak.
     REMB is not used: a receive-side estimate follows the incoming rate, so a still picture
     sent at 30 kbit/s (or a stream just starting) reads as a weak link when it is not; the
-    send-side estimate does not fall because less is sent, only on queueing and loss. ``auto`` False is the member's override: video stays on
-    whatever the link does (``weak`` is still reported, so the member knows).
+    send-side estimate does not fall because less is sent, only on queueing and loss.
+    ``auto`` False is the member's override: video stays on whatever the link does
+    (``weak`` is still reported, so the member knows).
     """
 
     def __init__(self) -> None:

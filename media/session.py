@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
+from media.bwe import LowStreamChoice
 from media.forwarding import ForwardingTrack, PublishedTrack
 from media.profiles import ReceiveProfile, WeakLink
 
@@ -59,6 +60,12 @@ class ParticipantSession:
     closed: bool = False
     # the automatic weak-link profile: sound only while its link cannot carry video
     weak_link: WeakLink = field(default_factory=WeakLink)
+    # What the relay estimates the subscriber's downlink carries (bit/s), from its transport
+    # feedback (media/bwe.py); None: no estimate (yet, or no transport-cc negotiated).
+    # Updated every second; the simulcast layer choice reads it too.
+    downlink_estimate_bps: int | None = None
+    # whether its video from publishers without simulcast comes as the shared low rendition
+    low_choice: LowStreamChoice = field(default_factory=LowStreamChoice)
 
     def published_track(self, kind: str) -> PublishedTrack | None:
         for track in self.published.values():

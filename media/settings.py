@@ -44,6 +44,9 @@ class MediaSettings:
     # A subscriber whose link cannot carry video gets sound only until it recovers
     # (media/profiles.py WeakLink); the member can override.
     weak_link_audio_only: bool = True
+    # transport-cc both ways (media/twcc.py, media/bwe.py): feedback to publishers that
+    # offer it, and a send-side estimate per subscriber that takes it.
+    transport_cc: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))

@@ -255,6 +255,7 @@ class Sfu:
             except (OperationError, InternalError, *_SDP_ERRORS) as exc:
                 raise InvalidInput(f"answer rejected: {exc}", code="invalid_sdp") from None
             self._accept_audio_codecs(pc, sdp)
+            self._accept_transport_cc(pc, sdp)
             self._accept_playout_delay(session, sdp)
             session.offer_pending = False
             again = session.renegotiate_after_answer
@@ -440,10 +441,12 @@ class Sfu:
                 "auto": session.weak_link.auto,
             },
             "muted": participant_id in self._muted,
+            "downlink": _downlink_figures(session),
             "publish": {
                 "state": _state(session.publish_pc),
                 "tracks": publish,
                 "bytes_received": bytes_received,
+                "transport_feedback_sent": _feedback_sent(session),
             },
             "subscribe": {"state": _state(session.subscribe_pc), "tracks": subscribe},
         }
@@ -482,6 +485,7 @@ class Sfu:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._answer_audio_codecs(pc, description)
+            self._answer_transport_cc(pc, description)
             sending = {m.rtp.muxId for m in description.media if _is_sending(m)}
             changed = False
             gone = {mid for mid in session.published if mid not in sending}
@@ -503,6 +507,8 @@ class Sfu:
                 self._publish(session, mid, transceiver)
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
+            if self.settings.transport_cc:
+                aiortc_hooks.install_transport_feedback(pc)
         except (InvalidStateError, InvalidAccessError, OperationError, InternalError, *_SDP_ERRORS) as exc:
             if created:  # a connection made for this offer must not outlive it
                 self._unpublish(session, set(session.published))
@@ -526,6 +532,32 @@ class Sfu:
                 if codecs:
                     aiortc_hooks.set_codecs(transceiver, codecs)
 
+    def _answer_transport_cc(self, pc: RTCPeerConnection, description: SessionDescription) -> None:
+        """transport-cc with a publisher whose offer has it (the relay sends it transport
+        feedback); REMB is then left out (aiortc_hooks.enable_transport_cc says why)."""
+        if not self.settings.transport_cc:
+            return
+        offered = {
+            m.rtp.muxId: aiortc_hooks.transport_cc_id_offered(m.rtp.headerExtensions)
+            for m in description.media
+            if m.kind in FORWARDABLE
+        }
+        for transceiver in pc.getTransceivers():
+            ext_id = offered.get(transceiver.mid or "", 0)
+            if ext_id:
+                aiortc_hooks.enable_transport_cc(transceiver, ext_id)
+
+    def _accept_transport_cc(self, pc: RTCPeerConnection, answer_sdp: str) -> None:
+        """The subscriber's m-lines whose answer kept transport-cc: their packets are numbered
+        for its estimate (aiortc would forget the extension it does not know)."""
+        if not self.settings.transport_cc:
+            return
+        ids = negotiation.transport_cc_ids_of(answer_sdp)
+        for transceiver in pc.getTransceivers():
+            ext_id = ids.get(transceiver.mid or "", 0)
+            if ext_id:
+                aiortc_hooks.enable_transport_cc(transceiver, ext_id, drop_remb=False)
+
     def _accept_audio_codecs(self, pc: RTCPeerConnection, answer_sdp: str) -> None:
         """What a subscriber accepted of our audio offer (RED or not) is what its senders use."""
         answered = negotiation.audio_codecs_of(answer_sdp)
@@ -546,6 +578,7 @@ class Sfu:
     def _tune_tick(self) -> None:
         now = time.monotonic()
         try:
+            self._update_estimates(now)
             if self.settings.video_playout_delay_max_ms:
                 self._tune_playout_delays(now)
             if self.settings.weak_link_audio_only:
@@ -553,6 +586,38 @@ class Sfu:
         except Exception:
             logger.exception("media tuning failed")
         self._tuner = asyncio.get_running_loop().call_later(PLAYOUT_TUNE_INTERVAL, self._tune_tick)
+
+    def _update_estimates(self, now: float) -> None:
+        """Each subscriber's downlink estimate (from its transport feedback), and whether its
+        video from publishers without simulcast comes as the shared low rendition."""
+        rates = {t: t.sample_rate(now) for t in self.published_tracks()}
+        for session in list(self._sessions.values()):
+            if session.publish_only:
+                continue
+            bwe = aiortc_hooks.downlink_bwe(session.subscribe_pc)
+            session.downlink_estimate_bps = None if bwe is None else bwe.estimate_bps
+            # what the full streams it takes need: its audio and the video it wants
+            needed = 0
+            wants_video = False
+            for sub in session.subscriptions:
+                origin = _origin(sub.track.source)
+                if origin is None or origin not in rates:
+                    continue
+                if sub.track.kind == "audio":
+                    needed += rates[origin]
+                elif sub.track.enabled:
+                    needed += rates[origin]
+                    wants_video = True
+            if not wants_video and not session.low_choice.low:
+                continue  # no full video to weigh against the estimate
+            if session.low_choice.update(now, session.downlink_estimate_bps, needed or None):
+                logger.info(
+                    "participant=%s downlink estimate %s bit/s: %s video",
+                    session.participant_id,
+                    session.downlink_estimate_bps,
+                    "low" if session.low_choice.low else "full",
+                )
+                self._apply_profile(session)
 
     def _watch_weak_links(self, now: float) -> None:
         """Each subscriber's receiver reports: sound only while its link is weak."""
@@ -574,7 +639,7 @@ class Sfu:
                 and (s.track.kind == "audio" or not watch.sound_only)  # held-back video tells nothing
             ]
             was = watch.sound_only
-            if watch.update(now, max(losses) if losses else None):
+            if watch.update(now, max(losses) if losses else None, session.downlink_estimate_bps):
                 logger.info(
                     "participant=%s link %s (%s)",
                     session.participant_id,
@@ -738,6 +803,7 @@ class Sfu:
             offer.sdp,
             negotiation.offer_audio(self.settings.audio_policy),
             playout_delay=self.settings.video_playout_delay_max_ms > 0,
+            transport_cc=self.settings.transport_cc,
         )
         await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         session.offer_pending = True
@@ -819,7 +885,8 @@ class Sfu:
                 wants = False
             origin = _origin(sub.track.source)
             assert origin is not None
-            if wants and session.profile.mode == "low_video" and _can_render_low(origin):
+            low = session.profile.mode == "low_video" or session.low_choice.low
+            if wants and low and _can_render_low(origin):
                 sub.track.set_source(self._low_rendition(origin).output)
             else:
                 sub.track.set_source(origin)
@@ -914,3 +981,26 @@ def _nack_figures(track: PublishedTrack) -> dict[str, int]:
 
 def _state(pc: RTCPeerConnection | None) -> str:
     return "none" if pc is None else pc.connectionState
+
+
+def _downlink_figures(session: ParticipantSession) -> dict[str, Any]:
+    """The subscriber's downlink as the relay estimates it from its transport feedback."""
+    bwe = aiortc_hooks.downlink_bwe(session.subscribe_pc)
+    if bwe is None:
+        return {"transport_cc": False, "estimate_bps": None, "low_video": session.low_choice.low}
+    estimator = bwe.estimator
+    return {
+        "transport_cc": True,
+        "estimate_bps": bwe.estimate_bps,
+        "received_bps": estimator.acked_bps,
+        "loss": round(estimator.loss, 4),
+        "delay": estimator.trend.state,
+        "feedback_packets": bwe.feedback_packets,
+        "low_video": session.low_choice.low,
+    }
+
+
+def _feedback_sent(session: ParticipantSession) -> int | None:
+    """Transport feedback packets sent to the publisher (None: it negotiated no transport-cc)."""
+    recorder = aiortc_hooks.transport_recorder(session.publish_pc)
+    return None if recorder is None else recorder.feedback_sent

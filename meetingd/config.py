@@ -149,6 +149,13 @@ class MediaSettings:
         "stayed good for 10 s (longer each time it fails again); the member can keep video.",
         True,
     )
+    transport_cc: bool = _h(
+        "Negotiate transport-wide congestion control (transport-cc) both ways: send each "
+        "publisher transport feedback so its browser estimates its uplink from loss and "
+        "delay, and estimate each subscriber's downlink from its feedback (sound only under "
+        "60 kbit/s, the shared low rendition under the full stream's rate).",
+        True,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from media import aiortc_hooks, profiles
+from media import aiortc_hooks, bwe, negotiation, profiles
 from tests.integration import test_media_signaling as signaling_tests
 from tests.integration.conftest import wait_for
 from tests.integration.test_media_sfu import MovingVideoTrack
@@ -50,8 +50,11 @@ class LinkedPeer(Peer):
         *,
         publish_via_relay: bool = True,
         subscribe_via_relay: bool = True,
+        transport_feedback: bool = False,
     ) -> None:
         super().__init__(member)
+        # answer the server's transport-cc and send it transport feedback, as a browser does
+        self.transport_feedback = transport_feedback
         self.relay = relay
         self.publish_via_relay = publish_via_relay
         self.subscribe_via_relay = subscribe_via_relay
@@ -168,8 +171,15 @@ class LinkedPeer(Peer):
                     pair = self._subscribe_pair = await self.relay.open_pair(server=theirs)
                 sdp = rewrite_candidates(sdp, {theirs: ("127.0.0.1", pair.client_port)})
             await pc.setRemoteDescription(RTCSessionDescription(sdp, offer["type"]))
+            if self.transport_feedback:
+                ids = negotiation.transport_cc_ids_of(sdp)
+                for t in pc.getTransceivers():
+                    if t.mid in ids:
+                        aiortc_hooks.enable_transport_cc(t, ids[t.mid], drop_remb=False)
             aiortc_hooks.announce_host_candidates(pc, LOOPBACK)
             await pc.setLocalDescription(await pc.createAnswer())
+            if self.transport_feedback:
+                aiortc_hooks.install_transport_feedback(pc)
             answer = pc.localDescription.sdp
             if pair is not None:
                 (mine,) = candidate_addresses(answer)
@@ -471,6 +481,50 @@ async def test_a_subscriber_whose_link_cannot_carry_video_gets_sound_only_until_
         await wait_for(lambda: bob.frames[key] > video + 10, 15)
         bad = await bob.m.emit("set_weak_link_auto", {"auto": "no"})
         assert not bad["ok"] and bad["error"] == "invalid_input", bad
+    finally:
+        await alice.close()
+        await bob.close()
+        await relay.close()
+
+
+async def test_a_subscriber_behind_a_capped_link_is_estimated_under_the_cap_and_gets_the_low_rendition(
+    server: Any, peer: Any, sign_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob answers transport-cc and sends transport feedback (as a browser does). On a clean
+    link the server's estimate of his downlink stays high and he gets the full stream; capped
+    at 250 kbit/s under alice's ~500 kbit/s video, the estimate falls under the cap and his
+    video comes as the shared low rendition, with nothing renegotiated."""
+    monkeypatch.setattr(bwe, "RECOVER_MIN", 60.0)  # stays low once low: the test looks at the drop
+    relay = await _relay(profile=LinkProfile(rtt_ms=100), seed=5)
+    alice = LinkedPeer(await sign_in("C1-001"))
+    bob = LinkedPeer(await sign_in("C1-002"), relay, publish_via_relay=False, transport_feedback=True)
+    key = ("C1-001", "video")
+    try:
+        await alice.join()
+        await bob.join()
+        await alice.publish()
+        sfu = _media(server).sfus[1]
+        await wait_for(lambda: bob.frames[key] >= 20, 20)
+        session = sfu._sessions["C1-002"]
+        await wait_for(lambda: session.downlink_estimate_bps is not None, 10)
+        stats = await sfu.stats("C1-002")
+        assert stats["downlink"]["transport_cc"] and stats["downlink"]["feedback_packets"] > 10, stats
+        assert stats["downlink"]["estimate_bps"] > 400_000, stats["downlink"]
+        assert not stats["downlink"]["low_video"] and sfu.renditions_started == 0
+        relay.profile = LinkProfile(rtt_ms=100, rate_kbps=250, queue_ms=300)
+        try:
+            await wait_for(lambda: session.low_choice.low, 25)
+        except AssertionError:
+            raise AssertionError(f"never low: {(await sfu.stats('C1-002'))['downlink']}") from None
+        estimate = session.downlink_estimate_bps
+        assert estimate is not None and estimate < 250_000, estimate
+        assert sfu.renditions_started == 1
+        (video,) = [s for s in session.subscriptions if s.track.kind == "video"]
+        assert video.track.source is not None and video.track.source.origin is not None  # the rendition
+        frames = bob.frames[key]
+        await wait_for(lambda: bob.frames[key] > frames + 10, 15)  # the low rendition plays
+        stats = await sfu.stats("C1-002")
+        assert stats["downlink"]["low_video"], stats["downlink"]
     finally:
         await alice.close()
         await bob.close()
