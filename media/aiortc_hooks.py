@@ -48,6 +48,7 @@ import logging
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -1042,6 +1043,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
     extensions_map = dtls._rtp_header_extensions_map
     router = dtls._rtp_router
     clock = time.monotonic_ns
+    arrived = _stamp_arrivals(dtls.transport)
 
     async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
         # RTCDtlsTransport._handle_rtp_data, with the arrival recorded (one dict write)
@@ -1051,7 +1053,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
             return
         seq = packet.extensions.transport_sequence_number
         if seq is not None:
-            recorder.record(seq, clock() // 1000)
+            recorder.record(seq, arrived[0] // 1000)
             if not recorder.media_ssrc:
                 recorder.media_ssrc = packet.ssrc
         receiver = router.route_rtp(packet)
@@ -1080,6 +1082,37 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
 
     loop.call_later(TWCC_FEEDBACK_INTERVAL, tick)
     return recorder
+
+
+def _stamp_arrivals(ice: Any) -> list[int]:
+    """Time each datagram as the socket hands it over, not when the DTLS loop gets to it.
+
+    aioice queues what its socket receives (``Connection.data_received``) and the DTLS
+    transport takes one datagram at a time (``RTCIceTransport._recv``); on a busy loop the
+    queue holds several, and stamping them as they leave it bunches their arrival times,
+    which a delay-based estimator reads as a queue building on the link. Returns a one-item
+    list holding the arrival (monotonic ns) of the datagram the transport received last.
+    Install before the connection carries media (the two queues must start together)."""
+    connection = ice._connection
+    stamps: deque[int] = deque()
+    clock = time.monotonic_ns
+    last = [clock()]
+    received = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        stamps.append(clock())
+        received(data, component)
+
+    recv = ice._recv
+
+    async def stamped_recv() -> bytes:
+        data: bytes = await recv()
+        last[0] = stamps.popleft() if stamps else clock()
+        return data
+
+    connection.data_received = data_received
+    ice._recv = stamped_recv
+    return last
 
 
 def transport_recorder(pc: RTCPeerConnection | None) -> ArrivalRecorder | None:

@@ -36,6 +36,11 @@ INITIAL_THRESHOLD_MS = 12.5
 THRESHOLD_UP, THRESHOLD_DOWN = 0.0087, 0.039
 MIN_THRESHOLD_MS, MAX_THRESHOLD_MS = 6.0, 600.0
 OVERUSE_GROUPS = 2  # in a row before it counts
+# ...and only while the delay built up is at least this far above its lowest in the last
+# QUEUE_WINDOW_US: a steep but shallow trend is a busy event loop (ours or the receiver's)
+# stamping packets late, not a queue on the link.
+QUEUE_MIN_MS = 20.0
+QUEUE_WINDOW_US = 5_000_000
 
 LOSS_DECREASE, LOSS_INCREASE = 0.10, 0.02
 LOSS_WINDOW_US = 1_000_000
@@ -66,6 +71,8 @@ class DelayTrend:
         self._last_update: int | None = None
         self.trend = 0.0  # the last modified trend (ms)
         self._over = 0
+        self._recent: deque[tuple[int, float]] = deque()  # arrival, smoothed delay (ms)
+        self.queue_ms = 0.0  # the smoothed delay above its recent lowest
         self.state = "normal"  # "normal", "overuse", "underuse"
 
     def add(self, send_us: int, arrival_us: int) -> None:
@@ -94,14 +101,21 @@ class DelayTrend:
         if self._first_arrival is None:
             self._first_arrival = arrival
         self._points.append(((arrival - self._first_arrival) / 1000, self._smoothed))
+        recent = self._recent
+        while recent and recent[-1][1] >= self._smoothed:
+            recent.pop()  # a monotonic queue: its head is the lowest in the window
+        recent.append((arrival, self._smoothed))
+        while arrival - recent[0][0] > QUEUE_WINDOW_US:
+            recent.popleft()
+        self.queue_ms = self._smoothed - recent[0][1]
         if len(self._points) < TREND_WINDOW:
             return
         slope = _slope(self._points)
-        self.trend = min(self._deltas, 60) * slope * THRESHOLD_GAIN
+        previous, self.trend = self.trend, min(self._deltas, 60) * slope * THRESHOLD_GAIN
         self._adapt_threshold(arrival)
-        if self.trend > self.threshold:
+        if self.trend > self.threshold and self.queue_ms >= QUEUE_MIN_MS:
             self._over += 1
-            if self._over >= OVERUSE_GROUPS:
+            if self._over >= OVERUSE_GROUPS and self.trend >= previous:
                 self.state = "overuse"
         else:
             self._over = 0

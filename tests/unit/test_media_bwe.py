@@ -27,6 +27,7 @@ def run_link(
     start_us: int = 0,
     seed: int = 1,
     max_queue_us: int = 400_000,
+    stall_us: int = 0,
 ) -> int:
     """Send ``send_bps`` through a link of ``capacity_bps`` (bottleneck queue, tail drop, random
     loss), with 40 ms one-way delay; the receiver answers every 50 ms through real feedback
@@ -53,8 +54,10 @@ def run_link(
         while now >= next_feedback:
             arrived = [(a, s) for a, s in in_flight if a <= next_feedback]
             in_flight = [(a, s) for a, s in in_flight if a > next_feedback]
+            # a busy receiver stamps a batch late (up to ``stall_us``), all at once
+            late = rng.randint(0, stall_us) if stall_us and rng.random() < 0.3 else 0
             for a, s in arrived:
-                recorder.record(s, a + 7_000_000)  # the receiver's clock is elsewhere
+                recorder.record(s, max(a, next_feedback - 50_000 + late) + 7_000_000)
             for packet in recorder.feedback():
                 # feedback takes 40 ms back
                 bwe.on_feedback(next_feedback + 40_000, parse_feedback(packet).arrivals)
@@ -138,3 +141,10 @@ def test_low_stream_choice_goes_low_after_a_while_and_up_with_hysteresis() -> No
     assert choice.update(t2 + LOW_AFTER, 100_000, 600_000) and choice.low
     assert choice.recover_after == 2 * RECOVER_MIN
     assert not choice.update(t2 + 10, None, 600_000)  # no estimate: nothing learnt
+
+
+def test_a_busy_receiver_stamping_batches_late_is_not_read_as_a_queue() -> None:
+    bwe = SendSideBwe()
+    run_link(bwe, send_bps=600_000, capacity_bps=5_000_000, seconds=10, stall_us=60_000, seed=4)
+    estimate = bwe.estimate_bps
+    assert estimate is not None and estimate >= INITIAL_BPS, estimate
