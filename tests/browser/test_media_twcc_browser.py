@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.test_media_lossy_browser import PORTS, contexts, join_pair, meetingd, wait_until
+from tests.browser.test_media_lossy_browser import PORTS, contexts, join_pair, meetingd
 from tests.support.browser_link import BrowserLink
 from tests.support.udp_relay import LinkProfile
 
