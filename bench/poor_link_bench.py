@@ -225,13 +225,19 @@ class Meetingd:
         for p in stats.get("participants", []):
             (pub,) = [t for t in p["publish"]["tracks"] if t["kind"] == "video"] or [{}]
             subs = [t for t in p["subscribe"]["tracks"] if t["kind"] == "video"]
+            down = p.get("downlink", {})
+            estimate = down.get("estimate_bps")
             parts.append(
                 f"{p['participant_id']}: up NACKed {pub.get('nacks_sent')} recovered"
                 f" {pub.get('nacks_recovered')} given up {pub.get('nacks_given_up')}, keyframes asked"
                 f" {pub.get('keyframe_requests_sent')} ({pub.get('hopeless_keyframe_requests')} hopeless);"
                 f" as subscriber: playout {[t.get('playout_delay_ms') for t in subs]} ms,"
                 f" NACKs {[t.get('nacks') for t in subs]}, REMB {[t.get('remb_bps') for t in subs]},"
-                f" weak {p.get('weak_link', {}).get('weak')}"
+                f" weak {p.get('weak_link', {}).get('weak')},"
+                f" downlink estimate {'-' if estimate is None else f'{estimate / 1000:.0f}'} kbit/s"
+                f" (received {down.get('received_bps')}, loss {down.get('loss')}, delay {down.get('delay')}),"
+                f" low rendition {down.get('low_video')}; transport feedback sent to it as publisher"
+                f" {p['publish'].get('transport_feedback_sent')}"
             )
         return "; ".join(parts)
 
