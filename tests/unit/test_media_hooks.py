@@ -320,3 +320,31 @@ def test_a_packet_a_subscriber_asked_for_and_we_never_had_is_asked_of_the_publis
     nacks.request(90)  # lost upstream and already given up on, say
     nacks.request(500)  # not sent yet: nothing to ask
     assert nacks.due() == [90]
+
+
+def test_transport_cc_hooks_find_the_internals_they_replace() -> None:
+    """What install_transport_feedback, _stamp_arrivals, _sender_bwe and enable_transport_cc use."""
+    from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+    from aiortc.rtp import HeaderExtensionsMap
+
+    handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "RtpPacket.parse(data, self._rtp_header_extensions_map)" in handle
+    assert "receiver = self._rtp_router.route_rtp(packet)" in handle
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in handle
+    recv = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "data = await self.transport._recv()" in recv
+    assert "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)" in recv
+    assert "await self._handle_rtcp_data(data)" in recv
+    assert "RtcpPacket.parse(data)" in inspect.getsource(RTCDtlsTransport._handle_rtcp_data)
+    assert "self._recv = self._connection.recv" in inspect.getsource(RTCIceTransport.__init__)
+    assert "self._queue.put_nowait((data, component))" in inspect.getsource(
+        aioice.ice.Connection.data_received
+    )
+    assert "self.receiver.data_received(" in inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+    receiver_init = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__remote_bitrate_estimator = RemoteBitrateEstimator()" in receiver_init
+    assert "self._headerExtensions: list[RTCRtpHeaderExtensionParameters] = []" in inspect.getsource(
+        RTCRtpTransceiver.__init__
+    )
+    assert "transport-wide-cc-extensions-01" in inspect.getsource(HeaderExtensionsMap.configure)
+    assert "headerExtensions=transceiver._headerExtensions" in inspect.getsource(RTCPeerConnection)
