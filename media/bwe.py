@@ -10,7 +10,7 @@ The shape of Google Congestion Control (draft-ietf-rmcat-gcc-02), kept small:
 * **Loss.** The fraction of packets the feedback says never arrived, over the last
   second: above 10 % the estimate decreases (``estimate * (1 - loss / 2)``, but not below
   0.85 times what got through), between 2 and
-  10 % it holds, below 2 % it may increase.
+  10 % it holds (but not under what got through), below 2 % it may increase.
 * **Rate control.** Overuse: down to 0.85 times what the subscriber received in the last
   second. Normal and little loss: up 8 % a second. The relay does not pace or probe, so
   the estimate may rise above what is sent now; the first queue or loss brings it back.
@@ -220,6 +220,11 @@ class DownlinkEstimator:
                 self._last_loss_decrease = now_us
         elif self.loss < LOSS_INCREASE and state == "normal":
             self._estimate *= math.pow(1 + INCREASE_PER_S, dt)
+        elif state == "normal" and self.acked_bps is not None:
+            # holding (2-10 % lost): not under what demonstrably got through. After the relay
+            # sent less (a lower rendition), decreases based on the smaller rate would
+            # otherwise ratchet it down, with nothing at this loss to bring it back up.
+            self._estimate = max(self._estimate, float(self.acked_bps))
         self._estimate = min(float(MAX_BPS), max(float(MIN_BPS), self._estimate))
 
 

@@ -148,3 +148,12 @@ def test_a_busy_receiver_stamping_batches_late_is_not_read_as_a_queue() -> None:
     run_link(bwe, send_bps=600_000, capacity_bps=5_000_000, seconds=10, stall_us=60_000, seed=4)
     estimate = bwe.estimate_bps
     assert estimate is not None and estimate >= INITIAL_BPS, estimate
+
+
+def test_holding_at_a_few_percent_loss_never_stays_under_what_got_through() -> None:
+    bwe = SendSideBwe()
+    t = run_link(bwe, send_bps=150_000, capacity_bps=5_000_000, seconds=3, loss=0.03)
+    bwe.estimator._estimate = 50_000.0  # as after decreases while the relay sent more
+    run_link(bwe, send_bps=150_000, capacity_bps=5_000_000, seconds=3, loss=0.03, start_us=t, seed=2)
+    estimate = bwe.estimate_bps
+    assert estimate is not None and estimate >= 120_000, estimate
