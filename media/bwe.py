@@ -8,7 +8,8 @@ The shape of Google Congestion Control (draft-ietf-rmcat-gcc-02), kept small:
   ``TrendlineEstimator``). A trend above an adaptive threshold is *overuse* (a queue is
   building), below minus the threshold *underuse*.
 * **Loss.** The fraction of packets the feedback says never arrived, over the last
-  second: above 10 % the estimate decreases (``estimate * (1 - loss / 2)``, but not below
+  second, less the link's own loss (``BASELINE_S``: what it loses while no queue builds):
+  above 10 % the estimate decreases (``estimate * (1 - loss / 2)``, but not below
   0.85 times what got through), between 2 and
   10 % it holds (but not under what got through), below 2 % it may increase.
 * **Rate control.** Overuse: down to 0.85 times what the subscriber received in the last
@@ -43,6 +44,10 @@ QUEUE_MIN_MS = 20.0
 QUEUE_WINDOW_US = 5_000_000
 
 LOSS_DECREASE, LOSS_INCREASE = 0.10, 0.02
+# The link's own loss: what it loses while no queue builds, averaged over ~BASELINE_S. Only the
+# loss above it counts against the rate: loss that does not grow with the rate (a lossy radio
+# link) is not congestion, and counting it held the estimate for ever at 3 % random loss.
+BASELINE_S = 10.0
 LOSS_WINDOW_US = 1_000_000
 LOSS_DECREASE_INTERVAL_US = 300_000
 ACKED_WINDOW_US = 1_000_000
@@ -160,6 +165,7 @@ class DownlinkEstimator:
         self._last_decrease: int | None = None
         self._last_loss_decrease: int | None = None
         self.loss = 0.0
+        self.baseline_loss = 0.0  # the link's own loss (see BASELINE_S)
         self.acked_bps: int | None = None
 
     @property
@@ -203,12 +209,16 @@ class DownlinkEstimator:
         if self.estimate_bps is None and self.acked_bps is not None:
             self._estimate = max(float(self._initial), 1.5 * self.acked_bps)
         state = self.trend.state
+        if state == "normal" and self.trend.queue_ms < QUEUE_MIN_MS:
+            weight = min(1.0, dt / BASELINE_S)
+            self.baseline_loss += weight * (self.loss - self.baseline_loss)
+        excess = max(0.0, self.loss - self.baseline_loss)
         if state == "overuse":
             if self._last_decrease is None or now_us - self._last_decrease >= DECREASE_INTERVAL_US:
                 base = self.acked_bps if self.acked_bps is not None else self._estimate
                 self._estimate = min(self._estimate, OVERUSE_BACKOFF * base)
                 self._last_decrease = now_us
-        elif self.loss > LOSS_DECREASE:
+        elif excess > LOSS_DECREASE:
             if (
                 self._last_loss_decrease is None
                 or now_us - self._last_loss_decrease >= LOSS_DECREASE_INTERVAL_US
@@ -216,9 +226,9 @@ class DownlinkEstimator:
                 # not below what got through: the relay does not slow down when told, so
                 # the loss would otherwise go on and take the estimate to nothing
                 floor = OVERUSE_BACKOFF * self.acked_bps if self.acked_bps is not None else 0.0
-                self._estimate = max(min(self._estimate, floor), self._estimate * (1 - self.loss / 2))
+                self._estimate = max(min(self._estimate, floor), self._estimate * (1 - excess / 2))
                 self._last_loss_decrease = now_us
-        elif self.loss < LOSS_INCREASE and state == "normal":
+        elif excess < LOSS_INCREASE and state == "normal":
             self._estimate *= math.pow(1 + INCREASE_PER_S, dt)
         elif state == "normal" and self.acked_bps is not None:
             # holding (2-10 % lost): not under what demonstrably got through. After the relay

@@ -994,6 +994,7 @@ def _downlink_figures(session: ParticipantSession) -> dict[str, Any]:
         "estimate_bps": bwe.estimate_bps,
         "received_bps": estimator.acked_bps,
         "loss": round(estimator.loss, 4),
+        "link_loss": round(estimator.baseline_loss, 4),
         "delay": estimator.trend.state,
         "feedback_packets": bwe.feedback_packets,
         "low_video": session.low_choice.low,

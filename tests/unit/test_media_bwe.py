@@ -157,3 +157,13 @@ def test_holding_at_a_few_percent_loss_never_stays_under_what_got_through() -> N
     run_link(bwe, send_bps=150_000, capacity_bps=5_000_000, seconds=3, loss=0.03, start_us=t, seed=2)
     estimate = bwe.estimate_bps
     assert estimate is not None and estimate >= 120_000, estimate
+
+
+def test_steady_random_loss_is_the_links_own_and_the_estimate_climbs_back_above_what_is_sent() -> None:
+    bwe = SendSideBwe()
+    t = run_link(bwe, send_bps=150_000, capacity_bps=5_000_000, seconds=3, loss=0.03)
+    bwe.estimator._estimate = 100_000.0  # after a dip (a transient queue)
+    run_link(bwe, send_bps=150_000, capacity_bps=5_000_000, seconds=25, loss=0.03, start_us=t, seed=3)
+    estimate = bwe.estimate_bps
+    assert estimate is not None and estimate > 300_000, estimate  # twice what is sent: it can go up
+    assert 0.015 < bwe.estimator.baseline_loss < 0.045, bwe.estimator.baseline_loss
