@@ -176,7 +176,16 @@ class E2EPolls:
         }
 
     async def get_e2e(self, live: Live, caller: Person, p: GetE2E) -> dict[str, Any]:
-        return self.state(live, p.poll_id, p.board)
+        out = self.state(live, p.poll_id, p.board)
+        if p.live_from is not None and p.poll_id is not None:
+            lp = live.poll(p.poll_id)
+            box = self.box(lp)
+            if caller.member_id not in box.trustees:
+                raise NotAuthorised("only the poll's trustees follow its board", code="not_a_trustee")
+            if lp.poll.state is PollState.OPEN:  # once closed, the closed board is the answer
+                entries, next_from = box.live_board(p.live_from)
+                out["live_board"] = {"entries": entries, "next": next_from}
+        return out
 
     def state(self, live: Live, poll_id: int | None, with_board: bool) -> dict[str, Any]:
         mid = live.meeting_id
