@@ -12,9 +12,12 @@ Not a test. Target: p99 <= 250 ms.
 ``--secret`` runs the encrypted secret poll against the open-ballot run as its baseline,
 in the same run: ballots encrypted and proved beforehand by the Python implementation
 in worker processes (so the client is not the tail), cast as ``cast_encrypted_ballot``;
-server CPU per ballot includes every proof check; after close two trustee clients
-(chair, secretary) fetch the board, verify every ballot, recompute the sums and post
-their partial decryptions: close -> published result. Then headless Chromium encrypts and
+server CPU per ballot includes every proof check; while the poll is open two trustee
+clients (chair, secretary) follow the live board and their devices (a process each)
+verify the ballots as they come, and after close they fetch the board, check it against
+what they verified (the rest is verified then), recompute the sums and post their partial
+decryptions: close -> published result (``VOTE_BENCH_FOLLOW=0``: nothing followed, every
+ballot verified after close). Then headless Chromium encrypts and
 proves a 3-option ballot and a 10-candidate one (median of 20 each) with web/js/e2e-ballot.js.
 Targets: p99 <= 100 ms, <= 3 ms CPU per ballot, close -> result <= 2 s, browser <= 100 ms.
 """
@@ -144,33 +147,73 @@ def encrypt_all(context: dict[str, Any], choices: list[int], workers: int = 2) -
     return out
 
 
-def _trustee_device(member_id: str, secret: int, state: dict[str, Any]) -> dict[str, Any]:
-    """A trustee's device (its own process): verify every ballot and the sums, decrypt."""
-    from voting.e2e.ballot import EncryptedBallot, verify_ballot
-    from voting.e2e.record import context_from_dict
-    from voting.e2e.tally import homomorphic_sums, partial_decrypt, sums_to_list
+_FOLLOWER: Any = None  # the device process's check of the board (voting.e2e.follow)
 
-    ctx = context_from_dict(state["poll"]["context"])
-    counted = []
-    for entry in state["board"]:
-        ballot = EncryptedBallot.from_dict(entry["ballot"])
-        verify_ballot(ctx, ballot)
-        if not entry["superseded"]:
-            counted.append(ballot)
-    sums = homomorphic_sums(ctx, counted)
-    assert sums_to_list(sums) == state["sums"]
-    return partial_decrypt(ctx, member_id, secret, sums).to_dict()
+
+def _follower(context: dict[str, Any]) -> Any:
+    global _FOLLOWER
+    from voting.e2e.follow import BoardFollower
+    from voting.e2e.record import context_from_dict
+
+    if _FOLLOWER is None:
+        _FOLLOWER = BoardFollower(context_from_dict(context))
+    return _FOLLOWER
+
+
+def _device_takes(context: dict[str, Any], entries: list[Any], next_from: int) -> int:
+    """A trustee's device (its own process) checks a live chunk of the open poll's board."""
+    return int(_follower(context).take_live(entries, next_from))
+
+
+def _trustee_device(member_id: str, secret: int, state: dict[str, Any]) -> dict[str, Any]:
+    """A trustee's device: check the closed board (what it followed live only for the
+    same bytes) and the sums, decrypt."""
+    from voting.e2e.tally import partial_decrypt
+
+    follower = _follower(state["poll"]["context"])
+    sums = follower.closed_sums(state["board"], state["sums"])
+    return partial_decrypt(follower.ctx, member_id, secret, sums).to_dict()
 
 
 def _warm_device() -> None:
-    import voting.e2e.ballot  # noqa: F401  (the import, not the close, pays for loading libsodium)
+    import voting.e2e.follow  # noqa: F401  (the import, not the close, pays for loading libsodium)
+
+
+async def follow_board(
+    client: Any, poll_id: int, context: dict[str, Any], device: Any, stop: asyncio.Event
+) -> dict[str, int]:
+    """A trustee's page while the poll is open: every second, fetch the live board's new
+    chunks and let the device check them (docs/e2e-ballots.md §5a)."""
+    loop = asyncio.get_running_loop()
+    live_from, checked, fetches = 0, 0, 0
+    while True:
+        last = stop.is_set()  # once more when the casting is over, as the close is coming
+        state = await client.call(
+            "get_e2e", {"poll_id": poll_id, "live_from": live_from}, namespace="/meeting", timeout=60
+        )
+        fetches += 1
+        if "live_board" not in state:
+            break
+        live = state["live_board"]
+        if live["entries"]:
+            checked += await loop.run_in_executor(
+                device, _device_takes, context, live["entries"], live["next"]
+            )
+        live_from = live["next"]
+        if last:
+            break
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+    return {"checked_live": checked, "fetches": fetches}
 
 
 async def trustee_decrypts(
     client: Any, member_id: str, secret: int, poll_id: int, device: Any
 ) -> dict[str, Any]:
     """A trustee: fetch the board, let its device (a process of its own, as each trustee's
-    phone or laptop is) verify and decrypt, post. Returns the ack with each step's time (ms)."""
+    phone or laptop is) check it and decrypt, post. Returns the ack with each step's time (ms)."""
     t0 = time.perf_counter()
     state = await client.call(
         "get_e2e", {"poll_id": poll_id, "board": True}, namespace="/meeting", timeout=60
@@ -189,7 +232,7 @@ async def trustee_decrypts(
     t3 = time.perf_counter()
     ack["steps_ms"] = {
         "board_fetch": round((t1 - t0) * 1000),
-        "verify_board_and_decrypt": round((t2 - t1) * 1000),
+        "check_board_and_decrypt": round((t2 - t1) * 1000),
         "post": round((t3 - t2) * 1000),
     }
     return ack
@@ -275,6 +318,7 @@ async def run(
 ) -> dict[str, Any]:
     import multiprocessing
 
+    follow = os.environ.get("VOTE_BENCH_FOLLOW", "1") != "0"  # trustees check ballots as they come
     data = tempfile.mkdtemp(prefix="vote-bench-")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -376,6 +420,23 @@ async def run(
                     "ballots": {m: ballots[m] for m in mine},
                 }
             )
+        devices: dict[str, Any] = {}
+        following: list[asyncio.Task[dict[str, int]]] = []
+        stop_following = asyncio.Event()
+        if secret:
+            from concurrent.futures import ProcessPoolExecutor
+
+            for t in trustee_secrets:
+                devices[t] = ProcessPoolExecutor(1)
+                devices[t].submit(_warm_device).result()
+            if follow:
+                context = state["poll"]["context"]
+                following = [
+                    asyncio.create_task(
+                        follow_board(officers[t], poll_id, context, devices[t], stop_following)
+                    )
+                    for t in trustee_secrets
+                ]
         await asyncio.sleep(max(0.0, start_at - time.time()))
         cpu0, w0 = cpu_seconds(pid), time.perf_counter()
         print(f"phase cast server={pid}", file=sys.stderr, flush=True)  # for a profiler to attach
@@ -394,13 +455,11 @@ async def run(
             else:
                 errors[error] = errors.get(error, 0) + 1
 
-        devices: dict[str, Any] = {}
-        if secret:
-            from concurrent.futures import ProcessPoolExecutor
-
-            for t in trustee_secrets:
-                devices[t] = ProcessPoolExecutor(1)
-                devices[t].submit(_warm_device).result()
+        stop_following.set()
+        if following:
+            results["trustee_followed"] = dict(
+                zip(trustee_secrets, await asyncio.gather(*following), strict=True)
+            )
         closing = time.perf_counter()
         await chair.call("close_poll", {"poll_id": poll_id}, namespace="/meeting", timeout=60)
         results["close_ack_ms"] = round((time.perf_counter() - closing) * 1000, 1)
@@ -449,6 +508,7 @@ async def run(
         }
         if secret:
             out["trustee_steps_ms"] = results.get("trustee_steps_ms")
+            out["trustee_followed"] = results.get("trustee_followed", "not followed (VOTE_BENCH_FOLLOW=0)")
             out["client_encrypt_s"] = results.get("client_encrypt_s")
             out["browser"] = await browser_encrypt_ms(url)
         for _, here in workers:

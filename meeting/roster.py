@@ -136,6 +136,11 @@ class Roster:
     def seats(self) -> list[Seat]:
         return sorted(self._seats.values(), key=lambda s: (s.state == ConnState.LEFT, s.full_name))
 
+    @property
+    def connection_count(self) -> int:
+        """Connections in the room (every seat's), without sorting the seats."""
+        return len(self._by_conn)
+
     def seat(self, member_id: str) -> Seat | None:
         return self._seats.get(member_id)
 

@@ -25,6 +25,7 @@ from meeting.agenda import Motion
 from meeting.attendance import Person, RegisterChange
 from meeting.clock import Clock, iso
 from meeting.errors import InvalidInput, InvalidState, MeetingError, NotAuthorised
+from meeting.pacing import stretched_interval
 from meeting.roles import MeetingState, Role
 from meeting.roster import Roster, RosterEvent
 from meeting.speakers import Speaker, SpeechEnded
@@ -310,8 +311,8 @@ class Procedure:
         ~TALLY_SENDS_PER_S messages a second of each (each recipient's client must also
         parse every update)."""
         roster = self.roster_of(meeting_id)
-        recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
-        return min(1.0, max(self.tick_s, recipients / TALLY_SENDS_PER_S))
+        recipients = roster.connection_count if roster else 0
+        return stretched_interval(recipients, TALLY_SENDS_PER_S, self.tick_s, 1.0)
 
     async def flush_broadcasts(self, live: Live) -> None:
         mid = live.meeting_id

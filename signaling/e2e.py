@@ -28,11 +28,20 @@ def _json_object(value: object, name: str) -> dict[str, Any]:
 class GetE2E:
     poll_id: int | None
     board: bool
+    live_from: int | None
+    """A trustee following an open poll's board: where its next chunk starts."""
 
     @classmethod
     def parse(cls, payload: object) -> GetE2E:
-        p = read_object(payload, {"poll_id", "board"}, set())
-        return cls(optional_positive_int(p.get("poll_id"), "poll_id"), boolean(p, "board"))
+        p = read_object(payload, {"poll_id", "board", "live_from"}, set())
+        live_from = p.get("live_from")
+        if live_from is not None and (
+            not isinstance(live_from, int) or isinstance(live_from, bool) or not 0 <= live_from < 2**31
+        ):
+            raise InvalidInput("live_from must be a non-negative integer", field="live_from")
+        if live_from is not None and p.get("poll_id") is None:
+            raise InvalidInput("live_from needs poll_id", field="live_from")
+        return cls(optional_positive_int(p.get("poll_id"), "poll_id"), boolean(p, "board"), live_from)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from meeting.errors import (
     RateLimited,
     error_body,
 )
+from meeting.pacing import stretched_interval
 from meeting.roles import MeetingState
 from meeting.roster import ConnState, Roster, RosterDeltas, RosterEvent, Seat
 
@@ -301,8 +302,8 @@ class MeetingNamespace:
 
     def _roster_interval(self, meeting_id: int) -> float:
         roster = self._rosters.get(meeting_id)
-        recipients = sum(len(seat.connections) for seat in roster.seats) if roster else 0
-        return min(MAX_ROSTER_TICK_S, max(self.roster_tick_s, recipients / ROSTER_SENDS_PER_S))
+        recipients = roster.connection_count if roster else 0
+        return stretched_interval(recipients, ROSTER_SENDS_PER_S, self.roster_tick_s, MAX_ROSTER_TICK_S)
 
     async def flush_roster(self, meeting_id: int) -> None:
         """Send a meeting's pending roster changes now (the timer does it; so may a caller

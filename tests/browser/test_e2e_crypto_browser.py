@@ -132,3 +132,52 @@ def test_a_ballot_made_in_python_verifies_in_the_browser_and_tampering_is_caught
     tally.verify_partial(ctx, k2.share, sums, mine)
     assert tally.combine(sums, [part, mine], 3) == (2, 0, 1)
     del x1
+
+
+def test_the_browser_follows_a_python_board_and_refuses_a_closed_board_that_differs(
+    e2e_page: Page,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from voting import BallotKind, Poll, PollConfig
+    from voting.e2e.board import LIVE_CHUNK, EncryptedBox, verify_cast
+
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    _, k1 = keys.make_trustee_key("41", "chair")
+    _, k2 = keys.make_trustee_key("41", "secretary")
+    poll = Poll("9", PollConfig.motion("Adopt?", kind=BallotKind.SECRET))
+    poll.open(t0, quorate=True)
+    ctx = eb.PollContext("41", "9", keys.joint_key([k1, k2]), 3, 1, 1)
+    box = EncryptedBox(poll, ctx, {"chair": k1.share, "secretary": k2.share})
+    for i in range(LIVE_CHUNK + 3):
+        b, _ = eb.encrypt_ballot(ctx, [int(j == i % 3) for j in range(3)])
+        box.cast(f"m{i}", f"b{i:019d}", verify_cast(ctx, b.to_dict()), t0, True)
+    entries, nxt = box.live_board(0)
+    poll.close(t0 + timedelta(minutes=1))
+    board = [e.to_dict() for e in box.board()]
+    sums = tally.sums_to_list(box.sums())
+    other, _ = eb.encrypt_ballot(ctx, [1, 0, 0])
+    altered = [dict(e) for e in board]
+    altered[5] = {**altered[5], "ballot": other.to_dict()}
+    out = e2e_page.evaluate(
+        """async ([ctx, entries, nxt, board, sums, altered]) => {
+        const { BoardFollower } = await import('/js/e2e-client.js');
+        const f = new BoardFollower(e2e.pollContext(ctx));
+        const fresh = await f.takeLive(entries, nxt);
+        const again = await f.takeLive(entries, nxt);
+        const seen = [];
+        const mine = await f.closedSums(board, sums, (done, total) => seen.push([done, total]));
+        let refused = null;
+        try { await new BoardFollower(e2e.pollContext(ctx)).closedSums(altered, sums, () => {}); }
+        catch (e) { refused = e.code; }
+        let refusedAfterFollowing = null;
+        try { await f.closedSums(altered, sums, () => {}); } catch (e) { refusedAfterFollowing = e.code; }
+        return {fresh, again, liveFrom: f.liveFrom, checked: f.checked.size, sums: e2e.sumsToWire(mine),
+                last: seen[seen.length - 1], refused, refusedAfterFollowing};
+    }""",
+        [_ctx_dict(ctx), entries, nxt, board, sums, altered],
+    )
+    assert (out["fresh"], out["again"], out["liveFrom"]) == (LIVE_CHUNK, 0, LIVE_CHUNK)
+    assert out["checked"] == LIVE_CHUNK + 3 and out["sums"] == sums
+    assert out["last"] == [LIVE_CHUNK + 3, LIVE_CHUNK + 3]
+    assert out["refused"] == "tracker_mismatch" and out["refusedAfterFollowing"] == "tracker_mismatch"

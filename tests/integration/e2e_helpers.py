@@ -9,6 +9,7 @@ from typing import Any
 
 from voting.e2e import ballot as eb
 from voting.e2e import dkg, group, keys, tally
+from voting.e2e.follow import BoardFollower
 from voting.e2e.record import context_from_dict
 
 from .conftest import Member
@@ -20,29 +21,44 @@ class Trustee:
     def __init__(self, member: Member, meeting_id: int = 1) -> None:
         self.member = member
         self.secret, self.key = keys.make_trustee_key(str(meeting_id), member.member_id)
+        self.followers: dict[int, BoardFollower] = {}
 
     async def post_key(self) -> dict[str, Any]:
         return await self.member.emit("post_trustee_key", {"key": self.key.to_dict()})
 
+    async def follow(self, poll_id: int) -> dict[str, Any]:
+        return await _follow(self.member, self.followers, poll_id)
+
     async def decrypt(self, poll_id: int) -> dict[str, Any]:
-        return await _decrypt(self.member, self.secret, poll_id)
+        return await _decrypt(self.member, self.followers, self.secret, poll_id)
 
 
-async def _decrypt(member: Member, secret: int, poll_id: int) -> dict[str, Any]:
-    """Fetch the board, recompute the sums, verify every ballot, then decrypt."""
+def _follower(followers: dict[int, BoardFollower], poll_id: int, state: dict[str, Any]) -> BoardFollower:
+    if poll_id not in followers:
+        followers[poll_id] = BoardFollower(context_from_dict(state["poll"]["context"]))
+    return followers[poll_id]
+
+
+async def _follow(member: Member, followers: dict[int, BoardFollower], poll_id: int) -> dict[str, Any]:
+    """While the poll is open: fetch the live board's new chunks and check them now."""
+    known = followers.get(poll_id)
+    state = await member.emit("get_e2e", {"poll_id": poll_id, "live_from": known.live_from if known else 0})
+    if state["ok"] and "live_board" in state:
+        live = state["live_board"]
+        _follower(followers, poll_id, state).take_live(live["entries"], live["next"])
+    return state
+
+
+async def _decrypt(
+    member: Member, followers: dict[int, BoardFollower], secret: int, poll_id: int
+) -> dict[str, Any]:
+    """Fetch the board, check every ballot (those followed live: the same bytes) and the
+    sums, then decrypt."""
     state = await member.emit("get_e2e", {"poll_id": poll_id, "board": True})
     assert state["ok"], state
-    ctx = context_from_dict(state["poll"]["context"])
-    counted = []
-    for entry in state["board"]:
-        b = eb.EncryptedBallot.from_dict(entry["ballot"])
-        eb.verify_ballot(ctx, b)
-        assert b.tracker() == entry["tracker"]
-        if not entry["superseded"]:
-            counted.append(b)
-    sums = tally.homomorphic_sums(ctx, counted)
-    assert tally.sums_to_list(sums) == state["sums"]
-    part = tally.partial_decrypt(ctx, member.member_id, secret, sums)
+    follower = _follower(followers, poll_id, state)
+    sums = follower.closed_sums(state["board"], state["sums"])
+    part = tally.partial_decrypt(follower.ctx, member.member_id, secret, sums)
     return await member.emit("post_partial_decryption", {"poll_id": poll_id, "decryption": part.to_dict()})
 
 
@@ -69,6 +85,7 @@ class DkgTrustee:
         self.meeting_id = str(meeting_id)
         self.enc_secret = 0
         self.share = 0
+        self.followers: dict[int, BoardFollower] = {}
 
     async def round(self) -> dkg.DkgRound:
         state = await self.member.emit("get_e2e", {})
@@ -115,7 +132,7 @@ class DkgTrustee:
         return await self.step(r, "confirmation", {"verification_key": group.base_mul(self.share).hex()})
 
     async def decrypt(self, poll_id: int) -> dict[str, Any]:
-        return await _decrypt(self.member, self.share, poll_id)
+        return await _decrypt(self.member, self.followers, self.share, poll_id)
 
 
 async def run_key_generation(trustees: list[DkgTrustee]) -> dict[str, Any]:

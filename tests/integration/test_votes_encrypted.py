@@ -195,3 +195,56 @@ async def test_trustee_keys_and_decryptions_are_refused_from_the_wrong_people(si
         facts.count("e2e_partial_decryption_refused") == 1
     )  # the wrong proof; a member is refused before (by role)
     assert facts.count("e2e_partial_decryption") == 2 and facts.count("e2e_trustee_key") == 2
+
+
+async def test_trustees_follow_the_board_in_chunks_while_the_poll_is_open(sign_in, server) -> None:
+    chair, members = await quorate_meeting(sign_in)
+    t_chair, t_sec = await _trustees(sign_in, chair)
+    poll_id = await open_poll(chair, SECRET)
+    ctx = await poll_context(members[0], poll_id)
+    state = await t_chair.follow(poll_id)
+    assert state["live_board"] == {"entries": [], "next": 0}, state  # nothing cast yet
+    # a voter is not a trustee; a cursor the server did not give is refused by name
+    ack = await members[0].emit("get_e2e", {"poll_id": poll_id, "live_from": 0})
+    assert ack["error"] == "not_a_trustee", ack
+    ack = await chair.emit("get_e2e", {"poll_id": poll_id, "live_from": 7})
+    assert ack["error"] == "invalid_input" and "live_from" in ack["message"], ack
+    ack = await chair.emit("get_e2e", {"poll_id": poll_id, "live_from": "0"})
+    assert ack["error"] == "invalid_input" and "live_from" in ack["message"], ack
+
+    # 6 voters, each changing their ballot: 36 ballots stored, one full chunk of 32
+    last: dict[str, tuple[str, int]] = {}
+    for round_ in range(6):
+        for i, m in enumerate(members):
+            bid = ballot_id()
+            choice = (i + round_) % 3
+            payload: dict[str, Any] = {
+                "poll_id": poll_id,
+                "ballot_id": bid,
+                "ballot": encrypt(ctx, marks_for(choice)),
+            }
+            if m.member_id in last:
+                payload["replaces"] = last[m.member_id][0]
+            ack = await m.emit("cast_encrypted_ballot", payload)
+            assert ack["ok"], ack
+            last[m.member_id] = (bid, choice)
+    state = await t_chair.follow(poll_id)
+    live = state["live_board"]
+    assert live["next"] == 32 and len(live["entries"]) == 32, live["next"]
+    assert [e["tracker"] for e in live["entries"]] == sorted(e["tracker"] for e in live["entries"])
+    assert t_chair.followers[poll_id].checked == 32
+    again = await t_chair.follow(poll_id)
+    assert again["live_board"] == {"entries": [], "next": 32}
+
+    await chair.emit("close_poll", {"poll_id": poll_id})
+    await seen(t_sec.member, "e2e_board_published", lambda d: d["poll_id"] == poll_id)
+    closed = await t_chair.follow(poll_id)  # once closed, the closed board is the answer
+    assert closed["ok"] and "live_board" not in closed
+    assert (await t_chair.decrypt(poll_id))["ok"]  # 32 checked live, 4 at close
+    assert t_chair.followers[poll_id].checked == 36
+    assert (await t_sec.decrypt(poll_id))["ok"]  # not followed: all 36 at close
+    result = await seen(members[0], "poll_result", lambda d: d["poll_id"] == poll_id)
+    expected = [0, 0, 0]
+    for _, choice in last.values():
+        expected[choice] += 1
+    assert result["tally"]["counts"] == expected

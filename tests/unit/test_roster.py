@@ -32,9 +32,11 @@ def test_second_tab_keeps_seat_online_when_first_drops() -> None:
     r = Roster([])
     r.join(ANN, Attendance.REMOTE, None, "s1", T0)
     r.join(ANN, Attendance.REMOTE, None, "s2", T0)
+    assert r.connection_count == 2
     assert r.disconnect("s1") is None
-    assert r.seat("C1-001").state == "online"
+    assert r.seat("C1-001").state == "online" and r.connection_count == 1
     assert r.leave("s2").kind == "participant_left"
+    assert r.connection_count == sum(len(s.connections) for s in r.seats) == 0
 
 
 def test_expire_after_grace() -> None:

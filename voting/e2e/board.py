@@ -7,6 +7,9 @@ re-checked by the caller), but the box never sees a choice: it holds ciphertexts
 proofs were checked by :func:`verify_cast` *before* the cast reaches it
 (:class:`VerifiedBallot` can only be made there).
 
+While the poll is open the trustees' devices may follow the ballots in chunks of
+:data:`LIVE_CHUNK` (each sorted by tracker, released only once full, no supersession
+marks), so that at close they have little left to check (docs/e2e-ballots.md §5a).
 At close the board (every ballot, superseded ones marked, sorted by tracker) and the
 homomorphic sums of the counted ballots are fixed; then each trustee's partial
 decryption is checked against its public share and those sums; with all of them the
@@ -28,6 +31,10 @@ from voting.e2e.tally import PartialDecryption, combine, homomorphic_sums, verif
 from voting.poll import Poll, PollState
 from voting.receipt import ballot_key, check_ballot_id, check_voter_id
 from voting.timestamps import require_utc
+
+LIVE_CHUNK = 32
+"""Ballots per chunk of the live board: a chunk is released only when full, sorted by
+tracker, so no released ballot can be told from the 31 others cast about the same time."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,8 @@ class EncryptedBox:
         self._current: dict[str, _Stored] = {}
         """ballot key → counted ballot."""
         self._superseded: dict[str, _Stored] = {}
+        self._arrived: list[_Stored] = []
+        """every ballot stored, in the order it came (memory only: never written in this order)."""
         self._trackers: set[str] = set()
         self._alphas: set[bytes] = set()
         self._decryptions: dict[str, PartialDecryption] = {}
@@ -180,6 +189,7 @@ class EncryptedBox:
         if replaces_key is not None:
             self._superseded[replaces_key] = self._current.pop(replaces_key)
         self._current[key] = stored
+        self._arrived.append(stored)
         self._trackers.add(stored.tracker)
         self._alphas |= alphas
         new_voter = voter_id not in self._voters
@@ -219,6 +229,24 @@ class EncryptedBox:
         entries = [BoardEntry(s.tracker, s.ballot, False) for s in self._current.values()]
         entries += [BoardEntry(s.tracker, s.ballot, True) for s in self._superseded.values()]
         return tuple(sorted(entries, key=lambda e: e.tracker))
+
+    def live_board(self, start: int) -> tuple[list[dict[str, Any]], int]:
+        """The full chunks of :data:`LIVE_CHUNK` ballots from ``start`` (a multiple of the
+        chunk, as returned before) while the poll is open: (``{tracker, ballot}`` entries,
+        each chunk sorted by tracker; the next start). Nothing about supersession, voters
+        or time; the closed board stays the reference."""
+        if self.poll.state is not PollState.OPEN:
+            raise InvalidState("the live board is followed while the poll is open", code="poll_not_open")
+        if start < 0 or start % LIVE_CHUNK:
+            raise InvalidInput(
+                f"live_from must be a multiple of {LIVE_CHUNK} returned by the server", field="live_from"
+            )
+        end = max(start, len(self._arrived) - len(self._arrived) % LIVE_CHUNK)
+        out: list[dict[str, Any]] = []
+        for at in range(start, end, LIVE_CHUNK):
+            chunk = sorted(self._arrived[at : at + LIVE_CHUNK], key=lambda s: s.tracker)
+            out += [{"tracker": s.tracker, "ballot": s.ballot.to_dict()} for s in chunk]
+        return out, end
 
     @property
     def counted(self) -> int:
@@ -289,6 +317,7 @@ class EncryptedBox:
         for key, ballot, superseded in ballots:
             stored = _Stored(key, ballot.tracker(), ballot)
             (box._superseded if superseded else box._current)[key] = stored
+            box._arrived.append(stored)  # in the rows' order: live chunks start again from there
             box._trackers.add(stored.tracker)
             box._alphas |= {c.alpha for c in ballot.ciphertexts}
         box._voters.update(voters)

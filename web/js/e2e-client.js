@@ -42,6 +42,7 @@ import { keyValueStore } from "./idb.js";
  * @property {E2EPoll | null} [poll]
  * @property {import("./e2e-dkg.js").DkgView | null} [poll_dkg] the round whose key a threshold poll uses
  * @property {{tracker: string, ballot: unknown, superseded: boolean}[]} [board]
+ * @property {{entries: {tracker: string, ballot: unknown}[], next: number}} [live_board] a trustee following an open poll
  * @property {{alpha: string, beta: string}[]} [sums]
  */
 /** @typedef {{secret: string, public_share: string, dealing?: string[]}} StoredShare  dealing: the commitments this device dealt (key generation) */
@@ -217,7 +218,73 @@ export function checkBallot(context, ballot, randomness) {
   return marks.flatMap((m, i) => (m ? [i] : []));
 }
 
-/** A trustee's device: its key share, and decrypting a closed poll's sums. */
+/**
+ * One poll's board as this trustee's device has checked it: every ballot's proofs are
+ * verified once, when it first comes (live chunks while the poll is open, or the closed
+ * board), and at close every entry must be a ballot checked here (the same bytes) or is
+ * checked then; the sums must be those of the entries not superseded. As
+ * `voting/e2e/follow.py` on the server's side of the spec.
+ */
+export class BoardFollower {
+  /** @param {ReturnType<typeof pollContext>} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.liveFrom = 0;
+    /** @type {Map<string, string>} tracker → the wire ballot as it came (JSON) */
+    this.checked = new Map();
+  }
+
+  /** @param {unknown} entry @param {string} field @returns {{tracker: string, ballot: unknown, superseded?: unknown}} */
+  check(entry, field) {
+    const e = /** @type {{tracker: string, ballot: unknown, superseded?: unknown}} */ (entry);
+    if (!e || typeof e !== "object" || typeof e.tracker !== "string") throw new E2EError("invalid_input", `${field} must be a board entry`, field);
+    const wire = JSON.stringify(e.ballot);
+    if (this.checked.get(e.tracker) === wire) return e;
+    verifyBallot(this.ctx, e.ballot); // throws on any bad proof: nothing is decrypted
+    if (trackerOf(e.ballot) !== e.tracker) throw new E2EError("tracker_mismatch", "a tracker is not its ballot's hash", field);
+    this.checked.set(e.tracker, wire);
+    return e;
+  }
+
+  /** @param {unknown[]} entries @param {number} next @returns {Promise<number>} how many were new */
+  async takeLive(entries, next) {
+    const before = this.checked.size;
+    for (let i = 0; i < entries.length; i += 1) {
+      this.check(entries[i], `live_board.entries[${i}]`);
+      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 0)); // let the page breathe
+    }
+    this.liveFrom = next;
+    return this.checked.size - before;
+  }
+
+  /**
+   * @param {unknown[]} board @param {unknown} sums
+   * @param {(done: number, total: number) => void} progress
+   */
+  async closedSums(board, sums, progress) {
+    const counted = [];
+    const seen = new Set();
+    for (let i = 0; i < board.length; i += 1) {
+      const fresh = !this.checked.has(/** @type {{tracker?: string}} */ (board[i])?.tracker ?? "");
+      const e = this.check(board[i], `board[${i}]`);
+      if (typeof e.superseded !== "boolean") throw new E2EError("invalid_input", `board[${i}].superseded must be true or false`, `board[${i}]`);
+      if (seen.has(e.tracker)) throw new E2EError("duplicate_ballot", "a ballot is on the board twice", `board[${i}]`);
+      seen.add(e.tracker);
+      if (!e.superseded) counted.push(e.ballot);
+      if (i === board.length - 1 || (fresh && i % 5 === 4) || i % 100 === 99) {
+        progress(i + 1, board.length);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+    const mine = homomorphicSums(this.ctx, counted);
+    if (JSON.stringify(sumsToWire(mine)) !== JSON.stringify(sums)) {
+      throw new E2EError("sums_mismatch", "the published sums are not the board's", "sums");
+    }
+    return mine;
+  }
+}
+
+/** A trustee's device: its key share, following a poll's board, and decrypting its sums. */
 export class TrusteeDevice {
   /** @param {MeetingLink} link @param {string} myId */
   constructor(link, myId) {
@@ -225,6 +292,8 @@ export class TrusteeDevice {
     this.myId = myId;
     /** @type {Set<string>} key generation steps already tried ("round/step") */
     this.tried = new Set();
+    /** @type {Map<number, BoardFollower>} the boards this device has checked, by poll */
+    this.followers = new Map();
   }
 
   /** @param {number | null} [pollId] @param {boolean} [board] @returns {Promise<TrusteeState>} */
@@ -270,9 +339,30 @@ export class TrusteeDevice {
     return /** @type {TrusteeState} */ (await this.link.emit("post_trustee_key", { key }));
   }
 
+  /** @param {number} pollId @param {E2EContext} context */
+  follower(pollId, context) {
+    let f = this.followers.get(pollId);
+    if (!f) this.followers.set(pollId, (f = new BoardFollower(pollContext(context))));
+    return f;
+  }
+
   /**
-   * Fetch the board, verify every ballot and recompute the sums, then decrypt exactly
-   * those sums and post the partial decryption. Refuses if anything does not check.
+   * While a poll is open: fetch the live board's new chunks and verify their ballots now,
+   * so that little is left at close (docs/e2e-ballots.md §5a). Returns how many are new.
+   * @param {number} pollId
+   */
+  async follow(pollId) {
+    const known = this.followers.get(pollId);
+    const state = /** @type {TrusteeState} */ (await this.link.emit("get_e2e", { poll_id: pollId, live_from: known?.liveFrom ?? 0 }));
+    if (!state.poll || !state.live_board) return 0;
+    const f = this.follower(pollId, state.poll.context);
+    return f.takeLive(state.live_board.entries, state.live_board.next);
+  }
+
+  /**
+   * Fetch the board, check every ballot (those verified while following need only be the
+   * same bytes) and recompute the sums, then decrypt exactly those sums and post the
+   * partial decryption. Refuses if anything does not check.
    * @param {number} pollId
    * @param {(done: number, total: number) => void} [progress]
    */
@@ -280,26 +370,9 @@ export class TrusteeDevice {
     const state = await this.state(pollId, true);
     const secret = await this.decryptionSecret(state);
     if (!state.poll || !state.board || !state.sums) throw new E2EError("poll_not_closed", "no board yet", "poll_id");
-    const ctx = pollContext(state.poll.context);
-    const counted = [];
-    let done = 0;
-    for (const entry of state.board) {
-      verifyBallot(ctx, entry.ballot); // throws on any bad proof: nothing is decrypted
-      if (trackerOf(entry.ballot) !== entry.tracker) {
-        throw new E2EError("tracker_mismatch", "a tracker is not its ballot's hash", "board");
-      }
-      if (!entry.superseded) counted.push(entry.ballot);
-      done += 1;
-      if (done % 5 === 0 || done === state.board.length) {
-        progress(done, state.board.length);
-        await new Promise((r) => setTimeout(r, 0)); // let the page breathe
-      }
-    }
-    const sums = homomorphicSums(ctx, counted);
-    if (JSON.stringify(sumsToWire(sums)) !== JSON.stringify(state.sums)) {
-      throw new E2EError("sums_mismatch", "the published sums are not the board's", "sums");
-    }
-    const part = partialDecrypt(ctx, this.myId, secret, sums);
+    const f = this.follower(pollId, state.poll.context);
+    const sums = await f.closedSums(state.board, state.sums, progress);
+    const part = partialDecrypt(f.ctx, this.myId, secret, sums);
     return this.link.emit("post_partial_decryption", { poll_id: pollId, decryption: part });
   }
 

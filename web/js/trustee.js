@@ -14,6 +14,9 @@ import { errorMessage } from "./errors.js";
 import { MIN_PASSPHRASE, TrusteeDevice } from "./e2e-client.js";
 import { E2EError } from "./e2e-group.js";
 
+/** How often a trustee's device fetches an open poll's new ballots to check them. */
+const FOLLOW_EVERY_MS = 2000;
+
 /** @param {unknown} err */
 function trusteeError(err) {
   if (err instanceof E2EError) {
@@ -156,6 +159,33 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
     render();
   }
 
+  /** @type {Map<number, number>} open polls this device follows → ballots checked so far */
+  const following = new Map();
+  let followBusy = false;
+
+  /** Open secret polls this device holds a share for: check their new ballots now. */
+  async function followOpen() {
+    if (followBusy || keyStatus !== "here") return;
+    const open = (proc.state?.polls ?? []).filter((p) => p.state === "open" && p.e2e && p.e2e.trustees.includes(myId));
+    if (!open.length) return;
+    followBusy = true;
+    try {
+      for (const p of open) {
+        await device.follow(p.poll_id);
+        const n = device.followers.get(p.poll_id)?.checked.size ?? 0;
+        if (n !== following.get(p.poll_id)) {
+          following.set(p.poll_id, n);
+          render();
+        }
+      }
+    } catch {
+      // a chunk that does not check is checked again, and refused, at close; a lost link retries
+    } finally {
+      followBusy = false;
+    }
+  }
+  setInterval(followOpen, FOLLOW_EVERY_MS);
+
   /** Secret polls closed and waiting for this trustee's partial decryption. */
   function waitingForMe() {
     return (proc.state?.polls ?? []).filter((p) => p.state === "closed" && p.e2e && p.e2e.waiting_for.includes(myId));
@@ -231,6 +261,13 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
     return backupDetails;
   }
 
+  /** The open polls this device is checking as their ballots come. */
+  function followingPart() {
+    const open = (proc.state?.polls ?? []).filter((p) => p.state === "open" && following.get(p.poll_id));
+    return open.map((p) => h("p", { class: "hint", "data-following": p.poll_id, "data-checked": String(following.get(p.poll_id)) },
+      h("strong", {}, p.config.question), " ", tx("trustee.following", { n: following.get(p.poll_id) ?? 0 })));
+  }
+
   function render() {
     const mine = Boolean(state?.trustees.some((x) => x.trustee_id === myId));
     element.hidden = !officer && !mine;
@@ -245,6 +282,7 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
       state && !state.dkg ? h("p", { class: "hint", "data-ready": String(Boolean(state.public_key)) },
         tx(state.public_key ? "trustee.ready" : "trustee.not_ready")) : null,
       mine ? backupPart() : null,
+      followingPart(),
       polls.map((p) => {
         const mine = progress.get(p.poll_id);
         const e = /** @type {NonNullable<Poll["e2e"]>} */ (p.e2e);
