@@ -1042,7 +1042,6 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
     setattr(dtls, _DTLS_RECORDER, recorder)
     extensions_map = dtls._rtp_header_extensions_map
     router = dtls._rtp_router
-    clock = time.monotonic_ns
     arrived = _stamp_arrivals(dtls.transport)
 
     async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:

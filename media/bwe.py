@@ -116,11 +116,11 @@ class DelayTrend:
         if len(self._points) < TREND_WINDOW:
             return
         slope = _slope(self._points)
-        previous, self.trend = self.trend, min(self._deltas, 60) * slope * THRESHOLD_GAIN
+        last_trend, self.trend = self.trend, min(self._deltas, 60) * slope * THRESHOLD_GAIN
         self._adapt_threshold(arrival)
         if self.trend > self.threshold and self.queue_ms >= QUEUE_MIN_MS:
             self._over += 1
-            if self._over >= OVERUSE_GROUPS and self.trend >= previous:
+            if self._over >= OVERUSE_GROUPS and self.trend >= last_trend:
                 self.state = "overuse"
         else:
             self._over = 0
