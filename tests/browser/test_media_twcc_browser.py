@@ -1,6 +1,7 @@
 """transport-cc from the server to a publishing Chromium behind a capped link (the user-space
 relay, tests/support/browser_link.py): Chrome's send-side estimate sees the cap and the
-loss, because the server sends it transport feedback.
+loss, because the server sends it transport feedback; and the same Chrome, receiving, sends
+the server the feedback its downlink estimate comes from.
 
 Run inside a private network namespace (DESIGN.md, "How we test")::
 
@@ -102,7 +103,7 @@ def test_a_publisher_behind_a_capped_link_estimates_under_the_cap_from_our_trans
     link = BrowserLink(LinkProfile(rtt_ms=100), PORTS)
     try:
         with meetingd(tmp_path / "without", MEETINGD_MEDIA_TRANSPORT_CC="false") as url:
-            without, answer_without, _server_without = _publish_capped(contexts, url, demo_password, link)
+            without, answer_without, server_without = _publish_capped(contexts, url, demo_password, link)
         with meetingd(tmp_path / "with") as url:
             with_cc, answer_with, server_with = _publish_capped(contexts, url, demo_password, link)
     finally:
@@ -116,6 +117,11 @@ def test_a_publisher_behind_a_capped_link_estimates_under_the_cap_from_our_trans
     assert answer_with.count("transport-wide-cc-extensions-01") == 2, answer_with
     assert "transport-cc" in answer_with and "goog-remb" not in answer_with
     assert server_with["publish"]["transport_feedback_sent"] > 100, server_with["publish"]
+    # the other way: the member's Chrome answered our transport-cc and sends us its feedback,
+    # from which the server estimates its downlink (none when not configured)
+    down = server_with["downlink"]
+    assert down["transport_cc"] and down["feedback_packets"] > 100 and down["estimate_bps"], down
+    assert not server_without["downlink"]["transport_cc"], server_without["downlink"]
     # with feedback Chrome's estimate and its encoder settle under the cap...
     capped = with_cc["capped"]
     assert capped["available_kbps"] is not None and capped["available_kbps"] < CAP_KBPS, with_cc
