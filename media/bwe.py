@@ -51,6 +51,7 @@ BASELINE_S = 10.0
 LOSS_WINDOW_US = 1_000_000
 LOSS_DECREASE_INTERVAL_US = 300_000
 ACKED_WINDOW_US = 1_000_000
+ACKED_MIN_SPAN_US = 500_000  # a burst after a stall does not read as a fast link
 OVERUSE_BACKOFF = 0.85
 INCREASE_PER_S = 0.08
 DECREASE_INTERVAL_US = 300_000  # at most one delay-based decrease per this (a round trip or so)
@@ -194,7 +195,9 @@ class DownlinkEstimator:
         if newest_arrival is not None:
             while self._acked and newest_arrival - self._acked[0][0] > ACKED_WINDOW_US:
                 self._acked_bytes -= self._acked.popleft()[1]
-            span = max(newest_arrival - self._acked[0][0], 200_000) if self._acked else ACKED_WINDOW_US
+            span = (
+                max(newest_arrival - self._acked[0][0], ACKED_MIN_SPAN_US) if self._acked else ACKED_WINDOW_US
+            )
             self.acked_bps = int(self._acked_bytes * 8 * 1_000_000 / span)
         self._losses.append((now_us, lost, len(results)))
         while self._losses and now_us - self._losses[0][0] > LOSS_WINDOW_US:
@@ -230,10 +233,11 @@ class DownlinkEstimator:
                 self._last_loss_decrease = now_us
         elif excess < LOSS_INCREASE and state == "normal":
             self._estimate *= math.pow(1 + INCREASE_PER_S, dt)
-        elif state == "normal" and self.acked_bps is not None:
-            # holding (2-10 % lost): not under what demonstrably got through. After the relay
-            # sent less (a lower rendition), decreases based on the smaller rate would
-            # otherwise ratchet it down, with nothing at this loss to bring it back up.
+        if state != "overuse" and excess <= LOSS_DECREASE and self.acked_bps is not None:
+            # holding (2-10 % lost, or the queue draining): not under what demonstrably got
+            # through. After a decrease measured on a short burst, or after the relay sent
+            # less (a lower rendition), it would otherwise stay under it with nothing at this
+            # loss to bring it back up.
             self._estimate = max(self._estimate, float(self.acked_bps))
         self._estimate = min(float(MAX_BPS), max(float(MIN_BPS), self._estimate))
 
