@@ -107,6 +107,9 @@ PLAYOUT_DELAY_MAX_MS = 10_000
 
 # Sent packets each video subscriber keeps for NACKs (a power of two; ~2 s at 1 Mbit/s).
 HISTORY_PACKETS = 512
+# What a forwarded packet carries besides its payload (RTP header, extensions, SRTP tag), so
+# that a stream's rate compares with a subscriber's estimate (measured on SRTP packets).
+RTP_OVERHEAD = 32
 # Recent sequence numbers a published track remembers, to drop duplicates.
 SEEN_PACKETS = 1024
 
@@ -439,9 +442,9 @@ class PublishedTrack:
         self._loss_mark: tuple[int, int] | None = None
         self.upstream_loss = 0.0
         self.packets = 0
-        self.bytes = 0  # payload bytes received
+        self.bytes = 0  # bytes received, as each subscriber is sent them (payload + RTP_OVERHEAD)
         self._rate_mark: tuple[float, int] | None = None
-        self.rate_bps = 0  # payload bit/s between the last two ``sample_rate`` calls
+        self.rate_bps = 0  # bit/s between the last two ``sample_rate`` calls
         self.duplicates = 0
         self.red_packets = 0  # audio packets that came as RED
         self.recovered = 0  # audio packets lost upstream, rebuilt from RED for subscribers without it
@@ -495,7 +498,7 @@ class PublishedTrack:
     def on_packet(self, packet: MediaPacket) -> bool:
         """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
         self.packets += 1
-        self.bytes += len(packet.payload)
+        self.bytes += len(packet.payload) + RTP_OVERHEAD
         self.last_frame_at = packet.arrival
         if self.kind == "audio":
             if packet.audio_level is not None and self._on_audio_level is not None:
@@ -537,7 +540,8 @@ class PublishedTrack:
         return bool(self.taps)
 
     def sample_rate(self, now: float) -> int:
-        """The payload bit/s received since the last call (what a full-rate subscriber needs)."""
+        """The bit/s received since the last call, RTP overhead included (what a subscriber
+        of the full stream needs)."""
         mark = self._rate_mark
         self._rate_mark = (now, self.bytes)
         if mark is not None and now > mark[0]:

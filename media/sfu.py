@@ -385,6 +385,7 @@ class Sfu:
                     "keyframe_requests_sent": track.keyframes.sent,
                     "hopeless_keyframe_requests": track.hopeless_keyframe_requests,
                     "red_packets": track.red_packets,
+                    "rate_bps": track.rate_bps,
                     **_nack_figures(track),
                     "recovered": track.recovered,
                     "muted": track.muted,
