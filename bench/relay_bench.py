@@ -796,6 +796,9 @@ if __name__ == "__main__":
         "--procs", type=int, default=3, help="client processes for the cases above 36 streams"
     )
     parser.add_argument("--repeat", type=int, default=1, help="repeat every case, interleaved; medians")
+    parser.add_argument(
+        "--stop-below", type=float, default=10.0, help="1 x N: stop a target whose median fps falls below"
+    )
     parser.add_argument("--low", type=int, default=2, help="subscribers of the low-rendition case (0: skip)")
     parser.add_argument("--before", default="", help="another checkout measured as target 'before'")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)

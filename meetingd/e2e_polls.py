@@ -12,23 +12,29 @@ tracker, the sums, each partial decryption (and each refused one), and the resul
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meeting.attendance import Person
 from meeting.errors import Conflict, InvalidInput, InvalidState, MeetingError, NotAuthorised
-from signaling.e2e import GetE2E, PostPartialDecryption, PostTrusteeKey
+from recorder.note import SIG_COSIGNATURE_V1, VerifierKey
+from signaling.e2e import GetE2E, PostKeyStatement, PostPartialDecryption, PostTrusteeKey
 from voting import Counts, PollState
 from voting.ballot_box import VoterMarked
 from voting.e2e.ballot import EncryptedBallot, PollContext
 from voting.e2e.board import EncryptedBallotStored, EncryptedBox, VerifiedBallot, verify_cast
 from voting.e2e.keys import TrusteeKey, joint_key, verify_trustee_key
 from voting.e2e.record import context_from_dict
+from voting.e2e.statement import statement_text
 from voting.e2e.tally import PartialDecryption, sums_to_list
 from voting.tally import PollType, Tally, TallyPart
 
@@ -38,13 +44,25 @@ from .procedure_state import EncryptedPending, Live, LivePoll, PollHost, require
 from .storage.e2e_models import (
     E2EBallotRow,
     E2EDecryptionRow,
+    E2EKeyStatementRow,
     E2EPollRow,
     E2EPollThresholdRow,
     TrusteeKeyRow,
 )
+from .storage.minutes_models import OfficerKey
 from .storage.procedure_models import PollRow, PollVoter
 
 logger = logging.getLogger(__name__)
+
+
+def _statement_view(row: E2EKeyStatementRow) -> dict[str, Any]:
+    return {
+        "trustee_id": row.trustee_id,
+        "public_key": row.public_key,
+        "statement": row.statement,
+        "signature": row.signature,
+        "verifier_key": row.verifier_key,
+    }
 
 
 def trustees_of(live: Live) -> list[str]:
@@ -85,6 +103,8 @@ class E2EPolls:
         self.on_result = on_result
         self.boxes: dict[int, EncryptedBox] = {}
         self.keys: dict[int, dict[str, TrusteeKey]] = {}
+        self.statements: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+        """meeting → (trustee id, poll key hex) → that trustee's signed statement of the key."""
         self.trustees = E2ETrustees(proc)
         self.poll_rounds: dict[int, int] = {}
         """Threshold polls: poll id → the key generation round of their key."""
@@ -100,6 +120,12 @@ class E2EPolls:
         for row in (await s.scalars(select(TrusteeKeyRow).where(TrusteeKeyRow.meeting_id == mid))).all():
             self.keys[mid][row.trustee_id] = TrusteeKey.from_dict(json.loads(row.key))
         await self.trustees.load(s, live)
+        self.statements[mid] = {
+            (r.trustee_id, r.public_key): _statement_view(r)
+            for r in (
+                await s.scalars(select(E2EKeyStatementRow).where(E2EKeyStatementRow.meeting_id == mid))
+            ).all()
+        }
         by_pk = {v: k for k, v in live.pk_of.items()}
         for lp in live.polls.values():
             if not lp.secret:
@@ -211,6 +237,9 @@ class E2EPolls:
             "threshold": dkg["threshold"] if dkg is not None else None,
             "public_key": public_key,
             "dkg": dkg,
+            "statements": [
+                v for (_, key), v in sorted(self.statements.get(mid, {}).items()) if key == public_key
+            ],
         }
         if poll_id is not None:
             lp = live.poll(poll_id)
@@ -260,6 +289,88 @@ class E2EPolls:
             {"trustee_id": key.trustee_id, "public_key": state["public_key"]},
         )
         return state
+
+    # -- the trustees' statements of the poll key -------------------------------------------------
+
+    def current_key(self, live: Live) -> tuple[bytes, dict[str, bytes]] | None:
+        """The meeting's poll key and every trustee's public share (n-of-n) or verification
+        key (threshold), once complete; else ``None``."""
+        dkg = self.trustees.view(live)
+        if dkg is not None:
+            done = dkg["complete"]
+            if not done:
+                return None
+            shares = {t["trustee_id"]: bytes.fromhex(t["verification_key"]) for t in done["trustees"]}
+            return bytes.fromhex(done["public_key"]), shares
+        keys = self.keys.get(live.meeting_id, {})
+        trustees = trustees_of(live)
+        if not trustees or not all(t in keys for t in trustees):
+            return None
+        return joint_key([keys[t] for t in trustees]), {t: keys[t].share for t in trustees}
+
+    async def post_statement(self, live: Live, caller: Person, p: PostKeyStatement) -> dict[str, Any]:
+        """An officer-trustee vouches for the poll key: the signature, made on their device
+        with their enrolled cosigning key, over :func:`statement_text` of the key as it is."""
+        current = self.current_key(live)
+        if current is None:
+            raise InvalidState("the trustees' keys are not complete yet", code="e2e_key_incomplete")
+        public_key, shares = current
+        if caller.member_id not in shares:
+            raise NotAuthorised("only this meeting's trustees vouch for its key", code="not_a_trustee")
+        if p.public_key != public_key.hex():
+            raise Conflict("the poll key has changed; sign the current one", code="poll_key_changed")
+        try:
+            signature = base64.b64decode(p.signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("signature must be base64", field="signature") from None
+        text = statement_text(str(live.meeting_id), public_key, shares)
+        views = self.statements.setdefault(live.meeting_id, {})
+
+        async def work(tx: JournalTx) -> tuple[dict[str, Any], bool]:
+            await require_open(tx, live.meeting_id)
+            row = await tx.session.scalar(
+                select(OfficerKey).where(
+                    OfficerKey.member_pk == live.pk_of[caller.member_id], OfficerKey.retired_at.is_(None)
+                )
+            )
+            if row is None:
+                raise InvalidState(
+                    "enrol a cosigning key on your device first (Minutes tab)", code="no_officer_key"
+                )
+            raw = base64.b64decode(row.public_key)
+            try:
+                Ed25519PublicKey.from_public_bytes(raw).verify(signature, text.encode())
+            except InvalidSignature:
+                raise InvalidInput(
+                    "the signature is not your cosigning key's over this key statement",
+                    code="invalid_statement_signature",
+                    field="signature",
+                ) from None
+            held = views.get((caller.member_id, public_key.hex()))
+            if held is not None:
+                return held, False
+            name = f"{tx.origin.rsplit('/', 1)[0]}/member/{caller.member_id}"
+            vkey = VerifierKey(name, SIG_COSIGNATURE_V1, raw).encode()
+            stored = E2EKeyStatementRow(
+                meeting_id=live.meeting_id,
+                trustee_id=caller.member_id,
+                public_key=public_key.hex(),
+                statement=text,
+                signature=p.signature,
+                verifier_key=vkey,
+            )
+            tx.session.add(stored)
+            view = _statement_view(stored)
+            tx.record("e2e_key_statement", **view)
+            return view, True
+
+        view, new = await self.proc.transaction(live, work)
+        if not new:
+            return {"statement": view, "duplicate": True, **self.state(live, None, False)}
+        views[(caller.member_id, public_key.hex())] = view
+        logger.info("meeting=%s trustee=%s vouched for the poll key", live.meeting_id, caller.member_id)
+        await self.proc.emit(live.meeting_id, "key_statement_posted", {"trustee_id": caller.member_id})
+        return {"statement": view, **self.state(live, None, False)}
 
     # -- open ------------------------------------------------------------------------------------
 

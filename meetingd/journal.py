@@ -82,6 +82,11 @@ class JournalTx:
         self._last_at = state.last_at
 
     @property
+    def origin(self) -> str:
+        """The meeting's log origin (``<prefix>/<meeting id>``)."""
+        return self._state.log.origin
+
+    @property
     def closed(self) -> bool:
         """The meeting's log holds ``meeting_closed`` (committed or in this transaction)."""
         return self._state.closed or any(e["type"] == CLOSED_TYPE for e in self.pending)

@@ -96,6 +96,7 @@ def bind_procedure(
     on(e2e_cmd.POST_TRUSTEE_KEY, ballots.e2e.post_key)
     on(e2e_cmd.CAST_ENCRYPTED_BALLOT, ballots.cast_encrypted)
     on(e2e_cmd.POST_PARTIAL_DECRYPTION, ballots.e2e.post_decryption)
+    on(e2e_cmd.POST_KEY_STATEMENT, ballots.e2e.post_statement)
     on(e2e_cmd.NAME_DEPUTY_TRUSTEE, ballots.e2e.trustees.name_deputy)
     on(e2e_cmd.POST_DKG_STEP, ballots.e2e.trustees.post_step)
 

@@ -65,7 +65,57 @@ def entry_checks() -> list[Any]:
         pass
     else:
         checks.append(EntryCheck("encrypted ballots", E2E_TYPES, e2e_findings))
+    checks.append(EntryCheck("poll key statements", STATEMENT_TYPES, key_statement_findings))
     return checks
+
+
+STATEMENT_TYPES = frozenset({"e2e_trustee_key", "e2e_dkg_complete", "e2e_key_statement"})
+
+
+def key_statement_findings(entries: Sequence[Mapping[str, Any]]) -> Iterable[Any]:
+    """Every officer-trustee's statement of the poll key (docs/e2e-ballots.md §3d) is the
+    Ed25519 signature, under the verifier key named for that member, of a statement of
+    this meeting, of the key it names, and of the trustees' shares as recorded before it."""
+    import base64
+    import binascii
+
+    from cryptography.exceptions import InvalidSignature
+
+    from recorder.errors import NoteError
+    from recorder.note import SIG_COSIGNATURE_V1, VerifierKey
+    from recorder.verifier import Finding
+    from voting.e2e.statement import statement_text
+
+    shares: dict[str, bytes] = {}
+    completed: dict[str, bytes] = {}
+    for index, e in enumerate(entries):
+        kind, where = e.get("type"), f"entries[{index}]"
+        try:
+            if kind == "e2e_trustee_key":
+                shares[str(e["trustee_id"])] = bytes.fromhex(str(e["public_share"]))
+            elif kind == "e2e_dkg_complete":
+                completed = {
+                    str(t["trustee_id"]): bytes.fromhex(str(t["verification_key"])) for t in e["trustees"]
+                }
+            elif kind == "e2e_key_statement":
+                trustee, key = str(e["trustee_id"]), bytes.fromhex(str(e["public_key"]))
+                vkey = VerifierKey.parse(str(e["verifier_key"]))
+                text = str(e["statement"])
+                lines = text.split("\n")
+                named = {ln.split(" ")[1]: bytes.fromhex(ln.split(" ")[2]) for ln in lines[3:-1]}
+                recorded = completed if completed and set(named) == set(completed) else shares
+                if text != statement_text(str(e["meeting_id"]), key, named):
+                    yield Finding(where, f"{trustee}'s key statement is not of this meeting and key")
+                elif any(recorded.get(t) != v for t, v in named.items()):
+                    yield Finding(where, f"{trustee}'s key statement names shares the log does not hold")
+                elif vkey.sig_type != SIG_COSIGNATURE_V1 or not vkey.name.endswith(f"/member/{trustee}"):
+                    yield Finding(where, f"{trustee}'s key statement is signed by a key not named for them")
+                else:
+                    vkey.ed25519().verify(base64.b64decode(str(e["signature"]), validate=True), text.encode())
+        except InvalidSignature:
+            yield Finding(where, f"the signature of {e.get('trustee_id')}'s key statement does not verify")
+        except (KeyError, TypeError, ValueError, IndexError, binascii.Error, NoteError) as exc:
+            yield Finding(where, f"malformed {kind} entry: {exc}")
 
 
 def recording_findings(entries: Sequence[Mapping[str, Any]], folder: Path) -> Iterable[Any]:

@@ -41,6 +41,7 @@ ENTRY_TYPES: dict[str, str] = {
     "poll_result": "a poll's tally and outcome",
     # encrypted secret ballots (docs/e2e-ballots.md)
     "e2e_trustee_key": "a trustee's public key share with its proof of knowledge",
+    "e2e_key_statement": "an officer-trustee's signed statement of the poll key, made on their device",
     "e2e_trustees_named": "the chair named (or cleared) the deputy trustee: a key generation round begins",
     "e2e_dkg_key": "key generation: a trustee's encryption key for the shares dealt to it",
     "e2e_dkg_dealing": "key generation: a trustee's commitments and encrypted shares",

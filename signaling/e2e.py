@@ -86,6 +86,22 @@ class PostPartialDecryption:
 
 
 @dataclass(frozen=True)
+class PostKeyStatement:
+    public_key: str
+    signature: str
+
+    @classmethod
+    def parse(cls, payload: object) -> PostKeyStatement:
+        p = read_object(payload, {"public_key", "signature"}, {"public_key", "signature"})
+        key, sig = p["public_key"], p["signature"]
+        if not isinstance(key, str) or len(key) != 64:
+            raise InvalidInput("public_key must be 64 hex digits", field="public_key")
+        if not isinstance(sig, str) or not 80 <= len(sig) <= 100:
+            raise InvalidInput("signature must be a base64 Ed25519 signature", field="signature")
+        return cls(key, sig)
+
+
+@dataclass(frozen=True)
 class NameDeputyTrustee:
     member_id: str | None
 
@@ -135,6 +151,13 @@ POST_PARTIAL_DECRYPTION = command(
     Access.anyone(),
     "post a partial decryption",
     also="the poll's trustees (chair, secretary, deputy), for themselves, once, after close",
+)
+POST_KEY_STATEMENT = command(
+    "post_key_statement",
+    PostKeyStatement,
+    Access.roles(Role.CHAIR, Role.SECRETARY),
+    "vouch for the poll key",
+    also="a trustee, signed on their device with their enrolled cosigning key, once per key",
 )
 NAME_DEPUTY_TRUSTEE = command(
     "name_deputy_trustee",

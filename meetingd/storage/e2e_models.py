@@ -56,6 +56,18 @@ class E2EDecryptionRow(Base):
     decryption: Mapped[str] = mapped_column(Text)
 
 
+class E2EKeyStatementRow(Base):
+    """An officer-trustee's signed statement of the meeting's poll key (docs/e2e-ballots.md §3d)."""
+
+    __tablename__ = "e2e_key_statements"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    trustee_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    statement: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(100))
+    verifier_key: Mapped[str] = mapped_column(Text)
+
+
 def retire_plaintext_secret_ballots(conn: Connection) -> None:
     """v5 step: the first version's plaintext secret ballots go.
 

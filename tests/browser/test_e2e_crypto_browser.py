@@ -181,3 +181,61 @@ def test_the_browser_follows_a_python_board_and_refuses_a_closed_board_that_diff
     assert out["checked"] == LIVE_CHUNK + 3 and out["sums"] == sums
     assert out["last"] == [LIVE_CHUNK + 3, LIVE_CHUNK + 3]
     assert out["refused"] == "tracker_mismatch" and out["refusedAfterFollowing"] == "tracker_mismatch"
+
+
+def test_a_voters_browser_checks_the_poll_key_against_statements_signed_in_python(e2e_page: Page) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from recorder.cosignature import Cosigner
+    from voting.e2e.statement import statement_text
+
+    _, k1 = keys.make_trustee_key("41", "C1-CHAIR")
+    _, k2 = keys.make_trustee_key("41", "C1-SEC")
+    y = keys.joint_key([k1, k2])
+    text = statement_text("41", y, {"C1-CHAIR": k1.share, "C1-SEC": k2.share})
+    officers = {}
+    for who in ("C1-CHAIR", "C1-SEC"):
+        private = Ed25519PrivateKey.generate()
+        while "+" not in Cosigner("n", private).verifier_key.encode().split("+", 2)[2]:
+            private = Ed25519PrivateKey.generate()  # a key whose base64 holds "+" (seen to break parsing)
+        officers[who] = {
+            "trustee_id": who,
+            "public_key": y.hex(),
+            "statement": text,
+            "signature": base64.b64encode(private.sign(text.encode())).decode(),
+            "verifier_key": Cosigner(f"meetingd.local/minutes/member/{who}", private).verifier_key.encode(),
+        }
+    trustees = [
+        {"trustee_id": "C1-CHAIR", "role": "chair", "key": k1.to_dict()},
+        {"trustee_id": "C1-SEC", "role": "secretary", "key": k2.to_dict()},
+    ]
+    forged = {**officers["C1-SEC"], "statement": text.replace(y.hex(), "1" * 64)}
+    swapped = {**officers["C1-SEC"], "verifier_key": officers["C1-CHAIR"]["verifier_key"]}
+    out = e2e_page.evaluate(
+        """async ([ctx, trustees, good, forged, swapped]) => {
+        const c = await import('/js/e2e-client.js');
+        const check = (statements) => c.checkPollKey(ctx, {trustees, statements, public_key: ctx.public_key});
+        const text = c.statementText(ctx.meeting_id, ctx.public_key,
+          Object.fromEntries(trustees.map((t) => [t.trustee_id, t.key.public_share])));
+        const ok = await check(good);
+        const missing = await check([good[0]]);
+        const bad = await check([good[0], forged]);
+        const notHers = await check([good[0], swapped]);
+        return {text, ok, missing, bad, notHers};
+    }""",
+        [
+            {"meeting_id": "41", "public_key": y.hex()},
+            trustees,
+            [officers["C1-CHAIR"], officers["C1-SEC"]],
+            forged,
+            swapped,
+        ],
+    )
+    assert out["text"] == text  # the browser builds the same bytes the officers sign
+    assert out["ok"]["state"] == "ok" and out["ok"]["vouched"] == ["C1-CHAIR", "C1-SEC"]
+    assert out["missing"]["state"] == "missing" and out["missing"]["missing"] == ["C1-SEC"]
+    assert out["bad"]["state"] == "bad" and out["bad"]["bad"] == ["C1-SEC"]
+    assert out["notHers"]["state"] == "bad" and out["notHers"]["bad"] == ["C1-SEC"]
+    assert out["ok"]["changed"] == []  # pinned on first sight; the same keys again are no change

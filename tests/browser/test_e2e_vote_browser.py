@@ -18,6 +18,17 @@ from tests.browser.test_votes_browser import close_poll, create_and_open_poll, s
 
 pytestmark = pytest.mark.browser
 
+MAKE_COSIGNING_KEY = """async () => {
+    const { minutesApi } = await import('/js/procedure.js');
+    const keys = await import('/js/officer-key.js');
+    const { OFFICER_KEY_ENROLLED } = await import('/js/officer-key-panel.js');
+    const mine = await minutesApi.myKeys();
+    const made = await keys.createKey(mine.key_name);
+    await minutesApi.enrolKey(made.verifierKey, 'browser', false);
+    window.dispatchEvent(new CustomEvent(OFFICER_KEY_ENROLLED));
+    return made.fingerprint;
+}"""
+
 
 def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     open_page: Callable[..., Page], demo_password: str, artifacts: Path
@@ -36,6 +47,10 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
         enter_meeting(page, "remote")
     expect(chair.locator('.quorum[data-quorate="true"]')).to_be_visible()
 
+    # the officers' cosigning keys, made in their browsers (the minutes tests walk that page)
+    chair_fp = str(chair.evaluate(MAKE_COSIGNING_KEY))
+    sec_fp = str(secretary.evaluate(MAKE_COSIGNING_KEY))
+
     # no secret vote before both key shares; each is made in its trustee's browser
     show_tab(chair, "chair")
     show_tab(secretary, "chair")
@@ -46,6 +61,9 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     secretary.locator('.trustee-panel [data-action="create-key"]').click()
     expect(secretary.locator('.trustee-panel[data-key="here"]')).to_be_visible()
     expect(panel.locator('[data-ready="true"]')).to_be_visible()
+    # each officer's device signs the completed poll key with its cosigning key
+    expect(chair.locator('.trustee-panel [data-vouch="done"]')).to_be_visible()
+    expect(secretary.locator('.trustee-panel [data-vouch="done"]')).to_be_visible()
     # a reload keeps the share (IndexedDB)
     secretary.reload()
     expect(secretary.locator('.link-banner[data-link-state="connected"]')).to_be_visible()
@@ -62,6 +80,12 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     card = phone.locator('.vote-card[data-state="open"]')
     card.locator('.vote-option[data-option="no"]').click()
     expect(card.locator(".vote-confirm")).to_be_visible()
+    # the phone checked the poll key against both officers' signed statements
+    key_line = card.locator('.vote-key[data-key-check="ok"]')
+    expect(key_line).to_contain_text("the chair's device")
+    expect(key_line).to_contain_text(chair_fp[:8])
+    expect(key_line).to_contain_text(sec_fp[:8])
+    shoot(phone, artifacts / "phone-secret-key-vouched.png")
     first_tracker = card.locator(".tracker-code").inner_text()
     card.locator('[data-action="check-ballot"]').click()
     expect(card.locator('.vote-audit[data-audit="ok"]')).to_contain_text("No")

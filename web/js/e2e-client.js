@@ -43,6 +43,7 @@ import { keyValueStore } from "./idb.js";
  * @property {import("./e2e-dkg.js").DkgView | null} [poll_dkg] the round whose key a threshold poll uses
  * @property {{tracker: string, ballot: unknown, superseded: boolean}[]} [board]
  * @property {{entries: {tracker: string, ballot: unknown}[], next: number}} [live_board] a trustee following an open poll
+ * @property {{trustee_id: string, public_key: string, statement: string, signature: string, verifier_key: string}[]} [statements]
  * @property {{alpha: string, beta: string}[]} [sums]
  */
 /** @typedef {{secret: string, public_share: string, dealing?: string[]}} StoredShare  dealing: the commitments this device dealt (key generation) */
@@ -489,4 +490,90 @@ export class TrusteeDevice {
     }
     return state;
   }
+}
+
+// -- the trustees' statements of the poll key (docs/e2e-ballots.md §3d) ----------------
+
+export const STATEMENT_HEADER = "meetingd e2e key statement v1";
+
+/**
+ * The exact text a trustee signs, as `voting/e2e/statement.py` builds it.
+ * @param {string} meetingId @param {string} publicKey hex @param {Record<string, string>} shares trustee id → hex
+ */
+export function statementText(meetingId, publicKey, shares) {
+  const ids = Object.keys(shares).sort();
+  if (!ids.length) throw new E2EError("invalid_input", "a key statement names the trustees' shares", "shares");
+  const lines = [STATEMENT_HEADER, `meeting ${meetingId}`, `public_key ${publicKey}`, ...ids.map((t) => `share ${t} ${shares[t]}`)];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The poll key and every trustee's share as the server shows them once complete, or null.
+ * @param {TrusteeState} state @returns {{publicKey: string, shares: Record<string, string>} | null}
+ */
+export function currentKey(state) {
+  if (!state.public_key) return null;
+  /** @type {Record<string, string>} */
+  const shares = {};
+  if (state.dkg) {
+    if (!state.dkg.complete) return null;
+    for (const t of state.dkg.complete.trustees) shares[t.trustee_id] = t.verification_key;
+  } else {
+    for (const t of state.trustees) {
+      if (!t.key) return null;
+      shares[t.trustee_id] = t.key.public_share;
+    }
+  }
+  return { publicKey: state.public_key, shares };
+}
+
+const pins = keyValueStore("meetingd-pinned-keys", "keys");
+
+/**
+ * @typedef {object} KeyCheck what a voter's device found about the poll key
+ * @property {"ok" | "missing" | "bad"} state bad: a statement that does not check, or none
+ *   matches this poll's key while another does — never encrypt then
+ * @property {string[]} vouched officer-trustees whose statement checks
+ * @property {string[]} missing officer-trustees with no statement of this key
+ * @property {string[]} bad officer-trustees whose statement does not check
+ * @property {string[]} changed officer-trustees whose signing key is not the one this device pinned
+ * @property {Record<string, string>} fingerprints trustee id → the key's fingerprint (first 8 hex digits)
+ * @property {Record<string, string>} roles trustee id → "chair" | "secretary"
+ */
+
+/**
+ * Check the key a secret poll encrypts under against the officer-trustees' signed
+ * statements: each must be the signature, under the verifier key named for that member,
+ * of a statement of this meeting and exactly this key. Each officer's key is pinned on
+ * this device the first time it is seen; a different one later is reported (`changed`).
+ * @param {{meeting_id: string, public_key: string}} context
+ * @param {TrusteeState} state
+ * @returns {Promise<KeyCheck>}
+ */
+export async function checkPollKey(context, state) {
+  const { verifyStatement } = await import("./officer-key.js");
+  const officers = state.trustees.filter((t) => t.role === "chair" || t.role === "secretary").map((t) => t.trustee_id);
+  /** @type {KeyCheck} */
+  const out = { state: "ok", vouched: [], missing: [], bad: [], changed: [], fingerprints: {},
+    roles: Object.fromEntries(state.trustees.map((t) => [t.trustee_id, t.role])) };
+  for (const id of officers) {
+    const mine = (state.statements ?? []).filter((x) => x.trustee_id === id);
+    if (!mine.length) { out.missing.push(id); continue; }
+    let good = false;
+    for (const st of mine) {
+      const lines = st.statement.split("\n");
+      const checked = verifyStatement(st.verifier_key, st.statement, st.signature);
+      if (!checked.valid || !checked.name.endsWith(`/member/${id}`) || lines[0] !== STATEMENT_HEADER
+        || lines[1] !== `meeting ${context.meeting_id}` || lines[2] !== `public_key ${context.public_key}`) continue;
+      good = true;
+      const fp = await checked.fingerprint;
+      out.fingerprints[id] = fp.slice(0, 8);
+      const pinned = await pins.get(id);
+      if (!pinned) await pins.put(id, { fingerprint: fp, first_seen: new Date().toISOString() });
+      else if (pinned.fingerprint !== fp) out.changed.push(id);
+    }
+    (good ? out.vouched : out.bad).push(id);
+  }
+  out.state = out.bad.length ? "bad" : out.missing.length ? "missing" : "ok";
+  return out;
 }

@@ -39,6 +39,9 @@ export function keyErrorMessage(err) {
   return errorMessage(err, "officer_key");
 }
 
+/** Dispatched on `window` once this device's cosigning key is enrolled. */
+export const OFFICER_KEY_ENROLLED = "meetingd-officer-key-enrolled";
+
 /** @returns {Promise<KeyState>} */
 export async function loadKeyState() {
   const mine = await minutesApi.myKeys();
@@ -77,6 +80,8 @@ export function mountOfficerKey(root, { memberId, onChange }) {
   async function enrol(state, vkey, origin) {
     await minutesApi.enrolKey(vkey, origin, state.server !== null);
     replacing = false;
+    // the trustee panel signs the poll key with it (docs/e2e-ballots.md §3d)
+    window.dispatchEvent(new CustomEvent(OFFICER_KEY_ENROLLED));
   }
 
   /** @param {KeyState} state */

@@ -210,6 +210,37 @@ async function sign(key, message) {
 }
 
 /**
+ * This officer's signature over a secret-ballot key statement (docs/e2e-ballots.md §3d),
+ * base64. The text starts "meetingd e2e key statement v1", never "cosignature/v1", so it
+ * cannot stand for a cosignature.
+ * @param {StoredKey} key @param {string} text
+ */
+export async function signStatement(key, text) {
+  if (!text.startsWith("meetingd e2e key statement v1\n")) throw new KeyError("bad_statement", "not a key statement");
+  return toBase64(await sign(key, utf8.encode(text)));
+}
+
+/**
+ * Whether `signature` (base64) is the Ed25519 signature of `text` under the key of a
+ * verifier key string `name+keyid+base64(0x04||pub)`; the public key's fingerprint.
+ * @param {string} verifierKeyText @param {string} text @param {string} signature
+ * @returns {{name: string, fingerprint: Promise<string>, valid: boolean}}
+ */
+export function verifyStatement(verifierKeyText, text, signature) {
+  // name+keyid+base64: the base64 may itself hold "+", the name and key id never do
+  const first = verifierKeyText.indexOf("+");
+  const second = first < 0 ? -1 : verifierKeyText.indexOf("+", first + 1);
+  const parts = second < 0 ? [verifierKeyText] : [verifierKeyText.slice(0, first), verifierKeyText.slice(first + 1, second), verifierKeyText.slice(second + 1)];
+  let raw = new Uint8Array();
+  try { if (parts.length === 3) raw = fromBase64(parts[2]); } catch { raw = new Uint8Array(); }
+  if (raw.length !== 33 || raw[0] !== SIG_COSIGNATURE_V1) return { name: parts[0] ?? "", fingerprint: Promise.resolve(""), valid: false };
+  const pub = raw.slice(1);
+  let valid = false;
+  try { valid = ed25519.verify(fromBase64(signature), utf8.encode(text), pub); } catch { valid = false; }
+  return { name: parts[0], fingerprint: fingerprint(pub), valid };
+}
+
+/**
  * The C2SP tlog-cosignature/v1 signature line over a checkpoint's text:
  * `— <name> base64(keyid || timestamp (8 bytes, big-endian) || Ed25519 signature)`, the
  * signature over `cosignature/v1\ntime <timestamp>\n<checkpoint text>`.

@@ -11,7 +11,10 @@
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
-import { MIN_PASSPHRASE, TrusteeDevice } from "./e2e-client.js";
+import { MIN_PASSPHRASE, TrusteeDevice, currentKey, statementText } from "./e2e-client.js";
+import { loadKey, signStatement } from "./officer-key.js";
+import { OFFICER_KEY_ENROLLED } from "./officer-key-panel.js";
+import { minutesApi } from "./procedure.js";
 import { E2EError } from "./e2e-group.js";
 
 /** How often a trustee's device fetches an open poll's new ballots to check them. */
@@ -54,6 +57,39 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
     "data-field": "restore-file", "aria-label": t("trustee.backup.file") }));
   const backupMessage = h("p", { class: "form-message", role: "status" });
 
+  /** @type {"none" | "done" | "no_key" | "failed"} whether this officer's device vouched for the poll key */
+  let vouched = "none";
+  let vouchError = "";
+
+  /** An officer-trustee's device signs the completed poll key with the officer's cosigning key. */
+  async function vouch() {
+    const cur = state ? currentKey(state) : null;
+    const me = state?.trustees.find((x) => x.trustee_id === myId);
+    if (!state || !cur || !me || (me.role !== "chair" && me.role !== "secretary") || keyStatus !== "here") {
+      vouched = "none";
+      return;
+    }
+    if ((state.statements ?? []).some((x) => x.trustee_id === myId && x.public_key === cur.publicKey)) {
+      vouched = "done";
+      return;
+    }
+    try {
+      const mine = await minutesApi.myKeys();
+      const key = mine.key ? await loadKey(mine.key_name) : null;
+      if (!key || !mine.key) {
+        vouched = "no_key";
+        return;
+      }
+      const text = statementText(String(proc.link.meetingId), cur.publicKey, cur.shares);
+      const signature = await signStatement(key, text);
+      state = /** @type {TrusteeState} */ (await proc.link.emit("post_key_statement", { public_key: cur.publicKey, signature }));
+      vouched = "done";
+    } catch (err) {
+      vouched = "failed";
+      vouchError = trusteeError(err);
+    }
+  }
+
   async function refresh() {
     try {
       state = await device.state();
@@ -64,6 +100,8 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
         state = await device.state();
         element.dataset.dkg = state.dkg?.phase ?? "none";
       }
+      await vouch();
+      element.dataset.vouched = vouched;
       message.textContent = ""; // an earlier failure (e.g. before the link had joined) is over
     } catch (err) {
       message.textContent = trusteeError(err);
@@ -281,6 +319,9 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
         `${t(`trustee.role.${x.role}`)}: `, tx(x.key ? "trustee.posted" : "trustee.not_posted")))) : null,
       state && !state.dkg ? h("p", { class: "hint", "data-ready": String(Boolean(state.public_key)) },
         tx(state.public_key ? "trustee.ready" : "trustee.not_ready")) : null,
+      vouched === "done" ? h("p", { class: "hint", "data-vouch": "done" }, tx("trustee.vouch.done")) : null,
+      vouched === "no_key" ? h("p", { class: "form-message", "data-vouch": "no_key" }, tx("trustee.vouch.no_key")) : null,
+      vouched === "failed" ? h("p", { class: "form-message error", "data-vouch": "failed" }, vouchError) : null,
       mine ? backupPart() : null,
       followingPart(),
       polls.map((p) => {
@@ -300,6 +341,7 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
   }
 
   proc.addEventListener("trustee_key_posted", () => { refresh(); });
+  window.addEventListener(OFFICER_KEY_ENROLLED, () => { refresh(); });
   proc.addEventListener("e2e_dkg_progress", () => { refresh(); });
   proc.addEventListener("board_published", () => render());
   proc.addEventListener("change", () => render());

@@ -11,7 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
 import { renderResults, optionLabel } from "./results.js";
 import { formatDuration } from "./speakers.js";
-import { prepareBallot, checkBallot } from "./e2e-client.js";
+import { prepareBallot, checkBallot, checkPollKey } from "./e2e-client.js";
 
 /** @typedef {import("./procedure.js").Procedure} Procedure */
 /** @typedef {import("./procedure.js").Poll} Poll */
@@ -30,6 +30,9 @@ import { prepareBallot, checkBallot } from "./e2e-client.js";
  * @property {boolean} castHere this page cast the ballot (a reload forgets it)
  * @property {number[] | null} castChoices what this page cast, kept in memory only
  * @property {number} revealUntil "show my choice" is on until this time (ms)
+ * @property {Promise<import("./e2e-client.js").KeyCheck | null>} [keyCheck] a secret poll's key, checked
+ *   against the officer-trustees' signed statements (started when the card shows)
+ * @property {import("./e2e-client.js").KeyCheck | null} [keyResult]
  */
 
 /** How long "show my choice" shows a secret choice. */
@@ -149,6 +152,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   /** @param {Poll} poll */
   function choices(poll) {
     const s = stateOf(poll.poll_id);
+    if (poll.config.kind === "secret") keyCheckOf(poll); // checked while the member chooses
     const multi = poll.config.max_choices > 1;
     return h("div", { class: "vote-choose" },
       h("p", { class: "vote-instruction" }, multi
@@ -175,12 +179,42 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     );
   }
 
+  /**
+   * Check the key this secret poll encrypts under (once per poll; retried if it could not
+   * be fetched): the officer-trustees' signed statements must name exactly this key.
+   * @param {Poll} poll
+   */
+  function keyCheckOf(poll) {
+    const s = stateOf(poll.poll_id);
+    const context = poll.e2e?.context;
+    if (!context) return Promise.resolve(null);
+    if (!s.keyCheck) {
+      s.keyCheck = proc.link.emit("get_e2e", {})
+        .then((state) => checkPollKey(context, /** @type {import("./e2e-client.js").TrusteeState} */ (state)))
+        .catch(() => { s.keyCheck = undefined; return null; });
+    }
+    return s.keyCheck;
+  }
+
+  /** @param {string[]} ids @param {import("./e2e-client.js").KeyCheck} check */
+  function whoseDevices(ids, check) {
+    return ids.map((id) => t(`trustee.device.${check.roles[id] ?? "secretary"}`)).join(", ");
+  }
+
   /** @param {Poll} poll */
-  function encrypt(poll) {
+  async function encrypt(poll) {
     const s = stateOf(poll.poll_id);
     const context = poll.e2e?.context;
     if (s.encrypting || s.prepared || !context) return;
     s.encrypting = true;
+    s.keyResult = await keyCheckOf(poll);
+    if (s.keyResult?.state === "bad") {
+      s.error = t("vote.key.bad", { who: whoseDevices(s.keyResult.bad, s.keyResult) });
+      s.step = "choose";
+      s.encrypting = false;
+      render();
+      return;
+    }
     setTimeout(() => { // let "encrypting…" show first
       try {
         s.prepared = prepareBallot(context, s.selected);
@@ -228,6 +262,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     return h("div", { class: "vote-confirm" },
       h("p", { class: "vote-confirm-text" }, tx("vote.you_chose"), " ", h("strong", { class: "vote-picked" }, picked)),
       h("p", { class: "hint" }, tx("vote.encrypted_note")),
+      keyLine(s.keyResult ?? null),
       h("p", { class: "hint" }, tx("vote.tracker"), " ", h("code", { class: "tracker-code" }, shortTracker(prepared.tracker))),
       poll.config.allow_change ? null : h("p", { class: "hint" }, tx("vote.final_note")),
       h("div", { class: "vote-confirm-actions" },
@@ -235,6 +270,17 @@ export function createVotePanel(proc, { canVote, whyNot }) {
         h("button", { type: "button", class: "btn", "data-action": "check-ballot", onclick: () => { s.auditing = true; render(); } }, tx("vote.check_ballot")),
         h("button", { type: "button", class: "btn btn-big", "data-action": "back", onclick: () => { s.prepared = null; s.step = "choose"; render(); } }, tx("vote.back"))),
     );
+  }
+
+  /** What this device found about the poll key (null: it could not ask). @param {import("./e2e-client.js").KeyCheck | null} k */
+  function keyLine(k) {
+    if (!k) return h("p", { class: "form-message", "data-key-check": "unknown" }, tx("vote.key.unknown"));
+    const codes = Object.values(k.fingerprints).join(", ");
+    return h("div", { class: "vote-key", "data-key-check": k.state },
+      k.state === "ok" ? h("p", { class: "hint" }, tx("vote.key.ok", { who: whoseDevices(k.vouched, k), codes })) : null,
+      k.state === "missing" ? h("p", { class: "form-message" }, tx("vote.key.missing", { who: whoseDevices(k.missing, k) })) : null,
+      k.changed.length ? h("p", { class: "form-message", "data-key-changed": k.changed.join(",") },
+        tx("vote.key.changed", { who: whoseDevices(k.changed, k), codes })) : null);
   }
 
   /** @param {Poll} poll */
