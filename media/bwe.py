@@ -27,6 +27,8 @@ import math
 from collections import deque
 from collections.abc import Iterable
 
+from media.profiles import Latch
+
 # Send history kept per connection (a power of two; ~4 s at 1 Mbit/s of 1200-byte packets).
 HISTORY = 4096
 BURST_US = 5_000  # packets sent within this of a group's first belong to it
@@ -303,34 +305,20 @@ class LowStreamChoice:
     """Decides, from one subscriber's estimate and one stream's rate, low rendition or full."""
 
     def __init__(self) -> None:
-        self.low = False
-        self.recover_after = RECOVER_MIN
-        self._below_since: float | None = None
-        self._above_since: float | None = None
-        self._raised_at: float | None = None
+        self._latch = Latch(LOW_AFTER, RECOVER_MIN, RECOVER_MAX, FLAP_MEMORY)
+
+    @property
+    def low(self) -> bool:
+        return self._latch.on
+
+    @property
+    def recover_after(self) -> float:
+        return self._latch.recover_after
 
     def update(self, now: float, estimate_bps: int | None, needed_bps: int | None) -> bool:
         """Feed one reading; True when ``low`` changed. No estimate or rate: nothing learnt."""
         if estimate_bps is None or needed_bps is None or needed_bps <= 0:
             return False
-        if not self.low:
-            if estimate_bps >= needed_bps:
-                self._below_since = None
-                return False
-            if self._below_since is None:
-                self._below_since = now
-            if now - self._below_since < LOW_AFTER:
-                return False
-            recent = self._raised_at is not None and now - self._raised_at < FLAP_MEMORY
-            self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
-            self.low, self._above_since = True, None
-            return True
-        if estimate_bps < FULL_HEADROOM * needed_bps:
-            self._above_since = None
-            return False
-        if self._above_since is None:
-            self._above_since = now
-        if now - self._above_since < self.recover_after:
-            return False
-        self.low, self._raised_at, self._below_since = False, now, None
-        return True
+        return self._latch.update(
+            now, bad=estimate_bps < needed_bps, good=estimate_bps >= FULL_HEADROOM * needed_bps
+        )

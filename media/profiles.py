@@ -129,6 +129,44 @@ RECOVER_MAX = 80.0
 FLAP_MEMORY = 60.0
 
 
+class Latch:
+    """A decision with hysteresis (pure logic, times in seconds): it turns on once ``bad``
+    readings came for ``enter_after`` in a row, and off once ``good`` ones came for
+    ``recover_after``, which starts at ``recover_min`` and doubles (up to ``recover_max``) each
+    time it turns on again within ``flap_memory`` of turning off."""
+
+    def __init__(
+        self, enter_after: float, recover_min: float, recover_max: float, flap_memory: float
+    ) -> None:
+        self.on = False
+        self._enter_after = enter_after
+        self._recover_min = recover_min
+        self._recover_max = recover_max
+        self._flap_memory = flap_memory
+        self.recover_after = recover_min
+        self._since: float | None = None  # since when the readings point the other way
+        self._off_at: float | None = None
+
+    def update(self, now: float, *, bad: bool, good: bool) -> bool:
+        """Feed one reading; True when ``on`` changed."""
+        pointing_away = good if self.on else bad  # the readings say the decision should change
+        if not pointing_away:
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        if now - self._since < (self.recover_after if self.on else self._enter_after):
+            return False
+        self._since = None
+        if self.on:
+            self.on, self._off_at = False, now
+            return True
+        recent = self._off_at is not None and now - self._off_at < self._flap_memory
+        self.recover_after = min(self._recover_max, 2 * self.recover_after) if recent else self._recover_min
+        self.on = True
+        return True
+
+
 class WeakLink:
     """Decides, from one subscriber's feedback, when its link cannot carry video (pure logic).
 
@@ -143,13 +181,18 @@ class WeakLink:
     """
 
     def __init__(self) -> None:
-        self.weak = False
         self.auto = True
         self.reason: str | None = None
-        self.recover_after = RECOVER_MIN
-        self._bad_since: float | None = None
-        self._good_since: float | None = None
-        self._recovered_at: float | None = None
+        self._latch = Latch(WEAK_AFTER, RECOVER_MIN, RECOVER_MAX, FLAP_MEMORY)
+
+    @property
+    def weak(self) -> bool:
+        return self._latch.on
+
+    @property
+    def recover_after(self) -> float:
+        """How long the link must stay good before video comes back (s)."""
+        return self._latch.recover_after
 
     @property
     def sound_only(self) -> bool:
@@ -163,28 +206,11 @@ class WeakLink:
             return False
         lossy = loss is not None and loss >= WEAK_LOSS
         narrow = estimate_bps is not None and estimate_bps < VIDEO_MIN_BPS
-        if not self.weak:
-            if not (lossy or narrow):
-                self._bad_since = None
-                return False
-            if self._bad_since is None:
-                self._bad_since = now
-            if now - self._bad_since < WEAK_AFTER:
-                return False
-            recent = self._recovered_at is not None and now - self._recovered_at < FLAP_MEMORY
-            self.recover_after = min(RECOVER_MAX, 2 * self.recover_after) if recent else RECOVER_MIN
-            self.weak, self.reason = True, "loss" if lossy else "bandwidth"
-            self._good_since = None
-            return True
-        if (loss is not None and loss >= RECOVER_LOSS) or (
-            estimate_bps is not None and estimate_bps < RECOVER_BPS
-        ):
-            self._good_since = None
+        good = not (
+            (loss is not None and loss >= RECOVER_LOSS)
+            or (estimate_bps is not None and estimate_bps < RECOVER_BPS)
+        )
+        if not self._latch.update(now, bad=lossy or narrow, good=good):
             return False
-        if self._good_since is None:
-            self._good_since = now
-        if now - self._good_since < self.recover_after:
-            return False
-        self.weak, self.reason = False, None
-        self._recovered_at, self._bad_since = now, None
+        self.reason = ("loss" if lossy else "bandwidth") if self.weak else None
         return True
