@@ -246,6 +246,12 @@ class E2EPolls:
             if not lp.secret:
                 raise InvalidState("an open (named) poll has no encryption", code="poll_not_secret")
             out["poll"] = self.poll_view(lp)
+            box = self.boxes.get(lp.id)
+            if box is not None:  # the statements of the key this poll encrypts under
+                poll_key = box.ctx.public_key.hex()
+                out["statements"] = [
+                    v for (_, key), v in sorted(self.statements.get(mid, {}).items()) if key == poll_key
+                ]
             if lp.id in self.poll_rounds:
                 out["poll_dkg"] = self.trustees.view(live, self.poll_rounds[lp.id])
             if with_board and out["poll"] is not None and lp.poll.state is PollState.CLOSED:
@@ -311,23 +317,23 @@ class E2EPolls:
     async def post_statement(self, live: Live, caller: Person, p: PostKeyStatement) -> dict[str, Any]:
         """An officer-trustee vouches for the poll key: the signature, made on their device
         with their enrolled cosigning key, over :func:`statement_text` of the key as it is."""
-        current = self.current_key(live)
-        if current is None:
-            raise InvalidState("the trustees' keys are not complete yet", code="e2e_key_incomplete")
-        public_key, shares = current
-        if caller.member_id not in shares:
-            raise NotAuthorised("only this meeting's trustees vouch for its key", code="not_a_trustee")
-        if p.public_key != public_key.hex():
-            raise Conflict("the poll key has changed; sign the current one", code="poll_key_changed")
         try:
             signature = base64.b64decode(p.signature, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput("signature must be base64", field="signature") from None
-        text = statement_text(str(live.meeting_id), public_key, shares)
         views = self.statements.setdefault(live.meeting_id, {})
 
         async def work(tx: JournalTx) -> tuple[dict[str, Any], bool]:
             await require_open(tx, live.meeting_id)
+            current = self.current_key(live)  # under the meeting's journal lock
+            if current is None:
+                raise InvalidState("the trustees' keys are not complete yet", code="e2e_key_incomplete")
+            public_key, shares = current
+            if caller.member_id not in shares:
+                raise NotAuthorised("only this meeting's trustees vouch for its key", code="not_a_trustee")
+            if p.public_key != public_key.hex():
+                raise Conflict("the poll key has changed; sign the current one", code="poll_key_changed")
+            text = statement_text(str(live.meeting_id), public_key, shares)
             row = await tx.session.scalar(
                 select(OfficerKey).where(
                     OfficerKey.member_pk == live.pk_of[caller.member_id], OfficerKey.retired_at.is_(None)
@@ -350,24 +356,25 @@ class E2EPolls:
             if held is not None:
                 return held, False
             name = f"{tx.origin.rsplit('/', 1)[0]}/member/{caller.member_id}"
-            vkey = VerifierKey(name, SIG_COSIGNATURE_V1, raw).encode()
             stored = E2EKeyStatementRow(
                 meeting_id=live.meeting_id,
                 trustee_id=caller.member_id,
                 public_key=public_key.hex(),
                 statement=text,
                 signature=p.signature,
-                verifier_key=vkey,
+                verifier_key=VerifierKey(name, SIG_COSIGNATURE_V1, raw).encode(),
             )
             tx.session.add(stored)
             view = _statement_view(stored)
             tx.record("e2e_key_statement", **view)
+            # kept now, under the lock, so a second identical post finds it (a failed
+            # transaction drops the live state, and load() reads the table again)
+            views[(caller.member_id, public_key.hex())] = view
             return view, True
 
         view, new = await self.proc.transaction(live, work)
         if not new:
             return {"statement": view, "duplicate": True, **self.state(live, None, False)}
-        views[(caller.member_id, public_key.hex())] = view
         logger.info("meeting=%s trustee=%s vouched for the poll key", live.meeting_id, caller.member_id)
         await self.proc.emit(live.meeting_id, "key_statement_posted", {"trustee_id": caller.member_id})
         return {"statement": view, **self.state(live, None, False)}

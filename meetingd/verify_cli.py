@@ -69,6 +69,13 @@ def entry_checks() -> list[Any]:
     return checks
 
 
+def _sum_of(points: list[bytes]) -> bytes:
+    """The n-of-n poll key: the sum of the shares (needs the ristretto255 binding)."""
+    from voting.e2e.group import total
+
+    return total(points)
+
+
 STATEMENT_TYPES = frozenset({"e2e_trustee_key", "e2e_dkg_complete", "e2e_key_statement"})
 
 
@@ -88,6 +95,7 @@ def key_statement_findings(entries: Sequence[Mapping[str, Any]]) -> Iterable[Any
 
     shares: dict[str, bytes] = {}
     completed: dict[str, bytes] = {}
+    completed_key = b""
     for index, e in enumerate(entries):
         kind, where = e.get("type"), f"entries[{index}]"
         try:
@@ -97,17 +105,21 @@ def key_statement_findings(entries: Sequence[Mapping[str, Any]]) -> Iterable[Any
                 completed = {
                     str(t["trustee_id"]): bytes.fromhex(str(t["verification_key"])) for t in e["trustees"]
                 }
+                completed_key = bytes.fromhex(str(e["public_key"]))
             elif kind == "e2e_key_statement":
                 trustee, key = str(e["trustee_id"]), bytes.fromhex(str(e["public_key"]))
                 vkey = VerifierKey.parse(str(e["verifier_key"]))
                 text = str(e["statement"])
                 lines = text.split("\n")
                 named = {ln.split(" ")[1]: bytes.fromhex(ln.split(" ")[2]) for ln in lines[3:-1]}
-                recorded = completed if completed and set(named) == set(completed) else shares
+                threshold = bool(completed) and set(named) == set(completed)
+                recorded = completed if threshold else shares
                 if text != statement_text(str(e["meeting_id"]), key, named):
                     yield Finding(where, f"{trustee}'s key statement is not of this meeting and key")
                 elif any(recorded.get(t) != v for t, v in named.items()):
                     yield Finding(where, f"{trustee}'s key statement names shares the log does not hold")
+                elif key != (completed_key if threshold else _sum_of(list(named.values()))):
+                    yield Finding(where, f"{trustee}'s key statement names a key its shares do not give")
                 elif vkey.sig_type != SIG_COSIGNATURE_V1 or not vkey.name.endswith(f"/member/{trustee}"):
                     yield Finding(where, f"{trustee}'s key statement is signed by a key not named for them")
                 else:

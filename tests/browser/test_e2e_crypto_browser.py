@@ -213,17 +213,28 @@ def test_a_voters_browser_checks_the_poll_key_against_statements_signed_in_pytho
     ]
     forged = {**officers["C1-SEC"], "statement": text.replace(y.hex(), "1" * 64)}
     swapped = {**officers["C1-SEC"], "verifier_key": officers["C1-CHAIR"]["verifier_key"]}
+    other = Ed25519PrivateKey.generate()
+    rekeyed = {
+        **officers["C1-SEC"],
+        "signature": base64.b64encode(other.sign(text.encode())).decode(),
+        "verifier_key": Cosigner("meetingd.local/minutes/member/C1-SEC", other).verifier_key.encode(),
+    }
     out = e2e_page.evaluate(
-        """async ([ctx, trustees, good, forged, swapped]) => {
+        """async ([ctx, trustees, good, forged, swapped, rekeyed]) => {
         const c = await import('/js/e2e-client.js');
-        const check = (statements) => c.checkPollKey(ctx, {trustees, statements, public_key: ctx.public_key});
+        const check = (statements, ts = trustees, mid = '41') =>
+          c.checkPollKey(ctx, {trustees: ts, statements, public_key: ctx.public_key}, mid);
         const text = c.statementText(ctx.meeting_id, ctx.public_key,
           Object.fromEntries(trustees.map((t) => [t.trustee_id, t.key.public_share])));
-        const ok = await check(good);
-        const missing = await check([good[0]]);
+        const missing = await check([good[0]]);          // the secretary never seen vouching here
+        const ok = await check(good);                     // both pinned now
+        const silent = await check([good[0]]);           // a pinned officer's statement withheld
         const bad = await check([good[0], forged]);
         const notHers = await check([good[0], swapped]);
-        return {text, ok, missing, bad, notHers};
+        const changed = await check([good[0], rekeyed]);  // a valid statement under a new key
+        const relabelled = await check(good, trustees.map((t) => ({...t, role: 'deputy'})));
+        const elsewhere = await check(good, trustees, '42');  // the page joined meeting 42
+        return {text, missing, ok, silent, bad, notHers, changed, relabelled, elsewhere};
     }""",
         [
             {"meeting_id": "41", "public_key": y.hex()},
@@ -231,11 +242,67 @@ def test_a_voters_browser_checks_the_poll_key_against_statements_signed_in_pytho
             [officers["C1-CHAIR"], officers["C1-SEC"]],
             forged,
             swapped,
+            rekeyed,
         ],
     )
     assert out["text"] == text  # the browser builds the same bytes the officers sign
-    assert out["ok"]["state"] == "ok" and out["ok"]["vouched"] == ["C1-CHAIR", "C1-SEC"]
     assert out["missing"]["state"] == "missing" and out["missing"]["missing"] == ["C1-SEC"]
+    assert out["ok"]["state"] == "ok" and out["ok"]["vouched"] == ["C1-CHAIR", "C1-SEC"]
+    assert out["ok"]["changed"] == [] and len(out["ok"]["fingerprints"]["C1-SEC"]) == 19  # 16 digits
+    assert out["silent"]["state"] == "bad" and out["silent"]["bad"] == ["C1-SEC"]
     assert out["bad"]["state"] == "bad" and out["bad"]["bad"] == ["C1-SEC"]
     assert out["notHers"]["state"] == "bad" and out["notHers"]["bad"] == ["C1-SEC"]
-    assert out["ok"]["changed"] == []  # pinned on first sight; the same keys again are no change
+    assert out["changed"]["state"] == "ok" and out["changed"]["changed"] == ["C1-SEC"]
+    assert out["relabelled"]["state"] == "bad" and out["elsewhere"]["state"] == "bad"
+
+
+def test_an_officers_browser_refuses_to_vouch_for_a_key_its_shares_do_not_give(e2e_page: Page) -> None:
+    out = e2e_page.evaluate(
+        """async () => {
+        const c = await import('/js/e2e-client.js');
+        const a = e2e.makeTrusteeKey('43', 'C1-CHAIR'), b = e2e.makeTrusteeKey('43', 'C1-SEC');
+        const mine = {secret: e2e.secretToHex(a.secret), public_share: a.key.public_share};
+        await c.saveShare(43, 'C1-CHAIR', mine);
+        const y = e2e.jointKey([a.key.public_share, b.key.public_share]);
+        const state = (pk, bKey = b.key) => ({public_key: pk, dkg: null, threshold: null, trustees: [
+          {trustee_id: 'C1-CHAIR', role: 'chair', key: a.key},
+          {trustee_id: 'C1-SEC', role: 'secretary', key: bKey}]});
+        const code = async (s) => {
+          try { await c.checkedKey('43', 'C1-CHAIR', s); return 'signed'; } catch (e) { return e.code; }
+        };
+        const good = await c.checkedKey('43', 'C1-CHAIR', state(y));
+        const evil = e2e.makeTrusteeKey('43', 'X').key.public_share;
+        return {good: good && good.publicKey === y, wrongKey: await code(state(evil)),
+                badProof: await code(state(y, {...b.key, proof: a.key.proof}))};
+    }"""
+    )
+    assert out == {"good": True, "wrongKey": "key_mismatch", "badProof": "invalid_key_proof"}
+
+
+def test_the_browsers_follower_refuses_entries_without_ballots_and_another_polls_context(
+    e2e_page: Page,
+) -> None:
+    out = e2e_page.evaluate(
+        """async () => {
+        const c = await import('/js/e2e-client.js');
+        const a = e2e.makeTrusteeKey('41', 'chair');
+        const ctx = {meeting_id: '41', poll_id: '9', public_key: a.key.public_share,
+                     n_options: 3, min_marks: 1, max_marks: 1};
+        const f = new c.BoardFollower(e2e.pollContext(ctx));
+        const code = async (p) => { try { await p; return 'accepted'; } catch (e) { return e.code; } };
+        const device = new c.TrusteeDevice({meetingId: 41}, 'chair');
+        device.follower(9, ctx);
+        return {
+          noBallot: await code(f.closedSums([{tracker: 'ab'.repeat(32), superseded: true}], [], () => {})),
+          otherPoll: await code(Promise.resolve().then(() => device.follower(9, {...ctx, poll_id: '8'}))),
+          changed: await code(Promise.resolve().then(() => device.follower(9, {...ctx, max_marks: 2}))),
+          same: await code(Promise.resolve().then(() => device.follower(9, {...ctx}))),
+        };
+    }"""
+    )
+    assert out == {
+        "noBallot": "invalid_input",
+        "otherPoll": "context_mismatch",
+        "changed": "context_mismatch",
+        "same": "accepted",
+    }

@@ -34,8 +34,12 @@ class Trustee:
 
 
 def _follower(followers: dict[int, BoardFollower], poll_id: int, state: dict[str, Any]) -> BoardFollower:
+    """As the web client: the context must be this poll's, and the same every time."""
+    ctx = context_from_dict(state["poll"]["context"])
+    assert ctx.poll_id == str(poll_id), "the server showed another poll's context"
     if poll_id not in followers:
-        followers[poll_id] = BoardFollower(context_from_dict(state["poll"]["context"]))
+        followers[poll_id] = BoardFollower(ctx)
+    assert followers[poll_id].ctx == ctx, "the server showed this poll with another context"
     return followers[poll_id]
 
 

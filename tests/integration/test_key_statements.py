@@ -18,7 +18,8 @@ from voting.e2e.statement import statement_text
 
 from .conftest import Member
 from .e2e_helpers import Trustee
-from .procedure_helpers import quorate_meeting
+from .procedure_helpers import open_poll, quorate_meeting
+from .test_votes_encrypted import SECRET
 
 
 class OfficerDevice:
@@ -86,6 +87,11 @@ async def test_officer_trustees_vouch_for_the_poll_key_and_bad_statements_get_co
     seen = await members[1].emit("get_e2e", {})
     assert [s["trustee_id"] for s in seen["statements"]] == ["C1-CHAIR", "C1-SEC"]
     assert seen["statements"][1]["verifier_key"] == d_sec.cosigner.verifier_key.encode()
+    # a voter asking about a poll gets the statements of the key that poll encrypts under
+    poll_id = await open_poll(chair, SECRET)
+    for_poll = await members[1].emit("get_e2e", {"poll_id": poll_id})
+    assert for_poll["poll"]["context"]["public_key"] == pk
+    assert [s["trustee_id"] for s in for_poll["statements"]] == ["C1-CHAIR", "C1-SEC"]
 
     # the minutes hold both; the offline check passes them and catches any change
     log = await server.svc.journal.log(1)
@@ -93,6 +99,19 @@ async def test_officer_trustees_vouch_for_the_poll_key_and_bad_statements_get_co
     entries = [e for e in parsed if e["type"] in ("e2e_trustee_key", "e2e_key_statement")]
     assert [e["type"] for e in entries].count("e2e_key_statement") == 2
     assert list(key_statement_findings(entries)) == []
+    # a statement validly signed, of the real shares but of a key they do not add up to
+    shares = {t["trustee_id"]: bytes.fromhex(t["key"]["public_share"]) for t in state["trustees"]}
+    evil = statement_text(
+        "1", bytes.fromhex("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76"), shares
+    )
+    forged = copy.deepcopy(entries)
+    i = next(i for i, e in enumerate(forged) if e["type"] == "e2e_key_statement")
+    forged[i].update(
+        statement=evil, public_key=evil.split("\n")[2].split(" ")[1], signature=d_chair.sign(evil)
+    )
+    assert [f.message for f in key_statement_findings(forged)] == [
+        "C1-CHAIR's key statement names a key its shares do not give"
+    ]
     for field, value in (
         ("signature", d_chair.sign(text + "x")),
         ("verifier_key", d_sec.cosigner.verifier_key.encode()),

@@ -7,9 +7,9 @@
  * @module e2e-client
  */
 import { auditBallot, encryptBallot, pollContext, trackerOf, verifyBallot } from "./e2e-ballot.js";
-import { checkReceived, makeComplaint, makeDealing, makeDkgKey } from "./e2e-dkg.js";
+import { checkReceived, makeComplaint, makeDealing, makeDkgKey, recomputeComplete } from "./e2e-dkg.js";
 import { E2EError } from "./e2e-group.js";
-import { makeTrusteeKey, makeTrusteeKeyFrom, publicOf, secretFromHex, secretToHex } from "./e2e-keys.js";
+import { jointKey, makeTrusteeKey, makeTrusteeKeyFrom, publicOf, secretFromHex, secretToHex, verifyTrusteeKey } from "./e2e-keys.js";
 import { homomorphicSums, partialDecrypt, sumsToWire } from "./e2e-tally.js";
 import { keyValueStore } from "./idb.js";
 
@@ -230,6 +230,8 @@ export class BoardFollower {
   /** @param {ReturnType<typeof pollContext>} ctx */
   constructor(ctx) {
     this.ctx = ctx;
+    /** the wire context it was made for (JSON), set by TrusteeDevice.follower */
+    this.context = "";
     this.liveFrom = 0;
     /** @type {Map<string, string>} tracker → the wire ballot as it came (JSON) */
     this.checked = new Map();
@@ -238,7 +240,9 @@ export class BoardFollower {
   /** @param {unknown} entry @param {string} field @returns {{tracker: string, ballot: unknown, superseded?: unknown}} */
   check(entry, field) {
     const e = /** @type {{tracker: string, ballot: unknown, superseded?: unknown}} */ (entry);
-    if (!e || typeof e !== "object" || typeof e.tracker !== "string") throw new E2EError("invalid_input", `${field} must be a board entry`, field);
+    if (!e || typeof e !== "object" || typeof e.tracker !== "string" || !e.ballot || typeof e.ballot !== "object") {
+      throw new E2EError("invalid_input", `${field} must be a board entry with its ballot`, field);
+    }
     const wire = JSON.stringify(e.ballot);
     if (this.checked.get(e.tracker) === wire) return e;
     verifyBallot(this.ctx, e.ballot); // throws on any bad proof: nothing is decrypted
@@ -340,10 +344,23 @@ export class TrusteeDevice {
     return /** @type {TrusteeState} */ (await this.link.emit("post_trustee_key", { key }));
   }
 
-  /** @param {number} pollId @param {E2EContext} context */
+  /**
+   * The follower of a poll, for the context the server shows: it must be this poll's and
+   * this meeting's, and the same context every time (a poll's context is fixed at open).
+   * @param {number} pollId @param {E2EContext} context
+   */
   follower(pollId, context) {
+    if (context.poll_id !== String(pollId) || context.meeting_id !== String(this.link.meetingId)) {
+      throw new E2EError("context_mismatch", "the server shows another poll's or meeting's context", "context");
+    }
     let f = this.followers.get(pollId);
-    if (!f) this.followers.set(pollId, (f = new BoardFollower(pollContext(context))));
+    if (!f) {
+      f = new BoardFollower(pollContext(context));
+      f.context = JSON.stringify(context);
+      this.followers.set(pollId, f);
+    } else if (f.context !== JSON.stringify(context)) {
+      throw new E2EError("context_mismatch", "the server shows this poll with another context than before", "context");
+    }
     return f;
   }
 
@@ -508,21 +525,40 @@ export function statementText(meetingId, publicKey, shares) {
 }
 
 /**
- * The poll key and every trustee's share as the server shows them once complete, or null.
- * @param {TrusteeState} state @returns {{publicKey: string, shares: Record<string, string>} | null}
+ * The poll key and every trustee's share once complete, as this device recomputes and
+ * checks them (never as the server merely says), or null while incomplete. Throws
+ * (`key_mismatch`, `invalid_key_proof`, `own_step_altered`) when what the server shows
+ * does not add up, so an officer's device never vouches for a key it has not checked.
+ * n-of-n: every share's proof, the key = the sum of the shares, this device's own share.
+ * Threshold: this device's own steps, then the key and verification keys recomputed
+ * from the round's dealings.
+ * @param {string} meetingId @param {string} myId @param {TrusteeState} state
+ * @returns {Promise<{publicKey: string, shares: Record<string, string>} | null>}
  */
-export function currentKey(state) {
+export async function checkedKey(meetingId, myId, state) {
   if (!state.public_key) return null;
-  /** @type {Record<string, string>} */
-  const shares = {};
+  const mid = Number(meetingId);
   if (state.dkg) {
     if (!state.dkg.complete) return null;
-    for (const t of state.dkg.complete.trustees) shares[t.trustee_id] = t.verification_key;
-  } else {
-    for (const t of state.trustees) {
-      if (!t.key) return null;
-      shares[t.trustee_id] = t.key.public_share;
-    }
+    const local = await loadDkgSecret(mid, myId, state.dkg.round);
+    if (!local) throw new E2EError("share_missing", "this browser does not hold your key share", "secret");
+    checkOwnSteps(state.dkg, myId, local);
+    const { publicKey, verificationKeys } = recomputeComplete(meetingId, state.dkg);
+    if (publicKey !== state.public_key) throw new E2EError("key_mismatch", "the shown key is not the round's", "public_key");
+    return { publicKey, shares: verificationKeys };
+  }
+  /** @type {Record<string, string>} */
+  const shares = {};
+  for (const t of state.trustees) {
+    if (!t.key) return null;
+    verifyTrusteeKey(meetingId, t.key);
+    if (t.key.trustee_id !== t.trustee_id) throw new E2EError("key_mismatch", "a key share is listed under another trustee", "trustees");
+    shares[t.trustee_id] = t.key.public_share;
+  }
+  const local = await loadShare(mid, myId);
+  if (!local || shares[myId] !== local.public_share) throw new E2EError("own_step_altered", "the server shows another share for this trustee", "key");
+  if (jointKey(Object.values(shares)) !== state.public_key) {
+    throw new E2EError("key_mismatch", "the shown key is not the sum of the trustees' shares", "public_key");
   }
   return { publicKey: state.public_key, shares };
 }
@@ -544,36 +580,50 @@ const pins = keyValueStore("meetingd-pinned-keys", "keys");
 /**
  * Check the key a secret poll encrypts under against the officer-trustees' signed
  * statements: each must be the signature, under the verifier key named for that member,
- * of a statement of this meeting and exactly this key. Each officer's key is pinned on
- * this device the first time it is seen; a different one later is reported (`changed`).
+ * of a statement of the meeting this page joined and of exactly this key. Each officer's
+ * key is pinned on this device the first time it is seen; a different one later is
+ * reported (`changed`). `bad` (never encrypt): a statement that does not check; no chair
+ * or no secretary among the trustees; a context of another meeting; or no statement from
+ * an officer whose key this device has pinned before (that officer has a cosigning key).
+ * `missing` (a warning): an officer this device never saw vouch has not vouched.
  * @param {{meeting_id: string, public_key: string}} context
  * @param {TrusteeState} state
+ * @param {string} meetingId the meeting this page joined
  * @returns {Promise<KeyCheck>}
  */
-export async function checkPollKey(context, state) {
+export async function checkPollKey(context, state, meetingId) {
   const { verifyStatement } = await import("./officer-key.js");
   const officers = state.trustees.filter((t) => t.role === "chair" || t.role === "secretary").map((t) => t.trustee_id);
+  const roles = Object.fromEntries(state.trustees.map((t) => [t.trustee_id, t.role]));
   /** @type {KeyCheck} */
-  const out = { state: "ok", vouched: [], missing: [], bad: [], changed: [], fingerprints: {},
-    roles: Object.fromEntries(state.trustees.map((t) => [t.trustee_id, t.role])) };
+  const out = { state: "ok", vouched: [], missing: [], bad: [], changed: [], fingerprints: {}, roles };
+  const bothRoles = state.trustees.some((t) => t.role === "chair") && state.trustees.some((t) => t.role === "secretary");
+  if (!bothRoles || context.meeting_id !== meetingId) {
+    out.state = "bad";
+    out.bad = officers.length ? officers : ["chair"];
+    return out;
+  }
   for (const id of officers) {
+    const pinned = await pins.get(id);
     const mine = (state.statements ?? []).filter((x) => x.trustee_id === id);
-    if (!mine.length) { out.missing.push(id); continue; }
+    if (!mine.length) {
+      (pinned ? out.bad : out.missing).push(id);
+      continue;
+    }
     let good = false;
     for (const st of mine) {
       const lines = st.statement.split("\n");
       const checked = verifyStatement(st.verifier_key, st.statement, st.signature);
       if (!checked.valid || !checked.name.endsWith(`/member/${id}`) || lines[0] !== STATEMENT_HEADER
-        || lines[1] !== `meeting ${context.meeting_id}` || lines[2] !== `public_key ${context.public_key}`) continue;
+        || lines[1] !== `meeting ${meetingId}` || lines[2] !== `public_key ${context.public_key}`) continue;
       good = true;
       const fp = await checked.fingerprint;
-      out.fingerprints[id] = fp.slice(0, 8);
-      const pinned = await pins.get(id);
+      out.fingerprints[id] = fp.slice(0, 16).replace(/(.{4})(?=.)/g, "$1 "); // 64 bits, to read out in the room
       if (!pinned) await pins.put(id, { fingerprint: fp, first_seen: new Date().toISOString() });
       else if (pinned.fingerprint !== fp) out.changed.push(id);
     }
     (good ? out.vouched : out.bad).push(id);
   }
-  out.state = out.bad.length ? "bad" : out.missing.length ? "missing" : "ok";
+  out.state = out.bad.length ? "bad" : out.missing.length || !out.vouched.length ? "missing" : "ok";
   return out;
 }

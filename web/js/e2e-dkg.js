@@ -114,6 +114,35 @@ export function checkDkgView(meetingId, view) {
 }
 
 /**
+ * The completed round's key as this device recomputes it from the dealings: the poll key
+ * Σ C_d,0 and every trustee's verification key Σ_d Σ_k j^k·C_d,k. Throws unless the
+ * server's `complete` says exactly that (a device never vouches for a key it did not
+ * recompute).
+ * @param {string} meetingId @param {DkgView} view
+ * @returns {{publicKey: string, verificationKeys: Record<string, string>}}
+ */
+export function recomputeComplete(meetingId, view) {
+  const { dealings } = checkDkgView(meetingId, view);
+  const done = view.complete;
+  if (!done || view.trustees.some((t) => !dealings.has(t))) throw new E2EError("e2e_key_incomplete", "the round is not complete", "dkg");
+  let y = Point.ZERO;
+  for (const t of view.trustees) y = y.add(/** @type {{commitments: RPoint[]}} */ (dealings.get(t)).commitments[0]);
+  /** @type {Record<string, string>} */
+  const verificationKeys = {};
+  view.trustees.forEach((t, i) => {
+    let vk = Point.ZERO;
+    for (const d of dealings.values()) vk = vk.add(expectedSharePoint(d.commitments, i + 1));
+    verificationKeys[t] = pointHex(vk);
+  });
+  const shown = Object.fromEntries(done.trustees.map((t) => [t.trustee_id, t.verification_key]));
+  if (done.public_key !== pointHex(y) || JSON.stringify(Object.keys(shown).sort()) !== JSON.stringify([...view.trustees].sort())
+    || view.trustees.some((t) => shown[t] !== verificationKeys[t])) {
+    throw new E2EError("key_mismatch", "the round's key is not what its dealings give", "dkg");
+  }
+  return { publicKey: done.public_key, verificationKeys };
+}
+
+/**
  * Step 2: deal f(j) to every trustee j, encrypted to its key, with Feldman commitments.
  * @param {string} meetingId @param {DkgView} view @param {string} dealer
  */

@@ -219,6 +219,7 @@ export class Procedure extends EventTarget {
         if (p.e2e) p.e2e = { ...p.e2e, waiting_for: d.waiting_for, decrypted_by: [...p.e2e.decrypted_by, d.trustee_id] };
       })],
       ["trustee_key_posted", (d) => this.fire("trustee_key_posted", d)],
+      ["key_statement_posted", (d) => this.fire("key_statement_posted", d)],
       ["e2e_dkg_progress", (d) => this.fire("e2e_dkg_progress", d)],
       ["poll_result", (d) => {
         this.patchPoll(d.poll_id, (p) => {

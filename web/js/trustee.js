@@ -11,7 +11,7 @@
 import { t, tx } from "./i18n.js";
 import { h, replaceChildren } from "./dom.js";
 import { errorMessage } from "./errors.js";
-import { MIN_PASSPHRASE, TrusteeDevice, currentKey, statementText } from "./e2e-client.js";
+import { MIN_PASSPHRASE, TrusteeDevice, checkedKey, statementText } from "./e2e-client.js";
 import { loadKey, signStatement } from "./officer-key.js";
 import { OFFICER_KEY_ENROLLED } from "./officer-key-panel.js";
 import { minutesApi } from "./procedure.js";
@@ -61,19 +61,26 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
   let vouched = "none";
   let vouchError = "";
 
-  /** An officer-trustee's device signs the completed poll key with the officer's cosigning key. */
+  /**
+   * An officer-trustee's device signs the completed poll key with the officer's cosigning
+   * key, once it has recomputed and checked that key itself (checkedKey).
+   */
   async function vouch() {
-    const cur = state ? currentKey(state) : null;
     const me = state?.trustees.find((x) => x.trustee_id === myId);
-    if (!state || !cur || !me || (me.role !== "chair" && me.role !== "secretary") || keyStatus !== "here") {
+    if (!state || !me || (me.role !== "chair" && me.role !== "secretary") || keyStatus !== "here") {
       vouched = "none";
       return;
     }
-    if ((state.statements ?? []).some((x) => x.trustee_id === myId && x.public_key === cur.publicKey)) {
-      vouched = "done";
-      return;
-    }
     try {
+      const cur = await checkedKey(String(proc.link.meetingId), myId, state);
+      if (!cur) {
+        vouched = "none";
+        return;
+      }
+      if ((state.statements ?? []).some((x) => x.trustee_id === myId && x.public_key === cur.publicKey)) {
+        vouched = "done";
+        return;
+      }
       const mine = await minutesApi.myKeys();
       const key = mine.key ? await loadKey(mine.key_name) : null;
       if (!key || !mine.key) {
@@ -207,20 +214,20 @@ export function createTrusteePanel(proc, { myId, isChair = false, officer = true
     const open = (proc.state?.polls ?? []).filter((p) => p.state === "open" && p.e2e && p.e2e.trustees.includes(myId));
     if (!open.length) return;
     followBusy = true;
-    try {
-      for (const p of open) {
+    for (const p of open) {
+      try {
         await device.follow(p.poll_id);
-        const n = device.followers.get(p.poll_id)?.checked.size ?? 0;
-        if (n !== following.get(p.poll_id)) {
-          following.set(p.poll_id, n);
-          render();
-        }
+      } catch {
+        // a chunk that does not check is fetched and refused again, and at close refused for
+        // good (nothing is decrypted); a lost link retries; other polls go on being followed
       }
-    } catch {
-      // a chunk that does not check is checked again, and refused, at close; a lost link retries
-    } finally {
-      followBusy = false;
+      const n = device.followers.get(p.poll_id)?.checked.size ?? 0;
+      if (n !== following.get(p.poll_id)) {
+        following.set(p.poll_id, n);
+        render();
+      }
     }
+    followBusy = false;
   }
   setInterval(followOpen, FOLLOW_EVERY_MS);
 

@@ -30,9 +30,8 @@ import { prepareBallot, checkBallot, checkPollKey } from "./e2e-client.js";
  * @property {boolean} castHere this page cast the ballot (a reload forgets it)
  * @property {number[] | null} castChoices what this page cast, kept in memory only
  * @property {number} revealUntil "show my choice" is on until this time (ms)
- * @property {Promise<import("./e2e-client.js").KeyCheck | null>} [keyCheck] a secret poll's key, checked
- *   against the officer-trustees' signed statements (started when the card shows)
- * @property {import("./e2e-client.js").KeyCheck | null} [keyResult]
+ * @property {import("./e2e-client.js").KeyCheck | null} [keyResult] what the check of the key the
+ *   prepared ballot is encrypted under found
  */
 
 /** How long "show my choice" shows a secret choice. */
@@ -152,7 +151,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
   /** @param {Poll} poll */
   function choices(poll) {
     const s = stateOf(poll.poll_id);
-    if (poll.config.kind === "secret") keyCheckOf(poll); // checked while the member chooses
+    if (poll.config.kind === "secret" && poll.e2e) keyCheckOf(poll, poll.e2e.context); // checked while the member chooses
     const multi = poll.config.max_choices > 1;
     return h("div", { class: "vote-choose" },
       h("p", { class: "vote-instruction" }, multi
@@ -179,22 +178,27 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     );
   }
 
+  /** @type {Map<string, Promise<import("./e2e-client.js").KeyCheck | null>>} checks by exact context */
+  const keyChecks = new Map();
+
   /**
-   * Check the key this secret poll encrypts under (once per poll; retried if it could not
-   * be fetched): the officer-trustees' signed statements must name exactly this key.
-   * @param {Poll} poll
+   * Check the key a secret poll encrypts under, for this exact context (cached by it;
+   * dropped when it could not be fetched, or when an officer vouches meanwhile): the
+   * officer-trustees' signed statements must name exactly this key.
+   * @param {Poll} poll @param {import("./e2e-client.js").E2EContext} context
    */
-  function keyCheckOf(poll) {
-    const s = stateOf(poll.poll_id);
-    const context = poll.e2e?.context;
-    if (!context) return Promise.resolve(null);
-    if (!s.keyCheck) {
-      s.keyCheck = proc.link.emit("get_e2e", {})
-        .then((state) => checkPollKey(context, /** @type {import("./e2e-client.js").TrusteeState} */ (state)))
-        .catch(() => { s.keyCheck = undefined; return null; });
+  function keyCheckOf(poll, context) {
+    const key = JSON.stringify([poll.poll_id, context]);
+    let check = keyChecks.get(key);
+    if (!check) {
+      check = proc.link.emit("get_e2e", { poll_id: poll.poll_id })
+        .then((state) => checkPollKey(context, /** @type {import("./e2e-client.js").TrusteeState} */ (state), String(proc.link.meetingId)))
+        .catch(() => { keyChecks.delete(key); return null; });
+      keyChecks.set(key, check);
     }
-    return s.keyCheck;
+    return check;
   }
+  proc.addEventListener("key_statement_posted", () => { keyChecks.clear(); });
 
   /** @param {string[]} ids @param {import("./e2e-client.js").KeyCheck} check */
   function whoseDevices(ids, check) {
@@ -207,7 +211,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     const context = poll.e2e?.context;
     if (s.encrypting || s.prepared || !context) return;
     s.encrypting = true;
-    s.keyResult = await keyCheckOf(poll);
+    s.keyResult = await keyCheckOf(poll, context); // the very context the ballot is encrypted under
     if (s.keyResult?.state === "bad") {
       s.error = t("vote.key.bad", { who: whoseDevices(s.keyResult.bad, s.keyResult) });
       s.step = "choose";
@@ -217,7 +221,7 @@ export function createVotePanel(proc, { canVote, whyNot }) {
     }
     setTimeout(() => { // let "encrypting…" show first
       try {
-        s.prepared = prepareBallot(context, s.selected);
+        s.prepared = prepareBallot(context, s.selected); // the context just checked
       } catch {
         s.error = t("vote.error.encrypt_failed");
         s.step = "choose";
