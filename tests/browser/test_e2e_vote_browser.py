@@ -83,8 +83,8 @@ def test_trustees_decrypt_a_secret_vote_cast_from_phones(
     # the phone checked the poll key against both officers' signed statements
     key_line = card.locator('.vote-key[data-key-check="ok"]')
     expect(key_line).to_contain_text("the chair's device")
-    expect(key_line).to_contain_text(chair_fp[:8])
-    expect(key_line).to_contain_text(sec_fp[:8])
+    expect(key_line).to_contain_text(f"{chair_fp[:4]} {chair_fp[4:8]}")  # shown in groups of 4
+    expect(key_line).to_contain_text(f"{sec_fp[:4]} {sec_fp[4:8]}")
     shoot(phone, artifacts / "phone-secret-key-vouched.png")
     first_tracker = card.locator(".tracker-code").inner_text()
     card.locator('[data-action="check-ballot"]').click()
