@@ -51,7 +51,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aioice.ice
 import pylibsrtp
@@ -1114,15 +1114,23 @@ def _stamp_arrivals(ice: Any) -> list[int]:
     return last
 
 
-def transport_recorder(pc: RTCPeerConnection | None) -> ArrivalRecorder | None:
-    """The arrival recorder on ``pc``'s transport (None: no transport-cc negotiated)."""
+_Kept = TypeVar("_Kept")
+
+
+def _kept_on_transport(pc: RTCPeerConnection | None, side: str, key: str, kind: type[_Kept]) -> _Kept | None:
+    """What a hook keeps on the DTLS transport of ``pc``'s receivers or senders, if any."""
     if pc is None:
         return None
     for transceiver in pc.getTransceivers():
-        found = transceiver.receiver.transport.__dict__.get(_DTLS_RECORDER)
-        if isinstance(found, ArrivalRecorder):
+        found = getattr(transceiver, side).transport.__dict__.get(key)
+        if isinstance(found, kind):
             return found
     return None
+
+
+def transport_recorder(pc: RTCPeerConnection | None) -> ArrivalRecorder | None:
+    """The arrival recorder on ``pc``'s transport (None: no transport-cc negotiated)."""
+    return _kept_on_transport(pc, "receiver", _DTLS_RECORDER, ArrivalRecorder)
 
 
 def _sender_bwe(dtls: Any) -> SendSideBwe:
@@ -1153,10 +1161,4 @@ def _sender_bwe(dtls: Any) -> SendSideBwe:
 
 def downlink_bwe(pc: RTCPeerConnection | None) -> SendSideBwe | None:
     """The estimate kept for the subscriber on ``pc`` (None: it negotiated no transport-cc)."""
-    if pc is None:
-        return None
-    for transceiver in pc.getTransceivers():
-        found = transceiver.sender.transport.__dict__.get(_DTLS_BWE)
-        if isinstance(found, SendSideBwe):
-            return found
-    return None
+    return _kept_on_transport(pc, "sender", _DTLS_BWE, SendSideBwe)

@@ -217,14 +217,8 @@ class E2EPolls:
         trustees = trustees_of(live)
         deputy = self.trustees.deputy(live)
         dkg = self.trustees.view(live)
-        if dkg is None:
-            public_key = (
-                joint_key([keys[t] for t in trustees]).hex()
-                if trustees and all(t in keys for t in trustees)
-                else None
-            )
-        else:
-            public_key = dkg["complete"]["public_key"] if dkg["complete"] else None
+        current = self.current_key(live)
+        public_key = current[0].hex() if current is not None else None
         out: dict[str, Any] = {
             "trustees": [
                 {
