@@ -47,7 +47,7 @@ from .security.events import SecurityLog
 from .security.http import add_security_routes
 from .security.service import Security, SocketHooks
 from .services import CoreServices, PublicOrigin, Services, SignalingBackend, services_key
-from .storage.db import create_engine, sessionmaker, upgrade_schema
+from .storage.db import create_engine, create_read_engine, sessionmaker, upgrade_schema
 from .tls import ssl_context
 from .witness_push import Refusal, WitnessPusher, parse_witnesses
 
@@ -92,6 +92,8 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     engine = create_engine(cfg.database_url, echo=cfg.database.echo)
     await upgrade_schema(engine)
     db = sessionmaker(engine)
+    read_engine = create_read_engine(cfg.database_url, echo=cfg.database.echo)
+    reads = sessionmaker(read_engine) if read_engine is not None else db
     secret_path = Path(cfg.auth.secret_key_file) if cfg.auth.secret_key_file else cfg.data_path / "secret.key"
     secret = server_secret(secret_path)
     journal = Journal(
@@ -108,11 +110,12 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
     return CoreServices(
         config=cfg,
         engine=engine,
+        read_engine=read_engine,
         db=db,
         clock=clock,
         accounts=accounts,
         directory=Directory(db, clock),
-        meetings=Meetings(db, clock, journal),
+        meetings=Meetings(db, clock, journal, reads=reads),
         journal=journal,
         minutes=MinutesService(db, journal, clock, cfg, key_log=committee.log),  # enrolments: org log
         displays=Displays(db, clock),
@@ -255,7 +258,7 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
         if svc.cluster is not None:
             await svc.cluster.stop()
         await svc.committee.figures.flush()  # cached copies being written
-        await svc.engine.dispose()
+        await svc.dispose_engines()
 
     async def on_shutdown(app: web.Application) -> None:
         svc = app.get(services_key)

@@ -45,4 +45,4 @@ async def with_services(cfg: Config, fn: Callable[[Any], Awaitable[int]]) -> int
     try:
         return await fn(svc)
     finally:
-        await svc.engine.dispose()
+        await svc.dispose_engines()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.agenda import Motion
@@ -65,7 +66,7 @@ TALLY_SENDS_PER_S = 1000
 
 
 # What a database that does not answer raises (connection refused, dropped, timed out).
-DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout)
 
 
 def server_busy(meeting_id: int, exc: BaseException) -> InvalidState:

@@ -74,6 +74,13 @@ class CoreServices:
     version: str
     security: Security
     origin: PublicOrigin
+    read_engine: AsyncEngine | None = None
+    """SQLite's read-only pool (storage/dialect.py); ``None`` on PostgreSQL."""
+
+    async def dispose_engines(self) -> None:
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
+        await self.engine.dispose()
 
     @property
     def public_url(self) -> str:

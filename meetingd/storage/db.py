@@ -27,6 +27,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return dialect.create_engine(url, echo=echo)
 
 
+def create_read_engine(url: str, *, echo: bool = False) -> AsyncEngine | None:
+    """Read-only connections for SQLite (dialect.py); ``None``: read with the main engine."""
+    return dialect.create_read_engine(url, echo=echo)
+
+
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -36,6 +36,9 @@ LEASE_LOCK_CLASS = 0x4D4F  # "MO": a meeting's owner lease (meetingd.cluster)
 SCHEMA_LOCK = (0x4D53, 0)  # "MS": creating or migrating the schema
 
 POSTGRES_DRIVERS = ("postgresql+asyncpg",)
+SQLITE_CHECKOUT_TIMEOUT_S = 5.0
+"""How long a transaction waits for SQLite's one connection (as busy_timeout did for the
+lock) before it is answered ``server_busy``."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -77,10 +80,52 @@ def create_engine(url: str, *, echo: bool = False, application_name: str = "meet
             connect_args={"timeout": 5, "server_settings": {"application_name": application_name}},
         )
         return engine
-    engine = create_async_engine(url, echo=echo)
+    if ":memory:" in url or url.rstrip("/").endswith(":"):
+        engine = create_async_engine(url, echo=echo)
+    else:
+        # One connection, handed out in FIFO order. SQLite has one write lock and every
+        # transaction takes it at BEGIN; with a pool of several connections the waiters
+        # queue inside SQLite's busy handler, which sleeps (up to 100 ms a try) instead of
+        # waking when the lock is freed: in a join storm the lock sat free 40 % of the time
+        # while joins waited, and some waited past busy_timeout. Waiting for the one
+        # connection is an asyncio queue: fair, and the next holder starts at once.
+        engine = create_async_engine(
+            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=SQLITE_CHECKOUT_TIMEOUT_S
+        )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")  # a reader that tries to write fails loudly
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def _sqlite_read_begin(conn: Connection) -> None:
+    """A deferred BEGIN: in WAL mode a reader sees the last commit and never waits for
+    the writer, nor makes it wait."""
+    conn.exec_driver_sql("BEGIN")
+
+
+READERS = 2
+"""Connections of the SQLite read pool (lookups on the join path: the meeting, the chat)."""
+
+
+def create_read_engine(url: str, *, echo: bool = False) -> AsyncEngine | None:
+    """A pool of read-only connections for a SQLite file, or ``None`` where the main
+    engine should be used for reads too (PostgreSQL's readers never block its writers;
+    an in-memory SQLite database has one connection)."""
+    if not url.startswith("sqlite") or ":memory:" in url or url.rstrip("/").endswith(":"):
+        return None
+    engine = create_async_engine(url, echo=echo, pool_size=READERS, max_overflow=0, pool_timeout=10)
+    event.listen(engine.sync_engine, "connect", _sqlite_read_pragmas)
+    event.listen(engine.sync_engine, "begin", _sqlite_read_begin)
     return engine
 
 
