@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from meeting.lifecycle import transition
 from meeting.roles import MeetingState, Role
 from meeting.roster import Entitlement, Site
 
+from .group_commit import GroupCommit
 from .journal import Journal
 from .storage.models import (
     AgendaItem,
@@ -30,6 +32,16 @@ from .storage.models import Site as SiteRow
 
 
 @dataclass(frozen=True)
+class _IntervalChange:
+    """Open an interval (``attendance`` set) or close the open one (``attendance`` None)."""
+
+    member_pk: int
+    at: datetime
+    attendance: str | None = None
+    site_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Admission:
     """What signaling needs to seat a member in a meeting."""
 
@@ -40,9 +52,18 @@ class Admission:
 
 
 class Meetings:
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, journal: Journal) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        journal: Journal,
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._db, self._clock, self._journal = db, clock, journal
+        # lookups made on every join go to SQLite's read pool, not the one writer's queue
+        self._reads = reads or db
         self._admit_cache: dict[int, dict[str, Any]] = {}
+        self._attendance: GroupCommit[int, _IntervalChange, None] = GroupCommit(self._write_intervals)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -250,7 +271,7 @@ class Meetings:
     # -- live meeting support (called by signaling) ------------------------------------
 
     async def admit(self, meeting_id: int, member: Member) -> Admission:
-        async with self._db() as s:
+        async with self._reads() as s:
             m = await s.get(Meeting, meeting_id)
             if m is None:
                 raise NotFound(f"no meeting {meeting_id}")
@@ -275,51 +296,66 @@ class Meetings:
     async def start_interval(
         self, meeting_id: int, member_pk: int, attendance: str, site_id: int | None, at: datetime
     ) -> None:
-        async with self._journal.transaction(meeting_id) as tx:
-            s = tx.session
-            await s.execute(
-                update(AttendanceInterval)
-                .where(
-                    AttendanceInterval.meeting_id == meeting_id,
-                    AttendanceInterval.member_pk == member_pk,
-                    AttendanceInterval.left_at.is_(None),
-                )
-                .values(left_at=at)
-            )
-            s.add(
-                AttendanceInterval(
-                    meeting_id=meeting_id,
-                    member_pk=member_pk,
-                    attendance=attendance,
-                    site_id=site_id,
-                    joined_at=at,
-                )
-            )
-            if tx.closed:  # presence after close is not a minutes fact
-                return
-            who = await s.get(Member, member_pk)
-            site = await s.get(SiteRow, site_id) if site_id is not None else None
-            tx.record(
-                "member_joined",
-                member_id=who.member_id if who else "?",
-                attendance=attendance,
-                site=site.name if site else None,
-            )
+        """A member's online seat began: close any open interval, open one, and record
+        ``member_joined`` in the minutes. Returns once it is committed."""
+        await self._attendance.submit(meeting_id, _IntervalChange(member_pk, at, attendance, site_id))
 
     async def end_interval(self, meeting_id: int, member_pk: int, at: datetime) -> None:
+        """A member's online seat ended: close the open interval, record ``member_left``."""
+        await self._attendance.submit(meeting_id, _IntervalChange(member_pk, at))
+
+    async def _write_intervals(self, meeting_id: int, changes: Sequence[_IntervalChange]) -> list[None]:
+        """Apply attendance changes, in order, in one minutes transaction (group commit:
+        a join storm of 1,000 members took one durable commit per join, ~17 ms each under
+        load with the write lock held; now the joins that arrive while one commit runs
+        share the next one)."""
         async with self._journal.transaction(meeting_id) as tx:
-            result = await tx.session.execute(
-                update(AttendanceInterval)
-                .where(
-                    AttendanceInterval.meeting_id == meeting_id,
-                    AttendanceInterval.member_pk == member_pk,
-                    AttendanceInterval.left_at.is_(None),
-                )
-                .values(left_at=at)
+            s = tx.session
+            pks = {c.member_pk for c in changes}
+            names = dict(
+                (await s.execute(select(Member.id, Member.member_id).where(Member.id.in_(pks)))).all()
             )
-            if result.rowcount and not tx.closed:  # type: ignore[attr-defined]
-                who = await tx.session.get(Member, member_pk)
-                tx.record("member_left", member_id=who.member_id if who else "?", reason="left")
+            site_ids = {c.site_id for c in changes if c.site_id is not None}
+            sites = (
+                dict(
+                    (await s.execute(select(SiteRow.id, SiteRow.name).where(SiteRow.id.in_(site_ids)))).all()
+                )
+                if site_ids
+                else {}
+            )
+            for c in changes:
+                result = await s.execute(
+                    update(AttendanceInterval)
+                    .where(
+                        AttendanceInterval.meeting_id == meeting_id,
+                        AttendanceInterval.member_pk == c.member_pk,
+                        AttendanceInterval.left_at.is_(None),
+                    )
+                    .values(left_at=c.at)
+                )
+                member_id = names.get(c.member_pk, "?")
+                if c.attendance is None:
+                    if result.rowcount and not tx.closed:  # type: ignore[attr-defined]
+                        tx.record("member_left", member_id=member_id, reason="left")
+                    continue
+                s.add(
+                    AttendanceInterval(
+                        meeting_id=meeting_id,
+                        member_pk=c.member_pk,
+                        attendance=c.attendance,
+                        site_id=c.site_id,
+                        joined_at=c.at,
+                    )
+                )
+                await s.flush()  # the next change of the same member must see this row
+                if not tx.closed:  # presence after close is not a minutes fact
+                    tx.record(
+                        "member_joined",
+                        member_id=member_id,
+                        attendance=c.attendance,
+                        site=sites.get(c.site_id) if c.site_id is not None else None,
+                    )
+        return [None] * len(changes)
 
     async def post_chat(self, meeting_id: int, member: Member, text: str) -> dict[str, Any]:
         now = self._clock()
@@ -336,7 +372,7 @@ class Meetings:
             }
 
     async def chat_history(self, meeting_id: int, limit: int) -> list[dict[str, Any]]:
-        async with self._db() as s:
+        async with self._reads() as s:
             rows = (
                 await s.execute(
                     select(ChatMessage, Member)

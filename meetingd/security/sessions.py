@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meeting.clock import Clock, iso
 from meeting.errors import NotFound
 
+from ..group_commit import GroupCommit
 from ..storage.models import Member, WebSession
 from ..storage.security_models import SessionDetail, SocketTokenSession
 from .events import EventSink
@@ -75,6 +76,7 @@ class Sessions:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, events: EventSink) -> None:
         self._db, self._clock, self._events = db, clock, events
         self._ended: list[EndedListener] = []
+        self._seen: GroupCommit[None, str, str | None] = GroupCommit(self._write_seen)
 
     def on_ended(self, listener: EndedListener) -> None:
         """Call ``listener(session_hashes)`` after sessions were ended."""
@@ -133,19 +135,31 @@ class Sessions:
             )
 
     async def session_of_socket_token(self, socket_token: object) -> str | None:
+        """The browser session that minted this connect token (its last-seen time is
+        moved on, in one transaction with the other sockets connecting at the moment)."""
         if not isinstance(socket_token, str):
             return None
-        async with self._db() as s:
-            row = await s.get(SocketTokenSession, digest(socket_token))
-            if row is None:
-                return None
-            await s.execute(
-                update(SessionDetail)
-                .where(SessionDetail.token_hash == row.session_hash)
-                .values(last_seen_at=self._clock())
+        return await self._seen.submit(None, digest(socket_token))
+
+    async def _write_seen(self, _key: None, token_hashes: Sequence[str]) -> list[str | None]:
+        now = self._clock()
+        async with self._db() as s, s.begin():
+            rows = dict(
+                (
+                    await s.execute(
+                        select(SocketTokenSession.token_hash, SocketTokenSession.session_hash).where(
+                            SocketTokenSession.token_hash.in_(set(token_hashes))
+                        )
+                    )
+                ).all()
             )
-            await s.commit()
-            return row.session_hash
+            if rows:
+                await s.execute(
+                    update(SessionDetail)
+                    .where(SessionDetail.token_hash.in_(set(rows.values())))
+                    .values(last_seen_at=now)
+                )
+        return [rows.get(h) for h in token_hashes]
 
     # -- the sessions page -------------------------------------------------------------------
 

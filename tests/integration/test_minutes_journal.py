@@ -74,3 +74,83 @@ async def test_journal_survives_a_restart(tmp_path, store) -> None:
         assert note is not None and "\n3\n" in note
     finally:
         await runner.cleanup()
+
+
+async def test_a_join_storm_shares_commits_and_records_every_join_once(sign_in, server) -> None:
+    """Attendance changes arriving together go to the minutes in one transaction (group
+    commit), each in order and exactly once, and a bad one fails alone."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from meetingd.storage.models import AttendanceInterval, Member, Participant
+
+    async with server.svc.db() as s:
+        pks = dict(
+            (
+                await s.execute(
+                    select(Member.member_id, Member.id)
+                    .join(Participant, Participant.member_pk == Member.id)
+                    .where(Participant.meeting_id == 1)
+                )
+            ).all()
+        )
+    meetings = server.svc.meetings
+    before = meetings._attendance.batches
+    at = datetime.now(UTC)
+    results = await asyncio.gather(
+        *(meetings.start_interval(1, pk, "remote", None, at) for pk in pks.values()),
+        meetings.start_interval(1, 10**9, "remote", None, at),  # no such member: refused alone
+        return_exceptions=True,
+    )
+    assert all(r is None for r in results[:-1]), results
+    assert isinstance(results[-1], Exception)
+    # one shared commit that failed (the bad one inside), then each alone: at most 2 + n + 1
+    assert meetings._attendance.batches - before <= len(pks) + 3
+    await asyncio.gather(*(meetings.end_interval(1, pk, at) for pk in list(pks.values())[:3]))
+
+    async with server.svc.db() as s:
+        entries = [
+            json.loads(c)
+            for c in (
+                await s.scalars(
+                    select(MinutesEntry.canonical)
+                    .where(MinutesEntry.meeting_id == 1)
+                    .order_by(MinutesEntry.seq)
+                )
+            ).all()
+        ]
+        open_rows = (
+            await s.scalars(
+                select(AttendanceInterval.member_pk).where(
+                    AttendanceInterval.meeting_id == 1, AttendanceInterval.left_at.is_(None)
+                )
+            )
+        ).all()
+    joined = [e["member_id"] for e in entries if e["type"] == "member_joined"]
+    left = [e["member_id"] for e in entries if e["type"] == "member_left"]
+    assert sorted(joined) == sorted(pks), "every join once"
+    assert sorted(left) == sorted(list(pks)[:3])
+    assert sorted(open_rows) == sorted(list(pks.values())[3:])
+    assert [e["seq"] for e in entries] == list(range(len(entries)))
+
+
+async def test_joins_queued_together_share_one_commit(server) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from meetingd.storage.models import Member, Participant
+
+    async with server.svc.db() as s:
+        pks = (
+            await s.scalars(
+                select(Member.id)
+                .join(Participant, Participant.member_pk == Member.id)
+                .where(Participant.meeting_id == 1)
+            )
+        ).all()
+    meetings = server.svc.meetings
+    before = meetings._attendance.batches
+    at = datetime.now(UTC)
+    await asyncio.gather(*(meetings.start_interval(1, pk, "remote", None, at) for pk in pks))
+    assert len(pks) >= 5
+    assert meetings._attendance.batches - before == 1, "all submitted in one turn of the loop: one commit"
