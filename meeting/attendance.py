@@ -92,6 +92,8 @@ def _site(site: Site | None) -> dict[str, Any] | None:
 class AttendanceRegister:
     def __init__(self, people: Iterable[Person]) -> None:
         self._people = {p.member_id: p for p in people}
+        # counted on every join (quorum): set arithmetic, not a pass over every person
+        self._voting = frozenset(m for m, p in self._people.items() if p.voting)
         self._online: dict[str, Online] = {}
         self._checked_in: dict[str, CheckIn] = {}
         self._excused: dict[str, Excuse] = {}
@@ -129,10 +131,10 @@ class AttendanceRegister:
         return (o.attendance, o.site) if o is not None else None
 
     def entitled_voting(self) -> int:
-        return sum(p.voting for p in self._people.values())
+        return len(self._voting)
 
     def present_voting(self) -> int:
-        return sum(p.voting and self.is_present(p.member_id) for p in self._people.values())
+        return len(self._voting.intersection(self._online.keys() | self._checked_in.keys()))
 
     def voting_present_at(self, site: Site | None) -> list[str]:
         """Voting members checked in at ``site`` (``None``: the main room)."""
@@ -147,7 +149,7 @@ class AttendanceRegister:
         return {
             "present": self.present_voting(),
             "entitled": self.entitled_voting(),
-            "excused": sum(self._people[m].voting for m in self._excused),
+            "excused": len(self._voting.intersection(self._excused)),
         }
 
     def entry(self, member_id: str) -> dict[str, Any]:

@@ -170,13 +170,14 @@ class Accounts:
                 .returning(SocketToken.member_pk)
             )
             member_pk = result.scalar_one_or_none()
-            await s.commit()
+            # read in the same transaction as the update (one turn of the write lock, not two)
             if member_pk is None:
                 row = await s.get(SocketToken, _digest(token))
                 replayed = await s.get(Member, row.member_pk) if row is not None and row.used else None
                 member = None
             else:
                 member = await s.get(Member, member_pk)
+            await s.commit()
         # Record only once the session above is closed: every transaction takes the
         # write lock at BEGIN (storage/db.py), so a nested one would wait for it.
         if member_pk is None:
