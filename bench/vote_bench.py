@@ -238,6 +238,17 @@ async def trustee_decrypts(
     return ack
 
 
+JOIN_CONCURRENCY = int(os.environ.get("VOTE_BENCH_JOIN_CONCURRENCY", "8"))
+"""Joins in flight at once, over all client processes (a meeting's members click "join"
+within a minute or so of each other, not all in the same millisecond)."""
+
+
+def _ms(sorted_s: list[float], q: float) -> float | None:
+    if not sorted_s:
+        return None
+    return round(sorted_s[min(len(sorted_s) - 1, int(len(sorted_s) * q))] * 1000, 1)
+
+
 # -- voters in client processes (so the client is not the tail) -------------------------------
 
 
@@ -248,12 +259,19 @@ def _voter_group(conn: Any, url: str, tokens: dict[str, list[str]], concurrency:
     uvloop.run(_voter_group_main(conn, url, tokens, concurrency))
 
 
-async def _join_member(url: str, mid: str, tokens: list[str], stats: dict[str, int]) -> Any:
+async def _join_member(
+    url: str,
+    mid: str,
+    tokens: list[str],
+    stats: dict[str, int],
+    times: list[tuple[float, float]] | None = None,
+) -> Any:
     import socketio
 
     for attempt, token in enumerate(tokens):
         c = socketio.AsyncClient(reconnection=False)
         try:
+            t0 = time.perf_counter()
             await c.connect(
                 url,
                 namespaces=["/meeting"],
@@ -262,10 +280,13 @@ async def _join_member(url: str, mid: str, tokens: list[str], stats: dict[str, i
                 headers={"Origin": url},
                 wait_timeout=60,
             )
+            t1 = time.perf_counter()
             ack = await c.call(
                 "join", {"meeting_id": 1, "attendance": "remote"}, namespace="/meeting", timeout=120
             )
             assert ack["ok"], ack
+            if times is not None:
+                times.append((t1 - t0, time.perf_counter() - t1))
             return c
         except Exception:
             await c.disconnect()
@@ -283,10 +304,11 @@ async def _voter_group_main(conn: Any, url: str, tokens: dict[str, list[str]], c
 
     async def join(mid: str) -> None:
         async with sem:
-            clients[mid] = await _join_member(url, mid, tokens[mid], stats)
+            clients[mid] = await _join_member(url, mid, tokens[mid], stats, times)
 
+    times: list[tuple[float, float]] = []
     await asyncio.gather(*(join(m) for m in tokens))
-    conn.send({"joined": len(clients), **stats})
+    conn.send({"joined": len(clients), "times": times, **stats})
     order = await loop.run_in_executor(None, conn.recv)
     t0 = time.time()
     poll_id, window, secret, ballots = order["poll_id"], order["window"], order["secret"], order["ballots"]
@@ -345,6 +367,7 @@ async def run(
         done = asyncio.Event()
         stats: dict[str, int] = {}
 
+        print(f"phase join server={pid}", file=sys.stderr, flush=True)  # for a profiler to attach
         t0 = time.perf_counter()
         chair = await _join_member(url, "C1-CHAIR", tokens["C1-CHAIR"], stats)
 
@@ -357,19 +380,22 @@ async def run(
         secretary = await _join_member(url, "C1-SEC", tokens["C1-SEC"], stats)
         officers = {"C1-CHAIR": chair, "C1-SEC": secretary}
         voters = [m for m in tokens if m not in officers]
-        # voters in client processes, joining 8 at a time in all (more concurrent joins
-        # hit SQLite "database is locked")
+        # voters in client processes, JOIN_CONCURRENCY joins in flight in all
         ctx = multiprocessing.get_context("spawn")
         for g in range(groups):
             mine = {m: tokens[m] for m in voters[g::groups]}
             here, there = ctx.Pipe()
-            w = ctx.Process(target=_voter_group, args=(there, url, mine, max(1, 8 // groups)), daemon=True)
+            w = ctx.Process(
+                target=_voter_group, args=(there, url, mine, max(1, JOIN_CONCURRENCY // groups)), daemon=True
+            )
             w.start()
             workers.append((w, here))
         joined = [await loop.run_in_executor(None, here.recv) for _, here in workers]
         joined_s = time.perf_counter() - t0
         assert sum(j["joined"] for j in joined) == len(voters), joined
         join_retries = stats.get("join_retries", 0) + sum(j.get("join_retries", 0) for j in joined)
+        connect_s = sorted(t[0] for j in joined for t in j["times"])
+        join_ack_s = sorted(t[1] for j in joined for t in j["times"])
 
         trustee_secrets: dict[str, int] = {}
         if secret:
@@ -488,6 +514,11 @@ async def run(
             "client_processes": groups,
             "joined_s": round(joined_s, 1),
             "join_retries": join_retries,
+            "join_concurrency": JOIN_CONCURRENCY,
+            "join_connect_p50_ms": _ms(connect_s, 0.5),
+            "join_connect_p99_ms": _ms(connect_s, 0.99),
+            "join_ack_p50_ms": _ms(join_ack_s, 0.5),
+            "join_ack_p99_ms": _ms(join_ack_s, 0.99),
             "acks": ok,
             "errors": errors,
             "wall_s": round(wall, 2),
