@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from meeting.clock import Clock
 from meeting.errors import InvalidState, NotAuthenticated, NotFound, RateLimited
 
 from .config import AuthSettings
+from .group_commit import GroupCommit
 from .passwords import check_strength, hash_password, verify_password
 from .ratelimit import SlidingWindow
 from .security.events import EventSink
@@ -70,6 +72,9 @@ class Accounts:
         self._events: EventSink = events or _NoEvents()
         self._per_account = SlidingWindow(settings.login_attempts_per_account, LOGIN_WINDOW_SECONDS)
         self._per_address = SlidingWindow(settings.login_attempts_per_address, LOGIN_WINDOW_SECONDS)
+        self._redeemed: GroupCommit[None, str, tuple[Member | None, Member | None]] = GroupCommit(
+            self._redeem_batch
+        )
 
     # -- sign-in and sessions ---------------------------------------------------------
 
@@ -158,28 +163,10 @@ class Accounts:
         """Single use: a replayed or expired token is refused (a replay is recorded)."""
         if not isinstance(token, str) or not 10 <= len(token) <= 200:
             raise NotAuthenticated("a connect token is required (auth.token)")
-        async with self._db() as s:
-            result = await s.execute(
-                update(SocketToken)
-                .where(
-                    SocketToken.token_hash == _digest(token),
-                    SocketToken.used.is_(False),
-                    SocketToken.expires_at > self._clock(),
-                )
-                .values(used=True)
-                .returning(SocketToken.member_pk)
-            )
-            member_pk = result.scalar_one_or_none()
-            # read in the same transaction as the update (one turn of the write lock, not two)
-            if member_pk is None:
-                row = await s.get(SocketToken, _digest(token))
-                replayed = await s.get(Member, row.member_pk) if row is not None and row.used else None
-                member = None
-            else:
-                member = await s.get(Member, member_pk)
-            await s.commit()
-        # Record only once the session above is closed: every transaction takes the
-        # write lock at BEGIN (storage/db.py), so a nested one would wait for it.
+        member, replayed = await self._redeemed.submit(None, _digest(token))
+        member_pk = member.id if member is not None else None
+        # Recorded after the batch's transaction closed: every transaction takes the write
+        # lock at BEGIN (storage/db.py), so a nested one would wait for it.
         if member_pk is None:
             if replayed is not None:
                 await self._events.record(
@@ -196,6 +183,56 @@ class Accounts:
                 )
             raise NotAuthenticated("this account is not active")
         return member
+
+    async def _redeem_batch(
+        self, _key: None, digests: Sequence[str]
+    ) -> list[tuple[Member | None, Member | None]]:
+        """Mark the connect tokens used, in one transaction for the sockets connecting at
+        the same moment (a join storm was one commit per socket). Per token: its member,
+        or None and, when it had been used already, the member it belonged to. The same
+        token twice in one batch is one use and one replay."""
+        async with self._db() as s, s.begin():
+            used = dict(
+                (
+                    await s.execute(
+                        update(SocketToken)
+                        .where(
+                            SocketToken.token_hash.in_(set(digests)),
+                            SocketToken.used.is_(False),
+                            SocketToken.expires_at > self._clock(),
+                        )
+                        .values(used=True)
+                        .returning(SocketToken.token_hash, SocketToken.member_pk)
+                    )
+                ).all()
+            )
+            refused = set(digests) - used.keys()
+            earlier = (
+                dict(
+                    (
+                        await s.execute(
+                            select(SocketToken.token_hash, SocketToken.member_pk).where(
+                                SocketToken.token_hash.in_(refused), SocketToken.used.is_(True)
+                            )
+                        )
+                    ).all()
+                )
+                if refused
+                else {}
+            )
+            pks = set(used.values()) | set(earlier.values())
+            members = {m.id: m for m in (await s.scalars(select(Member).where(Member.id.in_(pks)))).all()}
+        out: list[tuple[Member | None, Member | None]] = []
+        seen: set[str] = set()
+        for d in digests:
+            if d in used and d not in seen:
+                out.append((members.get(used[d]), None))
+            elif d in used:  # the same token twice at once: the second is a replay
+                out.append((None, members.get(used[d])))
+            else:
+                out.append((None, members.get(earlier[d]) if d in earlier else None))
+            seen.add(d)
+        return out
 
     # -- invitations -------------------------------------------------------------------
 

@@ -113,7 +113,7 @@ def _sqlite_read_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-READERS = 2
+READERS = 4
 """Connections of the SQLite read pool (lookups on the join path: the meeting, the chat)."""
 
 
