@@ -343,6 +343,12 @@ class LayerDemand:
     down_at: float | None = None  # when it last had to move down (monotonic)
 
 
+def best_allowed(demand: LayerDemand) -> int:
+    """The best layer ``demand``'s profile allows of those sent (what it gets on a good link)."""
+    sent = [i for i, rate in enumerate(demand.rates) if rate > 0] or list(range(len(demand.rates)))
+    return next((i for i in sent if i >= demand.cap), sent[-1])
+
+
 def choose_layers(
     now: float, estimate_bps: int | None, reserved_bps: int, demands: list[LayerDemand]
 ) -> list[int]:

@@ -20,7 +20,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks, negotiation
-from media.bwe import LayerDemand, choose_layers
+from media.bwe import LayerDemand, best_allowed, choose_layers
 from media.events import (
     ConnectionStateChanged,
     MediaEvent,
@@ -1009,8 +1009,8 @@ class Sfu:
             demands = [d for _s, _o, d in layered]
             chosen = choose_layers(now, session.downlink_estimate_bps, reserved, demands)
             for (sub, origin, demand), index in zip(layered, chosen, strict=True):
-                if demand.current is not None and index > demand.current:
-                    sub.layer_down_at = now
+                if demand.current is not None and index > max(demand.current, best_allowed(demand)):
+                    sub.layer_down_at = now  # the link, not the profile, took it down
                 if index != demand.current:
                     logger.info(
                         "participant=%s gets %s's layer %s (estimate %s bit/s)",
