@@ -16,6 +16,12 @@ Hooks:
   For video it also replaces aiortc's NACK generator (one NACK per gap, never repeated)
   with a :class:`NackRetrier`: asked again every round trip until the packet arrives
   or is too old.
+* :func:`install_simulcast_sink` does the same for a video receiver that gets simulcast
+  layers (RFC 8853): a :class:`SimulcastTap` binds each SSRC to its layer by the
+  rtp-stream-id header extension (and each RTX SSRC by repaired-rtp-stream-id, so aiortc
+  unwraps retransmissions), and hands each layer to a :class:`PacketTap` of its own, with
+  its own NACK retrier; :func:`request_layer_keyframe` sends a PLI for one layer.
+  :func:`enable_simulcast` negotiates the two extensions.
 * :func:`install_frame_sink` (test and bench clients) replaces it with a
   :class:`FrameAssembler` that hands re-assembled, still-encoded frames to a
   callback. A video frame is released as soon as its marker packet completes it
@@ -71,6 +77,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket
 from aiortc.utils import uint16_add, uint16_gt
 
 from media.bwe import SendSideBwe
+from media.negotiation import REPAIRED_RID_URI, RID_URI
 from media.rtpwire import MediaPacket, h264_starts_keyframe, parse_vp8
 from media.twcc import TRANSPORT_CC_URI, ArrivalRecorder, parse_feedback, split_compound
 
@@ -565,6 +572,135 @@ def install_packet_sink(
     return tap
 
 
+def enable_simulcast(transceiver: RTCRtpTransceiver, rid_ext_id: int, repaired_rid_ext_id: int) -> None:
+    """Negotiate the rtp-stream-id (and repaired-rtp-stream-id) header extensions on a
+    publisher's video ``transceiver``, for its next answer and its receiver's start: aiortc
+    parses both once negotiated but its tables offer neither. Call after
+    ``setRemoteDescription``; the ``a=rid``/``a=simulcast`` lines are added to the answer text
+    (``media.negotiation.answer_simulcast``)."""
+    wanted = [(rid_ext_id, RID_URI), (repaired_rid_ext_id, REPAIRED_RID_URI)]
+    extensions = list(transceiver._headerExtensions)
+    for ext_id, uri in wanted:
+        if ext_id and not any(e.uri == uri for e in extensions):
+            extensions.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri))
+    transceiver._headerExtensions = extensions
+
+
+class _LayerNacks:
+    """Stands in for aiortc's ``NackGenerator`` on a simulcast receiver: each layer's packets
+    go to that layer's :class:`NackRetrier` (one sequence space per SSRC); ``missing`` is
+    what the last one added found missing (aiortc NACKs it for that packet's SSRC)."""
+
+    def __init__(self, tap: SimulcastTap) -> None:
+        self._tap = tap
+        self._last: NackRetrier | None = None
+
+    @property
+    def missing(self) -> list[int]:
+        return [] if self._last is None else self._last.missing
+
+    def add(self, packet: RtpPacket) -> bool:
+        layer = self._tap.layer_of(packet.ssrc)
+        self._last = None if layer is None else layer.nacks
+        return False if self._last is None else self._last.add(packet)
+
+
+class SimulcastTap:
+    """Stands in for aiortc's ``JitterBuffer`` on a receiver that gets several simulcast
+    layers (RFC 8853) on one m-line: a :class:`PacketTap` per layer, chosen by SSRC.
+
+    aiortc routes every SSRC of the m-line here (by payload type) and knows nothing of
+    rids. :meth:`learn` runs before aiortc handles each packet (:func:`install_simulcast_sink`
+    wraps the receiver's handler): a packet whose rtp-stream-id names a layer binds its SSRC
+    to that layer; a retransmission whose repaired-rtp-stream-id names one binds its SSRC,
+    as RTX, to that layer's media SSRC, in the receiver's own table, so aiortc unwraps it.
+    A libwebrtc sender stops sending the ids once our receiver reports acknowledge the SSRC.
+    Packets of an SSRC not bound yet are dropped (``unbound``)."""
+
+    def __init__(
+        self, kind: str, rids: Sequence[str], layers: Sequence[PacketTap], rtx: dict[int, int]
+    ) -> None:
+        if len(rids) != len(layers):
+            raise ValueError("one packet tap per rid")
+        self.kind = kind
+        self.rids = tuple(rids)
+        self.layers = tuple(layers)
+        self._by_rid = dict(zip(self.rids, self.layers, strict=True))
+        self._by_ssrc: dict[int, PacketTap] = {}
+        self._media_ssrc: dict[str, int] = {}
+        self._rtx = rtx
+        self.unbound = 0
+        self.ssrc: int | None = None  # the newest packet's (what a plain tap offers)
+
+    @property
+    def capacity(self) -> int:  # what aiortc reads from a JitterBuffer
+        return MAX_HELD_PACKETS
+
+    def layer_of(self, ssrc: int) -> PacketTap | None:
+        return self._by_ssrc.get(ssrc)
+
+    def learn(self, packet: RtpPacket) -> None:
+        ext = packet.extensions
+        rid = ext.rtp_stream_id
+        if rid is not None and packet.ssrc not in self._by_ssrc:
+            layer = self._by_rid.get(rid)
+            if layer is not None:
+                old = self._media_ssrc.get(rid)
+                if old is not None:  # the sender renumbered the layer
+                    self._by_ssrc.pop(old, None)
+                self._by_ssrc[packet.ssrc] = layer
+                self._media_ssrc[rid] = packet.ssrc
+        repaired = ext.repaired_rtp_stream_id
+        if repaired is not None and packet.ssrc not in self._rtx:
+            media = self._media_ssrc.get(repaired)
+            if media is not None:
+                self._rtx[packet.ssrc] = media
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        layer = self._by_ssrc.get(packet.ssrc)
+        if layer is None:
+            self.unbound += 1
+            return False, None
+        self.ssrc = packet.ssrc
+        return layer.add(packet)
+
+
+def install_simulcast_sink(
+    receiver: RTCRtpReceiver, rids: Sequence[str], sinks: Sequence[tuple[PacketSink, FrameSink]]
+) -> SimulcastTap:
+    """Like :func:`install_packet_sink` for a video receiver that gets one layer per rid:
+    ``sinks[i]`` gets the packets (and, when wanted, frames) of ``rids[i]``. Each layer
+    has its own NACK retrier; PLIs go per layer (:func:`request_layer_keyframe`)."""
+    if not hasattr(receiver, _RECEIVER_JITTER_BUFFER):
+        raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer to hook")
+    codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, _RECEIVER_CODECS)
+    rtx: dict[int, int] = getattr(receiver, _RECEIVER_RTX_SSRC)
+    layers = [PacketTap("video", codecs, on_packet, on_frame) for on_packet, on_frame in sinks]
+    tap = SimulcastTap("video", rids, layers, rtx)
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
+    if getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
+        for layer in layers:
+            layer.nacks = NackRetrier()
+            _retry_nacks(receiver, layer.nacks)
+        setattr(receiver, _RECEIVER_NACK_GENERATOR, _LayerNacks(tap))
+    handle = receiver._handle_rtp_packet
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        tap.learn(packet)
+        await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    return tap
+
+
+async def request_layer_keyframe(receiver: RTCRtpReceiver, layer: PacketTap) -> bool:
+    """Send a PLI for one simulcast layer (its SSRC). False if nothing received of it yet."""
+    if layer.ssrc is None:
+        return False
+    await receiver._send_rtcp_pli(layer.ssrc)
+    return True
+
+
 def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> FrameAssembler:
     """Make ``receiver`` hand encoded frames to ``sink`` instead of decoding them.
 
@@ -580,9 +716,9 @@ def install_frame_sink(receiver: RTCRtpReceiver, kind: str, sink: FrameSink) -> 
     return assembler
 
 
-def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | PacketTap | None:
+def hooked_assembler(receiver: RTCRtpReceiver) -> FrameAssembler | PacketTap | SimulcastTap | None:
     buffer = getattr(receiver, _RECEIVER_JITTER_BUFFER, None)
-    return buffer if isinstance(buffer, FrameAssembler | PacketTap) else None
+    return buffer if isinstance(buffer, FrameAssembler | PacketTap | SimulcastTap) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from media.profiles import Latch
 
@@ -322,3 +323,66 @@ class LowStreamChoice:
         return self._latch.update(
             now, bad=estimate_bps < needed_bps, good=estimate_bps >= FULL_HEADROOM * needed_bps
         )
+
+
+# Simulcast layer choice (choose_layers): a subscription moves up a layer only when the
+# estimate carries it with LAYER_HEADROOM to spare, and not within LAYER_UP_HOLD seconds of
+# having had to move down (the estimate grows while less is sent: going up probes the link).
+LAYER_HEADROOM = 1.2
+LAYER_UP_HOLD = 8.0
+
+
+@dataclass(slots=True)
+class LayerDemand:
+    """One video subscription to a simulcast publisher, as the layer choice sees it."""
+
+    rates: tuple[int, ...]  # bit/s each layer arrives at, best first (0: not sent now)
+    cap: int = 0  # the best layer the receive profile allows (0: the top one)
+    priority: bool = False  # the main-room display or the current speaker: served first
+    current: int | None = None  # the layer it gets now
+    down_at: float | None = None  # when it last had to move down (monotonic)
+
+
+def best_allowed(demand: LayerDemand) -> int:
+    """The best layer ``demand``'s profile allows of those sent (what it gets on a good link)."""
+    sent = [i for i, rate in enumerate(demand.rates) if rate > 0] or list(range(len(demand.rates)))
+    return next((i for i in sent if i >= demand.cap), sent[-1])
+
+
+def choose_layers(
+    now: float, estimate_bps: int | None, reserved_bps: int, demands: list[LayerDemand]
+) -> list[int]:
+    """The layer each subscription gets (index into its ``rates``, 0 = best).
+
+    Without an estimate, the best layer each profile allows. With one, every subscription is
+    first counted at its lowest layer sent; then, priority ones first, each takes the best
+    layer (no better than its ``cap``) that what is left of the estimate (less
+    ``reserved_bps``, its audio) carries: at once for the layer it has or a lower one, with
+    ``LAYER_HEADROOM`` and outside ``LAYER_UP_HOLD`` for a higher one. A layer not sent (rate
+    0) is never chosen while another is."""
+    chosen: list[int] = []
+    sent_layers: list[list[int]] = []
+    for d in demands:
+        sent = [i for i, rate in enumerate(d.rates) if rate > 0] or list(range(len(d.rates)))
+        sent_layers.append(sent)
+        allowed = [i for i in sent if i >= d.cap] or [sent[-1]]
+        chosen.append(allowed[0] if estimate_bps is None else allowed[-1])
+    if estimate_bps is None:
+        return chosen
+    left = estimate_bps - reserved_bps - sum(d.rates[chosen[k]] for k, d in enumerate(demands))
+    order = sorted(range(len(demands)), key=lambda k: not demands[k].priority)
+    for k in order:
+        d = demands[k]
+        base = d.rates[chosen[k]]
+        for i in (i for i in sent_layers[k] if i >= d.cap):
+            if i >= chosen[k]:
+                break  # nothing better fits
+            up = d.current is None or i < d.current
+            if up and d.current is not None and d.down_at is not None and now - d.down_at < LAYER_UP_HOLD:
+                continue
+            need = d.rates[i] * (LAYER_HEADROOM if up else 1.0) - base
+            if need <= left:
+                left -= d.rates[i] - base
+                chosen[k] = i
+                break
+    return chosen

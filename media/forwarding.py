@@ -154,6 +154,10 @@ class ForwardingTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self.source: PublishedTrack | None = None
+        # A simulcast layer of the same publisher to switch to at its next keyframe
+        # (:meth:`switch_layer`); until then the current layer goes on being forwarded.
+        self.pending: PublishedTrack | None = None
+        self.layer_switches = 0
         self._enabled = True
         self.needs_keyframe = kind == "video"
         self._link: Link | None = None
@@ -255,6 +259,7 @@ class ForwardingTrack(MediaStreamTrack):
             self._writer = self._make_writer(self._link)
 
     def set_source(self, source: PublishedTrack | None) -> None:
+        self._cancel_pending()
         if source is self.source:
             return
         if self.source is not None:
@@ -267,6 +272,44 @@ class ForwardingTrack(MediaStreamTrack):
             source.attach(self)
             if self._link is not None and self.kind == "video":
                 source.keyframes.request()
+
+    def switch_layer(self, layer: PublishedTrack) -> None:
+        """Move to another simulcast layer of the source's publisher without a gap: keep
+        forwarding the current layer until ``layer``'s next keyframe (asked for now, coalesced
+        per layer), then continue from it with contiguous sequence numbers, timestamps and
+        picture ids (:meth:`PublishedTrack.on_packet` makes the move). With nothing flowing
+        yet (not started, disabled, or waiting for a first keyframe) it moves at once."""
+        if layer is self.source:
+            self._cancel_pending()
+            return
+        if self.source is None or not self.started or not self._enabled or self.needs_keyframe:
+            self.set_source(layer)
+            return
+        if layer is self.pending:
+            return
+        self._cancel_pending()
+        self.pending = layer
+        layer.attach_pending(self)
+        layer.keyframes.request()
+
+    def take_layer(self, layer: PublishedTrack) -> None:
+        """``layer``'s keyframe has come: it is the source from this packet on (re-based as
+        after :meth:`set_source`, without asking for another keyframe)."""
+        self.pending = None
+        layer.detach_pending(self)
+        if self.source is not None:
+            self.source.detach(self)
+        self.needs_keyframe = True
+        self._rebase = True
+        self._switched = self._last is not None
+        self.source = layer
+        layer.attach(self)
+        self.layer_switches += 1
+
+    def _cancel_pending(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.detach_pending(self)
 
     def on_report(self, fraction_lost: float) -> None:
         """A receiver report block about this stream."""
@@ -287,6 +330,8 @@ class ForwardingTrack(MediaStreamTrack):
         if enabled == self._enabled:
             return
         self._enabled = enabled
+        if not enabled:
+            self._cancel_pending()
         if enabled:
             self._rebase = True
             if self.kind == "video":
@@ -429,6 +474,11 @@ class PublishedTrack:
         self._muted = False
         self.keyframes = KeyframeRequester(request_keyframe, keyframe_interval)
         self._subscribers: list[ForwardingTrack] = []
+        self._pending: list[ForwardingTrack] = []  # to switch to this layer at its next keyframe
+        # A simulcast publisher's video: every layer, best first (this track is the first and
+        # the origin of the others); empty for a single stream.
+        self.layers: tuple[PublishedTrack, ...] = ()
+        self.rid: str | None = None
         self._on_audio_level = on_audio_level
         self._time_base: Fraction | None = None
         self._ts_last: int | None = None
@@ -495,6 +545,17 @@ class PublishedTrack:
         except ValueError:
             pass
 
+    def attach_pending(self, track: ForwardingTrack) -> None:
+        """A subscriber of another layer moves here at the next keyframe (``switch_layer``)."""
+        if track not in self._pending:
+            self._pending.append(track)
+
+    def detach_pending(self, track: ForwardingTrack) -> None:
+        try:
+            self._pending.remove(track)
+        except ValueError:
+            pass
+
     def on_packet(self, packet: MediaPacket) -> bool:
         """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
         self.packets += 1
@@ -525,6 +586,12 @@ class PublishedTrack:
             self.keyframes_seen += 1
             if self._keyframe_seq is None or seq_newer(packet.seq, self._keyframe_seq):
                 self._keyframe_seq = packet.seq
+        if self._pending:
+            if packet.keyframe:
+                for sub in list(self._pending):
+                    sub.take_layer(self)  # now among the subscribers, this keyframe included
+            else:
+                self.keyframes.request()  # coalesced: the switch waits for one
         subscribers = self._subscribers
         if packet.red:
             self.red_packets += 1
@@ -658,6 +725,9 @@ class PublishedTrack:
             callback()
         self.on_close.clear()
         self.keyframes.close()
+        for sub in list(self._pending):
+            sub.pending = None
+        self._pending.clear()
         for sub in list(self._subscribers):
             sub.set_source(None)
         self._subscribers.clear()

@@ -33,6 +33,7 @@ The functions take and return aiortc's public parameter classes;
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from aiortc.rtcrtpparameters import (
@@ -207,3 +208,99 @@ def audio_codecs_of(sdp: str) -> dict[str, list[RTCRtpCodecParameters]]:
         for media in SessionDescription.parse(sdp).media
         if media.kind == "audio" and media.rtp.muxId
     }
+
+
+# --- simulcast (RFC 8853) ----------------------------------------------------------------
+
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+# Layers taken from one publisher's video; further rids in an offer are declined.
+MAX_SIMULCAST_LAYERS = 3
+_RID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+# Names clients give their layers, best first: ours (h, m, l) and the q/h/f convention.
+_KNOWN_ORDERS = (("h", "m", "l"), ("f", "h", "q"))
+
+
+@dataclass(frozen=True, slots=True)
+class SimulcastOffer:
+    """A video m-line offering simulcast: its rids as offered, and what they rank as."""
+
+    rids: tuple[str, ...]  # as the offer lists them (the answer repeats this order)
+    rid_ext_id: int
+    repaired_rid_ext_id: int  # 0: not offered (retransmissions are then not told apart)
+
+    @property
+    def ranked(self) -> tuple[str, ...]:
+        """The rids best first: by the known names, else the offer's order taken as lowest
+        first (the convention libwebrtc's samples follow)."""
+        for order in _KNOWN_ORDERS:
+            if set(self.rids) <= set(order):
+                return tuple(r for r in order if r in self.rids)
+        return tuple(reversed(self.rids))
+
+
+def _sections(sdp: str) -> list[list[str]]:
+    """The session part, then each m-section, as lists of lines (without line ends)."""
+    sections: list[list[str]] = [[]]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+    return sections
+
+
+def simulcast_offered(sdp: str) -> dict[str, SimulcastOffer]:
+    """mid -> the simulcast a sending video m-line of a publisher's offer asks for.
+
+    Only what the relay can tell apart counts: ``a=simulcast:send`` with ``a=rid:<id> send``
+    lines and the rtp-stream-id header extension; a paused rid (``~h``) and alternatives
+    beyond the first of a group are left out. Fewer than two layers: no simulcast."""
+    found: dict[str, SimulcastOffer] = {}
+    for lines in _sections(sdp)[1:]:
+        if not lines[0].startswith("m=video"):
+            continue
+        mid, send, declared = "", [], set()
+        rid_id = repaired_id = 0
+        for line in lines:
+            if line.startswith("a=mid:"):
+                mid = line[6:].strip()
+            elif line.startswith("a=rid:"):
+                parts = line[6:].split()
+                if len(parts) >= 2 and parts[1] == "send":
+                    declared.add(parts[0])
+            elif line.startswith("a=simulcast:"):
+                words = line[12:].split()
+                if len(words) >= 2 and words[0] == "send":
+                    for group in words[1].split(";"):
+                        first = group.split(",")[0]
+                        if not first.startswith("~"):
+                            send.append(first)
+            elif line.startswith("a=extmap:"):
+                head, _, uri = line[9:].partition(" ")
+                ext_id = head.split("/")[0]
+                if ext_id.isdigit():
+                    if uri.strip() == RID_URI:
+                        rid_id = int(ext_id)
+                    elif uri.strip() == REPAIRED_RID_URI:
+                        repaired_id = int(ext_id)
+        rids = tuple(dict.fromkeys(r for r in send if r in declared and _RID.match(r)))
+        rids = rids[:MAX_SIMULCAST_LAYERS]
+        if mid and rid_id and len(rids) >= 2:
+            found[mid] = SimulcastOffer(rids, rid_id, repaired_id)
+    return found
+
+
+def answer_simulcast(sdp: str, offers: dict[str, SimulcastOffer]) -> str:
+    """``sdp`` (aiortc's answer) with ``a=rid:<id> recv`` and ``a=simulcast:recv`` in each
+    m-section whose mid is in ``offers`` (aiortc knows neither attribute)."""
+    if not offers:
+        return sdp
+    out: list[str] = []
+    for lines in _sections(sdp):
+        mid = next((line[6:].strip() for line in lines if line.startswith("a=mid:")), "")
+        offer = offers.get(mid) if lines and lines[0].startswith("m=video") else None
+        out.extend(lines)
+        if offer is not None and not any(line.startswith("a=simulcast:") for line in lines):
+            out.extend(f"a=rid:{rid} recv" for rid in offer.rids)
+            out.append("a=simulcast:recv " + ";".join(offer.rids))
+    return "\r\n".join(out) + "\r\n"

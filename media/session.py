@@ -29,6 +29,9 @@ class Subscription:
     transceiver: RTCRtpTransceiver
     track: ForwardingTrack
     codec_mime: str
+    # when its video last had to move to a lower simulcast layer (monotonic; see
+    # media/bwe.py choose_layers)
+    layer_down_at: float | None = None
 
     @property
     def publisher_id(self) -> str | None:

@@ -47,6 +47,9 @@ class MediaSettings:
     # transport-cc both ways (media/twcc.py, media/bwe.py): feedback to publishers that
     # offer it, and a send-side estimate per subscriber that takes it.
     transport_cc: bool = True
+    # Simulcast from publishers that offer it (media/negotiation.py simulcast_offered): each
+    # subscriber gets the layer its estimate and profile allow (media/bwe.py choose_layers).
+    simulcast: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "announce_addresses", tuple(self.announce_addresses))

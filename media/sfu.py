@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -20,6 +20,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks, negotiation
+from media.bwe import LayerDemand, best_allowed, choose_layers
 from media.events import (
     ConnectionStateChanged,
     MediaEvent,
@@ -390,6 +391,17 @@ class Sfu:
                     "recovered": track.recovered,
                     "muted": track.muted,
                 }
+                if track.layers:  # simulcast: each layer as it arrives, best first
+                    entry["layers"] = [
+                        {
+                            "rid": layer.rid,
+                            "rate_bps": layer.rate_bps,
+                            "frames": layer.frames,
+                            "keyframes": layer.keyframes_seen,
+                            "subscribers": len(layer.subscribers),
+                        }
+                        for layer in track.layers
+                    ]
                 receiver = receivers.get(mid)
                 if receiver is not None:
                     counts = aiortc_hooks.media_stream_counts(receiver)
@@ -420,6 +432,9 @@ class Sfu:
                 "keyframe_requests": sub.track.keyframe_requests,
                 "playout_delay_ms": sub.track.playout_delay_ms if sub.track.playout_delay_id else None,
                 "remb_bps": sub.track.remb_bps,
+                # the simulcast layer forwarded (None: the publisher sends one stream)
+                "layer": sub.track.source.rid if sub.track.source is not None else None,
+                "layer_switches": sub.track.layer_switches,
             }
             if session.subscribe_pc is not None and session.subscribe_pc.connectionState != "new":
                 for s in (await sub.sender.getStats()).values():
@@ -488,6 +503,7 @@ class Sfu:
             self._answer_audio_codecs(pc, description)
             self._answer_transport_cc(pc, description)
             sending = {m.rtp.muxId for m in description.media if _is_sending(m)}
+            simulcast = self._answer_simulcast(pc, session, sdp, sending)
             changed = False
             gone = {mid for mid in session.published if mid not in sending}
             if gone:
@@ -505,7 +521,7 @@ class Sfu:
                 ports=self.settings.port_range,
             )
             for mid, transceiver in new:
-                self._publish(session, mid, transceiver)
+                self._publish(session, mid, transceiver, simulcast.get(mid))
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
             if self.settings.transport_cc:
@@ -522,7 +538,34 @@ class Sfu:
         codecs = _first_codecs(pc.localDescription.sdp)
         for mid, track in session.published.items():
             track.codec_mime = codecs.get(mid, track.codec_mime)
-        return {"sdp": pc.localDescription.sdp, "type": "answer"}, changed
+            for layer in track.layers:
+                layer.codec_mime = track.codec_mime
+        answer = negotiation.answer_simulcast(pc.localDescription.sdp, simulcast)
+        return {"sdp": answer, "type": "answer"}, changed
+
+    def _answer_simulcast(
+        self, pc: RTCPeerConnection, session: ParticipantSession, sdp: str, sending: set[str]
+    ) -> dict[str, negotiation.SimulcastOffer]:
+        """The video m-lines whose simulcast the answer accepts: new ones that offer it, and
+        published ones that came with the same layers (a track keeps the taps it started
+        with: one that started without simulcast is answered without it)."""
+        if not self.settings.simulcast:
+            return {}
+        accepted: dict[str, negotiation.SimulcastOffer] = {}
+        for mid, offer in negotiation.simulcast_offered(sdp).items():
+            if mid not in sending:
+                continue
+            track = session.published.get(mid)
+            if track is None or tuple(layer.rid for layer in track.layers) == offer.ranked:
+                accepted[mid] = offer
+        for transceiver in pc.getTransceivers():
+            taken = accepted.get(transceiver.mid or "")
+            if taken is not None:
+                if transceiver.kind != "video":
+                    del accepted[transceiver.mid or ""]
+                    continue
+                aiortc_hooks.enable_simulcast(transceiver, taken.rid_ext_id, taken.repaired_rid_ext_id)
+        return accepted
 
     def _answer_audio_codecs(self, pc: RTCPeerConnection, description: SessionDescription) -> None:
         """Answer a publisher's audio with Opus FEC, and RED if it offers it (media/negotiation.py)."""
@@ -589,26 +632,34 @@ class Sfu:
         self._tuner = asyncio.get_running_loop().call_later(PLAYOUT_TUNE_INTERVAL, self._tune_tick)
 
     def _update_estimates(self, now: float) -> None:
-        """Each subscriber's downlink estimate (from its transport feedback), and whether its
-        video from publishers without simulcast comes as the shared low rendition."""
-        rates = {t: t.sample_rate(now) for t in self.published_tracks()}
+        """Each subscriber's downlink estimate (from its transport feedback): the simulcast
+        layer of each video it takes (``_apply_profile``), and whether its video from
+        publishers without simulcast comes as the shared low rendition."""
+        rates = {t: t.sample_rate(now) for t in self._all_layers()}
         for session in list(self._sessions.values()):
             if session.publish_only:
                 continue
             bwe = aiortc_hooks.downlink_bwe(session.subscribe_pc)
             session.downlink_estimate_bps = None if bwe is None else bwe.estimate_bps
-            # what the full streams it takes need: its audio and the video it wants
+            # what the full streams it takes need: its audio and the video it wants (of a
+            # simulcast publisher, the layer it gets now)
             needed = 0
-            wants_video = False
+            wants_video = simulcast = False
             for sub in session.subscriptions:
                 origin = _origin(sub.track.source)
                 if origin is None or origin not in rates:
                     continue
                 if sub.track.kind == "audio":
                     needed += rates[origin]
+                elif origin.layers:
+                    simulcast = True
+                    if sub.track.enabled and sub.track.source is not None:
+                        needed += rates.get(sub.track.source, 0)
                 elif sub.track.enabled:
                     needed += rates[origin]
                     wants_video = True
+            if simulcast:
+                self._apply_profile(session, now)  # the layers follow the estimate
             if not wants_video and not session.low_choice.low:
                 continue  # no full video to weigh against the estimate
             if session.low_choice.update(now, session.downlink_estimate_bps, needed or None):
@@ -618,11 +669,15 @@ class Sfu:
                     session.downlink_estimate_bps,
                     "low" if session.low_choice.low else "full",
                 )
-                self._apply_profile(session)
+                self._apply_profile(session, now)
+
+    def _all_layers(self) -> list[PublishedTrack]:
+        """Every published track, each simulcast layer counted."""
+        return [layer for t in self.published_tracks() for layer in (t.layers or (t,))]
 
     def _watch_weak_links(self, now: float) -> None:
         """Each subscriber's receiver reports: sound only while its link is weak."""
-        sources = [*self.published_tracks(), *(r.output for r in self.renditions.values())]
+        sources = [*self._all_layers(), *(r.output for r in self.renditions.values())]
         upstream = {t: t.sample_loss() for t in sources}
         for session in list(self._sessions.values()):
             if session.publish_only or not session.subscriptions:
@@ -698,33 +753,77 @@ class Sfu:
                 delay = 0 if budget <= 0 else int(1000 * PLAYOUT_RTT_FACTOR * budget) + PLAYOUT_MARGIN_MS
                 track.set_playout_delay(min(cap, delay))
 
-    def _publish(self, session: ParticipantSession, mid: str, transceiver: Any) -> None:
+    def _publish(
+        self,
+        session: ParticipantSession,
+        mid: str,
+        transceiver: Any,
+        simulcast: negotiation.SimulcastOffer | None = None,
+    ) -> None:
         receiver = transceiver.receiver
         kind = transceiver.kind
         pid = session.participant_id
-
-        async def request_keyframe() -> bool:
-            return await aiortc_hooks.request_keyframe(receiver)
-
-        track = PublishedTrack(
+        if simulcast is not None and kind == "video":
+            track = self._publish_layers(session, receiver, simulcast)
+        else:
+            track = self._published_track(session, kind, lambda: aiortc_hooks.request_keyframe(receiver))
+            track.muted = kind == "audio" and pid in self._muted
+            tap = aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
+            _wire_nacks(track, tap)
+        session.published[mid] = track
+        if not session.publish_only:  # a shared screen never takes a last-N speaker's place
+            self.ranking.add(pid)
+        self._notify("track_published", track)
+        logger.info(
+            "participant=%s publishes %s mid=%s%s",
             pid,
+            kind,
+            mid,
+            "" if not track.layers else " simulcast=" + ",".join(str(t.rid) for t in track.layers),
+        )
+
+    def _published_track(
+        self, session: ParticipantSession, kind: str, request_keyframe: Callable[[], Awaitable[bool]]
+    ) -> PublishedTrack:
+        return PublishedTrack(
+            session.participant_id,
             kind,
             request_keyframe,
             keyframe_interval=self.settings.keyframe_interval_min,
             on_audio_level=self.ranking.on_audio_level if kind == "audio" else None,
         )
-        track.muted = kind == "audio" and pid in self._muted
-        tap = aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
-        if tap.nacks is not None:
-            track.upstream_nack = tap.nacks.request
-            tap.nacks.on_give_up = track.recovery_hopeless
-            track.on_close.append(lambda: aiortc_hooks.stop_nack_retries(tap))
-        track.nack_stats = tap.nacks
-        session.published[mid] = track
-        if not session.publish_only:  # a shared screen never takes a last-N speaker's place
-            self.ranking.add(pid)
-        self._notify("track_published", track)
-        logger.info("participant=%s publishes %s mid=%s", pid, kind, mid)
+
+    def _publish_layers(
+        self, session: ParticipantSession, receiver: Any, offer: negotiation.SimulcastOffer
+    ) -> PublishedTrack:
+        """One published track per simulcast layer, best first: the first is the publication
+        (what recording and the subscriptions' origin see), the others render it (``origin``)."""
+        ranked = offer.ranked
+        layers: list[PublishedTrack] = []
+        taps: list[aiortc_hooks.PacketTap] = []
+
+        def keyframe_of(index: int) -> Callable[[], Awaitable[bool]]:
+            async def request() -> bool:
+                return await aiortc_hooks.request_layer_keyframe(receiver, taps[index])
+
+            return request
+
+        for index, rid in enumerate(ranked):
+            layer = self._published_track(session, "video", keyframe_of(index))
+            layer.rid = rid
+            layers.append(layer)
+        tap = aiortc_hooks.install_simulcast_sink(
+            receiver, ranked, [(t.on_packet, t.on_frame) for t in layers]
+        )
+        taps.extend(tap.layers)
+        top = layers[0]
+        top.layers = tuple(layers)
+        for layer, layer_tap in zip(layers, taps, strict=True):
+            _wire_nacks(layer, layer_tap)
+            if layer is not top:
+                layer.origin = top
+                top.on_close.append(layer.close)
+        return top
 
     def _unpublish(self, session: ParticipantSession, mids: set[str]) -> None:
         for mid in mids:
@@ -871,13 +970,18 @@ class Sfu:
         session.subscriptions.append(sub)
         return sub
 
-    def _apply_profile(self, session: ParticipantSession) -> None:
+    def _apply_profile(self, session: ParticipantSession, now: float | None = None) -> None:
         main_room = {s.participant_id for s in self._sessions.values() if s.main_room}
         pinned = {s.participant_id for s in self._sessions.values() if s.publish_only}
         speakers = self.ranking.order
+        layered: list[tuple[Subscription, PublishedTrack, LayerDemand]] = []
+        reserved = 0  # what its audio takes of the estimate
         for sub in session.subscriptions:
             publisher = sub.publisher_id
-            if sub.track.kind != "video" or publisher is None:
+            if publisher is None:
+                continue
+            if sub.track.kind != "video":
+                reserved += sub.track.source.rate_bps if sub.track.source is not None else 0
                 continue
             wants = session.profile.wants_video(publisher, main_room=main_room, recent_speakers=speakers)
             if publisher in pinned:  # a shared screen: every profile that takes video
@@ -886,13 +990,59 @@ class Sfu:
                 wants = False
             origin = _origin(sub.track.source)
             assert origin is not None
+            if origin.layers:
+                if wants:
+                    layered.append(
+                        (sub, origin, self._layer_demand(session, sub, origin, main_room, speakers))
+                    )
+                else:
+                    sub.track.set_enabled(False)
+                continue
             low = session.profile.mode == "low_video" or session.low_choice.low
             if wants and low and _can_render_low(origin):
                 sub.track.set_source(self._low_rendition(origin).output)
             else:
                 sub.track.set_source(origin)
             sub.track.set_enabled(wants)
+        if layered:
+            now = time.monotonic() if now is None else now
+            demands = [d for _s, _o, d in layered]
+            chosen = choose_layers(now, session.downlink_estimate_bps, reserved, demands)
+            for (sub, origin, demand), index in zip(layered, chosen, strict=True):
+                if demand.current is not None and index > max(demand.current, best_allowed(demand)):
+                    sub.layer_down_at = now  # the link, not the profile, took it down
+                if index != demand.current:
+                    logger.info(
+                        "participant=%s gets %s's layer %s (estimate %s bit/s)",
+                        session.participant_id,
+                        origin.publisher_id,
+                        origin.layers[index].rid,
+                        session.downlink_estimate_bps,
+                    )
+                sub.track.switch_layer(origin.layers[index])
+                sub.track.set_enabled(True)
         self._reap_renditions()
+
+    def _layer_demand(
+        self,
+        session: ParticipantSession,
+        sub: Subscription,
+        origin: PublishedTrack,
+        main_room: set[str],
+        speakers: list[str],
+    ) -> LayerDemand:
+        """What the layer choice needs of one video subscription to a simulcast publisher."""
+        layers = origin.layers
+        target = sub.track.pending or sub.track.source
+        current = layers.index(target) if target in layers and sub.track.enabled else None
+        return LayerDemand(
+            rates=tuple(layer.rate_bps for layer in layers),
+            cap=len(layers) - 1 if session.profile.mode == "low_video" else 0,
+            priority=origin.publisher_id in main_room
+            or (bool(speakers) and speakers[0] == origin.publisher_id),
+            current=current,
+            down_at=sub.layer_down_at,
+        )
 
     def _low_rendition(self, track: PublishedTrack) -> LowRendition:
         rendition = self.renditions.get(track)
@@ -968,7 +1118,18 @@ def _origin(source: PublishedTrack | None) -> PublishedTrack | None:
 
 
 def _can_render_low(track: PublishedTrack) -> bool:
-    return (track.codec_mime or "").lower() == "video/vp8"
+    """A publisher without simulcast, in VP8: its weak-link subscribers get the low rendition."""
+    return not track.layers and (track.codec_mime or "").lower() == "video/vp8"
+
+
+def _wire_nacks(track: PublishedTrack, tap: aiortc_hooks.PacketTap) -> None:
+    """The track asks the publisher, through its tap's retrier, for what a subscriber NACKed
+    and never got, and asks for a keyframe when a lost packet is given up on."""
+    if tap.nacks is not None:
+        track.upstream_nack = tap.nacks.request
+        tap.nacks.on_give_up = track.recovery_hopeless
+        track.on_close.append(lambda: aiortc_hooks.stop_nack_retries(tap))
+    track.nack_stats = tap.nacks
 
 
 def _nack_figures(track: PublishedTrack) -> dict[str, int]:

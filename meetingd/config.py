@@ -156,6 +156,13 @@ class MediaSettings:
         "60 kbit/s, the shared low rendition under the full stream's rate).",
         True,
     )
+    simulcast: bool = _h(
+        "Accept simulcast from publishers whose browser offers it (up to 3 layers, RFC 8853 "
+        "rids): each subscriber gets the best layer its estimate and receive profile allow, "
+        "switched at keyframes. Off: one stream per publisher, the shared low rendition for "
+        "weak links.",
+        True,
+    )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def media_settings(cfg: Config) -> MediaSettings:
             video_playout_delay_max_ms=m.video_playout_delay_max_ms,
             weak_link_audio_only=m.weak_link_audio_only,
             transport_cc=m.transport_cc,
+            simulcast=m.simulcast,
         )
     except Exception as exc:  # InvalidInput from the settings' own checks
         raise ConfigError(f"{cfg.source}: [media] {exc}") from None

@@ -8,12 +8,12 @@ import aioice.ice
 import aiortc
 import pylibsrtp
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import get_encoder
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtcpRtpfbPacket, RtpPacket
 
 from media import aiortc_hooks
 from media.aiortc_hooks import EncodedFrame, FrameAssembler, is_keyframe
@@ -348,3 +348,20 @@ def test_transport_cc_hooks_find_the_internals_they_replace() -> None:
     )
     assert "transport-wide-cc-extensions-01" in inspect.getsource(HeaderExtensionsMap.configure)
     assert "headerExtensions=transceiver._headerExtensions" in inspect.getsource(RTCPeerConnection)
+
+
+def test_simulcast_relies_on_the_receiver_routing_by_payload_type_and_unwrapping_rtx_from_its_table() -> None:
+    """install_simulcast_sink: every SSRC of the m-line reaches one receiver (the router
+    learns an unknown SSRC by payload type), the receiver unwraps RTX by its ``__rtx_ssrc``
+    table (which the tap fills from repaired-rid), and the rid extensions are parsed once
+    negotiated (enable_simulcast)."""
+    route = inspect.getsource(RtpRouter.route_rtp)
+    assert "if ssrc_receiver is None and len(pt_receivers) == 1:" in route
+    assert "self.ssrc_table[packet.ssrc] = pt_receiver" in route
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "original_ssrc = self.__rtx_ssrc.get(packet.ssrc)" in handle
+    assert "self.__rtx_ssrc: dict[int, int] = {}" in inspect.getsource(RTCRtpReceiver.__init__)
+    configure = inspect.getsource(HeaderExtensionsMap.configure)
+    assert "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id" in configure
+    assert "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id" in configure
+    assert "_headerExtensions" in inspect.getsource(RTCRtpTransceiver.__init__)

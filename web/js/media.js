@@ -93,6 +93,17 @@ function deviceId() {
 
 /** What we ask of the camera. */
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
+/**
+ * The simulcast layers a camera is sent in, best first (the server tells them apart by rid,
+ * RFC 8853, and forwards each subscriber the best one its link and profile allow). A browser
+ * sends only as many as the capture is large enough for (Chromium: two at 640x360).
+ * @type {RTCRtpEncodingParameters[]}
+ */
+const SIMULCAST = [
+  { rid: "h", scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+];
 const DISCONNECTED_GRACE_MS = 5000;
 /** How often the inbound counters are read, and how long nothing may arrive before we say so.
  * Audio alone brings 50 packets a second (a few with DTX on), so 1.2 s of nothing is an
@@ -100,6 +111,22 @@ const DISCONNECTED_GRACE_MS = 5000;
 const INBOUND_POLL_MS = 250;
 const STALL_AFTER_MS = 1200;
 
+
+/**
+ * A camera's sending transceiver in simulcast layers (SIMULCAST), or a single stream where the
+ * browser refuses them.
+ * @param {RTCPeerConnection} pc
+ * @param {MediaStreamTrack | string} trackOrKind
+ * @param {RTCRtpTransceiverInit} init
+ * @returns {RTCRtpTransceiver}
+ */
+function addSimulcast(pc, trackOrKind, init) {
+  try {
+    return pc.addTransceiver(trackOrKind, { ...init, sendEncodings: SIMULCAST.map((e) => ({ ...e })) });
+  } catch {
+    return pc.addTransceiver(trackOrKind, init);
+  }
+}
 
 /**
  * Wait until ICE gathering completes, or `ms` passes (candidates found later trickle).
@@ -536,7 +563,7 @@ export class MediaSession extends EventTarget {
     for (const kind of /** @type {const} */ (["audio", "video"])) {
       const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
       const init = /** @type {RTCRtpTransceiverInit} */ ({ direction: "sendonly", streams: [stream] });
-      const transceiver = pc.addTransceiver(track ?? kind, init);
+      const transceiver = kind === "video" ? addSimulcast(pc, track ?? kind, init) : pc.addTransceiver(track ?? kind, init);
       if (kind === "video") this.preferVp8(transceiver);
       else this.preferRed(transceiver);
       if (kind === "audio" && track && !this.micOn) await transceiver.sender.replaceTrack(null);
@@ -701,6 +728,13 @@ export class MediaSession extends EventTarget {
     if (!params.encodings || !params.encodings.length) params.encodings = [{}];
     const cap = UPLINK_CAPS[this.cap];
     for (const enc of params.encodings) {
+      const layer = SIMULCAST.find((e) => e.rid === enc.rid);
+      if (layer) {  // simulcast: the cap leaves out the layers finer than it allows
+        enc.maxBitrate = layer.maxBitrate;
+        enc.scaleResolutionDownBy = layer.scaleResolutionDownBy;
+        enc.active = (layer.scaleResolutionDownBy ?? 1) >= (cap.scaleResolutionDownBy ?? 1);
+        continue;
+      }
       if (cap.maxBitrate) enc.maxBitrate = cap.maxBitrate;
       else delete enc.maxBitrate;
       enc.scaleResolutionDownBy = cap.scaleResolutionDownBy ?? 1;
