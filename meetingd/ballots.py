@@ -311,7 +311,7 @@ class Ballots:
         lp = live.poll(p.poll_id)
         if not lp.secret:
             raise InvalidState("an open (named) poll takes plain ballots", code="poll_not_secret")
-        verified = self.e2e.verify(lp, p.ballot)
+        verified = await self.e2e.verify_off_loop(lp, p.ballot)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         pending = EncryptedPending(p.poll_id, p.ballot_id, p.replaces, verified)
         self._enqueue(live, PendingCast(caller.member_id, pending, future))

@@ -137,6 +137,7 @@ class Procedure:
                 await asyncio.gather(live.flusher, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.ballots.e2e.close()
 
     async def checkpoint(self, meeting_id: int) -> None:
         """Sign a checkpoint of the meeting's log now (e.g. at a poll's close)."""
