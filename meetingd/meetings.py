@@ -323,7 +323,11 @@ class Meetings:
                 if site_ids
                 else {}
             )
+            unflushed: set[int] = set()
             for c in changes:
+                if c.member_pk in unflushed:  # this member's row added above must be seen
+                    await s.flush()
+                    unflushed.clear()
                 result = await s.execute(
                     update(AttendanceInterval)
                     .where(
@@ -347,7 +351,7 @@ class Meetings:
                         joined_at=c.at,
                     )
                 )
-                await s.flush()  # the next change of the same member must see this row
+                unflushed.add(c.member_pk)
                 if not tx.closed:  # presence after close is not a minutes fact
                     tx.record(
                         "member_joined",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from meetingd.storage.models import MinutesCheckpoint, MinutesEntry
+from meetingd.storage.models import AttendanceInterval, Member, MinutesCheckpoint, MinutesEntry, Participant
 from recorder.verifier import verify_bundle
 
 from .conftest import wait_for
@@ -76,24 +78,21 @@ async def test_journal_survives_a_restart(tmp_path, store) -> None:
         await runner.cleanup()
 
 
+async def _participants(server) -> dict[str, int]:
+    """Meeting 1's participants: member id → member pk."""
+    async with server.svc.db() as s:
+        rows = await s.execute(
+            select(Member.member_id, Member.id)
+            .join(Participant, Participant.member_pk == Member.id)
+            .where(Participant.meeting_id == 1)
+        )
+        return dict(rows.all())
+
+
 async def test_a_join_storm_shares_commits_and_records_every_join_once(sign_in, server) -> None:
     """Attendance changes arriving together go to the minutes in one transaction (group
     commit), each in order and exactly once, and a bad one fails alone."""
-    import asyncio
-    from datetime import UTC, datetime
-
-    from meetingd.storage.models import AttendanceInterval, Member, Participant
-
-    async with server.svc.db() as s:
-        pks = dict(
-            (
-                await s.execute(
-                    select(Member.member_id, Member.id)
-                    .join(Participant, Participant.member_pk == Member.id)
-                    .where(Participant.meeting_id == 1)
-                )
-            ).all()
-        )
+    pks = await _participants(server)
     meetings = server.svc.meetings
     before = meetings._attendance.batches
     at = datetime.now(UTC)
@@ -135,22 +134,30 @@ async def test_a_join_storm_shares_commits_and_records_every_join_once(sign_in, 
 
 
 async def test_joins_queued_together_share_one_commit(server) -> None:
-    import asyncio
-    from datetime import UTC, datetime
-
-    from meetingd.storage.models import Member, Participant
-
-    async with server.svc.db() as s:
-        pks = (
-            await s.scalars(
-                select(Member.id)
-                .join(Participant, Participant.member_pk == Member.id)
-                .where(Participant.meeting_id == 1)
-            )
-        ).all()
+    pks = list((await _participants(server)).values())
     meetings = server.svc.meetings
     before = meetings._attendance.batches
     at = datetime.now(UTC)
     await asyncio.gather(*(meetings.start_interval(1, pk, "remote", None, at) for pk in pks))
     assert len(pks) >= 5
     assert meetings._attendance.batches - before == 1, "all submitted in one turn of the loop: one commit"
+
+
+async def test_one_member_joining_twice_in_a_batch_keeps_one_open_interval(server) -> None:
+    """The second change of a member in the same shared transaction sees the first's row."""
+    pk = next(iter((await _participants(server)).values()))
+    at = datetime.now(UTC)
+    meetings = server.svc.meetings
+    await asyncio.gather(
+        meetings.start_interval(1, pk, "remote", None, at),
+        meetings.start_interval(1, pk, "main_room", None, at),
+    )
+    async with server.svc.db() as s:
+        open_rows = (
+            await s.scalars(
+                select(AttendanceInterval.attendance).where(
+                    AttendanceInterval.member_pk == pk, AttendanceInterval.left_at.is_(None)
+                )
+            )
+        ).all()
+    assert list(open_rows) == ["main_room"]
