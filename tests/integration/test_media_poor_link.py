@@ -247,6 +247,48 @@ async def test_relay_delays_drops_limits_and_cuts() -> None:
     client_t.close()
 
 
+async def test_a_pair_carries_one_live_flow_and_is_taken_over_once_it_goes_quiet() -> None:
+    """A second client address is dropped while the first is live, and takes the pair
+    over once the first has been quiet for REBIND_AFTER_S (a NAT mapping's expiry): a
+    server restarted on the same ports, or a new connection on a port an old one used,
+    gets through. A browser test once waited 30 s for media because it did not."""
+    loop = asyncio.get_running_loop()
+    at_server: list[bytes] = []
+    at: dict[str, list[bytes]] = {"a": [], "b": []}
+
+    def sink(into: list[bytes]) -> Any:
+        class Sink(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                into.append(data)
+                if into is at_server:
+                    server_t.sendto(b"re:" + data, addr)
+
+        return Sink
+
+    server_t, _ = await loop.create_datagram_endpoint(sink(at_server), local_addr=("127.0.0.1", 0))
+    a_t, _ = await loop.create_datagram_endpoint(sink(at["a"]), local_addr=("127.0.0.1", 0))
+    b_t, _ = await loop.create_datagram_endpoint(sink(at["b"]), local_addr=("127.0.0.1", 0))
+    relay = UdpRelay(LinkProfile(), seed=1, lifetime=30)
+    pair = await relay.open_pair(server=server_t.get_extra_info("sockname"))
+    pair.REBIND_AFTER_S = 0.3
+    to = ("127.0.0.1", pair.client_port)
+    a_t.sendto(b"a1", to)
+    await wait_for(lambda: at["a"] == [b"re:a1"], 2)
+    b_t.sendto(b"b1", to)  # a is live: b is a second flow, dropped
+    await asyncio.sleep(0.1)
+    assert at_server == [b"a1"] and pair.rebinds == 0
+    await asyncio.sleep(0.35)  # a has been quiet past the expiry
+    b_t.sendto(b"b2", to)
+    await wait_for(lambda: at["b"] == [b"re:b2"], 2)
+    assert at_server == [b"a1", b"b2"] and pair.rebinds == 1 and at["a"] == [b"re:a1"]
+    a_t.sendto(b"a2", to)  # now a is the second flow
+    await asyncio.sleep(0.1)
+    assert at_server == [b"a1", b"b2"]
+    await relay.close()
+    for t in (server_t, a_t, b_t):
+        t.close()
+
+
 async def test_satellite_link_audio_only_keeps_audio_and_full_recovers_video(
     server: Any, peer: Any, sign_in: Any
 ) -> None:

@@ -160,12 +160,23 @@ class _Direction:
 
 
 class RelayPair:
-    """Two sockets carrying one client <-> server UDP flow (one ICE candidate pair)."""
+    """Two sockets carrying one client <-> server UDP flow (one ICE candidate pair).
+
+    The pair carries one flow at a time, as a NAT mapping does: datagrams from a second
+    client address are dropped while the first one is live. Once the first has been quiet
+    for ``REBIND_AFTER_S`` the next address to send takes the pair over, so a server that
+    restarts on the same ports (or a browser's new connection that lands on a port an old,
+    closed one used) gets through instead of being dropped for the relay's lifetime.
+    """
+
+    REBIND_AFTER_S = 3.0
 
     def __init__(self, relay: UdpRelay, server: Address | None, client: Address | None) -> None:
         self.relay = relay
         self.server = server
         self.client = client
+        self.rebinds = 0
+        self._client_heard = float("-inf")
         self._to_server = _Direction(relay, relay.stats.to_server)
         self._to_client = _Direction(relay, relay.stats.to_client)
         self._client_side = _Endpoint(self._from_client)
@@ -195,14 +206,20 @@ class RelayPair:
     def set_client(self, address: Address) -> None:
         _check_loopback(address[0])
         self.client = address
+        self._client_heard = asyncio.get_running_loop().time()
 
     def _from_client(self, data: bytes, addr: Address) -> None:
         if not ipaddress.ip_address(addr[0]).is_loopback and addr[0] not in self.relay.allowed:
             return
+        now = asyncio.get_running_loop().time()
         if self.client is None:
             self.client = addr
         elif addr != self.client:
-            return  # one flow per pair
+            if now - self._client_heard < self.REBIND_AFTER_S:
+                return  # one live flow per pair
+            self.client = addr  # the old flow went quiet: the mapping expired
+            self.rebinds += 1
+        self._client_heard = now
         self._to_server.push(data, self._send_to_server)
 
     def _from_server(self, data: bytes, addr: Address) -> None:
