@@ -37,7 +37,7 @@ from .backend import Backend, Caller
 from .command import Command, Payload
 from .commands import all_commands
 from .messages import JOIN, JOIN_DISPLAY, LEAVE, SEND_CHAT, Empty, Join, JoinDisplay, SendChat
-from .wire_json import check_value
+from .wire_json import Encoded, check_value
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,8 @@ class MeetingNamespace:
         self._roster_pending: dict[int, RosterDeltas] = {}
         self._roster_timers: dict[int, asyncio.TimerHandle] = {}
         self._roster_locks: dict[int, asyncio.Lock] = {}
+        # per meeting, the roster as a join ack carries it, encoded once per roster tick
+        self._roster_views: dict[int, Encoded] = {}
         self.roster_tick_s = ROSTER_TICK_S
         # errors meaning "the database is not answering" (set by the daemon, which knows its
         # storage): a command failing with one is answered server_busy with retry_after,
@@ -300,6 +302,23 @@ class MeetingNamespace:
             )
         pending.add(ev)
 
+    def roster_view(self, meeting_id: int) -> Encoded | list[Any]:
+        """The roster a join ack carries, shared by every join between two roster ticks.
+
+        It may be older than the roster (a join in this tick is not in it), never older
+        than the last tick: each change after that tick is pending, and reaches every
+        member in the room (the joiner entered it first) with the next ``roster_changed``,
+        which carries each member's latest seat. So ack + the next deltas = the roster,
+        and a storm of n joins encodes O(n) seats per tick instead of O(n) per join.
+        """
+        roster = self._rosters.get(meeting_id)
+        if roster is None:
+            return []
+        view = self._roster_views.get(meeting_id)
+        if view is None:
+            view = self._roster_views[meeting_id] = Encoded(roster.snapshot())
+        return view
+
     def _roster_interval(self, meeting_id: int) -> float:
         roster = self._rosters.get(meeting_id)
         recipients = roster.connection_count if roster else 0
@@ -316,6 +335,7 @@ class MeetingNamespace:
         async with lock:
             pending = self._roster_pending.pop(meeting_id, None)
             if pending:
+                self._roster_views.pop(meeting_id, None)
                 await self.emit_to_meeting(meeting_id, "roster_changed", {"changes": pending.drain()})
 
     async def resync_everyone(self) -> None:
@@ -461,15 +481,17 @@ class MeetingNamespace:
         await self._apply(req.meeting_id, adm.member_pk, ev)
         me = roster.seat(conn.member.member_id)
         assert me is not None
-        answer = {
+        answer: dict[str, Any] = {
             "meeting": adm.meeting,
-            "roster": roster.snapshot(),
-            "counts": roster.counts(),
             "chat": await self.backend.chat_history(req.meeting_id, self.limits.chat_history),
             "me": me.to_dict(),
         }
         for extra in self._join_extras:
             answer.update(await extra(req.meeting_id, conn))
+        # Last, with no await after it: a roster tick that fell during the awaits above
+        # reached this member before the ack, so the roster must be as of that tick or later.
+        answer.setdefault("roster", self.roster_view(req.meeting_id))
+        answer["counts"] = roster.counts()
         return answer
 
     async def _join_display(self, call: Call, req: JoinDisplay) -> dict[str, Any]:
@@ -485,14 +507,10 @@ class MeetingNamespace:
             raise InvalidState("this meeting is closed", code="meeting_closed")
         conn.meeting_id = req.meeting_id
         await self.sio.enter_room(sid, room_of(req.meeting_id), namespace=NAMESPACE)
-        roster = self._rosters.get(req.meeting_id)
-        answer: dict[str, Any] = {
-            "meeting": meeting,
-            "roster": roster.snapshot() if roster else [],
-            "display": {"id": conn.member.id},
-        }
+        answer: dict[str, Any] = {"meeting": meeting, "display": {"id": conn.member.id}}
         for extra in self._join_extras:
             answer.update(await extra(req.meeting_id, conn))
+        answer.setdefault("roster", self.roster_view(req.meeting_id))  # last: see _join
         return answer
 
     def disconnect_display(self, display_id: int) -> int:

@@ -23,19 +23,75 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from meeting.errors import InvalidInput
 
-__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "OversizedInt", "Undecodable", "check_value", "dumps", "loads"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "Encoded",
+    "OversizedInt",
+    "Undecodable",
+    "check_value",
+    "dumps",
+    "loads",
+]
 
 MAX_DEPTH = 32  # nested objects/arrays; the deepest real payload (a poll config) has 4
 MAX_INT_DIGITS = 100
 # The start of a Socket.IO event's data: ["event_name", ...
 _EVENT = re.compile(r'\s*\[\s*"([A-Za-z0-9_]{1,64})"\s*[,\]]')
 
-dumps = json.dumps
+# What stands in for an Encoded value while the packet around it is encoded: a string no
+# payload can hold by chance (a NUL and 16 random bytes of this process).
+_MARK = f"\x00wire-json-{secrets.token_hex(16)}-"
+
+
+class Encoded:
+    """A value encoded as JSON once, spliced as-is into every packet that carries it.
+
+    A join ack carries the meeting's roster: in a storm of n joins that was n encodings
+    of up to n seats (3 ms at 1,000 seats, with the dicts built for it). The namespace
+    keeps one per roster tick and every join of that tick sends the same text.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Any) -> None:
+        self.text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        return f"Encoded({len(self.text)} chars)"
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """:func:`json.dumps`, with each :class:`Encoded` value spliced in as its text."""
+    fragments: list[str] = []
+    user_default = kwargs.pop("default", None)
+
+    def default(o: Any) -> Any:
+        if isinstance(o, Encoded):
+            fragments.append(o.text)
+            return f"{_MARK}{len(fragments) - 1}"
+        if user_default is not None:
+            return user_default(o)
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    out = json.dumps(obj, default=default, **kwargs)
+    ascii_only = kwargs.get("ensure_ascii", True)
+    for i, text in enumerate(fragments):
+        mark = json.dumps(f"{_MARK}{i}", ensure_ascii=ascii_only)
+        if out.count(mark) != 1:  # a string of the payload is the mark: encode it all in place
+
+            def expand(o: Any) -> Any:
+                return json.loads(o.text) if isinstance(o, Encoded) else default(o)
+
+            return json.dumps(obj, default=expand, **kwargs)
+        out = out.replace(mark, text, 1)
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+from typing import Any
+
 import pytest
 import socketio
 
@@ -17,7 +21,8 @@ async def test_member_sees_another_join_and_leave(sign_in) -> None:
     assert ack["meeting"]["title"] == "Monthly cell meeting"
 
     ack_b = await b.join(attendance="remote")
-    assert {p["member_id"] for p in ack_b["roster"]} == {"C1-001", "C1-002"}
+    # the roster as of the last tick (A, perhaps not yet B), and B itself as "me"
+    assert {p["member_id"] for p in ack_b["roster"]} | {ack_b["me"]["member_id"]} == {"C1-001", "C1-002"}
     await wait_for(lambda: any(d["participant"]["member_id"] == "C1-002" for d in a.roster_changes("joined")))
 
     assert (await b.emit("leave", {}))["ok"] is True
@@ -171,3 +176,43 @@ async def test_a_join_storm_reaches_each_member_as_a_few_merged_messages(sign_in
     ]
     assert sorted(announced) == sorted(wanted), announced  # each once
     assert len(messages) <= 4, [len(d["changes"]) for d in messages]
+
+
+async def test_members_joining_at_once_each_end_with_the_whole_roster(sign_in) -> None:
+    """A join ack's roster is shared by every join of one roster tick, so it may lack the
+    joins of that tick: each member's ack, followed by the roster changes it receives after
+    it, must still add up to everyone (nobody missing, nobody twice, every state right)."""
+    ids = ["C1-CHAIR", "C1-SEC"] + [f"C1-{i:03d}" for i in range(1, 9)]
+    members = [await sign_in(mid) for mid in ids]
+    for m in members:
+        await m.connect()
+    acks: dict[str, tuple[int, dict[str, Any]]] = {}
+    rng = random.Random(5)
+
+    async def join(m: Any) -> None:
+        await asyncio.sleep(rng.uniform(0, 1.0))  # spread over ~5 roster ticks
+        done = asyncio.get_running_loop().create_future()
+
+        def answered(ack: dict[str, Any]) -> None:  # runs in arrival order with the events
+            acks[m.member_id] = (len(m.events), ack)
+            done.set_result(None)
+
+        join = {"meeting_id": 1, "attendance": "remote"}
+        await m.sio.emit("join", join, namespace="/meeting", callback=answered)
+        await done
+
+    await asyncio.gather(*(join(m) for m in members))
+
+    def rebuilt(m: Any) -> dict[str, str]:
+        position, ack = acks[m.member_id]
+        assert ack["ok"], ack
+        seats = {p["member_id"]: p["state"] for p in ack["roster"]}
+        seats[ack["me"]["member_id"]] = ack["me"]["state"]
+        for event, data in m.events[position:]:
+            if event == "roster_changed":
+                for change in data["changes"]:
+                    seats[change["participant"]["member_id"]] = change["participant"]["state"]
+        return seats
+
+    everyone = dict.fromkeys(ids, "online")
+    await wait_for(lambda: all(rebuilt(m) == everyone for m in members), seconds=5)

@@ -55,6 +55,36 @@ def test_socketio_packets_still_decode_through_the_json_module() -> None:
     assert deep.id == 8 and isinstance(deep.data[1], wire_json.Undecodable)
 
 
+def test_an_encoded_value_goes_out_as_its_text_in_the_packet_that_carries_it() -> None:
+    """The join ack's roster is encoded once per roster tick (wire_json.Encoded) and
+    spliced into each ack: the packet must decode to what encoding the value in place
+    would give, whatever the strings around it hold."""
+    sio = make_server(async_mode="aiohttp")
+    seats = [{"member_id": f"M{i}", "full_name": 'Nguyễn Văn "An"\x00', "site": None} for i in range(3)]
+    tricky = {"chat": [{"text": wire_json._MARK + "0"}, {"text": '"\\u0000'}], "n": 2}
+    # the mark itself in a string before the value (only this process knows it): still right
+    ack = [{"ok": True, **tricky, "roster": wire_json.Encoded(seats), "again": wire_json.Encoded([1])}]
+    plain = [{"ok": True, **tricky, "roster": seats, "again": [1]}]
+
+    def wire(data: Any) -> str:
+        text = sio.packet_class(socketio.packet.ACK, namespace=NAMESPACE, data=data, id=3).encode()
+        assert isinstance(text, str)
+        return text
+
+    sent = wire(ack)
+    assert sent.startswith("3/meeting,3")
+    assert sio.packet_class(encoded_packet=sent).data == sio.packet_class(encoded_packet=wire(plain)).data
+    del tricky["chat"][0]
+    assert wire(ack).count("M2") == 1 and "wire-json" not in wire(ack)
+    assert wire_json.dumps({"a": wire_json.Encoded({"b": "é"})}, ensure_ascii=False) == '{"a": {"b":"é"}}'
+    try:
+        wire_json.dumps({"a": object()})
+    except TypeError as exc:
+        assert "object" in str(exc)
+    else:
+        raise AssertionError("an object JSON cannot hold was encoded")
+
+
 def test_the_encode_once_broadcast_path_exists() -> None:
     assert socketio.packet.EVENT == 2
     assert engineio.packet.MESSAGE == 4
