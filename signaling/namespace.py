@@ -157,8 +157,8 @@ class MeetingNamespace:
         self._roster_pending: dict[int, RosterDeltas] = {}
         self._roster_timers: dict[int, asyncio.TimerHandle] = {}
         self._roster_locks: dict[int, asyncio.Lock] = {}
-        # per meeting, the roster as a join ack carries it, encoded once per roster tick
-        self._roster_views: dict[int, Encoded] = {}
+        # per meeting, the roster (and its counts) as a join ack carries it, once per tick
+        self._roster_views: dict[int, tuple[Encoded, dict[str, int]]] = {}
         self.roster_tick_s = ROSTER_TICK_S
         # errors meaning "the database is not answering" (set by the daemon, which knows its
         # storage): a command failing with one is answered server_busy with retry_after,
@@ -302,8 +302,9 @@ class MeetingNamespace:
             )
         pending.add(ev)
 
-    def roster_view(self, meeting_id: int) -> Encoded | list[Any]:
-        """The roster a join ack carries, shared by every join between two roster ticks.
+    def roster_view(self, meeting_id: int) -> tuple[Encoded, dict[str, int]]:
+        """The roster a join ack carries, and its counts, shared by every join between two
+        roster ticks.
 
         It may be older than the roster (a join in this tick is not in it), never older
         than the last tick: each change after that tick is pending, and reaches every
@@ -311,12 +312,11 @@ class MeetingNamespace:
         which carries each member's latest seat. So ack + the next deltas = the roster,
         and a storm of n joins encodes O(n) seats per tick instead of O(n) per join.
         """
-        roster = self._rosters.get(meeting_id)
-        if roster is None:
-            return []
         view = self._roster_views.get(meeting_id)
         if view is None:
-            view = self._roster_views[meeting_id] = Encoded(roster.snapshot())
+            roster = self._rosters.get(meeting_id)
+            seats, counts = (roster.snapshot(), roster.counts()) if roster else ([], {})
+            view = self._roster_views[meeting_id] = (Encoded(seats), counts)
         return view
 
     def _roster_interval(self, meeting_id: int) -> float:
@@ -490,8 +490,9 @@ class MeetingNamespace:
             answer.update(await extra(req.meeting_id, conn))
         # Last, with no await after it: a roster tick that fell during the awaits above
         # reached this member before the ack, so the roster must be as of that tick or later.
-        answer.setdefault("roster", self.roster_view(req.meeting_id))
-        answer["counts"] = roster.counts()
+        seats, counts = self.roster_view(req.meeting_id)
+        answer.setdefault("roster", seats)
+        answer["counts"] = counts
         return answer
 
     async def _join_display(self, call: Call, req: JoinDisplay) -> dict[str, Any]:
@@ -510,7 +511,7 @@ class MeetingNamespace:
         answer: dict[str, Any] = {"meeting": meeting, "display": {"id": conn.member.id}}
         for extra in self._join_extras:
             answer.update(await extra(req.meeting_id, conn))
-        answer.setdefault("roster", self.roster_view(req.meeting_id))  # last: see _join
+        answer.setdefault("roster", self.roster_view(req.meeting_id)[0])  # last: see _join
         return answer
 
     def disconnect_display(self, display_id: int) -> int:
