@@ -130,6 +130,7 @@ async def open_services(cfg: Config, clock: Clock = utc_now) -> CoreServices:
             accounts,
             security_log,
             origins=lambda: (origin.url, cfg.server.allowed_origins),
+            reads=reads,
         ),
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ class GroupCommit(Generic[K, T, R]):
             self._running[key] = asyncio.ensure_future(self._drain(key))
         return await fut  # a caller that gives up cancels only its wait: the drain task commits on
 
+    def post(self, key: K, item: T) -> None:
+        """Queue ``item`` and return at once: for writes nobody waits on (a socket's
+        last-seen time). It commits with the next batch of ``key``; a failure is logged."""
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(_log_failure)
+        self._pending.setdefault(key, []).append((item, fut))
+        if key not in self._running:
+            self._running[key] = asyncio.ensure_future(self._drain(key))
+
     async def _drain(self, key: K) -> None:
         try:
             while queue := self._pending.pop(key, None):
@@ -82,6 +91,11 @@ class GroupCommit(Generic[K, T, R]):
         """Wait until every queued write has been committed or has failed."""
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+def _log_failure(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        logger.warning("a posted write failed: %s", fut.exception())
 
 
 def _settle(fut: asyncio.Future[R], result: R | None, exc: BaseException | None) -> None:

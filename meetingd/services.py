@@ -78,6 +78,7 @@ class CoreServices:
     """SQLite's read-only pool (storage/dialect.py); ``None`` on PostgreSQL."""
 
     async def dispose_engines(self) -> None:
+        await self.security.sessions.drain()  # the last-seen times still queued
         if self.read_engine is not None:
             await self.read_engine.dispose()
         await self.engine.dispose()

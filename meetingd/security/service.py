@@ -33,13 +33,15 @@ class Security:
         accounts: Accounts,
         log: SecurityLog,
         origins: Callable[[], tuple[str, Sequence[str]]],
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
-        """``origins()``: the public URL as served now, and the extra allowed origins."""
+        """``origins()``: the public URL as served now, and the extra allowed origins;
+        ``reads``: SQLite's read pool, for lookups made on every connect."""
         s = cfg.security
         self._db, self._cfg = db, cfg
         self.log = log
         self.factors = SecondFactors(db, s, server_secret, clock, log)
-        self.sessions = Sessions(db, clock, log)
+        self.sessions = Sessions(db, clock, log, reads=reads)
         self.step_up = StepUp(s, self.factors, self.sessions, clock)
         self.presence = Presence(log)
         self.devices = Devices(db, log)

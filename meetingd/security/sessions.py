@@ -73,10 +73,17 @@ def device_of(user_agent: str) -> str:
 
 
 class Sessions:
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, events: EventSink) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        events: EventSink,
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._db, self._clock, self._events = db, clock, events
+        self._reads = reads or db  # SQLite's read pool: lookups on every connect
         self._ended: list[EndedListener] = []
-        self._seen: GroupCommit[None, str, str | None] = GroupCommit(self._write_seen)
+        self._seen: GroupCommit[None, str, None] = GroupCommit(self._write_seen)
 
     def on_ended(self, listener: EndedListener) -> None:
         """Call ``listener(session_hashes)`` after sessions were ended."""
@@ -135,31 +142,34 @@ class Sessions:
             )
 
     async def session_of_socket_token(self, socket_token: object) -> str | None:
-        """The browser session that minted this connect token (its last-seen time is
-        moved on, in one transaction with the other sockets connecting at the moment)."""
+        """The browser session that minted this connect token. Its last-seen time is moved
+        on in the background, in one transaction with the other sockets connecting at the
+        moment: a connect waits for the lookup (a read, which never queues behind the one
+        SQLite writer), not for that write."""
         if not isinstance(socket_token, str):
             return None
-        return await self._seen.submit(None, digest(socket_token))
-
-    async def _write_seen(self, _key: None, token_hashes: Sequence[str]) -> list[str | None]:
-        now = self._clock()
-        async with self._db() as s, s.begin():
-            rows = dict(
-                (
-                    await s.execute(
-                        select(SocketTokenSession.token_hash, SocketTokenSession.session_hash).where(
-                            SocketTokenSession.token_hash.in_(set(token_hashes))
-                        )
-                    )
-                ).all()
-            )
-            if rows:
-                await s.execute(
-                    update(SessionDetail)
-                    .where(SessionDetail.token_hash.in_(set(rows.values())))
-                    .values(last_seen_at=now)
+        async with self._reads() as s:
+            session_hash = await s.scalar(
+                select(SocketTokenSession.session_hash).where(
+                    SocketTokenSession.token_hash == digest(socket_token)
                 )
-        return [rows.get(h) for h in token_hashes]
+            )
+        if session_hash is not None:
+            self._seen.post(None, session_hash)
+        return session_hash
+
+    async def drain(self) -> None:
+        """Wait for the last-seen writes still queued (before the engine goes)."""
+        await self._seen.drain()
+
+    async def _write_seen(self, _key: None, session_hashes: Sequence[str]) -> list[None]:
+        async with self._db() as s, s.begin():
+            await s.execute(
+                update(SessionDetail)
+                .where(SessionDetail.token_hash.in_(set(session_hashes)))
+                .values(last_seen_at=self._clock())
+            )
+        return [None] * len(session_hashes)
 
     # -- the sessions page -------------------------------------------------------------------
 

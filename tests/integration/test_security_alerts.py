@@ -280,3 +280,29 @@ async def test_a_key_used_from_a_new_device_raises_an_alert(sign_in, server) -> 
     assert await devices.key_used(member, "stranger", "10.9.9.9", "officer_key", 1) is True
     alerts = await server.svc.security.log.alerts()
     assert [(a["rule"], a["member_id"], a["meeting_id"]) for a in alerts] == [("new_device", "C1-SEC", 1)]
+
+
+async def test_a_socket_connect_moves_its_sessions_last_seen_time_on(sign_in, server) -> None:
+    """The connect waits only for the lookup of its session; the last-seen write follows."""
+    laptop = await sign_in("C1-006")
+
+    async def last_seen() -> str:
+        status, body = await laptop.call("GET", "/api/me/sessions")
+        assert status == 200, body
+        (mine,) = [s for s in body["sessions"] if s["current"]]
+        return str(mine["last_seen_at"])
+
+    before = await last_seen()
+    await asyncio.sleep(1.1)  # the times are kept to the second
+    await laptop.connect()
+    seen: list[str] = []
+
+    async def moved() -> bool:
+        seen.append(await last_seen())
+        return seen[-1] > before
+
+    for _ in range(50):
+        if await moved():
+            break
+        await asyncio.sleep(0.1)
+    assert seen[-1] > before, (before, seen[-3:])

@@ -107,3 +107,21 @@ def test_every_submitter_gets_an_answer(n: int) -> None:
         return list(await asyncio.gather(*(gc.submit("m", i) for i in range(n))))
 
     assert asyncio.run(run()) == [i * 10 for i in range(n)]
+
+
+def test_a_posted_write_returns_at_once_commits_with_the_batch_and_a_failure_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def run() -> tuple[Store, list[int]]:
+        store = Store()
+        gc: GroupCommit[str, int, int] = GroupCommit(store.write)
+        gc.post("m1", 1)
+        gc.post("m1", -1)  # fails alone, logged: nobody is waiting to be told
+        waited = await asyncio.gather(gc.submit("m1", 2), gc.submit("m1", 3))
+        await gc.drain()
+        return store, list(waited)
+
+    store, waited = asyncio.run(run())
+    assert waited == [20, 30]
+    assert sorted(store.rows) == [1, 2, 3], store.rows
+    assert "a posted write failed: negative" in caplog.text
