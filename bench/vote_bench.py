@@ -105,6 +105,10 @@ async def serve(data_dir: str, members: int, group_commit: bool) -> None:
     for i in range(members):  # three single-use tokens each: a timed-out join retries
         mid = f"B-{i:05d}"
         tokens[mid] = [await svc.accounts.mint_socket_token(everyone[mid]) for _ in range(3)]
+    if os.environ.get("VOTE_BENCH_GC_FREEZE", "1") != "0":  # as meetingd serve does (A/B: =0)
+        from meetingd.app import freeze_startup_heap
+
+        freeze_startup_heap()
     print(json.dumps({"url": url, "pid": os.getpid(), "tokens": tokens}), flush=True)
     await asyncio.Event().wait()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import hashlib
 import logging
 import secrets
@@ -282,6 +283,27 @@ def build_app(cfg: Config, clock: Clock = utc_now) -> web.Application:
     return app
 
 
+# Young collections every 10,000 net allocations (not 700), the middle one every 10 of
+# those, a full one considered every 50 of those: see freeze_startup_heap.
+GC_THRESHOLDS = (10_000, 10, 50)
+
+
+def freeze_startup_heap() -> None:
+    """Take what start-up made (modules, the app, the services) out of the cyclic garbage
+    collector's view: it is never garbage, and each full collection walked all of it.
+
+    Measured in the vote bench's 1,000-member join storm (gc callbacks timing each pass):
+    full (generation 2) collections every 2-3 s, each stalling the event loop 43-188 ms and
+    growing with the heap, which put one 220 ms stall into the ballot acks' p99. Frozen,
+    they still came (the connections' objects alone take 90-166 ms to walk); with the
+    thresholds below none ran in the storm or the vote, and the longest pause seen was a
+    middle-generation one of 50-80 ms. Called once, when the server is up.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(cfg: Config, *, banner: list[str] | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
     ctx, fp = ssl_context(cfg)
@@ -305,6 +327,7 @@ async def serve(cfg: Config, *, banner: list[str] | None = None) -> None:
         print(f"TLS certificate SHA-256 fingerprint: {fp}", flush=True)
     for line in banner or []:
         print(line, flush=True)
+    freeze_startup_heap()
     logger.info("listening url=%s", url)
     await stop.wait()
     logger.info("shutting down")

@@ -8,6 +8,7 @@ metrics_from`` may scrape (default: loopback); the reverse proxy must not publis
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 from collections.abc import Iterator
 
@@ -36,6 +37,21 @@ class ServicesCollector(Collector):
         )
         g.add_metric([node], owned)
         yield g
+        g = GaugeMetricFamily(
+            "meetingd_gc_frozen_objects",
+            "Objects taken out of the cyclic collector's view at start-up (app.freeze_startup_heap)",
+            labels=["node"],
+        )
+        g.add_metric([node], gc.get_freeze_count())
+        yield g
+        c = CounterMetricFamily(
+            "meetingd_gc_collections",
+            "Cyclic garbage collections, by generation",
+            labels=["node", "generation"],
+        )
+        for generation, stats in enumerate(gc.get_stats()):
+            c.add_metric([node, str(generation)], stats["collections"])
+        yield c
         g = GaugeMetricFamily("meetingd_connections", "Authenticated Socket.IO connections", labels=["node"])
         g.add_metric([node], svc.namespace.connection_count)
         yield g

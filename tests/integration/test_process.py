@@ -147,3 +147,17 @@ def test_check_config_reports_the_bad_key(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "meetingd.example.toml"
     out = run_cli("check-config", "--config", str(example))
     assert out.returncode == 0 and "OK" in out.stdout
+
+
+def test_the_server_takes_its_start_up_heap_out_of_the_garbage_collectors_view(tmp_path: Path) -> None:
+    """Full collections walked every module and service object and stalled the loop up to
+    190 ms in a join storm (docs/capacity.md): the real process freezes them once up."""
+    url, proc = start_meetingd(tmp_path)
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+    finally:
+        stop_meetingd(proc)
+    (frozen,) = [line for line in text.splitlines() if line.startswith("meetingd_gc_frozen_objects{")]
+    assert float(frozen.rsplit(" ", 1)[1]) > 50_000, frozen
+    assert 'meetingd_gc_collections_total{generation="2"' in text, text[:2000]
