@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meeting.clock import Clock, iso
@@ -79,6 +79,7 @@ class JournalTx:
     def __init__(self, session: AsyncSession, state: _LogState, meeting_id: int, clock: Clock) -> None:
         self.session, self._state, self._meeting_id, self._clock = session, state, meeting_id, clock
         self.pending: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []  # minutes_entries rows, inserted at the end
         self._last_at = state.last_at
 
     @property
@@ -163,11 +164,17 @@ class JournalTx:
             **fields,
         }
         canonical = canonicalize(entry).decode("utf-8")  # validates before anything is stored
-        self.session.add(
-            MinutesEntry(meeting_id=self._meeting_id, seq=entry["seq"], type=type, canonical=canonical)
-        )
+        row = {"meeting_id": self._meeting_id, "seq": entry["seq"], "type": type, "canonical": canonical}
+        self._rows.append(row)
         self.pending.append(entry)
         return entry
+
+    async def write_entries(self) -> None:
+        """Insert the entries recorded so far, in one statement (the transaction's last
+        step: no ORM unit of work, which cost ~0.3 ms per entry in the vote bench)."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            await self.session.execute(insert(MinutesEntry), rows)
 
 
 class Journal:
@@ -308,6 +315,7 @@ class Journal:
                 await self._in_step(s, state, meeting_id)
                 tx = JournalTx(s, state, meeting_id, self._clock)
                 yield tx
+                await tx.write_entries()
             # committed: now the in-memory tree may grow
             for entry in tx.pending:
                 state.log.append(entry)
