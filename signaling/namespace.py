@@ -96,6 +96,7 @@ class Connection:
     extra: dict[str, Any] = field(default_factory=dict)
     # a paired display (no roster seat, read-only): the meeting it is paired with
     display_meeting: int | None = None
+    sid: str = ""  # the Socket.IO session this connection is
 
 
 @dataclass(frozen=True)
@@ -405,14 +406,14 @@ class MeetingNamespace:
             if display_token is not None:
                 display = await self.backend.redeem_display_token(display_token)
                 self._conns[sid] = Connection(
-                    member=display, bucket=self._bucket(), display_meeting=display.meeting_id
+                    member=display, bucket=self._bucket(), display_meeting=display.meeting_id, sid=sid
                 )
                 logger.info("socket connected sid=%s display=%s", sid, display.member_id)
                 return
             member = await self.backend.redeem_socket_token(token, address)
         except MeetingError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, error_body(exc)) from None
-        conn = self._conns[sid] = Connection(member=member, bucket=self._bucket())
+        conn = self._conns[sid] = Connection(member=member, bucket=self._bucket(), sid=sid)
         logger.info("socket connected sid=%s member=%s", sid, member.member_id)
         for listener in self._connected_listeners:
             try:
