@@ -280,9 +280,14 @@ class ServerTarget:
         self.proc: subprocess.Popen[bytes] | None = None
         self.relay: RelayConnection | None = None
         self.publishers: dict[str, Publisher] = {}
+        # MediaSettings overrides passed to relay_server.py (RELAY_BENCH_MEDIA)
+        self.media: dict[str, Any] = {}
 
     async def start(self) -> None:
         kind = "mediarelay" if self.name == "mediarelay" else "meetingd"
+        env = {**os.environ, "PYTHONPATH": str(self.root)}
+        if self.media:
+            env["RELAY_BENCH_MEDIA"] = json.dumps(self.media)
         self.proc = subprocess.Popen(  # noqa: ASYNC220
             [
                 sys.executable,
@@ -291,7 +296,7 @@ class ServerTarget:
             ],
             stdout=subprocess.PIPE,
             cwd=self.root,
-            env={**os.environ, "PYTHONPATH": str(self.root)},
+            env=env,
         )
         assert self.proc.stdout is not None
         await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
@@ -486,6 +491,11 @@ async def run_case(
     """One measurement. ``procs`` > 0: that many child processes hold all subscribers but
     every ``procs + 1``-th, which stays here (latency is measured on those)."""
     target = make_target(target_name, port, profile)
+    if light and isinstance(target, ServerTarget):
+        # Light subscribers send no RTCP feedback, so their bandwidth estimate never rises
+        # and the weak-link profile would (rightly) send them sound only: measure the
+        # forwarding of video instead, as Janus does for them.
+        target.media = {"weak_link_audio_only": False}
     pcs: list[RTCPeerConnection] = []
     workers = [Worker(target.addresses, light) for _ in range(procs)]
     try:

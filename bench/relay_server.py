@@ -36,7 +36,9 @@ def rss_bytes() -> int:
 
 class MeetingdTarget:
     def __init__(self, push: Any) -> None:
-        self.sfu = Sfu(MediaSettings(announce_addresses=LOOPBACK), self._on_event)
+        # RELAY_BENCH_MEDIA: JSON of MediaSettings fields to change (A/B runs of one setting)
+        overrides = json.loads(os.environ.get("RELAY_BENCH_MEDIA", "{}"))
+        self.sfu = Sfu(MediaSettings(announce_addresses=LOOPBACK, **overrides), self._on_event)
         self.push = push
 
     def _on_event(self, event: MediaEvent) -> None:
