@@ -3,7 +3,8 @@
 A real SQLite file (WAL, ``synchronous=FULL``) in a temp dir, the background
 checkpointer running (``--checkpoint-seconds``, default 1 s, so several checkpoints are
 signed during the run). Each append is one transaction with one minutes entry, timed
-from entering ``journal.transaction`` to its commit. Target: p99 <= 5 ms.
+from entering ``journal.transaction`` to its commit. Target (issue 12): p99 <= 2 ms,
+beside a raw durable sqlite3 commit measured in the same run.
 
 Run: ``python bench/minutes_append_bench.py [--appends 5000]``. Prints its figures;
 not a test.
@@ -88,7 +89,7 @@ async def run(appends: int, checkpoint_seconds: float, concurrency: int) -> None
         f"appends                 {len(latencies)} (concurrency {concurrency}), SQLite WAL synchronous=FULL"
     )
     print(f"append latency p50      {q[49]:.2f} ms")
-    print(f"append latency p99      {q[98]:.2f} ms   (target <= 5 ms)")
+    print(f"append latency p99      {q[98]:.2f} ms   (target <= 2 ms)")
     with tempfile.TemporaryDirectory() as tmp:
         raw = raw_commit_baseline(Path(tmp) / "raw.db", min(appends, 2000))
     rq = statistics.quantiles(raw, n=100)

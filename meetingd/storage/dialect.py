@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from . import aiosqlite_hooks
 from .models import MinutesEntry
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ lock) before it is answered ``server_busy``."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    aiosqlite_hooks.adopt(dbapi_conn)  # one trip to aiosqlite's thread per statement
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -99,6 +101,7 @@ def create_engine(url: str, *, echo: bool = False, application_name: str = "meet
 
 
 def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    aiosqlite_hooks.adopt(dbapi_conn)
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA query_only=ON")  # a reader that tries to write fails loudly
