@@ -23,7 +23,7 @@ from typing import Any
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNPINNED = 0, 1, 2, 3
 
 
-def entry_checks() -> list[Any]:
+def entry_checks(policy: Any = None) -> list[Any]:
     """The plug-in checks over the parsed entries (``recorder.verifier.EntryCheck``).
 
     Each package that writes entries a generic verifier cannot judge adds its check
@@ -65,7 +65,14 @@ def entry_checks() -> list[Any]:
         pass
     else:
         checks.append(EntryCheck("encrypted ballots", E2E_TYPES, e2e_findings))
-    checks.append(EntryCheck("poll key statements", STATEMENT_TYPES, key_statement_findings))
+    pinned = () if policy is None else tuple(key for _role, key in policy.officers)
+    checks.append(
+        EntryCheck(
+            "poll key statements" + (", officers' keys pinned by the trust policy" if pinned else ""),
+            STATEMENT_TYPES,
+            lambda entries: key_statement_findings(entries, pinned),
+        )
+    )
     return checks
 
 
@@ -79,10 +86,14 @@ def _sum_of(points: list[bytes]) -> bytes:
 STATEMENT_TYPES = frozenset({"e2e_trustee_key", "e2e_dkg_complete", "e2e_key_statement"})
 
 
-def key_statement_findings(entries: Sequence[Mapping[str, Any]]) -> Iterable[Any]:
+def key_statement_findings(entries: Sequence[Mapping[str, Any]], pinned: Sequence[Any] = ()) -> Iterable[Any]:
     """Every officer-trustee's statement of the poll key (docs/e2e-ballots.md §3d) is the
     Ed25519 signature, under the verifier key named for that member, of a statement of
-    this meeting, of the key it names, and of the trustees' shares as recorded before it."""
+    this meeting, of the key it names, and of the trustees' shares as recorded before it.
+
+    ``pinned``: the officers' verifier keys of the trust policy. A statement by a member the
+    policy pins a key for must be signed with that key, not with the one the log names (the
+    server that wrote the log could have enrolled a key of its own for the officer)."""
     import base64
     import binascii
 
@@ -122,6 +133,16 @@ def key_statement_findings(entries: Sequence[Mapping[str, Any]]) -> Iterable[Any
                     yield Finding(where, f"{trustee}'s key statement names a key its shares do not give")
                 elif vkey.sig_type != SIG_COSIGNATURE_V1 or not vkey.name.endswith(f"/member/{trustee}"):
                     yield Finding(where, f"{trustee}'s key statement is signed by a key not named for them")
+                elif any(
+                    k.name.endswith(f"/member/{trustee}")
+                    and (k.name, k.sig_type, k.public_key) != (vkey.name, vkey.sig_type, vkey.public_key)
+                    for k in pinned
+                ):
+                    yield Finding(
+                        where,
+                        f"{trustee}'s key statement is signed by {vkey.encode()}, not by the key the trust"
+                        " policy pins for them",
+                    )
                 else:
                     vkey.ed25519().verify(base64.b64decode(str(e["signature"]), validate=True), text.encode())
         except InvalidSignature:
@@ -189,7 +210,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         receipts = [(p, _read(p, "receipt")) for p in args.receipt or []]
     except SystemExit as exc:
         return int(exc.code or EXIT_USAGE)
-    report = verify_bundle(text, policy=policy, known_checkpoints=known, checks=entry_checks())
+    report = verify_bundle(text, policy=policy, known_checkpoints=known, checks=entry_checks(policy))
     entries: list[dict[str, Any]] = []
     if args.recordings or receipts or args.tracker:
         try:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from meetingd.verify_cli import key_statement_findings
+from meetingd.verify_cli import STATEMENT_TYPES, entry_checks, key_statement_findings
 from recorder.cosignature import Cosigner
 from voting.e2e.statement import statement_text
 
@@ -122,3 +123,24 @@ async def test_officer_trustees_vouch_for_the_poll_key_and_bad_statements_get_co
         i = next(i for i, e in enumerate(bad) if e["type"] == "e2e_key_statement")
         bad[i][field] = value
         assert [f.location for f in key_statement_findings(bad)] == [f"entries[{i}]"], field
+
+    # a server that enrolled a key of its own for the chair signs the chair's statement with
+    # it: the log alone cannot tell, the trust policy's pinned officer keys do
+    rogue = OfficerDevice(chair)
+    swapped = copy.deepcopy(entries)
+    i = next(i for i, e in enumerate(swapped) if e["trustee_id"] == "C1-CHAIR" and "signature" in e)
+    swapped[i].update(verifier_key=rogue.cosigner.verifier_key.encode(), signature=rogue.sign(text))
+    assert list(key_statement_findings(swapped)) == []
+    pinned = (d_chair.cosigner.verifier_key, d_sec.cosigner.verifier_key)
+    assert list(key_statement_findings(entries, pinned)) == []
+    assert [f.message.split(",")[0] for f in key_statement_findings(swapped, pinned)] == [
+        f"C1-CHAIR's key statement is signed by {rogue.cosigner.verifier_key.encode()}"
+    ]
+    # a member the policy pins no key for (a deputy) is checked against the log's key only
+    assert list(key_statement_findings(swapped, (d_sec.cosigner.verifier_key,))) == []
+    # `meetingd verify --trust` runs the check with the policy's officer keys
+    policy = SimpleNamespace(officers=(("chair", d_chair.cosigner.verifier_key),))
+    (check,) = [c for c in entry_checks(policy) if c.types == STATEMENT_TYPES]
+    assert "pinned" in check.name and len(list(check.check(swapped))) == 1
+    (unpinned,) = [c for c in entry_checks() if c.types == STATEMENT_TYPES]
+    assert list(unpinned.check(swapped)) == []
