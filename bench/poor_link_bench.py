@@ -46,6 +46,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -226,6 +228,10 @@ class Meetingd:
             (pub,) = [t for t in p["publish"]["tracks"] if t["kind"] == "video"] or [{}]
             subs = [t for t in p["subscribe"]["tracks"] if t["kind"] == "video"]
             down = p.get("downlink", {})
+            layers = [
+                (la["rid"], la["rate_bps"], la["keyframes"], la["stalls"], la["hopeless_keyframe_requests"])
+                for la in pub.get("layers", [])
+            ]
             estimate = down.get("estimate_bps")
             parts.append(
                 f"{p['participant_id']}: up NACKed {pub.get('nacks_sent')} recovered"
@@ -238,11 +244,18 @@ class Meetingd:
                 f" (received {down.get('received_bps')}, loss {down.get('loss')}, delay {down.get('delay')}),"
                 f" low rendition {down.get('low_video')}; transport feedback sent to it as publisher"
                 f" {p['publish'].get('transport_feedback_sent')}"
+                f"; layers sent (rid, bit/s, keyframes, stops, hopeless) {layers},"
+                f" layers got {[(t.get('layer'), t.get('layer_switches')) for t in subs]}"
             )
         return "; ".join(parts)
 
     def close(self) -> None:
         stop_meetingd(self.proc)
+        keep = os.environ.get("POOR_LINK_LOGS")  # a directory to keep each server's log in
+        if keep:
+            name = re.sub(r"[^A-Za-z0-9_=-]+", "_", self.name)
+            kept = Path(keep) / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+            shutil.copy(Path(self.tmp.name) / "meetingd.log", kept)
         self.tmp.cleanup()
 
 

@@ -330,6 +330,20 @@ class LowStreamChoice:
 # having had to move down (the estimate grows while less is sent: going up probes the link).
 LAYER_HEADROOM = 1.2
 LAYER_UP_HOLD = 8.0
+# A move up that the link takes back down within LAYER_UP_FAILED seconds failed: the next
+# hold is twice the last (up to LAYER_UP_HOLD_MAX). Behind a cap just above the lower layer
+# the estimate recovers to the higher one's rate while less is sent, and collapses again once
+# it is: without the back-off the subscriber swaps layers (a keyframe each way) every 9 s.
+LAYER_UP_FAILED = 10.0
+LAYER_UP_HOLD_MAX = 64.0
+
+
+def next_up_hold(hold: float, went_up_at: float | None, now: float) -> float:
+    """The hold after the link took a subscription down at ``now``: doubled if its last move
+    up (at ``went_up_at``) failed, else back to ``LAYER_UP_HOLD``."""
+    if went_up_at is not None and now - went_up_at < LAYER_UP_FAILED:
+        return min(LAYER_UP_HOLD_MAX, hold * 2)
+    return LAYER_UP_HOLD
 
 
 @dataclass(slots=True)
@@ -341,6 +355,7 @@ class LayerDemand:
     priority: bool = False  # the main-room display or the current speaker: served first
     current: int | None = None  # the layer it gets now
     down_at: float | None = None  # when it last had to move down (monotonic)
+    hold: float = LAYER_UP_HOLD  # how long after that it may not move up (``next_up_hold``)
 
 
 def best_allowed(demand: LayerDemand) -> int:
@@ -358,7 +373,8 @@ def choose_layers(
     first counted at its lowest layer sent; then, priority ones first, each takes the best
     layer (no better than its ``cap``) that what is left of the estimate (less
     ``reserved_bps``, its audio) carries: at once for the layer it has or a lower one, with
-    ``LAYER_HEADROOM`` and outside ``LAYER_UP_HOLD`` for a higher one. A layer not sent (rate
+    ``LAYER_HEADROOM`` and outside its hold (``LAYER_UP_HOLD``, doubled by each failed move
+    up) for a higher one. A layer not sent (rate
     0) is never chosen while another is."""
     chosen: list[int] = []
     sent_layers: list[list[int]] = []
@@ -378,7 +394,7 @@ def choose_layers(
             if i >= chosen[k]:
                 break  # nothing better fits
             up = d.current is None or i < d.current
-            if up and d.current is not None and d.down_at is not None and now - d.down_at < LAYER_UP_HOLD:
+            if up and d.current is not None and d.down_at is not None and now - d.down_at < d.hold:
                 continue
             need = d.rates[i] * (LAYER_HEADROOM if up else 1.0) - base
             if need <= left:

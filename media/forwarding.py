@@ -456,6 +456,20 @@ class ForwardingTrack(MediaStreamTrack):
             self._ended.set_result(None)
 
 
+# A simulcast layer that sends nothing for this long while a lower layer of the same publisher
+# keeps arriving has stopped (the publisher's encoder dropped it, usually because its uplink
+# estimate no longer carries it): its subscribers move to the best layer still arriving at
+# once, not at the next rate sample. At 30 fps a layer's packets are ~33 ms apart.
+LAYER_STALL = 0.4
+# A layer that stopped is not chosen again (by anyone not on it) until it has arrived without
+# a stop for this long; each stop within LAYER_STALL_MEMORY of the one before doubles the hold,
+# up to LAYER_STALL_HOLD_MAX. A publisher whose estimate hovers at a layer's threshold turns it
+# on and off every few seconds: following it costs every subscriber a freeze per stop.
+LAYER_STALL_HOLD = 8.0
+LAYER_STALL_HOLD_MAX = 32.0
+LAYER_STALL_MEMORY = 60.0
+
+
 class PublishedTrack:
     """One incoming audio or video stream and the subscribers it fans out to."""
 
@@ -479,6 +493,15 @@ class PublishedTrack:
         # the origin of the others); empty for a single stream.
         self.layers: tuple[PublishedTrack, ...] = ()
         self.rid: str | None = None
+        # Of a simulcast layer: the better layers of its publisher (best first), watched for a
+        # stop from this layer's packets, and the worse ones (best first) that vouch for it.
+        self._better: tuple[PublishedTrack, ...] = ()
+        self._worse: tuple[PublishedTrack, ...] = ()
+        self.stalls = 0  # times this layer stopped while a worse one kept coming
+        self.stalled_at: float | None = None  # the newest such stop (monotonic)
+        self.resumed_at: float | None = None  # when it came back from it
+        self._stall_hold = LAYER_STALL_HOLD
+        self._flowing_since = 0.0  # the start of this layer's current run without a stop
         self._on_audio_level = on_audio_level
         self._time_base: Fraction | None = None
         self._ts_last: int | None = None
@@ -556,10 +579,80 @@ class PublishedTrack:
         except ValueError:
             pass
 
+    def set_layers(self, layers: tuple[PublishedTrack, ...]) -> None:
+        """This track is one of ``layers`` (a simulcast publisher's video, best first)."""
+        index = layers.index(self)
+        self._better, self._worse = layers[:index], layers[index + 1 :]
+
+    def arriving(self, now: float) -> bool:
+        """Whether a packet came within ``LAYER_STALL``."""
+        return self.last_frame_at is not None and now - self.last_frame_at <= LAYER_STALL
+
+    def held(self, now: float) -> bool:
+        """Whether this layer stopped lately (is stopped, or came back less than its hold
+        ago): the layer choice does not move anyone up to it."""
+        if self.stalled_at is None:
+            return False
+        if self._stopped():
+            return True
+        assert self.resumed_at is not None
+        return now - self.resumed_at < self._stall_hold
+
+    def _stopped(self) -> bool:
+        """Stopped (while a worse layer went on) and not back yet."""
+        stop, back = self.stalled_at, self.resumed_at
+        return stop is not None and (back is None or back <= stop)
+
+    def _stalled(self, now: float) -> None:
+        """This layer stopped while a worse one kept arriving."""
+        previous = self.stalled_at
+        if previous is not None and now - previous < LAYER_STALL_MEMORY:
+            self._stall_hold = min(self._stall_hold * 2, LAYER_STALL_HOLD_MAX)
+        else:
+            self._stall_hold = LAYER_STALL_HOLD
+        self._flowing_since = 0.0  # the start of this layer's current run without a stop
+        self.stalled_at = now
+        self.stalls += 1
+
+    def _watch_better_layers(self, now: float) -> None:
+        """From a packet of this layer: move the subscribers of a better layer that stopped
+        to the best layer still arriving (this one, or one between), now."""
+        for i, better in enumerate(self._better):
+            last = better.last_frame_at
+            if last is None or now - last <= LAYER_STALL or self._flowing_since > last:
+                continue  # arriving, or this layer too was not (an outage of the whole uplink)
+            if better.stalled_at is None or last > better.stalled_at:
+                better._stalled(last)  # a new stop (``stalled_at``: its last packet before)
+            # its subscribers not moving already, and those about to move to it
+            moved = [sub for sub in better._subscribers if sub.pending is None]
+            moved += better._pending
+            if not moved:
+                continue
+            between = self._better[i + 1 :]
+            target = next((t for t in between if t.arriving(now)), self)
+            logger.info(
+                "participant=%s layer %s stopped %.2f s ago: %d subscribers move to %s",
+                self.publisher_id,
+                better.rid,
+                now - last,
+                len(moved),
+                target.rid,
+            )
+            for sub in moved:
+                sub.switch_layer(target)
+
     def on_packet(self, packet: MediaPacket) -> bool:
         """Sink of the hooked receiver, for every packet: forward it; True if frames are wanted."""
         self.packets += 1
         self.bytes += len(packet.payload) + RTP_OVERHEAD
+        if self._better or self._worse:
+            last = self.last_frame_at
+            if last is None or packet.arrival - last > LAYER_STALL:
+                self._flowing_since = packet.arrival
+            if self._better:
+                self._watch_better_layers(packet.arrival)
+            if self._stopped():
+                self.resumed_at = packet.arrival  # back from a stop (the hold counts from here)
         self.last_frame_at = packet.arrival
         if self.kind == "audio":
             if packet.audio_level is not None and self._on_audio_level is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
-from media.bwe import LowStreamChoice
+from media.bwe import LAYER_UP_HOLD, LowStreamChoice
 from media.forwarding import ForwardingTrack, PublishedTrack
 from media.profiles import ReceiveProfile, WeakLink
 
@@ -32,6 +32,8 @@ class Subscription:
     # when its video last had to move to a lower simulcast layer (monotonic; see
     # media/bwe.py choose_layers)
     layer_down_at: float | None = None
+    layer_up_at: float | None = None  # when the link last let it move up
+    layer_up_hold: float = LAYER_UP_HOLD  # how long after layer_down_at it stays down
 
     @property
     def publisher_id(self) -> str | None:

@@ -20,7 +20,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks, negotiation
-from media.bwe import LayerDemand, best_allowed, choose_layers
+from media.bwe import LayerDemand, best_allowed, choose_layers, next_up_hold
 from media.events import (
     ConnectionStateChanged,
     MediaEvent,
@@ -382,6 +382,7 @@ class Sfu:
                     "frames": track.frames,
                     "keyframes": track.keyframes_seen,
                     "subscribers": len(track.subscribers),
+                    # of a simulcast publication, the top layer's (each layer's under layers)
                     "keyframe_requests": track.keyframes.requested,
                     "keyframe_requests_sent": track.keyframes.sent,
                     "hopeless_keyframe_requests": track.hopeless_keyframe_requests,
@@ -399,6 +400,11 @@ class Sfu:
                             "frames": layer.frames,
                             "keyframes": layer.keyframes_seen,
                             "subscribers": len(layer.subscribers),
+                            "stalls": layer.stalls,
+                            "held": layer.held(time.monotonic()),
+                            "keyframe_requests_sent": layer.keyframes.sent,
+                            "hopeless_keyframe_requests": layer.hopeless_keyframe_requests,
+                            **_retrier_figures((layer,)),
                         }
                         for layer in track.layers
                     ]
@@ -739,8 +745,7 @@ class Sfu:
                 if track.kind != "video" or not track.playout_delay_id:
                     continue
                 budget = 0.0
-                origin = _origin(track.source)
-                retrier = origin.nack_stats if origin is not None else None
+                retrier = _upstream_retrier(track.source)
                 if (
                     retrier is not None
                     and retrier.rtt_samples
@@ -820,6 +825,7 @@ class Sfu:
         top.layers = tuple(layers)
         for layer, layer_tap in zip(layers, taps, strict=True):
             _wire_nacks(layer, layer_tap)
+            layer.set_layers(top.layers)
             if layer is not top:
                 layer.origin = top
                 top.on_close.append(layer.close)
@@ -1010,7 +1016,11 @@ class Sfu:
             chosen = choose_layers(now, session.downlink_estimate_bps, reserved, demands)
             for (sub, origin, demand), index in zip(layered, chosen, strict=True):
                 if demand.current is not None and index > max(demand.current, best_allowed(demand)):
-                    sub.layer_down_at = now  # the link, not the profile, took it down
+                    # the link, not the profile, took it down
+                    sub.layer_up_hold = next_up_hold(sub.layer_up_hold, sub.layer_up_at, now)
+                    sub.layer_down_at = now
+                elif demand.current is not None and index < demand.current:
+                    sub.layer_up_at = now
                 if index != demand.current:
                     logger.info(
                         "participant=%s gets %s's layer %s (estimate %s bit/s)",
@@ -1035,13 +1045,16 @@ class Sfu:
         layers = origin.layers
         target = sub.track.pending or sub.track.source
         current = layers.index(target) if target in layers and sub.track.enabled else None
+        now = time.monotonic()
         return LayerDemand(
-            rates=tuple(layer.rate_bps for layer in layers),
+            # a layer that stopped lately counts as not sent, except to whoever is on it
+            rates=tuple(0 if layer is not target and layer.held(now) else layer.rate_bps for layer in layers),
             cap=len(layers) - 1 if session.profile.mode == "low_video" else 0,
             priority=origin.publisher_id in main_room
             or (bool(speakers) and speakers[0] == origin.publisher_id),
             current=current,
             down_at=sub.layer_down_at,
+            hold=sub.layer_up_hold,
         )
 
     def _low_rendition(self, track: PublishedTrack) -> LowRendition:
@@ -1117,6 +1130,15 @@ def _origin(source: PublishedTrack | None) -> PublishedTrack | None:
     return source if source is None or source.origin is None else source.origin
 
 
+def _upstream_retrier(source: PublishedTrack | None) -> Any:
+    """The NACK retrier on the publisher's side of what a subscriber gets: a simulcast layer's
+    own (each layer is a sequence space of its own, and the top one may not be flowing), the
+    publisher's track behind a low rendition, or None."""
+    if source is not None and source.nack_stats is None:
+        source = _origin(source)
+    return None if source is None else source.nack_stats
+
+
 def _can_render_low(track: PublishedTrack) -> bool:
     """A publisher without simulcast, in VP8: its weak-link subscribers get the low rendition."""
     return not track.layers and (track.codec_mime or "").lower() == "video/vp8"
@@ -1135,10 +1157,18 @@ def _wire_nacks(track: PublishedTrack, tap: aiortc_hooks.PacketTap) -> None:
 def _nack_figures(track: PublishedTrack) -> dict[str, int]:
     """Upstream NACKs of a video track: sequence numbers asked for (retries included),
     packets that came back, packets given up on (too old, asked too often)."""
-    nacks = track.nack_stats
-    if nacks is None:
+    return _retrier_figures(track.layers or (track,))
+
+
+def _retrier_figures(tracks: tuple[PublishedTrack, ...]) -> dict[str, int]:
+    retriers = [t.nack_stats for t in tracks if t.nack_stats is not None]
+    if not retriers:
         return {}
-    return {"nacks_sent": nacks.sent, "nacks_recovered": nacks.recovered, "nacks_given_up": nacks.given_up}
+    return {  # of a simulcast publication: every layer's (each has its own sequence space)
+        "nacks_sent": sum(n.sent for n in retriers),
+        "nacks_recovered": sum(n.recovered for n in retriers),
+        "nacks_given_up": sum(n.given_up for n in retriers),
+    }
 
 
 def _state(pc: RTCPeerConnection | None) -> str:

@@ -10,10 +10,19 @@ from collections.abc import Callable
 from aiortc.rtp import RtpPacket
 
 from media.aiortc_hooks import NackRetrier, PacketTap, SimulcastTap
-from media.bwe import LAYER_UP_HOLD, LayerDemand, best_allowed, choose_layers
+from media.bwe import (
+    LAYER_UP_FAILED,
+    LAYER_UP_HOLD,
+    LAYER_UP_HOLD_MAX,
+    LayerDemand,
+    best_allowed,
+    choose_layers,
+    next_up_hold,
+)
 from media.forwarding import PublishedTrack
 from media.negotiation import REPAIRED_RID_URI, RID_URI, answer_simulcast, simulcast_offered
 from media.rtpwire import MediaPacket, parse_vp8
+from media.sfu import _upstream_retrier
 from tests.unit.test_media_forwarding import Publisher, _contiguous, _settle, _started, _vp8
 
 CHROME_VIDEO = f"""v=0\r
@@ -195,9 +204,109 @@ def test_layer_choice_goes_up_only_with_headroom_and_not_soon_after_going_down()
     held = LayerDemand(rates=rates, current=1, down_at=0.0)
     assert choose_layers(LAYER_UP_HOLD / 2, 2_000_000, 0, [held]) == [1]
     assert choose_layers(LAYER_UP_HOLD + 1, 2_000_000, 0, [held]) == [0]
+    longer = LayerDemand(rates=rates, current=1, down_at=0.0, hold=4 * LAYER_UP_HOLD)
+    assert choose_layers(LAYER_UP_HOLD + 1, 2_000_000, 0, [longer]) == [1]
+    assert choose_layers(4 * LAYER_UP_HOLD + 1, 2_000_000, 0, [longer]) == [0]
+
+
+def test_a_move_up_the_link_takes_back_soon_doubles_the_next_hold_and_a_lasting_one_resets_it() -> None:
+    hold = next_up_hold(LAYER_UP_HOLD, None, 100.0)
+    assert hold == LAYER_UP_HOLD  # a first move down
+    went_up = 100.0 + hold
+    hold = next_up_hold(hold, went_up, went_up + 1.0)  # back down a second later: it failed
+    assert hold == 2 * LAYER_UP_HOLD
+    for _ in range(5):
+        hold = next_up_hold(hold, went_up, went_up + 1.0)
+    assert hold == LAYER_UP_HOLD_MAX
+    assert next_up_hold(hold, went_up, went_up + LAYER_UP_FAILED + 1) == LAYER_UP_HOLD  # it held
 
 
 def test_the_best_layer_a_profile_allows_is_the_lowest_sent_when_its_cap_is_not_sent() -> None:
     assert best_allowed(LayerDemand(rates=(600_000, 150_000, 0), cap=2)) == 1
     assert best_allowed(LayerDemand(rates=(600_000, 150_000, 50_000), cap=1)) == 1
     assert best_allowed(LayerDemand(rates=(0, 150_000, 50_000))) == 1
+
+
+def _two_layers() -> tuple[PublishedTrack, PublishedTrack, Publisher]:
+    low_pub = Publisher()
+    high = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=0.0)
+    low = PublishedTrack("alice", "video", low_pub.request, keyframe_interval=0.0)
+    high.layers, low.origin = (high, low), high
+    for layer in high.layers:
+        layer.set_layers(high.layers)
+    high.rid, low.rid = "h", "m"
+    return high, low, low_pub
+
+
+async def test_a_layer_that_stops_while_a_worse_one_flows_moves_its_subscribers_at_once_and_is_held() -> None:
+    high, low, low_pub = _two_layers()
+    track, wire = _started("video", 1111, high)
+    for i in range(10):  # both layers flow at 30 fps (arrival = timestamp / 90 kHz)
+        high.on_packet(_vp8(100 + i, 3000 * i, key=i == 0, pid=10 + i))
+        low.on_packet(_vp8(500 + i, 3000 * i, key=i == 0, pid=300 + i))
+    # the top layer stops (its publisher's encoder dropped it); the low one goes on
+    for i in range(10, 22):  # 12 frames: 0.4 s after the last top-layer packet
+        low.on_packet(_vp8(500 + i, 3000 * i, pid=300 + i))
+    await _settle()
+    assert track.pending is None and high.stalls == 0 and not high.held(22 * 3000 / 90000)
+    low.on_packet(_vp8(522, 3000 * 22, pid=322))  # 0.433 s: stopped
+    await _settle()
+    assert track.pending is low and low_pub.requests == 1  # a PLI on the low layer, now
+    assert high.stalls == 1 and high.held(0.8)
+    low.on_packet(_vp8(523, 3000 * 23, key=True, pid=323))
+    assert track.source is low and track.layer_switches == 1
+    for i in range(24, 60):  # the low layer goes on: nothing more to move, nothing asked
+        low.on_packet(_vp8(500 + i, 3000 * i, pid=300 + i))
+    await _settle()
+    assert low_pub.requests == 1 and high.stalls == 1
+    # the top layer comes back at 2 s: held for 8 s from then, then free
+    high.on_packet(_vp8(110, 3000 * 60, key=True, pid=20))
+    assert high.held(2.0 + 7.9) and not high.held(2.0 + 8.1)
+    # it stops again within a minute: the hold doubles
+    for i in range(60, 90):
+        low.on_packet(_vp8(500 + i, 3000 * i, pid=300 + i))
+    assert high.stalls == 2 and high.held(2.5)
+    high.on_packet(_vp8(111, 3000 * 90, pid=21))  # back at 3 s
+    assert high.held(3.0 + 15.9) and not high.held(3.0 + 16.1)
+    assert len(wire.packets()) >= 10
+    track.stop()
+
+
+async def test_an_outage_of_the_whole_uplink_is_not_a_layer_stop() -> None:
+    high, low, low_pub = _two_layers()
+    track, _wire = _started("video", 1111, high)
+    for i in range(5):
+        high.on_packet(_vp8(100 + i, 3000 * i, key=i == 0, pid=10 + i))
+        low.on_packet(_vp8(500 + i, 3000 * i, key=i == 0, pid=300 + i))
+    for i in range(60, 65):  # both come back after 1.9 s of nothing, the low layer first
+        low.on_packet(_vp8(500 + i, 3000 * i, pid=300 + i))
+        high.on_packet(_vp8(100 + i, 3000 * i, pid=10 + i))
+    await _settle()
+    assert high.stalls == 0 and not high.held(3.0)
+    assert track.source is high and track.pending is None and low_pub.requests == 0
+    track.stop()
+
+
+async def test_a_stop_with_nobody_on_the_layer_still_holds_it_when_it_comes_back() -> None:
+    high, low, low_pub = _two_layers()
+    for i in range(5):
+        high.on_packet(_vp8(100 + i, 3000 * i, key=i == 0, pid=10 + i))
+        low.on_packet(_vp8(500 + i, 3000 * i, key=i == 0, pid=300 + i))
+    for i in range(5, 40):  # the top layer stops, the low one goes on; nobody to move
+        low.on_packet(_vp8(500 + i, 3000 * i, pid=300 + i))
+    await _settle()
+    assert high.stalls == 1 and low_pub.requests == 0
+    high.on_packet(_vp8(105, 3000 * 40, key=True, pid=15))
+    back = 3000 * 40 / 90000
+    assert high.held(back + 7.9) and not high.held(back + 8.1)
+
+
+async def test_the_playout_delay_of_a_layer_subscriber_weighs_that_layers_upstream_losses() -> None:
+    """A subscriber of the middle layer waits for that layer's retransmissions from the
+    publisher, not the top layer's (which may not be flowing at all behind a capped uplink)."""
+    high, low, _pub = _two_layers()
+    high.nack_stats, low.nack_stats = "top retrier", "low retrier"
+    assert _upstream_retrier(low) == "low retrier" and _upstream_retrier(high) == "top retrier"
+    rendition = PublishedTrack("alice", "video", Publisher().request, keyframe_interval=0.0)
+    rendition.origin = high  # a low rendition's output: its publisher's track retries
+    assert _upstream_retrier(rendition) == "top retrier" and _upstream_retrier(None) is None
