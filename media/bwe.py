@@ -338,12 +338,22 @@ LAYER_UP_FAILED = 10.0
 LAYER_UP_HOLD_MAX = 64.0
 
 
+def backed_off(
+    hold: float, previous_at: float | None, now: float, *, within: float, base: float, cap: float
+) -> float:
+    """A hold that follows an event at ``now``: twice the last ``hold`` (up to ``cap``) when
+    the event it answers (at ``previous_at``) came less than ``within`` before, else ``base``."""
+    if previous_at is not None and now - previous_at < within:
+        return min(cap, hold * 2)
+    return base
+
+
 def next_up_hold(hold: float, went_up_at: float | None, now: float) -> float:
     """The hold after the link took a subscription down at ``now``: doubled if its last move
     up (at ``went_up_at``) failed, else back to ``LAYER_UP_HOLD``."""
-    if went_up_at is not None and now - went_up_at < LAYER_UP_FAILED:
-        return min(LAYER_UP_HOLD_MAX, hold * 2)
-    return LAYER_UP_HOLD
+    return backed_off(
+        hold, went_up_at, now, within=LAYER_UP_FAILED, base=LAYER_UP_HOLD, cap=LAYER_UP_HOLD_MAX
+    )
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.aiortc_hooks import EncodedFrame
+from media.bwe import backed_off
 from media.rtpwire import (
     RED_MAX_BLOCKS,
     HeaderWriter,
@@ -605,12 +606,14 @@ class PublishedTrack:
 
     def _stalled(self, now: float) -> None:
         """This layer stopped while a worse one kept arriving."""
-        previous = self.stalled_at
-        if previous is not None and now - previous < LAYER_STALL_MEMORY:
-            self._stall_hold = min(self._stall_hold * 2, LAYER_STALL_HOLD_MAX)
-        else:
-            self._stall_hold = LAYER_STALL_HOLD
-        self._flowing_since = 0.0  # the start of this layer's current run without a stop
+        self._stall_hold = backed_off(
+            self._stall_hold,
+            self.stalled_at,
+            now,
+            within=LAYER_STALL_MEMORY,
+            base=LAYER_STALL_HOLD,
+            cap=LAYER_STALL_HOLD_MAX,
+        )
         self.stalled_at = now
         self.stalls += 1
 
@@ -619,10 +622,12 @@ class PublishedTrack:
         to the best layer still arriving (this one, or one between), now."""
         for i, better in enumerate(self._better):
             last = better.last_frame_at
-            if last is None or now - last <= LAYER_STALL or self._flowing_since > last:
+            if last is None or better.arriving(now) or self._flowing_since > last:
                 continue  # arriving, or this layer too was not (an outage of the whole uplink)
             if better.stalled_at is None or last > better.stalled_at:
                 better._stalled(last)  # a new stop (``stalled_at``: its last packet before)
+            if not better._subscribers and not better._pending:
+                continue  # nobody to move (the usual case while it stays stopped)
             # its subscribers not moving already, and those about to move to it
             moved = [sub for sub in better._subscribers if sub.pending is None]
             moved += better._pending

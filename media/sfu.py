@@ -977,6 +977,7 @@ class Sfu:
         return sub
 
     def _apply_profile(self, session: ParticipantSession, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         main_room = {s.participant_id for s in self._sessions.values() if s.main_room}
         pinned = {s.participant_id for s in self._sessions.values() if s.publish_only}
         speakers = self.ranking.order
@@ -998,9 +999,8 @@ class Sfu:
             assert origin is not None
             if origin.layers:
                 if wants:
-                    layered.append(
-                        (sub, origin, self._layer_demand(session, sub, origin, main_room, speakers))
-                    )
+                    demand = self._layer_demand(session, sub, origin, main_room, speakers, now)
+                    layered.append((sub, origin, demand))
                 else:
                     sub.track.set_enabled(False)
                 continue
@@ -1011,7 +1011,6 @@ class Sfu:
                 sub.track.set_source(origin)
             sub.track.set_enabled(wants)
         if layered:
-            now = time.monotonic() if now is None else now
             demands = [d for _s, _o, d in layered]
             chosen = choose_layers(now, session.downlink_estimate_bps, reserved, demands)
             for (sub, origin, demand), index in zip(layered, chosen, strict=True):
@@ -1040,12 +1039,12 @@ class Sfu:
         origin: PublishedTrack,
         main_room: set[str],
         speakers: list[str],
+        now: float,
     ) -> LayerDemand:
         """What the layer choice needs of one video subscription to a simulcast publisher."""
         layers = origin.layers
         target = sub.track.pending or sub.track.source
         current = layers.index(target) if target in layers and sub.track.enabled else None
-        now = time.monotonic()
         return LayerDemand(
             # a layer that stopped lately counts as not sent, except to whoever is on it
             rates=tuple(0 if layer is not target and layer.held(now) else layer.rate_bps for layer in layers),
