@@ -146,7 +146,13 @@ def test_officers_keys_are_made_in_their_browsers_and_the_bundle_verifies_with_t
     panel = chair.locator(".officer-key")
     expect(panel).to_have_attribute("data-key-state", "none")
     expect(chair.locator(".seal-warning")).to_be_visible()  # nobody has a key yet
-    panel.locator("#backup-pass").fill(BACKUP_PASS)
+    # the page renders again while the chair types: the field keeps the focus and every
+    # character (a reload used to move the panel, and the rest of the typing went nowhere)
+    panel.locator("#backup-pass").click()
+    chair.keyboard.type(BACKUP_PASS[:8])
+    chair.evaluate("async () => (await import('/js/i18n.js')).setLanguage('en')")
+    chair.keyboard.type(BACKUP_PASS[8:])
+    expect(panel.locator("#backup-pass")).to_have_value(BACKUP_PASS)
     panel.locator("#backup-pass2").fill(BACKUP_PASS + "x")
     panel.locator('[data-action="create-key"]').click()
     expect(panel.locator(".form-message.error")).to_have_text("The two passphrases differ.")

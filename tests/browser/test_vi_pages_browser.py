@@ -182,7 +182,6 @@ def test_screen_share_minutes_and_admin_pages_in_vietnamese(
         for page, device in ((chair, "laptop"), (admin_phone, "phone")):
             page.goto(route)
             expect(page.locator(ready).first).to_be_visible()
-            page.wait_for_load_state("networkidle")
             expect(page.locator("#view .loading")).to_have_count(0)  # loaded, not "Đang tải…"
             if name == "admin-security":
                 # the self-check's findings, said from their ids and facts: what the page

@@ -68,6 +68,12 @@ export function mountMinutes(root, ctx, meetingId) {
   /** @type {{refresh: () => Promise<unknown>} | null} */
   let keyPanel = null;
   const keyBox = h("div", { class: "officer-key-box" });
+  // The officer's part around the key panel is rebuilt on every render; the key panel
+  // itself stays where it is, so a reload never takes the focus (and what the officer is
+  // typing, a backup passphrase) away from its fields.
+  const mineTitle = h("h2", { id: "minutes-mine-title" });
+  const mineRest = h("div", { class: "minutes-mine-actions" });
+  mine.append(mineTitle, keyBox, mineRest);
   let alive = true;
   let shownLang = "";
 
@@ -221,7 +227,8 @@ export function mountMinutes(root, ctx, meetingId) {
         msg, submit),
         pasteLineForm());
     }
-    replaceChildren(mine, h("h2", { id: "minutes-mine-title" }, tx("minutes.my_part", { role: t(`role.${officer.role}`) })), keyBox, ...parts);
+    replaceChildren(mineTitle, tx("minutes.my_part", { role: t(`role.${officer.role}`) }));
+    replaceChildren(mineRest, ...parts);
   }
 
   /** For an officer who cosigned offline (`meetingd cosign`): paste the signature line. */
