@@ -45,10 +45,18 @@ class Forwarder:
         self._tasks: set[asyncio.Task[None]] = set()
         self.forwarded = 0  # requests sent to other nodes (metrics)
         self.served = 0  # requests served for other nodes
+        self._ready = asyncio.Event()  # set once Redis has confirmed the subscription
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, *, ready_timeout_s: float = 5.0) -> None:
+        """Listen on this node's channel; returns once Redis confirmed the subscription
+        (a request published before that reaches nobody and fails as ``owner_unreachable``),
+        or after ``ready_timeout_s`` with the listener still retrying (Redis down)."""
         self._handler = handler
         self._task = asyncio.ensure_future(self._listen())
+        try:
+            await asyncio.wait_for(self._ready.wait(), ready_timeout_s)
+        except TimeoutError:
+            logger.warning("node=%s forwarding channel not subscribed yet; still trying", self.node_id)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -109,12 +117,15 @@ class Forwarder:
     async def _listen(self) -> None:
         retry = 0.5
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL + self.node_id)
                 retry = 0.5
                 async for message in pubsub.listen():
-                    self._dispatch(json.loads(message["data"]))
+                    if message["type"] == "subscribe":  # the server has registered it
+                        self._ready.set()
+                    elif message["type"] == "message":
+                        self._dispatch(json.loads(message["data"]))
             except asyncio.CancelledError:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
