@@ -325,13 +325,13 @@ def test_an_administrator_adds_and_moves_a_committee_and_edits_a_cells_sub_sites
     add_site.get_by_role("button", name="Add the sub-site").click()
     expect(page.locator(".form-message.ok")).to_have_text("Sub-site “Island post” added.")
     expect(page.locator(f'[data-cell="{name}"]')).to_contain_text("Island post")
-    cell.locator("summary").click()
+    expect(cell).to_have_attribute("open", "")  # the editor stays open across the save
     rename = cell.locator('form[data-site="Island post"]').first
     rename.get_by_label("Sub-site name").fill("Island post (north)")
     rename.locator('[data-role="reason"]').fill("the post moved north")
     rename.get_by_role("button", name="Save").click()
     expect(page.locator(".form-message.ok")).to_have_text("The sub-site is now called “Island post (north)”.")
-    cell.locator("summary").click()
+    expect(cell).to_have_attribute("open", "")  # the editor stays open across the save
     cell.locator('form[data-site="Island post (north)"]').first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "org-edit-units-laptop-en.png"), full_page=True)
     remove = cell.locator('form[data-site="Island post (north)"]').nth(1)
@@ -369,7 +369,7 @@ def test_a_committee_officer_adds_a_committee_and_sub_sites_on_a_phone_in_vietna
     add_site.locator('[data-role="reason"]').fill("mở điểm cầu mới")
     add_site.get_by_role("button", name="Thêm điểm cầu").click()
     expect(page.locator(".form-message.ok")).to_have_text("Đã thêm điểm cầu “Điểm cầu Bến Đá”.")
-    cell.locator("summary").click()
+    expect(cell).to_have_attribute("open", "")  # the editor stays open across the save
     add_site.get_by_label("Tên điểm cầu").fill("Điểm cầu Bến Đá")
     add_site.locator('[data-role="reason"]').fill("nhập lại")
     add_site.get_by_role("button", name="Thêm điểm cầu").click()

@@ -32,6 +32,12 @@ function showError(message, err, ctx) {
   message.textContent = errorMessage(err, "committee");
 }
 
+/** Which unit an editor (a `details.org-edit`) is for, across renders. @param {Element} el */
+function editorKey(el) {
+  const d = /** @type {HTMLElement} */ (el).dataset;
+  return d.editCell !== undefined ? `cell:${d.editCell}` : d.editCommittee !== undefined ? `committee:${d.editCommittee}` : d.editTop !== undefined ? "top" : "";
+}
+
 /** @type {import("./app.js").View} */
 export function mountOrg(root, ctx) {
   ctx.setTitle("org.title");
@@ -72,10 +78,11 @@ export function mountOrg(root, ctx) {
     };
     tops.forEach((c) => walk(c, null));
     /** @type {import("./org-edit.js").EditContext} */
-    const edit = { manage: data.manage, committees: all, changed: (text) => {
+    const edit = { manage: data.manage, committees: all, changed: async (text) => {
+      // said once the tree shows the change (a "done" over the old tree would mislead)
+      await load();
       message.className = "form-message ok";
       message.textContent = text;
-      load();
     } };
 
     /**
@@ -103,11 +110,20 @@ export function mountOrg(root, ctx) {
     };
     /** @type {CellNode[]} */
     const loose = data.tree.cells;
+    // The editors the person had open stay open (and the one they were typing in keeps the
+    // focus): a save re-renders the tree, and closing what they work in would send them
+    // looking for it again.
+    const open = new Set(Array.from(body.querySelectorAll("details.org-edit[open]"), editorKey));
+    const focusedId = document.activeElement instanceof HTMLElement && body.contains(document.activeElement) ? document.activeElement.id : "";
     replaceChildren(body, tops.length || loose.length || data.manage.add_top ? [
       topEditor(edit),
       tops.length ? h("ul", { class: "org-tree" }, tops.map(node)) : null,
       loose.length ? h("ul", { class: "org-tree org-cells" }, loose.map((x) => cellItem(x, null))) : null,
     ] : h("p", { class: "muted" }, tx("org.none")));
+    for (const details of body.querySelectorAll("details.org-edit")) {
+      if (open.has(editorKey(details))) /** @type {HTMLDetailsElement} */ (details).open = true;
+    }
+    if (focusedId) /** @type {HTMLElement | null} */ (body.querySelector(`#${CSS.escape(focusedId)}`))?.focus();
   }
 
   async function load() {
