@@ -65,7 +65,8 @@ from aioice import Candidate, stun
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.codecs import is_rtx
+from aiortc import clock as aiortc_clock
+from aiortc.codecs import depayload, is_rtx
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
     RTCRtcpFeedback,
@@ -73,7 +74,18 @@ from aiortc.rtcrtpparameters import (
     RTCRtpHeaderExtensionParameters,
     RTCRtpSendParameters,
 )
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    is_rtcp,
+    pack_remb_fci,
+    unpack_remb_fci,
+    unwrap_rtx,
+)
 from aiortc.utils import uint16_add, uint16_gt
 
 from media.bwe import SendSideBwe
@@ -195,7 +207,10 @@ class FrameAssembler:
         codec = self._codecs.get(first.payload_type)
         if codec is None:
             return
-        data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]
+        try:
+            data = b"".join(_depayloaded(codec, p) for p in packets)
+        except ValueError:  # a payload aiortc's depayloader refuses: the frame is dropped
+            return
         level = first.extensions.audio_level
         frame = EncodedFrame(
             data=data,
@@ -305,6 +320,16 @@ class FrameAssembler:
 PacketSink = Callable[[MediaPacket], bool]
 
 _VP8, _H264, _OTHER, _RED = 1, 2, 3, 4
+
+
+def _depayloaded(codec: RTCRtpCodecParameters, packet: RtpPacket) -> bytes:
+    """The codec payload of ``packet``: what aiortc's receiver depayloaded, or (a packet that
+    came through :class:`DirectReceive`, which leaves that to whole frames) done now."""
+    data: bytes | None = packet.__dict__.get("_data")
+    if data is None:
+        data = depayload(codec, packet.payload) if packet.payload else b""
+        packet._data = data  # type: ignore[attr-defined]
+    return data
 
 
 class PacketTap:
@@ -1176,26 +1201,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
         return existing
     recorder = ArrivalRecorder(sender_ssrc=transceivers[0].sender._ssrc)
     setattr(dtls, _DTLS_RECORDER, recorder)
-    extensions_map = dtls._rtp_header_extensions_map
-    router = dtls._rtp_router
-    arrived = _stamp_arrivals(dtls.transport)
-
-    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-        # RTCDtlsTransport._handle_rtp_data, with the arrival recorded (one dict write)
-        try:
-            packet = RtpPacket.parse(data, extensions_map)
-        except ValueError:
-            return
-        seq = packet.extensions.transport_sequence_number
-        if seq is not None:
-            recorder.record(seq, arrived[0] // 1000)
-            if not recorder.media_ssrc:
-                recorder.media_ssrc = packet.ssrc
-        receiver = router.route_rtp(packet)
-        if receiver is not None:
-            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
-
-    dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
+    direct_receive(dtls).recorder = recorder
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
 
@@ -1219,35 +1225,212 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
     return recorder
 
 
-def _stamp_arrivals(ice: Any) -> list[int]:
-    """Time each datagram as the socket hands it over, not when the DTLS loop gets to it.
+# --- the receive path of a publisher's transport --------------------------------------
 
-    aioice queues what its socket receives (``Connection.data_received``) and the DTLS
-    transport takes one datagram at a time (``RTCIceTransport._recv``); on a busy loop the
-    queue holds several, and stamping them as they leave it bunches their arrival times,
-    which a delay-based estimator reads as a queue building on the link. Returns a one-item
-    list holding the arrival (monotonic ns) of the datagram the transport received last.
-    Install before the connection carries media (the two queues must start together)."""
-    connection = ice._connection
-    stamps: deque[int] = deque()
-    clock = time.monotonic_ns
-    last = [clock()]
-    received = connection.data_received
+_DTLS_DIRECT = "_meetingd_direct_receive"
+_RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+_RECEIVER_ACTIVE_SSRC = "_RTCRtpReceiver__active_ssrc"
+_RECEIVER_DECODER_ERROR = "_RTCRtpReceiver__decoder_error"
+_RECEIVER_KIND = "_RTCRtpReceiver__kind"
+_DTLS_RX_BYTES = "_RTCDtlsTransport__rx_bytes"
+ACTIVE_SSRC_EVERY_NS = 500_000_000
 
-    def data_received(data: bytes, component: int) -> None:
-        stamps.append(clock())
-        received(data, component)
 
-    recv = ice._recv
+class DirectReceive:
+    """Takes a publisher transport's SRTP media packets from the socket callback and runs
+    them through SRTP, routing and the relay's receiver at once, with no coroutine.
 
-    async def stamped_recv() -> bytes:
-        data: bytes = await recv()
-        last[0] = stamps.popleft() if stamps else clock()
+    aiortc queues every datagram (aioice ``Connection.data_received``); the DTLS transport's
+    task takes them one at a time and awaits four coroutines per packet (``_recv_next``,
+    ``_handle_rtp_data``, ``_handle_rtp_packet``, the jitter buffer's), and the receiver
+    depayloads every packet for a decoder the relay does not run. Here, a media packet that
+    finds the queue empty (nothing ahead of it, so the order holds) goes straight through
+    :meth:`_media`, which does what ``RTCRtpReceiver._handle_rtp_packet`` does for a
+    receiver whose jitter buffer is a :class:`PacketTap` or :class:`SimulcastTap`: REMB
+    estimate, statistics, RTX unwrapping, NACKs, the tap; the RTCP it sends is sent from a
+    task, as aiortc's own RTCP loop does. Depayloading is left to whole frames
+    (:func:`_depayloaded`). Everything else (DTLS records, RTCP, packets that arrive while
+    the queue holds some, before SRTP is keyed, or for a receiver without a tap) takes
+    aiortc's path, through :meth:`handle_rtp_data` for media.
+
+    Each datagram is timed as the socket hands it over (for the transport-cc ``recorder``):
+    on a busy loop the queue holds several, and stamping them as they leave it bunches their
+    arrivals, which a delay-based estimator reads as a queue building on the link.
+    """
+
+    def __init__(self, dtls: Any) -> None:
+        self._dtls = dtls
+        self._dtls_state: dict[str, Any] = dtls.__dict__
+        ice = dtls.transport
+        connection = ice._connection
+        self._queue: asyncio.Queue[Any] = connection._queue
+        self._router = dtls._rtp_router
+        self._extensions = dtls._rtp_header_extensions_map
+        self._clock = time.monotonic_ns
+        self._stamps: deque[int] = deque()  # arrivals of the datagrams queued, in order
+        self._queued_arrival = self._clock()  # of the one aiortc's path took last
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._active: dict[int, int] = {}  # SSRC -> when its receiver's active time was written
+        self.recorder: ArrivalRecorder | None = None
+        self.direct = 0  # media packets that took this path
+        self.queued = 0  # datagrams that took aiortc's
+        self._enqueue = connection.data_received
+        self._recv = ice._recv
+        connection.data_received = self.data_received
+        ice._recv = self._stamped_recv
+        dtls._handle_rtp_data = self.handle_rtp_data
+
+    def data_received(self, data: bytes, component: int) -> None:
+        """aioice's callback for each datagram that is not STUN."""
+        now = self._clock()
+        dtls = self._dtls
+        if (
+            data
+            and 127 < data[0] < 192
+            and not self._queue.qsize()
+            and dtls._rx_srtp is not None
+            and dtls._state is DtlsState.CONNECTED
+            and not is_rtcp(data)
+        ):
+            state = self._dtls_state
+            state[_DTLS_RX_BYTES] += len(data)
+            state[_DTLS_RX_PACKETS] += 1
+            try:
+                clear = dtls._rx_srtp.unprotect(data)
+            except pylibsrtp.Error:
+                return  # aiortc drops it too (replayed, forged, too old)
+            self.direct += 1
+            receiver, packet = self._route(clear, now)
+            if receiver is not None and packet is not None:
+                self._spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms()))
+            return
+        self.queued += 1
+        self._stamps.append(now)
+        self._enqueue(data, component)
+
+    async def _stamped_recv(self) -> bytes:
+        data: bytes = await self._recv()
+        self._queued_arrival = self._stamps.popleft() if self._stamps else self._clock()
         return data
 
-    connection.data_received = data_received
-    ice._recv = stamped_recv
-    return last
+    async def handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        """``RTCDtlsTransport._handle_rtp_data`` for a media packet that took aiortc's path."""
+        receiver, packet = self._route(data, self._queued_arrival)
+        if receiver is not None and packet is not None:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+
+    def _route(self, data: bytes, arrival_ns: int) -> tuple[Any, RtpPacket | None]:
+        """Parse, record and route a clear media packet; handle it at once if its receiver
+        has a tap. Returns the receiver and packet still to be handled by aiortc, if any."""
+        try:
+            packet = RtpPacket.parse(data, self._extensions)
+        except ValueError:
+            return None, None
+        recorder = self.recorder
+        if recorder is not None:
+            seq = packet.extensions.transport_sequence_number
+            if seq is not None:
+                recorder.record(seq, arrival_ns // 1000)
+                if not recorder.media_ssrc:
+                    recorder.media_ssrc = packet.ssrc
+        receiver = self._router.route_rtp(packet)
+        if receiver is None:
+            return None, None
+        tap = receiver.__dict__.get(_RECEIVER_JITTER_BUFFER)
+        if not isinstance(tap, PacketTap | SimulcastTap):
+            return receiver, packet
+        self._media(receiver, tap, packet, arrival_ns)
+        return None, None
+
+    def _media(
+        self, receiver: RTCRtpReceiver, tap: PacketTap | SimulcastTap, packet: RtpPacket, arrival_ns: int
+    ) -> None:
+        # RTCRtpReceiver._handle_rtp_packet (tests/unit/test_media_hooks.py pins its source).
+        # Two differences: the REMB estimator is given monotonic milliseconds (it only takes
+        # differences; every packet of a tapped receiver comes through here, so it never sees
+        # aiortc's wall-clock ones), and the time a source was last active (read only by
+        # getSynchronizationSources, which keeps the sources of the last 10 s) is written at
+        # most every ACTIVE_SSRC_EVERY_NS, not with a datetime per packet.
+        if not receiver._enabled:
+            return
+        if isinstance(tap, SimulcastTap):
+            tap.learn(packet)  # what install_simulcast_sink's wrapper does first
+        state = receiver.__dict__
+        estimator = state[_RECEIVER_REMB_ESTIMATOR]
+        if estimator is not None and packet.extensions.abs_send_time is not None:
+            remb = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_ns // 1_000_000,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            rtcp_ssrc = state[_RECEIVER_RTCP_SSRC]
+            if rtcp_ssrc is not None and remb is not None:
+                fci = pack_remb_fci(*remb)
+                self._spawn(
+                    receiver._send_rtcp(
+                        RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
+                    )
+                )
+        active = self._active
+        if arrival_ns - active.get(packet.ssrc, -ACTIVE_SSRC_EVERY_NS) >= ACTIVE_SSRC_EVERY_NS:
+            active[packet.ssrc] = arrival_ns
+            state[_RECEIVER_ACTIVE_SSRC][packet.ssrc] = aiortc_clock.current_datetime()
+        codecs: dict[int, RTCRtpCodecParameters] = state[_RECEIVER_CODECS]
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        streams = state[_RECEIVER_REMOTE_STREAMS]
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        if is_rtx(codec):
+            original_ssrc = state[_RECEIVER_RTX_SSRC].get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if (
+                original_ssrc is None
+                or len(packet.payload) < 2
+                or not isinstance(apt, int)
+                or apt not in codecs
+            ):
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+        nacks = state[_RECEIVER_NACK_GENERATOR]
+        if nacks is not None and nacks.add(packet):
+            self._spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+        pli, _frame = tap.add(packet)
+        if state[_RECEIVER_DECODER_ERROR].is_set():
+            state[_RECEIVER_DECODER_ERROR].clear()
+            pli = pli or state[_RECEIVER_KIND] == "video"
+        if pli:
+            self._spawn(receiver._send_rtcp_pli(packet.ssrc))
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def direct_receive(dtls: Any) -> DirectReceive:
+    """The :class:`DirectReceive` of a publisher's DTLS transport (installed on first use).
+    Install before the connection carries media (its queue and stamps start together)."""
+    found = dtls.__dict__.get(_DTLS_DIRECT)
+    if isinstance(found, DirectReceive):
+        return found
+    direct = DirectReceive(dtls)
+    setattr(dtls, _DTLS_DIRECT, direct)
+    return direct
+
+
+def install_direct_receive(pc: RTCPeerConnection) -> DirectReceive | None:
+    """Give ``pc`` (a publisher's connection, bundled) the direct receive path. Call after
+    the answer (``setLocalDescription``), with the packet taps installed; idempotent."""
+    transceivers = pc.getTransceivers()
+    if not transceivers:
+        return None
+    return direct_receive(transceivers[0].receiver.transport)
 
 
 _Kept = TypeVar("_Kept")
@@ -1262,6 +1445,11 @@ def _kept_on_transport(pc: RTCPeerConnection | None, side: str, key: str, kind: 
         if isinstance(found, kind):
             return found
     return None
+
+
+def receive_path(pc: RTCPeerConnection | None) -> DirectReceive | None:
+    """The direct receive path of a publisher's ``pc`` (None: not installed)."""
+    return _kept_on_transport(pc, "receiver", _DTLS_DIRECT, DirectReceive)
 
 
 def transport_recorder(pc: RTCPeerConnection | None) -> ArrivalRecorder | None:

@@ -469,6 +469,7 @@ class Sfu:
                 "tracks": publish,
                 "bytes_received": bytes_received,
                 "transport_feedback_sent": _feedback_sent(session),
+                "receive_path": _receive_path(session),
             },
             "subscribe": {"state": _state(session.subscribe_pc), "tracks": subscribe},
         }
@@ -530,6 +531,7 @@ class Sfu:
                 self._publish(session, mid, transceiver, simulcast.get(mid))
                 changed = True
             await pc.setLocalDescription(await pc.createAnswer())
+            aiortc_hooks.install_direct_receive(pc)
             if self.settings.transport_cc:
                 aiortc_hooks.install_transport_feedback(pc)
         except (InvalidStateError, InvalidAccessError, OperationError, InternalError, *_SDP_ERRORS) as exc:
@@ -1190,6 +1192,13 @@ def _downlink_figures(session: ParticipantSession) -> dict[str, Any]:
         "feedback_packets": bwe.feedback_packets,
         "low_video": session.low_choice.low,
     }
+
+
+def _receive_path(session: ParticipantSession) -> dict[str, int] | None:
+    """How the publisher's media packets were taken in: ``direct`` (straight from the socket
+    callback) or ``queued`` (aiortc's path: DTLS, RTCP, and media behind them)."""
+    path = aiortc_hooks.receive_path(session.publish_pc)
+    return None if path is None else {"direct": path.direct, "queued": path.queued}
 
 
 def _feedback_sent(session: ParticipantSession) -> int | None:

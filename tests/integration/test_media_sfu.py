@@ -205,6 +205,11 @@ async def test_publisher_frames_reach_two_subscribers_without_decoding(sfu: Any)
     published = await server.stats("alice")
     assert {t["codec"] for t in published["publish"]["tracks"]} == {"video/VP8", "audio/opus"}
     assert all(t["subscribers"] == 2 for t in published["publish"]["tracks"])
+    # the media came in through the direct receive path, not aiortc's queue and coroutines
+    # (those take DTLS, RTCP and a packet that finds others queued ahead of it)
+    path = published["publish"]["receive_path"]
+    received = sum(t["packets_received"] for t in published["publish"]["tracks"])
+    assert path["direct"] >= 0.8 * received > 0, (path, received)
 
 
 async def test_forwarded_packets_carry_the_audio_level_and_feed_the_rtcp_figures(sfu: Any) -> None:

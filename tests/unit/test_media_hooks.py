@@ -323,7 +323,7 @@ def test_a_packet_a_subscriber_asked_for_and_we_never_had_is_asked_of_the_publis
 
 
 def test_transport_cc_hooks_find_the_internals_they_replace() -> None:
-    """What install_transport_feedback, _stamp_arrivals, _sender_bwe and enable_transport_cc use."""
+    """What install_transport_feedback, DirectReceive, _sender_bwe and enable_transport_cc use."""
     from aiortc.rtcrtptransceiver import RTCRtpTransceiver
     from aiortc.rtp import HeaderExtensionsMap
 
@@ -365,3 +365,35 @@ def test_simulcast_relies_on_the_receiver_routing_by_payload_type_and_unwrapping
     assert "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id" in configure
     assert "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id" in configure
     assert "_headerExtensions" in inspect.getsource(RTCRtpTransceiver.__init__)
+
+
+def test_the_direct_receive_path_does_what_the_receive_methods_it_bypasses_do() -> None:
+    """DirectReceive._media re-does RTCRtpReceiver._handle_rtp_packet for a tapped receiver
+    and DirectReceive.data_received the SRTP branch of RTCDtlsTransport._recv_next. Any change
+    to either method (the hash) means reading it again against DirectReceive and moving the
+    pin; the names the copy reads are checked one by one."""
+    import hashlib
+
+    def digest(f: object) -> str:
+        return hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16]  # type: ignore[arg-type]
+
+    assert digest(RTCRtpReceiver._handle_rtp_packet) == "4e54983d021a6336"
+    assert digest(RTCDtlsTransport._recv_next) == "998076720c05aa13"
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    for name in (
+        "self.__active_ssrc",
+        "self.__codecs",
+        "self.__decoder_error",
+        "self.__kind",
+        "self.__nack_generator",
+        "self.__remote_bitrate_estimator",
+        "self.__remote_streams",
+        "self.__rtcp_ssrc",
+        "self.__rtx_ssrc",
+        "self._enabled",
+    ):
+        assert name in init, name
+    dtls_init = inspect.getsource(RTCDtlsTransport.__init__)
+    for name in ("self.__rx_bytes = 0", "self.__rx_packets = 0", "self._rx_srtp"):
+        assert name in dtls_init, name
+    assert "self._queue: asyncio.Queue" in inspect.getsource(aioice.ice.Connection.__init__)
