@@ -442,9 +442,11 @@ class PacketTap:
 
 
 # NACKs upstream: a missing packet is asked for again every NACK_RETRY_RTTS round trips
-# (at least NACK_MIN_INTERVAL apart) until it arrives, is older than NACK_MAX_AGE, or was
-# asked for NACK_MAX_TRIES times. The retries are checked every NACK_TICK.
-NACK_MAX_AGE = 1.0
+# (at least NACK_MIN_INTERVAL apart) until it arrives, was asked for NACK_MAX_TRIES times, or
+# another try's answer could not come within the horizon (NACK_HORIZON by default; the
+# relay passes MediaSettings.video_nack_horizon_ms) of the loss. Past the horizon the
+# packet is given up. The retries are checked every NACK_TICK.
+NACK_HORIZON = 1.6
 NACK_MAX_TRIES = 8
 NACK_MIN_INTERVAL = 0.05
 NACK_RETRY_RTTS = 1.25
@@ -462,8 +464,9 @@ class NackRetrier:
     :meth:`request` adds a packet a subscriber asked for that never arrived here.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, horizon: float = NACK_HORIZON) -> None:
         self._clock = clock
+        self.horizon = horizon
         self.max_seq: int | None = None
         self.ssrc: int | None = None
         # seq -> [missed at, last asked, tries, first asked (-1: not yet)]
@@ -534,18 +537,24 @@ class NackRetrier:
         if self.max_seq is None or uint16_gt(seq, self.max_seq) or seq in self._missing:
             return
         now = self._clock()
-        self._missing[seq] = [now, now - NACK_MAX_AGE, 0.0, -1.0]
+        self._missing[seq] = [now, now - self.horizon, 0.0, -1.0]
 
     def due(self) -> list[int]:
         """The packets to NACK again now (and forget the ones too old or asked too often)."""
         now = self._clock()
         interval = max(NACK_MIN_INTERVAL, NACK_RETRY_RTTS * self.rtt)
+        # a try now is answered after about a round trip: past the horizon it is no use, and
+        # nor is waiting for the last try's answer once it is due (given up then)
+        last_try = self.horizon - self.rtt
         due: list[int] = []
         for seq, entry in list(self._missing.items()):
-            if now - entry[0] > NACK_MAX_AGE or entry[2] >= NACK_MAX_TRIES:
+            waited = now - entry[1]
+            if now - entry[0] > self.horizon or (
+                waited >= interval and (entry[2] >= NACK_MAX_TRIES or now - entry[0] > last_try)
+            ):
                 del self._missing[seq]
                 self._give_up(seq)
-            elif now - entry[1] >= interval:
+            elif waited >= interval:
                 entry[1] = now
                 entry[2] += 1
                 if entry[3] < 0:
@@ -578,7 +587,12 @@ def stop_nack_retries(tap: PacketTap) -> None:
 
 
 def install_packet_sink(
-    receiver: RTCRtpReceiver, kind: str, on_packet: PacketSink, on_frame: FrameSink
+    receiver: RTCRtpReceiver,
+    kind: str,
+    on_packet: PacketSink,
+    on_frame: FrameSink,
+    *,
+    nack_horizon: float = NACK_HORIZON,
 ) -> PacketTap:
     """Make ``receiver`` hand each packet to ``on_packet`` (and frames, when wanted, to ``on_frame``).
 
@@ -591,7 +605,7 @@ def install_packet_sink(
     tap = PacketTap(kind, codecs, on_packet, on_frame)
     setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
     if kind == "video" and getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
-        tap.nacks = NackRetrier()
+        tap.nacks = NackRetrier(horizon=nack_horizon)
         setattr(receiver, _RECEIVER_NACK_GENERATOR, tap.nacks)
         _retry_nacks(receiver, tap.nacks)
     return tap
@@ -691,7 +705,11 @@ class SimulcastTap:
 
 
 def install_simulcast_sink(
-    receiver: RTCRtpReceiver, rids: Sequence[str], sinks: Sequence[tuple[PacketSink, FrameSink]]
+    receiver: RTCRtpReceiver,
+    rids: Sequence[str],
+    sinks: Sequence[tuple[PacketSink, FrameSink]],
+    *,
+    nack_horizon: float = NACK_HORIZON,
 ) -> SimulcastTap:
     """Like :func:`install_packet_sink` for a video receiver that gets one layer per rid:
     ``sinks[i]`` gets the packets (and, when wanted, frames) of ``rids[i]``. Each layer
@@ -705,7 +723,7 @@ def install_simulcast_sink(
     setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
     if getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
         for layer in layers:
-            layer.nacks = NackRetrier()
+            layer.nacks = NackRetrier(horizon=nack_horizon)
             _retry_nacks(receiver, layer.nacks)
         setattr(receiver, _RECEIVER_NACK_GENERATOR, _LayerNacks(tap))
     handle = receiver._handle_rtp_packet

@@ -41,6 +41,10 @@ class MediaSettings:
     # The most a subscriber's video is held back so that retransmissions arrive in time on a
     # lossy long link (the playout-delay extension; 0: never asked, extension not offered).
     video_playout_delay_max_ms: int = 800
+    # How long after it went missing a publisher's video packet is still asked for again
+    # (NACK): a try is only made if its answer can come within this (aiortc_hooks.NackRetrier).
+    # Past it the packet is given up and a keyframe requested.
+    video_nack_horizon_ms: int = 1600
     # A subscriber whose link cannot carry video gets sound only until it recovers
     # (media/profiles.py WeakLink); the member can override.
     weak_link_audio_only: bool = True
@@ -69,6 +73,8 @@ class MediaSettings:
                 raise InvalidInput("media: each ICE server needs 'urls'")
         if not 0 <= self.video_playout_delay_max_ms <= 4000:
             raise InvalidInput("media: video_playout_delay_max_ms must lie within 0-4000")
+        if not 200 <= self.video_nack_horizon_ms <= 5000:
+            raise InvalidInput("media: video_nack_horizon_ms must lie within 200-5000")
         if self.keyframe_interval_min <= 0 or not (
             16 <= self.nack_history_packets <= 8192
             and self.nack_history_packets & (self.nack_history_packets - 1) == 0

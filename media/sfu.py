@@ -162,6 +162,7 @@ class Sfu:
         self.settings = settings
         self._on_event = on_event
         self._sessions: dict[str, ParticipantSession] = {}
+        self._nack_horizon = settings.video_nack_horizon_ms / 1000
         # One lock per side of a participant: the publish connection's offers, and the
         # subscribe connection's offers and answers. The two are independent peer
         # connections, so a publish offer never holds up the answer to a subscribe offer
@@ -775,7 +776,9 @@ class Sfu:
         else:
             track = self._published_track(session, kind, lambda: aiortc_hooks.request_keyframe(receiver))
             track.muted = kind == "audio" and pid in self._muted
-            tap = aiortc_hooks.install_packet_sink(receiver, kind, track.on_packet, track.on_frame)
+            tap = aiortc_hooks.install_packet_sink(
+                receiver, kind, track.on_packet, track.on_frame, nack_horizon=self._nack_horizon
+            )
             _wire_nacks(track, tap)
         session.published[mid] = track
         if not session.publish_only:  # a shared screen never takes a last-N speaker's place
@@ -820,7 +823,7 @@ class Sfu:
             layer.rid = rid
             layers.append(layer)
         tap = aiortc_hooks.install_simulcast_sink(
-            receiver, ranked, [(t.on_packet, t.on_frame) for t in layers]
+            receiver, ranked, [(t.on_packet, t.on_frame) for t in layers], nack_horizon=self._nack_horizon
         )
         taps.extend(tap.layers)
         top = layers[0]

@@ -143,6 +143,12 @@ class MediaSettings:
         "round trips). 0: never.",
         800,
     )
+    video_nack_horizon_ms: int = _h(
+        "A publisher's lost video packet is asked for again while its answer can arrive "
+        "within this many ms of the loss; after that it is given up and a keyframe asked for. "
+        "Raise it on links with round trips above ~500 ms.",
+        1600,
+    )
     weak_link_audio_only: bool = _h(
         "A member whose link loses 20 % or more of the media sent to it for 4 s gets sound "
         "only, told why, until the link has "

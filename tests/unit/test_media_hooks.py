@@ -269,6 +269,35 @@ def test_missing_packets_are_nacked_at_once_then_again_each_round_trip_until_too
     assert nacks.sent <= 2 + aiortc_hooks.NACK_MAX_TRIES * 2
 
 
+def test_a_packet_is_asked_for_while_an_answer_can_come_within_the_horizon_then_given_up() -> None:
+    """300 ms round trips, 1.6 s horizon: tries at 0, 0.375, 0.75 and 1.125 s (the fourth's
+    answer, ~1.43 s, is still in time; the old fixed 1.0 s age gave up before it), none at
+    1.5 s (its answer would come after 1.6 s): given up when that try would be due."""
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock, horizon=1.6)
+    given_up: list[int] = []
+    nacks.on_give_up = given_up.append
+    nacks.rtt, nacks.rtt_samples = 0.3, 1
+    nacks.add(_rtp(1))
+    nacks.add(_rtp(3))  # 2 missing, NACKed at once
+    assert nacks.missing == [2]
+    tries: list[float] = []
+    start = clock.now
+    while clock.now - start < 2.0:
+        clock.now += 0.025
+        if 2 in nacks.due():
+            tries.append(round(clock.now - start, 3))
+    assert tries == [0.375, 0.75, 1.125] and given_up == [2]
+    # the fourth try's answer arrives in time and is recovered, not given up
+    nacks.add(_rtp(5))  # 4 missing
+    for _ in range(int(1.125 / 0.025)):
+        clock.now += 0.025
+        nacks.due()
+    clock.now += 0.3
+    nacks.add(_rtp(4))
+    assert nacks.recovered == 1 and given_up == [2]
+
+
 def test_the_retry_interval_follows_the_measured_round_trip() -> None:
     clock = Clock()
     nacks = aiortc_hooks.NackRetrier(clock)
