@@ -172,6 +172,14 @@ class DownlinkEstimator:
         self.baseline_loss = 0.0  # the link's own loss (see BASELINE_S)
         self.acked_bps: int | None = None
 
+    def fresh_loss(self, now_us: int, max_age_us: int) -> float | None:
+        """What the link lost of what was sent over it (all packets, retransmissions too, as
+        its transport feedback says, over ``LOSS_WINDOW_US``); None when no feedback came in
+        the last ``max_age_us``."""
+        if self._last_at is None or now_us - self._last_at > max_age_us:
+            return None
+        return self.loss
+
     @property
     def estimate_bps(self) -> int | None:
         """None until feedback has come for a second; then the estimate."""

@@ -60,6 +60,8 @@ PLAYOUT_TUNE_INTERVAL = 1.0
 # Feedback older than this is not a reading of the link now (media/profiles.py WeakLink;
 # Chrome reports on audio alone every ~5 s).
 FEEDBACK_FRESH = 6.0
+# transport feedback comes every ~100 ms: none for 2 s and its loss is no longer news
+FEEDBACK_FRESH_US = 2_000_000
 
 _SDP_ERRORS = (
     ValueError,
@@ -692,19 +694,8 @@ class Sfu:
             if session.publish_only or not session.subscriptions:
                 continue
             watch = session.weak_link
-            # what this link lost: the subscriber's reported loss less what its source lost
-            # upstream (those gaps stay visible downstream)
-            losses = [
-                max(0.0, s.track.fraction_lost - upstream.get(s.track.source, 0.0))
-                for s in session.subscriptions
-                if s.track.fraction_lost is not None
-                and s.track.report_at is not None
-                and now - s.track.report_at < FEEDBACK_FRESH
-                and s.track.source is not None
-                and (s.track.kind == "audio" or not watch.sound_only)  # held-back video tells nothing
-            ]
             was = watch.sound_only
-            if watch.update(now, max(losses) if losses else None, session.downlink_estimate_bps):
+            if watch.update(now, self._link_loss(session, now, upstream), session.downlink_estimate_bps):
                 logger.info(
                     "participant=%s link %s (%s)",
                     session.participant_id,
@@ -714,6 +705,36 @@ class Sfu:
                 if watch.sound_only != was:
                     self._apply_profile(session)
                 self._emit_weak_link(session)
+
+    @staticmethod
+    def _link_loss(
+        session: ParticipantSession, now: float, upstream: dict[PublishedTrack, float]
+    ) -> float | None:
+        """What the subscriber's own link loses now (None: nothing fresh to tell).
+
+        With transport-cc, its feedback: every packet sent over the link is accounted for
+        within ~100 ms, so the share lost is the link's own, before any repair. Receiver reports
+        are the fallback, and a poor one: the fraction they carry is net of retransmissions,
+        so on a link losing half its packets a video report that arrives just after the
+        repairs of the interval before reads 0 % (seen every other second at 50 % loss), and
+        audio reports come only every ~5 s; there the worst fresh report counts, less what
+        its source lost upstream (those gaps stay visible downstream)."""
+        bwe = aiortc_hooks.downlink_bwe(session.subscribe_pc)
+        if bwe is not None:
+            loss = bwe.estimator.fresh_loss(int(now * 1_000_000), FEEDBACK_FRESH_US)
+            if loss is not None:
+                return loss
+        held_back = session.weak_link.sound_only
+        losses = [
+            max(0.0, s.track.fraction_lost - upstream.get(s.track.source, 0.0))
+            for s in session.subscriptions
+            if s.track.fraction_lost is not None
+            and s.track.report_at is not None
+            and now - s.track.report_at < FEEDBACK_FRESH
+            and s.track.source is not None
+            and (s.track.kind == "audio" or not held_back)  # held-back video tells nothing
+        ]
+        return max(losses) if losses else None
 
     def _emit_weak_link(self, session: ParticipantSession) -> None:
         watch = session.weak_link

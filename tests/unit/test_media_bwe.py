@@ -167,3 +167,22 @@ def test_steady_random_loss_is_the_links_own_and_the_estimate_climbs_back_above_
     estimate = bwe.estimate_bps
     assert estimate is not None and estimate > 300_000, estimate  # twice what is sent: it can go up
     assert 0.015 < bwe.estimator.baseline_loss < 0.045, bwe.estimator.baseline_loss
+
+
+def test_the_link_loss_read_for_a_weak_link_is_the_raw_share_lost_while_feedback_is_fresh() -> None:
+    """Half the packets lost: the feedback says ~50 % every time it is read (a receiver report,
+    net of retransmissions, read 0 % every other second on such a link); once the feedback
+    stops coming, the loss is no longer a reading of the link."""
+    bwe = SendSideBwe()
+    assert bwe.estimator.fresh_loss(0, 2_000_000) is None  # no feedback yet
+    now = 0
+    readings = []
+    for second in range(6):
+        now = run_link(
+            bwe, send_bps=600_000, capacity_bps=5_000_000, seconds=1, loss=0.5, start_us=now, seed=second
+        )
+        readings.append(bwe.estimator.fresh_loss(now, 2_000_000))
+    # ~60 packets a second: a second's share is noisy, but always far above the weak-link 20 %
+    assert all(r is not None and 0.3 < r < 0.7 for r in readings), readings
+    assert 0.42 < sum(r for r in readings if r is not None) / len(readings) < 0.58, readings
+    assert bwe.estimator.fresh_loss(now + 3_000_000, 2_000_000) is None
