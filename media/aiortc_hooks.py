@@ -55,7 +55,7 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -94,6 +94,18 @@ from media.rtpwire import MediaPacket, h264_starts_keyframe, parse_vp8
 from media.twcc import TRANSPORT_CC_URI, ArrivalRecorder, parse_feedback, split_compound
 
 logger = logging.getLogger(__name__)
+
+
+# Tasks started from callbacks (socket, timers) whose results nobody awaits: the event loop
+# keeps only a weak reference to a task, so each is held here until it is done.
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def _background(coro: Coroutine[Any, Any, Any]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
 
 AIORTC_VERSION = "1.16.0"
 
@@ -452,6 +464,15 @@ NACK_MIN_INTERVAL = 0.05
 NACK_RETRY_RTTS = 1.25
 NACK_TICK = 0.05
 NACK_MAX_MISSING = 512
+# Each NACK (the first for a gap and each retry) goes out twice, a quarter of a round trip
+# apart (30-100 ms): on a link losing 10 % of its packets one NACK in ten is lost, and its
+# packet then waits a whole retry interval (1.25 round trips) more; the longest stalls at
+# 10 % loss were such chains. A libwebrtc sender resends a packet at most once per round
+# trip (RtpPacketHistory), so the copy costs a small RTCP packet, and no media when the
+# first got through.
+NACK_REPEAT_RTTS = 0.25
+NACK_REPEAT_MIN = 0.03
+NACK_REPEAT_MAX = 0.1
 
 
 class NackRetrier:
@@ -566,17 +587,27 @@ class NackRetrier:
 
 def _retry_nacks(receiver: RTCRtpReceiver, retrier: NackRetrier) -> None:
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
 
     def tick() -> None:
         due = retrier.due()
         if due and retrier.ssrc is not None:
-            task = loop.create_task(receiver._send_rtcp_nack(retrier.ssrc, sorted(due)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            _background(receiver._send_rtcp_nack(retrier.ssrc, sorted(due)))
         retrier.timer = loop.call_later(NACK_TICK, tick)
 
     retrier.timer = loop.call_later(NACK_TICK, tick)
+
+
+def _repeat_nacks(receiver: RTCRtpReceiver, rtt: Callable[[], float]) -> None:
+    """Send every NACK of ``receiver`` again NACK_REPEAT_RTTS of ``rtt()`` later."""
+    send = receiver._send_rtcp_nack
+    loop = asyncio.get_running_loop()
+
+    async def send_twice(media_ssrc: int, lost: list[int]) -> None:
+        delay = min(NACK_REPEAT_MAX, max(NACK_REPEAT_MIN, NACK_REPEAT_RTTS * rtt()))
+        loop.call_later(delay, lambda: _background(send(media_ssrc, lost)))
+        await send(media_ssrc, lost)
+
+    receiver._send_rtcp_nack = send_twice  # type: ignore[method-assign]
 
 
 def stop_nack_retries(tap: PacketTap) -> None:
@@ -593,6 +624,7 @@ def install_packet_sink(
     on_frame: FrameSink,
     *,
     nack_horizon: float = NACK_HORIZON,
+    nack_repeat: bool = True,
 ) -> PacketTap:
     """Make ``receiver`` hand each packet to ``on_packet`` (and frames, when wanted, to ``on_frame``).
 
@@ -605,9 +637,11 @@ def install_packet_sink(
     tap = PacketTap(kind, codecs, on_packet, on_frame)
     setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
     if kind == "video" and getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
-        tap.nacks = NackRetrier(horizon=nack_horizon)
-        setattr(receiver, _RECEIVER_NACK_GENERATOR, tap.nacks)
-        _retry_nacks(receiver, tap.nacks)
+        retrier = tap.nacks = NackRetrier(horizon=nack_horizon)
+        setattr(receiver, _RECEIVER_NACK_GENERATOR, retrier)
+        _retry_nacks(receiver, retrier)
+        if nack_repeat:
+            _repeat_nacks(receiver, lambda: retrier.rtt)
     return tap
 
 
@@ -710,6 +744,7 @@ def install_simulcast_sink(
     sinks: Sequence[tuple[PacketSink, FrameSink]],
     *,
     nack_horizon: float = NACK_HORIZON,
+    nack_repeat: bool = True,
 ) -> SimulcastTap:
     """Like :func:`install_packet_sink` for a video receiver that gets one layer per rid:
     ``sinks[i]`` gets the packets (and, when wanted, frames) of ``rids[i]``. Each layer
@@ -722,10 +757,14 @@ def install_simulcast_sink(
     tap = SimulcastTap("video", rids, layers, rtx)
     setattr(receiver, _RECEIVER_JITTER_BUFFER, tap)
     if getattr(receiver, _RECEIVER_NACK_GENERATOR, None) is not None:
+        retriers = []
         for layer in layers:
-            layer.nacks = NackRetrier(horizon=nack_horizon)
-            _retry_nacks(receiver, layer.nacks)
+            retrier = layer.nacks = NackRetrier(horizon=nack_horizon)
+            _retry_nacks(receiver, retrier)
+            retriers.append(retrier)
         setattr(receiver, _RECEIVER_NACK_GENERATOR, _LayerNacks(tap))
+        if nack_repeat:  # the layers share the link: the longest round trip measured
+            _repeat_nacks(receiver, lambda: max(r.rtt for r in retriers))
     handle = receiver._handle_rtp_packet
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -1221,7 +1260,6 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
     setattr(dtls, _DTLS_RECORDER, recorder)
     direct_receive(dtls).recorder = recorder
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
 
     async def send(packets: list[bytes]) -> None:
         for packet in packets:
@@ -1234,9 +1272,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
         if dtls._state in (DtlsState.CLOSED, DtlsState.FAILED):
             return  # the connection is gone: stop
         if dtls._state is DtlsState.CONNECTED and recorder.pending:
-            task = loop.create_task(send(recorder.feedback()))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            _background(send(recorder.feedback()))
         loop.call_later(TWCC_FEEDBACK_INTERVAL, tick)
 
     loop.call_later(TWCC_FEEDBACK_INTERVAL, tick)
@@ -1287,8 +1323,6 @@ class DirectReceive:
         self._clock = time.monotonic_ns
         self._stamps: deque[int] = deque()  # arrivals of the datagrams queued, in order
         self._queued_arrival = self._clock()  # of the one aiortc's path took last
-        self._loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._active: dict[int, int] = {}  # SSRC -> when its receiver's active time was written
         self.recorder: ArrivalRecorder | None = None
         self.direct = 0  # media packets that took this path
@@ -1321,7 +1355,7 @@ class DirectReceive:
             self.direct += 1
             receiver, packet = self._route(clear, now)
             if receiver is not None and packet is not None:
-                self._spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms()))
+                _background(receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms()))
             return
         self.queued += 1
         self._stamps.append(now)
@@ -1386,7 +1420,7 @@ class DirectReceive:
             rtcp_ssrc = state[_RECEIVER_RTCP_SSRC]
             if rtcp_ssrc is not None and remb is not None:
                 fci = pack_remb_fci(*remb)
-                self._spawn(
+                _background(
                     receiver._send_rtcp(
                         RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
                     )
@@ -1417,18 +1451,13 @@ class DirectReceive:
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
         nacks = state[_RECEIVER_NACK_GENERATOR]
         if nacks is not None and nacks.add(packet):
-            self._spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+            _background(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
         pli, _frame = tap.add(packet)
         if state[_RECEIVER_DECODER_ERROR].is_set():
             state[_RECEIVER_DECODER_ERROR].clear()
             pli = pli or state[_RECEIVER_KIND] == "video"
         if pli:
-            self._spawn(receiver._send_rtcp_pli(packet.ssrc))
-
-    def _spawn(self, coro: Any) -> None:
-        task = self._loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            _background(receiver._send_rtcp_pli(packet.ssrc))
 
 
 def direct_receive(dtls: Any) -> DirectReceive:

@@ -45,6 +45,9 @@ class MediaSettings:
     # (NACK): a try is only made if its answer can come within this (aiortc_hooks.NackRetrier).
     # Past it the packet is given up and a keyframe requested.
     video_nack_horizon_ms: int = 1600
+    # Every upstream video NACK goes out twice, a quarter round trip apart, so that one lost
+    # NACK does not cost its packet a whole retry interval (aiortc_hooks NACK_REPEAT_RTTS).
+    video_nack_repeat: bool = True
     # A subscriber whose link cannot carry video gets sound only until it recovers
     # (media/profiles.py WeakLink); the member can override.
     weak_link_audio_only: bool = True

@@ -798,7 +798,12 @@ class Sfu:
             track = self._published_track(session, kind, lambda: aiortc_hooks.request_keyframe(receiver))
             track.muted = kind == "audio" and pid in self._muted
             tap = aiortc_hooks.install_packet_sink(
-                receiver, kind, track.on_packet, track.on_frame, nack_horizon=self._nack_horizon
+                receiver,
+                kind,
+                track.on_packet,
+                track.on_frame,
+                nack_horizon=self._nack_horizon,
+                nack_repeat=self.settings.video_nack_repeat,
             )
             _wire_nacks(track, tap)
         session.published[mid] = track
@@ -844,7 +849,11 @@ class Sfu:
             layer.rid = rid
             layers.append(layer)
         tap = aiortc_hooks.install_simulcast_sink(
-            receiver, ranked, [(t.on_packet, t.on_frame) for t in layers], nack_horizon=self._nack_horizon
+            receiver,
+            ranked,
+            [(t.on_packet, t.on_frame) for t in layers],
+            nack_horizon=self._nack_horizon,
+            nack_repeat=self.settings.video_nack_repeat,
         )
         taps.extend(tap.layers)
         top = layers[0]

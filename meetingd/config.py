@@ -149,6 +149,12 @@ class MediaSettings:
         "Raise it on links with round trips above ~500 ms.",
         1600,
     )
+    video_nack_repeat: bool = _h(
+        "Send each request for a publisher's lost video packet twice, a quarter of a round "
+        "trip apart, so that a lost request does not hold the picture back a whole round "
+        "trip more (the browser resends a packet at most once per round trip).",
+        True,
+    )
     weak_link_audio_only: bool = _h(
         "A member whose link loses 20 % or more of the media sent to it for 4 s gets sound "
         "only, told why, until the link has "

@@ -53,6 +53,7 @@ def media_settings(cfg: Config) -> MediaSettings:
             opus_dtx=m.opus_dtx,
             video_playout_delay_max_ms=m.video_playout_delay_max_ms,
             video_nack_horizon_ms=m.video_nack_horizon_ms,
+            video_nack_repeat=m.video_nack_repeat,
             weak_link_audio_only=m.weak_link_audio_only,
             transport_cc=m.transport_cc,
             simulcast=m.simulcast,

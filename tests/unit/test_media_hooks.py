@@ -426,3 +426,39 @@ def test_the_direct_receive_path_does_what_the_receive_methods_it_bypasses_do() 
     for name in ("self.__rx_bytes = 0", "self.__rx_packets = 0", "self._rx_srtp"):
         assert name in dtls_init, name
     assert "self._queue: asyncio.Queue" in inspect.getsource(aioice.ice.Connection.__init__)
+
+
+async def test_every_upstream_video_nack_goes_out_twice_a_quarter_round_trip_apart() -> None:
+    """A lost NACK must not cost its packet a whole retry interval: the first NACK for a gap
+    (from aiortc's own receive path) and each retry are sent again, 30-100 ms later."""
+    import asyncio
+    import time
+
+    from aiortc.rtcdtlstransport import RTCCertificate
+    from aiortc.rtcicetransport import RTCIceGatherer
+
+    dtls = RTCDtlsTransport(RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()])
+    receiver = RTCRtpReceiver("video", dtls)
+    sent: list[tuple[float, int, list[int]]] = []
+
+    async def send_rtcp_nack(media_ssrc: int, lost: list[int]) -> None:
+        sent.append((time.monotonic(), media_ssrc, lost))
+
+    receiver._send_rtcp_nack = send_rtcp_nack  # type: ignore[method-assign]
+    tap = aiortc_hooks.install_packet_sink(receiver, "video", lambda packet: None, lambda frame: None)
+    assert tap.nacks is not None
+    tap.nacks.rtt = 0.3  # a satellite link: the copy goes 75 ms after
+    start = time.monotonic()
+    await receiver._send_rtcp_nack(42, [11, 12])
+    await asyncio.sleep(0.2)
+    assert [(ssrc, lost) for _, ssrc, lost in sent] == [(42, [11, 12]), (42, [11, 12])]
+    assert 0.06 <= sent[1][0] - start <= 0.15, sent
+    aiortc_hooks.stop_nack_retries(tap)
+    plain = RTCRtpReceiver("video", dtls)
+    plain._send_rtcp_nack = send_rtcp_nack  # type: ignore[method-assign]
+    once = aiortc_hooks.install_packet_sink(plain, "video", lambda p: None, lambda f: None, nack_repeat=False)
+    sent.clear()
+    await plain._send_rtcp_nack(42, [13])
+    await asyncio.sleep(0.15)
+    assert len(sent) == 1  # turned off (media.video_nack_repeat = false)
+    aiortc_hooks.stop_nack_retries(once)
