@@ -51,6 +51,7 @@ import copy
 import errno
 import ipaddress
 import logging
+import math
 import random
 import socket
 import time
@@ -490,6 +491,7 @@ class NackRetrier:
         self.horizon = horizon
         self.max_seq: int | None = None
         self.ssrc: int | None = None
+        self._last_at: float | None = None  # when the last packet came
         # seq -> [missed at, last asked, tries, first asked (-1: not yet)]
         self._missing: dict[int, list[float]] = {}
         self._new: list[int] = []
@@ -519,16 +521,31 @@ class NackRetrier:
         self.ssrc = packet.ssrc
         seq = packet.sequence_number
         now = self._clock()
-        if self.max_seq is None:
+        last_at, self._last_at = self._last_at, now
+        if self.max_seq is None or last_at is None:
             self.max_seq = seq
             return False
         if uint16_gt(seq, self.max_seq):
+            # The packets of a gap were sent between the last packet and this one: each is
+            # dated by its place in the gap. After a cut (seconds without a packet) most are
+            # older than any answer could be useful: they are not asked for, and the next
+            # tick gives them up (a keyframe is asked for at once, not a horizon later;
+            # seen: 0.8 s more before video came back after a 5 s cut).
+            count = (seq - self.max_seq - 1) & 0xFFFF
+            step = (now - last_at) / (count + 1)
+            too_old = self.horizon - self.rtt
             s = uint16_add(self.max_seq, 1)
+            k = 1
             while uint16_gt(seq, s):
-                self._missing[s] = [now, now, 1.0, now]
-                self._new.append(s)
+                missed_at = last_at + k * step
+                if now - missed_at < too_old:
+                    self._missing[s] = [missed_at, now, 1.0, now]
+                    self._new.append(s)
+                else:  # never asked, no try left: given up at the next tick
+                    self._missing[s] = [missed_at, -math.inf, float(NACK_MAX_TRIES), -1.0]
                 self.last_missing_at = now
                 s = uint16_add(s, 1)
+                k += 1
             self.max_seq = seq
             while len(self._missing) > NACK_MAX_MISSING:
                 oldest = next(iter(self._missing))

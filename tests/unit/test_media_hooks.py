@@ -289,6 +289,7 @@ def test_a_packet_is_asked_for_while_an_answer_can_come_within_the_horizon_then_
             tries.append(round(clock.now - start, 3))
     assert tries == [0.375, 0.75, 1.125] and given_up == [2]
     # the fourth try's answer arrives in time and is recovered, not given up
+    nacks.add(_rtp(3))  # a late copy of 3: the link carries packets now, 4 is lost just now
     nacks.add(_rtp(5))  # 4 missing
     for _ in range(int(1.125 / 0.025)):
         clock.now += 0.025
@@ -462,3 +463,35 @@ async def test_every_upstream_video_nack_goes_out_twice_a_quarter_round_trip_apa
     await asyncio.sleep(0.15)
     assert len(sent) == 1  # turned off (media.video_nack_repeat = false)
     aiortc_hooks.stop_nack_retries(once)
+
+
+def test_after_a_cut_the_packets_lost_in_it_are_not_asked_for_but_given_up_at_the_next_tick() -> None:
+    """5 s without a packet, then a gap of 150: the packets are dated by their place in the
+    gap, so those lost more than a horizon (less a round trip) ago are given up at once
+    (their frames' keyframe is asked for now) and only the last ones are NACKed."""
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock, horizon=1.6)
+    nacks.rtt, nacks.rtt_samples = 0.3, 1
+    given_up: list[int] = []
+    nacks.on_give_up = given_up.append
+    nacks.add(_rtp(100))
+    clock.now += 5.0
+    assert nacks.add(_rtp(251))  # 101..250 missing, sent over the 5 s
+    asked = nacks.missing
+    # sent in the last 1.3 s (horizon less a round trip): ~39 of the 150, the newest
+    assert 35 <= len(asked) <= 42 and asked == list(range(251 - len(asked), 251)), asked
+    assert given_up == []
+    clock.now += aiortc_hooks.NACK_TICK
+    assert nacks.due() == []
+    assert given_up == list(range(101, 251 - len(asked)))  # no NACK, a keyframe at once
+    assert nacks.outstanding == len(asked)
+
+
+def test_a_gap_in_a_flowing_stream_is_asked_for_whole() -> None:
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock)
+    for seq in range(10):
+        nacks.add(_rtp(seq))
+        clock.now += 0.01
+    assert nacks.add(_rtp(15))
+    assert nacks.missing == [10, 11, 12, 13, 14]
