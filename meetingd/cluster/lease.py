@@ -36,6 +36,10 @@ from ..storage.dialect import LEASE_LOCK_CLASS
 logger = logging.getLogger(__name__)
 
 APP_PREFIX = "meetingd-lease:"
+# How long stop() waits for each step of closing (the watcher, the session, the engine): a
+# connection the server ended can leave a close waiting for ever, and a shutdown must end.
+# The server drops a session's locks when the session ends, closed by us or not.
+STOP_STEP_SECONDS = 5.0
 LostListener = Callable[[set[int]], Awaitable[None]]
 
 _OWNER = text(
@@ -91,18 +95,39 @@ class LeaseHolder:
         """Release every lease (a graceful shutdown hands meetings over at once)."""
         if self._watch is not None:
             self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+            await self._bounded(self._watch, "watcher")
             self._watch = None
-        async with self._lock:
-            if self._conn is not None:
-                try:
-                    await self._conn.close()  # closing the session releases its locks
-                except Exception:  # the connection may already be gone
-                    logger.debug("node=%s lease connection close failed", self.node_id)
-                self._conn = None
-            self._held.clear()
-            self.connected = False
-        await self._engine.dispose()
+        if await self._bounded(self._lock.acquire(), "lock"):
+            try:
+                if self._conn is not None:
+                    # closing the session releases its locks
+                    await self._bounded(self._conn.close(), "session close")
+                    self._conn = None
+            finally:
+                self._lock.release()
+        self._conn = None
+        self._held.clear()
+        self.connected = False
+        await self._bounded(self._engine.dispose(), "engine dispose")
+
+    async def _bounded(self, step: Awaitable[Any], what: str) -> bool:
+        """Wait for one step of stop() for at most STOP_STEP_SECONDS; True if it ended well.
+        A step still running then is cancelled and left (asyncio.wait does not wait for it)."""
+        task = asyncio.ensure_future(step)
+        done, _ = await asyncio.wait({task}, timeout=STOP_STEP_SECONDS)
+        if not done:
+            task.cancel()
+            logger.warning(
+                "node=%s lease stop: %s did not end in %.0f s", self.node_id, what, STOP_STEP_SECONDS
+            )
+            return False
+        if task.cancelled():
+            return what == "watcher"  # cancelled by stop() itself
+        exc = task.exception()
+        if exc is not None:  # the connection may already be gone
+            logger.debug("node=%s lease stop: %s failed: %s", self.node_id, what, exc)
+            return False
+        return True
 
     async def _connect(self) -> None:
         self._conn = await self._engine.connect()

@@ -128,3 +128,31 @@ async def test_a_node_whose_lease_connection_dies_is_told_what_it_lost(holders) 
     assert await b.acquire(3)  # another node can take over
     await wait_for(lambda: a.connected, seconds=5)  # a reconnects, owning nothing
     assert await a.acquire(3) is False and await a.acquire(5) is True
+
+
+async def test_stop_ends_even_when_closing_the_session_never_does(holders, monkeypatch) -> None:
+    """A shutdown must end: a close that hangs (a connection the server ended) is left after
+    STOP_STEP_SECONDS, and the node still forgets what it held."""
+    from meetingd.cluster import lease
+
+    monkeypatch.setattr(lease, "STOP_STEP_SECONDS", 0.5)
+    a = holders("node-a")
+    await a.start()
+    assert await a.acquire(7)
+    conn = a._conn
+    assert conn is not None
+    hang = asyncio.Event()
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    real_close = AsyncConnection.close
+
+    async def close_for_ever(self: AsyncConnection) -> None:
+        await hang.wait()
+
+    monkeypatch.setattr(AsyncConnection, "close", close_for_ever)
+    started = asyncio.get_running_loop().time()
+    await a.stop()
+    assert asyncio.get_running_loop().time() - started < 3.0
+    assert not a.held and not a.connected
+    monkeypatch.undo()
+    await real_close(conn)
