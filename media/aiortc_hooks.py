@@ -472,6 +472,11 @@ NACK_MAX_MISSING = 512
 # trip (RtpPacketHistory), so the copy costs a small RTCP packet, and no media when the
 # first got through.
 NACK_REPEAT_RTTS = 0.25
+# A publisher's transport that carried nothing (audio, RTCP: Chrome sends a sender report
+# about every second) for this many seconds was cut; NackRetrier.add dates a gap by its
+# place in the stream's quiet only after such a cut, not when the stream alone was idle.
+LINK_ALIVE_QUIET = 1.5
+LINK_ALIVE_QUIET_NS = int(LINK_ALIVE_QUIET * 1e9)
 NACK_REPEAT_MIN = 0.03
 NACK_REPEAT_MAX = 0.1
 
@@ -492,6 +497,9 @@ class NackRetrier:
         self.max_seq: int | None = None
         self.ssrc: int | None = None
         self._last_at: float | None = None  # when the last packet came
+        # When a silence of the publisher's whole transport last ended (time.monotonic s;
+        # DirectReceive.silence_ended_at). None: not known, this stream's own quiet is used.
+        self.link_silence_ended: Callable[[], float | None] | None = None
         # seq -> [missed at, last asked, tries, first asked (-1: not yet)]
         self._missing: dict[int, list[float]] = {}
         self._new: list[int] = []
@@ -532,6 +540,12 @@ class NackRetrier:
             # tick gives them up (a keyframe is asked for at once, not a horizon later;
             # seen: 0.8 s more before video came back after a 5 s cut).
             count = (seq - self.max_seq - 1) & 0xFFFF
+            # the transport carried other packets (audio, RTCP) all along: this stream was
+            # idle (a still screen share), not cut, and its gap was lost just now
+            if self.link_silence_ended is not None:
+                ended = self.link_silence_ended()
+                if ended is None or ended < last_at:
+                    last_at = now
             step = (now - last_at) / (count + 1)
             too_old = self.horizon - self.rtt
             s = uint16_add(self.max_seq, 1)
@@ -1343,6 +1357,8 @@ class DirectReceive:
         self._active: dict[int, int] = {}  # SSRC -> when its receiver's active time was written
         self.recorder: ArrivalRecorder | None = None
         self.direct = 0  # media packets that took this path
+        self._arrival = self._clock()  # of the newest datagram
+        self._silence_ended: float | None = None  # when the last LINK_ALIVE_QUIET silence ended
         self.queued = 0  # datagrams that took aiortc's
         self._enqueue = connection.data_received
         self._recv = ice._recv
@@ -1353,6 +1369,9 @@ class DirectReceive:
     def data_received(self, data: bytes, component: int) -> None:
         """aioice's callback for each datagram that is not STUN."""
         now = self._clock()
+        if now - self._arrival >= LINK_ALIVE_QUIET_NS:
+            self._silence_ended = now / 1e9
+        self._arrival = now
         dtls = self._dtls
         if (
             data
@@ -1476,6 +1495,11 @@ class DirectReceive:
         if pli:
             _background(receiver._send_rtcp_pli(packet.ssrc))
 
+    def silence_ended_at(self) -> float | None:
+        """When (time.monotonic s) the transport last came back after carrying nothing for
+        LINK_ALIVE_QUIET s (a cut); None: never."""
+        return self._silence_ended
+
 
 def direct_receive(dtls: Any) -> DirectReceive:
     """The :class:`DirectReceive` of a publisher's DTLS transport (installed on first use).
@@ -1494,7 +1518,14 @@ def install_direct_receive(pc: RTCPeerConnection) -> DirectReceive | None:
     transceivers = pc.getTransceivers()
     if not transceivers:
         return None
-    return direct_receive(transceivers[0].receiver.transport)
+    direct = direct_receive(transceivers[0].receiver.transport)
+    for transceiver in transceivers:
+        tap = hooked_assembler(transceiver.receiver)
+        taps = tap.layers if isinstance(tap, SimulcastTap) else (tap,) if isinstance(tap, PacketTap) else ()
+        for layer in taps:
+            if layer.nacks is not None:
+                layer.nacks.link_silence_ended = direct.silence_ended_at
+    return direct
 
 
 _Kept = TypeVar("_Kept")

@@ -495,3 +495,23 @@ def test_a_gap_in_a_flowing_stream_is_asked_for_whole() -> None:
         clock.now += 0.01
     assert nacks.add(_rtp(15))
     assert nacks.missing == [10, 11, 12, 13, 14]
+
+
+def test_a_gap_after_an_idle_stream_on_a_live_transport_is_asked_for_whole() -> None:
+    """A still screen share sends nothing for seconds while the transport carries audio: a
+    frame lost then was lost just now, so all of it is NACKed. Only when the transport
+    itself went silent (a cut) after the stream's last packet are the packets dated."""
+    clock = Clock()
+    nacks = aiortc_hooks.NackRetrier(clock, horizon=1.6)
+    nacks.rtt, nacks.rtt_samples = 0.3, 1
+    silence_ended: list[float | None] = [None]
+    nacks.link_silence_ended = lambda: silence_ended[0]
+    nacks.add(_rtp(100))
+    clock.now += 5.0
+    assert nacks.add(_rtp(151))
+    assert nacks.missing == list(range(101, 151))  # the transport never went quiet
+    clock.now += 5.0
+    silence_ended[0] = clock.now  # cut for 5 s, back just now
+    assert nacks.add(_rtp(301))
+    asked = nacks.missing
+    assert 35 <= len(asked) <= 42 and asked[-1] == 300, asked
