@@ -470,7 +470,8 @@ NACK_MAX_MISSING = 512
 # packet then waits a whole retry interval (1.25 round trips) more; the longest stalls at
 # 10 % loss were such chains. A libwebrtc sender resends a packet at most once per round
 # trip (RtpPacketHistory), so the copy costs a small RTCP packet, and no media when the
-# first got through.
+# first got through (on links under ~30 ms it can come after that limit and cost a resend:
+# loss is rare there).
 NACK_REPEAT_RTTS = 0.25
 # A publisher's transport that carried nothing (audio, RTCP: Chrome sends a sender report
 # about every second) for this many seconds was cut; NackRetrier.add dates a gap by its
@@ -547,7 +548,9 @@ class NackRetrier:
                 if ended is None or ended < last_at:
                     last_at = now
             step = (now - last_at) / (count + 1)
-            too_old = self.horizon - self.rtt
+            # never below a tick: a round trip measured near the horizon must not stop every
+            # first NACK (no NACK, no new round trip to bring the estimate down)
+            too_old = max(NACK_MIN_INTERVAL, self.horizon - self.rtt)
             s = uint16_add(self.max_seq, 1)
             k = 1
             while uint16_gt(seq, s):

@@ -112,7 +112,8 @@ class SpeakerRanking:
         self._on_change()
 
 
-# The automatic weak-link profile (WeakLink): a subscriber whose receiver reports say it loses
+# The automatic weak-link profile (WeakLink): a subscriber whose link (its transport feedback,
+# else its receiver reports) loses
 # WEAK_LOSS or more of what it is sent for WEAK_AFTER seconds gets sound only; it gets video
 # again after its reports stayed under RECOVER_LOSS for the recovery wait: RECOVER_MIN seconds,
 # doubled (up to RECOVER_MAX) each time the link turns weak again within FLAP_MEMORY seconds of

@@ -687,7 +687,8 @@ class Sfu:
         return [layer for t in self.published_tracks() for layer in (t.layers or (t,))]
 
     def _watch_weak_links(self, now: float) -> None:
-        """Each subscriber's receiver reports: sound only while its link is weak."""
+        """Each subscriber's link loss (``_link_loss``: its transport feedback, else its
+        receiver reports): sound only while its link is weak."""
         sources = [*self._all_layers(), *(r.output for r in self.renditions.values())]
         upstream = {t: t.sample_loss() for t in sources}
         for session in list(self._sessions.values()):
