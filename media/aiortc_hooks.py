@@ -473,13 +473,13 @@ NACK_MAX_MISSING = 512
 # first got through (on links under ~30 ms it can come after that limit and cost a resend:
 # loss is rare there).
 NACK_REPEAT_RTTS = 0.25
+NACK_REPEAT_MIN = 0.03
+NACK_REPEAT_MAX = 0.1
 # A publisher's transport that carried nothing (audio, RTCP: Chrome sends a sender report
 # about every second) for this many seconds was cut; NackRetrier.add dates a gap by its
 # place in the stream's quiet only after such a cut, not when the stream alone was idle.
 LINK_ALIVE_QUIET = 1.5
 LINK_ALIVE_QUIET_NS = int(LINK_ALIVE_QUIET * 1e9)
-NACK_REPEAT_MIN = 0.03
-NACK_REPEAT_MAX = 0.1
 
 
 class NackRetrier:
@@ -1524,7 +1524,12 @@ def install_direct_receive(pc: RTCPeerConnection) -> DirectReceive | None:
     direct = direct_receive(transceivers[0].receiver.transport)
     for transceiver in transceivers:
         tap = hooked_assembler(transceiver.receiver)
-        taps = tap.layers if isinstance(tap, SimulcastTap) else (tap,) if isinstance(tap, PacketTap) else ()
+        if isinstance(tap, SimulcastTap):
+            taps: Sequence[PacketTap] = tap.layers
+        elif isinstance(tap, PacketTap):
+            taps = (tap,)
+        else:
+            continue
         for layer in taps:
             if layer.nacks is not None:
                 layer.nacks.link_silence_ended = direct.silence_ended_at

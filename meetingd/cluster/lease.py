@@ -102,7 +102,6 @@ class LeaseHolder:
                 if self._conn is not None:
                     # closing the session releases its locks
                     await self._bounded(self._conn.close(), "session close")
-                    self._conn = None
             finally:
                 self._lock.release()
         self._conn = None
@@ -121,8 +120,8 @@ class LeaseHolder:
                 "node=%s lease stop: %s did not end in %.0f s", self.node_id, what, STOP_STEP_SECONDS
             )
             return False
-        if task.cancelled():
-            return what == "watcher"  # cancelled by stop() itself
+        if task.cancelled():  # the watcher, cancelled by stop() itself
+            return False
         exc = task.exception()
         if exc is not None:  # the connection may already be gone
             logger.debug("node=%s lease stop: %s failed: %s", self.node_id, what, exc)
