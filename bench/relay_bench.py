@@ -8,8 +8,10 @@ Debian's ``janus``; skipped with a message when it is not installed). Publishers
 subscribers are aiortc peers counting frames per m-line without decoding. Relay CPU is
 the relay process's utime+stime over the window; RSS at the end of it.
 
-Cases above 36 streams (10 x 30) put the subscribers in ``--procs`` child processes
-(every ``procs + 1``-th stays here) and, unless ``--full-clients``, use subscribers that
+Cases of 36 streams or more (6 x 6, 10 x 30) put the subscribers in ``--procs`` child
+processes (every ``procs + 1``-th stays here): one process receiving 36 streams took ~0.6-0.95
+of a core and, near saturation, lost frames and inflated everyone's figures. Cases above 36
+streams (10 x 30), unless ``--full-clients``, use subscribers that
 count frames from the clear RTP header (marker bit per SSRC) without decrypting: 300
 full aiortc receivers need more CPU than this 2-core machine has, and the relay's cost
 does not depend on what the client does with the packets (but no receiver reports,
@@ -685,7 +687,7 @@ async def main(args: argparse.Namespace) -> None:
                     saturated.add(target)
         for case in [c for c in args.multi.split(",") if c.strip()]:
             n_pub, n_sub = (int(x) for x in case.split("x"))
-            procs = args.procs if n_pub * n_sub > 36 else 0
+            procs = args.procs if n_pub * n_sub >= 36 else 0
             for target in targets:
                 if target == "mediarelay":
                     continue  # one publisher only in relay_server.py's MediaRelay target
@@ -697,7 +699,7 @@ async def main(args: argparse.Namespace) -> None:
                     frames,
                     next(ports),
                     procs=procs,
-                    light=not args.full_clients and procs > 0,
+                    light=not args.full_clients and n_pub * n_sub > 36,
                 )
                 multi.setdefault((case, target), []).append(row)
                 print(row_line(row), flush=True)
@@ -803,7 +805,7 @@ if __name__ == "__main__":
         "--multi", default="6x6,10x30", help="publishers x subscribers cases, comma-separated ('' to skip)"
     )
     parser.add_argument(
-        "--procs", type=int, default=3, help="client processes for the cases above 36 streams"
+        "--procs", type=int, default=3, help="client processes for the cases of 36 streams or more"
     )
     parser.add_argument("--repeat", type=int, default=1, help="repeat every case, interleaved; medians")
     parser.add_argument(

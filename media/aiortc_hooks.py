@@ -31,6 +31,9 @@ Hooks:
   writes finished RTP straight into the sender's SRTP session and ICE socket,
   synchronously, keeping the sender's counters (sender reports, ``getStats``)
   right; the NACKs and PLI/FIR the sender receives go to callbacks.
+* :func:`install_direct_rtcp` gives a subscriber's connection the RTCP half of the
+  direct receive path: the NACKs, PLIs, reports, REMBs and transport feedback its
+  subscriber sends are handled in the socket callback, not one task wake-up each.
 * :func:`set_codecs` replaces what a transceiver negotiated (Opus fmtp, RED; see
   :mod:`media.negotiation`), for its next answer and its sender's and receiver's start.
 * :func:`datagrams_received` counts what a connection received (is the link alive?).
@@ -78,6 +81,7 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RtcpPacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
     RtcpSrPacket,
@@ -108,6 +112,31 @@ def _background(coro: Coroutine[Any, Any, Any]) -> None:
     task.add_done_callback(_BACKGROUND.discard)
 
 
+def _run_now(coro: Coroutine[Any, Any, Any]) -> None:
+    """Run ``coro`` to its end now, in the caller's stack, when it never has to wait (aiortc's
+    RTCP handlers are coroutines that, for our senders and receivers, never do); if it does
+    wait, the rest runs as a background task once what it waits for is done."""
+    try:
+        awaited = coro.send(None)
+    except StopIteration:
+        return
+    _background(_resume(coro, awaited))
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], awaited: Any) -> None:
+    """Finish a coroutine :func:`_run_now` started: wait for what it yielded (a future, or
+    nothing for a bare ``sleep(0)``) without taking its result, then let it go on."""
+    while True:
+        if isinstance(awaited, asyncio.Future):
+            await asyncio.wait([awaited])
+        else:
+            await asyncio.sleep(0)
+        try:
+            awaited = coro.send(None)
+        except StopIteration:
+            return
+
+
 AIORTC_VERSION = "1.16.0"
 
 # Name-mangled attributes we rely on (checked by the hook test).
@@ -121,6 +150,7 @@ _SENDER_OCTETS = "_RTCRtpSender__octet_count"
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP_TS = "_RTCRtpSender__rtp_timestamp"
 _SENDER_RTT = "_RTCRtpSender__rtt"
+_SENDER_REMB = "_meetingd_on_remb"
 _DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
 _DTLS_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
@@ -1019,14 +1049,22 @@ def attach_sender(
                 if report.ssrc == sender._ssrc:
                     on_report(report.fraction_lost / 256)
         elif on_remb is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            try:
-                bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            except ValueError:
-                return
-            if sender._ssrc in ssrcs:
+            bitrate = _remb_bitrate(packet, sender._ssrc)
+            if bitrate is not None:
                 on_remb(bitrate)
 
     sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+    if on_remb is not None:  # for the direct RTCP path, which skips aiortc's REMB handling
+        setattr(sender, _SENDER_REMB, on_remb)
+
+
+def _remb_bitrate(packet: RtcpPsfbPacket, ssrc: int) -> int | None:
+    """The estimate (bit/s) of a REMB that names ``ssrc``; None if it does not or is malformed."""
+    try:
+        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+    except ValueError:
+        return None
+    return bitrate if ssrc in ssrcs else None
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
@@ -1313,7 +1351,7 @@ def install_transport_feedback(pc: RTCPeerConnection) -> ArrivalRecorder | None:
     return recorder
 
 
-# --- the receive path of a publisher's transport --------------------------------------
+# --- the direct receive path (a publisher's media; anyone's RTCP) ----------------------
 
 _DTLS_DIRECT = "_meetingd_direct_receive"
 _RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
@@ -1325,8 +1363,8 @@ ACTIVE_SSRC_EVERY_NS = 500_000_000
 
 
 class DirectReceive:
-    """Takes a publisher transport's SRTP media packets from the socket callback and runs
-    them through SRTP, routing and the relay's receiver at once, with no coroutine.
+    """Takes a transport's SRTP media packets and SRTCP packets from the socket callback and
+    runs them through SRTP, routing and the relay's receiver at once, with no coroutine.
 
     aiortc queues every datagram (aioice ``Connection.data_received``); the DTLS transport's
     task takes them one at a time and awaits four coroutines per packet (``_recv_next``,
@@ -1337,9 +1375,11 @@ class DirectReceive:
     receiver whose jitter buffer is a :class:`PacketTap` or :class:`SimulcastTap`: REMB
     estimate, statistics, RTX unwrapping, NACKs, the tap; the RTCP it sends is sent from a
     task, as aiortc's own RTCP loop does. Depayloading is left to whole frames
-    (:func:`_depayloaded`). Everything else (DTLS records, RTCP, packets that arrive while
-    the queue holds some, before SRTP is keyed, or for a receiver without a tap) takes
-    aiortc's path, through :meth:`handle_rtp_data` for media.
+    (:func:`_depayloaded`). An RTCP packet that finds the queue empty is handled by
+    :func:`handle_rtcp_now` (on a subscriber's transport that is all it carries). Everything
+    else (DTLS records, packets that arrive while the queue holds some, before SRTP is keyed,
+    or for a receiver without a tap) takes aiortc's path, through :meth:`handle_rtp_data`
+    for media and :func:`handle_rtcp_now` for RTCP.
 
     Each datagram is timed as the socket hands it over (for the transport-cc ``recorder``):
     on a busy loop the queue holds several, and stamping them as they leave it bunches their
@@ -1360,6 +1400,7 @@ class DirectReceive:
         self._active: dict[int, int] = {}  # SSRC -> when its receiver's active time was written
         self.recorder: ArrivalRecorder | None = None
         self.direct = 0  # media packets that took this path
+        self.rtcp_direct = 0  # compound RTCP packets that took it
         self._arrival = self._clock()  # of the newest datagram
         self._silence_ended: float | None = None  # when the last LINK_ALIVE_QUIET silence ended
         self.queued = 0  # datagrams that took aiortc's
@@ -1368,6 +1409,7 @@ class DirectReceive:
         connection.data_received = self.data_received
         ice._recv = self._stamped_recv
         dtls._handle_rtp_data = self.handle_rtp_data
+        _rtcp_through_hooks(dtls)
 
     def data_received(self, data: bytes, component: int) -> None:
         """aioice's callback for each datagram that is not STUN."""
@@ -1382,11 +1424,21 @@ class DirectReceive:
             and not self._queue.qsize()
             and dtls._rx_srtp is not None
             and dtls._state is DtlsState.CONNECTED
-            and not is_rtcp(data)
         ):
             state = self._dtls_state
             state[_DTLS_RX_BYTES] += len(data)
             state[_DTLS_RX_PACKETS] += 1
+            if is_rtcp(data):
+                try:
+                    clear = dtls._rx_srtp.unprotect_rtcp(data)
+                except pylibsrtp.Error:
+                    return  # aiortc drops it too
+                self.rtcp_direct += 1
+                try:
+                    handle_rtcp_now(dtls, clear)
+                except Exception:  # in the socket callback, an error would close the socket
+                    logger.exception("an RTCP packet could not be handled; dropped")
+                return
             try:
                 clear = dtls._rx_srtp.unprotect(data)
             except pylibsrtp.Error:
@@ -1515,6 +1567,16 @@ def direct_receive(dtls: Any) -> DirectReceive:
     return direct
 
 
+def install_direct_rtcp(pc: RTCPeerConnection) -> None:
+    """Give each transport of ``pc`` (a subscriber's connection) the direct receive path, for
+    the RTCP its subscriber sends: ~10 REMBs a second per video stream from some clients,
+    transport feedback every 50-100 ms from browsers, reports, NACKs, PLIs. Call after the
+    answer (``setRemoteDescription``: bundling may replace transports); idempotent."""
+    transports = {id(t.sender.transport): t.sender.transport for t in pc.getTransceivers()}
+    for dtls in transports.values():
+        direct_receive(dtls)
+
+
 def install_direct_receive(pc: RTCPeerConnection) -> DirectReceive | None:
     """Give ``pc`` (a publisher's connection, bundled) the direct receive path. Call after
     the answer (``setLocalDescription``), with the packet taps installed; idempotent."""
@@ -1551,7 +1613,7 @@ def _kept_on_transport(pc: RTCPeerConnection | None, side: str, key: str, kind: 
 
 
 def receive_path(pc: RTCPeerConnection | None) -> DirectReceive | None:
-    """The direct receive path of a publisher's ``pc`` (None: not installed)."""
+    """The direct receive path of ``pc``'s transport (None: not installed)."""
     return _kept_on_transport(pc, "receiver", _DTLS_DIRECT, DirectReceive)
 
 
@@ -1568,22 +1630,77 @@ def _sender_bwe(dtls: Any) -> SendSideBwe:
         return bwe
     bwe = SendSideBwe()
     setattr(dtls, _DTLS_BWE, bwe)
-    original = dtls._handle_rtcp_data
-    clock = time.monotonic_ns
+    _rtcp_through_hooks(dtls)
+    return bwe
 
-    async def handle_rtcp_data(data: bytes) -> None:
-        feedback, rest = split_compound(data)
-        for packet in feedback:
+
+# --- RTCP, handled where it arrives --------------------------------------------------------
+
+_DTLS_RTCP_NOW = "_meetingd_rtcp_now"
+
+
+def handle_rtcp_now(dtls: Any, data: bytes) -> None:
+    """``RTCDtlsTransport._handle_rtcp_data`` for one clear compound RTCP packet, run to its
+    end in this call. The subscriber's transport feedback goes to the transport's estimate
+    (when it negotiated transport-cc); a REMB straight to the callback of each sender it
+    names that has one (:func:`attach_sender`: aiortc's own handling of a REMB only sets the
+    bitrate of the sender's encoder, and our senders encode nothing); every other packet to
+    the recipients aiortc's router picks, whose handlers run here too (:func:`_run_now`)."""
+    bwe = dtls.__dict__.get(_DTLS_BWE)
+    if isinstance(bwe, SendSideBwe):
+        feedback, data = split_compound(data)
+        now_us = time.monotonic_ns() // 1000
+        for block in feedback:
             try:
-                parsed = parse_feedback(packet)
+                parsed = parse_feedback(block)
             except ValueError:
                 continue
-            bwe.on_feedback(clock() // 1000, parsed.arrivals)
-        if rest:
-            await original(rest)
+            bwe.on_feedback(now_us, parsed.arrivals)
+        if not data:
+            return
+    try:
+        packets = RtcpPacket.parse(data)
+    except ValueError:
+        return  # aiortc drops it too
+    router = dtls._rtp_router
+    for packet in packets:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            _route_remb(router, packet)
+            continue
+        for recipient in router.route_rtcp(packet):
+            _run_now(recipient._handle_rtcp_packet(packet))
+
+
+def _route_remb(router: Any, packet: RtcpPsfbPacket) -> None:
+    """``RtpRouter.route_rtcp`` and the sender's handling of a REMB, in one pass over its SSRCs."""
+    try:
+        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+    except ValueError:
+        return  # the senders would ignore it
+    seen: set[int] = set()
+    for ssrc in (packet.media_ssrc, *ssrcs):
+        sender = router.senders.get(ssrc)
+        if sender is None or id(sender) in seen:
+            continue
+        seen.add(id(sender))
+        hook = sender.__dict__.get(_SENDER_REMB)
+        if hook is None:
+            _run_now(sender._handle_rtcp_packet(packet))
+        elif sender._ssrc in ssrcs:
+            hook(bitrate)
+
+
+def _rtcp_through_hooks(dtls: Any) -> None:
+    """Make the RTCP that takes aiortc's queued path on ``dtls`` go through
+    :func:`handle_rtcp_now` as well (idempotent)."""
+    if dtls.__dict__.get(_DTLS_RTCP_NOW):
+        return
+    setattr(dtls, _DTLS_RTCP_NOW, True)
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        handle_rtcp_now(dtls, data)
 
     dtls._handle_rtcp_data = handle_rtcp_data
-    return bwe
 
 
 def downlink_bwe(pc: RTCPeerConnection | None) -> SendSideBwe | None:

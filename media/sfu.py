@@ -258,6 +258,7 @@ class Sfu:
                 raise InvalidState(f"answer rejected: {exc}") from None
             except (OperationError, InternalError, *_SDP_ERRORS) as exc:
                 raise InvalidInput(f"answer rejected: {exc}", code="invalid_sdp") from None
+            aiortc_hooks.install_direct_rtcp(pc)
             self._accept_audio_codecs(pc, sdp)
             self._accept_transport_cc(pc, sdp)
             self._accept_playout_delay(session, sdp)
@@ -472,9 +473,13 @@ class Sfu:
                 "tracks": publish,
                 "bytes_received": bytes_received,
                 "transport_feedback_sent": _feedback_sent(session),
-                "receive_path": _receive_path(session),
+                "receive_path": _receive_path(session.publish_pc),
             },
-            "subscribe": {"state": _state(session.subscribe_pc), "tracks": subscribe},
+            "subscribe": {
+                "state": _state(session.subscribe_pc),
+                "tracks": subscribe,
+                "receive_path": _receive_path(session.subscribe_pc),
+            },
         }
 
     async def close(self) -> None:
@@ -1228,11 +1233,14 @@ def _downlink_figures(session: ParticipantSession) -> dict[str, Any]:
     }
 
 
-def _receive_path(session: ParticipantSession) -> dict[str, int] | None:
-    """How the publisher's media packets were taken in: ``direct`` (straight from the socket
-    callback) or ``queued`` (aiortc's path: DTLS, RTCP, and media behind them)."""
-    path = aiortc_hooks.receive_path(session.publish_pc)
-    return None if path is None else {"direct": path.direct, "queued": path.queued}
+def _receive_path(pc: RTCPeerConnection | None) -> dict[str, int] | None:
+    """How a connection's packets were taken in: ``direct`` media and ``rtcp_direct`` RTCP
+    (straight from the socket callback), or ``queued`` (aiortc's path: DTLS, and whatever
+    arrived while others waited in its queue)."""
+    path = aiortc_hooks.receive_path(pc)
+    if path is None:
+        return None
+    return {"direct": path.direct, "rtcp_direct": path.rtcp_direct, "queued": path.queued}
 
 
 def _feedback_sent(session: ParticipantSession) -> int | None:

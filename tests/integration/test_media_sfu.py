@@ -231,6 +231,9 @@ async def test_forwarded_packets_carry_the_audio_level_and_feed_the_rtcp_figures
     for t in tracks:
         assert t["packets_sent"] >= t["packets"] > 0 and t["bytes_sent"] > 0
         assert t["packets_lost"] == 0 and 0 <= t["round_trip_time"] < 1.0
+    # and they were handled in the socket callback, not by aiortc's receive task
+    path = (await server.stats("bob"))["subscribe"]["receive_path"]
+    assert path["rtcp_direct"] > 0, path
 
 
 async def test_audio_only_profile_stops_video_while_audio_continues(sfu: Any) -> None:

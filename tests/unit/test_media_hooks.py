@@ -429,6 +429,104 @@ def test_the_direct_receive_path_does_what_the_receive_methods_it_bypasses_do() 
     assert "self._queue: asyncio.Queue" in inspect.getsource(aioice.ice.Connection.__init__)
 
 
+def test_the_direct_rtcp_path_does_what_the_rtcp_methods_it_bypasses_do() -> None:
+    """handle_rtcp_now re-does RTCDtlsTransport._handle_rtcp_data and, for a REMB, the
+    router's pick of senders and the sender's handling (which only sets its encoder's
+    bitrate, an encoder our senders never make); every other packet still goes to aiortc's
+    handlers, driven to their end at once, which holds only while they never wait for
+    anything. A change to any of them (the hash) means reading it again."""
+    import hashlib
+
+    from aiortc.rtcdtlstransport import RtpRouter
+
+    def digest(f: object) -> str:
+        return hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16]  # type: ignore[arg-type]
+
+    assert digest(RTCDtlsTransport._handle_rtcp_data) == "5469e786d77b37b2"
+    assert digest(RtpRouter.route_rtcp) == "199bd7e279f1945a"
+    assert digest(RTCRtpSender._handle_rtcp_packet) == "a4ee4c7355f8de7a"
+    assert digest(RTCRtpReceiver._handle_rtcp_packet) == "ec9f46214c3495b2"
+    sender = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "self.__encoder.target_bitrate = bitrate" in sender
+    assert "if self._ssrc in ssrcs:" in sender
+
+
+def _rtcp_transport() -> RTCDtlsTransport:
+    from aiortc.rtcdtlstransport import RTCCertificate
+    from aiortc.rtcicetransport import RTCIceGatherer
+
+    return RTCDtlsTransport(RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()])
+
+
+async def test_rtcp_handled_where_it_arrives_has_reached_every_sender_when_the_call_returns() -> None:
+    """A subscriber's compound RTCP (report, NACK, PLI, REMB) is handled within
+    handle_rtcp_now, with no task: each sender's callbacks have run when it returns."""
+    from aiortc.rtp import (
+        RTCP_PSFB_APP,
+        RTCP_PSFB_PLI,
+        RTCP_RTPFB_NACK,
+        RtcpPsfbPacket,
+        RtcpReceiverInfo,
+        RtcpRrPacket,
+        pack_remb_fci,
+    )
+
+    dtls = _rtcp_transport()
+    senders = [RTCRtpSender("video", dtls) for _ in range(2)]
+    got: list[list[object]] = [[], []]
+    for i, sender in enumerate(senders):
+        seen = got[i]
+        aiortc_hooks.attach_sender(
+            sender,
+            on_started=lambda link: None,
+            on_keyframe_request=lambda seen=seen: seen.append("pli"),
+            on_nack=lambda seq, seen=seen: seen.append(("nack", seq)),
+            on_report=lambda lost, seen=seen: seen.append(("lost", lost)),
+            on_remb=lambda bps, seen=seen: seen.append(("remb", bps)),
+        )
+        dtls._rtp_router.register_sender(sender, sender._ssrc)
+    a, b = (s._ssrc for s in senders)
+    report = RtcpReceiverInfo(
+        ssrc=a, fraction_lost=64, packets_lost=3, highest_sequence=100, jitter=0, lsr=0, dlsr=0
+    )
+    packets = [
+        RtcpRrPacket(ssrc=1, reports=[report]),
+        RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=a, lost=[7, 9]),
+        RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=b, fci=b""),
+        RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(300_000, [b, 12345])),
+    ]
+    aiortc_hooks.handle_rtcp_now(dtls, b"".join(bytes(p) for p in packets))
+    assert got[0] == [("lost", 0.25), ("nack", 7), ("nack", 9)]
+    assert got[1] == ["pli", ("remb", 300_000)]
+    # what aiortc would drop is dropped: a truncated packet, a REMB naming nobody we know
+    aiortc_hooks.handle_rtcp_now(dtls, bytes(packets[0])[:-3])
+    stray = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(1, [999]))
+    aiortc_hooks.handle_rtcp_now(dtls, bytes(stray))
+    assert got == [[("lost", 0.25), ("nack", 7), ("nack", 9)], ["pli", ("remb", 300_000)]]
+
+
+async def test_an_rtcp_handler_that_has_to_wait_is_finished_once_what_it_waits_for_is_done() -> None:
+    import asyncio
+
+    woken: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def handler() -> None:
+        steps.append("start")
+        steps.append(await woken)
+        await asyncio.sleep(0)
+        steps.append("end")
+
+    aiortc_hooks._run_now(handler())
+    assert steps == ["start"]
+    woken.set_result("woken")
+    for _ in range(100):  # bounded: a busy machine may take a while
+        if "end" in steps:
+            break
+        await asyncio.sleep(0.01)
+    assert steps == ["start", "woken", "end"]
+
+
 async def test_every_upstream_video_nack_goes_out_twice_a_quarter_round_trip_apart() -> None:
     """A lost NACK must not cost its packet a whole retry interval: the first NACK for a gap
     (from aiortc's own receive path) and each retry are sent again, 30-100 ms later."""
