@@ -23,7 +23,7 @@ import socketio
 
 from meeting.errors import NotFound, error_body
 
-from . import wire_json
+from . import fanout, wire_json
 from .namespace import NAMESPACE
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def make_server(**options: Any) -> MeetingServer:
     """A :class:`MeetingServer` (``options`` go to ``socketio.AsyncServer``) with the
     wire JSON module and the unknown-event answer installed."""
     sio = MeetingServer(json=wire_json, serializer=MeetingPacket, **options)
+    fanout.remember_websockets()  # broadcasts written as one frame per room (fanout.py)
 
     async def unknown_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
         return error_body(NotFound(f"no event {event!r} on {NAMESPACE}", code="unknown_event"))

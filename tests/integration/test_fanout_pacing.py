@@ -1,4 +1,5 @@
-"""Large-room broadcasts are written a slice at a time and still arrive in order."""
+"""Large-room broadcasts are written a slice at a time, as one frame built once where that
+keeps each connection's order, and still arrive in order."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.asyncio
 async def _room_of(
     n: int,
 ) -> tuple[socketio.AsyncServer, web.AppRunner, list[socketio.AsyncClient], list[list[Any]]]:
+    fanout.remember_websockets()
     sio = socketio.AsyncServer(async_mode="aiohttp")
     app = web.Application()
     sio.attach(app)
@@ -90,5 +92,28 @@ async def test_a_small_broadcast_does_not_overtake_a_paced_one_in_flight(monkeyp
         await big
         await wait_for(lambda: all(len(seen) >= 2 for seen in got), 10, "every member has both")
         assert all(seen == ["first", "second"] for seen in got), got
+    finally:
+        await _close(runner, clients)
+
+
+async def test_a_broadcast_goes_straight_to_idle_sockets_and_queues_behind_a_pending_message() -> None:
+    sio, runner, clients, got = await _room_of(4)
+    try:
+        direct, queued = fanout.frames.direct, fanout.frames.queued
+        big = "x" * 70_000  # a frame with a 64-bit length
+        for value in ("small", "y" * 300, big):
+            assert await fanout.write_to_room(sio, "/t", "room", "m", value) == 4
+        assert fanout.frames.direct - direct == 12 and fanout.frames.queued == queued
+        await wait_for(lambda: all(len(seen) >= 3 for seen in got), 10, "every member has all 3")
+        assert all(seen == ["small", "y" * 300, big] for seen in got)
+        # a message queued for one member (not yet written) keeps its place: the broadcast
+        # after it goes through that member's queue too, the others' straight out
+        first = next(iter(sio.manager.get_participants("/t", "room")))[0]
+        await sio.emit("m", "to one", to=first, namespace="/t")
+        direct, queued = fanout.frames.direct, fanout.frames.queued
+        await fanout.write_to_room(sio, "/t", "room", "m", "after")
+        assert fanout.frames.queued - queued == 1 and fanout.frames.direct - direct == 3
+        await wait_for(lambda: sum(len(seen) for seen in got) >= 3 * 4 + 5, 10, "the last two")
+        assert sorted(seen[3:] for seen in got) == sorted([["to one", "after"]] + [["after"]] * 3)
     finally:
         await _close(runner, clients)

@@ -122,3 +122,30 @@ def test_outgoing_packets_are_checked_for_binary_by_the_one_loop_with_the_same_a
     ]
     for data in cases:
         assert MeetingPacket.data_is_binary(data) == socketio.packet.Packet.data_is_binary(data), data
+
+
+def test_the_direct_frame_write_finds_the_engineio_and_aiohttp_internals_it_reads() -> None:
+    """fanout._write_now writes a broadcast's frame straight to a WebSocket connection only
+    while its engine.io writer waits on an empty queue: that writer must still take every
+    message from the queue and send it whole before waiting again, and the socket must
+    still be served over the aiohttp response the driver keeps as ``_sock``."""
+    import asyncio
+
+    from aiohttp._websocket.writer import WebSocketWriter
+    from engineio.async_drivers.aiohttp import WebSocket
+    from engineio.async_socket import AsyncSocket
+    from engineio.base_socket import BaseSocket
+
+    original = inspect.unwrap(AsyncSocket._websocket_handler)  # under fanout's hook, once made
+    handler = inspect.getsource(original)
+    assert "packets = await self.poll()" in handler
+    assert "await ws.send(pkt.encode())" in handler
+    assert params(original) == ["self", "ws"]
+    poll = inspect.getsource(AsyncSocket.poll)
+    assert "self.queue.get()" in poll and "self.queue.get_nowait()" in poll
+    assert "self._sock = WebSocketResponse(" in inspect.getsource(WebSocket.__call__)
+    init = inspect.getsource(BaseSocket.__init__)
+    for name in ("self.queue", "self.upgrading", "self.upgraded", "self.closing", "self.closed"):
+        assert name in init, name
+    assert "self._getters" in inspect.getsource(asyncio.Queue)
+    assert "self.transport = transport" in inspect.getsource(WebSocketWriter.__init__)
