@@ -52,6 +52,9 @@ LOSS_DECREASE, LOSS_INCREASE = 0.10, 0.02
 # link) is not congestion, and counting it held the estimate for ever at 3 % random loss.
 BASELINE_S = 10.0
 LOSS_WINDOW_US = 1_000_000
+# Fewer packets than this in the loss window make no reading of the link's loss: a link
+# carrying only sound with Opus DTX sends ~5 a second, and one lost would read 20 %.
+MIN_LOSS_PACKETS = 20
 LOSS_DECREASE_INTERVAL_US = 300_000
 ACKED_WINDOW_US = 1_000_000
 ACKED_MIN_SPAN_US = 500_000  # a burst after a stall does not read as a fast link
@@ -170,15 +173,16 @@ class DownlinkEstimator:
         self._last_loss_decrease: int | None = None
         self.loss = 0.0
         self.baseline_loss = 0.0  # the link's own loss (see BASELINE_S)
+        self._loss_packets = 0  # packets the feedback in the loss window told of
         self.acked_bps: int | None = None
 
     def fresh_loss(self, now_us: int, max_age_us: int) -> float | None:
         """What the link lost of what was sent over it (all packets, retransmissions too, as
         its transport feedback says, over ``LOSS_WINDOW_US``); None when no feedback came in
-        the last ``max_age_us``."""
+        the last ``max_age_us``, or it told of fewer than ``MIN_LOSS_PACKETS`` packets."""
         if self._last_at is None or now_us - self._last_at > max_age_us:
             return None
-        return self.loss
+        return self.loss if self._loss_packets >= MIN_LOSS_PACKETS else None
 
     @property
     def estimate_bps(self) -> int | None:
@@ -213,7 +217,7 @@ class DownlinkEstimator:
         self._losses.append((now_us, lost, len(results)))
         while self._losses and now_us - self._losses[0][0] > LOSS_WINDOW_US:
             self._losses.popleft()
-        total = sum(t for _, _, t in self._losses)
+        total = self._loss_packets = sum(t for _, _, t in self._losses)
         self.loss = sum(lo for _, lo, _ in self._losses) / total if total else 0.0
         self._update(now_us)
 

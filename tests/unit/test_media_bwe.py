@@ -186,3 +186,15 @@ def test_the_link_loss_read_for_a_weak_link_is_the_raw_share_lost_while_feedback
     assert all(r is not None and 0.3 < r < 0.7 for r in readings), readings
     assert 0.42 < sum(r for r in readings if r is not None) / len(readings) < 0.58, readings
     assert bwe.estimator.fresh_loss(now + 3_000_000, 2_000_000) is None
+
+
+def test_a_link_carrying_a_few_packets_a_second_makes_no_loss_reading() -> None:
+    """Sound only with Opus DTX: ~5 packets a second, so one lost would read 20 % (the weak-link
+    threshold) and keep video off; too few packets make no reading, enough make one again."""
+    bwe = SendSideBwe()
+    sparse = PACKET * 8 * 5  # 5 packets a second
+    now = run_link(bwe, send_bps=sparse, capacity_bps=5_000_000, seconds=3, loss=0.2, seed=3)
+    assert bwe.estimator.fresh_loss(now, 2_000_000) is None
+    now = run_link(bwe, send_bps=600_000, capacity_bps=5_000_000, seconds=2, loss=0.2, start_us=now, seed=4)
+    reading = bwe.estimator.fresh_loss(now, 2_000_000)
+    assert reading is not None and 0.05 < reading < 0.4, reading
