@@ -674,6 +674,14 @@ def _repeat_nacks(receiver: RTCRtpReceiver, rtt: Callable[[], float]) -> None:
     receiver._send_rtcp_nack = send_twice  # type: ignore[method-assign]
 
 
+def _measured_rtt(retriers: Sequence[NackRetrier]) -> float:
+    """The longest round trip the layers of one link measured; the first layer's guess while
+    none has (a layer with no answered NACK yet still holds the 0.2 s guess, which would
+    otherwise outweigh a 40 ms link measured on another layer)."""
+    measured = [r.rtt for r in retriers if r.rtt_samples]
+    return max(measured) if measured else retriers[0].rtt
+
+
 def stop_nack_retries(tap: PacketTap) -> None:
     """Stop asking the publisher again (the track is gone)."""
     if tap.nacks is not None and tap.nacks.timer is not None:
@@ -828,7 +836,7 @@ def install_simulcast_sink(
             retriers.append(retrier)
         setattr(receiver, _RECEIVER_NACK_GENERATOR, _LayerNacks(tap))
         if nack_repeat:  # the layers share the link: the longest round trip measured
-            _repeat_nacks(receiver, lambda: max(r.rtt for r in retriers))
+            _repeat_nacks(receiver, lambda: _measured_rtt(retriers))
     handle = receiver._handle_rtp_packet
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:

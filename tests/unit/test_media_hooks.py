@@ -616,3 +616,14 @@ def test_a_gap_after_an_idle_stream_on_a_live_transport_is_asked_for_whole() -> 
     assert nacks.add(_rtp(301))
     asked = nacks.missing
     assert 35 <= len(asked) <= 42 and asked[-1] == 300, asked
+
+
+def test_the_nack_copy_of_a_simulcast_link_waits_on_the_round_trip_its_layers_measured() -> None:
+    """Layers without an answered NACK still hold the 0.2 s guess; the link's round trip is
+    what the others measured (the copy would otherwise wait 50 ms on a 40 ms link)."""
+    layers = [aiortc_hooks.NackRetrier(Clock()) for _ in range(3)]
+    assert aiortc_hooks._measured_rtt(layers) == 0.2  # nothing measured: the guess
+    layers[1].rtt, layers[1].rtt_samples = 0.04, 3
+    assert aiortc_hooks._measured_rtt(layers) == 0.04
+    layers[2].rtt, layers[2].rtt_samples = 0.06, 1
+    assert aiortc_hooks._measured_rtt(layers) == 0.06
