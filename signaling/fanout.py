@@ -3,7 +3,8 @@
 python-socketio's ``emit`` to a room creates one task per recipient; for a tally or
 roster update to hundreds of members that task churn dominated the server's CPU. The
 fast path encodes the Socket.IO packet once and, for each local connection, writes it as
-one WebSocket frame built once for the whole room straight to the connection's socket
+one WebSocket frame built once for the whole room (compressed once where the connection's
+compression allows) straight to the connection's socket
 when nothing is waiting to go out ahead of it (its engine.io writer is idle), and to its
 send queue otherwise, in order, with no task per recipient. Queued, each message woke
 the connection's writer task and was framed and encoded to UTF-8 per recipient: in a
@@ -33,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,25 +131,64 @@ def remember_websockets() -> None:
     AsyncSocket._websocket_handler = websocket_handler
 
 
-def text_frame(message: str) -> bytes:
+def text_frame(message: str, deflate_bits: int = 0) -> bytes:
     """One unfragmented, unmasked WebSocket text frame holding ``message`` (RFC 6455 §5.2).
-    Never compressed: RSV1 clear is a plain message on a permessage-deflate connection too
-    (RFC 7692 §6)."""
+
+    ``deflate_bits`` > 0: compressed on its own for a permessage-deflate connection with that
+    window and no context takeover by the server (RSV1 set, RFC 7692 §7.2.1), where every
+    message starts from an empty window, so one compressed frame serves them all."""
     data = message.encode()
+    first = 0x81
+    if deflate_bits:
+        compressor = zlib.compressobj(1, zlib.DEFLATED, -deflate_bits)
+        data = (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)).removesuffix(DEFLATE_TRAILER)
+        first |= 0x40
     n = len(data)
     if n < 126:
-        header = struct.pack("!BB", 0x81, n)
+        header = struct.pack("!BB", first, n)
     elif n < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, n)
+        header = struct.pack("!BBH", first, 126, n)
     else:
-        header = struct.pack("!BBQ", 0x81, 127, n)
+        header = struct.pack("!BBQ", first, 127, n)
     return header + data
 
 
-def _write_now(eio: engineio.AsyncServer, eio_sid: str, frame: bytes) -> bool:
-    """Write ``frame`` to the connection's socket now if that keeps its order: a WebSocket
-    connection past its upgrade whose queue is empty and whose writer waits on it (so no
-    message of its own is half sent) and whose socket takes more. False: queue it."""
+DEFLATE_TRAILER = b"\x00\x00\xff\xff"  # what a sync flush ends with; not sent (RFC 7692 §7.2.1)
+# On a connection whose compressor keeps its window from message to message (browsers ask
+# for that), a message compressed elsewhere would land in the client's window but not in the
+# server compressor's and corrupt what follows; an uncompressed one (RSV1 clear, RFC 7692
+# §6) touches neither. So such connections take a broadcast direct only when it is this small
+# (deflate would save a few hundred bytes at most); a longer one goes through the queue and
+# aiohttp compresses it, so a member on a thin link still gets big updates compressed.
+DIRECT_PLAIN_MAX = 1024
+
+
+class RoomFrames:
+    """The frames of one broadcast: plain, and compressed once per window size negotiated."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self._small = len(message) <= DIRECT_PLAIN_MAX
+        self._frames: dict[int, bytes] = {}
+
+    def frame_for(self, compress: int, server_takeover: bool) -> bytes | None:
+        """The frame for a connection with aiohttp's ``compress`` (window bits, 0: none) and
+        the server's context takeover; None: this one must go through its queue."""
+        if compress and server_takeover:
+            if not self._small:
+                return None
+            compress = 0
+        found = self._frames.get(compress)
+        if found is None:
+            found = self._frames[compress] = text_frame(self.message, compress)
+        return found
+
+
+def _write_now(eio: engineio.AsyncServer, eio_sid: str, frames: RoomFrames) -> bool:
+    """Write the broadcast to the connection's socket now if that keeps its order: a
+    WebSocket connection past its upgrade whose queue is empty and whose writer waits on it
+    (so no message of its own is half sent), not past its ping timeout, and whose socket
+    takes more. False: queue it."""
     socket = eio.sockets.get(eio_sid)
     if socket is None or socket.closing or socket.closed or socket.upgrading or not socket.upgraded:
         return False
@@ -156,11 +198,16 @@ def _write_now(eio: engineio.AsyncServer, eio_sid: str, frame: bytes) -> bool:
     queue = socket.queue
     if not queue.empty() or not any(not waiter.done() for waiter in queue._getters):
         return False
+    if socket.last_ping and time.time() - socket.last_ping > eio.ping_timeout:
+        return False  # the queued send closes such a connection; let it
     writer = response._writer
     transport = None if writer is None else writer.transport
-    if transport is None or transport.is_closing():
+    if transport is None or transport.is_closing() or writer.protocol._paused:
         return False
     if transport.get_write_buffer_size() > DIRECT_WRITE_MAX_BUFFER:
+        return False
+    frame = frames.frame_for(int(writer.compress or 0), not writer.notakeover)
+    if frame is None:
         return False
     transport.write(frame)
     return True
@@ -183,7 +230,7 @@ async def write_to_room(
     ]
     eio = sio.eio
     text = packets[0].encode() if len(packets) == 1 else None  # binary attachments: queued
-    frame = text_frame(text) if isinstance(text, str) else None
+    frame = RoomFrames(text) if isinstance(text, str) else None
 
     async def write(eio_sid: str) -> None:
         if frame is not None and _write_now(eio, eio_sid, frame):

@@ -117,3 +117,46 @@ async def test_a_broadcast_goes_straight_to_idle_sockets_and_queues_behind_a_pen
         assert sorted(seen[3:] for seen in got) == sorted([["to one", "after"]] + [["after"]] * 3)
     finally:
         await _close(runner, clients)
+
+
+async def test_a_browser_like_connection_that_compresses_with_context_takeover_decodes_everything() -> None:
+    """Direct frames never desynchronise permessage-deflate: a small broadcast goes straight
+    out uncompressed, a big one through the queue (aiohttp compresses it with the context
+    it keeps), and both, and a message sent to the member alone after them, decode."""
+    import aiohttp
+
+    sio, runner, clients, _got = await _room_of(1)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/socket.io/?EIO=4&transport=websocket"
+    session = aiohttp.ClientSession()
+    try:
+        ws = await session.ws_connect(url, compress=15)
+        assert ws.compress == 15  # negotiated, with context takeover both ways
+        opened = await ws.receive_str()
+        assert opened.startswith("0")
+        await ws.send_str("40/t,")
+        assert (await ws.receive_str()).startswith("40/t,")
+        await wait_for(lambda: len(list(sio.manager.get_participants("/t", "room"))) == 2, 10, "in the room")
+        member = [e for sid, e in sio.manager.get_participants("/t", "room") if e != clients[0].eio.sid]
+        big = "member present " * 400
+        direct = fanout.frames.direct
+        for value in ("small", big, "small again"):
+            await fanout.write_to_room(sio, "/t", "room", "m", value)
+        assert fanout.frames.direct - direct >= 2  # the small ones, for both members
+        sid = sio.manager.sid_from_eio_sid(member[0], "/t")
+        await sio.emit("m", big + "!", to=sid, namespace="/t")
+        texts = []
+        while len(texts) < 4:
+            msg = await ws.receive(timeout=10)
+            if msg.type == aiohttp.WSMsgType.TEXT and msg.data.startswith("42/t,"):
+                texts.append(msg.data)
+            elif msg.type == aiohttp.WSMsgType.TEXT and msg.data == "2":  # engine.io ping
+                await ws.send_str("3")
+            else:
+                assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        import json
+
+        assert [json.loads(t[len("42/t,") :])[1] for t in texts] == ["small", big, "small again", big + "!"]
+        await ws.close()
+    finally:
+        await session.close()
+        await _close(runner, clients)

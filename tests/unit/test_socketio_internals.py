@@ -145,7 +145,24 @@ def test_the_direct_frame_write_finds_the_engineio_and_aiohttp_internals_it_read
     assert "self.queue.get()" in poll and "self.queue.get_nowait()" in poll
     assert "self._sock = WebSocketResponse(" in inspect.getsource(WebSocket.__call__)
     init = inspect.getsource(BaseSocket.__init__)
-    for name in ("self.queue", "self.upgrading", "self.upgraded", "self.closing", "self.closed"):
+    for name in (
+        "self.queue",
+        "self.upgrading",
+        "self.upgraded",
+        "self.closing",
+        "self.closed",
+        "self.last_ping",
+    ):
         assert name in init, name
     assert "self._getters" in inspect.getsource(asyncio.Queue)
-    assert "self.transport = transport" in inspect.getsource(WebSocketWriter.__init__)
+    writer = inspect.getsource(WebSocketWriter.__init__)
+    for name in (
+        "self.transport = transport",
+        "self.protocol = protocol",
+        "self.compress",
+        "self.notakeover",
+    ):
+        assert name in writer, name
+    from aiohttp.base_protocol import BaseProtocol
+
+    assert "_paused" in BaseProtocol.__slots__
